@@ -1,0 +1,19 @@
+{
+  "targets": [
+    {
+      "target_name": "hostkit",
+      "sources": [
+        "native/addon.cc",
+        "native/sigchld.cc",
+        "native/ptrace.c",
+        "native/wait.c",
+        "native/memory.c",
+        "native/launch.c"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "_GNU_SOURCE"],
+      "cflags": ["-Wall", "-Wextra", "-O2", "-fvisibility=hidden"],
+      "cflags_cc": ["-std=c++17"]
+    }
+  ]
+}

@@ -1,0 +1,98 @@
+/**
+ * The only module that touches native code: the hostkit addon (loaded with
+ * node-gyp-build, which prefers a local build and falls back to a prebuild)
+ * and libc through koffi for plain calls that need no C of ours.
+ */
+import path from 'node:path';
+import { SystemError, type SystemErrorInfo } from './errors';
+
+/** The raw binding; every function throws SystemError on a failed syscall. */
+export interface Addon {
+  setErrorFactory(make: (errno: number, syscall: string, info: SystemErrorInfo) => Error): void;
+  ptrace(request: number, tid: number, addr: number | bigint, data: number | bigint): number;
+  ptraceBuffer(request: number, tid: number, addr: number | bigint, buffer: Buffer): number;
+  ptraceRegset(get: boolean, tid: number, noteType: number, buffer: Buffer): number;
+  waitpid(tid: number, flags: number): number | null;
+  vmRead(pid: number, address: bigint, buffer: Buffer, offset: number, length: number): number;
+  vmReadAsync(
+    pid: number,
+    address: bigint,
+    buffer: Buffer,
+    offset: number,
+    length: number,
+    callback: (err: Error | null, bytes?: number) => void,
+  ): void;
+  vmWrite(pid: number, address: bigint, buffer: Buffer, offset: number, length: number): number;
+  pread(fd: number, buffer: Buffer, offset: number, length: number, position: bigint): number;
+  pwrite(fd: number, buffer: Buffer, offset: number, length: number, position: bigint): number;
+  launch(
+    file: string,
+    argv: string[],
+    envp: string[],
+    cwd: string | null,
+    stdio: (number | null)[],
+    options: number,
+    newProcessGroup: boolean,
+  ): number;
+  sigchldStart(callback: () => void): void;
+  sigchldRef(keepAlive: boolean): void;
+}
+
+function loadAddon(): Addon {
+  // dist/native.js and lib/native.ts both sit one level below the package root.
+  const load = require('node-gyp-build') as (dir: string) => unknown;
+  const binding = load(path.join(__dirname, '..')) as Addon;
+  binding.setErrorFactory((errno, syscall, info) => new SystemError(errno, syscall, info));
+  return binding;
+}
+
+export const addon: Addon = loadAddon();
+
+/** libc calls made through koffi, each throwing SystemError on failure. */
+export interface Libc {
+  kill(pid: number, signal: number): void;
+  tgkill(pid: number, tid: number, signal: number): void;
+  pidfdOpen(pid: number): number;
+  prctl(option: number, arg2?: number, arg3?: number, arg4?: number, arg5?: number): number;
+  getrlimit(pid: number, resource: number): { soft: bigint; hard: bigint };
+  setrlimit(pid: number, resource: number, limit: { soft: bigint; hard: bigint }): void;
+}
+
+let libcCache: Libc | undefined;
+
+/** Loaded on first use: most programs that import hostkit never need it. */
+export function libc(): Libc {
+  libcCache ??= loadLibc();
+  return libcCache;
+}
+
+function loadLibc(): Libc {
+  const koffi = require('koffi') as typeof import('koffi');
+  const lib = koffi.load('libc.so.6');
+  koffi.struct('hostkit_rlimit', { cur: 'uint64_t', max: 'uint64_t' }); // named in prlimit's prototype
+  const fn = {
+    kill: lib.func('int kill(int pid, int sig)'),
+    tgkill: lib.func('int tgkill(int tgid, int tid, int sig)'),
+    pidfdOpen: lib.func('int pidfd_open(int pid, unsigned int flags)'),
+    prctl: lib.func('int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)'),
+    prlimit: lib.func('int prlimit(int pid, int resource, const hostkit_rlimit *lim, _Out_ hostkit_rlimit *old)'),
+  };
+  const check = (rc: number, syscall: string, info: SystemErrorInfo): number => {
+    if (rc < 0) throw new SystemError(koffi.errno(), syscall, info);
+    return rc;
+  };
+  return {
+    kill: (pid, signal) => void check(fn.kill(pid, signal), 'kill', { pid }),
+    tgkill: (pid, tid, signal) => void check(fn.tgkill(pid, tid, signal), 'tgkill', { pid, tid }),
+    pidfdOpen: (pid) => check(fn.pidfdOpen(pid, 0), 'pidfd_open', { pid }),
+    prctl: (option, a2 = 0, a3 = 0, a4 = 0, a5 = 0) => check(fn.prctl(option, a2, a3, a4, a5), 'prctl', {}),
+    getrlimit(pid, resource) {
+      const old = { cur: 0n, max: 0n };
+      check(fn.prlimit(pid, resource, null, old), 'prlimit', { pid });
+      return { soft: BigInt(old.cur), hard: BigInt(old.max) };
+    },
+    setrlimit(pid, resource, limit) {
+      check(fn.prlimit(pid, resource, { cur: limit.soft, max: limit.hard }, null), 'prlimit', { pid });
+    },
+  };
+}

@@ -1,0 +1,362 @@
+// node-addon-api glue: argument checks, errno -> SystemError (built by the JS
+// factory handed over in setErrorFactory), and nothing else. Policy lives in lib/.
+#include <napi.h>
+#include <sys/ptrace.h>
+
+#include <string>
+#include <vector>
+
+#include "shims.h"
+#include "sigchld.h"
+
+namespace {
+
+struct PtraceRequestInfo {
+  int request;
+  const char *name;
+  size_t buffer_bytes;  // the least a caller's buffer must hold for ptraceBuffer
+};
+
+// ptraceBuffer hands the buffer straight to the kernel, so each request it
+// accepts names how much the kernel may write (sizes from arch/x86/include/asm/user_64.h).
+const PtraceRequestInfo kRequests[] = {
+    {PTRACE_TRACEME, "PTRACE_TRACEME", 0},       {PTRACE_PEEKTEXT, "PTRACE_PEEKTEXT", 8},
+    {PTRACE_PEEKDATA, "PTRACE_PEEKDATA", 8},     {PTRACE_PEEKUSER, "PTRACE_PEEKUSER", 8},
+    {PTRACE_POKETEXT, "PTRACE_POKETEXT", 0},     {PTRACE_POKEDATA, "PTRACE_POKEDATA", 0},
+    {PTRACE_POKEUSER, "PTRACE_POKEUSER", 0},     {PTRACE_CONT, "PTRACE_CONT", 0},
+    {PTRACE_KILL, "PTRACE_KILL", 0},             {PTRACE_SINGLESTEP, "PTRACE_SINGLESTEP", 0},
+    {PTRACE_GETREGS, "PTRACE_GETREGS", 27 * 8},  {PTRACE_SETREGS, "PTRACE_SETREGS", 27 * 8},
+    {PTRACE_GETFPREGS, "PTRACE_GETFPREGS", 512}, {PTRACE_SETFPREGS, "PTRACE_SETFPREGS", 512},
+    {PTRACE_ATTACH, "PTRACE_ATTACH", 0},         {PTRACE_DETACH, "PTRACE_DETACH", 0},
+    {PTRACE_SYSCALL, "PTRACE_SYSCALL", 0},       {PTRACE_SETOPTIONS, "PTRACE_SETOPTIONS", 0},
+    {PTRACE_GETEVENTMSG, "PTRACE_GETEVENTMSG", 8}, {PTRACE_GETSIGINFO, "PTRACE_GETSIGINFO", 128},
+    {PTRACE_SETSIGINFO, "PTRACE_SETSIGINFO", 128}, {PTRACE_GETREGSET, "PTRACE_GETREGSET", 0},
+    {PTRACE_SETREGSET, "PTRACE_SETREGSET", 0},   {PTRACE_SEIZE, "PTRACE_SEIZE", 0},
+    {PTRACE_INTERRUPT, "PTRACE_INTERRUPT", 0},   {PTRACE_LISTEN, "PTRACE_LISTEN", 0},
+    {PTRACE_GET_SYSCALL_INFO, "PTRACE_GET_SYSCALL_INFO", 0},
+};
+
+const PtraceRequestInfo *FindRequest(int request) {
+  for (const auto &r : kRequests)
+    if (r.request == request) return &r;
+  return nullptr;
+}
+
+class Hostkit : public Napi::Addon<Hostkit> {
+ public:
+  Hostkit(Napi::Env env, Napi::Object exports) {
+    DefineAddon(exports, {
+        InstanceMethod("setErrorFactory", &Hostkit::SetErrorFactory),
+        InstanceMethod("ptrace", &Hostkit::Ptrace),
+        InstanceMethod("ptraceBuffer", &Hostkit::PtraceBuffer),
+        InstanceMethod("ptraceRegset", &Hostkit::PtraceRegset),
+        InstanceMethod("waitpid", &Hostkit::Waitpid),
+        InstanceMethod("vmRead", &Hostkit::VmRead),
+        InstanceMethod("vmReadAsync", &Hostkit::VmReadAsync),
+        InstanceMethod("vmWrite", &Hostkit::VmWrite),
+        InstanceMethod("pread", &Hostkit::Pread),
+        InstanceMethod("pwrite", &Hostkit::Pwrite),
+        InstanceMethod("launch", &Hostkit::Launch),
+        InstanceMethod("sigchldStart", &Hostkit::SigchldStart),
+        InstanceMethod("sigchldRef", &Hostkit::SigchldRef),
+    });
+    env.AddCleanupHook([this] {
+      if (sigchld_) sigchld_->Close();
+      sigchld_ = nullptr;
+    });
+  }
+
+  // Builds the SystemError for -errno `err`; `info` carries pid/tid/path.
+  Napi::Value MakeError(Napi::Env env, long err, const std::string &syscall, Napi::Object info) {
+    if (make_error_.IsEmpty())
+      return Napi::Error::New(env, syscall + " failed with errno " + std::to_string(-err)).Value();
+    return make_error_.Call({Napi::Number::New(env, (double)-err), Napi::String::New(env, syscall), info});
+  }
+
+  Napi::Value Fail(Napi::Env env, long err, const std::string &syscall, Napi::Object info) {
+    Napi::Value e = MakeError(env, err, syscall, info);
+    if (!env.IsExceptionPending()) napi_throw(env, e);
+    return env.Undefined();
+  }
+
+ private:
+  Napi::FunctionReference make_error_;
+  SigchldWatcher *sigchld_ = nullptr;
+
+  static Napi::Object Info(Napi::Env env, const char *key, double value) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set(key, Napi::Number::New(env, value));
+    return o;
+  }
+
+  static Napi::Value TypeError(Napi::Env env, const std::string &msg) {
+    Napi::TypeError::New(env, msg).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+
+  static bool ArgInt(const Napi::CallbackInfo &info, size_t i, int64_t *out) {
+    if (!info[i].IsNumber()) return false;
+    double d = info[i].As<Napi::Number>().DoubleValue();
+    if (d != (double)(int64_t)d) return false;
+    *out = (int64_t)d;
+    return true;
+  }
+
+  // Addresses and register words: a Number or a BigInt, taken as 64 unsigned bits.
+  static bool ArgU64(const Napi::CallbackInfo &info, size_t i, uint64_t *out) {
+    if (info[i].IsBigInt()) {
+      bool lossless;
+      *out = info[i].As<Napi::BigInt>().Uint64Value(&lossless);
+      return true;
+    }
+    int64_t v;
+    if (!ArgInt(info, i, &v)) return false;
+    *out = (uint64_t)v;
+    return true;
+  }
+
+  // (buffer, offset, length) with the range checked against the buffer.
+  static bool ArgRange(const Napi::CallbackInfo &info, size_t i, uint8_t **data, size_t *len) {
+    if (!info[i].IsBuffer()) return false;
+    auto buf = info[i].As<Napi::Buffer<uint8_t>>();
+    int64_t off, n;
+    if (!ArgInt(info, i + 1, &off) || !ArgInt(info, i + 2, &n)) return false;
+    if (off < 0 || n < 0 || (uint64_t)(off + n) > buf.Length()) return false;
+    *data = buf.Data() + off;
+    *len = (size_t)n;
+    return true;
+  }
+
+  Napi::Value SetErrorFactory(const Napi::CallbackInfo &info) {
+    if (!info[0].IsFunction()) return TypeError(info.Env(), "setErrorFactory(fn)");
+    make_error_ = Napi::Persistent(info[0].As<Napi::Function>());
+    return info.Env().Undefined();
+  }
+
+  static std::string PtraceName(int request) {
+    const PtraceRequestInfo *r = FindRequest(request);
+    return std::string("ptrace(") + (r ? r->name : std::to_string(request)) + ")";
+  }
+
+  // ptrace(request, tid, addr, data): requests whose data is a value, not a pointer.
+  Napi::Value Ptrace(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    int64_t request, tid;
+    uint64_t addr, data;
+    if (!ArgInt(info, 0, &request) || !ArgInt(info, 1, &tid) || !ArgU64(info, 2, &addr) || !ArgU64(info, 3, &data))
+      return TypeError(env, "ptrace(request, tid, addr, data)");
+    const PtraceRequestInfo *r = FindRequest((int)request);
+    if (!r || r->buffer_bytes > 0) return TypeError(env, PtraceName((int)request) + " needs ptraceBuffer");
+    long rc = hk_ptrace((int)request, (pid_t)tid, addr, data);
+    if (rc < 0) return Fail(env, rc, PtraceName((int)request), Info(env, "tid", (double)tid));
+    return Napi::Number::New(env, (double)rc);
+  }
+
+  // ptraceBuffer(request, tid, addr, buffer): the kernel reads or writes `buffer`.
+  Napi::Value PtraceBuffer(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    int64_t request, tid;
+    uint64_t addr;
+    if (!ArgInt(info, 0, &request) || !ArgInt(info, 1, &tid) || !ArgU64(info, 2, &addr) || !info[3].IsBuffer())
+      return TypeError(env, "ptraceBuffer(request, tid, addr, buffer)");
+    auto buf = info[3].As<Napi::Buffer<uint8_t>>();
+    const PtraceRequestInfo *r = FindRequest((int)request);
+    size_t need = r ? r->buffer_bytes : 0;
+    if (request == PTRACE_GET_SYSCALL_INFO) need = (size_t)addr;  // addr is the buffer size
+    if (!r || need == 0 || buf.Length() < need) {
+      Napi::RangeError::New(env, PtraceName((int)request) + ": buffer too small or request not allowed")
+          .ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    long rc = hk_ptrace_buffer((int)request, (pid_t)tid, addr, buf.Data());
+    if (rc < 0) return Fail(env, rc, PtraceName((int)request), Info(env, "tid", (double)tid));
+    return Napi::Number::New(env, (double)rc);
+  }
+
+  // ptraceRegset(get, tid, noteType, buffer) -> bytes the kernel filled or took.
+  Napi::Value PtraceRegset(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    int64_t tid, nt;
+    if (!info[0].IsBoolean() || !ArgInt(info, 1, &tid) || !ArgInt(info, 2, &nt) || !info[3].IsBuffer())
+      return TypeError(env, "ptraceRegset(get, tid, noteType, buffer)");
+    bool get = info[0].As<Napi::Boolean>().Value();
+    auto buf = info[3].As<Napi::Buffer<uint8_t>>();
+    long rc = hk_ptrace_regset(get, (pid_t)tid, (int)nt, buf.Data(), buf.Length());
+    if (rc < 0) {
+      Napi::Object extra = Info(env, "tid", (double)tid);
+      extra.Set("noteType", Napi::Number::New(env, (double)nt));
+      return Fail(env, rc, get ? "ptrace(PTRACE_GETREGSET)" : "ptrace(PTRACE_SETREGSET)", extra);
+    }
+    return Napi::Number::New(env, (double)rc);
+  }
+
+  // waitpid(tid, flags) -> status, or null when the tid has nothing to report.
+  Napi::Value Waitpid(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    int64_t tid, flags;
+    if (!ArgInt(info, 0, &tid) || !ArgInt(info, 1, &flags)) return TypeError(env, "waitpid(tid, flags)");
+    int status = 0;
+    int rc = hk_waitpid((pid_t)tid, (int)flags, &status);
+    if (rc < 0) return Fail(env, rc, "waitpid", Info(env, "tid", (double)tid));
+    if (rc == 0) return env.Null();
+    return Napi::Number::New(env, status);
+  }
+
+  Napi::Value VmTransfer(const Napi::CallbackInfo &info, bool write) {
+    Napi::Env env = info.Env();
+    int64_t pid;
+    uint64_t addr;
+    uint8_t *data;
+    size_t len;
+    if (!ArgInt(info, 0, &pid) || !ArgU64(info, 1, &addr) || !ArgRange(info, 2, &data, &len))
+      return TypeError(env, "(pid, address, buffer, offset, length)");
+    ssize_t rc = write ? hk_vm_write((pid_t)pid, addr, data, len) : hk_vm_read((pid_t)pid, addr, data, len);
+    if (rc < 0) {
+      Napi::Object extra = Info(env, "pid", (double)pid);
+      extra.Set("address", Napi::BigInt::New(env, addr));
+      return Fail(env, rc, write ? "process_vm_writev" : "process_vm_readv", extra);
+    }
+    return Napi::Number::New(env, (double)rc);
+  }
+  Napi::Value VmRead(const Napi::CallbackInfo &info) { return VmTransfer(info, false); }
+  Napi::Value VmWrite(const Napi::CallbackInfo &info) { return VmTransfer(info, true); }
+
+  class VmReadWorker : public Napi::AsyncWorker {
+   public:
+    VmReadWorker(Hostkit *addon, Napi::Function cb, Napi::Object buffer, pid_t pid, uint64_t addr, uint8_t *data,
+                 size_t len)
+        : Napi::AsyncWorker(cb, "hostkit:vmRead"), addon_(addon), buffer_(Napi::Persistent(buffer)), pid_(pid),
+          addr_(addr), data_(data), len_(len) {}
+    void Execute() override { rc_ = hk_vm_read(pid_, addr_, data_, len_); }
+    void OnOK() override {
+      Napi::Env env = Env();
+      if (rc_ >= 0) {
+        Callback().Call({env.Null(), Napi::Number::New(env, (double)rc_)});
+        return;
+      }
+      Napi::Object extra = Info(env, "pid", (double)pid_);
+      extra.Set("address", Napi::BigInt::New(env, addr_));
+      Callback().Call({addon_->MakeError(env, rc_, "process_vm_readv", extra)});
+    }
+
+   private:
+    Hostkit *addon_;
+    Napi::ObjectReference buffer_;  // keeps the memory alive while the pool thread fills it
+    pid_t pid_;
+    uint64_t addr_;
+    uint8_t *data_;
+    size_t len_;
+    ssize_t rc_ = 0;
+  };
+
+  // vmReadAsync(pid, address, buffer, offset, length, callback(err, bytes)): on the libuv pool.
+  Napi::Value VmReadAsync(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    int64_t pid;
+    uint64_t addr;
+    uint8_t *data;
+    size_t len;
+    if (!ArgInt(info, 0, &pid) || !ArgU64(info, 1, &addr) || !ArgRange(info, 2, &data, &len) || !info[5].IsFunction())
+      return TypeError(env, "vmReadAsync(pid, address, buffer, offset, length, callback)");
+    auto *w = new VmReadWorker(this, info[5].As<Napi::Function>(), info[2].As<Napi::Object>(), (pid_t)pid, addr,
+                               data, len);
+    w->Queue();
+    return env.Undefined();
+  }
+
+  Napi::Value FdTransfer(const Napi::CallbackInfo &info, bool write) {
+    Napi::Env env = info.Env();
+    int64_t fd;
+    uint64_t pos;
+    uint8_t *data;
+    size_t len;
+    if (!ArgInt(info, 0, &fd) || !ArgRange(info, 1, &data, &len) || !ArgU64(info, 4, &pos))
+      return TypeError(env, "(fd, buffer, offset, length, position)");
+    ssize_t rc = write ? hk_pwrite((int)fd, data, len, pos) : hk_pread((int)fd, data, len, pos);
+    if (rc < 0) {
+      Napi::Object extra = Info(env, "fd", (double)fd);
+      extra.Set("address", Napi::BigInt::New(env, pos));
+      return Fail(env, rc, write ? "pwrite" : "pread", extra);
+    }
+    return Napi::Number::New(env, (double)rc);
+  }
+  Napi::Value Pread(const Napi::CallbackInfo &info) { return FdTransfer(info, false); }
+  Napi::Value Pwrite(const Napi::CallbackInfo &info) { return FdTransfer(info, true); }
+
+  static bool ArgStrings(Napi::Value v, std::vector<std::string> *out) {
+    if (!v.IsArray()) return false;
+    auto a = v.As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); i++) {
+      Napi::Value s = a.Get(i);
+      if (!s.IsString()) return false;
+      out->push_back(s.As<Napi::String>().Utf8Value());
+      if (out->back().find('\0') != std::string::npos) return false;
+    }
+    return true;
+  }
+
+  static std::vector<char *> CStrings(std::vector<std::string> &v) {
+    std::vector<char *> p;
+    for (auto &s : v) p.push_back(&s[0]);
+    p.push_back(nullptr);
+    return p;
+  }
+
+  // launch(path, argv, envp, cwd|null, [stdin, stdout, stderr], options, newProcessGroup) -> pid
+  Napi::Value Launch(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    std::vector<std::string> argv, envp;
+    int64_t options;
+    if (!info[0].IsString() || !ArgStrings(info[1], &argv) || !ArgStrings(info[2], &envp) ||
+        !(info[3].IsString() || info[3].IsNull()) || !info[4].IsArray() || !ArgInt(info, 5, &options) ||
+        !info[6].IsBoolean())
+      return TypeError(env, "launch(path, argv, envp, cwd, stdio, options, newProcessGroup)");
+    std::string path = info[0].As<Napi::String>().Utf8Value();
+    std::string cwd = info[3].IsString() ? info[3].As<Napi::String>().Utf8Value() : "";
+    std::vector<char *> cargv = CStrings(argv), cenvp = CStrings(envp);
+    hk_launch_request req = {};
+    req.path = path.c_str();
+    req.argv = cargv.data();
+    req.envp = cenvp.data();
+    req.cwd = info[3].IsString() ? cwd.c_str() : nullptr;
+    auto stdio = info[4].As<Napi::Array>();
+    for (uint32_t i = 0; i < 3; i++) {
+      Napi::Value v = stdio.Get(i);
+      req.stdio[i] = v.IsNumber() ? v.As<Napi::Number>().Int32Value() : -1;
+    }
+    req.options = (unsigned long)options;
+    req.new_process_group = info[6].As<Napi::Boolean>().Value();
+    pid_t pid = 0;
+    hk_launch_stage stage;
+    int rc = hk_launch(&req, &pid, &stage);
+    if (rc < 0) {
+      static const char *kStages[] = {"launch", "pipe2", "fork", "ptrace(PTRACE_SEIZE)", "waitpid",
+                                      "setpgid", "dup2", "chdir", "execve"};
+      Napi::Object extra = Napi::Object::New(env);
+      extra.Set("path", Napi::String::New(env, stage == HK_STAGE_CHDIR ? cwd : path));
+      return Fail(env, rc, kStages[stage], extra);
+    }
+    return Napi::Number::New(env, pid);
+  }
+
+  // sigchldStart(callback): one watcher per addon instance.
+  Napi::Value SigchldStart(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsFunction()) return TypeError(env, "sigchldStart(callback)");
+    if (sigchld_) return env.Undefined();
+    int uv_error = 0;
+    sigchld_ = SigchldWatcher::Start(env, info[0].As<Napi::Function>(), &uv_error);
+    if (!sigchld_) return Fail(env, uv_error, "uv_signal_start", Napi::Object::New(env));
+    return env.Undefined();
+  }
+
+  // sigchldRef(keepAlive): referenced while tracees run, so awaiting their events keeps Node alive.
+  Napi::Value SigchldRef(const Napi::CallbackInfo &info) {
+    if (sigchld_ && info[0].IsBoolean()) sigchld_->Ref(info[0].As<Napi::Boolean>().Value());
+    return info.Env().Undefined();
+  }
+};
+
+}  // namespace
+
+NODE_API_ADDON(Hostkit)

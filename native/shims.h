@@ -1,0 +1,47 @@
+/* The C shims under the addon: one file per kernel facility, no policy.
+ * Every function returns >= 0 on success and -errno on failure. */
+#ifndef HOSTKIT_SHIMS_H
+#define HOSTKIT_SHIMS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ptrace.c */
+long hk_ptrace(int request, pid_t tid, uint64_t addr, uint64_t data);
+long hk_ptrace_buffer(int request, pid_t tid, uint64_t addr, void *buf);
+long hk_ptrace_regset(int get, pid_t tid, int note_type, void *buf, size_t len);
+
+/* wait.c: *status is set when a tid is returned; 0 means nothing to report. */
+int hk_waitpid(pid_t tid, int flags, int *status);
+
+/* memory.c */
+ssize_t hk_vm_read(pid_t pid, uint64_t addr, void *buf, size_t len);
+ssize_t hk_vm_write(pid_t pid, uint64_t addr, const void *buf, size_t len);
+ssize_t hk_pread(int fd, void *buf, size_t len, uint64_t pos);
+ssize_t hk_pwrite(int fd, const void *buf, size_t len, uint64_t pos);
+
+/* launch.c */
+enum hk_launch_stage { HK_STAGE_NONE, HK_STAGE_PIPE, HK_STAGE_FORK, HK_STAGE_SEIZE, HK_STAGE_WAIT,
+                       HK_STAGE_SETPGID, HK_STAGE_DUP2, HK_STAGE_CHDIR, HK_STAGE_EXECVE };
+struct hk_launch_request {
+  const char *path;
+  char *const *argv;
+  char *const *envp;
+  const char *cwd;       /* NULL: inherit */
+  int stdio[3];          /* -1: inherit */
+  unsigned long options; /* PTRACE_O_* for PTRACE_SEIZE; TRACEEXEC is forced */
+  int new_process_group;
+};
+/* On success *pid is the tracee, stopped at PTRACE_EVENT_EXEC, and the return is 0.
+ * On failure *stage names the step that failed and the return is -errno. */
+int hk_launch(const struct hk_launch_request *req, pid_t *pid, enum hk_launch_stage *stage);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,25 @@
+// SIGCHLD as a libuv signal handle: the tracer's wake-up on the JS main thread.
+#ifndef HOSTKIT_SIGCHLD_H
+#define HOSTKIT_SIGCHLD_H
+#include <napi.h>
+#include <uv.h>
+
+class SigchldWatcher {
+ public:
+  // Starts watching; calls `callback` (no arguments) on the JS thread after each SIGCHLD.
+  // The handle starts unreferenced so an idle tracer never keeps Node alive.
+  static SigchldWatcher *Start(Napi::Env env, Napi::Function callback, int *uv_error);
+  void Ref(bool keep_alive);
+  void Close();  // deletes this once libuv has closed the handle
+
+ private:
+  SigchldWatcher(Napi::Env env, Napi::Function callback);
+  static void OnSignal(uv_signal_t *handle, int signum);
+  static void OnClose(uv_handle_t *handle);
+
+  uv_signal_t handle_;
+  napi_env env_;
+  Napi::FunctionReference callback_;
+  napi_async_context context_ = nullptr;
+};
+#endif
