@@ -22,12 +22,12 @@ export class SystemError extends Error {
   readonly code: string;
   readonly errno: number;
   readonly syscall: string;
-  readonly pid?: number;
-  readonly tid?: number;
-  readonly path?: string;
-  readonly fd?: number;
-  readonly address?: bigint;
-  readonly noteType?: number;
+  declare readonly pid?: number;
+  declare readonly tid?: number;
+  declare readonly path?: string;
+  declare readonly fd?: number;
+  declare readonly address?: bigint;
+  declare readonly noteType?: number;
 
   constructor(errno: number, syscall: string, info: SystemErrorInfo = {}) {
     const positive = Math.abs(errno);

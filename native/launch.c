@@ -6,6 +6,7 @@
  * Exec failures travel back through a close-on-exec pipe. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/ptrace.h>
@@ -50,7 +51,11 @@ static void run_child(const struct hk_launch_request *req, int go_fd, int err_fd
   if (req->new_process_group && setpgid(0, 0) < 0) fail_child(err_fd, HK_STAGE_SETPGID);
   for (int i = 0; i < 3; i++) {
     int fd = req->stdio[i];
-    if (fd < 0) continue;
+    if (fd < 0) {
+      /* Inherit: Node opens its own stdio close-on-exec, so clear that here. */
+      fcntl(i, F_SETFD, 0);
+      continue;
+    }
     if (fd == i) {
       if (fcntl(fd, F_SETFD, 0) < 0) fail_child(err_fd, HK_STAGE_DUP2);
     } else if (dup2(fd, i) < 0) {
@@ -58,6 +63,8 @@ static void run_child(const struct hk_launch_request *req, int go_fd, int err_fd
     }
   }
   if (req->cwd && chdir(req->cwd) < 0) fail_child(err_fd, HK_STAGE_CHDIR);
+  /* Node and its addons may hold descriptors without O_CLOEXEC: the program gets none of them. */
+  close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
 
   sigset_t none;
   sigemptyset(&none);

@@ -42,12 +42,19 @@ void SigchldWatcher::OnClose(uv_handle_t *handle) { delete static_cast<SigchldWa
 void SigchldWatcher::OnSignal(uv_signal_t *handle, int) {
   auto *w = static_cast<SigchldWatcher *>(handle->data);
   if (w->callback_.IsEmpty()) return;
-  Napi::Env env(w->env_);
-  Napi::HandleScope scope(env);
-  w->callback_.MakeCallback(env.Global(), {}, w->context_);
-  if (env.IsExceptionPending()) {
+  // Raw N-API on purpose: while Node tears its environment down JS can no
+  // longer run, napi_make_callback then fails without an exception, and that
+  // must be ignored rather than turned into a fatal error.
+  napi_env env = w->env_;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value global, result;
+  napi_get_global(env, &global);
+  napi_status s = napi_make_callback(env, w->context_, global, w->callback_.Value(), 0, nullptr, &result);
+  if (s == napi_pending_exception) {
     // A throwing listener becomes an ordinary uncaught exception.
-    Napi::Error e = env.GetAndClearPendingException();
-    napi_fatal_exception(env, e.Value());
+    napi_value error;
+    if (napi_get_and_clear_last_exception(env, &error) == napi_ok) napi_fatal_exception(env, error);
   }
+  napi_close_handle_scope(env, scope);
 }

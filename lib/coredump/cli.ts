@@ -1,0 +1,20 @@
+#!/usr/bin/env node
+import { runUsageOnly } from '../usage';
+
+const USAGE = `usage: cored <command> [options]
+
+A core_pattern crash daemon and ELF core tool.
+
+commands:
+  install [--config FILE]   make the kernel pipe every core dump to cored
+  uninstall                 restore the core_pattern that was there before
+  status                    show what is installed and whether it works
+  test                      crash a throw-away process and show where its core went
+  handle ...                (run by the kernel) read one core from stdin
+  list | info ID | gdb ID   browse stored cores
+  snapshot <pid> [-o FILE|-] [--minimal] [--all]
+                            write a gcore-style core of a live process
+  -h, --help                show this help
+`;
+
+runUsageOnly(USAGE, process.argv.slice(2));

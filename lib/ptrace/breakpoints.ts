@@ -1,0 +1,87 @@
+import type { ArchLayout } from './arch';
+import type { TraceEvent } from './events';
+import type { Memory } from './memory';
+import type { Thread } from './thread';
+
+/**
+ * Software breakpoints: the arch's trap instruction written over the code
+ * through /proc/PID/mem, with the original bytes kept so that detaching, and
+ * anyone reading memory, sees the program as it was.
+ */
+export class Breakpoints {
+  private readonly saved = new Map<bigint, Buffer>();
+
+  constructor(
+    private readonly memory: Memory,
+    private readonly arch: ArchLayout,
+  ) {}
+
+  insert(address: bigint): void {
+    if (this.saved.has(address)) return;
+    const size = this.arch.breakpoint.length;
+    const original = this.memory.read(address, size);
+    if (original.length < size) throw new RangeError(`cannot place a breakpoint at 0x${address.toString(16)}: unmapped`);
+    this.memory.writeForced(address, this.arch.breakpoint);
+    this.saved.set(address, original);
+  }
+
+  remove(address: bigint): void {
+    const original = this.saved.get(address);
+    if (!original) return;
+    this.memory.writeForced(address, original);
+    this.saved.delete(address);
+  }
+
+  has(address: bigint): boolean {
+    return this.saved.has(address);
+  }
+
+  get addresses(): bigint[] {
+    return [...this.saved.keys()];
+  }
+
+  /** Puts every original byte back. */
+  removeAll(): void {
+    for (const address of [...this.saved.keys()]) this.remove(address);
+  }
+
+  /** After exec the old address space, and every breakpoint in it, is gone. */
+  forget(): void {
+    this.saved.clear();
+  }
+
+  /** The breakpoint a trap with this pc came from, if it is one of ours. */
+  hitBy(pc: bigint): bigint | undefined {
+    const address = pc - BigInt(this.arch.pcAfterBreakpoint);
+    return this.saved.has(address) ? address : undefined;
+  }
+
+  /** Replaces breakpoint bytes in `data` (read at `address`) by the original code. */
+  unshadow(address: bigint, data: Buffer): Buffer {
+    const end = address + BigInt(data.length);
+    for (const [at, original] of this.saved) {
+      for (let i = 0; i < original.length; i++) {
+        const byte = at + BigInt(i);
+        if (byte >= address && byte < end) data[Number(byte - address)] = original[i]!;
+      }
+    }
+    return data;
+  }
+
+  /**
+   * Runs one instruction of `thread` from a breakpoint address: lifts the
+   * breakpoint, single-steps, puts it back. Other threads should be stopped
+   * meanwhile, or they may run past the lifted breakpoint.
+   */
+  async stepOver(thread: Thread, signal = 0): Promise<TraceEvent> {
+    const pc = thread.getPc();
+    const lifted = this.saved.has(pc);
+    if (lifted) this.remove(pc);
+    try {
+      thread.step(signal);
+      return await thread.nextEvent();
+    } finally {
+      if (lifted && thread.state !== 'exited') this.insert(pc);
+    }
+  }
+}

@@ -1,0 +1,97 @@
+import fs from 'node:fs';
+import { SystemError, checkAddress, checkBuffer, hasCode } from '../errors';
+import { addon } from '../native';
+
+/**
+ * A tracee's memory. Reads and ordinary writes use process_vm_readv/writev
+ * (no stop needed, callable from any thread); writes into read-only text, such
+ * as breakpoints, go through /proc/PID/mem, which the kernel lets a tracer
+ * write with FOLL_FORCE.
+ */
+export class Memory {
+  private memFd: number | undefined;
+
+  constructor(readonly pid: number) {}
+
+  /** Reads up to `length` bytes; a shorter buffer means the range ran into unmapped memory. */
+  read(address: bigint | number, length: number): Buffer {
+    const buffer = Buffer.allocUnsafe(checkLength(length));
+    const n = this.readInto(address, buffer);
+    return n === length ? buffer : buffer.subarray(0, n);
+  }
+
+  /** Reads into `buffer`; returns how many bytes were read. Throws if none could be. */
+  readInto(address: bigint | number, buffer: Buffer, offset = 0, length = buffer.length - offset): number {
+    checkBuffer(buffer);
+    if (length === 0) return 0;
+    return addon.vmRead(this.pid, checkAddress(address), buffer, offset, length);
+  }
+
+  /** Like read(), on libuv's thread pool, so a bulk read never blocks the event loop. */
+  readAsync(address: bigint | number, length: number): Promise<Buffer> {
+    const buffer = Buffer.allocUnsafe(checkLength(length));
+    const at = checkAddress(address);
+    if (length === 0) return Promise.resolve(buffer);
+    return new Promise((resolve, reject) => {
+      addon.vmReadAsync(this.pid, at, buffer, 0, length, (err, n) => {
+        if (err) reject(err);
+        else resolve(n === length ? buffer : buffer.subarray(0, n));
+      });
+    });
+  }
+
+  /**
+   * Writes `data`; falls back to /proc/PID/mem for the part that lies in
+   * read-only mappings. Returns the bytes written (short at an unmapped page).
+   */
+  write(address: bigint | number, data: Buffer): number {
+    const at = checkAddress(address);
+    checkBuffer(data, 'data');
+    let done = 0;
+    try {
+      done = data.length ? addon.vmWrite(this.pid, at, data, 0, data.length) : 0;
+    } catch (err) {
+      if (!hasCode(err, 'EFAULT')) throw err;
+    }
+    if (done === data.length) return done;
+    return done + this.writeForced(at + BigInt(done), data.subarray(done));
+  }
+
+  /** Writes through /proc/PID/mem, ignoring page protections (breakpoints in text). */
+  writeForced(address: bigint | number, data: Buffer): number {
+    const at = checkAddress(address);
+    checkBuffer(data, 'data');
+    if (data.length === 0) return 0;
+    return addon.pwrite(this.fd(), data, 0, data.length, at);
+  }
+
+  /** Forgets the /proc/PID/mem descriptor: after exec it points at the old address space. */
+  reopen(): void {
+    this.close();
+  }
+
+  close(): void {
+    if (this.memFd === undefined) return;
+    fs.closeSync(this.memFd);
+    this.memFd = undefined;
+  }
+
+  private fd(): number {
+    if (this.memFd !== undefined) return this.memFd;
+    const path = `/proc/${this.pid}/mem`;
+    try {
+      this.memFd = fs.openSync(path, "r+") // libuv adds O_CLOEXEC;
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      if (e.code === 'ENOENT') throw new SystemError(3, 'open', { pid: this.pid, path });
+      throw new SystemError(e.errno ?? -5, 'open', { pid: this.pid, path });
+    }
+    return this.memFd;
+  }
+}
+
+function checkLength(length: unknown): number {
+  if (typeof length !== 'number' || !Number.isSafeInteger(length)) throw new TypeError('length must be an integer');
+  if (length < 0 || length > 0x7fffffff) throw new RangeError(`length must be 0..2^31-1, got ${length}`);
+  return length;
+}

@@ -1,0 +1,47 @@
+/** siginfo_t as the kernel lays it out on 64-bit Linux (include/uapi/asm-generic/siginfo.h). */
+export interface Siginfo {
+  signo: number;
+  errno: number;
+  code: number;
+  /** Faulting address (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP). */
+  addr?: bigint;
+  /** Sender (SI_USER, SI_TKILL, SI_QUEUE, SIGCHLD). */
+  pid?: number;
+  uid?: number;
+  /** SIGSYS from seccomp: the syscall number and audit arch. */
+  syscall?: number;
+  arch?: number;
+  raw: Buffer;
+}
+
+export const SIGINFO_SIZE = 128;
+
+/** si_code values the bridge distinguishes. */
+export const SiCode = {
+  SI_USER: 0,
+  SI_KERNEL: 0x80,
+  SI_TKILL: -6,
+  TRAP_BRKPT: 1,
+  TRAP_TRACE: 2,
+  TRAP_HWBKPT: 4,
+} as const;
+
+const FAULT_SIGNALS = new Set([4, 5, 7, 8, 11]); // SIGILL SIGTRAP SIGBUS SIGFPE SIGSEGV
+const SIGSYS = 31;
+const SIGCHLD = 17;
+
+export function decodeSiginfo(raw: Buffer): Siginfo {
+  const info: Siginfo = { signo: raw.readInt32LE(0), errno: raw.readInt32LE(4), code: raw.readInt32LE(8), raw };
+  if (info.signo === SIGSYS && info.code > 0) {
+    info.addr = raw.readBigUInt64LE(16);
+    info.syscall = raw.readInt32LE(24);
+    info.arch = raw.readUInt32LE(28);
+  } else if (FAULT_SIGNALS.has(info.signo) && info.code > 0) {
+    info.addr = raw.readBigUInt64LE(16);
+  } else if (info.code <= 0 || info.signo === SIGCHLD) {
+    // Sent by a process (kill, tgkill, sigqueue) or a child's state change.
+    info.pid = raw.readInt32LE(16);
+    info.uid = raw.readUInt32LE(20);
+  }
+  return info;
+}

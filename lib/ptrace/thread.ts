@@ -1,0 +1,263 @@
+import { SystemError, checkBuffer } from '../errors';
+import { addon, libc } from '../native';
+import { type ArchLayout, decodeWords, encodeWords } from './arch';
+import { NoteType, Request, Signal } from './constants';
+import type { TraceEvent } from './events';
+import { SIGINFO_SIZE, type Siginfo, decodeSiginfo } from './siginfo';
+import { SYSCALL_INFO_SIZE, type SyscallInfo, decodeSyscallInfo } from './syscall-info';
+import { tracer } from './tracer';
+
+export type ThreadState = 'running' | 'stopped' | 'exited';
+
+/** How a stopped thread was last resumed: a stray interrupt trap is answered the same way. */
+type ResumeRequest = typeof Request.CONT | typeof Request.SINGLESTEP | typeof Request.SYSCALL | typeof Request.LISTEN;
+
+/** Buffers big enough for any XSAVE layout the kernel may hand back (it trims iov_len). */
+const XSTATE_MAX = 16384;
+
+/**
+ * One traced thread. Resume requests are synchronous syscalls; stops arrive
+ * as TraceEvents through the owning Tracee. Register and memory access need the
+ * thread to be stopped (the kernel answers ESRCH otherwise).
+ */
+export class Thread {
+  state: ThreadState = 'running';
+  /** The event that left the thread stopped, or its exit. */
+  lastEvent: TraceEvent | undefined;
+  /** A signal the thread stopped to receive: resumed or detached with it unless told otherwise. */
+  pendingSignal = 0;
+  /** Set by interrupt(); the next interrupt stop is ours, any later one a stray trap. */
+  interruptRequested = false;
+  /** Created by clone and not yet seen in its first stop. */
+  starting: boolean;
+  lastResume: ResumeRequest = Request.CONT;
+  private waiters: ((event: TraceEvent) => void)[] = [];
+
+  constructor(
+    readonly tid: number,
+    readonly pid: number,
+    readonly arch: ArchLayout,
+    options: { starting?: boolean } = {},
+  ) {
+    this.starting = options.starting ?? false;
+  }
+
+  get isStopped(): boolean {
+    return this.state === 'stopped';
+  }
+
+  /** Resumes; `signal` defaults to the signal the thread stopped for (0 to suppress it). */
+  cont(signal = this.pendingSignal): void {
+    this.resume(Request.CONT, signal);
+  }
+
+  step(signal = this.pendingSignal): void {
+    this.resume(Request.SINGLESTEP, signal);
+  }
+
+  /** Resumes until the next syscall entry or exit. */
+  syscall(signal = this.pendingSignal): void {
+    this.resume(Request.SYSCALL, signal);
+  }
+
+  /** From a group-stop: stay stopped but report the next event (PTRACE_LISTEN). */
+  listen(): void {
+    this.resume(Request.LISTEN, 0);
+  }
+
+  /** Asks a running thread to stop (PTRACE_INTERRUPT); an 'interrupted' event follows. */
+  interrupt(): void {
+    if (this.state !== 'running') return;
+    this.interruptRequested = true;
+    addon.ptrace(Request.INTERRUPT, this.tid, 0, 0);
+  }
+
+  /** Sends SIGKILL to this thread (which ends its whole process). */
+  kill(): void {
+    libc().tgkill(this.pid, this.tid, Signal.SIGKILL);
+  }
+
+  /** The current stop if stopped, else the next event (stop or exit). */
+  stopped(): Promise<TraceEvent> {
+    if (this.state !== 'running' && this.lastEvent) return Promise.resolve(this.lastEvent);
+    return this.nextEvent();
+  }
+
+  /** The next event of this thread, whatever its state now. */
+  nextEvent(): Promise<TraceEvent> {
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  /** General registers by name (user_regs_struct on x86_64, user_pt_regs on aarch64). */
+  getRegisters(): Record<string, bigint> {
+    return decodeWords(this.arch.gprNames, this.getRegistersRaw());
+  }
+
+  /** Changes the named registers, leaving the others as they are. */
+  setRegisters(values: Record<string, bigint>): void {
+    const raw = this.getRegistersRaw();
+    encodeWords(this.arch.gprNames, raw, values);
+    this.setRegistersRaw(raw);
+  }
+
+  getRegistersRaw(): Buffer {
+    const raw = Buffer.alloc(this.arch.gprNames.length * 8);
+    addon.ptraceRegset(true, this.tid, NoteType.PRSTATUS, raw);
+    return raw;
+  }
+
+  setRegistersRaw(raw: Buffer): void {
+    this.setRegset(NoteType.PRSTATUS, raw, this.arch.gprNames.length * 8);
+  }
+
+  getPc(): bigint {
+    return this.getRegisters()[this.arch.pc]!;
+  }
+
+  setPc(pc: bigint): void {
+    this.setRegisters({ [this.arch.pc]: pc });
+  }
+
+  /** The FP/SIMD regset (FXSAVE image on x86_64, user_fpsimd_state on aarch64). */
+  getFpRegistersRaw(): Buffer {
+    const raw = Buffer.alloc(this.arch.fpregsSize);
+    addon.ptraceRegset(true, this.tid, NoteType.PRFPREG, raw);
+    return raw;
+  }
+
+  setFpRegistersRaw(raw: Buffer): void {
+    this.setRegset(NoteType.PRFPREG, raw, this.arch.fpregsSize);
+  }
+
+  /** The XSAVE image (NT_X86_XSTATE), as long as this CPU's. */
+  getXstate(): Buffer {
+    const raw = Buffer.alloc(XSTATE_MAX);
+    const n = addon.ptraceRegset(true, this.tid, NoteType.X86_XSTATE, raw);
+    return Buffer.from(raw.subarray(0, n));
+  }
+
+  setXstate(raw: Buffer): void {
+    checkBuffer(raw);
+    addon.ptraceRegset(false, this.tid, NoteType.X86_XSTATE, raw);
+  }
+
+  /** Reads any regset by note type; returns the bytes the kernel filled. */
+  getRegset(noteType: number, maxBytes = XSTATE_MAX): Buffer {
+    const raw = Buffer.alloc(maxBytes);
+    const n = addon.ptraceRegset(true, this.tid, noteType, raw);
+    return Buffer.from(raw.subarray(0, n));
+  }
+
+  /** x86 DR0..DR7 through PTRACE_PEEKUSER. */
+  getDebugRegister(index: number): bigint {
+    const word = Buffer.alloc(8);
+    addon.ptraceBuffer(Request.PEEKUSER, this.tid, this.debugRegisterOffset(index), word);
+    return word.readBigUInt64LE(0);
+  }
+
+  setDebugRegister(index: number, value: bigint): void {
+    addon.ptrace(Request.POKEUSER, this.tid, this.debugRegisterOffset(index), BigInt.asUintN(64, value));
+  }
+
+  getSiginfo(): Siginfo {
+    const raw = Buffer.alloc(SIGINFO_SIZE);
+    addon.ptraceBuffer(Request.GETSIGINFO, this.tid, 0, raw);
+    return decodeSiginfo(raw);
+  }
+
+  /** Replaces the siginfo of the signal the thread is stopped for. */
+  setSiginfo(raw: Buffer): void {
+    if (checkBuffer(raw).length !== SIGINFO_SIZE) throw new RangeError(`siginfo must be ${SIGINFO_SIZE} bytes`);
+    addon.ptraceBuffer(Request.SETSIGINFO, this.tid, 0, raw);
+  }
+
+  getSyscallInfo(): SyscallInfo {
+    const raw = Buffer.alloc(SYSCALL_INFO_SIZE);
+    addon.ptraceBuffer(Request.GET_SYSCALL_INFO, this.tid, SYSCALL_INFO_SIZE, raw);
+    return decodeSyscallInfo(raw);
+  }
+
+  /** PTRACE_GETEVENTMSG: the new tid/pid of a clone/fork, the former tid of an exec, ... */
+  getEventMessage(): number {
+    const word = Buffer.alloc(8);
+    addon.ptraceBuffer(Request.GETEVENTMSG, this.tid, 0, word);
+    return Number(word.readBigUInt64LE(0));
+  }
+
+  setOptions(options: number): void {
+    addon.ptrace(Request.SETOPTIONS, this.tid, 0, options);
+  }
+
+  /** Detaches this thread, handing it `signal` (by default the one it stopped for). */
+  detach(signal = this.pendingSignal): void {
+    this.requireStopped('ptrace(PTRACE_DETACH)');
+    addon.ptrace(Request.DETACH, this.tid, 0, signal);
+    this.markGone();
+  }
+
+  /** Called by the Tracee when a stop is reported. */
+  noteStop(event: TraceEvent): void {
+    this.state = 'stopped';
+    this.interruptRequested = false;
+    tracer.setRunning(this.tid, false);
+    this.settle(event);
+  }
+
+  /** Called by the Tracee when the thread is gone. */
+  noteExit(event: TraceEvent): void {
+    this.markGone();
+    this.settle(event);
+  }
+
+  /** Resumes after a stray interrupt trap as the thread was last resumed. */
+  resumeAsBefore(): void {
+    this.resume(this.lastResume, 0);
+  }
+
+  private resume(request: ResumeRequest, signal: number): void {
+    if (!Number.isInteger(signal) || signal < 0 || signal > 64) throw new RangeError(`bad signal ${signal}`);
+    this.requireStopped(requestName(request));
+    addon.ptrace(request, this.tid, 0, signal);
+    this.state = 'running';
+    this.pendingSignal = 0;
+    this.lastResume = request;
+    tracer.setRunning(this.tid, true);
+  }
+
+  private settle(event: TraceEvent): void {
+    this.lastEvent = event;
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const resolve of waiters) resolve(event);
+  }
+
+  private markGone(): void {
+    this.state = 'exited';
+    tracer.remove(this.tid);
+  }
+
+  private requireStopped(syscall: string): void {
+    if (this.state === 'stopped') return;
+    // The kernel would say ESRCH; say it before asking, with the same shape.
+    throw new SystemError(3, syscall, { pid: this.pid, tid: this.tid });
+  }
+
+  private debugRegisterOffset(index: number): number {
+    const regs = this.arch.debugRegisters;
+    if (!regs) throw new Error(`${this.arch.name} has no debug registers in the user area`);
+    if (!Number.isInteger(index) || index < 0 || index >= regs.count) {
+      throw new RangeError(`debug register index must be 0..${regs.count - 1}`);
+    }
+    return regs.offset(index);
+  }
+
+  private setRegset(noteType: number, raw: Buffer, size: number): void {
+    if (checkBuffer(raw).length !== size) throw new RangeError(`register set 0x${noteType.toString(16)} is ${size} bytes`);
+    addon.ptraceRegset(false, this.tid, noteType, raw);
+  }
+}
+
+function requestName(request: ResumeRequest): string {
+  const names = { [Request.CONT]: 'CONT', [Request.SINGLESTEP]: 'SINGLESTEP', [Request.SYSCALL]: 'SYSCALL', [Request.LISTEN]: 'LISTEN' };
+  return `ptrace(PTRACE_${names[request]})`;
+}

@@ -1,0 +1,364 @@
+import { EventEmitter, on } from 'node:events';
+import { SystemError, checkPid, hasCode } from '../errors';
+import { addon } from '../native';
+import { tasks, status } from '../procfs';
+import { type ArchLayout, hostArch } from './arch';
+import { Breakpoints } from './breakpoints';
+import { DEFAULT_OPTIONS, Option, Request, Signal } from './constants';
+import type { ProcessEnd, TraceEvent } from './events';
+import { type LaunchOptions, planLaunch } from './launch';
+import { Memory } from './memory';
+import { SiCode } from './siginfo';
+import { Thread } from './thread';
+import { type ExitHook, tracer } from './tracer';
+import { type WaitStatus, decodeWaitStatus } from './wait-status';
+
+export interface AttachOptions {
+  /** Extra PTRACE_O_* options; clone, exec and syscall-good are always on. */
+  options?: number;
+}
+
+/**
+ * A traced process and its threads. Events ('event', and each event's type)
+ * are emitted as the kernel reports them; 'exit' once the process is gone;
+ * 'child' with a new Tracee when a traced fork or vfork makes one.
+ */
+export class Tracee extends EventEmitter implements ExitHook {
+  readonly threads = new Map<number, Thread>();
+  readonly memory: Memory;
+  readonly breakpoints: Breakpoints;
+  readonly arch: ArchLayout = hostArch();
+  state: 'traced' | 'detached' | 'exited' = 'traced';
+  end: ProcessEnd | undefined;
+  /** Threads born by clone are resumed after their first stop, unless a stopAll() is under way. */
+  autoResumeNewThreads = true;
+  private stopping = 0;
+  private readonly endWaiters: ((end: ProcessEnd) => void)[] = [];
+
+  private constructor(
+    readonly pid: number,
+    /** Started by launch() (killed if Node dies) rather than attached. */
+    readonly launched: boolean,
+    readonly options: number,
+  ) {
+    super();
+    this.memory = new Memory(pid);
+    this.breakpoints = new Breakpoints(this.memory, this.arch);
+    tracer.addExitHook(this);
+  }
+
+  /**
+   * Seizes every thread of a running process (looping over /proc/PID/task
+   * until no new one shows up), then stops them all.
+   */
+  static async attach(pid: number, options: AttachOptions = {}): Promise<Tracee> {
+    checkPid(pid);
+    const tracee = new Tracee(pid, false, DEFAULT_OPTIONS | (options.options ?? 0));
+    try {
+      tracee.seizeAll();
+      await tracee.stopAll();
+    } catch (err) {
+      tracee.abandon();
+      throw err;
+    }
+    return tracee;
+  }
+
+  /** Starts `file` under trace, stopped at its first instruction (after execve). */
+  static launch(file: string, args: readonly string[] = [], options: LaunchOptions = {}): Tracee {
+    const plan = planLaunch(file, args, options);
+    const ptraceOptions = DEFAULT_OPTIONS | Option.EXITKILL | (options.options ?? 0);
+    const pid = addon.launch(plan.path, plan.argv, plan.envp, plan.cwd, plan.stdio, ptraceOptions, plan.newProcessGroup);
+    const tracee = new Tracee(pid, true, ptraceOptions);
+    tracee.adopt(pid, false).noteStop({ type: 'exec', tid: pid, formerTid: pid });
+    return tracee;
+  }
+
+  get leader(): Thread | undefined {
+    return this.threads.get(this.pid);
+  }
+
+  thread(tid: number): Thread {
+    const t = this.threads.get(tid);
+    if (!t) throw new SystemError(3, 'thread', { pid: this.pid, tid });
+    return t;
+  }
+
+  /** Interrupts every running thread and waits until all are stopped (threads born meanwhile too). */
+  async stopAll(): Promise<void> {
+    this.stopping++;
+    try {
+      for (;;) {
+        const running = [...this.threads.values()].filter((t) => t.state === 'running');
+        if (running.length === 0) return;
+        for (const t of running) if (!t.starting && !t.interruptRequested) interruptQuietly(t);
+        await Promise.all(running.map((t) => t.nextEvent()));
+      }
+    } finally {
+      this.stopping--;
+    }
+  }
+
+  /** Continues every stopped thread, each with the signal it stopped for. */
+  resumeAll(): void {
+    for (const t of this.threads.values()) if (t.state === 'stopped') t.cont();
+  }
+
+  /**
+   * Leaves the process as it was: stops it, puts breakpoint bytes back and
+   * detaches every thread with the signal it was about to receive.
+   */
+  async detach(): Promise<void> {
+    if (this.state !== 'traced') return;
+    await this.stopAll();
+    if (this.state !== 'traced') return; // it exited meanwhile
+    this.breakpoints.removeAll();
+    for (const t of this.threads.values()) detachQuietly(t);
+    this.finish('detached');
+  }
+
+  /** SIGKILL to the whole process; 'exit' follows. */
+  kill(): void {
+    const leader = this.leader ?? this.threads.values().next().value;
+    leader?.kill();
+  }
+
+  /** How the process ended, once it has. */
+  ended(): Promise<ProcessEnd> {
+    if (this.end) return Promise.resolve(this.end);
+    return new Promise((resolve) => this.endWaiters.push(resolve));
+  }
+
+  /** Every TraceEvent from now on, as an async stream. */
+  events(): AsyncIterableIterator<TraceEvent> {
+    const iterator = on(this, 'event');
+    return (async function* () {
+      for await (const [event] of iterator) yield event as TraceEvent;
+    })();
+  }
+
+  /** On Node's exit: put breakpoints back and let stopped threads go; the kernel detaches the rest. */
+  onNodeExit(): void {
+    if (this.state !== 'traced') return;
+    try {
+      this.breakpoints.removeAll();
+    } catch {
+      // the process may already be gone
+    }
+    for (const t of this.threads.values()) if (t.state === 'stopped') detachQuietly(t);
+  }
+
+  private seizeAll(): void {
+    for (let added = true; added; ) {
+      added = false;
+      for (const tid of tasks(this.pid)) {
+        if (this.threads.has(tid)) continue;
+        if (this.seize(tid)) added = true;
+      }
+    }
+  }
+
+  /** Seizes one thread; false if it died first. */
+  private seize(tid: number): boolean {
+    try {
+      addon.ptrace(Request.SEIZE, tid, 0, this.options);
+      this.adopt(tid, false);
+      return true;
+    } catch (err) {
+      if (tid !== this.pid && hasCode(err, 'ESRCH')) return false;
+      // A thread born to a thread we seized is ours already (auto-attached by TRACECLONE).
+      if (tid !== this.pid && hasCode(err, 'EPERM') && tracedByUs(this.pid, tid)) {
+        this.adopt(tid, true);
+        return true;
+      }
+      const e = err as SystemError;
+      throw new SystemError(e.errno, e.syscall, { pid: this.pid, tid });
+    }
+  }
+
+  private adopt(tid: number, starting: boolean): Thread {
+    const existing = this.threads.get(tid);
+    if (existing) return existing;
+    const thread = new Thread(tid, this.pid, this.arch, { starting });
+    this.threads.set(tid, thread);
+    tracer.add({ tid, onWaitStatus: (s) => this.onWaitStatus(thread, s), onVanished: () => this.onVanished(thread) });
+    tracer.setRunning(tid, true);
+    return thread;
+  }
+
+  private onWaitStatus(thread: Thread, status: number): void {
+    const ws = decodeWaitStatus(status);
+    switch (ws.kind) {
+      case 'exited':
+        return this.threadEnded(thread, { type: 'exited', tid: thread.tid, code: ws.code });
+      case 'killed':
+        return this.threadEnded(thread, { type: 'killed', tid: thread.tid, signal: ws.signal, coreDumped: ws.coreDumped });
+      case 'interrupt-stop':
+        return this.onInterruptStop(thread);
+      default:
+        return this.stopped(thread, this.describeStop(thread, ws));
+    }
+  }
+
+  /** A tid that vanished without an exit status: the thread that called exec, now the leader. */
+  private onVanished(thread: Thread): void {
+    this.threadEnded(thread, { type: 'exited', tid: thread.tid, code: 0 });
+  }
+
+  private onInterruptStop(thread: Thread): void {
+    if (thread.starting) {
+      thread.starting = false;
+      this.stopped(thread, { type: 'thread-start', tid: thread.tid });
+      const cloned = thread.tid !== this.pid; // a forked child's first thread waits for its owner
+      if (cloned && this.autoResumeNewThreads && this.stopping === 0 && thread.state === 'stopped') thread.cont(0);
+    } else if (thread.interruptRequested) {
+      this.stopped(thread, { type: 'interrupted', tid: thread.tid });
+    } else {
+      // A PTRACE_INTERRUPT that reached an already stopped thread fires on its next resume: swallow it.
+      thread.state = 'stopped';
+      thread.resumeAsBefore();
+    }
+  }
+
+  private describeStop(thread: Thread, ws: Exclude<WaitStatus, { kind: 'exited' | 'killed' | 'interrupt-stop' }>): TraceEvent {
+    const tid = thread.tid;
+    switch (ws.kind) {
+      case 'signal-stop':
+        return this.describeSignal(thread, ws.signal);
+      case 'group-stop':
+        return { type: 'group-stop', tid, signal: ws.signal };
+      case 'syscall-stop': {
+        const info = thread.getSyscallInfo();
+        if (info.op === 'exit') return { type: 'syscall-exit', tid, rval: info.rval, isError: info.isError };
+        if (info.op === 'entry') return { type: 'syscall-entry', tid, nr: info.nr, args: info.args };
+        throw new Error(`syscall stop of tid ${tid} without syscall info (op ${info.op})`);
+      }
+      case 'event-stop':
+        return this.describeEvent(thread, ws.event);
+    }
+  }
+
+  private describeSignal(thread: Thread, signal: number): TraceEvent {
+    const tid = thread.tid;
+    const siginfo = thread.getSiginfo();
+    if (signal === Signal.SIGTRAP) {
+      if (siginfo.code === SiCode.TRAP_HWBKPT) {
+        const dr6 = this.arch.debugRegisters ? thread.getDebugRegister(6) : undefined;
+        return { type: 'hardware-trap', tid, siginfo, ...(dr6 === undefined ? {} : { dr6 }) };
+      }
+      if (siginfo.code === SiCode.SI_KERNEL || siginfo.code === SiCode.TRAP_BRKPT) {
+        const address = this.breakpoints.hitBy(thread.getPc());
+        if (address !== undefined) {
+          thread.setPc(address);
+          return { type: 'breakpoint', tid, address };
+        }
+      }
+      // A step reports TRAP_TRACE, or TRAP_BRKPT when it ends a syscall
+      // (arch/x86/kernel/step.c: user_single_step_report), as after an exec stop.
+      const stepCodes: number[] = [SiCode.TRAP_TRACE, SiCode.TRAP_BRKPT];
+      if (thread.lastResume === Request.SINGLESTEP && stepCodes.includes(siginfo.code)) return { type: 'step', tid };
+    }
+    thread.pendingSignal = signal;
+    return { type: 'signal', tid, signal, siginfo };
+  }
+
+  private describeEvent(thread: Thread, event: Extract<WaitStatus, { kind: 'event-stop' }>['event']): TraceEvent {
+    const tid = thread.tid;
+    const message = thread.getEventMessage();
+    switch (event) {
+      case 'clone':
+        this.adopt(message, true);
+        return { type: 'clone', tid, newTid: message };
+      case 'fork':
+      case 'vfork':
+        this.emit('child', Tracee.forked(message, this.options));
+        return { type: event, tid, newPid: message };
+      case 'exec':
+        this.memory.reopen();
+        this.breakpoints.forget();
+        return { type: 'exec', tid, formerTid: message };
+      case 'vfork-done':
+        return { type: 'vfork-done', tid };
+      case 'exit':
+        return { type: 'exiting', tid, status: message };
+      case 'seccomp':
+        return { type: 'seccomp', tid, data: message };
+    }
+  }
+
+  /** The child of a traced fork: auto-attached by the kernel, first stop still to come. */
+  private static forked(pid: number, options: number): Tracee {
+    const child = new Tracee(pid, (options & Option.EXITKILL) !== 0, options);
+    child.adopt(pid, true);
+    return child;
+  }
+
+  private stopped(thread: Thread, event: TraceEvent): void {
+    thread.noteStop(event);
+    this.emit('event', event);
+    this.emit(event.type, event);
+  }
+
+  private threadEnded(thread: Thread, event: TraceEvent): void {
+    thread.noteExit(event);
+    this.threads.delete(thread.tid);
+    this.emit('event', event);
+    this.emit(event.type, event);
+    if (thread.tid === this.pid || this.threads.size === 0) this.processEnded(event);
+  }
+
+  private processEnded(event: TraceEvent): void {
+    if (this.state !== 'traced') return;
+    // Threads left over (a leader that died first is reported last, so these are rare) go too.
+    for (const t of this.threads.values()) t.noteExit({ type: 'exited', tid: t.tid, code: 0 });
+    this.threads.clear();
+    this.end =
+      event.type === 'killed'
+        ? { pid: this.pid, signal: event.signal, coreDumped: event.coreDumped }
+        : { pid: this.pid, code: event.type === 'exited' ? event.code : 0 };
+    this.finish('exited');
+    this.emit('exit', this.end);
+    for (const resolve of this.endWaiters.splice(0)) resolve(this.end);
+  }
+
+  private finish(state: 'detached' | 'exited'): void {
+    this.state = state;
+    for (const t of this.threads.values()) tracer.remove(t.tid);
+    if (state === 'detached') this.threads.clear();
+    this.memory.close();
+    tracer.removeExitHook(this);
+  }
+
+  /** Undoes a half-done attach. */
+  private abandon(): void {
+    for (const t of this.threads.values()) {
+      if (t.state === 'stopped') detachQuietly(t);
+      else tracer.remove(t.tid);
+    }
+    this.finish('detached');
+  }
+}
+
+function tracedByUs(pid: number, tid: number): boolean {
+  try {
+    return status(pid, tid).tracerPid === process.pid;
+  } catch {
+    return false;
+  }
+}
+
+function interruptQuietly(thread: Thread): void {
+  try {
+    thread.interrupt();
+  } catch (err) {
+    if (!hasCode(err, 'ESRCH')) throw err; // dying: its exit will be reaped
+  }
+}
+
+function detachQuietly(thread: Thread): void {
+  try {
+    thread.detach();
+  } catch (err) {
+    if (!hasCode(err, 'ESRCH')) throw err;
+  }
+}

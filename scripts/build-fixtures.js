@@ -1,0 +1,18 @@
+#!/usr/bin/env node
+// Compiles the C test inferiors in test/fixtures/ into test/fixtures/bin/.
+// -no-pie keeps `nm` addresses equal to run-time addresses; -O1 -g keeps them debuggable.
+'use strict';
+const { execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const dir = path.join(__dirname, '..', 'test', 'fixtures');
+const out = path.join(dir, 'bin');
+fs.mkdirSync(out, { recursive: true });
+
+for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.c'))) {
+  const source = path.join(dir, file);
+  const binary = path.join(out, path.basename(file, '.c'));
+  if (fs.existsSync(binary) && fs.statSync(binary).mtimeMs >= fs.statSync(source).mtimeMs) continue;
+  execFileSync('gcc', ['-O1', '-g', '-no-pie', '-pthread', '-Wall', '-o', binary, source], { stdio: 'inherit' });
+}
