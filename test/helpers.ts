@@ -1,0 +1,87 @@
+/** Shared by the tests: built fixtures, their symbols, and targets started outside this Node's child list. */
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+
+const FIXTURES = path.join(__dirname, 'fixtures', 'bin');
+
+/** A C fixture built by `npm test`'s pretest step; missing means the build is broken: fail loudly. */
+export function fixture(name: string): string {
+  const file = path.join(FIXTURES, name);
+  if (!fs.existsSync(file)) throw new Error(`fixture ${file} is missing: run 'node scripts/build-fixtures.js' (npm test does)`);
+  return file;
+}
+
+/** The address of a symbol in a -no-pie fixture (static addresses are run-time addresses). */
+export function symbol(binary: string, name: string): bigint {
+  const out = execFileSync('nm', [binary], { encoding: 'utf8' });
+  const match = new RegExp(`^([0-9a-f]+) [A-Za-z] ${name}$`, 'm').exec(out);
+  if (!match) throw new Error(`no symbol ${name} in ${binary}`);
+  return BigInt(`0x${match[1]}`);
+}
+
+export interface Detached {
+  pid: number;
+  /** Lines the target prints after its "ready PID" line. */
+  nextLine(): Promise<string>;
+  kill(): void;
+}
+
+/**
+ * Starts a fixture that prints "ready PID" as a grandchild (through sh), so it
+ * is not one of this Node's child processes: libuv reaps its own children with
+ * waitpid(pid), which would also swallow their ptrace stops.
+ */
+export async function startDetached(binary: string, args: string[] = []): Promise<Detached> {
+  const sh = spawn('/bin/sh', ['-c', '"$@" &', 'sh', binary, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines = readline.createInterface({ input: sh.stdout! });
+  const queue: string[] = [];
+  const waiting: ((line: string) => void)[] = [];
+  lines.on('line', (line) => {
+    const w = waiting.shift();
+    if (w) w(line);
+    else queue.push(line);
+  });
+  const nextLine = () => new Promise<string>((resolve) => (queue.length ? resolve(queue.shift()!) : waiting.push(resolve)));
+  const first = await nextLine();
+  const match = /^ready (\d+)/.exec(first);
+  if (!match) throw new Error(`${binary} said '${first}' instead of 'ready PID'`);
+  const pid = Number(match[1]);
+  await once(sh, 'exit');
+  return {
+    pid,
+    nextLine,
+    kill: () => {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    },
+  };
+}
+
+/** The one-letter state of a process or thread from /proc (t = traced stop, T = stopped). */
+export function procState(pid: number, tid = pid): string {
+  const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+}
+
+/** A file descriptor on a fresh temporary file, and a way to read what was written. */
+export function captureFile(): { fd: number; read(): string; close(): void } {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'hostkit-')), 'out');
+  const fd = fs.openSync(file, 'w+');
+  return { fd, read: () => fs.readFileSync(file, 'utf8'), close: () => fs.closeSync(fd) };
+}
+
+/** Polls `check` until it returns true (for state the kernel changes asynchronously). */
+export async function eventually(check: () => boolean, what: string, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

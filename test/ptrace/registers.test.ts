@@ -1,0 +1,96 @@
+import t, { type Test } from 'tap';
+import { Tracee } from '../../lib/ptrace';
+import { decodeFxsave, decodeYmm } from '../../lib/ptrace/arch';
+import { fixture, symbol } from '../helpers';
+
+const binary = fixture('target');
+const marker = symbol(binary, 'marker');
+
+function launchAtMarker(t: Test): Promise<Tracee> {
+  const tracee = Tracee.launch(binary, [], { stdio: ['inherit', 'inherit', 'inherit'] });
+  t.teardown(() => tracee.state === 'traced' && tracee.kill());
+  tracee.breakpoints.insert(marker);
+  tracee.leader!.cont();
+  return tracee.leader!.nextEvent().then((event) => {
+    t.match(event, { type: 'breakpoint', address: marker });
+    tracee.breakpoints.remove(marker);
+    return tracee;
+  });
+}
+
+t.test('general registers read and write, and a write changes behaviour', async (t) => {
+  const tracee = await launchAtMarker(t);
+  const thread = tracee.leader!;
+  const regs = thread.getRegisters();
+  t.equal(regs.rip, marker, 'the pc was rewound to the breakpoint');
+  t.equal(thread.getRegistersRaw().length, 27 * 8);
+  t.equal(thread.getRegistersRaw().readBigUInt64LE(16 * 8), marker, 'raw bytes are user_regs_struct');
+  // Return 42 from marker() without running it: pop the return address into rip.
+  const returnAddress = tracee.memory.read(regs.rsp!, 8).readBigUInt64LE(0);
+  thread.setRegisters({ rip: returnAddress, rsp: regs.rsp! + 8n, rax: 42n });
+  t.equal(thread.getRegisters().rax, 42n);
+  thread.cont();
+  t.same(await tracee.ended(), { pid: tracee.pid, code: 42 }, 'the program exits with the value we put in rax');
+});
+
+t.test('single-step advances rip', async (t) => {
+  const tracee = await launchAtMarker(t);
+  const thread = tracee.leader!;
+  const before = thread.getPc();
+  thread.step();
+  t.same(await thread.nextEvent(), { type: 'step', tid: thread.tid });
+  const after = thread.getPc();
+  t.ok(after > before && after < before + 16n, `rip moved one instruction (${before.toString(16)} -> ${after.toString(16)})`);
+});
+
+t.test('FP/SSE and XSTATE registers round trip', async (t) => {
+  const tracee = await launchAtMarker(t);
+  const thread = tracee.leader!;
+  const fx = thread.getFpRegistersRaw();
+  t.equal(fx.length, 512);
+  t.equal(decodeFxsave(fx).mxcsr & 0xffc0, 0x1f80 & 0xffc0, 'default MXCSR masks');
+  const pattern = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
+  pattern.copy(fx, 160 + 16 * 5); // xmm5
+  thread.setFpRegistersRaw(fx);
+  t.same(decodeFxsave(thread.getFpRegistersRaw()).xmm[5], pattern);
+
+  const xstate = thread.getXstate();
+  t.ok(xstate.length >= 576 + 256, `XSTATE holds AVX state (${xstate.length} bytes)`);
+  t.same(xstate.subarray(160 + 16 * 5, 176 + 16 * 5), pattern, 'the legacy area is the FXSAVE image');
+  const high = Buffer.alloc(16, 0x5a);
+  high.copy(xstate, 576 + 16 * 5);
+  xstate.writeBigUInt64LE(xstate.readBigUInt64LE(512) | 0b111n, 512); // x87, SSE and AVX state present
+  thread.setXstate(xstate);
+  const ymm5 = decodeYmm(thread.getXstate())![5]!;
+  t.same(ymm5, Buffer.concat([pattern, high]), 'ymm5 = xmm5 plus the AVX upper half');
+  t.throws(() => thread.setFpRegistersRaw(Buffer.alloc(10)), RangeError);
+});
+
+t.test('hardware debug registers: DR0 as an execution breakpoint', async (t) => {
+  const tracee = Tracee.launch(binary, [], { stdio: ['inherit', 'inherit', 'inherit'] });
+  t.teardown(() => tracee.state === 'traced' && tracee.kill());
+  const thread = tracee.leader!;
+  thread.setDebugRegister(0, marker);
+  thread.setDebugRegister(7, 1n); // L0: enable DR0, break on execution, length 1
+  t.equal(thread.getDebugRegister(0), marker);
+  t.equal(thread.getDebugRegister(7) & 1n, 1n);
+  thread.cont();
+  const event = await thread.nextEvent();
+  t.match(event, { type: 'hardware-trap', tid: thread.tid });
+  t.equal((event as { dr6?: bigint }).dr6! & 1n, 1n, 'DR6 says DR0 fired');
+  t.equal(thread.getPc(), marker);
+  thread.setDebugRegister(7, 0n);
+  thread.cont();
+  t.same(await tracee.ended(), { pid: tracee.pid, code: 3 });
+  t.throws(() => thread.getDebugRegister(8), RangeError);
+});
+
+t.test('register access on a running or vanished thread is ESRCH', async (t) => {
+  const tracee = Tracee.launch(binary, ['loop'], { stdio: ['inherit', 2, 'inherit'] });
+  const thread = tracee.leader!;
+  thread.cont();
+  t.throws(() => thread.getRegisters(), { code: 'ESRCH', syscall: 'ptrace(PTRACE_GETREGSET)', tid: thread.tid });
+  t.throws(() => thread.cont(), { code: 'ESRCH', syscall: 'ptrace(PTRACE_CONT)', tid: thread.tid });
+  tracee.kill();
+  t.match(await tracee.ended(), { signal: 9 });
+});
