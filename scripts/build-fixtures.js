@@ -12,7 +12,9 @@ fs.mkdirSync(out, { recursive: true });
 
 for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.c'))) {
   const source = path.join(dir, file);
-  const binary = path.join(out, path.basename(file, '.c'));
+  const pie = file.endsWith('.pie.c'); // *.pie.c: position-independent, named without ".pie"
+  const binary = path.join(out, path.basename(file, pie ? '.pie.c' : '.c'));
   if (fs.existsSync(binary) && fs.statSync(binary).mtimeMs >= fs.statSync(source).mtimeMs) continue;
-  execFileSync('gcc', ['-O1', '-g', '-no-pie', '-pthread', '-Wall', '-o', binary, source], { stdio: 'inherit' });
+  const pieFlags = pie ? ['-pie', '-fPIE'] : ['-no-pie'];
+  execFileSync('gcc', ['-O1', '-g', ...pieFlags, '-pthread', '-Wall', '-o', binary, source], { stdio: 'inherit' });
 }

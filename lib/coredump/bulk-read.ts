@@ -1,0 +1,83 @@
+/**
+ * Reads a stopped process's memory in bulk into caller-owned buffers, on
+ * libuv's thread pool (process_vm_readv, through the bridge's addon call),
+ * so megabytes at a time never block the event loop. Pages that
+ * process_vm_readv cannot read (PROT_NONE, I/O mappings) are retried
+ * through /proc/PID/mem, which reads with FOLL_FORCE as the kernel's own
+ * core dumper does; what stays unreadable becomes zeros, page by page, so
+ * file offsets in the core stay right.
+ */
+import fs from 'node:fs';
+import { addon } from '../native';
+
+const PAGE = 4096;
+
+export class BulkReader {
+  private memFd: number | undefined | null;
+  /** Bytes that could not be read at all and were written as zeros. */
+  zeroFilled = 0;
+
+  constructor(readonly pid: number) {}
+
+  /** Fills buffer[0, length) with the memory at `address`. */
+  async readInto(address: bigint, buffer: Buffer, length: number): Promise<void> {
+    let done = 0;
+    while (done < length) {
+      const at = address + BigInt(done);
+      const n = await this.vmRead(at, buffer, done, length - done);
+      done += n;
+      if (done >= length) break;
+      // The page at `at + n` is unreadable to process_vm_readv.
+      const pageEnd = Number(((address + BigInt(done)) / BigInt(PAGE) + 1n) * BigInt(PAGE) - address);
+      const upTo = Math.min(length, pageEnd);
+      if (!this.forcedRead(address + BigInt(done), buffer, done, upTo - done)) {
+        buffer.fill(0, done, upTo);
+        this.zeroFilled += upTo - done;
+      }
+      done = upTo;
+    }
+  }
+
+  /** A few bytes, synchronously (what is readable of them; empty if none). */
+  peek(address: bigint, length: number): Buffer {
+    const buf = Buffer.alloc(length);
+    try {
+      return buf.subarray(0, addon.vmRead(this.pid, address, buf, 0, length));
+    } catch {
+      return buf.subarray(0, 0);
+    }
+  }
+
+  private vmRead(address: bigint, buffer: Buffer, offset: number, length: number): Promise<number> {
+    return new Promise((resolve) => {
+      addon.vmReadAsync(this.pid, address, buffer, offset, length, (err, n) => resolve(err ? 0 : (n ?? 0)));
+    });
+  }
+
+  /** One page (or less) through /proc/PID/mem; false if that fails too. */
+  private forcedRead(address: bigint, buffer: Buffer, offset: number, length: number): boolean {
+    const fd = this.fd();
+    if (fd === null) return false;
+    try {
+      return addon.pread(fd, buffer, offset, length, address) === length;
+    } catch {
+      return false;
+    }
+  }
+
+  private fd(): number | null {
+    if (this.memFd === undefined) {
+      try {
+        this.memFd = fs.openSync(`/proc/${this.pid}/mem`, 'r');
+      } catch {
+        this.memFd = null;
+      }
+    }
+    return this.memFd;
+  }
+
+  close(): void {
+    if (typeof this.memFd === 'number') fs.closeSync(this.memFd);
+    this.memFd = undefined;
+  }
+}
