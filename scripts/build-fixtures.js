@@ -12,6 +12,13 @@ fs.mkdirSync(out, { recursive: true });
 
 for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.c'))) {
   const source = path.join(dir, file);
+  // *.lib.c: a shared library, bin/libNAME.so, for tests that load C into Node with koffi.
+  if (file.endsWith('.lib.c')) {
+    const library = path.join(out, `lib${path.basename(file, '.lib.c')}.so`);
+    if (fs.existsSync(library) && fs.statSync(library).mtimeMs >= fs.statSync(source).mtimeMs) continue;
+    execFileSync('gcc', ['-O1', '-g', '-shared', '-fPIC', '-pthread', '-Wall', '-o', library, source], { stdio: 'inherit' });
+    continue;
+  }
   const pie = file.endsWith('.pie.c'); // *.pie.c: position-independent, named without ".pie"
   const binary = path.join(out, path.basename(file, pie ? '.pie.c' : '.c'));
   if (fs.existsSync(binary) && fs.statSync(binary).mtimeMs >= fs.statSync(source).mtimeMs) continue;
