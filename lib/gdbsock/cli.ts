@@ -1,5 +1,16 @@
 #!/usr/bin/env node
-import { runUsageOnly } from '../usage';
+/**
+ * gdbsock [options] <pid>  |  gdbsock [options] -- <program> [args...]
+ * Attaches to (or launches) a process and serves the GDB remote protocol for
+ * it until gdb is done. Whatever happens (gdb disconnects, detaches, SIGINT or
+ * SIGTERM to gdbsock), the process is never left stopped or traced.
+ */
+import type { Readable, Writable } from 'node:stream';
+import { Connection } from './connection';
+import { PACKET_SIZE, Server, type ServerEnd, type TargetProvider } from './server';
+import type { Target } from './target';
+import { LiveTarget } from './targets/live';
+import { type Endpoint, Listener, defaultSocketPath, gdbTarget, isLoopback, parseListen } from './transport';
 
 const USAGE = `usage: gdbsock [options] <pid>
        gdbsock [options] -- <program> [args...]
@@ -9,6 +20,7 @@ attach to <pid> (every thread), or launch <program> stopped at its first instruc
 
 options:
   --listen HOST:PORT   serve over TCP (default host 127.0.0.1) instead of a unix socket
+  --socket PATH        serve on this unix socket path
   --stdio              speak on stdin/stdout:  gdb -ex 'target remote | gdbsock --stdio <pid>'
   --once               exit after the first connection closes
   -h, --help           show this help
@@ -16,4 +28,146 @@ options:
 By default the socket is $XDG_RUNTIME_DIR/gdbsock/<pid>.sock (/run/gdbsock/<pid>.sock for root).
 `;
 
-runUsageOnly(USAGE, process.argv.slice(2));
+interface Options {
+  listen?: { host: string; port: number };
+  socket?: string;
+  stdio: boolean;
+  once: boolean;
+  pid?: number;
+  program?: string[];
+}
+
+function parseArgs(argv: string[]): Options {
+  const options: Options = { stdio: false, once: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') {
+      options.program = argv.slice(i + 1);
+      if (options.program.length === 0) throw new UsageError('-- must be followed by a program');
+      break;
+    }
+    if (a === '-h' || a === '--help') {
+      process.stdout.write(USAGE);
+      process.exit(0);
+    } else if (a === '--once') options.once = true;
+    else if (a === '--stdio') options.stdio = true;
+    else if (a === '--listen' || a.startsWith('--listen=')) {
+      const value = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i];
+      if (!value) throw new UsageError('--listen needs HOST:PORT');
+      options.listen = parseListen(value);
+    } else if (a === '--socket' || a.startsWith('--socket=')) {
+      const value = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i];
+      if (!value) throw new UsageError('--socket needs a path');
+      options.socket = value;
+    } else if (/^\d+$/.test(a) && options.pid === undefined) options.pid = Number(a);
+    else throw new UsageError(`unexpected argument '${a}'`);
+  }
+  if ((options.pid === undefined) === (options.program === undefined)) throw new UsageError('give either a pid or -- program');
+  if ([options.stdio, options.listen !== undefined, options.socket !== undefined].filter(Boolean).length > 1) {
+    throw new UsageError('--stdio, --listen and --socket exclude each other');
+  }
+  return options;
+}
+
+class UsageError extends Error {}
+
+const provider: TargetProvider = {
+  attach: (pid) => LiveTarget.attach(pid),
+  launch: async (argv, settings) =>
+    LiveTarget.launch(argv[0]!, argv.slice(1), { env: settings.env, ...(settings.cwd ? { cwd: settings.cwd } : {}) }),
+};
+
+const log = (line: string) => process.stderr.write(`gdbsock: ${line}\n`);
+
+/** Leaves a target as gdb would want on the way out: detached and running. */
+async function release(target: Target | undefined): Promise<void> {
+  if (!target) return;
+  try {
+    await target.detach();
+  } catch (err) {
+    log(`detaching from ${target.pid}: ${(err as Error).message}`);
+  }
+}
+
+async function main(argv: string[]): Promise<void> {
+  let options: Options;
+  try {
+    options = parseArgs(argv);
+  } catch (err) {
+    if (!(err instanceof UsageError || err instanceof RangeError)) throw err;
+    process.stderr.write(`${USAGE}\ngdbsock: ${err.message}\n`);
+    process.exit(2);
+  }
+  let current: Target | undefined =
+    options.program !== undefined
+      ? LiveTarget.launch(options.program[0]!, options.program.slice(1), options.stdio ? { stdio: ['inherit', 2, 'inherit'] } : {})
+      : await LiveTarget.attach(options.pid!);
+  const pid = current.pid;
+  let listener: Listener | undefined;
+  let busy = false;
+  let shuttingDown = false;
+
+  const shutdown = async (code: number) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    listener?.close();
+    await release(current);
+    current = undefined;
+    process.exit(code);
+  };
+  process.on('SIGINT', () => void shutdown(0));
+  process.on('SIGTERM', () => void shutdown(0));
+
+  const serve = async (input: Readable, output: Writable) => {
+    if (!current && options.pid !== undefined && !shuttingDown) {
+      try {
+        current = await LiveTarget.attach(options.pid);
+      } catch (err) {
+        log(`cannot attach to ${options.pid} again: ${(err as Error).message}`);
+      }
+    }
+    busy = true;
+    const connection = new Connection(input, output, PACKET_SIZE + 1024);
+    connection.on('protocol-error', (message: string) => log(message));
+    const server = new Server(connection, current, provider);
+    server.on('log', log);
+    server.on('end', (how: ServerEnd) => {
+      void (async () => {
+        const target = server.current;
+        // Disconnected without a word: the process goes on as if gdb never came.
+        if (target && (how === 'closed' || how === 'exit-requested')) await release(target);
+        current = undefined;
+        connection.close();
+        busy = false;
+        if (options.once || how === 'exit-requested' || options.stdio || options.pid === undefined) await shutdown(0);
+      })();
+    });
+  };
+
+  if (options.stdio) {
+    log(`serving process ${pid} on stdin/stdout`);
+    await serve(process.stdin, process.stdout);
+    return;
+  }
+  const endpoint: Exclude<Endpoint, { kind: 'stdio' }> = options.listen
+    ? { kind: 'tcp', ...options.listen }
+    : { kind: 'unix', path: options.socket ?? defaultSocketPath(pid) };
+  if (endpoint.kind === 'tcp' && !isLoopback(endpoint.host)) {
+    log('WARNING: listening beyond loopback. The GDB protocol has no authentication:');
+    log(`WARNING: anyone who can reach ${endpoint.host}:${endpoint.port} can read, change and run code in process ${pid}.`);
+  }
+  listener = await Listener.open(endpoint, (socket) => {
+    if (busy || shuttingDown) {
+      socket.end();
+      return;
+    }
+    void serve(socket, socket);
+  });
+  const how = options.program ? `launched ${options.program[0]}` : 'attached';
+  process.stdout.write(`gdbsock: process ${pid} ${how}; connect with:\n  gdb -ex 'target extended-remote ${gdbTarget(listener.endpoint, pid)}'\n`);
+}
+
+main(process.argv.slice(2)).catch((err) => {
+  log((err as Error).message);
+  process.exit(1);
+});

@@ -1,0 +1,219 @@
+/**
+ * The GDB Remote Serial Protocol's framing (GDB manual, "Remote Protocol",
+ * sections "Overview" and "Packets"): `$payload#cs` with a modulo-256
+ * checksum, `}` escapes (byte XOR 0x20) for `$ # } *`, run-length encoding
+ * (`X*n` repeats X n-29 times) and the out-of-band 0x03 interrupt byte.
+ * Pure functions and a streaming decoder: no sockets here.
+ */
+
+const DOLLAR = 0x24;
+const HASH = 0x23;
+const ESCAPE = 0x7d;
+const STAR = 0x2a;
+const PLUS = 0x2b;
+const MINUS = 0x2d;
+/** Ctrl-C as gdb sends it outside any packet. */
+export const INTERRUPT = 0x03;
+
+/** Sum of the bytes modulo 256. */
+export function checksum(data: Buffer, start = 0, end = data.length): number {
+  let sum = 0;
+  for (let i = start; i < end; i++) sum += data[i]!;
+  return sum & 0xff;
+}
+
+function needsEscape(byte: number): boolean {
+  return byte === DOLLAR || byte === HASH || byte === ESCAPE || byte === STAR;
+}
+
+/** Escapes binary data for a packet body (replies of qXfer and vFile:pread carry raw bytes). */
+export function escapeBinary(data: Buffer): Buffer {
+  let extra = 0;
+  for (const b of data) if (needsEscape(b)) extra++;
+  if (extra === 0) return data;
+  const out = Buffer.allocUnsafe(data.length + extra);
+  let j = 0;
+  for (const b of data) {
+    if (needsEscape(b)) {
+      out[j++] = ESCAPE;
+      out[j++] = b ^ 0x20;
+    } else out[j++] = b;
+  }
+  return out;
+}
+
+/** Undoes `}` escapes (X, vFile:pwrite, and any packet gdb escapes). Throws on a trailing `}`. */
+export function unescapeBinary(data: Buffer): Buffer {
+  const first = data.indexOf(ESCAPE);
+  if (first < 0) return data;
+  const out = Buffer.allocUnsafe(data.length);
+  data.copy(out, 0, 0, first);
+  let j = first;
+  for (let i = first; i < data.length; i++) {
+    const b = data[i]!;
+    if (b === ESCAPE) {
+      if (++i >= data.length) throw new PacketError('escape character at the end of a packet');
+      out[j++] = data[i]! ^ 0x20;
+    } else out[j++] = b;
+  }
+  return out.subarray(0, j);
+}
+
+/**
+ * Run-length encodes a reply body. A run of n+1 equal bytes becomes `X*c` with
+ * c = n + 29; c must be printable and neither `#` nor `$` (so n is never 6 or
+ * 7), and runs of 3 or fewer are not worth it. gdb decodes this in every reply.
+ */
+export function runLengthEncode(data: Buffer): Buffer {
+  const out: number[] = [];
+  let i = 0;
+  while (i < data.length) {
+    const b = data[i]!;
+    let run = 1;
+    while (i + run < data.length && data[i + run] === b && run < 98) run++;
+    out.push(b);
+    let repeats = run - 1;
+    if (repeats >= 3) {
+      // 6 and 7 would make '#' and '$'; send one byte fewer in the run.
+      if (repeats === 6 || repeats === 7) repeats = 5;
+      out.push(STAR, repeats + 29);
+      i += repeats + 1;
+    } else {
+      for (let k = 0; k < repeats; k++) out.push(b);
+      i += run;
+    }
+  }
+  return Buffer.from(out);
+}
+
+/** Undoes run-length encoding (used by the tests and by anyone reading our replies). */
+export function runLengthDecode(data: Buffer): Buffer {
+  const out: number[] = [];
+  for (let i = 0; i < data.length; i++) {
+    const b = data[i]!;
+    if (b === STAR && out.length > 0 && i + 1 < data.length) {
+      const count = data[++i]! - 29;
+      const last = out[out.length - 1]!;
+      for (let k = 0; k < count; k++) out.push(last);
+    } else out.push(b);
+  }
+  return Buffer.from(out);
+}
+
+/** Below this size a reply is run-length encoded; a big memory dump would only pay the CPU for nothing. */
+const RLE_LIMIT = 4096;
+
+/** Frames a reply: `$body#cs`, run-length encoding small bodies (the body must already be escaped). */
+export function frame(body: Buffer, rle = body.length <= RLE_LIMIT): Buffer {
+  const payload = rle ? runLengthEncode(body) : body;
+  const out = Buffer.allocUnsafe(payload.length + 4);
+  out[0] = DOLLAR;
+  payload.copy(out, 1);
+  out[payload.length + 1] = HASH;
+  out.write(checksum(payload).toString(16).padStart(2, '0'), payload.length + 2, 'latin1');
+  return out;
+}
+
+export class PacketError extends Error {
+  override name = 'PacketError';
+}
+
+/** What the byte stream from gdb holds, piece by piece. */
+export type Frame =
+  | { kind: 'packet'; payload: Buffer }
+  | { kind: 'ack' }
+  | { kind: 'nack' }
+  | { kind: 'interrupt' }
+  /** A packet whose checksum did not match (answer with '-'). */
+  | { kind: 'bad-checksum'; expected: number; got: number }
+  /** A packet longer than we said we accept: dropped, answered with '-'. */
+  | { kind: 'oversized'; length: number };
+
+const enum State {
+  Idle,
+  Body,
+  Checksum1,
+  Checksum2,
+}
+
+/**
+ * Turns chunks of bytes into Frames. Garbage between packets is skipped, as
+ * gdbserver does; a packet body longer than `maxPacket` is discarded rather
+ * than buffered without limit.
+ */
+export class PacketDecoder {
+  private state = State.Idle;
+  private body: Buffer[] = [];
+  private bodyLength = 0;
+  private sum = 0;
+  private checksumText = '';
+  private overflow = false;
+
+  constructor(private readonly maxPacket: number) {}
+
+  *push(chunk: Buffer): Generator<Frame> {
+    let i = 0;
+    while (i < chunk.length) {
+      switch (this.state) {
+        case State.Idle: {
+          const b = chunk[i++]!;
+          if (b === DOLLAR) this.startBody();
+          else if (b === PLUS) yield { kind: 'ack' };
+          else if (b === MINUS) yield { kind: 'nack' };
+          else if (b === INTERRUPT) yield { kind: 'interrupt' };
+          break;
+        }
+        case State.Body: {
+          const end = chunk.indexOf(HASH, i);
+          const stop = end < 0 ? chunk.length : end;
+          this.appendBody(chunk, i, stop);
+          i = stop;
+          if (end >= 0) {
+            i++;
+            this.state = State.Checksum1;
+          }
+          break;
+        }
+        case State.Checksum1:
+          this.checksumText = String.fromCharCode(chunk[i++]!);
+          this.state = State.Checksum2;
+          break;
+        case State.Checksum2: {
+          this.checksumText += String.fromCharCode(chunk[i++]!);
+          this.state = State.Idle;
+          yield this.finish();
+          break;
+        }
+      }
+    }
+  }
+
+  private startBody(): void {
+    this.state = State.Body;
+    this.body = [];
+    this.bodyLength = 0;
+    this.sum = 0;
+    this.overflow = false;
+  }
+
+  private appendBody(chunk: Buffer, start: number, end: number): void {
+    if (end <= start) return;
+    this.sum = (this.sum + checksum(chunk, start, end)) & 0xff;
+    this.bodyLength += end - start;
+    if (this.bodyLength > this.maxPacket) {
+      this.overflow = true;
+      this.body = [];
+      return;
+    }
+    if (!this.overflow) this.body.push(Buffer.from(chunk.subarray(start, end)));
+  }
+
+  private finish(): Frame {
+    if (this.overflow) return { kind: 'oversized', length: this.bodyLength };
+    const expected = /^[0-9a-fA-F]{2}$/.test(this.checksumText) ? parseInt(this.checksumText, 16) : -1;
+    if (expected !== this.sum) return { kind: 'bad-checksum', expected, got: this.sum };
+    const payload = this.body.length === 1 ? this.body[0]! : Buffer.concat(this.body);
+    this.body = [];
+    return { kind: 'packet', payload };
+  }
+}

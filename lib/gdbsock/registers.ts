@@ -1,0 +1,265 @@
+/**
+ * gdb's view of a thread's registers: the order and sizes of the `g` packet,
+ * the register numbers of `p`/`P`, and the target description (target.xml)
+ * that tells gdb both. Built from the kernel's regsets, so live and core
+ * targets share it: NT_PRSTATUS words, the FXSAVE image and the XSAVE image.
+ */
+
+export interface Regsets {
+  /** General registers by user_regs_struct name. */
+  gpr: Record<string, bigint>;
+  /** 512-byte FXSAVE image (NT_PRFPREG). */
+  fxsave: Buffer;
+  /** XSAVE image (NT_X86_XSTATE), when the CPU has one. */
+  xstate?: Buffer;
+}
+
+export interface RegisterDef {
+  name: string;
+  /** Size in bytes on the wire. */
+  size: number;
+  /** tdesc type name. */
+  type: string;
+  feature: string;
+  group?: string;
+}
+
+export interface RegisterLayout {
+  readonly arch: string;
+  readonly registers: readonly RegisterDef[];
+  /** Registers worth sending in every stop reply (frame pointer, stack pointer, pc). */
+  readonly expedited: readonly number[];
+  readonly pcRegno: number;
+  /** Total size of a `g` reply in bytes. */
+  readonly gSize: number;
+  /** The bytes of one register. */
+  encode(regsets: Regsets, regno: number): Buffer;
+  /** Writes one register into the regsets; says which regset changed. */
+  decode(regsets: Regsets, regno: number, value: Buffer): 'gpr' | 'fxsave' | 'xstate';
+  /** target.xml and the feature documents it includes, by annex name. */
+  readonly xml: ReadonlyMap<string, string>;
+}
+
+const GPR64 = ['rax', 'rbx', 'rcx', 'rdx', 'rsi', 'rdi', 'rbp', 'rsp', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15'];
+const SEGMENTS = ['cs', 'ss', 'ds', 'es', 'fs', 'gs'];
+const X87_CONTROL = ['fctrl', 'fstat', 'ftag', 'fiseg', 'fioff', 'foseg', 'fooff', 'fop'];
+
+function x86_64Registers(): RegisterDef[] {
+  const core = 'org.gnu.gdb.i386.core';
+  const defs: RegisterDef[] = [];
+  for (const name of GPR64) {
+    const type = name === 'rbp' || name === 'rsp' ? 'data_ptr' : 'int64';
+    defs.push({ name, size: 8, type, feature: core });
+  }
+  defs.push({ name: 'rip', size: 8, type: 'code_ptr', feature: core });
+  defs.push({ name: 'eflags', size: 4, type: 'i386_eflags', feature: core });
+  for (const name of SEGMENTS) defs.push({ name, size: 4, type: 'int32', feature: core });
+  for (let i = 0; i < 8; i++) defs.push({ name: `st${i}`, size: 10, type: 'i387_ext', feature: core });
+  for (const name of X87_CONTROL) defs.push({ name, size: 4, type: 'int', feature: core, group: 'float' });
+  const sse = 'org.gnu.gdb.i386.sse';
+  for (let i = 0; i < 16; i++) defs.push({ name: `xmm${i}`, size: 16, type: 'vec128', feature: sse });
+  defs.push({ name: 'mxcsr', size: 4, type: 'i386_mxcsr', feature: sse, group: 'vector' });
+  defs.push({ name: 'orig_rax', size: 8, type: 'int', feature: 'org.gnu.gdb.i386.linux', group: 'system' });
+  const segments = 'org.gnu.gdb.i386.segments';
+  defs.push({ name: 'fs_base', size: 8, type: 'int', feature: segments });
+  defs.push({ name: 'gs_base', size: 8, type: 'int', feature: segments });
+  for (let i = 0; i < 16; i++) defs.push({ name: `ymm${i}h`, size: 16, type: 'uint128', feature: 'org.gnu.gdb.i386.avx' });
+  return defs;
+}
+
+/** FXSAVE offsets (Intel SDM vol. 1, table 10-2, 64-bit format). */
+const FX = { fcw: 0, fsw: 2, ftw: 4, fop: 6, fip: 8, fcs: 12, fdp: 16, fds: 20, mxcsr: 24, st: 32, xmm: 160 };
+/** XSAVE: header (XSTATE_BV) at 512, AVX upper halves at 576 (SDM vol. 1, 13.4 and 13.5.3). */
+const XSAVE_HEADER = 512;
+const YMM_HIGH = 576;
+
+/** The full x87 tag word from FXSAVE's abridged one (SDM vol. 1, 10.5.1.1): 0 valid, 1 zero, 2 special, 3 empty. */
+function fullTagWord(fx: Buffer): number {
+  const abridged = fx[FX.ftw]!;
+  const top = (fx.readUInt16LE(FX.fsw) >> 11) & 7;
+  let tags = 0;
+  for (let physical = 0; physical < 8; physical++) {
+    let tag = 3;
+    if (abridged & (1 << physical)) {
+      const st = (physical - top + 8) % 8;
+      const base = FX.st + st * 16;
+      const exponent = fx.readUInt16LE(base + 8) & 0x7fff;
+      const mantissa = fx.readBigUInt64LE(base);
+      if (exponent === 0x7fff) tag = 2;
+      else if (exponent === 0) tag = mantissa === 0n ? 1 : 2;
+      else tag = mantissa >> 63n ? 0 : 2;
+    }
+    tags |= tag << (physical * 2);
+  }
+  return tags;
+}
+
+function abridgedTag(full: number): number {
+  let out = 0;
+  for (let i = 0; i < 8; i++) if (((full >> (i * 2)) & 3) !== 3) out |= 1 << i;
+  return out;
+}
+
+function u32(value: number | bigint): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(Number(BigInt.asUintN(32, BigInt(value))));
+  return b;
+}
+
+function u64(value: bigint): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64LE(BigInt.asUintN(64, value));
+  return b;
+}
+
+function buildLayout(): RegisterLayout {
+  const registers = x86_64Registers();
+  const index = new Map(registers.map((r, i) => [r.name, i]));
+  const at = (name: string) => index.get(name)!;
+  const st0 = at('st0');
+  const fctrl = at('fctrl');
+  const xmm0 = at('xmm0');
+  const ymm0h = at('ymm0h');
+
+  function encode(rs: Regsets, regno: number): Buffer {
+    const def = registers[regno];
+    if (!def) throw new RangeError(`no register ${regno}`);
+    const { name } = def;
+    if (regno < fctrl && regno >= st0) return Buffer.from(rs.fxsave.subarray(FX.st + (regno - st0) * 16, FX.st + (regno - st0) * 16 + 10));
+    if (regno >= xmm0 && regno < xmm0 + 16) return Buffer.from(rs.fxsave.subarray(FX.xmm + (regno - xmm0) * 16, FX.xmm + (regno - xmm0) * 16 + 16));
+    if (regno >= ymm0h) {
+      const i = regno - ymm0h;
+      const xs = rs.xstate;
+      if (!xs || xs.length < YMM_HIGH + 256 || !((xs.readBigUInt64LE(XSAVE_HEADER) >> 2n) & 1n)) return Buffer.alloc(16);
+      return Buffer.from(xs.subarray(YMM_HIGH + i * 16, YMM_HIGH + i * 16 + 16));
+    }
+    const fx = rs.fxsave;
+    switch (name) {
+      case 'fctrl': return u32(fx.readUInt16LE(FX.fcw));
+      case 'fstat': return u32(fx.readUInt16LE(FX.fsw));
+      case 'ftag': return u32(fullTagWord(fx));
+      case 'fiseg': return u32(fx.readUInt16LE(FX.fcs));
+      case 'fioff': return u32(fx.readUInt32LE(FX.fip));
+      case 'foseg': return u32(fx.readUInt16LE(FX.fds));
+      case 'fooff': return u32(fx.readUInt32LE(FX.fdp));
+      case 'fop': return u32(fx.readUInt16LE(FX.fop) & 0x7ff);
+      case 'mxcsr': return u32(fx.readUInt32LE(FX.mxcsr));
+    }
+    const value = rs.gpr[name] ?? 0n;
+    return def.size === 4 ? u32(value) : u64(value);
+  }
+
+  function decode(rs: Regsets, regno: number, value: Buffer): 'gpr' | 'fxsave' | 'xstate' {
+    const def = registers[regno];
+    if (!def) throw new RangeError(`no register ${regno}`);
+    if (value.length !== def.size) throw new RangeError(`register ${def.name} is ${def.size} bytes, got ${value.length}`);
+    const fx = rs.fxsave;
+    if (regno >= st0 && regno < fctrl) {
+      value.copy(fx, FX.st + (regno - st0) * 16);
+      return 'fxsave';
+    }
+    if (regno >= xmm0 && regno < xmm0 + 16) {
+      value.copy(fx, FX.xmm + (regno - xmm0) * 16);
+      return 'fxsave';
+    }
+    if (regno >= ymm0h) {
+      const xs = rs.xstate;
+      if (!xs || xs.length < YMM_HIGH + 256) throw new RangeError('this CPU has no AVX state');
+      value.copy(xs, YMM_HIGH + (regno - ymm0h) * 16);
+      xs.writeBigUInt64LE(xs.readBigUInt64LE(XSAVE_HEADER) | 4n, XSAVE_HEADER);
+      return 'xstate';
+    }
+    const v32 = value.length === 4 ? value.readUInt32LE(0) : 0;
+    switch (def.name) {
+      case 'fctrl': fx.writeUInt16LE(v32 & 0xffff, FX.fcw); return 'fxsave';
+      case 'fstat': fx.writeUInt16LE(v32 & 0xffff, FX.fsw); return 'fxsave';
+      case 'ftag': fx[FX.ftw] = abridgedTag(v32); return 'fxsave';
+      case 'fiseg': fx.writeUInt16LE(v32 & 0xffff, FX.fcs); return 'fxsave';
+      case 'fioff': fx.writeUInt32LE(v32, FX.fip); return 'fxsave';
+      case 'foseg': fx.writeUInt16LE(v32 & 0xffff, FX.fds); return 'fxsave';
+      case 'fooff': fx.writeUInt32LE(v32, FX.fdp); return 'fxsave';
+      case 'fop': fx.writeUInt16LE(v32 & 0x7ff, FX.fop); return 'fxsave';
+      case 'mxcsr': fx.writeUInt32LE(v32, FX.mxcsr); return 'fxsave';
+    }
+    rs.gpr[def.name] = value.length === 4 ? BigInt(v32) : value.readBigUInt64LE(0);
+    return 'gpr';
+  }
+
+  return {
+    arch: 'i386:x86-64',
+    registers,
+    expedited: [at('rbp'), at('rsp'), at('rip')],
+    pcRegno: at('rip'),
+    gSize: registers.reduce((n, r) => n + r.size, 0),
+    encode,
+    decode,
+    xml: describe(registers),
+  };
+}
+
+/** Feature documents per the GDB manual, "Target Descriptions" and "Standard Target Features". */
+function describe(registers: RegisterDef[]): Map<string, string> {
+  const types: Record<string, string> = {
+    'org.gnu.gdb.i386.core': `  <flags id="i386_eflags" size="4">
+${['CF', '', 'PF', 'AF', 'ZF', 'SF', 'TF', 'IF', 'DF', 'OF', 'NT', 'RF', 'VM', 'AC', 'VIF', 'VIP', 'ID']
+  .map((n, i) => ({ n, bit: [0, 1, 2, 4, 6, 7, 8, 9, 10, 11, 14, 16, 17, 18, 19, 20, 21][i]! }))
+  .map(({ n, bit }) => `    <field name="${n}" start="${bit}" end="${bit}"/>`)
+  .join('\n')}
+  </flags>
+`,
+    'org.gnu.gdb.i386.sse': `  <vector id="v8bf16" type="bfloat16" count="8"/>
+  <vector id="v8h" type="ieee_half" count="8"/>
+  <vector id="v4f" type="ieee_single" count="4"/>
+  <vector id="v2d" type="ieee_double" count="2"/>
+  <vector id="v16i8" type="int8" count="16"/>
+  <vector id="v8i16" type="int16" count="8"/>
+  <vector id="v4i32" type="int32" count="4"/>
+  <vector id="v2i64" type="int64" count="2"/>
+  <union id="vec128">
+    <field name="v8_bfloat16" type="v8bf16"/>
+    <field name="v8_half" type="v8h"/>
+    <field name="v4_float" type="v4f"/>
+    <field name="v2_double" type="v2d"/>
+    <field name="v16_int8" type="v16i8"/>
+    <field name="v8_int16" type="v8i16"/>
+    <field name="v4_int32" type="v4i32"/>
+    <field name="v2_int64" type="v2i64"/>
+    <field name="uint128" type="uint128"/>
+  </union>
+  <flags id="i386_mxcsr" size="4">
+${['IE', 'DE', 'ZE', 'OE', 'UE', 'PE', 'DAZ', 'IM', 'DM', 'ZM', 'OM', 'UM', 'PM', 'FZ']
+  .map((n, i) => `    <field name="${n}" start="${i === 13 ? 15 : i}" end="${i === 13 ? 15 : i}"/>`)
+  .join('\n')}
+  </flags>
+`,
+  };
+  // Features are inlined rather than xi:included: one document, fewer round trips.
+  const features = [...new Set(registers.map((r) => r.feature))];
+  let regnum = 0;
+  const body = features.map((feature) => {
+    const regs = registers
+      .map((r, i) => ({ r, i }))
+      .filter(({ r }) => r.feature === feature)
+      .map(({ r, i }) => {
+        const group = r.group ? ` group="${r.group}"` : '';
+        const num = i === regnum ? '' : ` regnum="${i}"`;
+        regnum = i + 1;
+        return `    <reg name="${r.name}" bitsize="${r.size * 8}" type="${r.type}"${group}${num}/>`;
+      });
+    return `  <feature name="${feature}">\n${types[feature] ?? ''}${regs.join('\n')}\n  </feature>`;
+  });
+  const files = new Map<string, string>();
+  files.set(
+    'target.xml',
+    `<?xml version="1.0"?>\n<!DOCTYPE target SYSTEM "gdb-target.dtd">\n<target>\n  <architecture>i386:x86-64</architecture>\n  <osabi>GNU/Linux</osabi>\n${body.join('\n')}\n</target>\n`,
+  );
+  return files;
+}
+
+let x86Layout: RegisterLayout | undefined;
+
+/** The register layout gdb uses for an x86_64 Linux process with AVX. */
+export function x86_64Layout(): RegisterLayout {
+  x86Layout ??= buildLayout();
+  return x86Layout;
+}

@@ -1,0 +1,599 @@
+/**
+ * Gives RSP packets their meaning, against a Target only (GDB manual,
+ * "Remote Protocol"). One Server per gdb connection; packets are handled one
+ * at a time, in order, except the 0x03 interrupt, which may arrive while a
+ * resume waits for its stop.
+ */
+import { EventEmitter } from 'node:events';
+import type { Connection } from './connection';
+import { unescapeBinary } from './packet';
+import { fromGdbSignal } from './signals';
+import type { BreakpointType, ResumeAction, StopEvent, Target } from './target';
+import { HostIo } from './vfile';
+import {
+  ProtocolError,
+  formatStopReply,
+  formatThreadId,
+  gdbCrc32,
+  hexToBuffer,
+  parseAddress,
+  parseHex,
+  parseThreadId,
+  xferChunk,
+} from './wire';
+
+/** gdb reads memory in chunks of about half this (two hex digits per byte). */
+export const PACKET_SIZE = 0x100000;
+
+/** How to get a new target for vRun and vAttach (extended-remote). */
+export interface TargetProvider {
+  attach(pid: number): Promise<Target>;
+  launch(argv: string[], options: LaunchSettings): Promise<Target>;
+}
+
+export interface LaunchSettings {
+  env: Record<string, string | undefined>;
+  cwd?: string;
+  disableRandomization: boolean;
+  startupWithShell: boolean;
+}
+
+export type ServerEnd = 'closed' | 'detached' | 'killed' | 'exit-requested';
+
+const Z_TYPES: Record<string, BreakpointType> = { '0': 'software', '1': 'hardware', '2': 'write', '3': 'read', '4': 'access' };
+
+const MONITOR_HELP = `gdbsock monitor commands:
+  help    this text
+  exit    detach (or kill what gdbsock launched) and stop serving after this connection
+`;
+
+/**
+ * Emits 'log' (a line) for packets it could not make sense of, and 'end'
+ * with a ServerEnd when the session is over.
+ */
+export class Server extends EventEmitter {
+  private multiprocess = false;
+  private extended = false;
+  private threadEvents = false;
+  private generalThread = 0;
+  private waiting = false;
+  private queue: Promise<void> = Promise.resolve();
+  private readonly hostIo = new HostIo();
+  private exitRequested = false;
+  private readonly launchSettings: LaunchSettings = {
+    env: { ...process.env },
+    disableRandomization: true,
+    startupWithShell: true,
+  };
+  private ended = false;
+
+  constructor(
+    private readonly connection: Connection,
+    private target: Target | undefined,
+    private readonly provider?: TargetProvider,
+  ) {
+    super();
+    connection.on('packet', (payload: Buffer) => {
+      this.queue = this.queue.then(() => this.handle(payload));
+    });
+    connection.on('interrupt', () => {
+      if (this.waiting) this.target?.interrupt();
+    });
+    connection.on('close', () => {
+      this.queue = this.queue.then(() => this.finish(this.exitRequested ? 'exit-requested' : 'closed'));
+    });
+  }
+
+  /** The target gdb is debugging now (vRun and vAttach replace it). */
+  get current(): Target | undefined {
+    return this.target;
+  }
+
+  private finish(how: ServerEnd): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.hostIo.closeAll();
+    this.emit('end', how);
+  }
+
+  private async handle(payload: Buffer): Promise<void> {
+    if (this.ended) return;
+    let reply: Buffer | string;
+    try {
+      reply = await this.dispatch(payload);
+    } catch (err) {
+      this.emit('log', `${describePacket(payload)}: ${(err as Error).message}`);
+      reply = 'E01';
+    }
+    if (reply === NO_REPLY) return;
+    this.connection.send(reply, { binary: typeof reply !== 'string' });
+  }
+
+  private get t(): Target {
+    if (!this.target) throw new ProtocolError('no process');
+    return this.target;
+  }
+
+  private tid(): number {
+    const t = this.t;
+    if (this.generalThread > 0 && t.isAlive(this.generalThread)) return this.generalThread;
+    const last = t.lastStop();
+    if (last.kind === 'signal' && t.isAlive(last.tid)) return last.tid;
+    const first = t.threads()[0];
+    if (!first) throw new ProtocolError('no threads');
+    return first.tid;
+  }
+
+  private stopReply(event: StopEvent): string {
+    const t = this.t;
+    return formatStopReply(event, t.pid, {
+      multiprocess: this.multiprocess,
+      expedite: (tid) => {
+        try {
+          return t.registers.expedited
+            .map((n) => `${n.toString(16).padStart(2, '0')}:${t.readRegister(tid, n).toString('hex')};`)
+            .join('');
+        } catch {
+          return '';
+        }
+      },
+    });
+  }
+
+  private async dispatch(payload: Buffer): Promise<Buffer | string> {
+    const text = payload.toString('latin1');
+    const first = text[0];
+    switch (first) {
+      case '?':
+        return this.target ? this.stopReply(this.target.lastStop()) : 'W00';
+      case 'g':
+        return this.t.readRegisters(this.tid()).toString('hex');
+      case 'G':
+        return this.writeAllRegisters(hexToBuffer(text.slice(1)));
+      case 'p': {
+        const regno = parseHex(text.slice(1), 'register');
+        if (regno >= this.t.registers.registers.length) return 'E45';
+        return this.t.readRegister(this.tid(), regno).toString('hex');
+      }
+      case 'P': {
+        const [n, v] = text.slice(1).split('=');
+        this.t.writeRegister(this.tid(), parseHex(n ?? '', 'register'), hexToBuffer(v ?? ''));
+        return 'OK';
+      }
+      case 'm':
+        return this.readMemory(text.slice(1));
+      case 'M': {
+        const [where, data] = text.slice(1).split(':');
+        const [addr, len] = (where ?? '').split(',');
+        const bytes = hexToBuffer(data ?? '');
+        if (bytes.length !== parseHex(len ?? '', 'length')) throw new ProtocolError('length does not match data');
+        return this.t.writeMemory(parseAddress(addr ?? ''), bytes) === bytes.length ? 'OK' : 'E01';
+      }
+      case 'X':
+        return this.writeBinary(payload);
+      case 'Z':
+      case 'z':
+        return this.breakpoint(first === 'Z', text.slice(1));
+      case 'H': {
+        const id = parseThreadId(text.slice(2));
+        if (text[1] === 'g') this.generalThread = id.tid;
+        return 'OK';
+      }
+      case 'T': {
+        const id = parseThreadId(text.slice(1));
+        return this.target?.isAlive(id.tid) ? 'OK' : 'E01';
+      }
+      case 'c':
+      case 's':
+      case 'C':
+      case 'S':
+        return this.legacyResume(text);
+      case 'D':
+        await this.t.detach();
+        this.target = undefined;
+        setImmediate(() => this.connection.close());
+        this.queue = this.queue.then(() => this.finish('detached'));
+        return 'OK';
+      case 'k':
+        if (this.target) await this.target.kill();
+        this.target = undefined;
+        if (!this.extended) this.queue = this.queue.then(() => this.finish('killed'));
+        return NO_REPLY;
+      case '!':
+        this.extended = true;
+        return 'OK';
+      case 'q':
+        return this.query(text, payload);
+      case 'Q':
+        return this.setting(text);
+      case 'v':
+        return this.vPacket(text, payload);
+      default:
+        return '';
+    }
+  }
+
+  private writeAllRegisters(data: Buffer): string {
+    const t = this.t;
+    const tid = this.tid();
+    let offset = 0;
+    t.registers.registers.forEach((r, i) => {
+      if (offset + r.size <= data.length) t.writeRegister(tid, i, data.subarray(offset, offset + r.size));
+      offset += r.size;
+    });
+    return 'OK';
+  }
+
+  private async readMemory(args: string): Promise<string> {
+    const [addr, len] = args.split(',');
+    const length = Math.min(parseHex(len ?? '', 'length'), PACKET_SIZE / 2);
+    const data = await this.t.readMemory(parseAddress(addr ?? ''), length);
+    return data.length || length === 0 ? data.toString('hex') : 'E01';
+  }
+
+  private writeBinary(payload: Buffer): string {
+    const colon = payload.indexOf(0x3a);
+    if (colon < 0) throw new ProtocolError('X needs addr,length:data');
+    const [addr, len] = payload.subarray(1, colon).toString('latin1').split(',');
+    const data = unescapeBinary(payload.subarray(colon + 1));
+    const length = parseHex(len ?? '', 'length');
+    if (data.length !== length) throw new ProtocolError('length does not match data');
+    if (length === 0) return 'OK'; // gdb probes for X support with an empty write
+    return this.t.writeMemory(parseAddress(addr ?? ''), data) === length ? 'OK' : 'E01';
+  }
+
+  /** Z/z type,addr,kind[;cond_list...] (GDB manual, "Packets", Z0). */
+  private breakpoint(insert: boolean, args: string): string {
+    const [spec, ...extras] = args.split(';');
+    const [type, addr, kind] = (spec ?? '').split(',');
+    const bpType = Z_TYPES[type ?? ''];
+    if (!bpType) return '';
+    const address = parseAddress(addr ?? '');
+    const length = parseHex(kind ?? '', 'kind');
+    if (!insert) {
+      this.t.removeBreakpoint(bpType, address, length);
+      return 'OK';
+    }
+    // Conditions follow one ';' as "X<len>,<hex bytecode>" back to back; "cmds:" lists are not claimed.
+    const conditions: Buffer[] = [];
+    for (const extra of extras) {
+      let rest = extra;
+      while (rest.startsWith('X')) {
+        const comma = rest.indexOf(',');
+        if (comma < 0) throw new ProtocolError('condition without a length');
+        const len = parseHex(rest.slice(1, comma), 'condition length');
+        conditions.push(hexToBuffer(rest.slice(comma + 1, comma + 1 + len * 2)));
+        rest = rest.slice(comma + 1 + len * 2);
+      }
+    }
+    try {
+      this.t.insertBreakpoint(bpType, address, length, conditions.length ? conditions : undefined);
+    } catch (err) {
+      if (err instanceof RangeError) return 'E01';
+      throw err;
+    }
+    return 'OK';
+  }
+
+  private async legacyResume(text: string): Promise<string> {
+    const kind = text[0]!;
+    let signal = 0;
+    if (kind === 'C' || kind === 'S') {
+      const [sig] = text.slice(1).split(';');
+      signal = this.linuxSignal(parseHex(sig ?? '', 'signal'));
+    }
+    const step = kind === 's' || kind === 'S';
+    const tid = this.tid();
+    const actions: ResumeAction[] = step ? [{ type: 'step', signal, tid }] : [{ type: 'continue', signal }];
+    return this.resumeAndWait(actions);
+  }
+
+  private linuxSignal(gdb: number): number {
+    const linux = fromGdbSignal(gdb);
+    if (linux === undefined) throw new ProtocolError(`signal ${gdb} does not exist on Linux`);
+    return linux;
+  }
+
+  private async resumeAndWait(actions: ResumeAction[]): Promise<string> {
+    const t = this.t;
+    this.waiting = true;
+    try {
+      await t.resume(actions);
+      for (;;) {
+        const event = await t.wait();
+        if (event.kind === 'thread-exited' && !this.threadEvents) continue;
+        if (event.kind === 'exited' || event.kind === 'killed') this.afterProcessEnd();
+        return this.stopReply(event);
+      }
+    } finally {
+      this.waiting = false;
+    }
+  }
+
+  private afterProcessEnd(): void {
+    if (!this.extended) this.queue = this.queue.then(() => this.finish('closed'));
+  }
+
+  /** vCont;action[:thread-id]... (GDB manual, "Packets", vCont). */
+  private parseVCont(text: string): ResumeAction[] {
+    const actions: ResumeAction[] = [];
+    for (const part of text.split(';').slice(1)) {
+      const [action, thread] = part.split(':');
+      const id = thread === undefined ? undefined : parseThreadId(thread);
+      const tid = id === undefined || id.tid === -1 ? undefined : id.tid;
+      const a = action ?? '';
+      const code = a[0];
+      let parsed: ResumeAction;
+      if (code === 'c') parsed = { type: 'continue', signal: 0 };
+      else if (code === 'C') parsed = { type: 'continue', signal: this.linuxSignal(parseHex(a.slice(1), 'signal')) };
+      else if (code === 's') parsed = { type: 'step', signal: 0 };
+      else if (code === 'S') parsed = { type: 'step', signal: this.linuxSignal(parseHex(a.slice(1), 'signal')) };
+      else if (code === 't') parsed = { type: 'stop' };
+      else if (code === 'r') {
+        const [start, end] = a.slice(1).split(',');
+        parsed = { type: 'range', start: parseAddress(start ?? ''), end: parseAddress(end ?? '') };
+      } else throw new ProtocolError(`unknown vCont action '${a}'`);
+      if (tid !== undefined) parsed.tid = tid;
+      // The first action that applies to a thread wins, so keep gdb's order.
+      actions.push(parsed);
+    }
+    if (actions.length === 0) throw new ProtocolError('vCont without actions');
+    return actions;
+  }
+
+  private async vPacket(text: string, payload: Buffer): Promise<Buffer | string> {
+    if (text === 'vMustReplyEmpty') return '';
+    if (text === 'vCont?') return 'vCont;c;C;s;S;t;r';
+    if (text.startsWith('vCont;')) return this.resumeAndWait(this.parseVCont(text));
+    if (text.startsWith('vFile:')) return this.hostIo.handle(payload.subarray(6));
+    if (text.startsWith('vKill')) {
+      if (this.target) await this.target.kill();
+      this.target = undefined;
+      if (!this.extended) this.queue = this.queue.then(() => this.finish('killed'));
+      return 'OK';
+    }
+    if (text.startsWith('vAttach;')) {
+      if (!this.provider) return 'E01';
+      const pid = parseHex(text.slice(8), 'pid');
+      this.target = await this.provider.attach(pid);
+      this.generalThread = 0;
+      return this.stopReply(this.target.lastStop());
+    }
+    if (text.startsWith('vRun;')) {
+      if (!this.provider) return 'E01';
+      const argv = text.slice(5).split(';').map((h) => hexToBuffer(h).toString());
+      if (!argv[0]) {
+        const exe = this.target?.execFile();
+        if (!exe) return 'E01';
+        argv[0] = exe;
+      }
+      if (this.target) await this.target.kill();
+      this.target = await this.provider.launch(argv, this.launchSettings);
+      this.generalThread = 0;
+      return this.stopReply(this.target.lastStop());
+    }
+    return '';
+  }
+
+  private async query(text: string, payload: Buffer): Promise<Buffer | string> {
+    if (text.startsWith('qSupported')) return this.supported(text);
+    if (text === 'qC') return `QC${formatThreadId(this.t.pid, this.tid(), this.multiprocess)}`;
+    if (text.startsWith('qAttached')) return this.target?.attached ? '1' : '0';
+    if (text === 'qfThreadInfo') {
+      if (!this.target) return 'l';
+      return `m${this.t.threads().map((th) => formatThreadId(this.t.pid, th.tid, this.multiprocess)).join(',')}`;
+    }
+    if (text === 'qsThreadInfo') return 'l';
+    if (text === 'qOffsets') return '';
+    if (text.startsWith('qSymbol')) return 'OK';
+    if (text.startsWith('qXfer:')) return this.xfer(text, payload);
+    if (text.startsWith('qRcmd,')) return this.monitor(hexToBuffer(text.slice(6)).toString());
+    if (text.startsWith('qCRC:')) {
+      const [addr, len] = text.slice(5).split(',');
+      const length = parseHex(len ?? '', 'length');
+      const data = await this.t.readMemory(parseAddress(addr ?? ''), length);
+      if (data.length !== length) return 'E01';
+      return `C${gdbCrc32(data).toString(16)}`;
+    }
+    if (text.startsWith('qSearch:memory:')) return this.searchMemory(payload);
+    if (text.startsWith('qThreadExtraInfo,')) return '';
+    return '';
+  }
+
+  private supported(text: string): string {
+    const features = new Set(text.slice('qSupported:'.length).split(';'));
+    this.multiprocess = features.has('multiprocess+');
+    return [
+      `PacketSize=${PACKET_SIZE.toString(16)}`,
+      'QStartNoAckMode+',
+      'qXfer:features:read+',
+      'qXfer:auxv:read+',
+      'qXfer:exec-file:read+',
+      'qXfer:threads:read+',
+      'qXfer:siginfo:read+',
+      'qXfer:siginfo:write+',
+      'qXfer:libraries-svr4:read+',
+      ...(this.multiprocess ? ['multiprocess+'] : []),
+      'swbreak+',
+      'hwbreak+',
+      'QPassSignals+',
+      'QProgramSignals+',
+      'QCatchSyscalls+',
+      'QThreadEvents+',
+      'vContSupported+',
+      'ConditionalBreakpoints+',
+      'QDisableRandomization+',
+      'QEnvironmentHexEncoded+',
+      'QEnvironmentUnset+',
+      'QEnvironmentReset+',
+      'QSetWorkingDir+',
+      'QStartupWithShell+',
+      ...(features.has('no-resumed+') ? ['no-resumed+'] : []),
+    ].join(';');
+  }
+
+  private xfer(text: string, payload: Buffer): Buffer | string | Promise<Buffer | string> {
+    // qXfer:object:read:annex:offset,length / qXfer:object:write:annex:offset:data
+    const parts = text.split(':');
+    const [, object, op, annex, range] = parts;
+    if (op === 'write') {
+      if (object !== 'siginfo') return '';
+      const headerLength = ['qXfer', object, op, annex, range].join(':').length + 1;
+      const data = unescapeBinary(payload.subarray(headerLength));
+      this.t.writeSiginfo(this.tid(), data);
+      return `${data.length.toString(16)}`;
+    }
+    if (op !== 'read') return '';
+    const [offText, lenText] = (range ?? '').split(',');
+    const offset = parseHex(offText ?? '', 'offset');
+    const length = parseHex(lenText ?? '', 'length');
+    const reply = (data: Buffer | string | undefined) =>
+      data === undefined ? 'E01' : xferChunk(typeof data === 'string' ? Buffer.from(data) : data, offset, length);
+    switch (object) {
+      case 'features':
+        return reply(this.t.registers.xml.get(annex ?? ''));
+      case 'auxv':
+        return reply(this.t.auxv());
+      case 'exec-file':
+        return reply(this.t.execFile());
+      case 'siginfo':
+        return reply(this.t.siginfo(this.tid()));
+      case 'threads':
+        return reply(this.threadsXml());
+      case 'libraries-svr4':
+        return this.t.librariesSvr4().then(reply);
+      default:
+        return '';
+    }
+  }
+
+  private threadsXml(): string {
+    const t = this.t;
+    const rows = t.threads().map((th) => {
+      const name = th.name === undefined ? '' : ` name="${escapeXml(th.name)}"`;
+      const core = th.core === undefined ? '' : ` core="${th.core}"`;
+      return `<thread id="${formatThreadId(t.pid, th.tid, this.multiprocess)}"${core}${name}/>`;
+    });
+    return `<?xml version="1.0"?>\n<threads>\n${rows.join('\n')}\n</threads>\n`;
+  }
+
+  private monitor(command: string): string {
+    const words = command.trim().split(/\s+/);
+    const out = (s: string) => this.connection.send(`O${Buffer.from(s).toString('hex')}`);
+    switch (words[0]) {
+      case 'help':
+        out(MONITOR_HELP);
+        return 'OK';
+      case 'exit':
+        this.exitRequested = true;
+        out('gdbsock will exit when this connection closes\n');
+        return 'OK';
+      default:
+        out(`unknown monitor command '${command}'; try 'monitor help'\n`);
+        return 'OK';
+    }
+  }
+
+  private async searchMemory(payload: Buffer): Promise<string> {
+    // qSearch:memory:address;length;search-pattern (pattern is binary, escaped)
+    const head = 'qSearch:memory:'.length;
+    const semi1 = payload.indexOf(0x3b, head);
+    const semi2 = payload.indexOf(0x3b, semi1 + 1);
+    if (semi1 < 0 || semi2 < 0) throw new ProtocolError('qSearch:memory needs address;length;pattern');
+    let address = parseAddress(payload.subarray(head, semi1).toString('latin1'));
+    let remaining = parseHex(payload.subarray(semi1 + 1, semi2).toString('latin1'), 'length');
+    const pattern = unescapeBinary(payload.subarray(semi2 + 1));
+    const chunk = 1 << 20;
+    while (remaining >= pattern.length) {
+      const want = Math.min(remaining, chunk + pattern.length - 1);
+      const data = await this.t.readMemory(address, want);
+      if (data.length < pattern.length) return remaining <= data.length ? '0' : 'E01';
+      const at = data.indexOf(pattern);
+      if (at >= 0) return `1,${(address + BigInt(at)).toString(16)}`;
+      if (data.length < want) return 'E01';
+      const advance = want - pattern.length + 1;
+      address += BigInt(advance);
+      remaining -= advance;
+    }
+    return '0';
+  }
+
+  private setting(text: string): string {
+    const [name, value = ''] = splitOnce(text, ':');
+    const t = this.target;
+    switch (name) {
+      case 'QStartNoAckMode':
+        this.connection.send('OK');
+        this.connection.stopAcking();
+        return NO_REPLY;
+      case 'QNonStop':
+        return value === '0' ? 'OK' : 'E01';
+      case 'QPassSignals':
+        t?.setPassSignals(this.signalList(value));
+        return 'OK';
+      case 'QProgramSignals':
+        return 'OK';
+      case 'QThreadEvents':
+        this.threadEvents = value === '1';
+        return 'OK';
+      case 'QCatchSyscalls': {
+        if (value === '0') t?.setCatchSyscalls(undefined);
+        else {
+          const [, ...numbers] = value.split(';');
+          t?.setCatchSyscalls(new Set(numbers.map((n) => parseHex(n, 'syscall'))));
+        }
+        return 'OK';
+      }
+      case 'QDisableRandomization':
+        this.launchSettings.disableRandomization = value === '1';
+        return 'OK';
+      case 'QStartupWithShell':
+        this.launchSettings.startupWithShell = value === '1';
+        return 'OK';
+      case 'QSetWorkingDir':
+        if (value) this.launchSettings.cwd = hexToBuffer(value).toString();
+        else delete this.launchSettings.cwd;
+        return 'OK';
+      case 'QEnvironmentReset':
+        this.launchSettings.env = { ...process.env };
+        return 'OK';
+      case 'QEnvironmentHexEncoded': {
+        const [k, v = ''] = splitOnce(hexToBuffer(value).toString(), '=');
+        this.launchSettings.env[k] = v;
+        return 'OK';
+      }
+      case 'QEnvironmentUnset':
+        delete this.launchSettings.env[hexToBuffer(value).toString()];
+        return 'OK';
+      default:
+        return '';
+    }
+  }
+
+  private signalList(value: string): Set<number> {
+    const out = new Set<number>();
+    for (const s of value.split(';')) {
+      if (!s) continue;
+      const linux = fromGdbSignal(parseHex(s, 'signal'));
+      if (linux) out.add(linux);
+    }
+    return out;
+  }
+}
+
+/** Returned by a handler that has answered already, or must not answer. */
+const NO_REPLY = '\u0000no-reply';
+
+function splitOnce(text: string, sep: string): [string, string?] {
+  const i = text.indexOf(sep);
+  return i < 0 ? [text] : [text.slice(0, i), text.slice(i + 1)];
+}
+
+function escapeXml(s: string): string {
+  return s.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function describePacket(payload: Buffer): string {
+  const text = payload.subarray(0, 60).toString('latin1').replace(/[^\x20-\x7e]/g, '.');
+  return `packet '${text}${payload.length > 60 ? '...' : ''}'`;
+}

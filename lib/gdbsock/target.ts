@@ -1,0 +1,96 @@
+/**
+ * What the RSP server needs from whatever it debugs: a live process (targets/live.ts),
+ * and later a core file or the kernel. The server speaks the protocol against
+ * this interface only, never against ptrace (like delve's proc backends).
+ * Thread ids are kernel tids; the process id is `pid`.
+ */
+import type { RegisterLayout } from './registers';
+
+export interface ThreadInfo {
+  tid: number;
+  name?: string;
+  core?: number;
+}
+
+/** Why the target stopped, in gdb's terms (GDB manual, "Stop Reply Packets"). */
+export type StopEvent =
+  | {
+      kind: 'signal';
+      tid: number;
+      /** Linux signal number; 0 for a plain stop (attach). */
+      signal: number;
+      reason?:
+        | { type: 'swbreak' }
+        | { type: 'hwbreak' }
+        | { type: 'watch' | 'rwatch' | 'awatch'; address: bigint }
+        | { type: 'syscall_entry' | 'syscall_return'; nr: number }
+        | { type: 'exec'; path: string }
+        | { type: 'fork' | 'vfork'; childPid: number; childTid: number }
+        | { type: 'vforkdone' }
+        | { type: 'create' };
+    }
+  | { kind: 'exited'; pid: number; code: number }
+  | { kind: 'killed'; pid: number; signal: number }
+  | { kind: 'thread-exited'; tid: number; code: number }
+  /** Nothing left to run (all threads exited or none resumed). */
+  | { kind: 'no-resumed' };
+
+/** One vCont action for a thread (tid) or, with tid undefined, for every thread without its own. */
+export type ResumeAction =
+  | { type: 'continue'; signal: number; tid?: number }
+  | { type: 'step'; signal: number; tid?: number }
+  /** Step while the pc stays in [start, end) ("range stepping"). */
+  | { type: 'range'; start: bigint; end: bigint; tid?: number }
+  | { type: 'stop'; tid?: number };
+
+export type BreakpointType = 'software' | 'hardware' | 'write' | 'read' | 'access';
+
+/** A target-side breakpoint condition: agent-expression bytecode (GDB manual, "Agent Expressions"). */
+export type Condition = Buffer;
+
+export interface Target {
+  readonly pid: number;
+  readonly registers: RegisterLayout;
+  /** True when gdbsock attached to a process it did not start (qAttached). */
+  readonly attached: boolean;
+
+  threads(): ThreadInfo[];
+  isAlive(tid: number): boolean;
+  /** Every register of a stopped thread, in the layout's order and sizes. */
+  readRegisters(tid: number): Buffer;
+  readRegister(tid: number, regno: number): Buffer;
+  writeRegister(tid: number, regno: number, value: Buffer): void;
+
+  /** Up to `length` bytes; shorter at unmapped memory; empty if nothing is readable. */
+  readMemory(address: bigint, length: number): Promise<Buffer>;
+  /** Returns the bytes written. */
+  writeMemory(address: bigint, data: Buffer): number;
+
+  insertBreakpoint(type: BreakpointType, address: bigint, length: number, conditions?: Condition[]): void;
+  removeBreakpoint(type: BreakpointType, address: bigint, length: number): void;
+
+  /** Resumes per the actions; the next stop comes from wait(). */
+  resume(actions: ResumeAction[]): Promise<void>;
+  /** The next stop to report, all threads stopped (all-stop mode). */
+  wait(): Promise<StopEvent>;
+  /** Ctrl-C: stop everything; wait() then reports SIGINT. */
+  interrupt(): void;
+  /** The stop the target is in now (the `?` packet). */
+  lastStop(): StopEvent;
+
+  /** Lets the process go on untouched. */
+  detach(): Promise<void>;
+  kill(): Promise<void>;
+
+  /** Data for qXfer objects; undefined when this target has none. */
+  auxv(): Buffer | undefined;
+  execFile(): string | undefined;
+  siginfo(tid: number): Buffer | undefined;
+  writeSiginfo(tid: number, data: Buffer): void;
+  librariesSvr4(): Promise<string | undefined>;
+
+  /** Signals delivered to the program without stopping (QPassSignals). */
+  setPassSignals(signals: Set<number>): void;
+  /** Syscalls reported as stops (QCatchSyscalls): undefined = off, empty set = all. */
+  setCatchSyscalls(syscalls: Set<number> | undefined): void;
+}

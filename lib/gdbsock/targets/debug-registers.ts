@@ -1,0 +1,94 @@
+/**
+ * x86 debug registers for Z1..Z4 (Intel SDM vol. 3, 18.2): four address slots
+ * DR0..DR3, their kind and length in DR7, which one fired in DR6. The same
+ * settings go to every thread, new ones included; gdb's unaligned or long
+ * watch regions are split into aligned pieces of 1, 2, 4 or 8 bytes.
+ */
+import type { Thread } from '../../ptrace';
+import type { BreakpointType } from '../target';
+
+interface Slot {
+  /** What gdb asked for: reported back as is when any piece fires. */
+  request: { type: BreakpointType; address: bigint; length: number };
+  address: bigint;
+  length: number;
+}
+
+/** DR7 R/W bits: 00 instruction, 01 data write, 11 data read or write (x86 has no read-only). */
+const RW: Record<BreakpointType, number> = { software: 0, hardware: 0, write: 1, read: 3, access: 3 };
+/** DR7 LEN bits by byte length. */
+const LEN: Record<number, number> = { 1: 0, 2: 1, 4: 3, 8: 2 };
+
+export class DebugRegisters {
+  private slots: (Slot | undefined)[] = [undefined, undefined, undefined, undefined];
+
+  insert(type: BreakpointType, address: bigint, length: number): void {
+    const pieces = type === 'hardware' ? [{ address, length: 1 }] : split(address, length);
+    const free = this.slots.flatMap((s, i) => (s ? [] : [i]));
+    if (pieces.length === 0 || pieces.length > free.length) throw new RangeError('no free debug register');
+    pieces.forEach((p, k) => (this.slots[free[k]!] = { request: { type, address, length }, ...p }));
+  }
+
+  remove(type: BreakpointType, address: bigint, length: number): void {
+    this.slots = this.slots.map((s) =>
+      s && s.request.type === type && s.request.address === address && s.request.length === length ? undefined : s,
+    );
+  }
+
+  clear(): void {
+    this.slots = [undefined, undefined, undefined, undefined];
+  }
+
+  get dr7(): bigint {
+    let dr7 = 0n;
+    this.slots.forEach((s, i) => {
+      if (!s) return;
+      dr7 |= 1n << BigInt(i * 2);
+      dr7 |= BigInt(RW[s.request.type]) << BigInt(16 + i * 4);
+      dr7 |= BigInt(LEN[s.length]!) << BigInt(18 + i * 4);
+    });
+    return dr7;
+  }
+
+  /** Writes the slots into a stopped thread. */
+  applyTo(thread: Thread): void {
+    if (!thread.arch.debugRegisters) return;
+    const dr7 = this.dr7;
+    if (dr7 === 0n && !this.touched.has(thread.tid)) return;
+    this.touched.add(thread.tid);
+    thread.setDebugRegister(7, 0n);
+    this.slots.forEach((s, i) => thread.setDebugRegister(i, s ? s.address : 0n));
+    thread.setDebugRegister(7, dr7);
+  }
+
+  private readonly touched = new Set<number>();
+
+  /** The request whose slot DR6 says fired. */
+  hit(dr6: bigint): Slot['request'] | undefined {
+    for (let i = 0; i < 4; i++) if ((dr6 >> BigInt(i)) & 1n && this.slots[i]) return this.slots[i]!.request;
+    return undefined;
+  }
+
+  /** The CPU never clears DR6 itself. */
+  clearStatus(thread: Thread): void {
+    try {
+      thread.setDebugRegister(6, 0n);
+    } catch {
+      // gone
+    }
+  }
+}
+
+function split(address: bigint, length: number): { address: bigint; length: number }[] {
+  const out: { address: bigint; length: number }[] = [];
+  let at = address;
+  let left = length;
+  while (left > 0) {
+    let size = 8;
+    while (size > 1 && (at % BigInt(size) !== 0n || size > left)) size >>= 1;
+    out.push({ address: at, length: size });
+    at += BigInt(size);
+    left -= size;
+  }
+  return out;
+}

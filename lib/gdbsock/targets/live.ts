@@ -1,0 +1,574 @@
+/**
+ * A live process as a gdbsock Target, over the ptrace bridge (Tracee).
+ *
+ * All-stop: the first event worth reporting stops every other thread before
+ * wait() returns it. Work gdb need not see stays here: range stepping, stepping
+ * a thread off a breakpoint it sits on, breakpoint conditions that are false,
+ * signals gdb asked to pass, threads starting. Every resume uses the signal gdb
+ * gave (never the one the bridge remembers), so gdb alone decides signals' fate.
+ */
+import fs from 'node:fs';
+import { type Thread, type TraceEvent, Tracee } from '../../ptrace';
+import { comm, stat } from '../../procfs';
+import { evaluate } from '../agent';
+import { type Regsets, type RegisterLayout, x86_64Layout } from '../registers';
+import type { BreakpointType, Condition, ResumeAction, StopEvent, Target, ThreadInfo } from '../target';
+import { DebugRegisters } from './debug-registers';
+import { readLibraryList } from './svr4';
+
+const SIGTRAP = 5;
+const SIGINT = 2;
+const SIGSTOP = 19;
+
+/** What a thread is doing between gdb's resume and the next report. */
+type Mode =
+  | { type: 'stopped' }
+  | { type: 'continue' }
+  | { type: 'step' }
+  | { type: 'range'; start: bigint; end: bigint }
+  /** Stepping off breakpoint `address` (lifted meanwhile); then carry on as `then`. */
+  | { type: 'step-over'; address: bigint; then: Mode };
+
+export class LiveTarget implements Target {
+  readonly registers: RegisterLayout = x86_64Layout();
+  private readonly modes = new Map<number, Mode>();
+  private readonly regsetCache = new Map<number, Regsets>();
+  private readonly gprCache = new Map<number, Record<string, bigint>>();
+  /** gdb's software breakpoints, with their conditions (none: always report). */
+  private readonly softwareBreakpoints = new Map<bigint, Condition[] | undefined>();
+  private readonly debugRegisters = new DebugRegisters();
+  /** Events that wait to be reported (found while stopping the other threads). */
+  private readonly held: StopEvent[] = [];
+  private waiter: ((event: StopEvent) => void) | undefined;
+  private last: StopEvent;
+  private running = false;
+  private stopping = false;
+  private ctrlC = false;
+  private passSignals = new Set<number>();
+  private catchSyscalls: Set<number> | undefined;
+  private readonly syscallEntry = new Map<number, number>();
+  private exitEvent: StopEvent | undefined;
+
+  private constructor(
+    readonly tracee: Tracee,
+    readonly attached: boolean,
+  ) {
+    tracee.autoResumeNewThreads = false;
+    this.last = { kind: 'signal', tid: tracee.pid, signal: attached ? 0 : SIGTRAP };
+    for (const t of tracee.threads.values()) this.modes.set(t.tid, { type: 'stopped' });
+    tracee.on('event', (e: TraceEvent) => this.onEvent(e));
+    tracee.on('exit', () => this.onProcessEnd());
+  }
+
+  /** Attaches to every thread of `pid`, leaving them stopped. */
+  static async attach(pid: number): Promise<LiveTarget> {
+    const tracee = await Tracee.attach(pid);
+    return new LiveTarget(tracee, true);
+  }
+
+  /** Starts a program stopped at its first instruction. */
+  static launch(file: string, args: string[], options: Parameters<typeof Tracee.launch>[2] = {}): LiveTarget {
+    return new LiveTarget(Tracee.launch(file, args, options), false);
+  }
+
+  get pid(): number {
+    return this.tracee.pid;
+  }
+
+  threads(): ThreadInfo[] {
+    return [...this.tracee.threads.values()].map((t) => {
+      const info: ThreadInfo = { tid: t.tid };
+      try {
+        info.name = comm(this.pid, t.tid);
+        info.core = stat(this.pid, t.tid).processor;
+      } catch {
+        // exiting: name and core are optional
+      }
+      return info;
+    });
+  }
+
+  isAlive(tid: number): boolean {
+    return this.tracee.threads.has(tid);
+  }
+
+  private thread(tid: number): Thread {
+    return this.tracee.thread(tid);
+  }
+
+  private gpr(tid: number): Record<string, bigint> {
+    let regs = this.gprCache.get(tid);
+    if (!regs) {
+      regs = this.thread(tid).getRegisters();
+      this.gprCache.set(tid, regs);
+    }
+    return regs;
+  }
+
+  private regsets(tid: number): Regsets {
+    let rs = this.regsetCache.get(tid);
+    if (!rs) {
+      const thread = this.thread(tid);
+      const xstate = thread.getXstate();
+      rs = { gpr: { ...this.gpr(tid) }, fxsave: Buffer.from(xstate.subarray(0, 512)), xstate };
+      this.regsetCache.set(tid, rs);
+    }
+    return rs;
+  }
+
+  readRegisters(tid: number): Buffer {
+    const rs = this.regsets(tid);
+    return Buffer.concat(this.registers.registers.map((_, i) => this.registers.encode(rs, i)));
+  }
+
+  readRegister(tid: number, regno: number): Buffer {
+    // The stop reply's expedited registers are all general ones: one GETREGSET.
+    const def = this.registers.registers[regno];
+    if (def && def.feature === 'org.gnu.gdb.i386.core' && !def.name.startsWith('st') && !def.name.startsWith('f')) {
+      return this.registers.encode({ gpr: this.gpr(tid), fxsave: EMPTY_FXSAVE }, regno);
+    }
+    return this.registers.encode(this.regsets(tid), regno);
+  }
+
+  writeRegister(tid: number, regno: number, value: Buffer): void {
+    const rs = this.regsets(tid);
+    const which = this.registers.decode(rs, regno, value);
+    const thread = this.thread(tid);
+    if (which === 'gpr') thread.setRegisters(rs.gpr);
+    else if (which === 'fxsave') thread.setFpRegistersRaw(rs.fxsave);
+    else if (rs.xstate) thread.setXstate(rs.xstate);
+    this.invalidate(tid);
+  }
+
+  private invalidate(tid?: number): void {
+    if (tid === undefined) {
+      this.regsetCache.clear();
+      this.gprCache.clear();
+    } else {
+      this.regsetCache.delete(tid);
+      this.gprCache.delete(tid);
+    }
+  }
+
+  async readMemory(address: bigint, length: number): Promise<Buffer> {
+    let data: Buffer;
+    try {
+      data = length > 65536 ? await this.tracee.memory.readAsync(address, length) : this.tracee.memory.read(address, length);
+    } catch {
+      return Buffer.alloc(0);
+    }
+    // Show gdb the program's own bytes, not our int3s.
+    return this.tracee.breakpoints.unshadow(address, data);
+  }
+
+  writeMemory(address: bigint, data: Buffer): number {
+    return this.tracee.memory.write(address, data);
+  }
+
+  insertBreakpoint(type: BreakpointType, address: bigint, length: number, conditions?: Condition[]): void {
+    if (type === 'software') {
+      this.tracee.breakpoints.insert(address);
+      this.softwareBreakpoints.set(address, conditions);
+      return;
+    }
+    this.debugRegisters.insert(type, address, length);
+    this.applyDebugRegisters();
+  }
+
+  removeBreakpoint(type: BreakpointType, address: bigint, length: number): void {
+    if (type === 'software') {
+      this.softwareBreakpoints.delete(address);
+      this.tracee.breakpoints.remove(address);
+      return;
+    }
+    this.debugRegisters.remove(type, address, length);
+    this.applyDebugRegisters();
+  }
+
+  private applyDebugRegisters(): void {
+    for (const t of this.tracee.threads.values()) if (t.state === 'stopped') this.debugRegisters.applyTo(t);
+  }
+
+  lastStop(): StopEvent {
+    return this.last;
+  }
+
+  setPassSignals(signals: Set<number>): void {
+    this.passSignals = signals;
+  }
+
+  setCatchSyscalls(syscalls: Set<number> | undefined): void {
+    this.catchSyscalls = syscalls;
+  }
+
+  auxv(): Buffer | undefined {
+    try {
+      return fs.readFileSync(`/proc/${this.pid}/auxv`);
+    } catch {
+      return undefined;
+    }
+  }
+
+  execFile(): string | undefined {
+    try {
+      return fs.readlinkSync(`/proc/${this.pid}/exe`);
+    } catch {
+      return undefined;
+    }
+  }
+
+  siginfo(tid: number): Buffer | undefined {
+    const t = this.tracee.threads.get(tid);
+    if (!t || t.state !== 'stopped') return undefined;
+    try {
+      return Buffer.from(t.getSiginfo().raw);
+    } catch {
+      return undefined;
+    }
+  }
+
+  writeSiginfo(tid: number, data: Buffer): void {
+    const current = this.siginfo(tid);
+    if (!current) throw new RangeError('no siginfo');
+    const merged = Buffer.from(current);
+    data.copy(merged, 0, 0, Math.min(data.length, 128));
+    this.thread(tid).setSiginfo(merged);
+  }
+
+  librariesSvr4(): Promise<string | undefined> {
+    return readLibraryList(this.pid, (a, n) => this.readMemory(a, n), this.auxv());
+  }
+
+  // ---- execution ----
+
+  async resume(actions: ResumeAction[]): Promise<void> {
+    this.last = { kind: 'no-resumed' };
+    if (this.exitEvent) return this.report(this.exitEvent);
+    const held = this.held.shift();
+    if (held) return this.report(held);
+    this.invalidate();
+    const plan: [Thread, ResumeAction][] = [];
+    for (const t of this.tracee.threads.values()) {
+      if (t.state !== 'stopped') continue;
+      const action = actions.find((a) => a.tid === t.tid) ?? actions.find((a) => a.tid === undefined);
+      if (action && action.type !== 'stop') plan.push([t, action]);
+    }
+    if (plan.length === 0) return this.report({ kind: 'no-resumed' });
+    this.running = true;
+    // Threads sitting on a breakpoint step off it first, alone, so that no other thread runs past it while lifted.
+    const rest: [Thread, ResumeAction][] = [];
+    for (const [t, action] of plan) {
+      const pc = this.gpr(t.tid).rip!;
+      if (action.type !== 'stop' && this.tracee.breakpoints.has(pc)) {
+        const then: Mode = action.type === 'range' ? { type: 'range', start: action.start, end: action.end } : { type: action.type };
+        const signal = action.type === 'range' ? 0 : action.signal;
+        const ok = await this.stepOff(t, pc, signal, then);
+        if (!ok) return; // something to report happened during the step
+        if (then.type === 'step') continue; // done: reported by stepOff
+        if (then.type === 'range' && !this.inRange(t, then)) continue;
+        rest.push([t, action.type === 'range' ? action : { ...action, signal: 0 }]);
+      } else rest.push([t, action]);
+    }
+    if (this.stopping || this.pendingReport) return;
+    for (const [t, action] of rest) {
+      if (t.state !== 'stopped') continue;
+      switch (action.type) {
+        case 'continue':
+          this.modes.set(t.tid, { type: 'continue' });
+          this.go(t, action.signal);
+          break;
+        case 'step':
+          this.modes.set(t.tid, { type: 'step' });
+          t.step(action.signal);
+          break;
+        case 'range':
+          this.modes.set(t.tid, { type: 'range', start: action.start, end: action.end });
+          t.step(0);
+          break;
+      }
+    }
+  }
+
+  /**
+   * Steps `t` off the breakpoint at `address` while every other thread stays
+   * stopped. Returns false if the step ended in something to report (which
+   * then is reported); true if the thread is now past it, still stopped.
+   */
+  private async stepOff(t: Thread, address: bigint, signal: number, then: Mode): Promise<boolean> {
+    this.modes.set(t.tid, { type: 'step-over', address, then });
+    this.tracee.breakpoints.remove(address);
+    const next = t.nextEvent();
+    t.step(signal);
+    const event = await next;
+    // onEvent saw the event first and put the breakpoint back.
+    if (event.type !== 'step') return false;
+    this.invalidate(t.tid);
+    if (then.type === 'step') {
+      this.reportStop(t.tid, { kind: 'signal', tid: t.tid, signal: SIGTRAP });
+      return false;
+    }
+    this.modes.set(t.tid, { type: 'stopped' });
+    return true;
+  }
+
+  private go(t: Thread, signal: number): void {
+    if (this.catchSyscalls) t.syscall(signal);
+    else t.cont(signal);
+  }
+
+  private inRange(t: Thread, mode: { start: bigint; end: bigint }): boolean {
+    const pc = t.getPc();
+    return pc >= mode.start && pc < mode.end;
+  }
+
+  wait(): Promise<StopEvent> {
+    return new Promise((resolve) => {
+      this.waiter = resolve;
+      this.flush();
+    });
+  }
+
+  private pendingReport: StopEvent | undefined;
+
+  private report(event: StopEvent): void {
+    this.pendingReport = event;
+    this.flush();
+  }
+
+  private flush(): void {
+    if (!this.waiter || !this.pendingReport) return;
+    const event = this.pendingReport;
+    const resolve = this.waiter;
+    this.pendingReport = undefined;
+    this.waiter = undefined;
+    this.last = event;
+    resolve(event);
+  }
+
+  interrupt(): void {
+    if (!this.running || this.stopping) return;
+    const running = [...this.tracee.threads.values()].filter((t) => t.state === 'running');
+    const victim = running.find((t) => t.tid === this.pid) ?? running[0];
+    if (!victim) return;
+    this.ctrlC = true;
+    try {
+      victim.interrupt();
+    } catch {
+      // exiting: its exit will be reported
+    }
+  }
+
+  /** Stops every other thread, then reports `event`. */
+  private reportStop(tid: number, event: StopEvent): void {
+    if (this.stopping) {
+      this.held.push(event);
+      return;
+    }
+    this.running = false;
+    this.stopping = true;
+    this.modes.set(tid, { type: 'stopped' });
+    this.tracee
+      .stopAll()
+      .catch(() => undefined)
+      .then(() => {
+        this.stopping = false;
+        this.ctrlC = false;
+        for (const t of this.tracee.threads.values()) this.modes.set(t.tid, { type: 'stopped' });
+        this.invalidate();
+        this.report(this.exitEvent ?? event);
+      });
+  }
+
+  private onEvent(e: TraceEvent): void {
+    try {
+      this.handleEvent(e);
+    } catch (err) {
+      // A thread that vanished under us: its exit event follows.
+      if ((err as { code?: string }).code !== 'ESRCH') throw err;
+    }
+  }
+
+  private handleEvent(e: TraceEvent): void {
+    const t = this.tracee.threads.get(e.tid);
+    let mode: Mode = this.modes.get(e.tid) ?? { type: 'continue' };
+    this.gprCache.delete(e.tid);
+    this.regsetCache.delete(e.tid);
+    if (mode.type === 'step-over') {
+      // Whatever ended the step, the lifted breakpoint goes back (if gdb still wants it).
+      if (this.softwareBreakpoints.has(mode.address) && this.tracee.state === 'traced') this.tracee.breakpoints.insert(mode.address);
+      if (e.type === 'step') return; // the one who started the step-over carries on
+      mode = mode.then;
+      this.modes.set(e.tid, mode);
+    }
+    switch (e.type) {
+      case 'exited':
+      case 'killed':
+        this.modes.delete(e.tid); // the process's end comes through onProcessEnd
+        return;
+      case 'thread-start':
+        this.modes.set(e.tid, { type: 'stopped' });
+        if (t) this.debugRegisters.applyTo(t);
+        if (this.running && !this.stopping && t) {
+          this.modes.set(e.tid, { type: 'continue' });
+          this.go(t, 0);
+        }
+        return;
+      case 'clone':
+      case 'vfork-done':
+      case 'seccomp':
+      case 'exiting':
+      case 'fork':
+      case 'vfork':
+        return this.carryOn(t, mode, 0);
+      case 'group-stop':
+        return this.carryOn(t, mode, 0);
+      case 'exec':
+        this.softwareBreakpoints.clear();
+        return this.reportOrHold(e.tid, { kind: 'signal', tid: e.tid, signal: SIGTRAP, reason: { type: 'exec', path: this.execFile() ?? '' } });
+      case 'interrupted':
+        if (this.stopping) return; // stopAll's own
+        if (this.ctrlC) {
+          this.ctrlC = false;
+          return this.reportStop(e.tid, { kind: 'signal', tid: e.tid, signal: SIGINT });
+        }
+        return this.carryOn(t, mode, 0);
+      case 'step':
+        return this.onStep(t!, e.tid, mode);
+      case 'breakpoint':
+        return this.onBreakpoint(t!, e.tid, e.address, mode);
+      case 'hardware-trap': {
+        const hit = this.debugRegisters.hit(e.dr6 ?? 0n);
+        if (t) this.debugRegisters.clearStatus(t);
+        if (hit) {
+          const reason = hit.type === 'hardware' ? { type: 'hwbreak' as const } : { type: watchKind(hit.type), address: hit.address };
+          return this.reportOrHold(e.tid, { kind: 'signal', tid: e.tid, signal: SIGTRAP, reason });
+        }
+        if (mode.type === 'step' || mode.type === 'range' || mode.type === 'step-over') return this.onStep(t!, e.tid, mode);
+        return this.reportOrHold(e.tid, { kind: 'signal', tid: e.tid, signal: SIGTRAP });
+      }
+      case 'syscall-entry':
+      case 'syscall-exit': {
+        const entry = e.type === 'syscall-entry';
+        const nr = entry ? e.nr : this.syscallEntry.get(e.tid) ?? -1;
+        if (entry) this.syscallEntry.set(e.tid, e.nr);
+        const wanted = this.catchSyscalls && (this.catchSyscalls.size === 0 || this.catchSyscalls.has(nr));
+        if (!wanted || this.stopping) return this.carryOn(t, mode, 0);
+        return this.reportOrHold(e.tid, {
+          kind: 'signal',
+          tid: e.tid,
+          signal: SIGTRAP,
+          reason: { type: entry ? 'syscall_entry' : 'syscall_return', nr },
+        });
+      }
+      case 'signal': {
+        if (this.stopping && e.signal === SIGSTOP) return;
+        if (this.passSignals.has(e.signal) && !this.stopping) return this.carryOn(t, mode, e.signal);
+        return this.reportOrHold(e.tid, { kind: 'signal', tid: e.tid, signal: e.signal });
+      }
+    }
+  }
+
+  private onProcessEnd(): void {
+    const end = this.tracee.end!;
+    this.exitEvent = end.signal !== undefined ? { kind: 'killed', pid: this.pid, signal: end.signal } : { kind: 'exited', pid: this.pid, code: end.code };
+    this.running = false;
+    if (!this.stopping) this.report(this.exitEvent);
+  }
+
+  /** During a stop-all, events wait; otherwise they are reported now. */
+  private reportOrHold(tid: number, event: StopEvent): void {
+    if (this.stopping) this.held.push(event);
+    else this.reportStop(tid, event);
+  }
+
+  /** Resumes a thread as its mode says, after an event gdb need not see. */
+  private carryOn(t: Thread | undefined, mode: Mode, signal: number): void {
+    if (!t || t.state !== 'stopped' || this.stopping || !this.running) return;
+    switch (mode.type) {
+      case 'continue':
+        return this.go(t, signal);
+      case 'step':
+      case 'range':
+      case 'step-over':
+        return t.step(signal);
+      case 'stopped':
+        return;
+    }
+  }
+
+  private onStep(t: Thread, tid: number, mode: Mode): void {
+    if (mode.type === 'range' && !this.stopping) {
+      const pc = t.getPc();
+      if (pc >= mode.start && pc < mode.end && !this.tracee.breakpoints.has(pc)) {
+        t.step(0);
+        return;
+      }
+    }
+    if (this.stopping) return;
+    this.reportStop(tid, { kind: 'signal', tid, signal: SIGTRAP });
+  }
+
+  private onBreakpoint(t: Thread, tid: number, address: bigint, mode: Mode): void {
+    if (this.stopping) return; // the pc is rewound: it will hit again when resumed
+    const conditions = this.softwareBreakpoints.get(address);
+    if (conditions && !this.anyTrue(tid, conditions)) {
+      // False condition: step off it and carry on, without a word to gdb.
+      this.tracee.breakpoints.remove(address);
+      this.modes.set(tid, { type: 'step-over', address, then: mode });
+      t.step(0);
+      t.nextEvent().then((next) => {
+        if (next.type === 'step' && t.state === 'stopped' && this.running && !this.stopping) {
+          this.modes.set(tid, mode);
+          this.carryOn(t, mode, 0);
+        }
+      });
+      return;
+    }
+    this.reportStop(tid, { kind: 'signal', tid, signal: SIGTRAP, reason: { type: 'swbreak' } });
+  }
+
+  private anyTrue(tid: number, conditions: Condition[]): boolean {
+    const ctx = {
+      register: (regno: number) => {
+        const bytes = this.readRegister(tid, regno);
+        return bytes.length >= 8 ? bytes.readBigUInt64LE(0) : BigInt(bytes.readUIntLE(0, bytes.length));
+      },
+      memory: (address: bigint, size: number) => {
+        const bytes = this.tracee.breakpoints.unshadow(address, this.tracee.memory.read(address, size));
+        if (bytes.length < size) throw new RangeError('unreadable');
+        return BigInt(bytes.readUIntLE(0, size));
+      },
+    };
+    for (const code of conditions) {
+      try {
+        if (evaluate(code, ctx) !== 0n) return true;
+      } catch {
+        return true; // gdb decides when we cannot
+      }
+    }
+    return false;
+  }
+
+  // ---- ending ----
+
+  async detach(): Promise<void> {
+    this.running = false;
+    this.debugRegisters.clear();
+    if (this.tracee.state !== 'traced') return;
+    for (const t of this.tracee.threads.values()) if (t.state === 'stopped') this.debugRegisters.applyTo(t);
+    // gdb already said what to deliver; drop what the bridge remembers, except real pending signals.
+    await this.tracee.detach();
+  }
+
+  async kill(): Promise<void> {
+    if (this.tracee.state !== 'traced') return;
+    this.tracee.kill();
+    await this.tracee.ended();
+  }
+}
+
+const EMPTY_FXSAVE = Buffer.alloc(512);
+
+function watchKind(type: BreakpointType): 'watch' | 'rwatch' | 'awatch' {
+  return type === 'write' ? 'watch' : type === 'read' ? 'rwatch' : 'awatch';
+}

@@ -1,0 +1,159 @@
+/**
+ * Host I/O (GDB manual, "Host I/O Packets"): gdb opens and reads the target's
+ * files (the executable, its libraries) through vFile packets. Flags, modes,
+ * errno values and struct stat use the protocol's own encoding ("File-I/O
+ * Remote Protocol Extension", "Protocol-specific Representation of Datatypes").
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { escapeBinary, unescapeBinary } from './packet';
+import { ProtocolError, hexToBuffer, parseHex } from './wire';
+
+/** Linux errno -> File-I/O errno; anything else is EUNKNOWN (9999). */
+const FILEIO_ERRNO: Record<string, number> = {
+  EPERM: 1, ENOENT: 2, EINTR: 4, EBADF: 9, EACCES: 13, EFAULT: 14, EBUSY: 16, EEXIST: 17, ENODEV: 19,
+  ENOTDIR: 20, EISDIR: 21, EINVAL: 22, ENFILE: 23, EMFILE: 24, EFBIG: 27, ENOSPC: 28, ESPIPE: 29,
+  EROFS: 30, ENAMETOOLONG: 91,
+};
+
+/** File-I/O open flags. */
+const O = { WRONLY: 1, RDWR: 2, APPEND: 8, CREAT: 0x200, TRUNC: 0x400, EXCL: 0x800 };
+
+function openFlags(flags: number): number {
+  let out = flags & O.RDWR ? fs.constants.O_RDWR : flags & O.WRONLY ? fs.constants.O_WRONLY : fs.constants.O_RDONLY;
+  if (flags & O.APPEND) out |= fs.constants.O_APPEND;
+  if (flags & O.CREAT) out |= fs.constants.O_CREAT;
+  if (flags & O.TRUNC) out |= fs.constants.O_TRUNC;
+  if (flags & O.EXCL) out |= fs.constants.O_EXCL;
+  return out;
+}
+
+function errorReply(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code ?? '';
+  return `F-1,${(FILEIO_ERRNO[code] ?? 9999).toString(16)}`;
+}
+
+/** struct stat as the protocol wants it: 64 bytes, big-endian. */
+function encodeStat(st: fs.Stats): Buffer {
+  const b = Buffer.alloc(64);
+  const u32 = (v: number) => Math.min(v, 0xffffffff) >>> 0;
+  b.writeUInt32BE(u32(st.dev), 0);
+  b.writeUInt32BE(u32(st.ino), 4);
+  b.writeUInt32BE(u32(st.mode), 8);
+  b.writeUInt32BE(u32(st.nlink), 12);
+  b.writeUInt32BE(u32(st.uid), 16);
+  b.writeUInt32BE(u32(st.gid), 20);
+  b.writeUInt32BE(u32(st.rdev), 24);
+  b.writeBigUInt64BE(BigInt(st.size), 28);
+  b.writeBigUInt64BE(BigInt(st.blksize), 36);
+  b.writeBigUInt64BE(BigInt(st.blocks), 44);
+  b.writeUInt32BE(u32(Math.floor(st.atimeMs / 1000)), 52);
+  b.writeUInt32BE(u32(Math.floor(st.mtimeMs / 1000)), 56);
+  b.writeUInt32BE(u32(Math.floor(st.ctimeMs / 1000)), 60);
+  return b;
+}
+
+/**
+ * The files gdb has open on one connection. Paths are resolved in the mount
+ * namespace and root of the process named by vFile:setfs (0: gdbsock's own).
+ */
+export class HostIo {
+  private readonly fds = new Set<number>();
+  private fsPid = 0;
+
+  /** Handles the text after "vFile:"; returns the reply body (binary where the protocol says so). */
+  handle(packet: Buffer): Buffer | string {
+    const colon = packet.indexOf(0x3a);
+    if (colon < 0) return '';
+    const op = packet.subarray(0, colon).toString('latin1');
+    const args = packet.subarray(colon + 1);
+    try {
+      switch (op) {
+        case 'setfs':
+          this.fsPid = parseHex(args.toString('latin1'), 'pid');
+          return 'F0';
+        case 'open':
+          return this.open(args.toString('latin1'));
+        case 'close':
+          return this.close(args.toString('latin1'));
+        case 'pread':
+          return this.pread(args.toString('latin1'));
+        case 'pwrite':
+          return this.pwrite(args);
+        case 'fstat':
+          return this.fstat(args.toString('latin1'));
+        case 'unlink':
+          fs.unlinkSync(this.resolve(args.toString('latin1')));
+          return 'F0';
+        case 'readlink':
+          return this.readlink(args.toString('latin1'));
+        default:
+          return '';
+      }
+    } catch (err) {
+      if (err instanceof ProtocolError) return 'F-1,16'; // EINVAL
+      return errorReply(err);
+    }
+  }
+
+  /** Closes every file gdb left open. */
+  closeAll(): void {
+    for (const fd of this.fds) fs.closeSync(fd);
+    this.fds.clear();
+  }
+
+  private resolve(hexPath: string): string {
+    const name = hexToBuffer(hexPath).toString();
+    if (name.includes('\0')) throw new ProtocolError('NUL in path');
+    return this.fsPid ? path.join(`/proc/${this.fsPid}/root`, name) : name;
+  }
+
+  private open(args: string): string {
+    const [file, flags, mode] = args.split(',');
+    const fd = fs.openSync(this.resolve(file ?? ''), openFlags(parseHex(flags ?? '', 'flags')), parseHex(mode ?? '0', 'mode') & 0o7777);
+    this.fds.add(fd);
+    return `F${fd.toString(16)}`;
+  }
+
+  private fd(text: string): number {
+    const fd = parseHex(text, 'fd');
+    if (!this.fds.has(fd)) throw Object.assign(new Error('not ours'), { code: 'EBADF' });
+    return fd;
+  }
+
+  private close(args: string): string {
+    const fd = this.fd(args);
+    this.fds.delete(fd);
+    fs.closeSync(fd);
+    return 'F0';
+  }
+
+  private pread(args: string): Buffer {
+    const [fdText, countText, offsetText] = args.split(',');
+    const fd = this.fd(fdText ?? '');
+    const count = Math.min(parseHex(countText ?? '', 'count'), 1 << 20);
+    const buffer = Buffer.allocUnsafe(count);
+    const n = fs.readSync(fd, buffer, 0, count, parseHex(offsetText ?? '', 'offset'));
+    return Buffer.concat([Buffer.from(`F${n.toString(16)};`), escapeBinary(buffer.subarray(0, n))]);
+  }
+
+  private pwrite(args: Buffer): string {
+    const first = args.indexOf(0x2c);
+    const second = args.indexOf(0x2c, first + 1);
+    if (first < 0 || second < 0) throw new ProtocolError('pwrite needs fd,offset,data');
+    const fd = this.fd(args.subarray(0, first).toString('latin1'));
+    const offset = parseHex(args.subarray(first + 1, second).toString('latin1'), 'offset');
+    const data = unescapeBinary(args.subarray(second + 1));
+    return `F${fs.writeSync(fd, data, 0, data.length, offset).toString(16)}`;
+  }
+
+  private fstat(args: string): Buffer {
+    const st = fs.fstatSync(this.fd(args));
+    return Buffer.concat([Buffer.from('F40;'), escapeBinary(encodeStat(st))]);
+  }
+
+  private readlink(args: string): Buffer {
+    const target = Buffer.from(fs.readlinkSync(this.resolve(args)));
+    return Buffer.concat([Buffer.from(`F${target.length.toString(16)};`), escapeBinary(target)]);
+  }
+}

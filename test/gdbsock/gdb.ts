@@ -1,0 +1,88 @@
+/** Shared by the gdbsock tests: start gdbsock (the built CLI) and drive a real gdb against it. */
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import path from 'node:path';
+import readline from 'node:readline';
+
+const CLI = path.join(__dirname, '..', '..', 'dist', 'gdbsock', 'cli.js');
+
+/** gdb and gdbserver are real peers here: missing means the machine is not set up, so fail loudly. */
+export function requireTool(name: string): void {
+  try {
+    execFileSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' });
+  } catch {
+    throw new Error(`${name} is missing: apt-get install ${name}`);
+  }
+}
+
+export interface Gdbsock {
+  proc: ChildProcess;
+  /** What to put after `target extended-remote`. */
+  target: string;
+  pid: number;
+  stderr(): string;
+  exited: Promise<number | null>;
+  stop(): Promise<void>;
+}
+
+/** Starts gdbsock and waits for its "connect with" line. */
+export async function startGdbsock(args: string[]): Promise<Gdbsock> {
+  const proc = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = once(proc, 'exit').then(([code]) => code as number | null);
+  const lines = readline.createInterface({ input: proc.stdout! });
+  let pid = 0;
+  const target = await new Promise<string>((resolve, reject) => {
+    lines.on('line', (line) => {
+      const p = /process (\d+)/.exec(line);
+      if (p) pid = Number(p[1]);
+      const m = /target extended-remote (.*)'$/.exec(line);
+      if (m) resolve(m[1]!);
+    });
+    void exited.then((code) => reject(new Error(`gdbsock exited (${code}) before listening: ${err}`)));
+  });
+  return {
+    proc,
+    target,
+    pid,
+    stderr: () => err,
+    exited,
+    stop: async () => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/** Runs gdb in batch mode: connect with `connect`, then each command; returns everything gdb printed. */
+export function runGdb(connect: string, commands: string[], options: { file?: string; timeout?: number } = {}): Promise<string> {
+  const args = ['-q', '-batch', '-nx', '-ex', 'set pagination off', '-ex', 'set confirm off', '-ex', connect];
+  for (const c of commands) args.push('-ex', c);
+  if (options.file) args.push(options.file);
+  return new Promise((resolve, reject) => {
+    execFile('gdb', args, { timeout: options.timeout ?? 30000, encoding: 'utf8' }, (error, stdout, stderr) => {
+      const out = stdout + stderr;
+      if (error && (error as { killed?: boolean }).killed) reject(new Error(`gdb timed out; it said:\n${out}`));
+      else resolve(out);
+    });
+  });
+}
+
+/** gdbserver on a free TCP port, for the comparisons. */
+export async function startGdbserver(args: string[]): Promise<{ target: string; exited: Promise<unknown> }> {
+  const proc = spawn('gdbserver', ['--once', '127.0.0.1:0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = once(proc, 'exit');
+  const port = await new Promise<number>((resolve, reject) => {
+    let text = '';
+    const look = (d: Buffer) => {
+      text += d.toString();
+      const m = /Listening on port (\d+)/.exec(text);
+      if (m) resolve(Number(m[1]));
+    };
+    proc.stdout!.on('data', look);
+    proc.stderr!.on('data', look);
+    void exited.then(() => reject(new Error(`gdbserver exited: ${text}`)));
+  });
+  return { target: `127.0.0.1:${port}`, exited };
+}

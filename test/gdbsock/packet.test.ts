@@ -1,0 +1,98 @@
+import { PassThrough } from 'node:stream';
+import t from 'tap';
+import { Connection } from '../../lib/gdbsock/connection';
+import {
+  PacketDecoder,
+  checksum,
+  escapeBinary,
+  frame,
+  runLengthDecode,
+  runLengthEncode,
+  unescapeBinary,
+} from '../../lib/gdbsock/packet';
+import { gdbCrc32, parseThreadId } from '../../lib/gdbsock/wire';
+
+const bytes = (s: string) => Buffer.from(s, 'latin1');
+
+t.test('framing and checksums', async (t) => {
+  t.equal(frame(bytes('OK')).toString(), '$OK#9a');
+  t.equal(checksum(bytes('qSupported')), 0x37);
+  const decoder = new PacketDecoder(100);
+  t.same([...decoder.push(bytes('+$qC#b4'))], [{ kind: 'ack' }, { kind: 'packet', payload: bytes('qC') }]);
+  t.same([...decoder.push(bytes('$qC#00'))], [{ kind: 'bad-checksum', expected: 0, got: 0xb4 }]);
+  t.same([...decoder.push(Buffer.from([3]))], [{ kind: 'interrupt' }], '0x03 outside a packet is Ctrl-C');
+  t.same([...decoder.push(bytes('$q')), ...decoder.push(bytes('C#b')), ...decoder.push(bytes('4'))], [{ kind: 'packet', payload: bytes('qC') }], 'split across chunks');
+  const big = `$${'a'.repeat(150)}#00`;
+  t.same([...decoder.push(bytes(big))], [{ kind: 'oversized', length: 150 }]);
+  t.same([...decoder.push(bytes('junk$qC#b4'))], [{ kind: 'packet', payload: bytes('qC') }], 'garbage between packets is skipped');
+});
+
+t.test('escapes and run-length encoding round-trip', async (t) => {
+  const raw = Buffer.from([0x23, 0x24, 0x7d, 0x2a, 0x00, 0x41]);
+  const escaped = escapeBinary(raw);
+  t.same([...escaped], [0x7d, 0x03, 0x7d, 0x04, 0x7d, 0x5d, 0x7d, 0x0a, 0x00, 0x41]);
+  t.same(unescapeBinary(escaped), raw);
+  t.throws(() => unescapeBinary(Buffer.from([0x41, 0x7d])), /escape character at the end/);
+  t.equal(runLengthEncode(bytes('0000000000')).toString(), '0*&', '10 zeros: one and 9 repeats (9+29 = 38 = &)');
+  const seven = runLengthEncode(bytes('x'.repeat(8)));
+  t.notOk(seven.includes(0x23) || seven.includes(0x24), 'never # or $ as a count');
+  t.equal(runLengthDecode(seven).toString(), 'x'.repeat(8));
+});
+
+t.test('fuzz: random bodies survive encode/frame/decode; random bytes never throw', async (t) => {
+  let seed = 12345;
+  const rand = (n: number) => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  const decoder = new PacketDecoder(4096);
+  for (let i = 0; i < 2000; i++) {
+    const hexish = Buffer.from(Array.from({ length: rand(300) }, () => bytes('0123456789abcdef;:,')[rand(4) ? rand(3) : rand(19)]!));
+    const framed = frame(hexish);
+    const frames = [...decoder.push(framed)];
+    if (frames.length !== 1 || frames[0]!.kind !== 'packet') return t.fail(`frame ${i} did not decode`);
+    const back = runLengthDecode((frames[0] as { payload: Buffer }).payload);
+    if (!back.equals(hexish)) return t.fail(`round trip ${i} changed the body`);
+    const binary = Buffer.from(Array.from({ length: rand(64) }, () => rand(256)));
+    if (!unescapeBinary(escapeBinary(binary)).equals(binary)) return t.fail(`escape round trip ${i}`);
+  }
+  const noisy = new PacketDecoder(512);
+  for (let i = 0; i < 2000; i++) {
+    const junk = Buffer.from(Array.from({ length: rand(700) }, () => (rand(5) ? rand(256) : bytes('$#+-}*')[rand(6)]!)));
+    for (const f of noisy.push(junk)) if (f.kind === 'packet' && f.payload.length > 512) return t.fail('oversized packet delivered');
+  }
+  t.pass('2000 round trips and 2000 junk chunks');
+});
+
+t.test('connection: acks until QStartNoAckMode, retransmit on -, bad checksum answered with -', async (t) => {
+  const input = new PassThrough();
+  const output = new PassThrough();
+  const written: string[] = [];
+  output.on('data', (d: Buffer) => written.push(d.toString('latin1')));
+  const conn = new Connection(input, output, 64);
+  const packets: string[] = [];
+  conn.on('packet', (p: Buffer) => packets.push(p.toString()));
+  input.write('$qC#b4');
+  await new Promise((r) => setImmediate(r));
+  conn.send('QC1');
+  input.write('-');
+  input.write('$qC#00');
+  await new Promise((r) => setImmediate(r));
+  t.same(packets, ['qC']);
+  t.same(written, ['+', '$QC1#c5', '$QC1#c5', '-'], 'ack, reply, the reply again after -, - for the bad checksum');
+  conn.stopAcking();
+  written.length = 0;
+  input.write('$qC#b4');
+  input.write(`$${'x'.repeat(100)}#00`);
+  await new Promise((r) => setImmediate(r));
+  t.same(written, ['$E01#a6'], 'no ack any more; an oversized packet gets an error reply');
+});
+
+t.test('thread ids and CRC', async (t) => {
+  t.same(parseThreadId('p1a.2b'), { pid: 0x1a, tid: 0x2b });
+  t.same(parseThreadId('p1a.-1'), { pid: 0x1a, tid: -1 });
+  t.same(parseThreadId('-1'), { tid: -1 });
+  t.same(parseThreadId('0'), { tid: 0 });
+  t.throws(() => parseThreadId('pzz'), /bad thread id/);
+  t.equal(gdbCrc32(Buffer.from('123456789')).toString(16), '376e6e7', 'the CRC-32/MPEG-2 check value: the CRC gdb computes');
+});
