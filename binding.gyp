@@ -8,7 +8,12 @@
         "native/ptrace.c",
         "native/wait.c",
         "native/memory.c",
-        "native/launch.c"
+        "native/launch.c",
+        "native/seccomp.c",
+        "native/landlock.c",
+        "native/forkexec_supervisor.c",
+        "native/forkexec_spawn.c",
+        "native/forkexec_binding.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "_GNU_SOURCE"],

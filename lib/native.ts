@@ -36,6 +36,54 @@ export interface Addon {
   ): number;
   sigchldStart(callback: () => void): void;
   sigchldRef(keepAlive: boolean): void;
+  // hostkit/forkexec (native/forkexec_binding.cc): failures are -errno or { errno, stage }.
+  seccompInstall(filter: Buffer, flags: number): number;
+  landlockAbi(): number;
+  landlockExecRuleset(paths: string[]): number | NativeFailure;
+  supervisorStart(
+    listener: number,
+    pidfd: number,
+    firstExecPid: number,
+    denyErrno: number,
+    signal: number,
+    keepAlive: boolean,
+    onNote: () => void,
+  ): SupervisorHandle | number;
+  supervisorRelease(handle: SupervisorHandle): void;
+  supervisorDrain(handle: SupervisorHandle): { notes: SupervisorNote[]; dropped: number };
+  forkexecSpawn(
+    path: string,
+    argv: string[],
+    envp: string[],
+    filter: Buffer,
+    landlockFd: number,
+  ): { pid: number; listener: number; pidfd: number; statusFd: number } | NativeFailure;
+  forkexecSpawnResult(statusFd: number): NativeFailure;
+}
+
+/** A failed native step: positive errno (0: none) and which step (a per-call enum, or a list index). */
+export interface NativeFailure {
+  errno: number;
+  stage: number;
+}
+
+/** An opaque supervisor (native/forkexec_supervisor.c). */
+export type SupervisorHandle = { readonly __supervisor: unique symbol };
+
+/** One note from a supervisor: a syscall it answered (kind 0), the child's exit (1), or its end (2). */
+export interface SupervisorNote {
+  kind: number;
+  tid: number;
+  /** The caller's process (0: unknown). */
+  pid: number;
+  arch: number;
+  nr: number;
+  args: bigint[];
+  allowed: boolean;
+  status: number;
+  path?: Buffer;
+  argv?: Buffer;
+  truncated: boolean;
 }
 
 function loadAddon(): Addon {

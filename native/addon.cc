@@ -9,6 +9,8 @@
 #include "shims.h"
 #include "sigchld.h"
 
+void RegisterForkexec(Napi::Env env, Napi::Object exports);  // forkexec_binding.cc
+
 namespace {
 
 struct PtraceRequestInfo {
@@ -60,6 +62,7 @@ class Hostkit : public Napi::Addon<Hostkit> {
         InstanceMethod("sigchldStart", &Hostkit::SigchldStart),
         InstanceMethod("sigchldRef", &Hostkit::SigchldRef),
     });
+    RegisterForkexec(env, exports);
     env.AddCleanupHook([this] {
       if (sigchld_) sigchld_->Close();
       sigchld_ = nullptr;

@@ -1,0 +1,136 @@
+/**
+ * Runs another program, of any language, under fork/exec rules, with exactly
+ * one exec allowed: the one that starts it.
+ *
+ * Why it cannot be bypassed: the child installs the filter (with NO_NEW_PRIVS)
+ * before its exec, while it is single-threaded and runs only our C code
+ * (native/forkexec_spawn.c). The filter turns every execve/execveat into a
+ * seccomp user notification whose listener only this launcher holds. The
+ * supervisor thread answers CONTINUE to the first execve of that pid (the
+ * child is blocked inside it and has no other thread to rewrite the path) and
+ * refuses every later one. Filters are inherited by every thread and child and
+ * cannot be removed. If the launcher dies, the kernel closes the listener and
+ * every later notification fails with ENOSYS: the rules fail closed. Fork,
+ * ptrace and foreign-arch verdicts need no supervisor: they are in the filter.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { SystemError } from '../errors';
+import { addon, type SupervisorHandle } from '../native';
+import { buildFilter, type Verdict } from './filter';
+import { withInterpreters } from './interpreter';
+import { actionVerdict, parseOptions, type Action } from './options';
+import { toAttempt, type Attempt } from './report';
+
+export interface LaunchOptions {
+  fork?: boolean;
+  exec?: boolean;
+  ptrace?: boolean;
+  action?: Action;
+  errno?: string;
+  /** Allow exec only beneath these paths (Landlock); the program and its interpreters are added. */
+  execAllow?: string[];
+  /** The program's environment; process.env by default. */
+  env?: NodeJS.ProcessEnv;
+  /** Each refused (or, for the first exec, allowed) call the supervisor answered. */
+  onAttempt?: (attempt: Attempt) => void;
+}
+
+export interface LaunchResult {
+  pid: number;
+  /** Resolves when the program ends: its exit code, or the signal that ended it. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+const STAGES = ['launch', 'socketpair', 'fork', 'prctl(PR_SET_NO_NEW_PRIVS)', 'landlock_restrict_self', 'seccomp(SECCOMP_SET_MODE_FILTER)', 'sendmsg', 'recvmsg', 'pidfd_open', 'execve'];
+const SIGKILL = 9;
+const SIGSYS = 31;
+/** si_code values for SIGCHLD (asm-generic/siginfo.h). */
+const CLD_EXITED = 1;
+
+export function launch(program: string, args: string[], options: LaunchOptions = {}): LaunchResult {
+  if (typeof program !== 'string' || program === '') throw new TypeError('launch(program, args): program must be a non-empty string');
+  if (!Array.isArray(args) || args.some((a) => typeof a !== 'string')) throw new TypeError('launch(program, args): args must be strings');
+  const { execAllow, env, onAttempt, ...rules } = options;
+  const policy = parseOptions(execAllow ? { ...rules, exec: { allow: execAllow } } : rules);
+  if (policy.exec && policy.execAllow) throw new RangeError('exec: true and execAllow exclude each other');
+  const file = resolveProgram(program, env ?? process.env);
+
+  const verdict = actionVerdict(policy);
+  // 'log' lets everything through, so it needs no supervisor; otherwise exec goes to the supervisor.
+  const execVerdict: Verdict | undefined = policy.exec ? (policy.action === 'log' ? verdict : { kind: 'notify' }) : undefined;
+  const filter = buildFilter({
+    fork: policy.fork ? verdict : undefined,
+    exec: execVerdict,
+    ptrace: policy.ptrace ? verdict : undefined,
+    foreignArch: verdict,
+  });
+
+  let ruleset = -1;
+  if (policy.execAllow) {
+    const abi = addon.landlockAbi();
+    if (abi < 0) throw new SystemError(abi, 'landlock_create_ruleset', {});
+    const paths = withInterpreters([file, ...policy.execAllow.map((p) => path.resolve(p))]);
+    const rc = addon.landlockExecRuleset(paths);
+    if (typeof rc !== 'number') throw new SystemError(rc.errno, 'landlock_add_rule', { path: paths[rc.stage] });
+    ruleset = rc;
+  }
+
+  const envp = Object.entries(env ?? process.env)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${k}=${v}`);
+  let spawned;
+  try {
+    spawned = addon.forkexecSpawn(file, [program, ...args], envp, filter, ruleset);
+  } finally {
+    if (ruleset >= 0) fs.closeSync(ruleset);
+  }
+  if ('errno' in spawned) throw new SystemError(spawned.errno, STAGES[spawned.stage] ?? 'launch', { path: file });
+  const { pid } = spawned;
+
+  let resolveExit!: (r: { code: number | null; signal: NodeJS.Signals | null }) => void;
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => (resolveExit = resolve));
+  let handle: SupervisorHandle | null = null;
+  const drain = () => {
+    for (const note of addon.supervisorDrain(handle!).notes) {
+      if (note.kind === 0) {
+        onAttempt?.(toAttempt(note));
+      } else if (note.kind === 1) {
+        addon.supervisorRelease(handle!);
+        const code = note.status >> 16;
+        const value = note.status & 0xffff;
+        resolveExit(code === CLD_EXITED ? { code: value, signal: null } : { code: null, signal: signalName(value) });
+      }
+    }
+  };
+  const signal = policy.action === 'kill' ? SIGKILL : policy.action === 'trap' ? SIGSYS : 0;
+  const started = addon.supervisorStart(spawned.listener, spawned.pidfd, pid, policy.errno, signal, true, drain);
+  if (typeof started === 'number') {
+    process.kill(pid, 'SIGKILL');
+    throw new SystemError(started, 'pthread_create', { pid });
+  }
+  handle = started;
+  const result = addon.forkexecSpawnResult(spawned.statusFd);
+  if (result.errno !== 0) throw new SystemError(result.errno, STAGES[result.stage] ?? 'execve', { path: file, pid });
+  return { pid, exited };
+}
+
+function signalName(signo: number): NodeJS.Signals {
+  const entry = Object.entries(require('node:os').constants.signals as Record<string, number>).find(([, n]) => n === signo);
+  return (entry?.[0] ?? `SIG${signo}`) as NodeJS.Signals;
+}
+
+/** execvp's search, done before fork: the child must not need a second exec to find it. */
+function resolveProgram(program: string, env: NodeJS.ProcessEnv): string {
+  if (program.includes('/')) return path.resolve(program);
+  for (const dir of (env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(':')) {
+    const candidate = path.resolve(dir || '.', program);
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK);
+      if (fs.statSync(candidate).isFile()) return candidate;
+    } catch {
+      // keep looking
+    }
+  }
+  throw new SystemError(-2, 'execvp', { path: program });
+}

@@ -1,0 +1,233 @@
+// N-API glue for hostkit/forkexec: argument checks and conversions only.
+// Failures come back as negative errno numbers (or { errno, stage } objects);
+// lib/forkexec turns them into SystemErrors with the syscall named.
+#include <napi.h>
+#include <uv.h>
+
+#include <string>
+#include <vector>
+
+#include "forkexec.h"
+
+namespace {
+
+Napi::Value TypeError(Napi::Env env, const char *msg) {
+  Napi::TypeError::New(env, msg).ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+bool ArgInt(const Napi::CallbackInfo &info, size_t i, int64_t *out) {
+  if (!info[i].IsNumber()) return false;
+  double d = info[i].As<Napi::Number>().DoubleValue();
+  if (d != (double)(int64_t)d) return false;
+  *out = (int64_t)d;
+  return true;
+}
+
+bool ArgStrings(Napi::Value v, std::vector<std::string> *out) {
+  if (!v.IsArray()) return false;
+  auto a = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    Napi::Value s = a.Get(i);
+    if (!s.IsString()) return false;
+    out->push_back(s.As<Napi::String>().Utf8Value());
+    if (out->back().find('\0') != std::string::npos) return false;
+  }
+  return true;
+}
+
+std::vector<char *> CStrings(std::vector<std::string> &v) {
+  std::vector<char *> p;
+  for (auto &s : v) p.push_back(&s[0]);
+  p.push_back(nullptr);
+  return p;
+}
+
+// sock_filter entries are 8 bytes (linux/filter.h).
+bool ArgFilter(const Napi::CallbackInfo &info, size_t i, const void **data, size_t *count) {
+  if (!info[i].IsBuffer()) return false;
+  auto buf = info[i].As<Napi::Buffer<uint8_t>>();
+  if (buf.Length() == 0 || buf.Length() % 8 != 0) return false;
+  *data = buf.Data();
+  *count = buf.Length() / 8;
+  return true;
+}
+
+Napi::Object Failure(Napi::Env env, int rc, int stage) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("errno", Napi::Number::New(env, -rc));
+  o.Set("stage", Napi::Number::New(env, stage));
+  return o;
+}
+
+// seccompInstall(filter, flags) -> listener fd or 0; -errno on failure.
+Napi::Value SeccompInstall(const Napi::CallbackInfo &info) {
+  const void *data;
+  size_t count;
+  int64_t flags;
+  if (!ArgFilter(info, 0, &data, &count) || !ArgInt(info, 1, &flags))
+    return TypeError(info.Env(), "seccompInstall(filter, flags)");
+  return Napi::Number::New(info.Env(), (double)hk_seccomp_install(data, count, (unsigned)flags));
+}
+
+Napi::Value LandlockAbi(const Napi::CallbackInfo &info) {
+  return Napi::Number::New(info.Env(), hk_landlock_abi());
+}
+
+// landlockExecRuleset(paths) -> fd, or { errno, stage: index of the failing path or -1 }.
+Napi::Value LandlockExecRuleset(const Napi::CallbackInfo &info) {
+  std::vector<std::string> paths;
+  if (!ArgStrings(info[0], &paths)) return TypeError(info.Env(), "landlockExecRuleset(paths)");
+  std::vector<const char *> p;
+  for (auto &s : paths) p.push_back(s.c_str());
+  int failed = -1;
+  int rc = hk_landlock_exec_ruleset(p.data(), p.size(), &failed);
+  if (rc < 0) return Failure(info.Env(), rc, failed);
+  return Napi::Number::New(info.Env(), rc);
+}
+
+// One per supervisor: wakes the JS thread through a uv_async handle.
+struct SupervisorHandle {
+  napi_env env;
+  uv_async_t async;
+  Napi::FunctionReference callback;
+  napi_async_context context = nullptr;
+  hk_supervisor *supervisor = nullptr;
+};
+
+void OnWake(uv_async_t *async) {
+  auto *h = static_cast<SupervisorHandle *>(async->data);
+  if (h->callback.IsEmpty()) return;
+  napi_env env = h->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value global, result;
+  napi_get_global(env, &global);
+  napi_status s = napi_make_callback(env, h->context, global, h->callback.Value(), 0, nullptr, &result);
+  if (s == napi_pending_exception) {
+    napi_value error;
+    if (napi_get_and_clear_last_exception(env, &error) == napi_ok) napi_fatal_exception(env, error);
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+void Wake(void *ctx) { uv_async_send(&static_cast<SupervisorHandle *>(ctx)->async); }
+
+// supervisorStart(listener, pidfd, firstExecPid, denyErrno, signal, keepAlive, onNote) -> handle, or -errno.
+Napi::Value SupervisorStart(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int64_t listener, pidfd, first, deny, sig;
+  if (!ArgInt(info, 0, &listener) || !ArgInt(info, 1, &pidfd) || !ArgInt(info, 2, &first) ||
+      !ArgInt(info, 3, &deny) || !ArgInt(info, 4, &sig) || !info[5].IsBoolean() || !info[6].IsFunction())
+    return TypeError(env, "supervisorStart(listener, pidfd, firstExecPid, denyErrno, signal, keepAlive, onNote)");
+  auto *h = new SupervisorHandle();
+  h->env = env;
+  h->callback = Napi::Persistent(info[6].As<Napi::Function>());
+  napi_async_init(env, nullptr, Napi::String::New(env, "hostkit:forkexec-supervisor"), &h->context);
+  uv_loop_t *loop = nullptr;
+  napi_get_uv_event_loop(env, &loop);
+  uv_async_init(loop, &h->async, OnWake);
+  h->async.data = h;
+  if (!info[5].As<Napi::Boolean>().Value()) uv_unref(reinterpret_cast<uv_handle_t *>(&h->async));
+  hk_supervisor_policy policy = {(pid_t)first, (int)deny, (int)sig};
+  int rc = hk_supervisor_start((int)listener, (int)pidfd, &policy, Wake, h, &h->supervisor);
+  if (rc < 0) {
+    h->callback.Reset();
+    uv_close(reinterpret_cast<uv_handle_t *>(&h->async),
+             [](uv_handle_t *handle) { delete static_cast<SupervisorHandle *>(handle->data); });
+    return Napi::Number::New(env, rc);
+  }
+  // The handle lives as long as its supervisor thread might wake it: for the process's lifetime.
+  return Napi::External<SupervisorHandle>::New(env, h);
+}
+
+// supervisorRelease(handle): stop keeping the event loop alive once the supervisor is done.
+Napi::Value SupervisorRelease(const Napi::CallbackInfo &info) {
+  if (info[0].IsExternal()) uv_unref(reinterpret_cast<uv_handle_t *>(&info[0].As<Napi::External<SupervisorHandle>>().Data()->async));
+  return info.Env().Undefined();
+}
+
+
+// supervisorDrain(handle) -> { notes: [...], dropped }
+Napi::Value SupervisorDrain(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsExternal()) return TypeError(env, "supervisorDrain(handle)");
+  auto *h = info[0].As<Napi::External<SupervisorHandle>>().Data();
+  static hk_note notes[16];
+  Napi::Array list = Napi::Array::New(env);
+  uint64_t dropped = 0;
+  for (;;) {
+    size_t n = hk_supervisor_drain(h->supervisor, notes, 16, &dropped);
+    for (size_t i = 0; i < n; i++) {
+      const hk_note &note = notes[i];
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("kind", Napi::Number::New(env, note.kind));
+      o.Set("tid", Napi::Number::New(env, note.tid));
+      o.Set("pid", Napi::Number::New(env, note.pid));
+      o.Set("arch", Napi::Number::New(env, note.arch));
+      o.Set("nr", Napi::Number::New(env, note.nr));
+      Napi::Array args = Napi::Array::New(env, 6);
+      for (uint32_t a = 0; a < 6; a++) args.Set(a, Napi::BigInt::New(env, note.args[a]));
+      o.Set("args", args);
+      o.Set("allowed", Napi::Boolean::New(env, note.allowed != 0));
+      o.Set("status", Napi::Number::New(env, note.status));
+      if (note.path_len >= 0) o.Set("path", Napi::Buffer<char>::Copy(env, note.path, (size_t)note.path_len));
+      if (note.argv_len >= 0) o.Set("argv", Napi::Buffer<char>::Copy(env, note.argv, (size_t)note.argv_len));
+      o.Set("truncated", Napi::Boolean::New(env, note.truncated != 0));
+      list.Set(list.Length(), o);
+    }
+    if (n < 16) break;
+  }
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("notes", list);
+  result.Set("dropped", Napi::Number::New(env, (double)dropped));
+  return result;
+}
+
+// forkexecSpawn(path, argv, envp, filter, landlockFd) -> { pid, listener, pidfd, statusFd } or { errno, stage }
+Napi::Value ForkexecSpawn(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  std::vector<std::string> argv, envp;
+  const void *filter;
+  size_t count;
+  int64_t landlock;
+  if (!info[0].IsString() || !ArgStrings(info[1], &argv) || !ArgStrings(info[2], &envp) ||
+      !ArgFilter(info, 3, &filter, &count) || !ArgInt(info, 4, &landlock))
+    return TypeError(env, "forkexecSpawn(path, argv, envp, filter, landlockFd)");
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  std::vector<char *> cargv = CStrings(argv), cenvp = CStrings(envp);
+  hk_fe_spawn_request req = {path.c_str(), cargv.data(), cenvp.data(), filter, count, (int)landlock};
+  pid_t pid = 0;
+  int listener = -1, pidfd = -1, status_fd = -1;
+  hk_fe_stage stage;
+  int rc = hk_fe_spawn(&req, &pid, &listener, &pidfd, &status_fd, &stage);
+  if (rc < 0) return Failure(env, rc, stage);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("pid", Napi::Number::New(env, pid));
+  o.Set("listener", Napi::Number::New(env, listener));
+  o.Set("pidfd", Napi::Number::New(env, pidfd));
+  o.Set("statusFd", Napi::Number::New(env, status_fd));
+  return o;
+}
+
+// forkexecSpawnResult(statusFd) -> { errno: 0 } once the exec happened, or { errno, stage }
+Napi::Value ForkexecSpawnResult(const Napi::CallbackInfo &info) {
+  int64_t fd;
+  if (!ArgInt(info, 0, &fd)) return TypeError(info.Env(), "forkexecSpawnResult(statusFd)");
+  hk_fe_stage stage;
+  int rc = hk_fe_spawn_result((int)fd, &stage);
+  return Failure(info.Env(), rc, stage);
+}
+
+}  // namespace
+
+void RegisterForkexec(Napi::Env env, Napi::Object exports) {
+  exports.Set("seccompInstall", Napi::Function::New(env, SeccompInstall, "seccompInstall"));
+  exports.Set("landlockAbi", Napi::Function::New(env, LandlockAbi, "landlockAbi"));
+  exports.Set("landlockExecRuleset", Napi::Function::New(env, LandlockExecRuleset, "landlockExecRuleset"));
+  exports.Set("supervisorStart", Napi::Function::New(env, SupervisorStart, "supervisorStart"));
+  exports.Set("supervisorRelease", Napi::Function::New(env, SupervisorRelease, "supervisorRelease"));
+  exports.Set("supervisorDrain", Napi::Function::New(env, SupervisorDrain, "supervisorDrain"));
+  exports.Set("forkexecSpawn", Napi::Function::New(env, ForkexecSpawn, "forkexecSpawn"));
+  exports.Set("forkexecSpawnResult", Napi::Function::New(env, ForkexecSpawnResult, "forkexecSpawnResult"));
+}
