@@ -189,10 +189,9 @@ export class Server extends EventEmitter {
       case 'S':
         return this.legacyResume(text);
       case 'D':
+        // gdb still closes its vFile handles after this; the session ends when it hangs up.
         await this.t.detach();
         this.target = undefined;
-        setImmediate(() => this.connection.close());
-        this.queue = this.queue.then(() => this.finish('detached'));
         return 'OK';
       case 'k':
         if (this.target) await this.target.kill();

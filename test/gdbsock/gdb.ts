@@ -6,6 +6,14 @@ import readline from 'node:readline';
 
 const CLI = path.join(__dirname, '..', '..', 'dist', 'gdbsock', 'cli.js');
 
+/** Our environment without tap's NODE_OPTIONS loaders, which would ride along into gdbsock. */
+export function cleanEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env.NODE_OPTIONS;
+  for (const key of Object.keys(env)) if (key.startsWith('TAP') || key.startsWith('_TAPJS')) delete env[key];
+  return env;
+}
+
 /** gdb and gdbserver are real peers here: missing means the machine is not set up, so fail loudly. */
 export function requireTool(name: string): void {
   try {
@@ -27,7 +35,7 @@ export interface Gdbsock {
 
 /** Starts gdbsock and waits for its "connect with" line. */
 export async function startGdbsock(args: string[]): Promise<Gdbsock> {
-  const proc = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv() });
   let err = '';
   proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   const exited = once(proc, 'exit').then(([code]) => code as number | null);
@@ -61,7 +69,7 @@ export function runGdb(connect: string, commands: string[], options: { file?: st
   for (const c of commands) args.push('-ex', c);
   if (options.file) args.push(options.file);
   return new Promise((resolve, reject) => {
-    execFile('gdb', args, { timeout: options.timeout ?? 30000, encoding: 'utf8' }, (error, stdout, stderr) => {
+    execFile('gdb', args, { timeout: options.timeout ?? 30000, encoding: 'utf8', env: cleanEnv() }, (error, stdout, stderr) => {
       const out = stdout + stderr;
       if (error && (error as { killed?: boolean }).killed) reject(new Error(`gdb timed out; it said:\n${out}`));
       else resolve(out);
