@@ -1,0 +1,9 @@
+/**
+ * Typed readers for /proc/PID. Every reader throws SystemError; a process
+ * that is gone gives ESRCH rather than ENOENT.
+ */
+export { maps, parseMaps, type Mapping } from './maps';
+export { stat, parseStat, type Stat } from './stat';
+export { status, parseStatus, type Status } from './status';
+export { auxv, parseAuxv, AuxvType, type Auxv, type AuxvEntry } from './auxv';
+export { tasks, exe, cwd, cmdline, environ, comm, fds, type OpenFile } from './process';
