@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { getSystemErrorMap } from 'node:util';
 
 /** Where a failed syscall pointed: whichever of these apply. */
@@ -11,6 +12,31 @@ export interface SystemErrorInfo {
 }
 
 const errorMap = getSystemErrorMap();
+
+/**
+ * libuv's table, which Node's errors use, lacks some errnos the kernel gives
+ * tracers and core handlers (ECHILD from waitpid, EDQUOT from a full quota):
+ * name them from os.constants and describe them here (strerror's words).
+ */
+const extraDescriptions: Record<string, string> = {
+  ECHILD: 'no child processes',
+  EDQUOT: 'disk quota exceeded',
+  ENOEXEC: 'exec format error',
+  EDEADLK: 'resource deadlock avoided',
+  EINPROGRESS: 'operation now in progress',
+  ESTALE: 'stale file handle',
+  EIDRM: 'identifier removed',
+  ENOLCK: 'no locks available',
+};
+const errnoNames = new Map(Object.entries(os.constants.errno).map(([name, n]) => [n, name]));
+
+function describeErrno(positive: number): [code: string, description: string] {
+  const known = errorMap.get(-positive);
+  if (known) return known;
+  const name = errnoNames.get(positive);
+  if (name) return [name, extraDescriptions[name] ?? `system error ${positive}`];
+  return [`Unknown system error ${positive}`, 'unknown error'];
+}
 
 /**
  * A failed syscall, shaped like Node's own fs errors: `code` ('ESRCH'),
@@ -31,7 +57,7 @@ export class SystemError extends Error {
 
   constructor(errno: number, syscall: string, info: SystemErrorInfo = {}) {
     const positive = Math.abs(errno);
-    const [code, description] = errorMap.get(-positive) ?? [`Unknown system error ${positive}`, 'unknown error'];
+    const [code, description] = describeErrno(positive);
     super(`${code}: ${description}, ${syscall}${describe(info)}`);
     this.name = 'SystemError';
     this.code = code;
@@ -52,6 +78,20 @@ function describe(info: SystemErrorInfo): string {
   if (info.address !== undefined) parts.push(`address 0x${info.address.toString(16)}`);
   if (info.noteType !== undefined) parts.push(`note type 0x${info.noteType.toString(16)}`);
   return parts.length ? ` (${parts.join(', ')})` : '';
+}
+
+/**
+ * A request hostkit refuses before any syscall because it could not end well,
+ * with a Node-style `code` ('ERR_HOSTKIT_OWN_CHILD').
+ */
+export class HostkitError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'HostkitError';
+  }
 }
 
 /** Errno numbers the bridge reacts to (asm-generic/errno-base.h). */

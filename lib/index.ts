@@ -5,6 +5,6 @@
  * tracer, and SystemError. Features live in their own entry points:
  * hostkit/forkexec, hostkit/coredump, hostkit/gdbsock.
  */
-export { SystemError, type SystemErrorInfo } from './errors';
+export { HostkitError, SystemError, type SystemErrorInfo } from './errors';
 export * as procfs from './procfs';
 export * from './ptrace';

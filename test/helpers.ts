@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
+import type { Tracee } from '../lib/ptrace';
 
 const FIXTURES = path.join(__dirname, 'fixtures', 'bin');
 
@@ -37,6 +38,7 @@ export interface Detached {
  */
 export async function startDetached(binary: string, args: string[] = []): Promise<Detached> {
   const sh = spawn('/bin/sh', ['-c', '"$@" &', 'sh', binary, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const shExited = once(sh, 'exit'); // sh usually exits before the program says "ready"
   const lines = readline.createInterface({ input: sh.stdout! });
   const queue: string[] = [];
   const waiting: ((line: string) => void)[] = [];
@@ -50,7 +52,7 @@ export async function startDetached(binary: string, args: string[] = []): Promis
   const match = /^ready (\d+)/.exec(first);
   if (!match) throw new Error(`${binary} said '${first}' instead of 'ready PID'`);
   const pid = Number(match[1]);
-  await once(sh, 'exit');
+  await shExited;
   return {
     pid,
     nextLine,
@@ -84,4 +86,9 @@ export async function eventually(check: () => boolean, what: string, ms = 5000):
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/** Lets a tracee run as if untraced: every signal stop is continued with its signal (a shell's SIGCHLD, say). */
+export function passSignals(tracee: Tracee): void {
+  tracee.on('signal', (event: { tid: number }) => tracee.threads.get(event.tid)?.cont());
 }

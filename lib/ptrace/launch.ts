@@ -32,12 +32,14 @@ export function planLaunch(file: string, args: readonly string[], options: Launc
   if (typeof file !== 'string' || file.length === 0) throw new TypeError('file must be a non-empty string');
   if (!Array.isArray(args) || args.some((a) => typeof a !== 'string')) throw new TypeError('args must be strings');
   const env = options.env ?? process.env;
+  // Every argument is checked before the PATH search, which may fail with ENOENT.
+  const stdio = (options.stdio ?? ['inherit', 'inherit', 'inherit']).map(checkStdio);
   return {
     path: resolveExecutable(file, env.PATH),
     argv: [options.argv0 ?? file, ...args],
     envp: Object.entries(env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`])),
     cwd: options.cwd ?? null,
-    stdio: (options.stdio ?? ['inherit', 'inherit', 'inherit']).map(checkStdio),
+    stdio,
     newProcessGroup: options.newProcessGroup ?? false,
   };
 }

@@ -75,6 +75,18 @@ export class Thread {
   /** Sends SIGKILL to this thread (which ends its whole process). */
   kill(): void {
     libc().tgkill(this.pid, this.tid, Signal.SIGKILL);
+    this.dying();
+  }
+
+  /**
+   * SIGKILL wakes a stopped thread only to die: it is running towards its exit
+   * status, which keeps Node alive until it is reaped.
+   */
+  dying(): void {
+    if (this.state !== 'stopped') return;
+    this.state = 'running';
+    this.pendingSignal = 0;
+    tracer.setRunning(this.tid, true);
   }
 
   /** The current stop if stopped, else the next event (stop or exit). */

@@ -1,7 +1,7 @@
 import { EventEmitter, on } from 'node:events';
-import { SystemError, checkPid, hasCode } from '../errors';
+import { HostkitError, SystemError, checkPid, hasCode } from '../errors';
 import { addon } from '../native';
-import { tasks, status } from '../procfs';
+import { stat, status, tasks } from '../procfs';
 import { type ArchLayout, hostArch } from './arch';
 import { Breakpoints } from './breakpoints';
 import { DEFAULT_OPTIONS, Option, Request, Signal } from './constants';
@@ -30,7 +30,11 @@ export class Tracee extends EventEmitter implements ExitHook {
   readonly arch: ArchLayout = hostArch();
   state: 'traced' | 'detached' | 'exited' = 'traced';
   end: ProcessEnd | undefined;
-  /** Threads born by clone are resumed after their first stop, unless a stopAll() is under way. */
+  /**
+   * Thread creation is transparent: a thread that called clone is resumed as
+   * it was after its clone event, and the new thread after its first stop,
+   * unless a stopAll() is under way. Both events are still emitted.
+   */
   autoResumeNewThreads = true;
   private stopping = 0;
   private readonly endWaiters: ((end: ProcessEnd) => void)[] = [];
@@ -53,6 +57,7 @@ export class Tracee extends EventEmitter implements ExitHook {
    */
   static async attach(pid: number, options: AttachOptions = {}): Promise<Tracee> {
     checkPid(pid);
+    refuseOwnChild(pid);
     const tracee = new Tracee(pid, false, DEFAULT_OPTIONS | (options.options ?? 0));
     try {
       tracee.seizeAll();
@@ -121,6 +126,7 @@ export class Tracee extends EventEmitter implements ExitHook {
   kill(): void {
     const leader = this.leader ?? this.threads.values().next().value;
     leader?.kill();
+    for (const t of this.threads.values()) t.dying();
   }
 
   /** How the process ended, once it has. */
@@ -195,9 +201,17 @@ export class Tracee extends EventEmitter implements ExitHook {
         return this.threadEnded(thread, { type: 'killed', tid: thread.tid, signal: ws.signal, coreDumped: ws.coreDumped });
       case 'interrupt-stop':
         return this.onInterruptStop(thread);
-      default:
-        return this.stopped(thread, this.describeStop(thread, ws));
+      default: {
+        const event = this.describeStop(thread, ws);
+        this.stopped(thread, event);
+        if (event.type === 'clone' && this.resumesThreadCreation() && thread.state === 'stopped') thread.resumeAsBefore();
+        return;
+      }
     }
+  }
+
+  private resumesThreadCreation(): boolean {
+    return this.autoResumeNewThreads && this.stopping === 0;
   }
 
   /** A tid that vanished without an exit status: the thread that called exec, now the leader. */
@@ -210,8 +224,9 @@ export class Tracee extends EventEmitter implements ExitHook {
       thread.starting = false;
       this.stopped(thread, { type: 'thread-start', tid: thread.tid });
       const cloned = thread.tid !== this.pid; // a forked child's first thread waits for its owner
-      if (cloned && this.autoResumeNewThreads && this.stopping === 0 && thread.state === 'stopped') thread.cont(0);
-    } else if (thread.interruptRequested) {
+      if (cloned && this.resumesThreadCreation() && thread.state === 'stopped') thread.cont(0);
+    } else if (thread.interruptRequested || thread.lastResume === Request.LISTEN) {
+      // A listening thread traps again when its group-stop ends (SIGCONT): report it.
       this.stopped(thread, { type: 'interrupted', tid: thread.tid });
     } else {
       // A PTRACE_INTERRUPT that reached an already stopped thread fires on its next resume: swallow it.
@@ -336,6 +351,25 @@ export class Tracee extends EventEmitter implements ExitHook {
       else tracer.remove(t.tid);
     }
     this.finish('detached');
+  }
+}
+
+/**
+ * libuv reaps this Node's child_process children with waitpid(pid), which
+ * would swallow their ptrace stops and leave the tracer waiting forever.
+ */
+function refuseOwnChild(pid: number): void {
+  let parent: number;
+  try {
+    parent = stat(pid).ppid;
+  } catch {
+    return; // gone or unreadable: PTRACE_SEIZE gives the right error
+  }
+  if (parent === process.pid) {
+    throw new HostkitError(
+      'ERR_HOSTKIT_OWN_CHILD',
+      `pid ${pid} is a child of this Node process (child_process), whose stops libuv would swallow: use Tracee.launch(), or start it outside this process`,
+    );
   }
 }
 

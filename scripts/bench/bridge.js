@@ -13,11 +13,13 @@ function option(args, name, fallback) {
   return i >= 0 ? Number(args[i + 1]) : fallback;
 }
 
+// Started through sh as a grandchild: libuv's waitpid() on its own children
+// would also swallow their ptrace stops (see README, "one rule").
 async function startTarget(binary, megabytes) {
-  const child = spawn(binary, [String(megabytes)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const [line] = await once(readline.createInterface({ input: child.stdout }), 'line');
+  const sh = spawn('/bin/sh', ['-c', '"$@" &', 'sh', binary, String(megabytes)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const [line] = await once(readline.createInterface({ input: sh.stdout }), 'line');
   const [, pid, address] = line.split(' ');
-  return { child, pid: Number(pid), address: BigInt(`0x${address}`) };
+  return { pid: Number(pid), address: BigInt(`0x${address}`), kill: () => process.kill(Number(pid), 'SIGKILL') };
 }
 
 function measureC(binary, target, megabytes, iterations) {
@@ -88,7 +90,7 @@ exports.main = async function main(args) {
       js.push(await measureJs(target, megabytes, iterations));
     }
   } finally {
-    target.child.kill('SIGKILL');
+    target.kill();
   }
   const med = (list, key) => median(list.map((m) => m[key]));
   const mbps = (ns) => (megabytes / (ns / 1e9)).toFixed(0);

@@ -83,6 +83,9 @@ t.test('syscall entry and exit stops', async (t) => {
   const tracee = Tracee.launch(fixture('exitcode'), ['9']);
   t.teardown(() => tracee.state === 'traced' && tracee.kill());
   const thread = tracee.leader!;
+  // Launch leaves the thread in its exec stop, inside execve: the first syscall stop is execve's exit.
+  thread.syscall();
+  t.match(await thread.nextEvent(), { type: 'syscall-exit', tid: thread.tid, rval: 0n, isError: false });
   thread.syscall();
   const entry = await thread.nextEvent();
   t.match(entry, { type: 'syscall-entry', tid: thread.tid });
