@@ -71,7 +71,9 @@ async function measureJs(target, megabytes, iterations) {
   result.bulk = timeEachSync(7, () => {
     if (tracee.memory.readInto(target.address, big) !== bytes) throw new Error('short bulk read');
   });
-  result['bulk-async'] = await timeEach(7, () => tracee.memory.readAsync(target.address, bytes));
+  result['bulk-async'] = await timeEach(7, async () => {
+    if ((await tracee.memory.readIntoAsync(target.address, big)) !== bytes) throw new Error('short bulk read');
+  });
   await tracee.detach();
   return result;
 }
