@@ -19,3 +19,4 @@ export { writeCore, encodeCoreNotes, type CoreNotes, type ThreadNotes, type Segm
 export { planLayout, type CoreLayout, type PlannedRange } from './layout';
 export { type CoreOutput } from './sink';
 export { Filter, DEFAULT_FILTER } from './filter';
+export { readCoreStream, StreamedCore, type StreamReadOptions } from './stream-reader';
