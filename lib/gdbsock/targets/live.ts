@@ -9,7 +9,7 @@
  */
 import fs from 'node:fs';
 import { type Thread, type TraceEvent, Tracee } from '../../ptrace';
-import { comm, stat } from '../../procfs';
+import { comm } from '../../procfs';
 import { evaluate } from '../agent';
 import { type Regsets, type RegisterLayout, x86_64Layout } from '../registers';
 import type { BreakpointType, Condition, ResumeAction, StopEvent, Target, ThreadInfo } from '../target';
@@ -79,10 +79,10 @@ export class LiveTarget implements Target {
     return [...this.tracee.threads.values()].map((t) => {
       const info: ThreadInfo = { tid: t.tid };
       try {
+        // gdb asks at every stop; the core (another /proc read) it never shows, so it is left out.
         info.name = comm(this.pid, t.tid);
-        info.core = stat(this.pid, t.tid).processor;
       } catch {
-        // exiting: name and core are optional
+        // exiting: the name is optional
       }
       return info;
     });

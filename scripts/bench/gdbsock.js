@@ -1,0 +1,108 @@
+'use strict';
+// npm run bench -- gdbsock [--runs N] [SCENARIO...]
+// The same gdb 13.1 client and the same gdb scripts (../shared/bench/gdb/*.gdb,
+// or $GDB_BENCH_DIR) against gdbserver and against gdbsock, alternating runs in
+// one process; prints the medians and the ratio gdbsock/gdbserver. Each script
+// prints SCENARIO_SECONDS, timed inside gdb, so process start-up is not counted.
+const { execFile, execFileSync, spawn } = require('node:child_process');
+const { once } = require('node:events');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { median } = require('./compile');
+
+const root = path.join(__dirname, '..', '..');
+const cli = path.join(root, 'dist', 'gdbsock', 'cli.js');
+const TARGET_ARGS = ['1000000', '0', '64'];
+
+function scriptsDir() {
+  const dir = process.env.GDB_BENCH_DIR || path.join(root, '..', 'shared', 'bench', 'gdb');
+  if (!fs.existsSync(path.join(dir, 'target.c'))) throw new Error(`no gdb benchmark scripts in ${dir}: set GDB_BENCH_DIR`);
+  return dir;
+}
+
+function need(tool, pkg) {
+  try {
+    execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
+  } catch {
+    throw new Error(`${tool} is missing: apt-get install ${pkg}`);
+  }
+}
+
+/** Starts a server on a free port and resolves with the port once it listens. */
+async function startServer(kind, binary) {
+  const args =
+    kind === 'gdbserver'
+      ? ['--once', '127.0.0.1:0', binary, ...TARGET_ARGS]
+      : [cli, '--once', '--listen', '127.0.0.1:0', '--', binary, ...TARGET_ARGS];
+  const proc = spawn(kind === 'gdbserver' ? 'gdbserver' : process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = once(proc, 'exit');
+  let text = '';
+  const port = await new Promise((resolve, reject) => {
+    const look = (d) => {
+      text += d.toString();
+      const m = /Listening on port (\d+)/.exec(text) || /target extended-remote 127\.0\.0\.1:(\d+)/.exec(text);
+      if (m) resolve(Number(m[1]));
+    };
+    proc.stdout.on('data', look);
+    proc.stderr.on('data', look);
+    exited.then(() => reject(new Error(`${kind} exited: ${text}`)));
+  });
+  return { port, exited, proc, log: () => text };
+}
+
+function runGdb(port, script, binary) {
+  const args = ['-q', '-batch', '-nx', '-ex', 'set pagination off', '-ex', 'set confirm off'];
+  args.push('-ex', `target remote 127.0.0.1:${port}`, '-x', script, '-ex', 'kill', binary);
+  return new Promise((resolve) => {
+    execFile('gdb', args, { timeout: 300000, encoding: 'utf8', maxBuffer: 64 << 20 }, (err, stdout, stderr) => resolve(stdout + stderr));
+  });
+}
+
+async function oneRun(kind, scenario, dir, binary) {
+  const server = await startServer(kind, binary);
+  const out = await runGdb(server.port, path.join(dir, `${scenario}.gdb`), binary);
+  const timer = setTimeout(() => server.proc.kill('SIGKILL'), 10000);
+  await server.exited;
+  clearTimeout(timer);
+  const m = /^SCENARIO_SECONDS ([\d.]+)$/m.exec(out);
+  if (!m) {
+    process.stderr.write(`--- ${kind} ${scenario} failed; gdb said:\n${out.split('\n').slice(-6).join('\n')}\n--- server said:\n${server.log().slice(-500)}\n`);
+    return undefined;
+  }
+  return Number(m[1]);
+}
+
+exports.main = async function main(args) {
+  need('gdb', 'gdb');
+  need('gdbserver', 'gdbserver');
+  let runs = 3;
+  const i = args.indexOf('--runs');
+  if (i >= 0) {
+    runs = Number(args[i + 1]);
+    args.splice(i, 2);
+  }
+  const dir = scriptsDir();
+  const scenarios = args.length ? args : fs.readdirSync(dir).filter((f) => f.endsWith('.gdb')).map((f) => path.basename(f, '.gdb'));
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'gdbsock-bench-'));
+  const binary = path.join(work, 'target');
+  execFileSync('gcc', ['-O1', '-g', '-pthread', '-o', binary, path.join(dir, 'target.c')]);
+  const rows = [];
+  console.log(`${'scenario'.padEnd(12)} ${'gdbserver_s'.padStart(12)} ${'gdbsock_s'.padStart(12)} ${'ratio'.padStart(8)}`);
+  for (const scenario of scenarios) {
+    const times = { gdbserver: [], gdbsock: [] };
+    for (let r = 0; r < runs; r++) {
+      for (const kind of ['gdbserver', 'gdbsock']) {
+        const s = await oneRun(kind, scenario, dir, binary);
+        if (s !== undefined) times[kind].push(s);
+      }
+    }
+    const a = times.gdbserver.length ? median(times.gdbserver) : undefined;
+    const b = times.gdbsock.length ? median(times.gdbsock) : undefined;
+    const ratio = a && b ? (b / a).toFixed(2) : 'FAIL';
+    rows.push({ scenario, gdbserver: a, gdbsock: b, ratio });
+    console.log(`${scenario.padEnd(12)} ${String(a?.toFixed(4) ?? 'FAIL').padStart(12)} ${String(b?.toFixed(4) ?? 'FAIL').padStart(12)} ${ratio.padStart(8)}`);
+  }
+  fs.rmSync(work, { recursive: true, force: true });
+  return rows;
+};
