@@ -55,6 +55,7 @@ export class Server extends EventEmitter {
   private multiprocess = false;
   private extended = false;
   private threadEvents = false;
+  private execEvents = false;
   private generalThread = 0;
   private waiting = false;
   private queue: Promise<void> = Promise.resolve();
@@ -355,6 +356,7 @@ export class Server extends EventEmitter {
       if (!this.provider) return 'E01';
       const pid = parseHex(text.slice(8), 'pid');
       this.target = await this.provider.attach(pid);
+      this.target.setExecEvents(this.execEvents);
       this.generalThread = 0;
       return this.stopReply(this.target.lastStop());
     }
@@ -368,6 +370,7 @@ export class Server extends EventEmitter {
       }
       if (this.target) await this.target.kill();
       this.target = await this.provider.launch(argv, this.launchSettings);
+      this.target.setExecEvents(this.execEvents);
       this.generalThread = 0;
       return this.stopReply(this.target.lastStop());
     }
@@ -402,6 +405,8 @@ export class Server extends EventEmitter {
   private supported(text: string): string {
     const features = new Set(text.slice('qSupported:'.length).split(';'));
     this.multiprocess = features.has('multiprocess+');
+    this.target?.setExecEvents(features.has('exec-events+'));
+    this.execEvents = features.has('exec-events+');
     return [
       `PacketSize=${PACKET_SIZE.toString(16)}`,
       'QStartNoAckMode+',
@@ -428,6 +433,7 @@ export class Server extends EventEmitter {
       'QSetWorkingDir+',
       'QStartupWithShell+',
       ...(features.has('no-resumed+') ? ['no-resumed+'] : []),
+      ...(features.has('exec-events+') ? ['exec-events+'] : []),
     ].join(';');
   }
 

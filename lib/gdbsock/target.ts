@@ -91,6 +91,8 @@ export interface Target {
 
   /** Signals delivered to the program without stopping (QPassSignals). */
   setPassSignals(signals: Set<number>): void;
+  /** Report execs as stops (gdb's exec-events); otherwise the new program just runs on. */
+  setExecEvents(on: boolean): void;
   /** Syscalls reported as stops (QCatchSyscalls): undefined = off, empty set = all. */
   setCatchSyscalls(syscalls: Set<number> | undefined): void;
 }

@@ -28,3 +28,30 @@ t.test('extended-remote: run starts the program again (vRun), catch syscall, mon
   t.match(out, /\[Inferior 1 \(process \d+\) exited normally\]/);
   t.match(out, /gdbsock monitor commands/);
 });
+
+t.test('threads created and exiting while running; breakpoints in new threads', async (t) => {
+  const threads = fixture('threads');
+  const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', threads, 'churn', '40']);
+  t.teardown(() => server.stop());
+  const out = await runGdb(`target extended-remote ${server.target}`, [
+    'break short_lived if (long)arg == 30',
+    'continue',
+    'print (long)arg',
+    'info threads',
+    'delete',
+    'continue',
+  ], { file: threads });
+  t.match(out, /hit Breakpoint 1, short_lived \(arg=0x1e\)/, 'the condition picked the 31st thread');
+  t.match(out, /\$1 = 30/);
+  t.match(out, /\* 2 +Thread \d+\.\d+ "threads" short_lived/, 'the new thread is current');
+  t.match(out, /\[Inferior 1 \(process \d+\) exited normally\]/, 'every other thread came and went without a stop');
+});
+
+t.test('exec: gdb follows the new program', async (t) => {
+  const execer = fixture('execer');
+  const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', execer, fixture('exitcode'), '5']);
+  t.teardown(() => server.stop());
+  const out = await runGdb(`target extended-remote ${server.target}`, ['continue', 'info inferiors', 'continue'], { file: execer });
+  t.match(out, /is executing new program: .*exitcode/);
+  t.match(out, /\[Inferior 1 \(process \d+\) exited with code 05\]/);
+});

@@ -7,9 +7,12 @@
 import type { Thread } from '../../ptrace';
 import type { BreakpointType } from '../target';
 
+/** 'gdb' for Z1..Z4; 'condition' for a conditional Z0 we placed in a debug register ourselves. */
+export type SlotOwner = 'gdb' | 'condition';
+
 interface Slot {
   /** What gdb asked for: reported back as is when any piece fires. */
-  request: { type: BreakpointType; address: bigint; length: number };
+  request: { type: BreakpointType; address: bigint; length: number; owner: SlotOwner };
   address: bigint;
   length: number;
 }
@@ -22,17 +25,28 @@ const LEN: Record<number, number> = { 1: 0, 2: 1, 4: 3, 8: 2 };
 export class DebugRegisters {
   private slots: (Slot | undefined)[] = [undefined, undefined, undefined, undefined];
 
-  insert(type: BreakpointType, address: bigint, length: number): void {
+  insert(type: BreakpointType, address: bigint, length: number, owner: SlotOwner = 'gdb'): void {
     const pieces = type === 'hardware' ? [{ address, length: 1 }] : split(address, length);
     const free = this.slots.flatMap((s, i) => (s ? [] : [i]));
     if (pieces.length === 0 || pieces.length > free.length) throw new RangeError('no free debug register');
-    pieces.forEach((p, k) => (this.slots[free[k]!] = { request: { type, address, length }, ...p }));
+    pieces.forEach((p, k) => (this.slots[free[k]!] = { request: { type, address, length, owner }, ...p }));
   }
 
-  remove(type: BreakpointType, address: bigint, length: number): void {
+  get free(): number {
+    return this.slots.filter((s) => !s).length;
+  }
+
+  remove(type: BreakpointType, address: bigint, length: number, owner: SlotOwner = 'gdb'): void {
     this.slots = this.slots.map((s) =>
-      s && s.request.type === type && s.request.address === address && s.request.length === length ? undefined : s,
+      s && s.request.type === type && s.request.address === address && s.request.length === length && s.request.owner === owner
+        ? undefined
+        : s,
     );
+  }
+
+  /** Addresses of the conditional breakpoints held in debug registers. */
+  get conditionAddresses(): bigint[] {
+    return this.slots.flatMap((s) => (s && s.request.owner === 'condition' ? [s.request.address] : []));
   }
 
   clear(): void {
@@ -67,15 +81,6 @@ export class DebugRegisters {
   hit(dr6: bigint): Slot['request'] | undefined {
     for (let i = 0; i < 4; i++) if ((dr6 >> BigInt(i)) & 1n && this.slots[i]) return this.slots[i]!.request;
     return undefined;
-  }
-
-  /** The CPU never clears DR6 itself. */
-  clearStatus(thread: Thread): void {
-    try {
-      thread.setDebugRegister(6, 0n);
-    } catch {
-      // gone
-    }
   }
 }
 

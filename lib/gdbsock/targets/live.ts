@@ -37,6 +37,8 @@ export class LiveTarget implements Target {
   /** gdb's software breakpoints, with their conditions (none: always report). */
   private readonly softwareBreakpoints = new Map<bigint, Condition[] | undefined>();
   private readonly debugRegisters = new DebugRegisters();
+  /** Conditional breakpoints placed in debug registers, by address. */
+  private readonly hardwareConditions = new Map<bigint, Condition[]>();
   /** Events that wait to be reported (found while stopping the other threads). */
   private readonly held: StopEvent[] = [];
   private waiter: ((event: StopEvent) => void) | undefined;
@@ -48,6 +50,7 @@ export class LiveTarget implements Target {
   private catchSyscalls: Set<number> | undefined;
   private readonly syscallEntry = new Map<number, number>();
   private exitEvent: StopEvent | undefined;
+  private execEvents = false;
 
   private constructor(
     readonly tracee: Tracee,
@@ -166,16 +169,51 @@ export class LiveTarget implements Target {
   }
 
   insertBreakpoint(type: BreakpointType, address: bigint, length: number, conditions?: Condition[]): void {
-    if (type === 'software') {
-      this.tracee.breakpoints.insert(address);
-      this.softwareBreakpoints.set(address, conditions);
-      return;
-    }
+    if (type === 'software') return this.insertSoftware(address, conditions);
+    if (this.debugRegisters.free === 0) this.evictConditionSlot();
     this.debugRegisters.insert(type, address, length);
     this.applyDebugRegisters();
   }
 
+  /**
+   * A conditional breakpoint goes into a free debug register when there is one:
+   * an instruction breakpoint traps before the instruction and the kernel sets
+   * EFLAGS.RF (arch/x86/kernel/hw_breakpoint.c), so a false condition costs one
+   * stop and a PTRACE_CONT, where an int3 would also need a step over it.
+   */
+  private insertSoftware(address: bigint, conditions: Condition[] | undefined): void {
+    if (this.hardwareConditions.has(address)) {
+      if (conditions) return void this.hardwareConditions.set(address, conditions);
+      this.removeBreakpoint('software', address, 1);
+    }
+    if (conditions && !this.tracee.breakpoints.has(address) && this.debugRegisters.free > 0 && this.tracee.arch.debugRegisters) {
+      this.debugRegisters.insert('hardware', address, 1, 'condition');
+      this.applyDebugRegisters();
+      this.hardwareConditions.set(address, conditions);
+      return;
+    }
+    this.tracee.breakpoints.insert(address);
+    this.softwareBreakpoints.set(address, conditions);
+  }
+
+  /** gdb wants a debug register that a condition of ours holds: that condition goes back to an int3. */
+  private evictConditionSlot(): void {
+    const address = this.debugRegisters.conditionAddresses[0];
+    if (address === undefined) return;
+    const conditions = this.hardwareConditions.get(address);
+    this.hardwareConditions.delete(address);
+    this.debugRegisters.remove('hardware', address, 1, 'condition');
+    this.tracee.breakpoints.insert(address);
+    this.softwareBreakpoints.set(address, conditions);
+  }
+
   removeBreakpoint(type: BreakpointType, address: bigint, length: number): void {
+    if (type === 'software' && this.hardwareConditions.has(address)) {
+      this.hardwareConditions.delete(address);
+      this.debugRegisters.remove('hardware', address, 1, 'condition');
+      this.applyDebugRegisters();
+      return;
+    }
     if (type === 'software') {
       this.softwareBreakpoints.delete(address);
       this.tracee.breakpoints.remove(address);
@@ -195,6 +233,10 @@ export class LiveTarget implements Target {
 
   setPassSignals(signals: Set<number>): void {
     this.passSignals = signals;
+  }
+
+  setExecEvents(on: boolean): void {
+    this.execEvents = on;
   }
 
   setCatchSyscalls(syscalls: Set<number> | undefined): void {
@@ -424,6 +466,8 @@ export class LiveTarget implements Target {
         return this.carryOn(t, mode, 0);
       case 'exec':
         this.softwareBreakpoints.clear();
+        this.debugRegisters.clear();
+        if (!this.execEvents) return this.carryOn(t, mode, 0);
         return this.reportOrHold(e.tid, { kind: 'signal', tid: e.tid, signal: SIGTRAP, reason: { type: 'exec', path: this.execFile() ?? '' } });
       case 'interrupted':
         if (this.stopping) return; // stopAll's own
@@ -437,8 +481,13 @@ export class LiveTarget implements Target {
       case 'breakpoint':
         return this.onBreakpoint(t!, e.tid, e.address, mode);
       case 'hardware-trap': {
+        // No need to clear DR6: the kernel resets its ptrace view at every #DB (arch/x86/kernel/traps.c, exc_debug_user).
         const hit = this.debugRegisters.hit(e.dr6 ?? 0n);
-        if (t) this.debugRegisters.clearStatus(t);
+        if (hit && hit.owner === 'condition') {
+          const conditions = this.hardwareConditions.get(hit.address);
+          if (conditions && !this.anyTrue(e.tid, conditions) && mode.type === 'continue') return this.carryOn(t, mode, 0);
+          return this.reportOrHold(e.tid, { kind: 'signal', tid: e.tid, signal: SIGTRAP, reason: { type: 'swbreak' } });
+        }
         if (hit) {
           const reason = hit.type === 'hardware' ? { type: 'hwbreak' as const } : { type: watchKind(hit.type), address: hit.address };
           return this.reportOrHold(e.tid, { kind: 'signal', tid: e.tid, signal: SIGTRAP, reason });
