@@ -235,8 +235,10 @@ static void reap(struct hk_supervisor *s) {
 
 static void *run(void *arg) {
   struct hk_supervisor *s = arg;
+  int listening = 1;
   for (;;) {
-    struct pollfd fds[2] = {{.fd = s->listener, .events = POLLIN}, {.fd = s->pidfd, .events = POLLIN}};
+    /* A negative fd is ignored by poll: once the listener hangs up only the pidfd is watched. */
+    struct pollfd fds[2] = {{.fd = listening ? s->listener : -1, .events = POLLIN}, {.fd = s->pidfd, .events = POLLIN}};
     int n = poll(fds, s->pidfd >= 0 ? 2 : 1, -1);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) break;
@@ -250,8 +252,12 @@ static void *run(void *arg) {
       reap(s);
       break;
     }
-    /* POLLHUP on the listener: every process using the filter is gone. */
-    if (fds[0].revents & (POLLHUP | POLLERR | POLLNVAL)) break;
+    /* POLLHUP on the listener: every process using the filter is gone. The
+     * launcher's child may still be a zombie whose pidfd is not readable yet. */
+    if (fds[0].revents & (POLLHUP | POLLERR | POLLNVAL)) {
+      if (s->pidfd < 0) break;
+      listening = 0;
+    }
   }
   /* Closing the listener makes any later notification of this filter fail with
    * ENOSYS (kernel/seccomp.c, seccomp_do_user_notification): fail closed. */

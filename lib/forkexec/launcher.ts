@@ -52,8 +52,8 @@ export function launch(program: string, args: string[], options: LaunchOptions =
   if (typeof program !== 'string' || program === '') throw new TypeError('launch(program, args): program must be a non-empty string');
   if (!Array.isArray(args) || args.some((a) => typeof a !== 'string')) throw new TypeError('launch(program, args): args must be strings');
   const { execAllow, env, onAttempt, ...rules } = options;
+  if (rules.exec && execAllow) throw new RangeError('exec: true and execAllow exclude each other');
   const policy = parseOptions(execAllow ? { ...rules, exec: { allow: execAllow } } : rules);
-  if (policy.exec && policy.execAllow) throw new RangeError('exec: true and execAllow exclude each other');
   const file = resolveProgram(program, env ?? process.env);
 
   const verdict = actionVerdict(policy);

@@ -86,3 +86,25 @@ function threadStates(pid: number): string {
     return String(e);
   }
 }
+
+/** Runs `code` in a fresh Node (CommonJS, `forkexec` and `native` from dist/ in scope) and collects its output. */
+export function runScript(code: string, env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+  const dist = path.join(__dirname, '..', '..', 'dist');
+  const prelude = `const forkexec = require(${JSON.stringify(path.join(dist, 'forkexec'))});
+const native = require(${JSON.stringify(path.join(dist, 'native'))});
+const LIBESCAPE = ${JSON.stringify(path.join(__dirname, '..', 'fixtures', 'bin', 'libescape.so'))};
+`;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['-e', prelude + code], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...cleanEnv(), ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
