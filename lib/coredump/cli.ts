@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { runUsageOnly } from '../usage';
+import { runSnapshot } from './snapshot-cli';
 
 const USAGE = `usage: cored <command> [options]
 
@@ -17,4 +18,15 @@ commands:
   -h, --help                show this help
 `;
 
-runUsageOnly(USAGE, process.argv.slice(2));
+const argv = process.argv.slice(2);
+if (argv[0] === 'snapshot' && !argv.includes('-h') && !argv.includes('--help')) {
+  runSnapshot(argv.slice(1)).then(
+    (code) => (process.exitCode = code),
+    (err) => {
+      process.stderr.write(`cored: ${(err as Error).stack ?? err}\n`);
+      process.exitCode = 1;
+    },
+  );
+} else {
+  runUsageOnly(USAGE, argv);
+}

@@ -53,7 +53,8 @@ function fdSink(fd: number, owned: boolean): CoreSink {
   const stats = fs.fstatSync(fd);
   if (stats.isFile()) {
     // Positional writes from offset 0: the core replaces whatever the file held.
-    fs.ftruncateSync(fd, 0);
+    // (Only when it held something: on ext4, truncating to 0 arms a flush at close, auto_da_alloc.)
+    if (stats.size > 0) fs.ftruncateSync(fd, 0);
     return new SparseFileSink(fd, owned);
   }
   return new SequentialFdSink(fd, owned);
@@ -65,17 +66,45 @@ function writeAt(fd: number, data: Buffer, offset: number, length: number, posit
   });
 }
 
-/** Returns the index of the first page at or after `from` whose zero-ness differs from `zero`. */
+function writeSyncAt(fd: number, data: Buffer, offset: number, length: number, position: number): number {
+  try {
+    return fs.writeSync(fd, data, offset, length, position);
+  } catch (err) {
+    throw fromNodeError(err, { fd });
+  }
+}
+
+const BLOCK = 64 * 1024;
+const ZERO_BLOCK = Buffer.alloc(BLOCK);
+
+/** True if data[at, at + length) is all zero. */
+function isZero(data: Buffer, at: number, length: number): boolean {
+  const zero = length === BLOCK ? ZERO_BLOCK : length === PAGE ? ZERO_PAGE : Buffer.alloc(length);
+  return data.compare(zero, 0, length, at, at + length) === 0;
+}
+
+/**
+ * The offset of the first page at or after `from` that is (`zero` true: not)
+ * all zero; a partial last page counts as data. Zero runs are skipped a
+ * 64 KiB block at a time, the common case in big, mostly empty heaps.
+ */
 function nextBoundary(data: Buffer, from: number, zero: boolean): number {
   let at = from;
   while (at < data.length) {
+    if (zero && at + BLOCK <= data.length && isZero(data, at, BLOCK)) {
+      at += BLOCK;
+      continue;
+    }
     const end = Math.min(at + PAGE, data.length);
-    const isZero = end - at === PAGE && data.compare(ZERO_PAGE, 0, PAGE, at, end) === 0;
-    if (isZero !== zero) return at;
+    const pageIsZero = end - at === PAGE && isZero(data, at, PAGE);
+    if (pageIsZero !== zero) return at;
     at = end;
   }
   return at;
 }
+
+/** Runs below this size are written synchronously: a threadpool round trip costs more than the copy. */
+const SYNC_WRITE_MAX = 256 * 1024;
 
 class SparseFileSink implements CoreSink {
   readonly sparse = true;
@@ -104,7 +133,10 @@ class SparseFileSink implements CoreSink {
 
   private async writeRange(data: Buffer, from: number, to: number): Promise<void> {
     while (from < to) {
-      const n = await writeAt(this.fd, data, from, to - from, this.position);
+      const n =
+        to - from <= SYNC_WRITE_MAX
+          ? writeSyncAt(this.fd, data, from, to - from, this.position)
+          : await writeAt(this.fd, data, from, to - from, this.position);
       from += n;
       this.position += n;
       this.written += n;

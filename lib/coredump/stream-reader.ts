@@ -100,6 +100,9 @@ class Cursor {
 
   /** Reads and drops whatever is left (a kernel pipe writer waits until the core is consumed). */
   async drain(): Promise<void> {
+    this.position += this.pendingBytes;
+    this.pending = [];
+    this.pendingBytes = 0;
     while (await this.fill()) {
       this.position += this.pendingBytes;
       this.pending = [];

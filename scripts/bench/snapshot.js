@@ -1,0 +1,88 @@
+'use strict';
+// npm run bench -- snapshot [--megabytes N] [--random-megabytes N] [--small-megabytes N] [--dir DIR]
+// A live core of a process with N MiB of touched memory (mostly zero pages,
+// then random data), written by gdb's gcore and by `cored snapshot`, in one
+// run: seconds, peak RSS of the process that writes the core, disk used.
+const { execFileSync, spawn, spawnSync } = require('node:child_process');
+const { once } = require('node:events');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const readline = require('node:readline');
+const { compile } = require('./compile');
+
+const root = path.join(__dirname, '..', '..');
+const CLI = path.join(root, 'dist', 'coredump', 'cli.js');
+
+function option(args, name, fallback) {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : fallback;
+}
+
+// A grandchild through sh, so neither tool is attaching to a child of this Node.
+async function startTarget(args) {
+  execFileSync('node', [path.join(root, 'scripts', 'build-fixtures.js')], { stdio: 'inherit' });
+  const binary = path.join(root, 'test', 'fixtures', 'bin', 'core-target');
+  const sh = spawn('/bin/sh', ['-c', '"$@" &', 'sh', binary, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const [line] = await once(readline.createInterface({ input: sh.stdout }), 'line');
+  const pid = Number(line.split(' ')[1]);
+  return { pid, kill: () => process.kill(pid, 'SIGKILL') };
+}
+
+function measure(rusage, argv, output) {
+  fs.rmSync(output, { force: true });
+  execFileSync('sync');
+  // The wrapper reports on stderr's last line, after anything the tool said there.
+  const r = spawnSync(rusage, argv, { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  const [seconds, rssKb, code] = r.stderr.trim().split('\n').pop().split(' ').map(Number);
+  if (code !== 0) throw new Error(`${argv.join(' ')} exited with ${code}`);
+  const st = fs.statSync(output);
+  const result = { seconds, rssMb: rssKb / 1024, sizeMb: st.size / 1048576, diskMb: (st.blocks * 512) / 1048576 };
+  fs.rmSync(output, { force: true });
+  return result;
+}
+
+function gcoreArgs(pid, output) {
+  // gcore is a shell script around gdb; call gdb the same way so rusage sees gdb itself.
+  return ['gdb', '-nx', '-batch', '-p', String(pid), '-ex', `gcore ${output}`];
+}
+
+async function compare(rusage, dir, label, targetArgs) {
+  const target = await startTarget(targetArgs);
+  try {
+    const theirs = measure(rusage, gcoreArgs(target.pid, path.join(dir, 'gcore.core')), path.join(dir, 'gcore.core'));
+    const ours = measure(rusage, ['node', CLI, 'snapshot', String(target.pid), '-o', path.join(dir, 'hostkit.core')], path.join(dir, 'hostkit.core'));
+    return { label, theirs, ours };
+  } finally {
+    target.kill();
+  }
+}
+
+exports.main = async function main(args) {
+  const megabytes = Number(option(args, '--megabytes', 1024));
+  const randomMegabytes = Number(option(args, '--random-megabytes', 1024));
+  const smallMegabytes = Number(option(args, '--small-megabytes', 64));
+  const dir = fs.mkdtempSync(path.join(option(args, '--dir', os.tmpdir()), 'hostkit-bench-'));
+  const rusage = compile('snapshot-rusage');
+  const rows = [];
+  try {
+    rows.push(await compare(rusage, dir, `${megabytes} MiB touched, mostly zero pages`, ['big', String(megabytes)]));
+    if (randomMegabytes > 0) rows.push(await compare(rusage, dir, `${randomMegabytes} MiB touched, random data`, ['big', String(randomMegabytes), 'random']));
+    rows.push(await compare(rusage, dir, `${smallMegabytes} MiB touched, mostly zero pages`, ['big', String(smallMegabytes)]));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  console.log('snapshot benchmark: a live core written to a file by gdb gcore (13.1) and by `cored snapshot`');
+  console.log(`${'target'.padEnd(36)} ${'tool'.padEnd(8)} ${'seconds'.padStart(8)} ${'peak RSS'.padStart(10)} ${'core size'.padStart(10)} ${'disk used'.padStart(10)}`);
+  const mb = (n) => `${n.toFixed(1)} MB`;
+  for (const { label, theirs, ours } of rows) {
+    for (const [tool, m] of [['gcore', theirs], ['hostkit', ours]]) {
+      console.log(`${(tool === 'gcore' ? label : '').padEnd(36)} ${tool.padEnd(8)} ${m.seconds.toFixed(2).padStart(8)} ${mb(m.rssMb).padStart(10)} ${mb(m.sizeMb).padStart(10)} ${mb(m.diskMb).padStart(10)}`);
+    }
+    const ratio = (a, b) => (b === 0 ? 'n/a' : `${(a / b).toFixed(2)}x`);
+    console.log(
+      `${''.padEnd(36)} ${'ratio'.padEnd(8)} ${ratio(ours.seconds, theirs.seconds).padStart(8)} ${ratio(ours.rssMb, theirs.rssMb).padStart(10)} ${''.padStart(10)} ${ratio(ours.diskMb, theirs.diskMb).padStart(10)}`,
+    );
+  }
+  console.log('goal: time <= 0.2x gcore, sparse output, peak RSS independent of the target size');
+};
