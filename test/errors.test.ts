@@ -12,6 +12,15 @@ t.test('SystemError looks like a Node fs error', async (t) => {
   t.ok(e instanceof Error);
 });
 
+t.test("errnos missing from libuv's table still get their names", async (t) => {
+  const e = new SystemError(10, 'waitpid', { tid: 7 });
+  t.equal(e.code, 'ECHILD');
+  t.equal(e.errno, -10);
+  t.equal(e.message, 'ECHILD: no child processes, waitpid (tid 7)');
+  t.equal(new SystemError(122, 'write').code, 'EDQUOT');
+  t.equal(new SystemError(4095, 'x').code, 'Unknown system error 4095');
+});
+
 t.test('the addon throws SystemError from native code', async (t) => {
   t.throws(() => addon.ptrace(0x4206, 0x3ffffff0, 0, 0), { name: 'SystemError', code: 'ESRCH', syscall: 'ptrace(PTRACE_SEIZE)', tid: 0x3ffffff0 });
   t.throws(() => addon.ptrace(0x4206, 'x' as never, 0, 0), TypeError);
