@@ -6,7 +6,7 @@ import t from 'tap';
 import { Assembler, disassemble, Op, Ret } from '../../lib/forkexec/bpf';
 import { buildFilter, verdictValue } from '../../lib/forkexec/filter';
 import { archTable, AuditArch, syscallName } from '../../lib/forkexec/syscalls';
-import { runScript } from './run';
+import { runScript } from './fixtures/run';
 
 t.test('assembles sock_filter entries with forward jumps resolved', async (t) => {
   const bytes = new Assembler().load(4).jeq(0xc000003e, 'next', 'bad').ret(Ret.ALLOW).label('bad').ret(Ret.KILL_PROCESS).assemble();

@@ -5,7 +5,7 @@
  * and on a Worker, with the lock installed before and after those threads exist.
  */
 import t, { type Test } from 'tap';
-import { dmesg, pooled, runLocked, type RunnerResult } from './run';
+import { dmesg, pooled, runLocked, type RunnerResult } from './fixtures/run';
 
 const C_FORK = ['fork', 'vfork', 'posix_spawn', 'clone(SIGCHLD)', 'clone(CLONE_VM)', 'clone(CLONE_VM|CLONE_VFORK)'];
 const C_EXEC = ['execve', 'execveat(memfd, AT_EMPTY_PATH)', 'fexecve', 'int 0x80 execve', 'x32 execve'];

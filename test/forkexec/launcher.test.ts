@@ -11,7 +11,7 @@ import readline from 'node:readline';
 import t from 'tap';
 import { fixture } from '../helpers';
 import { launch } from '../../lib/forkexec';
-import { CLI, cleanEnv } from './run';
+import { CLI, cleanEnv } from './fixtures/run';
 
 interface CliRun {
   code: number | null;

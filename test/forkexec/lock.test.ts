@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import { lock, status } from '../../lib/forkexec';
-import { runScript } from './run';
+import { runScript } from './fixtures/run';
 
 t.test('bad options throw before any syscall', async (t) => {
   const before = status();
