@@ -34,6 +34,8 @@ export interface RegisterLayout {
   readonly gSize: number;
   /** The bytes of one register. */
   encode(regsets: Regsets, regno: number): Buffer;
+  /** Every register, the `g` reply's bytes. */
+  encodeAll(regsets: Regsets): Buffer;
   /** Writes one register into the regsets; says which regset changed. */
   decode(regsets: Regsets, regno: number, value: Buffer): 'gpr' | 'fxsave' | 'xstate';
   /** target.xml and the feature documents it includes, by annex name. */
@@ -42,6 +44,8 @@ export interface RegisterLayout {
 
 const GPR64 = ['rax', 'rbx', 'rcx', 'rdx', 'rsi', 'rdi', 'rbp', 'rsp', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15'];
 const SEGMENTS = ['cs', 'ss', 'ds', 'es', 'fs', 'gs'];
+/** Registers that are plain words of user_regs_struct (the value is the word, or its low 32 bits). */
+const GPR_WORDS: Record<string, number> = Object.fromEntries([...GPR64, 'rip', 'eflags', ...SEGMENTS].map((n, i) => [n, i]));
 const X87_CONTROL = ['fctrl', 'fstat', 'ftag', 'fiseg', 'fioff', 'foseg', 'fooff', 'fop'];
 
 function x86_64Registers(): RegisterDef[] {
@@ -185,12 +189,31 @@ function buildLayout(): RegisterLayout {
     return 'gpr';
   }
 
+  const gSize = registers.reduce((n, r) => n + r.size, 0);
+  const gprIndex = registers.map((r, i) => (i < st0 && r.name in GPR_WORDS ? GPR_WORDS[r.name]! : -1));
+
+  /** One buffer written in place: gdb asks for this at most stops. */
+  function encodeAll(rs: Regsets): Buffer {
+    const out = Buffer.allocUnsafe(gSize);
+    let at = 0;
+    registers.forEach((r, i) => {
+      const value = gprIndex[i]! >= 0 ? rs.gpr[r.name] : undefined;
+      if (value !== undefined) {
+        if (r.size === 8) out.writeBigUInt64LE(BigInt.asUintN(64, value), at);
+        else out.writeUInt32LE(Number(value & 0xffffffffn), at);
+      } else encode(rs, i).copy(out, at);
+      at += r.size;
+    });
+    return out;
+  }
+
   return {
     arch: 'i386:x86-64',
     registers,
+    encodeAll,
     expedited: [at('rbp'), at('rsp'), at('rip')],
     pcRegno: at('rip'),
-    gSize: registers.reduce((n, r) => n + r.size, 0),
+    gSize,
     encode,
     decode,
     xml: describe(registers),

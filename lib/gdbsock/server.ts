@@ -58,7 +58,10 @@ export class Server extends EventEmitter {
   private execEvents = false;
   private generalThread = 0;
   private waiting = false;
-  private queue: Promise<void> = Promise.resolve();
+  /** Packets that arrived while an asynchronous one (a resume, a big read) was being answered. */
+  private readonly backlog: Buffer[] = [];
+  private busy = false;
+  private closePending = false;
   private readonly hostIo = new HostIo();
   private exitRequested = false;
   private readonly launchSettings: LaunchSettings = {
@@ -75,13 +78,15 @@ export class Server extends EventEmitter {
   ) {
     super();
     connection.on('packet', (payload: Buffer) => {
-      this.queue = this.queue.then(() => this.handle(payload));
+      if (this.busy) this.backlog.push(payload);
+      else this.run(payload);
     });
     connection.on('interrupt', () => {
       if (this.waiting) this.target?.interrupt();
     });
     connection.on('close', () => {
-      this.queue = this.queue.then(() => this.finish(this.exitRequested ? 'exit-requested' : 'closed'));
+      if (this.busy) this.closePending = true;
+      else this.finish(this.exitRequested ? 'exit-requested' : 'closed');
     });
   }
 
@@ -97,17 +102,44 @@ export class Server extends EventEmitter {
     this.emit('end', how);
   }
 
-  private async handle(payload: Buffer): Promise<void> {
+  /**
+   * Answers one packet. Most answers are synchronous and go out at once (no
+   * promise hop per packet: gdb waits for each); asynchronous ones hold the
+   * packets behind them until they are done.
+   */
+  private run(payload: Buffer): void {
     if (this.ended) return;
-    let reply: Buffer | string;
+    let result: Reply | Promise<Reply>;
     try {
-      reply = await this.dispatch(payload);
+      result = this.dispatch(payload);
     } catch (err) {
-      this.emit('log', `${describePacket(payload)}: ${(err as Error).message}`);
-      reply = 'E01';
+      result = this.failed(payload, err);
     }
-    if (reply === NO_REPLY) return;
+    if (!(result instanceof Promise)) return this.reply(result);
+    this.busy = true;
+    result
+      .catch((err: unknown) => this.failed(payload, err))
+      .then((reply) => {
+        this.reply(reply);
+        this.busy = false;
+        while (!this.busy && this.backlog.length) this.run(this.backlog.shift()!);
+        if (!this.busy && this.closePending) this.finish(this.exitRequested ? 'exit-requested' : 'closed');
+      });
+  }
+
+  private failed(payload: Buffer, err: unknown): Reply {
+    this.emit('log', `${describePacket(payload)}: ${(err as Error).message}`);
+    return 'E01';
+  }
+
+  private reply(reply: Reply): void {
+    if (reply === NO_REPLY || this.ended) return;
     this.connection.send(reply, { binary: typeof reply !== 'string' });
+  }
+
+  /** Ends the session once the reply under way has gone out. */
+  private finishSoon(how: ServerEnd): void {
+    setImmediate(() => this.finish(how));
   }
 
   private get t(): Target {
@@ -141,7 +173,7 @@ export class Server extends EventEmitter {
     });
   }
 
-  private async dispatch(payload: Buffer): Promise<Buffer | string> {
+  private dispatch(payload: Buffer): Reply | Promise<Reply> {
     const text = payload.toString('latin1');
     const first = text[0];
     switch (first) {
@@ -191,14 +223,12 @@ export class Server extends EventEmitter {
         return this.legacyResume(text);
       case 'D':
         // gdb still closes its vFile handles after this; the session ends when it hangs up.
-        await this.t.detach();
-        this.target = undefined;
-        return 'OK';
+        return this.t.detach().then(() => {
+          this.target = undefined;
+          return 'OK';
+        });
       case 'k':
-        if (this.target) await this.target.kill();
-        this.target = undefined;
-        if (!this.extended) this.queue = this.queue.then(() => this.finish('killed'));
-        return NO_REPLY;
+        return this.killTarget().then(() => NO_REPLY);
       case '!':
         this.extended = true;
         return 'OK';
@@ -224,11 +254,12 @@ export class Server extends EventEmitter {
     return 'OK';
   }
 
-  private async readMemory(args: string): Promise<string> {
+  private readMemory(args: string): string | Promise<string> {
     const [addr, len] = args.split(',');
     const length = Math.min(parseHex(len ?? '', 'length'), PACKET_SIZE / 2);
-    const data = await this.t.readMemory(parseAddress(addr ?? ''), length);
-    return data.length || length === 0 ? data.toString('hex') : 'E01';
+    const hex = (data: Buffer) => (data.length || length === 0 ? data.toString('hex') : 'E01');
+    const data = this.t.readMemory(parseAddress(addr ?? ''), length);
+    return data instanceof Promise ? data.then(hex) : hex(data);
   }
 
   private writeBinary(payload: Buffer): string {
@@ -311,7 +342,13 @@ export class Server extends EventEmitter {
   }
 
   private afterProcessEnd(): void {
-    if (!this.extended) this.queue = this.queue.then(() => this.finish('closed'));
+    if (!this.extended) this.finishSoon('closed');
+  }
+
+  private async killTarget(): Promise<void> {
+    if (this.target) await this.target.kill();
+    this.target = undefined;
+    if (!this.extended) this.finishSoon('killed');
   }
 
   /** vCont;action[:thread-id]... (GDB manual, "Packets", vCont). */
@@ -341,17 +378,18 @@ export class Server extends EventEmitter {
     return actions;
   }
 
-  private async vPacket(text: string, payload: Buffer): Promise<Buffer | string> {
+  private vPacket(text: string, payload: Buffer): Reply | Promise<Reply> {
     if (text === 'vMustReplyEmpty') return '';
     if (text === 'vCont?') return 'vCont;c;C;s;S;t;r';
     if (text.startsWith('vCont;')) return this.resumeAndWait(this.parseVCont(text));
     if (text.startsWith('vFile:')) return this.hostIo.handle(payload.subarray(6));
-    if (text.startsWith('vKill')) {
-      if (this.target) await this.target.kill();
-      this.target = undefined;
-      if (!this.extended) this.queue = this.queue.then(() => this.finish('killed'));
-      return 'OK';
-    }
+    if (text.startsWith('vKill')) return this.killTarget().then(() => 'OK');
+    if (text.startsWith('vAttach;') || text.startsWith('vRun;')) return this.startTarget(text);
+    return '';
+  }
+
+  /** vAttach and vRun (extended-remote): a new target replaces the old. */
+  private async startTarget(text: string): Promise<Reply> {
     if (text.startsWith('vAttach;')) {
       if (!this.provider) return 'E01';
       const pid = parseHex(text.slice(8), 'pid');
@@ -377,7 +415,7 @@ export class Server extends EventEmitter {
     return '';
   }
 
-  private async query(text: string, payload: Buffer): Promise<Buffer | string> {
+  private query(text: string, payload: Buffer): Reply | Promise<Reply> {
     if (text.startsWith('qSupported')) return this.supported(text);
     if (text === 'qC') return `QC${formatThreadId(this.t.pid, this.tid(), this.multiprocess)}`;
     if (text.startsWith('qAttached')) return this.target?.attached ? '1' : '0';
@@ -393,9 +431,7 @@ export class Server extends EventEmitter {
     if (text.startsWith('qCRC:')) {
       const [addr, len] = text.slice(5).split(',');
       const length = parseHex(len ?? '', 'length');
-      const data = await this.t.readMemory(parseAddress(addr ?? ''), length);
-      if (data.length !== length) return 'E01';
-      return `C${gdbCrc32(data).toString(16)}`;
+      return Promise.resolve(this.t.readMemory(parseAddress(addr ?? ''), length)).then((data) => (data.length === length ? `C${gdbCrc32(data).toString(16)}` : 'E01'));
     }
     if (text.startsWith('qSearch:memory:')) return this.searchMemory(payload);
     if (text.startsWith('qThreadExtraInfo,')) return '';
@@ -588,6 +624,8 @@ export class Server extends EventEmitter {
 
 /** Returned by a handler that has answered already, or must not answer. */
 const NO_REPLY = '\u0000no-reply';
+
+type Reply = Buffer | string;
 
 function splitOnce(text: string, sep: string): [string, string?] {
   const i = text.indexOf(sep);

@@ -61,8 +61,8 @@ export interface Target {
   readRegister(tid: number, regno: number): Buffer;
   writeRegister(tid: number, regno: number, value: Buffer): void;
 
-  /** Up to `length` bytes; shorter at unmapped memory; empty if nothing is readable. */
-  readMemory(address: bigint, length: number): Promise<Buffer>;
+  /** Up to `length` bytes; shorter at unmapped memory; empty if nothing is readable. Big reads may be asynchronous. */
+  readMemory(address: bigint, length: number): Buffer | Promise<Buffer>;
   /** Returns the bytes written. */
   writeMemory(address: bigint, data: Buffer): number;
 

@@ -9,7 +9,6 @@
  */
 import fs from 'node:fs';
 import { type Thread, type TraceEvent, Tracee } from '../../ptrace';
-import { comm } from '../../procfs';
 import { evaluate } from '../agent';
 import { type Regsets, type RegisterLayout, x86_64Layout } from '../registers';
 import type { BreakpointType, Condition, ResumeAction, StopEvent, Target, ThreadInfo } from '../target';
@@ -51,6 +50,8 @@ export class LiveTarget implements Target {
   private readonly syscallEntry = new Map<number, number>();
   private exitEvent: StopEvent | undefined;
   private execEvents = false;
+  private readonly commFds = new Map<number, number>();
+  private readonly commBuffer = Buffer.alloc(64);
 
   private constructor(
     readonly tracee: Tracee,
@@ -81,14 +82,38 @@ export class LiveTarget implements Target {
   threads(): ThreadInfo[] {
     return [...this.tracee.threads.values()].map((t) => {
       const info: ThreadInfo = { tid: t.tid };
-      try {
-        // gdb asks at every stop; the core (another /proc read) it never shows, so it is left out.
-        info.name = comm(this.pid, t.tid);
-      } catch {
-        // exiting: the name is optional
-      }
+      const name = this.threadName(t.tid);
+      if (name !== undefined) info.name = name;
       return info;
     });
+  }
+
+  /** gdb asks for every thread's name at every stop: one pread on a kept-open comm file, not open/read/close. */
+  private threadName(tid: number): string | undefined {
+    try {
+      let fd = this.commFds.get(tid);
+      if (fd === undefined) {
+        fd = fs.openSync(`/proc/${this.pid}/task/${tid}/comm`, 'r');
+        this.commFds.set(tid, fd);
+      }
+      const n = fs.readSync(fd, this.commBuffer, 0, this.commBuffer.length, 0);
+      const text = this.commBuffer.toString('utf8', 0, n);
+      return text.endsWith('\n') ? text.slice(0, -1) : text;
+    } catch {
+      this.forgetThread(tid);
+      return undefined; // exiting: the name is optional
+    }
+  }
+
+  private forgetThread(tid: number): void {
+    const fd = this.commFds.get(tid);
+    if (fd === undefined) return;
+    this.commFds.delete(tid);
+    try {
+      fs.closeSync(fd);
+    } catch {
+      // already closed
+    }
   }
 
   isAlive(tid: number): boolean {
@@ -120,8 +145,7 @@ export class LiveTarget implements Target {
   }
 
   readRegisters(tid: number): Buffer {
-    const rs = this.regsets(tid);
-    return Buffer.concat(this.registers.registers.map((_, i) => this.registers.encode(rs, i)));
+    return this.registers.encodeAll(this.regsets(tid));
   }
 
   readRegister(tid: number, regno: number): Buffer {
@@ -153,15 +177,18 @@ export class LiveTarget implements Target {
     }
   }
 
-  async readMemory(address: bigint, length: number): Promise<Buffer> {
-    let data: Buffer;
+  readMemory(address: bigint, length: number): Buffer | Promise<Buffer> {
+    // Show gdb the program's own bytes, not our int3s.
+    const unshadow = (data: Buffer) => this.tracee.breakpoints.unshadow(address, data);
+    if (length > 65536) {
+      // Big reads (memory dumps) run on libuv's pool, so Ctrl-C and other events still get through.
+      return this.tracee.memory.readAsync(address, length).then(unshadow, () => Buffer.alloc(0));
+    }
     try {
-      data = length > 65536 ? await this.tracee.memory.readAsync(address, length) : this.tracee.memory.read(address, length);
+      return unshadow(this.tracee.memory.read(address, length));
     } catch {
       return Buffer.alloc(0);
     }
-    // Show gdb the program's own bytes, not our int3s.
-    return this.tracee.breakpoints.unshadow(address, data);
   }
 
   writeMemory(address: bigint, data: Buffer): number {
@@ -278,7 +305,7 @@ export class LiveTarget implements Target {
   }
 
   librariesSvr4(): Promise<string | undefined> {
-    return readLibraryList(this.pid, (a, n) => this.readMemory(a, n), this.auxv());
+    return readLibraryList(this.pid, async (a, n) => this.readMemory(a, n), this.auxv());
   }
 
   // ---- execution ----
@@ -446,6 +473,7 @@ export class LiveTarget implements Target {
       case 'exited':
       case 'killed':
         this.modes.delete(e.tid); // the process's end comes through onProcessEnd
+        this.forgetThread(e.tid);
         return;
       case 'thread-start':
         this.modes.set(e.tid, { type: 'stopped' });
@@ -518,6 +546,7 @@ export class LiveTarget implements Target {
   }
 
   private onProcessEnd(): void {
+    for (const tid of [...this.commFds.keys()]) this.forgetThread(tid);
     const end = this.tracee.end!;
     this.exitEvent = end.signal !== undefined ? { kind: 'killed', pid: this.pid, signal: end.signal } : { kind: 'exited', pid: this.pid, code: end.code };
     this.running = false;
@@ -602,6 +631,7 @@ export class LiveTarget implements Target {
 
   async detach(): Promise<void> {
     this.running = false;
+    for (const tid of [...this.commFds.keys()]) this.forgetThread(tid);
     this.debugRegisters.clear();
     if (this.tracee.state !== 'traced') return;
     for (const t of this.tracee.threads.values()) if (t.state === 'stopped') this.debugRegisters.applyTo(t);
