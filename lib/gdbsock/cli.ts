@@ -73,8 +73,12 @@ class UsageError extends Error {}
 
 const provider: TargetProvider = {
   attach: (pid) => LiveTarget.attach(pid),
-  launch: async (argv, settings) =>
-    LiveTarget.launch(argv[0]!, argv.slice(1), { env: settings.env, ...(settings.cwd ? { cwd: settings.cwd } : {}) }),
+  launch: (argv, settings) =>
+    LiveTarget.launch(argv[0]!, argv.slice(1), {
+      env: settings.env,
+      disableRandomization: settings.disableRandomization,
+      ...(settings.cwd ? { cwd: settings.cwd } : {}),
+    }),
 };
 
 const log = (line: string) => process.stderr.write(`gdbsock: ${line}\n`);
@@ -100,7 +104,10 @@ async function main(argv: string[]): Promise<void> {
   }
   let current: Target | undefined =
     options.program !== undefined
-      ? LiveTarget.launch(options.program[0]!, options.program.slice(1), options.stdio ? { stdio: ['inherit', 2, 'inherit'] } : {})
+      ? await LiveTarget.launch(options.program[0]!, options.program.slice(1), {
+          disableRandomization: true, // as gdbserver does, and gdb by default
+          ...(options.stdio ? { stdio: ['inherit', 2, 'inherit'] } : {}),
+        })
       : await LiveTarget.attach(options.pid!);
   const pid = current.pid;
   let listener: Listener | undefined;

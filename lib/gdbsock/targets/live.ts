@@ -8,13 +8,16 @@
  * gave (never the one the bridge remembers), so gdb alone decides signals' fate.
  */
 import fs from 'node:fs';
-import { type Thread, type TraceEvent, Tracee } from '../../ptrace';
+import { type LaunchOptions, type Thread, type TraceEvent, Tracee } from '../../ptrace';
+import { resolveExecutable } from '../../ptrace/launch';
 import { evaluate } from '../agent';
 import { type Regsets, type RegisterLayout, x86_64Layout } from '../registers';
 import type { BreakpointType, Condition, ResumeAction, StopEvent, Target, ThreadInfo } from '../target';
 import { DebugRegisters } from './debug-registers';
 import { readLibraryList } from './svr4';
 
+const SETARCH = '/usr/bin/setarch';
+const SETARCH_ARCH: Record<string, string> = { x64: 'x86_64', arm64: 'aarch64' };
 const SIGTRAP = 5;
 const SIGINT = 2;
 const SIGSTOP = 19;
@@ -71,8 +74,26 @@ export class LiveTarget implements Target {
   }
 
   /** Starts a program stopped at its first instruction. */
-  static launch(file: string, args: string[], options: Parameters<typeof Tracee.launch>[2] = {}): LiveTarget {
-    return new LiveTarget(Tracee.launch(file, args, options), false);
+  /**
+   * Starts a program stopped at its first instruction. With
+   * `disableRandomization` (gdb's default, and gdbserver's), it runs through
+   * `setarch -R` (personality ADDR_NO_RANDOMIZE, kept across exec) and stops at
+   * the program's own exec, so addresses match a gdbserver session run to run.
+   */
+  static async launch(file: string, args: string[], options: LaunchOptions & { disableRandomization?: boolean } = {}): Promise<LiveTarget> {
+    const { disableRandomization, ...launchOptions } = options;
+    if (!disableRandomization || !fs.existsSync(SETARCH)) return new LiveTarget(Tracee.launch(file, args, launchOptions), false);
+    const program = resolveExecutable(file, (launchOptions.env ?? process.env).PATH);
+    const tracee = Tracee.launch(SETARCH, [SETARCH_ARCH[process.arch] ?? process.arch, '-R', program, ...args], { ...launchOptions, argv0: 'setarch' });
+    const leader = tracee.leader!;
+    for (;;) {
+      leader.cont(0);
+      const event = await leader.nextEvent();
+      if (event.type === 'exec') break;
+      if (event.type === 'exited' || event.type === 'killed') throw new Error(`setarch -R ${program} ended before exec`);
+      if (event.type === 'signal') leader.pendingSignal = event.signal;
+    }
+    return new LiveTarget(tracee, false);
   }
 
   get pid(): number {
