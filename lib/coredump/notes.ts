@@ -13,7 +13,8 @@ export interface Note {
   offset: number;
 }
 
-const align4 = (n: number) => (n + 3) & ~3;
+/** Rounds up to 4 without 32-bit bit tricks: sizes come from the file and may be near 2^32. */
+const align4 = (n: number) => n + ((4 - (n % 4)) % 4);
 
 /** Parses a PT_NOTE segment's bytes; `base` is their file offset (for errors and `offset`). */
 export function parseNotes(buf: Buffer, base: number): Note[] {
