@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { runUsageOnly } from '../usage';
 import { runSnapshot } from './snapshot-cli';
+import { CORED_COMMANDS, runCored } from './cored/cli';
 
 const USAGE = `usage: cored <command> [options]
 
@@ -27,6 +28,8 @@ if (argv[0] === 'snapshot' && !argv.includes('-h') && !argv.includes('--help')) 
       process.exitCode = 1;
     },
   );
+} else if (CORED_COMMANDS.has(argv[0] ?? '') && (argv[0] === 'handle' || !(argv.includes('-h') || argv.includes('--help')))) {
+  runCored(argv).then((code) => (process.exitCode = code));
 } else {
   runUsageOnly(USAGE, argv);
 }

@@ -1,0 +1,134 @@
+/**
+ * Installing cored as the kernel's core_pattern pipe (core(5)): the pattern,
+ * core_pipe_limit, and a state file that remembers what was there before so
+ * `uninstall` can put it back.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { HostkitError, fromNodeError } from '../../errors';
+import { loadConfig } from './config';
+import { SPECIFIERS } from './crash-args';
+
+export const CORE_PATTERN = '/proc/sys/kernel/core_pattern';
+export const CORE_PIPE_LIMIT = '/proc/sys/kernel/core_pipe_limit';
+export const DEFAULT_STATE_DIR = '/var/lib/cored';
+const STATE_FILE = 'installed.json';
+/** CORENAME_MAX_SIZE in fs/coredump.c: longer patterns are cut short. */
+const PATTERN_MAX = 127;
+/** As systemd ships it (sysctl.d/50-coredump.conf): the kernel waits for up to 16 handlers, keeping /proc/PID for them. */
+export const DEFAULT_PIPE_LIMIT = 16;
+
+export interface InstallState {
+  pattern: string;
+  previousPattern: string;
+  previousPipeLimit: number;
+  config?: string;
+  installedAt: string;
+}
+
+export function readSysctl(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8').replace(/\n$/, '');
+  } catch (err) {
+    throw fromNodeError(err, { path: file });
+  }
+}
+
+export function writeSysctl(file: string, value: string): void {
+  try {
+    fs.writeFileSync(file, `${value}\n`);
+  } catch (err) {
+    throw fromNodeError(err, { path: file });
+  }
+  const back = readSysctl(file);
+  if (back !== value) throw new HostkitError('ERR_HOSTKIT_SYSCTL', `${file}: wrote ${JSON.stringify(value)} but the kernel kept ${JSON.stringify(back)}`);
+}
+
+/** The kernel passes a pidfd for %F since Linux 6.16. */
+export function kernelHasPidfd(release = os.release()): boolean {
+  const m = /^(\d+)\.(\d+)/.exec(release);
+  return !!m && (Number(m[1]) > 6 || (Number(m[1]) === 6 && Number(m[2]) >= 16));
+}
+
+/** The entry point cored runs from (dist/coredump/cli.js). */
+export function cliScript(): string {
+  return path.resolve(__dirname, '..', 'cli.js');
+}
+
+export function buildPattern(options: { node?: string; script?: string; config?: string; pidfd?: boolean } = {}): string {
+  const node = options.node ?? process.execPath;
+  const script = options.script ?? cliScript();
+  // The kernel splits the pattern at spaces: paths with spaces cannot be passed.
+  for (const [what, p] of [['node', node], ['script', script], ['config', options.config]] as const) {
+    if (p === undefined) continue;
+    if (!path.isAbsolute(p)) throw new RangeError(`${what} path ${p} must be absolute`);
+    if (/[\s%]/.test(p)) throw new RangeError(`${what} path ${JSON.stringify(p)} contains a space or '%': the kernel would split or expand it`);
+  }
+  const specifiers = SPECIFIERS.filter((s) => s !== '%F' || (options.pidfd ?? kernelHasPidfd()));
+  const pattern = `|${node} ${script} handle ${options.config ? `-c ${options.config} ` : ''}${specifiers.join(' ')}`;
+  if (pattern.length > PATTERN_MAX) {
+    throw new RangeError(`the core_pattern would be ${pattern.length} bytes, more than the kernel's ${PATTERN_MAX}: use shorter paths (${pattern})`);
+  }
+  return pattern;
+}
+
+export function isCoredPattern(pattern: string): boolean {
+  return pattern.startsWith('|') && / handle (-c \S+ )?%P /.test(pattern);
+}
+
+function stateFile(stateDir: string): string {
+  return path.join(stateDir, STATE_FILE);
+}
+
+export function readState(stateDir: string): InstallState | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(stateFile(stateDir), 'utf8')) as InstallState;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface InstallOptions {
+  config?: string;
+  stateDir?: string;
+  pipeLimit?: number;
+}
+
+export function install(options: InstallOptions = {}): InstallState {
+  const stateDir = options.stateDir ?? DEFAULT_STATE_DIR;
+  const config = options.config ? path.resolve(options.config) : undefined;
+  if (config) loadConfig(config); // refuse to install a config the handler would reject
+  const pattern = buildPattern({ config });
+  const current = readSysctl(CORE_PATTERN);
+  const old = readState(stateDir);
+  // Reinstalling keeps the pattern from before the first install.
+  const previous = isCoredPattern(current) && old ? old : { previousPattern: current, previousPipeLimit: Number(readSysctl(CORE_PIPE_LIMIT)) };
+  const state: InstallState = {
+    pattern,
+    previousPattern: previous.previousPattern,
+    previousPipeLimit: previous.previousPipeLimit,
+    config,
+    installedAt: new Date().toISOString(),
+  };
+  fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  const tmp = `${stateFile(stateDir)}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
+  fs.renameSync(tmp, stateFile(stateDir));
+  writeSysctl(CORE_PATTERN, pattern);
+  writeSysctl(CORE_PIPE_LIMIT, String(options.pipeLimit ?? DEFAULT_PIPE_LIMIT));
+  return state;
+}
+
+export function uninstall(stateDir = DEFAULT_STATE_DIR): InstallState {
+  const state = readState(stateDir);
+  if (!state) throw new HostkitError('ERR_HOSTKIT_NOT_INSTALLED', `no ${stateFile(stateDir)}: cored was not installed with this state directory`);
+  const current = readSysctl(CORE_PATTERN);
+  if (current !== state.pattern && isCoredPattern(current) === false) {
+    throw new HostkitError('ERR_HOSTKIT_NOT_INSTALLED', `core_pattern is ${JSON.stringify(current)}, not cored's: leaving it alone`);
+  }
+  writeSysctl(CORE_PATTERN, state.previousPattern);
+  writeSysctl(CORE_PIPE_LIMIT, String(state.previousPipeLimit));
+  fs.unlinkSync(stateFile(stateDir));
+  return state;
+}

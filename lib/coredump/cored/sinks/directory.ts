@@ -1,0 +1,146 @@
+/**
+ * The directory sink: the core as a sparse raw file (all-zero pages left as
+ * holes, through the core engine's sink), or compressed by zstd (the CLI,
+ * from an argv array) or gzip (node:zlib); a JSON metadata file beside it.
+ * Both are written under a temporary name and renamed when complete, so a
+ * reader never sees half a core, and a failure leaves nothing behind.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import zlib from 'node:zlib';
+import { type CoreSink, openSink } from '../../sink';
+import type { CoreFormat, DirectorySinkConfig } from '../config';
+import type { CrashRecord } from '../record';
+import type { SafeDir } from '../safe-dir';
+import { findTool } from '../tools';
+import type { CrashSink, SinkResult } from './types';
+
+export const EXTENSIONS: Record<CoreFormat, string> = { raw: '.core', zstd: '.core.zst', gzip: '.core.gz' };
+
+/** Writes bytes somewhere and reports completion; one per format. */
+interface Encoder {
+  write(chunk: Buffer): Promise<void>;
+  end(): Promise<void>;
+  kill(): void;
+}
+
+function rawEncoder(fd: number): Encoder {
+  const sink: CoreSink = openSink(fd);
+  return {
+    write: (chunk) => sink.write(chunk, true),
+    end: () => sink.finish(),
+    kill: () => undefined,
+  };
+}
+
+function streamEncoder(stdin: NodeJS.WritableStream, done: Promise<void>, kill: () => void): Encoder {
+  let failure: Error | undefined;
+  done.catch((err) => (failure = err as Error));
+  return {
+    async write(chunk) {
+      if (failure) throw failure;
+      if (!stdin.write(chunk)) {
+        await Promise.race([new Promise((r) => stdin.once('drain', r)), done.then(() => undefined)]);
+        if (failure) throw failure;
+      }
+    },
+    async end() {
+      stdin.end();
+      await done;
+    },
+    kill,
+  };
+}
+
+function zstdEncoder(fd: number): Encoder {
+  const child: ChildProcess = spawn(findTool('zstd'), ['-1', '-q', '-c', '-T0', '--no-progress'], { stdio: ['pipe', fd, 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += d));
+  child.stdin!.on('error', () => undefined); // EPIPE when zstd dies: reported by its exit
+  const done = new Promise<void>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => (code === 0 ? resolve() : reject(new Error(`zstd failed (${signal ?? `exit ${code}`}): ${stderr.trim()}`))));
+  });
+  return streamEncoder(child.stdin!, done, () => child.kill('SIGKILL'));
+}
+
+function gzipEncoder(fd: number): Encoder {
+  const gzip = zlib.createGzip({ level: 1 });
+  const out = fs.createWriteStream('', { fd, autoClose: false });
+  gzip.pipe(out);
+  const done = new Promise<void>((resolve, reject) => {
+    gzip.on('error', reject);
+    out.on('error', reject);
+    out.on('finish', resolve);
+  });
+  return streamEncoder(gzip, done, () => gzip.destroy());
+}
+
+export class DirectorySink implements CrashSink {
+  readonly name: string;
+  private readonly tmp: string;
+  private readonly final: string;
+  private readonly fd: number;
+  private readonly encoder: Encoder;
+  private bytes = 0;
+  private closed = false;
+
+  constructor(
+    config: DirectorySinkConfig,
+    private readonly dir: SafeDir,
+    private readonly id: string,
+  ) {
+    this.name = config.name;
+    this.final = `${id}${EXTENSIONS[config.format]}`;
+    this.tmp = `.${this.final}.partial`;
+    this.fd = dir.createExclusive(this.tmp);
+    try {
+      this.encoder = config.format === 'raw' ? rawEncoder(this.fd) : config.format === 'zstd' ? zstdEncoder(this.fd) : gzipEncoder(this.fd);
+    } catch (err) {
+      this.abort();
+      throw err;
+    }
+  }
+
+  async write(chunk: Buffer): Promise<void> {
+    await this.encoder.write(chunk);
+    this.bytes += chunk.length;
+  }
+
+  async finish(record: CrashRecord): Promise<SinkResult> {
+    await this.encoder.end();
+    this.closeFd();
+    this.dir.rename(this.tmp, this.final);
+    const location = this.dir.shown(this.final);
+    writeMetadata(this.dir, this.id, { ...record, sinks: [...record.sinks, { name: this.name, ok: true, location, bytes: this.bytes }] });
+    return { name: this.name, ok: true, location, bytes: this.bytes };
+  }
+
+  abort(): void {
+    this.encoder?.kill();
+    this.closeFd();
+    try {
+      this.dir.unlink(this.tmp);
+    } catch {
+      /* nothing more to do; the caller logs the sink's failure */
+    }
+  }
+
+  private closeFd(): void {
+    if (this.closed) return;
+    this.closed = true;
+    fs.closeSync(this.fd);
+  }
+}
+
+/** Writes ID.json atomically (temporary name, then rename). */
+export function writeMetadata(dir: SafeDir, id: string, record: CrashRecord): void {
+  const tmp = `.${id}.json.partial`;
+  const fd = dir.createExclusive(tmp);
+  try {
+    fs.writeSync(fd, `${JSON.stringify(record, null, 2)}\n`);
+  } finally {
+    fs.closeSync(fd);
+  }
+  dir.rename(tmp, `${id}.json`);
+}

@@ -1,0 +1,29 @@
+/** Writing into a Node Writable with backpressure, failing fast once the peer has gone. */
+import type { Writable } from 'node:stream';
+
+export class PeerWriter {
+  failure: Error | undefined;
+
+  constructor(private readonly stream: Writable) {
+    stream.on('error', (err) => (this.failure ??= err));
+    stream.on('close', () => {
+      if (!stream.writableFinished) this.failure ??= new Error('the peer closed the connection before the core ended');
+    });
+  }
+
+  async write(chunk: Buffer): Promise<void> {
+    if (this.failure) throw this.failure;
+    if (!this.stream.write(chunk)) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          this.stream.off('drain', done);
+          this.stream.off('close', done);
+          resolve();
+        };
+        this.stream.on('drain', done);
+        this.stream.on('close', done);
+      });
+    }
+    if (this.failure) throw this.failure;
+  }
+}

@@ -1,0 +1,44 @@
+/** What every cored sink does with the one pass over the kernel's pipe. */
+import type { CrashRecord } from '../record';
+
+export interface SinkResult {
+  name: string;
+  ok: boolean;
+  /** Where the core went (a file, a URL, a command). */
+  location?: string;
+  /** Bytes the sink accepted. */
+  bytes: number;
+  error?: string;
+}
+
+export interface CrashSink {
+  readonly name: string;
+  /** Takes the next chunk; resolves when the sink can take another (backpressure). */
+  write(chunk: Buffer): Promise<void>;
+  /** The core ended (possibly truncated); `record` holds the final metadata. */
+  finish(record: CrashRecord): Promise<SinkResult>;
+  /** Gives up (the sink failed, stalled, or the time budget ran out): release everything, leave no partial output. */
+  abort(reason: string): void;
+}
+
+/** Environment variables describing a crash, for commands (never spliced into a command line). */
+export function crashEnvironment(record: CrashRecord): Record<string, string> {
+  const env: Record<string, string> = {
+    PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    CORED_ID: record.id,
+    CORED_PID: String(record.pid),
+    CORED_TID: String(record.tid),
+    CORED_SIGNAL: String(record.signal),
+    CORED_SIGNAL_NAME: record.signalName,
+    CORED_TIME: String(record.time),
+    CORED_UID: String(record.uid),
+    CORED_GID: String(record.gid),
+    CORED_DUMP_MODE: String(record.dumpMode),
+    CORED_COMM: record.comm,
+    CORED_EXE: record.exe ?? '',
+  };
+  if (record.expectedSize !== undefined) env.CORED_SIZE = String(record.expectedSize);
+  // execve refuses NUL bytes; the kernel never puts them in comm, but be sure.
+  for (const k of Object.keys(env)) env[k] = env[k]!.replace(/\0/g, '');
+  return env;
+}
