@@ -195,8 +195,10 @@ static void answer(struct hk_supervisor *s) {
   /* The launcher's own execve: the child is single-threaded, blocked in that call
    * and running only our code, so nothing can swap the path before the kernel
    * reads it again after CONTINUE. It is allowed once; the flag is never reset. */
+  int native_execve = (req->data.arch == AUDIT_ARCH_X86_64 && req->data.nr == 59) ||
+                      (req->data.arch == AUDIT_ARCH_AARCH64 && req->data.nr == 221);
   int allow = !s->first_exec_used && s->policy.first_exec_pid > 0 && (pid_t)req->pid == s->policy.first_exec_pid &&
-              req->data.arch == AUDIT_ARCH_X86_64 && req->data.nr == 59;
+              native_execve;
   if (allow) s->first_exec_used = 1;
   note->allowed = allow;
 
