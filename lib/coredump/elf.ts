@@ -17,7 +17,7 @@ export const SHDR_SIZE = 64;
 /** e_phnum says "look in section header 0's sh_info" (gABI, "Extended numbering"). */
 export const PN_XNUM = 0xffff;
 
-export const PType = { NULL: 0, LOAD: 1, DYNAMIC: 2, INTERP: 3, NOTE: 4 } as const;
+export const PType = { NULL: 0, LOAD: 1, DYNAMIC: 2, INTERP: 3, NOTE: 4, PHDR: 6 } as const;
 export const PFlag = { X: 1, W: 2, R: 4 } as const;
 
 /** Note types a Linux core carries (include/uapi/linux/elf.h). */

@@ -1,8 +1,10 @@
 /**
  * A minimal core, in the spirit of minicoredumper: each thread's stack from
  * its stack pointer up, the page every general register points into, the
- * ELF header page of each file mapping, and the small kernel mappings
- * (vDSO) that unwinders need. Everything else is described but not dumped.
+ * ELF header page of each file mapping, the small kernel mappings (vDSO)
+ * that unwinders need, the data and bss of the executable and libraries,
+ * and the dynamic linker's list of loaded objects (link-map.ts), so that
+ * debuggers find the libraries and the threads. Everything else is described but not dumped.
  * A mapping may then need several PT_LOADs: one per run of dumped or
  * skipped pages.
  */
@@ -15,6 +17,8 @@ import { PFlag } from './elf';
 const PAGE = 4096n;
 /** The x86_64 ABI lets leaf functions use 128 bytes below the stack pointer. */
 const RED_ZONE = 128n;
+/** An anonymous mapping right after a library's data is its bss when it is this small or smaller. */
+const BSS_MAX = 1n << 20n;
 const ALWAYS = new Set(['[vdso]', '[vsyscall]', '[vectors]', '[sigpage]']);
 
 const pageOf = (a: bigint) => a - (a % PAGE);
@@ -24,6 +28,7 @@ export function minimalRanges(
   registerSets: readonly Buffer[],
   arch: CoreArch,
   startsWithElf: (m: Mapping) => boolean,
+  extraPages: readonly bigint[] = [],
 ): PlannedRange[] {
   const find = (a: bigint) => mappings.find((m) => a >= m.start && a < m.end);
   /** Per mapping, [start, end) intervals to dump. */
@@ -43,6 +48,18 @@ export function minimalRanges(
       if (m && m.readable) want(m, pageOf(value), pageOf(value) + PAGE);
     }
   }
+  for (const page of extraPages) {
+    const m = find(page);
+    if (m) want(m, page, page + PAGE);
+  }
+  // The data and bss of the executable and libraries (a few pages each): the
+  // dynamic linker's and libc's globals, which libthread_db reads to list threads.
+  mappings.forEach((m, i) => {
+    if (!m.path.startsWith('/') || !m.writable || m.shared) return;
+    want(m, m.start, m.end);
+    const next = mappings[i + 1];
+    if (next && next.start === m.end && next.path === '' && next.writable && next.end - next.start <= BSS_MAX) want(next, next.start, next.end);
+  });
   for (const m of mappings) {
     if (ALWAYS.has(m.path)) want(m, m.start, m.end);
     else if (m.path.startsWith('/') && m.offset === 0n && m.readable && startsWithElf(m)) want(m, m.start, m.start + PAGE);

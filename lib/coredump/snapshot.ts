@@ -23,6 +23,8 @@ import { readSmaps } from './smaps';
 import { type ThreadNotes, encodeCoreNotes } from './writer';
 import { xsaveLayoutNote } from './xsave-layout';
 import { minimalRanges } from './minimal';
+import { linkMapPages } from './link-map';
+import { parseAuxv } from '../procfs/auxv';
 
 export interface SnapshotOptions {
   /**
@@ -122,19 +124,21 @@ function collect(tracee: Tracee, stateBefore: string, mode: string, filterOverri
     const layoutNote = xsaveLayoutNote(xstate);
     if (layoutNote) extra.push(layoutNote);
   }
+  const auxvRaw = readProcBuffer(pid, 'auxv');
   const notes = encodeCoreNotes({
     arch,
     threads,
     psinfo: processPsinfo(pid, stateBefore),
     // A snapshot is taken without a signal: siginfo stays zero, as pr_cursig does.
     siginfo: Buffer.alloc(128),
-    auxv: readProcBuffer(pid, 'auxv'),
+    auxv: auxvRaw,
     files: mappedFiles(mappings),
     extra,
   });
   let ranges: PlannedRange[];
   if (mode === 'minimal') {
-    ranges = minimalRanges(mappings, threads.map((t) => t.prstatus.registers), arch, (m) => startsWithElf(reader, m));
+    const libraries = linkMapPages(parseAuxv(auxvRaw), (address, length) => reader.peek(address, length));
+    ranges = minimalRanges(mappings, threads.map((t) => t.prstatus.registers), arch, (m) => startsWithElf(reader, m), libraries);
   } else {
     const filter = mode === 'all' ? ALL_FILTER : (filterOverride ?? readCoredumpFilter(pid));
     const smaps = readSmaps(pid);
