@@ -94,3 +94,20 @@ t.test('bad input: garbage, bad checksums, oversized and unknown packets get ans
   process.kill(target.pid, 'SIGUSR1');
   t.equal(await target.nextLine(), 'alive 1');
 });
+
+t.test('without --once: a second gdb after a detach, then SIGTERM leaves the process running', async (t) => {
+  const target = await startDetached(binary, ['threads', '2']);
+  t.teardown(() => target.kill());
+  const server = await startGdbsock(['--listen', '127.0.0.1:0', String(target.pid)]);
+  t.teardown(() => server.stop());
+  const first = await runGdb(`target extended-remote ${server.target}`, ['info threads', 'detach']);
+  t.match(first, /detached/);
+  const second = await runGdb(`target extended-remote ${server.target}`, ['info threads', 'print watched']);
+  t.match(second, /"worker-1"/, 'attached again for the second gdb');
+  t.match(second, /\$1 = 0/);
+  server.proc.kill('SIGTERM');
+  t.equal(await server.exited, 0, 'gdbsock exits on SIGTERM');
+  t.not(procState(target.pid), 't', 'not left in a tracing stop');
+  process.kill(target.pid, 'SIGUSR1');
+  t.equal(await target.nextLine(), 'alive 1', 'the process ran on');
+});
