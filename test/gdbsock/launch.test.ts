@@ -96,3 +96,16 @@ t.test('range stepping with next over a loop, compared with gdbserver', async (t
   t.ok(pick(ours).length >= 4, 'gdb printed lines and values');
   t.same(pick(ours), pick(theirs), 'same lines and values as with gdbserver');
 });
+
+t.test('info sharedlibrary, registers and a memory dump match gdbserver (libraries-svr4, target.xml, m)', async (t) => {
+  const commands = ['break step_me', 'continue', 'info sharedlibrary', 'info registers rip eflags cs ss', 'p/x $mxcsr', 'p $fctrl', 'x/4gx &total', 'p $_exitcode', 'kill'];
+  const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', binary, 'count', '4']);
+  t.teardown(() => server.stop());
+  const ours = await runGdb(`target extended-remote ${server.target}`, commands);
+  const anchor = await startGdbserver([binary, 'count', '4']);
+  const theirs = await runGdb(`target extended-remote ${anchor.target}`, commands);
+  const pick = (s: string) => s.split('\n').filter((l) => /^(0x|\$\d|rip|eflags|cs|ss|From)/.test(l));
+  t.match(ours, /0x[0-9a-f]+ +0x[0-9a-f]+ +Yes +target:\/lib\/x86_64-linux-gnu\/libc\.so\.6/, 'libc is listed, symbols read');
+  t.ok(pick(ours).length >= 8, 'gdb printed the libraries, registers and memory');
+  t.same(pick(ours), pick(theirs), 'same lines as with gdbserver');
+});
