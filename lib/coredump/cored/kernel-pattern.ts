@@ -93,13 +93,15 @@ export interface InstallOptions {
   config?: string;
   stateDir?: string;
   pipeLimit?: number;
+  /** The cli.js the kernel should run (default: this package's dist/coredump/cli.js). */
+  script?: string;
 }
 
 export function install(options: InstallOptions = {}): InstallState {
   const stateDir = options.stateDir ?? DEFAULT_STATE_DIR;
   const config = options.config ? path.resolve(options.config) : undefined;
   if (config) loadConfig(config); // refuse to install a config the handler would reject
-  const pattern = buildPattern({ config });
+  const pattern = buildPattern({ config, script: options.script });
   const current = readSysctl(CORE_PATTERN);
   const old = readState(stateDir);
   // Reinstalling keeps the pattern from before the first install.

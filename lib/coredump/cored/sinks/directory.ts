@@ -6,6 +6,7 @@
  * reader never sees half a core, and a failure leaves nothing behind.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import zlib from 'node:zlib';
 import { type CoreSink, openSink } from '../../sink';
@@ -92,7 +93,7 @@ export class DirectorySink implements CrashSink {
   ) {
     this.name = config.name;
     this.final = `${id}${EXTENSIONS[config.format]}`;
-    this.tmp = `.${this.final}.partial`;
+    this.tmp = partialName(this.final);
     this.fd = dir.createExclusive(this.tmp);
     try {
       this.encoder = config.format === 'raw' ? rawEncoder(this.fd) : config.format === 'zstd' ? zstdEncoder(this.fd) : gzipEncoder(this.fd);
@@ -135,7 +136,7 @@ export class DirectorySink implements CrashSink {
 
 /** Writes ID.json atomically (temporary name, then rename). */
 export function writeMetadata(dir: SafeDir, id: string, record: CrashRecord): void {
-  const tmp = `.${id}.json.partial`;
+  const tmp = partialName(`${id}.json`);
   const fd = dir.createExclusive(tmp);
   try {
     fs.writeSync(fd, `${JSON.stringify(record, null, 2)}\n`);
@@ -143,4 +144,9 @@ export function writeMetadata(dir: SafeDir, id: string, record: CrashRecord): vo
     fs.closeSync(fd);
   }
   dir.rename(tmp, `${id}.json`);
+}
+
+/** A temporary name nobody can predict, so nothing can be planted there first. */
+function partialName(final: string): string {
+  return `.${final}.${crypto.randomBytes(6).toString('hex')}.partial`;
 }
