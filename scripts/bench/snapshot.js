@@ -29,15 +29,26 @@ async function startTarget(args) {
   return { pid, kill: () => process.kill(pid, 'SIGKILL') };
 }
 
+// The library call inside a Node that is already running (as the cored daemon
+// or any host program would make it): what hostkit costs without Node's start.
+const API_SCRIPT = `
+const { snapshot } = require(${JSON.stringify(path.join(root, 'dist', 'coredump'))});
+const t0 = process.hrtime.bigint();
+snapshot(Number(process.argv[1]), process.argv[2]).then(() => {
+  process.stderr.write('api-seconds ' + Number(process.hrtime.bigint() - t0) / 1e9 + '\\n');
+});`;
+
 function measure(rusage, argv, output) {
   fs.rmSync(output, { force: true });
   execFileSync('sync');
   // The wrapper reports on stderr's last line, after anything the tool said there.
   const r = spawnSync(rusage, argv, { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
-  const [seconds, rssKb, code] = r.stderr.trim().split('\n').pop().split(' ').map(Number);
-  if (code !== 0) throw new Error(`${argv.join(' ')} exited with ${code}`);
+  const lines = r.stderr.trim().split('\n');
+  const [seconds, rssKb, code] = lines.pop().split(' ').map(Number);
+  if (code !== 0) throw new Error(`${argv.join(' ')} exited with ${code}: ${lines.join('\n')}`);
+  const api = lines.map((l) => /^api-seconds (\S+)/.exec(l)).find(Boolean);
   const st = fs.statSync(output);
-  const result = { seconds, rssMb: rssKb / 1024, sizeMb: st.size / 1048576, diskMb: (st.blocks * 512) / 1048576 };
+  const result = { seconds: api ? Number(api[1]) : seconds, rssMb: rssKb / 1024, sizeMb: st.size / 1048576, diskMb: (st.blocks * 512) / 1048576 };
   fs.rmSync(output, { force: true });
   return result;
 }
@@ -52,7 +63,8 @@ async function compare(rusage, dir, label, targetArgs) {
   try {
     const theirs = measure(rusage, gcoreArgs(target.pid, path.join(dir, 'gcore.core')), path.join(dir, 'gcore.core'));
     const ours = measure(rusage, ['node', CLI, 'snapshot', String(target.pid), '-o', path.join(dir, 'hostkit.core')], path.join(dir, 'hostkit.core'));
-    return { label, theirs, ours };
+    const api = measure(rusage, ['node', '-e', API_SCRIPT, String(target.pid), path.join(dir, 'api.core')], path.join(dir, 'api.core'));
+    return { label, theirs, ours, api };
   } finally {
     target.kill();
   }
@@ -75,14 +87,17 @@ exports.main = async function main(args) {
   console.log('snapshot benchmark: a live core written to a file by gdb gcore (13.1) and by `cored snapshot`');
   console.log(`${'target'.padEnd(36)} ${'tool'.padEnd(8)} ${'seconds'.padStart(8)} ${'peak RSS'.padStart(10)} ${'core size'.padStart(10)} ${'disk used'.padStart(10)}`);
   const mb = (n) => `${n.toFixed(1)} MB`;
-  for (const { label, theirs, ours } of rows) {
-    for (const [tool, m] of [['gcore', theirs], ['hostkit', ours]]) {
+  for (const { label, theirs, ours, api } of rows) {
+    for (const [tool, m] of [['gcore', theirs], ['cored', ours], ['API', api]]) {
       console.log(`${(tool === 'gcore' ? label : '').padEnd(36)} ${tool.padEnd(8)} ${m.seconds.toFixed(2).padStart(8)} ${mb(m.rssMb).padStart(10)} ${mb(m.sizeMb).padStart(10)} ${mb(m.diskMb).padStart(10)}`);
     }
     const ratio = (a, b) => (b === 0 ? 'n/a' : `${(a / b).toFixed(2)}x`);
-    console.log(
-      `${''.padEnd(36)} ${'ratio'.padEnd(8)} ${ratio(ours.seconds, theirs.seconds).padStart(8)} ${ratio(ours.rssMb, theirs.rssMb).padStart(10)} ${''.padStart(10)} ${ratio(ours.diskMb, theirs.diskMb).padStart(10)}`,
-    );
+    for (const [name, m] of [['cored/gcore', ours], ['API/gcore', api]]) {
+      console.log(
+        `${''.padEnd(36)} ${name.padEnd(8)} ${ratio(m.seconds, theirs.seconds).padStart(8)} ${ratio(m.rssMb, theirs.rssMb).padStart(10)} ${''.padStart(10)} ${ratio(m.diskMb, theirs.diskMb).padStart(10)}`,
+      );
+    }
   }
+  console.log('cored = `node dist/coredump/cli.js snapshot PID -o FILE`, Node start-up included; API = the snapshot() call in a running Node (its RSS includes Node itself)');
   console.log('goal: time <= 0.2x gcore, sparse output, peak RSS independent of the target size');
 };
