@@ -6,7 +6,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import t from 'tap';
-import { openCore, parseCoreBuffer, readCoreStream, writeCore, Machine, UnavailableMemoryError } from '../../lib/coredump';
+import { AARCH64, Machine, UnavailableMemoryError, encodeCoreNotes, openCore, parseCoreBuffer, readCoreStream, writeCore } from '../../lib/coredump';
 import { requireGdb, tempDir } from './gdb';
 import { MESSAGE_AT, syntheticNotes, syntheticSegments } from './synthetic';
 
@@ -102,4 +102,38 @@ t.test('one pass to a pipe stream, a fifo file descriptor and a unix socket', as
   server.close();
   t.ok(Buffer.concat(received).equals(expected), 'socket: byte for byte what the file got');
   t.equal(parseCoreBuffer(Buffer.concat(received)).threads.length, 2);
+});
+
+t.test('aarch64 cores: registers by name and the FPSIMD note', async (t) => {
+  const registers = Buffer.alloc(34 * 8);
+  for (let i = 0; i < 34; i++) registers.writeBigUInt64LE(BigInt(0x1000 + i), i * 8);
+  const fpsimd = Buffer.alloc(528);
+  fpsimd.writeUInt32LE(0x10, 512); // fpsr
+  const notes = encodeCoreNotes({
+    arch: AARCH64,
+    threads: [
+      {
+        prstatus: { signal: 11, code: 0, errno: 0, cursig: 11, sigpend: 0n, sighold: 0n, pid: 7, ppid: 1, pgrp: 7, sid: 7, utime: 0n, stime: 0n, cutime: 0n, cstime: 0n, registers, fpvalid: true },
+        regsets: [
+          { type: 2, desc: fpsimd },
+          { type: 0x401, desc: Buffer.alloc(8, 0x11) }, // NT_ARM_TLS
+        ],
+      },
+    ],
+    psinfo: { state: 0, sname: 'R', zombie: false, nice: 0, flags: 0n, uid: 0, gid: 0, pid: 7, ppid: 1, pgrp: 7, sid: 7, fname: 'arm', psargs: 'arm' },
+    siginfo: Buffer.alloc(128),
+    auxv: Buffer.alloc(16),
+    files: [],
+  });
+  const pass = new PassThrough();
+  const [core] = await Promise.all([readCoreStream(pass), writeCore(pass, Machine.AARCH64, notes, [{ vaddr: 0x10000n, flags: 4, data: Buffer.alloc(4096, 1) }]).then(() => pass.end())]);
+  t.equal(core.arch, AARCH64);
+  t.equal(core.threads[0]!.registers.x0, 0x1000n);
+  t.equal(core.threads[0]!.registers.sp, 0x1000n + 31n);
+  t.equal(core.threads[0]!.registers.pc, 0x1000n + 32n);
+  t.equal(core.threads[0]!.signal, 11);
+  t.equal(core.threads[0]!.fpRegisters?.length, 528);
+  t.match(core.arch.decodeFp(core.threads[0]!.fpRegisters!), { fpsr: 0x10 });
+  t.equal(core.threads[0]!.regsets.get(0x401)?.readBigUInt64LE(0), 0x1111111111111111n, 'NT_ARM_TLS kept by type');
+  t.equal(core.notes.find((n) => n.type === 0x401)?.name, 'LINUX');
 });
