@@ -336,7 +336,6 @@ export class LiveTarget implements Target {
     if (this.exitEvent) return this.report(this.exitEvent);
     const held = this.held.shift();
     if (held) return this.report(held);
-    this.invalidate();
     const plan: [Thread, ResumeAction][] = [];
     for (const t of this.tracee.threads.values()) {
       if (t.state !== 'stopped') continue;
@@ -344,11 +343,14 @@ export class LiveTarget implements Target {
       if (action && action.type !== 'stop') plan.push([t, action]);
     }
     if (plan.length === 0) return this.report({ kind: 'no-resumed' });
+    // The pcs come from the registers cached at the stop (the stop reply read them); then the cache goes.
+    const pcs = new Map(plan.map(([t]) => [t.tid, this.gpr(t.tid).rip!]));
+    this.invalidate();
     this.running = true;
     // Threads sitting on a breakpoint step off it first, alone, so that no other thread runs past it while lifted.
     const rest: [Thread, ResumeAction][] = [];
     for (const [t, action] of plan) {
-      const pc = this.gpr(t.tid).rip!;
+      const pc = pcs.get(t.tid)!;
       if (action.type !== 'stop' && this.tracee.breakpoints.has(pc)) {
         const then: Mode = action.type === 'range' ? { type: 'range', start: action.start, end: action.end } : { type: action.type };
         const signal = action.type === 'range' ? 0 : action.signal;
@@ -406,8 +408,15 @@ export class LiveTarget implements Target {
     else t.cont(signal);
   }
 
+  /** The pc alone: one GETREGSET read in place, without decoding every register. */
+  private pcOf(t: Thread): bigint {
+    const cached = this.gprCache.get(t.tid);
+    if (cached) return cached[this.tracee.arch.pc]!;
+    return t.getRegistersRaw().readBigUInt64LE(t.arch.gprNames.indexOf(t.arch.pc) * 8);
+  }
+
   private inRange(t: Thread, mode: { start: bigint; end: bigint }): boolean {
-    const pc = t.getPc();
+    const pc = this.pcOf(t);
     return pc >= mode.start && pc < mode.end;
   }
 
@@ -597,7 +606,7 @@ export class LiveTarget implements Target {
 
   private onStep(t: Thread, tid: number, mode: Mode): void {
     if (mode.type === 'range' && !this.stopping) {
-      const pc = t.getPc();
+      const pc = this.pcOf(t);
       if (pc >= mode.start && pc < mode.end && !this.tracee.breakpoints.has(pc)) {
         t.step(0);
         return;
