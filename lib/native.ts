@@ -13,6 +13,8 @@ export interface Addon {
   ptraceBuffer(request: number, tid: number, addr: number | bigint, buffer: Buffer): number;
   ptraceRegset(get: boolean, tid: number, noteType: number, buffer: Buffer): number;
   waitpid(tid: number, flags: number): number | null;
+  /** One WNOHANG|__WALL pass over `tids`: (tid, status) pairs into `out`, status -1 for a vanished tid. */
+  reap(tids: Int32Array, out: Int32Array): number;
   vmRead(pid: number, address: bigint, buffer: Buffer, offset: number, length: number): number;
   vmReadAsync(
     pid: number,

@@ -53,6 +53,7 @@ class Hostkit : public Napi::Addon<Hostkit> {
         InstanceMethod("ptraceBuffer", &Hostkit::PtraceBuffer),
         InstanceMethod("ptraceRegset", &Hostkit::PtraceRegset),
         InstanceMethod("waitpid", &Hostkit::Waitpid),
+        InstanceMethod("reap", &Hostkit::Reap),
         InstanceMethod("vmRead", &Hostkit::VmRead),
         InstanceMethod("vmReadAsync", &Hostkit::VmReadAsync),
         InstanceMethod("vmWrite", &Hostkit::VmWrite),
@@ -203,6 +204,21 @@ class Hostkit : public Napi::Addon<Hostkit> {
     if (rc < 0) return Fail(env, rc, "waitpid", Info(env, "tid", (double)tid));
     if (rc == 0) return env.Null();
     return Napi::Number::New(env, status);
+  }
+
+  // reap(tids: Int32Array, out: Int32Array) -> pairs written to out as (tid, status);
+  // status -1 means the tid vanished. One call per pass instead of one per thread.
+  Napi::Value Reap(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsTypedArray() || !info[1].IsTypedArray() ||
+        info[0].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
+        info[1].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+      return TypeError(env, "reap(tids: Int32Array, out: Int32Array)");
+    Napi::Int32Array tids = info[0].As<Napi::Int32Array>();
+    Napi::Int32Array out = info[1].As<Napi::Int32Array>();
+    int rc = hk_reap(tids.Data(), (int)tids.ElementLength(), out.Data(), (int)(out.ElementLength() / 2));
+    if (rc < 0) return Fail(env, rc, "waitpid", Napi::Object::New(env));
+    return Napi::Number::New(env, rc);
   }
 
   Napi::Value VmTransfer(const Napi::CallbackInfo &info, bool write) {

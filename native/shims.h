@@ -18,6 +18,9 @@ long hk_ptrace_regset(int get, pid_t tid, int note_type, void *buf, size_t len);
 
 /* wait.c: *status is set when a tid is returned; 0 means nothing to report. */
 int hk_waitpid(pid_t tid, int flags, int *status);
+/* A wait status no kernel produces: the tid is gone without one (ECHILD). */
+#define HK_VANISHED (-1)
+int hk_reap(const int32_t *tids, int count, int32_t *out, int max_pairs);
 
 /* memory.c */
 ssize_t hk_vm_read(pid_t pid, uint64_t addr, void *buf, size_t len);

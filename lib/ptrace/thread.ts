@@ -228,7 +228,7 @@ export class Thread {
 
   private resume(request: ResumeRequest, signal: number): void {
     if (!Number.isInteger(signal) || signal < 0 || signal > 64) throw new RangeError(`bad signal ${signal}`);
-    this.requireStopped(requestName(request));
+    if (this.state !== 'stopped') this.requireStopped(requestName(request)); // the name only on the error path
     addon.ptrace(request, this.tid, 0, signal);
     this.state = 'running';
     this.pendingSignal = 0;
@@ -269,7 +269,13 @@ export class Thread {
   }
 }
 
+const REQUEST_NAMES: Record<ResumeRequest, string> = {
+  [Request.CONT]: 'ptrace(PTRACE_CONT)',
+  [Request.SINGLESTEP]: 'ptrace(PTRACE_SINGLESTEP)',
+  [Request.SYSCALL]: 'ptrace(PTRACE_SYSCALL)',
+  [Request.LISTEN]: 'ptrace(PTRACE_LISTEN)',
+};
+
 function requestName(request: ResumeRequest): string {
-  const names = { [Request.CONT]: 'CONT', [Request.SINGLESTEP]: 'SINGLESTEP', [Request.SYSCALL]: 'SYSCALL', [Request.LISTEN]: 'LISTEN' };
-  return `ptrace(PTRACE_${names[request]})`;
+  return REQUEST_NAMES[request];
 }

@@ -10,9 +10,10 @@
  * the gap is a few microseconds on top of the kernel's own ~80 us, which a
  * second thread could only widen (it must still wake the JS thread).
  */
-import { hasCode } from '../errors';
 import { addon } from '../native';
-import { Wait } from './constants';
+
+/** The status native reap() gives a tid that is gone without one (ECHILD). */
+const VANISHED = -1;
 
 /** A thread as the reaper sees it. */
 export interface ReapedThread {
@@ -33,16 +34,21 @@ class Tracer {
   private readonly running = new Set<number>();
   private readonly exitHooks = new Set<ExitHook>();
   private started = false;
+  private tids = new Int32Array(0);
+  private tidsStale = false;
+  /** (tid, status) pairs from one native pass. */
+  private readonly statuses = new Int32Array(2 * 64);
   private reaping = false;
   private again = false;
 
   add(thread: ReapedThread): void {
     this.start();
     this.threads.set(thread.tid, thread);
+    this.tidsStale = true;
   }
 
   remove(tid: number): void {
-    this.threads.delete(tid);
+    if (this.threads.delete(tid)) this.tidsStale = true;
     this.setRunning(tid, false);
   }
 
@@ -69,8 +75,9 @@ class Tracer {
 
   /**
    * Reaps every pending status. SIGCHLD coalesces, so one signal may stand for
-   * many stops: poll every traced tid, again and again, until a full pass finds
-   * nothing (handlers may resume threads that stop again at once, or add tids).
+   * many stops: poll every traced tid (one native pass), again and again,
+   * until a pass finds nothing (handlers may resume threads that stop again at
+   * once, or add tids).
    */
   reap(): void {
     if (this.reaping) {
@@ -81,12 +88,13 @@ class Tracer {
     try {
       do {
         this.again = false;
-        for (const thread of [...this.threads.values()]) {
-          if (this.threads.get(thread.tid) !== thread) continue;
-          const status = this.poll(thread);
-          if (status === undefined) continue;
+        const pairs = addon.reap(this.tidArray(), this.statuses);
+        for (let i = 0; i < pairs; i++) {
+          const thread = this.threads.get(this.statuses[2 * i]!);
+          if (!thread) continue;
           this.again = true;
-          if (status === null) thread.onVanished();
+          const status = this.statuses[2 * i + 1]!;
+          if (status === VANISHED) thread.onVanished();
           else thread.onWaitStatus(status);
         }
       } while (this.again);
@@ -95,14 +103,13 @@ class Tracer {
     }
   }
 
-  /** A status, null when the tid vanished, undefined when it has nothing to say. */
-  private poll(thread: ReapedThread): number | null | undefined {
-    try {
-      return addon.waitpid(thread.tid, Wait.WNOHANG | Wait.WALL) ?? undefined;
-    } catch (err) {
-      if (hasCode(err, 'ECHILD')) return null;
-      throw err;
+  /** The traced tids as the native pass wants them, rebuilt only when the set changed. */
+  private tidArray(): Int32Array {
+    if (this.tids.length !== this.threads.size || this.tidsStale) {
+      this.tids = Int32Array.from(this.threads.keys());
+      this.tidsStale = false;
     }
+    return this.tids;
   }
 
   private start(): void {
