@@ -109,3 +109,11 @@ t.test('info sharedlibrary, registers and a memory dump match gdbserver (librari
   t.ok(pick(ours).length >= 8, 'gdb printed the libraries, registers and memory');
   t.same(pick(ours), pick(theirs), 'same lines as with gdbserver');
 });
+
+t.test('fork: the child gets the original code back and runs free; the parent stops', async (t) => {
+  const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', binary, 'fork']);
+  t.teardown(() => server.stop());
+  const out = await runGdb(`target extended-remote ${server.target}`, ['break step_me', 'continue', 'print i', 'continue']);
+  t.match(out, /Breakpoint 1, step_me \(i=i@entry=2\)/, 'only the parent stopped (the child called step_me(1))');
+  t.match(out, /\[Inferior 1 \(process \d+\) exited with code 07\]/, 'the child was not killed by a stray int3');
+});

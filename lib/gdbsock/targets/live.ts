@@ -8,7 +8,7 @@
  * gave (never the one the bridge remembers), so gdb alone decides signals' fate.
  */
 import fs from 'node:fs';
-import { type LaunchOptions, type Thread, type TraceEvent, Tracee } from '../../ptrace';
+import { type LaunchOptions, Option, type Thread, type TraceEvent, Tracee } from '../../ptrace';
 import { resolveExecutable } from '../../ptrace/launch';
 import { evaluate } from '../agent';
 import { type Regsets, type RegisterLayout, x86_64Layout } from '../registers';
@@ -18,6 +18,13 @@ import { readLibraryList } from './svr4';
 
 const SETARCH = '/usr/bin/setarch';
 const SETARCH_ARCH: Record<string, string> = { x64: 'x86_64', arm64: 'aarch64' };
+/**
+ * Forks are traced so that a child never runs into our breakpoints: it gets the
+ * original bytes back and is let go (gdb's default, follow-fork-mode parent
+ * with detach-on-fork). A vfork child shares the parent's memory, so it is let
+ * go as it is.
+ */
+const FOLLOW_FORKS = Option.TRACEFORK | Option.TRACEVFORK;
 const SIGTRAP = 5;
 const SIGINT = 2;
 const SIGSTOP = 19;
@@ -65,11 +72,12 @@ export class LiveTarget implements Target {
     for (const t of tracee.threads.values()) this.modes.set(t.tid, { type: 'stopped' });
     tracee.on('event', (e: TraceEvent) => this.onEvent(e));
     tracee.on('exit', () => this.onProcessEnd());
+    tracee.on('child', (child: Tracee) => void this.releaseChild(child));
   }
 
   /** Attaches to every thread of `pid`, leaving them stopped. */
   static async attach(pid: number): Promise<LiveTarget> {
-    const tracee = await Tracee.attach(pid);
+    const tracee = await Tracee.attach(pid, { options: FOLLOW_FORKS });
     return new LiveTarget(tracee, true);
   }
 
@@ -81,7 +89,8 @@ export class LiveTarget implements Target {
    * the program's own exec, so addresses match a gdbserver session run to run.
    */
   static async launch(file: string, args: string[], options: LaunchOptions & { disableRandomization?: boolean } = {}): Promise<LiveTarget> {
-    const { disableRandomization, ...launchOptions } = options;
+    const { disableRandomization, ...rest } = options;
+    const launchOptions = { ...rest, options: (rest.options ?? 0) | FOLLOW_FORKS };
     if (!disableRandomization || !fs.existsSync(SETARCH)) return new LiveTarget(Tracee.launch(file, args, launchOptions), false);
     const program = resolveExecutable(file, (launchOptions.env ?? process.env).PATH);
     const tracee = Tracee.launch(SETARCH, [SETARCH_ARCH[process.arch] ?? process.arch, '-R', program, ...args], { ...launchOptions, argv0: 'setarch' });
@@ -513,12 +522,14 @@ export class LiveTarget implements Target {
           this.go(t, 0);
         }
         return;
+      case 'fork':
+      case 'vfork':
+        this.lastForkKind = e.type;
+        return this.carryOn(t, mode, 0);
       case 'clone':
       case 'vfork-done':
       case 'seccomp':
       case 'exiting':
-      case 'fork':
-      case 'vfork':
         return this.carryOn(t, mode, 0);
       case 'group-stop':
         return this.carryOn(t, mode, 0);
@@ -574,6 +585,29 @@ export class LiveTarget implements Target {
       }
     }
   }
+
+  /** A forked child: waits for its first stop, takes our breakpoints out of its copy of memory, detaches. */
+  private async releaseChild(child: Tracee): Promise<void> {
+    const forkedBy = this.tracee;
+    try {
+      await child.leader?.stopped();
+      if (child.state !== 'traced') return;
+      // The parent's fork or vfork event was handled right after 'child' was emitted.
+      const shared = this.lastForkKind === 'vfork';
+      if (!shared) {
+        for (const address of forkedBy.breakpoints.addresses) {
+          const original = forkedBy.breakpoints.unshadow(address, Buffer.alloc(forkedBy.arch.breakpoint.length));
+          child.memory.writeForced(address, original);
+        }
+      }
+      for (const t of child.threads.values()) t.pendingSignal = 0;
+      await child.detach();
+    } catch {
+      // it died first: nothing left to release
+    }
+  }
+
+  private lastForkKind: 'fork' | 'vfork' = 'fork';
 
   private onProcessEnd(): void {
     for (const tid of [...this.commFds.keys()]) this.forgetThread(tid);
