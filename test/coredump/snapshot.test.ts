@@ -25,6 +25,20 @@ t.test('the process runs on exactly as before, and still handles signals', async
   t.equal(await target.nextLine(), 'alive 1', 'its threads kept running and it handled SIGUSR1');
 });
 
+t.test('a stopped process (SIGSTOP) is snapshotted and left stopped', async (t) => {
+  const target = await startDetached(binary, ['threads']);
+  t.teardown(target.kill);
+  process.kill(target.pid, 'SIGSTOP');
+  await new Promise((r) => setTimeout(r, 50));
+  await snapshot(target.pid, path.join(dir, 'stopped.core'));
+  const core = openCore(path.join(dir, 'stopped.core'));
+  t.teardown(() => core.close());
+  t.equal(core.process?.sname, 'T', 'NT_PRPSINFO says stopped');
+  t.equal(core.threads.length, 9);
+  for (const tid of fs.readdirSync(`/proc/${target.pid}/task`).map(Number)) t.equal(procState(target.pid, tid), 'T', `tid ${tid} is still stopped`);
+  process.kill(target.pid, 'SIGCONT');
+});
+
 t.test('coredump_filter is honoured; --all dumps file text; output is sparse', async (t) => {
   const target = await startDetached(binary, ['single']);
   t.teardown(target.kill);
