@@ -16,6 +16,8 @@ export interface PlannedRange {
   filesz: number;
   /** PF_R | PF_W | PF_X */
   flags: number;
+  /** Private anonymous memory: pages that were never populated are zeros and need not be read. */
+  anonymous?: boolean;
 }
 
 export interface CoreLayout {

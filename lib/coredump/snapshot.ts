@@ -51,6 +51,8 @@ export interface SnapshotResult {
   /** Memory bytes in the core and those that could not be read (written as zeros). */
   memoryBytes: number;
   unreadableBytes: number;
+  /** Bytes of never-populated anonymous pages written as zeros without being read. */
+  absentBytes: number;
   sparse: boolean;
   layout: CoreLayout;
 }
@@ -94,6 +96,7 @@ export async function snapshot(pid: number, out: CoreOutput, options: SnapshotOp
         written: sink.written,
         memoryBytes: total,
         unreadableBytes: reader.zeroFilled,
+        absentBytes: reader.skipped,
         sparse: sink.sparse,
         layout: plan.layout,
       };
@@ -148,6 +151,7 @@ function collect(tracee: Tracee, stateBefore: string, mode: string, filterOverri
       memsz: m.end - m.start,
       filesz: Number(dumpSize(m, smaps.get(m.start), ctx)),
       flags: segmentFlags(m),
+      anonymous: !m.shared && (m.path === '' || m.path === '[heap]' || m.path === '[stack]' || m.path.startsWith('[anon:')),
     }));
   }
   const layout = planLayout(arch.machine, notes.length, ranges);
@@ -197,19 +201,21 @@ async function streamMemory(
   total: number,
   onProgress?: (done: number, total: number) => void,
 ): Promise<void> {
-  const steps: { address: bigint; length: number }[] = [];
+  const steps: { address: bigint; length: number; anonymous: boolean }[] = [];
   for (const r of ranges) {
-    for (let at = 0; at < r.filesz; at += chunkSize) steps.push({ address: r.vaddr + BigInt(at), length: Math.min(chunkSize, r.filesz - at) });
+    for (let at = 0; at < r.filesz; at += chunkSize) {
+      steps.push({ address: r.vaddr + BigInt(at), length: Math.min(chunkSize, r.filesz - at), anonymous: r.anonymous ?? false });
+    }
   }
   if (steps.length === 0) return;
   const buffers = [Buffer.allocUnsafe(Math.min(chunkSize, total)), Buffer.allocUnsafe(Math.min(chunkSize, total))];
   let done = 0;
-  let pending = reader.readInto(steps[0]!.address, buffers[0]!, steps[0]!.length);
+  let pending = reader.readInto(steps[0]!.address, buffers[0]!, steps[0]!.length, steps[0]!.anonymous);
   for (let i = 0; i < steps.length; i++) {
     await pending;
     const current = buffers[i % 2]!.subarray(0, steps[i]!.length);
     const next = steps[i + 1];
-    pending = next ? reader.readInto(next.address, buffers[(i + 1) % 2]!, next.length) : Promise.resolve();
+    pending = next ? reader.readInto(next.address, buffers[(i + 1) % 2]!, next.length, next.anonymous) : Promise.resolve();
     await sink.write(current, true);
     done += current.length;
     onProgress?.(done, total);

@@ -109,6 +109,19 @@ t.test('memory is read off the event loop', async (t) => {
   t.ok(result.written < 16 << 20, `zero pages are holes: ${result.written} bytes written`);
 });
 
+t.test('never-populated anonymous pages are not read, and come out as zeros', async (t) => {
+  const target = await startDetached(binary, ['sparse', '256']);
+  t.teardown(target.kill);
+  const file = path.join(dir, 'sparse.core');
+  const result = await snapshot(target.pid, file);
+  t.ok(result.absentBytes > 200 << 20, `${result.absentBytes} bytes known to be zero from pagemap`);
+  const core = openCore(file);
+  t.teardown(() => core.close());
+  const area = core.memory.read(symbol(binary, 'sparse_area'), 8).readBigUInt64LE(0);
+  t.equal(core.memory.read(area + 5n * 256n * 4096n, 1)[0], 6, 'a written byte');
+  t.ok(core.memory.read(area + 4096n, 256 * 4096 - 4096).equals(Buffer.alloc(256 * 4096 - 4096)), 'untouched pages read as zeros');
+});
+
 t.test('bad arguments and vanished processes', async (t) => {
   await t.rejects(snapshot(-1, path.join(dir, 'x')), RangeError);
   await t.rejects(snapshot(1.5, path.join(dir, 'x')), TypeError);
