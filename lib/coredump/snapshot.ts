@@ -6,6 +6,7 @@
  * a pipe, a socket. The process is then let go exactly as it was.
  */
 import { checkPid } from '../errors';
+import { parseAuxv } from '../procfs/auxv';
 import { maps as readMaps, type Mapping } from '../procfs/maps';
 import { stat as readStat } from '../procfs/stat';
 import { readProcBuffer } from '../procfs/read';
@@ -15,6 +16,8 @@ import { BulkReader } from './bulk-read';
 import { Machine, NoteType, PFlag } from './elf';
 import { ALL_FILTER, type DumpContext, dumpSize, readCoredumpFilter } from './filter';
 import { type CoreLayout, type PlannedRange, encodeHead, encodeTail, planLayout } from './layout';
+import { linkMapPages } from './link-map';
+import { minimalRanges } from './minimal';
 import type { MappedFile } from './note-payloads';
 import { processIds, processPsinfo, threadPrstatus } from './process-info';
 import { type CoreArch, X86_64, coreArch } from './registers';
@@ -22,9 +25,6 @@ import { type CoreOutput, openSink } from './sink';
 import { readSmaps } from './smaps';
 import { type ThreadNotes, encodeCoreNotes } from './writer';
 import { xsaveLayoutNote } from './xsave-layout';
-import { minimalRanges } from './minimal';
-import { linkMapPages } from './link-map';
-import { parseAuxv } from '../procfs/auxv';
 
 export interface SnapshotOptions {
   /**
