@@ -149,7 +149,10 @@ export class Server extends EventEmitter {
 
   private tid(): number {
     const t = this.t;
-    if (this.generalThread > 0 && t.isAlive(this.generalThread)) return this.generalThread;
+    if (this.generalThread > 0) {
+      if (!t.isAlive(this.generalThread)) throw new ProtocolError(`thread ${this.generalThread} is gone`);
+      return this.generalThread;
+    }
     const last = t.lastStop();
     if (last.kind === 'signal' && t.isAlive(last.tid)) return last.tid;
     const first = t.threads()[0];
@@ -209,6 +212,7 @@ export class Server extends EventEmitter {
         return this.breakpoint(first === 'Z', text.slice(1));
       case 'H': {
         const id = parseThreadId(text.slice(2));
+        if (id.tid > 0 && this.target && !this.target.isAlive(id.tid)) return 'E01'; // no such thread
         if (text[1] === 'g') this.generalThread = id.tid;
         return 'OK';
       }

@@ -110,9 +110,13 @@ t.test('fuzz: 3000 hostile packets, one reply each, no throw', async (t) => {
     let body = prefixes[rand(prefixes.length)]!;
     const n = rand(40);
     for (let k = 0; k < n; k++) body += alphabet[rand(alphabet.length)];
-    const got = await ask(body);
-    if (got.length !== 1) missing++;
+    // Console output ('O' and hex, for monitor commands) may come first; then exactly one reply.
+    const got = (await ask(body)).filter((r) => !/^O([0-9a-f]{2})+$/.test(r));
+    if (got.length !== 1) {
+      missing++;
+      t.comment(`${JSON.stringify(body)} got ${JSON.stringify(got)}`);
+    }
   }
-  t.equal(missing, 0, 'every packet got exactly one reply');
+  t.equal(missing, 0, 'every packet got exactly one final reply');
   t.ok(replies.length > 3000);
 });
