@@ -65,7 +65,8 @@ export async function runCored(argv: string[]): Promise<number> {
           args = args.slice(2);
         }
         await handleCrash(args, { configFile: config });
-        return 0;
+        // A read of the pipe may still be pending (the pass stopped early): leave now, which releases the process.
+        process.exit(0);
       }
       case 'install': {
         const { options } = parseOptions(rest, ['--config', '-c', '--state', '--pipe-limit'], []);

@@ -115,7 +115,7 @@ class Validator {
 
   private fail(key: string, reason: string): never {
     // The line of the key, or of its nearest enclosing table.
-    let probe = key;
+    let probe = key.replace(/\[\d+\]$/, '');
     let line = this.lines.get(probe);
     while (line === undefined && probe.includes('.')) {
       probe = probe.slice(0, probe.lastIndexOf('.'));

@@ -6,6 +6,7 @@
  * crashing process is never held longer than the time budget.
  */
 import fs from 'node:fs';
+import net from 'node:net';
 import { type CoredConfig, type SinkConfig, defaultConfig, loadConfig } from './config';
 import { type CrashArgs, parseCrashArgs, signalName } from './crash-args';
 import { logLine } from './log';
@@ -21,8 +22,14 @@ import { SocketSink } from './sinks/socket';
 import type { CrashSink, SinkResult } from './sinks/types';
 import { INDEX, crashId, indexEntry, rateLimited, vacuum } from './store';
 
+/**
+ * The kernel's pipe, read through libuv's event loop (a net.Socket over the
+ * fd): a blocking read on the thread pool could not be abandoned when the
+ * time budget runs out, and would keep the process from exiting.
+ */
 async function* readFd(fd: number): AsyncGenerator<Buffer> {
-  const stream = fs.createReadStream('', { fd, highWaterMark: 1 << 20, autoClose: false });
+  const st = fs.fstatSync(fd);
+  const stream = st.isFIFO() || st.isSocket() ? new net.Socket({ fd, readable: true, writable: false }) : fs.createReadStream('', { fd, highWaterMark: 1 << 20, autoClose: false });
   for await (const chunk of stream) yield chunk as Buffer;
 }
 

@@ -166,14 +166,21 @@ export async function runPass(head: Buffer[], rest: Chunks, restEnded: boolean, 
       yield* feed(chunk);
     }
     if (restEnded) return;
-    for (;;) {
-      if (Date.now() > options.deadline) {
-        result.budgetExceeded = true;
-        return;
+    // A writer that stops writing must not hold us past the deadline either.
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<'expired'>((resolve) => (timer = setTimeout(() => resolve('expired'), Math.max(0, options.deadline - Date.now()))));
+    try {
+      for (;;) {
+        const next = await Promise.race([rest.next(), expired]);
+        if (next === 'expired' || Date.now() > options.deadline) {
+          result.budgetExceeded = true;
+          return;
+        }
+        if (next.done) return;
+        yield* feed(next.value);
       }
-      const next = await rest.next();
-      if (next.done) return;
-      yield* feed(next.value);
+    } finally {
+      clearTimeout(timer);
     }
   }
 

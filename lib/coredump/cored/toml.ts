@@ -269,6 +269,7 @@ class Parser {
         this.pos++;
         return out;
       }
+      if (this.peek() === '') this.fail('unterminated array');
       this.fail(`expected ',' or ']' in an array, found ${JSON.stringify(this.peek())}`);
     }
   }

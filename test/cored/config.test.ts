@@ -1,0 +1,156 @@
+/** cored's config file: the TOML subset, validation errors with key and line, and the shipped example. */
+import path from 'node:path';
+import t from 'tap';
+import { DEFAULT_STORE, loadConfig, parseConfig } from '../../lib/coredump/cored/config';
+import { parseCrashArgs } from '../../lib/coredump/cored/crash-args';
+import { globMatcher } from '../../lib/coredump/cored/glob';
+import { buildPattern } from '../../lib/coredump/cored/kernel-pattern';
+import { redactEnviron } from '../../lib/coredump/cored/metadata';
+import { chooseSinks } from '../../lib/coredump/cored/rules';
+import { TomlError, parseToml } from '../../lib/coredump/cored/toml';
+
+t.test('the shipped example parses into the documented defaults', async (t) => {
+  const config = loadConfig(path.join(__dirname, '..', '..', 'cored.example.toml'));
+  t.equal(config.store.directory, DEFAULT_STORE);
+  t.equal(config.store.maxUse, 8 * 1024 ** 3);
+  t.equal(config.limits.timeBudget, 120);
+  t.equal(config.limits.rateWindow, 600);
+  t.match(config.sinks, [{ type: 'directory', name: 'local', format: 'zstd', restricted: true }]);
+  t.same(config.rules, [{ sinks: ['local'] }]);
+});
+
+t.test('no config: zstd into /var/lib/cored', async (t) => {
+  const config = parseConfig('');
+  t.match(config.sinks, [{ type: 'directory', path: '/var/lib/cored', format: 'zstd' }]);
+  t.same(config.rules, []);
+});
+
+t.test('TOML subset: strings, escapes, arrays over lines, dotted keys, arrays of tables', async (t) => {
+  const { root, lines } = parseToml(
+    [
+      '# comment',
+      'a = "x\\ty\\u00e9" # trailing',
+      "b = 'C:\\raw'",
+      'c = [ 1, 2_000,',
+      '  -3, # inside',
+      ']',
+      'd.e = true',
+      '[t]',
+      'k = 0x10',
+      '[[arr]]',
+      'n = 1',
+      '[[arr]]',
+      'n = 2',
+      '[arr.sub]',
+      'z = "q"',
+    ].join('\n'),
+  );
+  t.same(root, { a: 'x\tyé', b: 'C:\\raw', c: [1, 2000, -3], d: { e: true }, t: { k: 16 }, arr: [{ n: 1 }, { n: 2, sub: { z: 'q' } }] });
+  t.equal(lines.get('arr.1.n'), 13);
+  t.equal(lines.get('d.e'), 7);
+});
+
+t.test('TOML errors name the line', async (t) => {
+  const bad: [string, RegExp][] = [
+    ['a = 1\na = 2', /:2: 'a' is defined twice/],
+    ['[t]\n[t]', /:2: table \[t\] is defined twice/],
+    ['a = "open', /:1: unterminated string/],
+    ['a = 1.5', /floats are not supported/],
+    ['a = {x = 1}', /inline tables/],
+    ['a = bare', /'bare' is not a value/],
+    ['a = [1, 2', /unterminated array/],
+    ['a = 1 b = 2', /unexpected "b"/],
+    ['\n\n= 3', /:3: unexpected "="/],
+    ['a = "\\q"', /unknown escape/],
+    ['a = 99999999999999999999', /too large/],
+    ['a = """x"""', /multi-line strings/],
+  ];
+  for (const [text, message] of bad) {
+    t.throws(() => parseToml(text, 'f.toml'), message, JSON.stringify(text));
+  }
+  const err = t.throws(() => parseToml('x = 1\ny = nope', 'f.toml')) as TomlError;
+  t.equal(err.line, 2);
+  t.equal(err.code, 'ERR_HOSTKIT_BAD_CONFIG');
+});
+
+t.test('validation errors name the key and its line', async (t) => {
+  const cases: [string, RegExp][] = [
+    ['[store]\ndirectory = "relative"', /:2: store.directory: 'relative' is not an absolute path/],
+    ['[store]\nmax_use = "12Q"', /:2: store.max_use: expected a size/],
+    ['[limits]\ntime_budget = 0', /:2: limits.time_budget: expected a positive duration/],
+    ['[limits]\non_oversize = "drop"', /:2: limits.on_oversize: 'drop' is not one of truncate, skip/],
+    ['[limit]\nx = 1', /:1: limit: unknown key/],
+    ['[[sink]]\ntype = "ftp"', /:2: sink.0.type: 'ftp' is not one of/],
+    ['[[sink]]\ntype = "directory"\nargv = ["/bin/true"]', /:3: sink.0.argv: unknown key/],
+    ['[[sink]]\ntype = "command"\nargv = ["gzip"]', /:3: sink.0.argv\[0\]: 'gzip' is not an absolute path/],
+    ['[[sink]]\ntype = "command"', /:1: sink.0.argv: missing/],
+    ['[[sink]]\ntype = "http"\nurl = "ftp://x"', /:3: sink.0.url: must be http/],
+    ['[[sink]]\ntype = "http"\nurl = "http://x"\nheader = ["bad header"]', /:4: sink.0.header\[0\]: 'bad header' is not "Name: value"/],
+    ['[[sink]]\ntype = "socket"\naddress = "nowhere"', /:3: sink.0.address/],
+    ['[[sink]]\nname = "a"\ntype = "directory"\n[[sink]]\nname = "a"\ntype = "directory"', /:5: sink.1.name: two sinks are named 'a'/],
+    ['[[sink]]\nname = "a"\ntype = "directory"\n[[rule]]\nsinks = ["b"]', /:5: rule.0.sinks\[0\]: no sink is named 'b'/],
+    ['[[rule]]\nsignal = ["SEGV"]\nsinks = []', /:2: rule.0.signal\[0\]: expected a non-negative integer/],
+    ['sink = 1', /sink: use \[\[sink\]\] headers/],
+  ];
+  for (const [text, message] of cases) t.throws(() => parseConfig(text, 'c.toml'), message, JSON.stringify(text));
+});
+
+t.test('rules: first match wins; exe globs, signals, uids, sizes', async (t) => {
+  const config = parseConfig(`
+[[sink]]
+name = "a"
+type = "directory"
+path = "/a"
+[[sink]]
+name = "b"
+type = "directory"
+path = "/b"
+[[rule]]
+exe = ["/usr/bin/*"]
+signal = [6]
+sinks = ["a"]
+[[rule]]
+uid = [1000]
+max_size = "1M"
+sinks = ["b"]
+[[rule]]
+exe = ["/opt/**"]
+sinks = []
+`);
+  const names = (facts: Parameters<typeof chooseSinks>[1]) => chooseSinks(config, facts).sinks.map((s) => s.name);
+  t.same(names({ exe: '/usr/bin/x', signal: 6, uid: 0 }), ['a']);
+  t.same(names({ exe: '/usr/bin/sub/x', signal: 6, uid: 0 }), [], "'*' stops at '/'");
+  t.same(names({ exe: '/home/u/x', signal: 11, uid: 1000, size: 1000 }), ['b']);
+  t.same(names({ exe: '/home/u/x', signal: 11, uid: 1000, size: 2 << 20 }), []);
+  t.same(chooseSinks(config, { exe: '/opt/a/b/c', signal: 11, uid: 0 }).rule, 2);
+});
+
+t.test('globs and environment redaction', async (t) => {
+  t.ok(globMatcher('/usr/**/lib?.so')('/usr/a/b/libc.so'));
+  t.notOk(globMatcher('/usr/*')('/usr/a/b'));
+  t.ok(globMatcher('[ab]x')('bx'));
+  t.ok(globMatcher('a.(b)+')('a.(b)+'), 'regex characters are literal');
+  t.same(redactEnviron(['HOME=/root', 'GITHUB_TOKEN=ghp_x', 'db_password=hunter2', 'EMPTY', 'A=b=c'], ['*TOKEN*', '*PASSWORD*']), {
+    HOME: '/root',
+    GITHUB_TOKEN: '<redacted>',
+    db_password: '<redacted>',
+    EMPTY: '',
+    A: 'b=c',
+  });
+});
+
+t.test('the kernel arguments', async (t) => {
+  const args = parseCrashArgs(['12', '13', '11', '1700000000', '1000', '1000', '1', '18446744073709551615', 'a b; $(x)', '3']);
+  t.same(args, { pid: 12, tid: 13, signal: 11, time: 1700000000, uid: 1000, gid: 1000, dumpMode: 1, rlimitCore: '18446744073709551615', comm: 'a b; $(x)', pidfd: 3 });
+  t.equal(parseCrashArgs(['1', '1', '6', '0', '0', '0', '2', '0', '-h']).pidfd, undefined, 'no %F on older kernels');
+  t.throws(() => parseCrashArgs(['x', '1', '6', '0', '0', '0', '2', '0', 'c']), RangeError);
+  t.throws(() => parseCrashArgs(['1']), /expected %P/);
+});
+
+t.test('the pattern fits the kernel and refuses paths it would split', async (t) => {
+  t.equal(buildPattern({ node: '/n', script: '/s.js', pidfd: true }), '|/n /s.js handle %P %I %s %t %u %g %d %c %e %F');
+  t.equal(buildPattern({ node: '/n', script: '/s.js', pidfd: false, config: '/c.toml' }), '|/n /s.js handle -c /c.toml %P %I %s %t %u %g %d %c %e');
+  t.throws(() => buildPattern({ node: '/n', script: '/s.js', config: '/a b.toml' }), /contains a space/);
+  t.throws(() => buildPattern({ node: '/n', script: `/${'x'.repeat(120)}.js` }), /more than the kernel's 127/);
+  t.throws(() => buildPattern({ node: 'node', script: '/s.js' }), /must be absolute/);
+});

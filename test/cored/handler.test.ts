@@ -1,0 +1,138 @@
+/**
+ * `cored handle` fed by the test instead of the kernel (core_pattern is left
+ * alone here): bad input, size limits, the time budget, the disk quota and
+ * the pid-reuse guard.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import t from 'tap';
+import type { CrashRecord } from '../../lib/coredump/cored/record';
+import { requireGdb } from '../coredump/gdb';
+
+requireGdb();
+const CLI = path.resolve(__dirname, '..', '..', 'dist', 'coredump', 'cli.js');
+if (!fs.existsSync(CLI)) throw new Error(`${CLI} is missing: build with tsc first (npm test does)`);
+const root = fs.mkdtempSync(path.join(os.tmpdir(), 'cored-handle-'));
+t.teardown(() => fs.rmSync(root, { recursive: true, force: true }));
+
+let n = 0;
+function setup(toml: string): { dir: string; config: string; store: string } {
+  const dir = path.join(root, `h${n++}`);
+  fs.mkdirSync(dir);
+  const store = path.join(dir, 'store');
+  const config = path.join(dir, 'c.toml');
+  fs.writeFileSync(config, `[store]\ndirectory = "${store}"\n${toml}`);
+  return { dir, config, store };
+}
+
+/** The kernel's arguments for a crash of `pid` (no %F unless given). */
+function kernelArgs(pid: number, pidfd?: number): string[] {
+  const args = [String(pid), String(pid), '11', String(Math.floor(Date.now() / 1000)), '0', '0', '1', '0', 'victim'];
+  return pidfd === undefined ? args : [...args, String(pidfd)];
+}
+
+function handle(config: string, args: string[], input: string | number): ReturnType<typeof spawnSync> {
+  const stdin = typeof input === 'string' ? fs.openSync(input, 'r') : input;
+  try {
+    return spawnSync(process.execPath, [CLI, 'handle', '-c', config, ...args], { stdio: [stdin, 'pipe', 'pipe'], encoding: 'utf8', timeout: 30_000 });
+  } finally {
+    if (typeof input === 'string') fs.closeSync(stdin);
+  }
+}
+
+function onlyRecord(store: string): CrashRecord {
+  const json = fs.readdirSync(store).filter((f) => f.endsWith('.json'));
+  if (json.length !== 1) throw new Error(`expected one record in ${store}, found ${json.join(', ')}`);
+  return JSON.parse(fs.readFileSync(path.join(store, json[0]!), 'utf8')) as CrashRecord;
+}
+
+function indexLines(store: string): Record<string, unknown>[] {
+  return fs.readFileSync(path.join(store, 'index.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+}
+
+const garbage = path.join(root, 'garbage');
+fs.writeFileSync(garbage, crypto.randomBytes(1 << 20));
+
+t.test('input that is not a core is still stored, with the parse error recorded', async (t) => {
+  const { config, store } = setup('[[sink]]\ntype = "directory"\nformat = "raw"\n');
+  const r = handle(config, kernelArgs(process.pid), garbage);
+  t.equal(r.status, 0, String(r.stderr));
+  const record = onlyRecord(store);
+  t.match(record.core!.parseError, /bad core/);
+  t.same(fs.readFileSync(path.join(store, `${record.id}.core`)), fs.readFileSync(garbage));
+  t.match(String(r.stderr), /^cored: pid \d+ "victim" .* 1048576 bytes \| directory.0 -> /m, 'one log line');
+});
+
+t.test('max_core_size truncates (on_oversize = "truncate")', async (t) => {
+  const { config, store } = setup('[limits]\nmax_core_size = "100K"\n[[sink]]\ntype = "directory"\nformat = "gzip"\n');
+  t.equal(handle(config, kernelArgs(process.pid), garbage).status, 0);
+  const record = onlyRecord(store);
+  t.equal(record.truncated, true);
+  const stored = spawnSync('gzip', ['-dc', path.join(store, `${record.id}.core.gz`)], { maxBuffer: 4 << 20 }).stdout;
+  t.same(stored, fs.readFileSync(garbage).subarray(0, 100 << 10));
+});
+
+t.test('max_core_size skips a core whose program headers say it is too big (on_oversize = "skip")', async (t) => {
+  const { dir, config, store } = setup('[limits]\nmax_core_size = "1K"\non_oversize = "skip"\n[[sink]]\ntype = "directory"\nformat = "raw"\n');
+  const sleeper = spawn('/bin/sleep', ['30']);
+  t.teardown(() => sleeper.kill());
+  const prefix = path.join(dir, 'gcore');
+  spawnSync('gcore', ['-o', prefix, String(sleeper.pid)], { stdio: 'ignore', timeout: 60_000 });
+  const core = `${prefix}.${sleeper.pid}`;
+  t.ok(fs.existsSync(core), 'gdb made a core');
+  t.equal(handle(config, kernelArgs(sleeper.pid!), core).status, 0);
+  const [entry] = indexLines(store);
+  t.match(entry, { skipped: /core of \d+ bytes exceeds max_core_size 1024/, sinks: [] });
+  t.same(fs.readdirSync(store).filter((f) => f.includes('.core')), []);
+});
+
+t.test('the time budget releases a writer that stalls', async (t) => {
+  const { config, store } = setup('[limits]\ntime_budget = 1\n[[sink]]\ntype = "directory"\nformat = "raw"\n');
+  const child = spawn(process.execPath, [CLI, 'handle', '-c', config, ...kernelArgs(process.pid)], { stdio: ['pipe', 'ignore', 'pipe'] });
+  child.stdin.write(crypto.randomBytes(64 << 10)); // then nothing more, and the pipe stays open
+  const started = Date.now();
+  const [code] = await once(child, 'exit');
+  child.stdin.destroy();
+  t.equal(code, 0);
+  t.ok(Date.now() - started < 5000, `exited after ${Date.now() - started} ms`);
+  const record = onlyRecord(store);
+  t.equal(record.truncated, true);
+  t.match(record.skipped, /time budget of 1 s exceeded/);
+  t.equal(fs.statSync(path.join(store, `${record.id}.core`)).size, 64 << 10, 'what arrived is kept');
+});
+
+t.test('the disk quota deletes the oldest cores first', async (t) => {
+  const { config, store } = setup('');
+  fs.writeFileSync(config, `[store]\ndirectory = "${store}"\nmax_use = "2600K"\n[[sink]]\ntype = "directory"\nformat = "raw"\n`);
+  fs.mkdirSync(store, { mode: 0o700 });
+  const old = ['100.1.a', '200.2.b', '300.3.c'];
+  old.forEach((id, i) => {
+    fs.writeFileSync(path.join(store, `${id}.core`), crypto.randomBytes(1 << 20));
+    fs.writeFileSync(path.join(store, `${id}.json`), '{}');
+    fs.utimesSync(path.join(store, `${id}.core`), 1000 + i, 1000 + i);
+  });
+  t.equal(handle(config, kernelArgs(process.pid), garbage).status, 0);
+  const left = fs.readdirSync(store).filter((f) => f.endsWith('.core')).sort();
+  t.ok(left.includes('300.3.c.core'), 'the newest old core stays');
+  t.notOk(left.includes('100.1.a.core') || left.includes('200.2.b.core'), 'the oldest went first');
+  t.notOk(fs.existsSync(path.join(store, '100.1.a.json')), 'with its metadata');
+  const used = left.reduce((sum, f) => sum + fs.statSync(path.join(store, f)).blocks * 512, 0);
+  t.ok(used <= 2600 << 10, `store uses ${used} bytes`);
+  t.equal(left.length, 2, 'the new core and the newest old one');
+});
+
+t.test('a pidfd that does not name the pid: /proc is not read (pid reuse guard)', async (t) => {
+  const { config, store } = setup('[[sink]]\ntype = "directory"\nformat = "raw"\n');
+  // fd 0 is the input file, not a pidfd for process.pid: exactly what a reused pid looks like.
+  t.equal(handle(config, kernelArgs(process.pid, 0), garbage).status, 0);
+  const record = onlyRecord(store);
+  t.equal(record.process.pidVerified, false);
+  t.match(record.process.procError, /pid reuse/);
+  t.equal(record.process.cmdline, undefined);
+  t.equal(record.exe, undefined);
+  t.ok(fs.existsSync(path.join(store, `${record.id}.core`)), 'the core is stored all the same');
+});
