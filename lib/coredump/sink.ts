@@ -195,12 +195,19 @@ class StreamSink implements CoreSink {
   readonly sparse = false;
   position = 0;
   written = 0;
+  private failure: Error | undefined;
+  // A closed pipe (EPIPE) or reset socket is reported as an 'error' event too:
+  // keep it for the write that fails instead of letting it crash the process.
+  private readonly onError = (err: Error) => (this.failure ??= err);
 
-  constructor(private readonly stream: Writable) {}
+  constructor(private readonly stream: Writable) {
+    stream.on('error', this.onError);
+  }
 
   write(data: Buffer): Promise<void> {
     // The stream keeps a reference to `data` until it is flushed: wait for that before handing it back.
     return new Promise((resolve, reject) => {
+      if (this.failure) return reject(this.failure);
       this.stream.write(data, (err) => {
         if (err) return reject(err);
         this.position += data.length;
@@ -210,7 +217,11 @@ class StreamSink implements CoreSink {
     });
   }
 
-  async finish(): Promise<void> {}
+  async finish(): Promise<void> {
+    this.stream.off('error', this.onError);
+  }
 
-  abort(): void {}
+  abort(): void {
+    this.stream.off('error', this.onError);
+  }
 }

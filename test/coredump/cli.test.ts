@@ -39,6 +39,18 @@ t.test('cored snapshot writes ./core.PID, -o FILE, and - to a pipe', async (t) =
   t.same(fromPipe.threads.map((th) => th.tid), core.threads.map((th) => th.tid));
 });
 
+t.test('a reader that goes away early (EPIPE) ends the snapshot cleanly and lets the process go', async (t) => {
+  const target = await startDetached(fixture('core-target'), ['threads']);
+  t.teardown(target.kill);
+  const r = spawnSync('/bin/bash', ['-c', `"$0" "$1" snapshot "$2" -o - | head -c 100 > /dev/null; echo "\${PIPESTATUS[0]}"`, process.execPath, CLI, String(target.pid)], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  t.equal(r.stdout.trim(), '1', 'exit status 1');
+  t.match(r.stderr, /^cored snapshot: write EPIPE/, 'one clear line, no stack trace');
+  t.match(fs.readFileSync(`/proc/${target.pid}/status`, 'utf8'), /TracerPid:\t0\n/, 'the process is no longer traced');
+});
+
 t.test('usage errors exit 2, failures exit 1 with a clear message', async (t) => {
   const none = cored(['snapshot']);
   t.equal(none.status, 2);
