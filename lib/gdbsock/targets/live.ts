@@ -473,18 +473,22 @@ export class LiveTarget implements Target {
       return;
     }
     this.running = false;
-    this.stopping = true;
     this.modes.set(tid, { type: 'stopped' });
+    const settled = () => {
+      this.stopping = false;
+      this.ctrlC = false;
+      for (const t of this.tracee.threads.values()) this.modes.set(t.tid, { type: 'stopped' });
+      this.invalidate();
+      this.report(this.exitEvent ?? event);
+    };
+    // Nothing else running (one thread, or a step with the others held): report at once.
+    const othersRunning = [...this.tracee.threads.values()].some((t) => t.state === 'running');
+    if (!othersRunning) return settled();
+    this.stopping = true;
     this.tracee
       .stopAll()
       .catch(() => undefined)
-      .then(() => {
-        this.stopping = false;
-        this.ctrlC = false;
-        for (const t of this.tracee.threads.values()) this.modes.set(t.tid, { type: 'stopped' });
-        this.invalidate();
-        this.report(this.exitEvent ?? event);
-      });
+      .then(settled);
   }
 
   private onEvent(e: TraceEvent): void {
