@@ -54,6 +54,8 @@ struct hk_supervisor;
  * `wake(ctx)` is called on the supervisor thread after each queued note. */
 int hk_supervisor_start(int listener, int pidfd, const struct hk_supervisor_policy *policy,
                         void (*wake)(void *), void *ctx, struct hk_supervisor **out);
+/* Stops calling the wake hook (its event loop is going away); answering goes on. */
+void hk_supervisor_unhook(struct hk_supervisor *s);
 /* Moves up to `max` queued notes into `out`; returns how many. *dropped counts notes lost to a full queue. */
 size_t hk_supervisor_drain(struct hk_supervisor *s, struct hk_note *out, size_t max, uint64_t *dropped);
 

@@ -138,6 +138,17 @@ Napi::Value SupervisorStart(const Napi::CallbackInfo &info) {
     return Napi::Number::New(env, rc);
   }
   // The handle lives as long as its supervisor thread might wake it: for the process's lifetime.
+  // When this environment goes away first (a Worker, or Node's exit), the thread stops waking
+  // it: uv_async_send on a closed loop would abort.
+  napi_add_env_cleanup_hook(
+      env,
+      [](void *arg) {
+        auto *handle = static_cast<SupervisorHandle *>(arg);
+        hk_supervisor_unhook(handle->supervisor);
+        handle->callback.Reset();
+        uv_close(reinterpret_cast<uv_handle_t *>(&handle->async), nullptr);
+      },
+      h);
   return Napi::External<SupervisorHandle>::New(env, h);
 }
 

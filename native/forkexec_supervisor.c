@@ -63,8 +63,15 @@ static void push(struct hk_supervisor *s, const struct hk_note *note) {
     s->ring[(s->head + s->count) % RING_SIZE] = *note;
     s->count++;
   }
+  void (*wake)(void *) = s->wake;
+  if (wake) wake(s->ctx); /* under the lock, so hk_supervisor_unhook cannot race with it */
   pthread_mutex_unlock(&s->lock);
-  if (s->wake) s->wake(s->ctx);
+}
+
+void hk_supervisor_unhook(struct hk_supervisor *s) {
+  pthread_mutex_lock(&s->lock);
+  s->wake = NULL;
+  pthread_mutex_unlock(&s->lock);
 }
 
 size_t hk_supervisor_drain(struct hk_supervisor *s, struct hk_note *out, size_t max, uint64_t *dropped) {

@@ -10,6 +10,7 @@
  */
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
+import { isMainThread } from 'node:worker_threads';
 import { SystemError } from '../errors';
 import { addon, type SupervisorHandle } from '../native';
 import { buildFilter } from './filter';
@@ -63,6 +64,12 @@ export function lock(options: LockOptions): LockStatus {
   if (policy.execAllow) refuseInProcessLandlock(policy.execAllow);
   if (policy.action === 'log') requireLoggedAction('log');
   const report = policy.action === 'report';
+  if (report && !isMainThread) {
+    // The reports are delivered to one event loop; a Worker's ends before the process does.
+    const err = new Error("a 'report' lock must be installed from the main thread") as Error & { code: string };
+    err.code = 'ERR_HOSTKIT_REPORT_MAIN_THREAD';
+    throw err;
+  }
   if (report && supervisor) {
     // The kernel allows one listener per filter chain (has_duplicate_listener in kernel/seccomp.c).
     const err = new Error("a 'report' lock is already installed: put every family in that one call, or use another action") as Error & { code: string };

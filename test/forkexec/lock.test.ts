@@ -139,3 +139,25 @@ t.test('ptrace family: ptrace and process_vm_readv/writev are refused', async (t
   t.equal(out.after, 'EACCES');
   t.equal(out.ptrace, 'EACCES');
 });
+
+t.test('a lock from a Worker covers the whole process; report must come from the main thread', async (t) => {
+  const r = await runScript(`
+    const { Worker } = require('node:worker_threads');
+    const w = new Worker(\`
+      const forkexec = require(\${JSON.stringify(require.resolve(${JSON.stringify(require.resolve('../../dist/forkexec'))}))});
+      let code = null;
+      try { forkexec.lock({ exec: true, action: 'report' }); } catch (e) { code = e.code; }
+      forkexec.lock({ exec: true, errno: 'EPERM' });
+      require('node:worker_threads').parentPort.postMessage(code);
+    \`, { eval: true });
+    w.once('message', (code) => {
+      const r = require('node:child_process').spawnSync('/bin/true');
+      console.log(JSON.stringify({ code, main: r.error && r.error.code, status: forkexec.status().exec }));
+    });
+  `);
+  t.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  t.equal(out.code, 'ERR_HOSTKIT_REPORT_MAIN_THREAD');
+  t.equal(out.main, 'EPERM', "the Worker's lock holds on the main thread too (TSYNC)");
+  t.equal(out.status, false, 'status() counts the locks of its own module instance');
+});
