@@ -364,8 +364,7 @@ export class LiveTarget implements Target {
         const then: Mode = action.type === 'range' ? { type: 'range', start: action.start, end: action.end } : { type: action.type };
         const signal = action.type === 'range' ? 0 : action.signal;
         const ok = await this.stepOff(t, pc, signal, then);
-        if (!ok) return; // something to report happened during the step
-        if (then.type === 'step') continue; // done: reported by stepOff
+        if (!ok) return; // the step is the stop to report, or something else happened during it
         if (then.type === 'range' && !this.inRange(t, then)) continue;
         rest.push([t, action.type === 'range' ? action : { ...action, signal: 0 }]);
       } else rest.push([t, action]);
@@ -538,7 +537,9 @@ export class LiveTarget implements Target {
       case 'group-stop':
         return this.carryOn(t, mode, 0);
       case 'exec':
+        // The old address space, and every breakpoint in it, is gone; gdb inserts its own again.
         this.softwareBreakpoints.clear();
+        this.hardwareConditions.clear();
         this.debugRegisters.clear();
         if (!this.execEvents) return this.carryOn(t, mode, 0);
         return this.reportOrHold(e.tid, { kind: 'signal', tid: e.tid, signal: SIGTRAP, reason: { type: 'exec', path: this.execFile() ?? '' } });
