@@ -105,6 +105,12 @@ t.test('--exec-allow: Landlock permits exec only beneath the listed paths', asyn
   t.same(allowed.stdout.slice(1), ['fork EACCES', 'ESCAPED'], 'echo (and its dynamic loader) may run');
   const denied = await cli(['--exec-allow', '/bin/true', '--', target(), 'spawn', 'exec']);
   t.same(denied.stdout.slice(1), ['spawn EACCES', 'exec EACCES'], 'echo is not under /bin/true');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hostkit-forkexec-'));
+  const script = path.join(dir, 'job.sh');
+  fs.writeFileSync(script, '#!/bin/sh\necho job ran\nexec /bin/echo escaped\n', { mode: 0o755 });
+  const shebang = await cli(['--no-fork', '--exec-allow', script, '--', script]);
+  t.same(shebang.stdout, ['job ran'], "a #! script runs: its interpreter was added to the allow-list; what it execs was not");
+  t.equal(shebang.code, 126);
   const missing = await cli(['--exec-allow', '/nonexistent/dir', '--', target()]);
   t.equal(missing.code, 127);
   t.match(missing.stderr, /ENOENT.*landlock_add_rule.*\/nonexistent\/dir/);
