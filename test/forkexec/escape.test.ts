@@ -95,8 +95,11 @@ t.test('report action with exec only: the program child_process asked for is nam
     attempts: [
       ['child_process.execFile', 'main'],
       ['fork', 'main'],
+      ['posix_spawn', 'main'],
     ],
   });
+  t.equal(r.results.get('posix_spawn@main'), 'EPERM', 'a vfork child sharing our memory cannot exec either');
+  t.ok(r.reports.some((a) => a.path === '/bin/true' && a.argv?.[0] === 'true'), 'and its execve is reported with its path');
   // libuv waits for the forked child's exec and throws its error synchronously.
   t.match(r.results.get('child_process.execFile@main'), /^(threw )?EPERM$/, 'the exec in the forked child failed');
   t.equal(r.results.get('fork@main'), 'escaped', 'fork was not asked for');
