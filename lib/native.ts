@@ -106,6 +106,8 @@ export interface Libc {
   prctl(option: number, arg2?: number, arg3?: number, arg4?: number, arg5?: number): number;
   getrlimit(pid: number, resource: number): { soft: bigint; hard: bigint };
   setrlimit(pid: number, resource: number, limit: { soft: bigint; hard: bigint }): void;
+  /** fcntl(2) with an int argument (F_SETPIPE_SZ, F_GETFL, F_SETFL ...); returns its result. */
+  fcntl(fd: number, cmd: number, arg?: number): number;
 }
 
 let libcCache: Libc | undefined;
@@ -126,6 +128,7 @@ function loadLibc(): Libc {
     pidfdOpen: lib.func('int pidfd_open(int pid, unsigned int flags)'),
     prctl: lib.func('int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)'),
     prlimit: lib.func('int prlimit(int pid, int resource, const hostkit_rlimit *lim, _Out_ hostkit_rlimit *old)'),
+    fcntl: lib.func('int fcntl(int fd, int cmd, int arg)'),
   };
   const check = (rc: number, syscall: string, info: SystemErrorInfo): number => {
     if (rc < 0) throw new SystemError(koffi.errno(), syscall, info);
@@ -144,5 +147,6 @@ function loadLibc(): Libc {
     setrlimit(pid, resource, limit) {
       check(fn.prlimit(pid, resource, { cur: limit.soft, max: limit.hard }, null), 'prlimit', { pid });
     },
+    fcntl: (fd, cmd, arg = 0) => check(fn.fcntl(fd, cmd, arg), 'fcntl', { fd }),
   };
 }

@@ -5,12 +5,11 @@
  * come last. Whatever goes wrong, the pipe is read or closed promptly so the
  * crashing process is never held longer than the time budget.
  */
-import fs from 'node:fs';
-import net from 'node:net';
 import { type CoredConfig, type SinkConfig, defaultConfig, loadConfig } from './config';
 import { type CrashArgs, parseCrashArgs, signalName } from './crash-args';
 import { logLine } from './log';
 import { collectMetadata } from './metadata';
+import { readInput } from './pipe-input';
 import { peekHead, runPass } from './pipe-pass';
 import type { CrashRecord } from './record';
 import { chooseSinks } from './rules';
@@ -21,17 +20,6 @@ import { HttpSink } from './sinks/http';
 import { SocketSink } from './sinks/socket';
 import type { CrashSink, SinkResult } from './sinks/types';
 import { INDEX, crashId, indexEntry, rateLimited, vacuum } from './store';
-
-/**
- * The kernel's pipe, read through libuv's event loop (a net.Socket over the
- * fd): a blocking read on the thread pool could not be abandoned when the
- * time budget runs out, and would keep the process from exiting.
- */
-async function* readFd(fd: number): AsyncGenerator<Buffer> {
-  const st = fs.fstatSync(fd);
-  const stream = st.isFIFO() || st.isSocket() ? new net.Socket({ fd, readable: true, writable: false }) : fs.createReadStream('', { fd, highWaterMark: 1 << 20, autoClose: false });
-  for await (const chunk of stream) yield chunk as Buffer;
-}
 
 export interface HandleOptions {
   configFile?: string;
@@ -78,7 +66,7 @@ export async function handleCrash(argv: readonly string[], options: HandleOption
   };
 
   const store = openStore(config, record);
-  const chunks = readFd(options.inputFd ?? 0)[Symbol.asyncIterator]();
+  const chunks = readInput(options.inputFd ?? 0)[Symbol.asyncIterator]();
   const head = await peekHead(chunks);
   record.expectedSize = head.expectedSize;
 
@@ -91,6 +79,7 @@ export async function handleCrash(argv: readonly string[], options: HandleOption
       maxBytes: limits.maxCoreSize,
       deadline: started + limits.timeBudget * 1000,
       stallMs: limits.stallTimeout * 1000,
+      copyUntil: head.dataStart,
       onSinkFailed: (sink, error) => {
         record.sinks.push({ name: sink.name, ok: false, bytes: 0, error });
         sinks.splice(sinks.indexOf(sink), 1);

@@ -9,6 +9,7 @@
 import { buildIdAt } from '../build-id';
 import { ELF_MAGIC, EHDR_SIZE, PHDR_SIZE, PN_XNUM, SHDR_SIZE } from '../elf';
 import { parseElfHeader, parseProgramHeaders } from '../header';
+import { PType } from '../elf';
 import { type StreamedCore, readCoreStream } from '../stream-reader';
 import { Core } from '../core';
 import { AuxvType } from '../../procfs/auxv';
@@ -18,7 +19,17 @@ import type { CrashSink } from './sinks/types';
 type Chunks = AsyncIterator<Buffer>;
 
 /** Pulls chunks until the ELF and program headers are in hand: the core's size before its data. */
-export async function peekHead(chunks: Chunks): Promise<{ expectedSize?: number; replay: Buffer[]; ended: boolean }> {
+export interface Head {
+  /** The core's size from its program headers. */
+  expectedSize?: number;
+  /** Where segment data starts: everything before (headers, notes) is parsed, and must be copied to be kept. */
+  dataStart?: number;
+  /** The chunks read so far, to be replayed. */
+  replay: Buffer[];
+  ended: boolean;
+}
+
+export async function peekHead(chunks: Chunks): Promise<Head> {
   const replay: Buffer[] = [];
   let have = 0;
   let ended = false;
@@ -27,7 +38,7 @@ export async function peekHead(chunks: Chunks): Promise<{ expectedSize?: number;
       const next = await chunks.next();
       if (next.done) ended = true;
       else {
-        replay.push(next.value);
+        replay.push(Buffer.from(next.value)); // the reader reuses its buffers
         have += next.value.length;
       }
     }
@@ -41,10 +52,13 @@ export async function peekHead(chunks: Chunks): Promise<{ expectedSize?: number;
     if (header.phoff + phnum * PHDR_SIZE > 1 << 20 || !(await need(header.phoff + phnum * PHDR_SIZE))) return { replay, ended };
     head = Buffer.concat(replay);
     let end = header.rawPhnum === PN_XNUM ? header.shoff + SHDR_SIZE : header.phoff + phnum * PHDR_SIZE;
+    let dataStart = Infinity;
     for (const ph of parseProgramHeaders(head.subarray(header.phoff, header.phoff + phnum * PHDR_SIZE), phnum, header.phoff)) {
       end = Math.max(end, ph.offset + ph.filesz);
+      if (ph.type === PType.LOAD && ph.filesz > 0) dataStart = Math.min(dataStart, ph.offset);
     }
-    return { expectedSize: header.rawPhnum === PN_XNUM ? undefined : end, replay, ended };
+    if (header.rawPhnum === PN_XNUM) return { replay, ended };
+    return { expectedSize: end, dataStart: Number.isFinite(dataStart) ? dataStart : end, replay, ended };
   } catch {
     return { replay, ended }; // not an ELF core: the sinks still get the bytes, the notes are left out
   }
@@ -109,6 +123,8 @@ export interface PassOptions {
   /** Date.now() after which the pass stops. */
   deadline: number;
   stallMs: number;
+  /** Chunks before this offset are copied for the stream reader, which keeps parsed notes (default: all). */
+  copyUntil?: number;
   onSinkFailed(sink: CrashSink, error: string): void;
 }
 
@@ -155,8 +171,10 @@ export async function runPass(head: Buffer[], rest: Chunks, restEnded: boolean, 
     const feed = async function* (chunk: Buffer) {
       keeper.feed(chunk, result.bytes);
       await deliver(chunk);
+      const start = result.bytes;
       result.bytes += chunk.length;
-      yield chunk;
+      // Headers and notes are kept by the reader (note payloads are views into the chunk); data is not.
+      yield start < (options.copyUntil ?? Infinity) ? Buffer.from(chunk) : chunk;
     };
     for (const chunk of head) {
       if (Date.now() > options.deadline) {

@@ -46,9 +46,8 @@ export class CommandSink implements CrashSink {
   async write(chunk: Buffer): Promise<void> {
     if (this.failure) throw this.failure;
     const stdin = this.child.stdin!;
-    if (!stdin.write(chunk)) {
-      await Promise.race([new Promise((r) => stdin.once('drain', r)), this.exited]);
-    }
+    // The write callback, not 'drain': the caller reuses `chunk` afterwards.
+    await Promise.race([new Promise((r) => stdin.write(chunk, r)), this.exited]);
     if (this.failure) throw this.failure;
     this.bytes += chunk.length;
   }

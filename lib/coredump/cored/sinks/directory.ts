@@ -40,10 +40,9 @@ function streamEncoder(stdin: NodeJS.WritableStream, done: Promise<void>, kill: 
   return {
     async write(chunk) {
       if (failure) throw failure;
-      if (!stdin.write(chunk)) {
-        await Promise.race([new Promise((r) => stdin.once('drain', r)), done.then(() => undefined)]);
-        if (failure) throw failure;
-      }
+      // Wait for the write callback, not just 'drain': the caller reuses `chunk` afterwards.
+      await Promise.race([new Promise((r) => stdin.write(chunk, r)), done.then(() => undefined)]);
+      if (failure) throw failure;
     },
     async end() {
       stdin.end();

@@ -11,19 +11,17 @@ export class PeerWriter {
     });
   }
 
+  /** Resolves once the stream has handed `chunk` on (its write callback), so the caller may reuse it. */
   async write(chunk: Buffer): Promise<void> {
     if (this.failure) throw this.failure;
-    if (!this.stream.write(chunk)) {
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          this.stream.off('drain', done);
-          this.stream.off('close', done);
-          resolve();
-        };
-        this.stream.on('drain', done);
-        this.stream.on('close', done);
-      });
-    }
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        this.stream.off('close', done);
+        resolve();
+      };
+      this.stream.on('close', done);
+      this.stream.write(chunk, done);
+    });
     if (this.failure) throw this.failure;
   }
 }

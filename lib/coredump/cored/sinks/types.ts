@@ -13,7 +13,10 @@ export interface SinkResult {
 
 export interface CrashSink {
   readonly name: string;
-  /** Takes the next chunk; resolves when the sink can take another (backpressure). */
+  /**
+   * Takes the next chunk; resolves when the sink can take another and no
+   * longer refers to `chunk` (the pipe reader reuses its buffers).
+   */
   write(chunk: Buffer): Promise<void>;
   /** The core ended (possibly truncated); `record` holds the final metadata. */
   finish(record: CrashRecord): Promise<SinkResult>;
