@@ -129,4 +129,7 @@ exports.main = async function main(args) {
   console.log(`${'  added per syscall by the lock'.padEnd(34)} ${''.padStart(12)} ${(l - p).toFixed(2).padStart(12)} ns`);
   console.log(row('HTTP req/s: unlocked vs locked', ru, rl, 'req/s', 0));
   console.log(row('HTTP req/s: ALLOW-only vs locked', ra, rl, 'req/s', 0));
+  // The spread says how much of a ratio is noise (other load on the machine).
+  const spread = (v) => `${Math.round(Math.min(...v))}..${Math.round(Math.max(...v))}`;
+  console.log(`HTTP spread (min..max req/s): unlocked ${spread(rps.unlocked)}, ALLOW-only ${spread(rps.allowOnly)}, locked ${spread(rps.locked)}; load average ${os.loadavg()[0].toFixed(1)}`);
 };
