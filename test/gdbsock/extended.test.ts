@@ -55,3 +55,12 @@ t.test('exec: gdb follows the new program', async (t) => {
   t.match(out, /is executing new program: .*exitcode/);
   t.match(out, /\[Inferior 1 \(process \d+\) exited with code 05\]/);
 });
+
+t.test('--listen beyond loopback warns loudly', async (t) => {
+  const server = await startGdbsock(['--once', '--listen', '0.0.0.0:0', '--', binary, 'count', '1']);
+  t.teardown(() => server.stop());
+  t.match(server.target, /^0\.0\.0\.0:\d+$/);
+  await new Promise((r) => setTimeout(r, 100));
+  t.match(server.stderr(), /WARNING: listening beyond loopback/);
+  t.match(server.stderr(), /no authentication/);
+});
