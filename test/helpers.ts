@@ -92,3 +92,41 @@ export async function eventually(check: () => boolean, what: string, ms = 5000):
 export function passSignals(tracee: Tracee): void {
   tracee.on('signal', (event: { tid: number }) => tracee.threads.get(event.tid)?.cont());
 }
+
+const CORE_SETTINGS = ['/proc/sys/kernel/core_pattern', '/proc/sys/kernel/core_pipe_limit', '/proc/sys/fs/suid_dumpable'];
+const CORE_LOCK = path.join(os.tmpdir(), 'hostkit-core-settings.lock');
+
+/**
+ * Runs `fn` holding the machine-wide lock on the kernel's core settings
+ * (core_pattern, core_pipe_limit, suid_dumpable), and puts them back as they
+ * were afterwards, even when `fn` fails. Test files run in parallel: every
+ * test that changes or relies on these settings goes through here.
+ */
+export async function withCoreSettings<T>(fn: () => Promise<T>): Promise<T> {
+  const release = await lockCoreSettings();
+  const saved = CORE_SETTINGS.map((file) => fs.readFileSync(file, 'utf8'));
+  try {
+    return await fn();
+  } finally {
+    CORE_SETTINGS.forEach((file, i) => fs.writeFileSync(file, saved[i]!));
+    release();
+  }
+}
+
+/** mkdir is atomic: the directory is the lock, with the owner's pid inside to break a dead owner's lock. */
+export async function lockCoreSettings(timeoutMs = 300_000): Promise<() => void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      fs.mkdirSync(CORE_LOCK);
+      fs.writeFileSync(path.join(CORE_LOCK, 'pid'), String(process.pid));
+      return () => fs.rmSync(CORE_LOCK, { recursive: true, force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const owner = Number(fs.readFileSync(path.join(CORE_LOCK, 'pid'), { encoding: 'utf8', flag: 'a+' }) || 0);
+    if (owner > 0 && !fs.existsSync(`/proc/${owner}`)) fs.rmSync(CORE_LOCK, { recursive: true, force: true });
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${CORE_LOCK} (held by pid ${owner})`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
