@@ -15,7 +15,9 @@ commands:
   status                    show what is installed and whether it works
   test                      crash a throw-away process and show where its core went
   handle ...                (run by the kernel) read one core from stdin
-  list | info ID | gdb ID   browse stored cores
+  list [--json] [--since T] [--exe GLOB]
+  info ID | dump ID -o FILE | gdb ID [-- GDB-ARGS] | vacuum
+                            browse, extract and debug stored cores; apply the quota
   snapshot <pid> [-o FILE|-] [--minimal] [--all]
                             write a gcore-style core of a live process
   -h, --help                show this help

@@ -8,12 +8,12 @@ import { type CoredConfig, defaultConfig, loadConfig } from './config';
 import { handleCrash } from './handler';
 import { CORE_PATTERN, DEFAULT_STATE_DIR, install, isCoredPattern, readState, readSysctl, uninstall, CORE_PIPE_LIMIT } from './kernel-pattern';
 import { SafeDir } from './safe-dir';
-import { type IndexEntry, readIndex } from './store';
+import { type IndexEntry, readIndex, vacuum } from './store';
 import { decompressTo, locateCore, plainCore, readRecord } from './stored-core';
 import { globMatcher } from './glob';
 import { findTool } from './tools';
 
-export const CORED_COMMANDS = new Set(['install', 'uninstall', 'status', 'test', 'handle', 'list', 'info', 'dump', 'gdb']);
+export const CORED_COMMANDS = new Set(['install', 'uninstall', 'status', 'test', 'handle', 'list', 'info', 'dump', 'gdb', 'vacuum']);
 
 class UsageError extends Error {}
 
@@ -101,9 +101,21 @@ export async function runCored(argv: string[]): Promise<number> {
         out(`${file}`);
         return 0;
       }
+      case 'vacuum': {
+        const { options } = parseOptions(rest, ['--store', '--config', '-c', '--state'], ['--json']);
+        const config = configFrom(options);
+        const dir = storeFrom(options);
+        const deleted = vacuum(dir, config.store);
+        dir.close();
+        out(options.has('--json') ? JSON.stringify({ deleted }) : deleted.length ? `deleted: ${deleted.join(' ')}` : 'nothing to delete');
+        return 0;
+      }
       case 'gdb': {
-        const { options, positional } = parseOptions(rest, ['--store', '--config', '-c', '--state'], []);
-        if (positional.length !== 1) throw new UsageError('usage: cored gdb ID');
+        // Anything after `--` goes to gdb (e.g. -batch -ex bt).
+        const dash = rest.indexOf('--');
+        const extra = dash >= 0 ? rest.slice(dash + 1) : [];
+        const { options, positional } = parseOptions(dash >= 0 ? rest.slice(0, dash) : rest, ['--store', '--config', '-c', '--state'], []);
+        if (positional.length !== 1) throw new UsageError('usage: cored gdb ID [-- GDB-ARGS...]');
         const dir = storeFrom(options);
         const core = locateCore(dir, positional[0]!);
         const record = readRecord(dir, positional[0]!);
@@ -111,7 +123,7 @@ export async function runCored(argv: string[]): Promise<number> {
         const plain = await plainCore(core);
         try {
           const exe = record?.exe && !record.exe.endsWith(' (deleted)') ? [record.exe] : [];
-          const child = spawn(findTool('gdb'), [...exe, plain.file], { stdio: 'inherit' });
+          const child = spawn(findTool('gdb'), [...extra, ...exe, plain.file], { stdio: 'inherit' });
           return await new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? 1)));
         } finally {
           plain.cleanup();

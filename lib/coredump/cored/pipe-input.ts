@@ -19,6 +19,22 @@ const F_SETPIPE_SZ = 1031;
 const PIPE_SIZE = 16 << 20;
 const CHUNK = 1 << 20;
 
+/** Grows a pipe to 16 MiB so a writer and its reader run ahead of each other; best effort. */
+export function growPipe(fd: number | undefined): void {
+  if (fd === undefined || fd < 0) return;
+  try {
+    libc().fcntl(fd, F_SETPIPE_SZ, PIPE_SIZE);
+  } catch {
+    /* a smaller pipe still works, only slower */
+  }
+}
+
+/** The fd under a child process's stdin pipe (libuv's handle), if there is one. */
+export function pipeFd(stream: unknown): number | undefined {
+  const fd = (stream as { _handle?: { fd?: number } })._handle?.fd;
+  return typeof fd === 'number' ? fd : undefined;
+}
+
 /** Grows the pipe and makes it non-blocking; false if fcntl is not reachable (no koffi). */
 function prepare(fd: number): boolean {
   try {

@@ -8,6 +8,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import type { CommandSinkConfig } from '../config';
 import type { CrashRecord } from '../record';
+import { growPipe, pipeFd } from '../pipe-input';
 import { type CrashSink, type SinkResult, crashEnvironment } from './types';
 
 export class CommandSink implements CrashSink {
@@ -28,6 +29,7 @@ export class CommandSink implements CrashSink {
       cwd: '/',
       stdio: ['pipe', 'pipe', 'pipe'],
     });
+    growPipe(pipeFd(this.child.stdin));
     const keep = (d: Buffer) => {
       if (this.output.length < 2048) this.output += d.toString('utf8');
     };

@@ -14,6 +14,7 @@ import type { CoreFormat, DirectorySinkConfig } from '../config';
 import type { CrashRecord } from '../record';
 import type { SafeDir } from '../safe-dir';
 import { findTool } from '../tools';
+import { growPipe, pipeFd } from '../pipe-input';
 import type { CrashSink, SinkResult } from './types';
 
 export const EXTENSIONS: Record<CoreFormat, string> = { raw: '.core', zstd: '.core.zst', gzip: '.core.gz' };
@@ -54,6 +55,7 @@ function streamEncoder(stdin: NodeJS.WritableStream, done: Promise<void>, kill: 
 
 function zstdEncoder(fd: number): Encoder {
   const child: ChildProcess = spawn(findTool('zstd'), ['-1', '-q', '-c', '-T0', '--no-progress'], { stdio: ['pipe', fd, 'pipe'] });
+  growPipe(pipeFd(child.stdin));
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += d));
   child.stdin!.on('error', () => undefined); // EPIPE when zstd dies: reported by its exit
