@@ -1,6 +1,6 @@
 /**
  * Reads a stopped process's memory in bulk into caller-owned buffers, on
- * libuv's thread pool (process_vm_readv, through the bridge's addon call),
+ * libuv's thread pool (process_vm_readv, through the bridge's Memory),
  * so megabytes at a time never block the event loop. Pages that
  * process_vm_readv cannot read (PROT_NONE, I/O mappings) are retried
  * through /proc/PID/mem, which reads with FOLL_FORCE as the kernel's own
@@ -9,18 +9,21 @@
  */
 import fs from 'node:fs';
 import { addon } from '../native';
+import { Memory } from '../ptrace/memory';
 
 const PAGE = 4096;
 
 export class BulkReader {
-  private memFd: number | undefined | null;
+  private readonly memory: Memory;
   private pagemapFd: number | undefined | null;
   /** Bytes of absent anonymous pages filled with zeros without reading them. */
   skipped = 0;
   /** Bytes that could not be read at all and were written as zeros. */
   zeroFilled = 0;
 
-  constructor(readonly pid: number) {}
+  constructor(readonly pid: number) {
+    this.memory = new Memory(pid);
+  }
 
   /**
    * Fills buffer[0, length) with the memory at `address`. For private
@@ -87,46 +90,30 @@ export class BulkReader {
 
   /** A few bytes, synchronously (what is readable of them; empty if none). */
   peek(address: bigint, length: number): Buffer {
-    const buf = Buffer.alloc(length);
     try {
-      return buf.subarray(0, addon.vmRead(this.pid, address, buf, 0, length));
+      return this.memory.read(address, length);
     } catch {
-      return buf.subarray(0, 0);
+      return Buffer.alloc(0);
     }
   }
 
+  /** What process_vm_readv could read at `address`: 0 when not even the first page. */
   private vmRead(address: bigint, buffer: Buffer, offset: number, length: number): Promise<number> {
-    return new Promise((resolve) => {
-      addon.vmReadAsync(this.pid, address, buffer, offset, length, (err, n) => resolve(err ? 0 : (n ?? 0)));
-    });
+    return this.memory.readIntoAsync(address, buffer, offset, length).catch(() => 0);
   }
 
   /** One page (or less) through /proc/PID/mem; false if that fails too. */
   private forcedRead(address: bigint, buffer: Buffer, offset: number, length: number): boolean {
-    const fd = this.fd();
-    if (fd === null) return false;
     try {
-      return addon.pread(fd, buffer, offset, length, address) === length;
+      return this.memory.readForced(address, buffer, offset, length) === length;
     } catch {
       return false;
     }
   }
 
-  private fd(): number | null {
-    if (this.memFd === undefined) {
-      try {
-        this.memFd = fs.openSync(`/proc/${this.pid}/mem`, 'r');
-      } catch {
-        this.memFd = null;
-      }
-    }
-    return this.memFd;
-  }
-
   close(): void {
-    if (typeof this.memFd === 'number') fs.closeSync(this.memFd);
+    this.memory.close();
     if (typeof this.pagemapFd === 'number') fs.closeSync(this.pagemapFd);
-    this.memFd = undefined;
     this.pagemapFd = undefined;
   }
 }

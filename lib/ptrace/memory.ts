@@ -72,6 +72,17 @@ export class Memory {
     return addon.pwrite(this.fd(), data, 0, data.length, at);
   }
 
+  /**
+   * Reads through /proc/PID/mem, which reads with FOLL_FORCE as the kernel's
+   * core dumper does (PROT_NONE pages, for one). Returns the bytes read.
+   */
+  readForced(address: bigint | number, buffer: Buffer, offset = 0, length = buffer.length - offset): number {
+    const at = checkAddress(address);
+    checkBuffer(buffer);
+    if (length === 0) return 0;
+    return addon.pread(this.fd(), buffer, offset, length, at);
+  }
+
   /** Forgets the /proc/PID/mem descriptor: after exec it points at the old address space. */
   reopen(): void {
     this.close();
