@@ -122,7 +122,8 @@ async function main(argv: string[]): Promise<void> {
     current = undefined;
     process.exit(code);
   };
-  process.on('SIGINT', () => void shutdown(0));
+  // Under --stdio gdb's own Ctrl-C reaches its pipe command too; the interrupt gdb means comes as 0x03 on the pipe.
+  process.on('SIGINT', () => (options.stdio ? undefined : void shutdown(0)));
   process.on('SIGTERM', () => void shutdown(0));
 
   const serve = async (input: Readable, output: Writable) => {

@@ -111,3 +111,19 @@ t.test('without --once: a second gdb after a detach, then SIGTERM leaves the pro
   process.kill(target.pid, 'SIGUSR1');
   t.equal(await target.nextLine(), 'alive 1', 'the process ran on');
 });
+
+t.test('breakpoint hit by several running threads: every report is a real hit, none lost or doubled', async (t) => {
+  const target = await startDetached(binary, ['threads', '4']);
+  t.teardown(() => target.kill());
+  const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', String(target.pid)]);
+  t.teardown(() => server.stop());
+  // Line 33 is the workers' loop: four threads race to it.
+  const commands = ['break gdbsock.c:33', ...Array(8).fill('continue'), 'delete', 'detach'];
+  const out = await runGdb(`target extended-remote ${server.target}`, commands);
+  const hits = out.match(/Thread \d+ "worker-\d" hit Breakpoint 1/g) ?? [];
+  t.equal(hits.length, 8, 'eight breakpoint stops, each in a worker');
+  t.notMatch(out, /SIGTRAP/, 'no stray trap reached gdb');
+  t.match(out, /detached/);
+  process.kill(target.pid, 'SIGUSR1');
+  t.equal(await target.nextLine(), 'alive 1', 'runs on');
+});
