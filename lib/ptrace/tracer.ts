@@ -5,10 +5,15 @@
  * handle in the addon) and reaped with waitpid(tid, WNOHANG | __WALL) for the
  * tids we trace and no others, so Node's own child processes keep working.
  *
- * Why not a dedicated native tracer thread: `npm run bench -- bridge` measures
- * this design's stop->event->continue round trip against the same loop in C;
- * the gap is a few microseconds on top of the kernel's own ~80 us, which a
- * second thread could only widen (it must still wake the JS thread).
+ * Why not a dedicated native tracer thread: every ptrace request would then
+ * cross threads twice (JS -> tracer thread -> JS), on top of the one wake-up
+ * this design pays. Measured here (`npm run bench -- bridge`, 2 vCPUs, under
+ * load): a single-step stop->event->continue round trip costs ~48 us from JS
+ * against ~12 us for the same loop in C; the same step with a blocking
+ * waitpid from JS costs ~19 us, so most of the gap is waking the event loop
+ * (SIGCHLD -> libuv's signal pipe -> epoll), which a native thread waking the
+ * loop through uv_async would pay as well. What we do pay per stop is kept to
+ * one native call per reap pass (addon.reap), not one per thread.
  */
 import { addon } from '../native';
 
