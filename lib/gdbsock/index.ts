@@ -1,6 +1,14 @@
 /**
- * hostkit/gdbsock. The entry point exists so that the package's exports are stable;
- * its features arrive with their own issues. Until then it re-exports the
- * shared bridge it is built on.
+ * hostkit/gdbsock: a GDB remote-protocol server for Linux processes.
+ * connection.ts frames bytes into packets; server.ts gives them meaning
+ * against a Target; targets/live.ts is a live process over the ptrace bridge.
  */
 export { SystemError } from '../errors';
+export { Connection } from './connection';
+export { PacketDecoder, PacketError, frame, checksum, escapeBinary, unescapeBinary, runLengthEncode, runLengthDecode } from './packet';
+export { Server, PACKET_SIZE, type ServerEnd, type TargetProvider, type LaunchSettings } from './server';
+export type { Target, StopEvent, ResumeAction, BreakpointType, Condition, ThreadInfo } from './target';
+export { LiveTarget } from './targets/live';
+export { x86_64Layout, type RegisterLayout, type Regsets } from './registers';
+export { evaluate as evaluateAgentExpression, AgentError } from './agent';
+export { Listener, defaultSocketPath, parseListen, type Endpoint } from './transport';
