@@ -97,7 +97,7 @@ function listen(server: net.Server, start: () => void): Promise<void> {
   });
 }
 
-/** A socket file left by a gdbsock that died: remove it, but never a live one or a non-socket. */
+/** A socket file left by a gdbsock that died (a process has one tracer, so none serves it now); never a non-socket. */
 function removeStaleSocket(file: string): void {
   let st: fs.Stats;
   try {
