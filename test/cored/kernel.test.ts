@@ -64,15 +64,33 @@ async function crash(args: string[], binary = CRASH, options: { uid?: number } =
   return child.pid!;
 }
 
-function entryFor(store: string, pid: number): IndexEntry {
-  const dir = SafeDir.open(store, false);
+/** Polls until `probe` returns a value: cored closes the pipe (releasing the process) before its sinks finish. */
+async function waitFor<T>(what: string, probe: () => T | undefined, ms = 15_000): Promise<T> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined) return value;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function readEntries(store: string): IndexEntry[] {
+  let dir: SafeDir;
   try {
-    const entry = readIndex(dir).find((e) => e.pid === pid);
-    if (!entry) throw new Error(`no index entry for pid ${pid} in ${store}`);
-    return entry;
+    dir = SafeDir.open(store, false);
+  } catch {
+    return [];
+  }
+  try {
+    return readIndex(dir);
   } finally {
     dir.close();
   }
+}
+
+function entryFor(store: string, pid: number): Promise<IndexEntry> {
+  return waitFor(`the index entry for pid ${pid} in ${store}`, () => readEntries(store).find((e) => e.pid === pid));
 }
 
 function recordFor(dir: string, id: string): CrashRecord {
@@ -163,7 +181,7 @@ address = "${sockPath}"
   const comm = `a;$(touch p)\n'"`;
   const pid = await crash(['-n', comm, '-t', '3'], hostileExe);
 
-  const entry = entryFor(path.join(dir, 'raw'), pid);
+  const entry = await entryFor(path.join(dir, 'raw'), pid);
   t.equal(entry.exe, hostileExe, 'exe from /proc, byte for byte');
   t.equal(entry.comm, comm.slice(0, 15), 'comm as the kernel passed it (%e), one argument despite spaces');
   t.same(entry.sinks.map((s) => [s.name, s.ok, s.error]).sort(), [
@@ -250,6 +268,7 @@ format = "raw"
   }
   child.stdin!.end('go\n');
   await once(child, 'exit');
+  await waitFor('the log line', () => (spawnSync('dmesg', [], { encoding: 'utf8' }).stdout.includes(`pid ${pid} "planted"`) ? true : undefined));
   t.equal(fs.readFileSync(victim, 'utf8'), 'precious\n', 'the victim file is untouched');
   const stored = fs.readdirSync(out).filter((f) => f.includes(`.${pid}.`) && f.endsWith('.core') && fs.lstatSync(path.join(out, f)).isFile());
   t.equal(stored.length, 1, 'the core replaced the planted symlink with a regular file');
@@ -281,7 +300,7 @@ format = "zstd"
   if (mount.status !== 0) throw new Error(`cannot mount a tmpfs: ${mount.stderr}`);
   mounts.push(tiny);
   const pid = await crash(['-m', '4', '-r']);
-  const entry = entryFor(path.join(dir, 'store'), pid);
+  const entry = await entryFor(path.join(dir, 'store'), pid);
   const tinyResult = entry.sinks.find((s) => s.name === 'tiny')!;
   const storeResult = entry.sinks.find((s) => s.name === 'store')!;
   t.equal(tinyResult.ok, false);
@@ -310,7 +329,7 @@ format = "raw"
 `);
   const started = Date.now();
   const pid = await crash(['-m', '2']);
-  const entry = entryFor(path.join(dir, 'store'), pid);
+  const entry = await entryFor(path.join(dir, 'store'), pid);
   t.ok(Date.now() - started < 8000, 'the crashing process was not held for the stuck sink');
   t.match(entry.sinks.find((s) => s.name === 'stuck'), { ok: false, error: /stalled/ });
   t.match(entry.sinks.find((s) => s.name === 'store'), { ok: true });
@@ -336,7 +355,7 @@ argv = ["/bin/sh", "-c", "cat > @DIR/exported"]
   // A root process that changes uid gets the dumpable mode of fs.suid_dumpable (kernel/cred.c).
   const pid = await crash(['-u', '65534']);
   fs.writeFileSync(SUID, saved.suid);
-  const entry = entryFor(path.join(dir, 'store'), pid);
+  const entry = await entryFor(path.join(dir, 'store'), pid);
   t.same(entry.sinks.map((s) => s.name), ['store'], 'the command sink (not restricted) was skipped');
   t.notOk(fs.existsSync(path.join(dir, 'exported')));
   const record = recordFor(path.join(dir, 'store'), entry.id);
@@ -365,10 +384,11 @@ sinks = ["store"]
 `);
   const store = path.join(dir, 'store');
   const aborted = await crash(['-s', '6']);
-  t.match(entryFor(store, aborted), { skipped: 'rule 0 ignores it', sinks: [] });
-  const pids = [];
-  for (let i = 0; i < 3; i++) pids.push(await crash([]));
-  const entries = pids.map((p) => entryFor(store, p));
+  await entryFor(store, aborted);
+  t.match(await entryFor(store, aborted), { skipped: 'rule 0 ignores it', sinks: [] });
+  const entries = [];
+  // One after another: each handler must have written its index line before the next counts them.
+  for (let i = 0; i < 3; i++) entries.push(await entryFor(store, await crash([])));
   t.same(entries.map((e) => e.sinks.length), [1, 1, 0]);
   t.match(entries[2]!.skipped, /rate limit/);
 });
@@ -387,9 +407,11 @@ exe = ["**/cored-crash"]
 sinks = ["d"]
 `);
   const pids = await Promise.all(Array.from({ length: 50 }, () => crash([])));
-  const dirHandle = SafeDir.open(path.join(dir, 'store'), false);
-  const entries = readIndex(dirHandle).filter((e) => !e.skipped);
-  dirHandle.close();
+  const ours = new Set(pids);
+  const entries = await waitFor('50 index entries', () => {
+    const found = readEntries(path.join(dir, 'store')).filter((e) => ours.has(e.pid));
+    return found.length >= 50 ? found : undefined;
+  });
   t.equal(entries.length, 50, 'one index line per crash, none torn');
   t.same(new Set(entries.map((e) => e.pid)), new Set(pids));
   t.ok(entries.every((e) => e.sinks[0]?.ok), 'every core stored');

@@ -5,6 +5,7 @@
  * come last. Whatever goes wrong, the pipe is read or closed promptly so the
  * crashing process is never held longer than the time budget.
  */
+import fs from 'node:fs';
 import { type CoredConfig, type SinkConfig, defaultConfig, loadConfig } from './config';
 import { type CrashArgs, parseCrashArgs, signalName } from './crash-args';
 import { logLine } from './log';
@@ -94,6 +95,10 @@ export async function handleCrash(argv: readonly string[], options: HandleOption
     if (pass.summary) record.core = pass.summary;
     else if (pass.parseError) record.core = { threads: [], buildIds: [], files: 0, parseError: pass.parseError };
   }
+  // Everything is read: close the pipe now, which releases the crashing process (the kernel
+  // waits for the reader to close it, fs/coredump.c wait_for_dump_helpers), before the sinks'
+  // slower endings (compressor flush, HTTP response).
+  releaseInput(options.inputFd ?? 0);
   record.heldMs = Date.now() - started;
   await finishSinks(sinks, record, config.limits.stallTimeout * 1000);
   for (const t of targets) if (t.type === 'directory') tryVacuum(config, t.path, record.id);
@@ -110,6 +115,14 @@ export async function handleCrash(argv: readonly string[], options: HandleOption
   logLine(describeCrash(record, configError));
   clearTimeout(hardStop);
   return record;
+}
+
+function releaseInput(fd: number): void {
+  try {
+    fs.closeSync(fd);
+  } catch {
+    /* already closed */
+  }
 }
 
 function openStore(config: CoredConfig, record: CrashRecord): SafeDir | undefined {

@@ -54,7 +54,7 @@ function streamEncoder(stdin: NodeJS.WritableStream, done: Promise<void>, kill: 
 }
 
 function zstdEncoder(fd: number): Encoder {
-  const child: ChildProcess = spawn(findTool('zstd'), ['-1', '-q', '-c', '-T0', '--no-progress'], { stdio: ['pipe', fd, 'pipe'] });
+  const child: ChildProcess = spawn(findTool('zstd'), ['-1', '-q', '-c', '--no-progress'], { stdio: ['pipe', fd, 'pipe'] });
   growPipe(pipeFd(child.stdin));
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += d));
