@@ -139,6 +139,6 @@ exports.main = async function main(args) {
       `${(r.name === 'cat > file' ? r.label : '').padEnd(24)} ${r.name.padEnd(11)} ${r.seconds.toFixed(2).padStart(9)} ${mb(r.disk).padStart(12)} ${ratio(anchor('zstd -1')).padStart(11)} ${ratio(anchor('cat > file')).padStart(8)}`,
     );
   }
-  console.log('held = crash until the kernel reaps the process (the whole dump and the handler\'s exit); cored includes Node\'s start-up and /proc metadata');
+  console.log('held = crash until the kernel reaps the process (the whole dump, until the handler closes the pipe: at exit for cat/zstd, as soon as the core is read for cored); cored includes Node\'s start-up and /proc metadata; medians of --runs');
   console.log('goal: cored zstd within 1.2x of zstd -1. systemd-coredump: not measured (needs systemd as PID 1, absent in this VM)');
 };

@@ -6,6 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { type CoredConfig, defaultConfig, loadConfig } from './config';
 import { handleCrash } from './handler';
+import { logLine } from './log';
 import { CORE_PATTERN, DEFAULT_STATE_DIR, install, isCoredPattern, readState, readSysctl, uninstall, CORE_PIPE_LIMIT } from './kernel-pattern';
 import { SafeDir } from './safe-dir';
 import { type IndexEntry, readIndex, vacuum } from './store';
@@ -64,7 +65,13 @@ export async function runCored(argv: string[]): Promise<number> {
           config = args[1];
           args = args.slice(2);
         }
-        await handleCrash(args, { configFile: config });
+        try {
+          await handleCrash(args, { configFile: config });
+        } catch (err) {
+          // Bad arguments or a bug: say so where the admin looks, and exit, which releases the process.
+          logLine(`handler failed: ${err instanceof RangeError ? err.message : ((err as Error).stack ?? err)}`);
+          process.exit(1);
+        }
         // A read of the pipe may still be pending (the pass stopped early): leave now, which releases the process.
         process.exit(0);
       }
