@@ -7,6 +7,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
@@ -135,4 +137,87 @@ t.test('a pidfd that does not name the pid: /proc is not read (pid reuse guard)'
   t.equal(record.process.cmdline, undefined);
   t.equal(record.exe, undefined);
   t.ok(fs.existsSync(path.join(store, `${record.id}.core`)), 'the core is stored all the same');
+});
+
+t.test('http: connection failures are retried; an error status fails only that sink; TCP socket sink', async (t) => {
+  const received: Buffer[] = [];
+  const server = http.createServer(async (req, res) => {
+    const parts: Buffer[] = [];
+    for await (const p of req) parts.push(p as Buffer);
+    if (req.url === '/broken') return void res.writeHead(500).end('disk full upstream');
+    received.push(Buffer.concat(parts));
+    res.writeHead(200).end();
+  });
+  // Reserve a port, then start listening only after cored's first attempt has failed.
+  const probe = net.createServer().listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const port = (probe.address() as net.AddressInfo).port;
+  probe.close();
+  await once(probe, 'close');
+  const tcp = net.createServer(async (conn) => {
+    const parts: Buffer[] = [];
+    for await (const p of conn) parts.push(p as Buffer);
+    received.push(Buffer.concat(parts));
+  });
+  tcp.listen(0, '127.0.0.1');
+  await once(tcp, 'listening');
+  const tcpPort = (tcp.address() as net.AddressInfo).port;
+  t.teardown(() => {
+    server.close();
+    tcp.close();
+  });
+  const { config, store } = setup(`
+[[sink]]
+name = "late"
+type = "http"
+url = "http://127.0.0.1:${port}/ok"
+retries = 3
+[[sink]]
+name = "broken"
+type = "http"
+method = "POST"
+url = "http://127.0.0.1:${port}/broken"
+retries = 3
+[[sink]]
+name = "tcp"
+type = "socket"
+address = "127.0.0.1:${tcpPort}"
+[[sink]]
+name = "disk"
+type = "directory"
+format = "raw"
+`);
+  setTimeout(() => server.listen(port, '127.0.0.1'), 150);
+  const child = spawn(process.execPath, [CLI, 'handle', '-c', config, ...kernelArgs(process.pid)], { stdio: [fs.openSync(garbage, 'r'), 'ignore', 'pipe'] });
+  const [code] = await once(child, 'exit');
+  t.equal(code, 0);
+  const [entry] = indexLines(store) as { sinks: { name: string; ok: boolean; error?: string }[] }[];
+  const byName = Object.fromEntries(entry!.sinks.map((s) => [s.name, s]));
+  t.match(byName.late, { ok: true }, 'the upload waited for the server');
+  t.match(byName.broken, { ok: false, error: /HTTP 500: disk full upstream/ });
+  t.match(byName.tcp, { ok: true });
+  t.match(byName.disk, { ok: true });
+  const core = fs.readFileSync(garbage);
+  t.ok(received.some((b) => b.equals(core)), 'the HTTP server got every byte');
+  t.ok(received.some((b) => b.length > core.length && b.subarray(b.indexOf(10) + 1).equals(core)), 'the TCP peer got a metadata line, then every byte');
+});
+
+t.test('list filters by executable glob and time; vacuum applies the quota', async (t) => {
+  const { config, store } = setup('[[sink]]\ntype = "directory"\nformat = "raw"\n');
+  t.equal(handle(config, kernelArgs(process.pid), garbage).status, 0);
+  const list = (...args: string[]) => {
+    const r = spawnSync(process.execPath, [CLI, 'list', '--json', '--store', store, ...args], { encoding: 'utf8' });
+    t.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout) as { pid: number; exe: string }[];
+  };
+  t.equal(list().length, 1);
+  t.equal(list('--exe', `${path.dirname(process.execPath)}/*`).length, 1);
+  t.equal(list('--exe', '/nowhere/*').length, 0);
+  t.equal(list('--since', '2999-01-01').length, 0);
+  t.equal(list('--since', '2000-01-01T00:00:00Z').length, 1);
+  const text = spawnSync(process.execPath, [CLI, 'list', '--store', store], { encoding: 'utf8' }).stdout;
+  t.match(text, /SIGSEGV\s+1\.0M\s+\d+\.\d+\.victim "\/.*node"/);
+  const vac = spawnSync(process.execPath, [CLI, 'vacuum', '--config', config, '--json'], { encoding: 'utf8' });
+  t.equal(vac.status, 0, vac.stderr);
+  t.same(JSON.parse(vac.stdout), { deleted: [] }, 'no quota configured: nothing deleted');
 });
