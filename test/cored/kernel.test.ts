@@ -30,10 +30,28 @@ const CLI = path.resolve(__dirname, '..', '..', 'dist', 'coredump', 'cli.js');
 if (!fs.existsSync(CLI)) throw new Error(`${CLI} is missing: build with tsc first (npm test does)`);
 const CRASH = fixture('cored-crash');
 
+/**
+ * Other suites that depend on core_pattern (or set it) can take the same lock
+ * (`flock /tmp/hostkit-core-pattern.lock`): held from here to the teardown by
+ * a flock(1) child that keeps it until its stdin closes.
+ */
+async function lockCorePattern(): Promise<() => void> {
+  const holder = spawn('flock', ['/tmp/hostkit-core-pattern.lock', 'sh', '-c', 'echo locked; exec cat >/dev/null'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const [line] = (await once(holder.stdout!, 'data')) as [Buffer];
+  if (!line.toString().startsWith('locked')) throw new Error('could not take /tmp/hostkit-core-pattern.lock');
+  return () => holder.stdin!.end();
+}
+
 const PATTERN = '/proc/sys/kernel/core_pattern';
 const PIPE_LIMIT = '/proc/sys/kernel/core_pipe_limit';
 const SUID = '/proc/sys/fs/suid_dumpable';
-const saved = { pattern: fs.readFileSync(PATTERN, 'utf8'), limit: fs.readFileSync(PIPE_LIMIT, 'utf8'), suid: fs.readFileSync(SUID, 'utf8') };
+let unlock: (() => void) | undefined;
+const readSaved = () => ({ pattern: fs.readFileSync(PATTERN, 'utf8'), limit: fs.readFileSync(PIPE_LIMIT, 'utf8'), suid: fs.readFileSync(SUID, 'utf8') });
+let saved = readSaved();
+t.before(async () => {
+  unlock = await lockCorePattern();
+  saved = readSaved(); // what was there once nobody else holds the lock
+});
 // Short: the whole pattern, config path included, must fit the kernel's 127 bytes.
 const root = fs.mkdtempSync('/tmp/cored-');
 const mounts: string[] = [];
@@ -43,6 +61,7 @@ t.teardown(() => {
   fs.writeFileSync(SUID, saved.suid);
   for (const m of mounts) spawnSync('umount', ['-l', m]);
   fs.rmSync(root, { recursive: true, force: true });
+  unlock?.();
 });
 
 let configCount = 0;
