@@ -221,3 +221,42 @@ t.test('list filters by executable glob and time; vacuum applies the quota', asy
   t.equal(vac.status, 0, vac.stderr);
   t.same(JSON.parse(vac.stdout), { deleted: [] }, 'no quota configured: nothing deleted');
 });
+
+t.test('http: an upload cut off mid-body is retried from the stored copy', async (t) => {
+  let attempts = 0;
+  let got: Buffer | undefined;
+  const server = http.createServer(async (req, res) => {
+    attempts++;
+    if (attempts === 1) {
+      req.once('data', () => req.socket.destroy()); // the first upload dies after its first bytes
+      return;
+    }
+    const parts: Buffer[] = [];
+    for await (const p of req) parts.push(p as Buffer);
+    got = Buffer.concat(parts);
+    res.writeHead(201).end();
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.teardown(() => server.close());
+  const { config, store } = setup(`
+[[sink]]
+name = "disk"
+type = "directory"
+format = "zstd"
+[[sink]]
+name = "up"
+type = "http"
+url = "http://127.0.0.1:${(server.address() as net.AddressInfo).port}/core"
+retries = 2
+`);
+  // Not spawnSync: the server lives in this process's event loop.
+  const child = spawn(process.execPath, [CLI, 'handle', '-c', config, ...kernelArgs(process.pid)], { stdio: [fs.openSync(garbage, 'r'), 'ignore', 'inherit'] });
+  t.equal((await once(child, 'exit'))[0], 0);
+  const [entry] = indexLines(store) as { sinks: { name: string; ok: boolean; note?: string }[] }[];
+  const up = entry!.sinks.find((s) => s.name === 'up')!;
+  t.equal(up.ok, true);
+  t.match(up.note, /retried from .*\.core\.zst after: /);
+  t.ok(got?.equals(fs.readFileSync(garbage)), 'the retry sent every byte, decompressed');
+  t.equal(attempts, 2);
+});

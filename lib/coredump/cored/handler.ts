@@ -21,6 +21,7 @@ import { HttpSink } from './sinks/http';
 import { SocketSink } from './sinks/socket';
 import type { CrashSink, SinkResult } from './sinks/types';
 import { INDEX, crashId, indexEntry, rateLimited, vacuum } from './store';
+import { coreBytes } from './stored-core';
 
 export interface HandleOptions {
   configFile?: string;
@@ -101,6 +102,7 @@ export async function handleCrash(argv: readonly string[], options: HandleOption
   releaseInput(options.inputFd ?? 0);
   record.heldMs = Date.now() - started;
   await finishSinks(sinks, record, config.limits.stallTimeout * 1000);
+  await retryUploads(targets, record);
   for (const t of targets) if (t.type === 'directory') tryVacuum(config, t.path, record.id);
 
   if (store) {
@@ -115,6 +117,41 @@ export async function handleCrash(argv: readonly string[], options: HandleOption
   logLine(describeCrash(record, configError));
   clearTimeout(hardStop);
   return record;
+}
+
+/**
+ * An upload that failed once bytes had left cannot be retried from the
+ * pipe, which is read once; it is retried from the copy a directory sink
+ * stored (decompressed on the way), up to the sink's `retries`, backing off.
+ */
+async function retryUploads(targets: SinkConfig[], record: CrashRecord): Promise<void> {
+  const stored = record.sinks.find((s) => s.ok && s.location && /\.core(\.zst|\.gz)?$/.test(s.location));
+  if (!stored || record.truncated) return;
+  const m = /^(.*?)(\.zst|\.gz)?$/.exec(stored.location!)!;
+  const core = { file: stored.location!, format: m[2] === '.zst' ? 'zstd' : m[2] === '.gz' ? 'gzip' : 'raw' } as const;
+  for (const target of targets) {
+    if (target.type !== 'http') continue;
+    const at = record.sinks.findIndex((s) => s.name === target.name);
+    if (at < 0 || record.sinks[at]!.ok) continue;
+    const errors = [record.sinks[at]!.error];
+    for (let attempt = 0; attempt < target.retries; attempt++) {
+      await new Promise((r) => setTimeout(r, 500 * 2 ** attempt));
+      const sink = new HttpSink({ ...target, retries: 0 }, record, record.size);
+      try {
+        for await (const chunk of coreBytes(core)) await sink.write(chunk);
+        const result = await sink.finish();
+        if (result.ok) {
+          record.sinks[at] = { ...result, note: `retried from ${core.file} after: ${errors.join('; ')}` };
+          break;
+        }
+        errors.push(result.error);
+      } catch (err) {
+        sink.abort();
+        errors.push((err as Error).message);
+      }
+      record.sinks[at]!.error = errors.join('; ');
+    }
+  }
 }
 
 function releaseInput(fd: number): void {

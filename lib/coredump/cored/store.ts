@@ -24,7 +24,7 @@ export interface IndexEntry {
   size?: number;
   truncated?: boolean;
   skipped?: string;
-  sinks: { name: string; ok: boolean; location?: string; error?: string }[];
+  sinks: { name: string; ok: boolean; location?: string; error?: string; note?: string }[];
 }
 
 /** A file-name-safe id: time, pid and the comm with anything but [A-Za-z0-9_+-] as '_'. */
@@ -44,7 +44,7 @@ export function indexEntry(record: CrashRecord): IndexEntry {
     comm: record.comm,
     exe: record.exe,
     size: record.size,
-    sinks: record.sinks.map(({ name, ok, location, error }) => ({ name, ok, location, error })),
+    sinks: record.sinks.map(({ name, ok, location, error, note }) => ({ name, ok, location, error, note })),
   };
   if (record.truncated) entry.truncated = true;
   if (record.skipped) entry.skipped = record.skipped;

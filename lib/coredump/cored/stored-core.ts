@@ -28,22 +28,32 @@ export function readRecord(dir: SafeDir, id: string): CrashRecord | undefined {
   return text ? (JSON.parse(text.toString('utf8')) as CrashRecord) : undefined;
 }
 
+/** The stored core's bytes, decompressed, in order; stderr of zstd is left to the caller's. */
+export async function* coreBytes(core: Located): AsyncGenerator<Buffer> {
+  if (core.format === 'raw') {
+    yield* fs.createReadStream(core.file, { highWaterMark: 1 << 20 });
+    return;
+  }
+  if (core.format === 'gzip') {
+    yield* fs.createReadStream(core.file).pipe(zlib.createGunzip());
+    return;
+  }
+  const child = spawn(findTool('zstd'), ['-d', '-q', '-c', core.file], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const exited = new Promise<void>((resolve, reject) => child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`zstd -d exited with ${code}`)))));
+  try {
+    yield* child.stdout;
+    await exited;
+  } finally {
+    child.kill();
+  }
+}
+
 /** Writes the decompressed core to `out` (created 0600), leaving zero pages as holes. */
 export async function decompressTo(core: Located, out: string): Promise<void> {
   const fd = fs.openSync(out, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_NOFOLLOW, 0o600);
   try {
     const sink = openSink(fd);
-    let input: AsyncIterable<Buffer>;
-    let exited: Promise<void> = Promise.resolve();
-    if (core.format === 'raw') input = fs.createReadStream(core.file, { highWaterMark: 1 << 20 });
-    else if (core.format === 'gzip') input = fs.createReadStream(core.file).pipe(zlib.createGunzip());
-    else {
-      const child = spawn(findTool('zstd'), ['-d', '-q', '-c', core.file], { stdio: ['ignore', 'pipe', 'inherit'] });
-      input = child.stdout;
-      exited = new Promise((resolve, reject) => child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`zstd -d exited with ${code}`)))));
-    }
-    for await (const chunk of input) await sink.write(chunk, true);
-    await exited;
+    for await (const chunk of coreBytes(core)) await sink.write(chunk, true);
     await sink.finish();
   } finally {
     fs.closeSync(fd);

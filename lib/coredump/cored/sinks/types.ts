@@ -9,6 +9,8 @@ export interface SinkResult {
   /** Bytes the sink accepted. */
   bytes: number;
   error?: string;
+  /** How it got there, when that is worth knowing (a retry from the stored copy). */
+  note?: string;
 }
 
 export interface CrashSink {
