@@ -101,6 +101,9 @@ exports.main = async function main(args) {
     [`${randomMegabytes} MiB random`, ['-m', String(randomMegabytes), '-r']],
   ];
 
+  // The test suites that change core_pattern take the same lock.
+  const holder = spawn('flock', ['/tmp/hostkit-core-pattern.lock', 'sh', '-c', 'echo locked; exec cat >/dev/null'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  await once(holder.stdout, 'data');
   const saved = { pattern: fs.readFileSync(PATTERN, 'utf8'), limit: fs.readFileSync(PIPE_LIMIT, 'utf8') };
   const results = [];
   try {
@@ -127,6 +130,7 @@ exports.main = async function main(args) {
     fs.writeFileSync(PATTERN, saved.pattern);
     fs.writeFileSync(PIPE_LIMIT, saved.limit);
     fs.rmSync(dir, { recursive: true, force: true });
+    holder.stdin.end();
   }
 
   const mb = (n) => `${(n / 1048576).toFixed(1)} MiB`;
