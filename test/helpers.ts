@@ -94,7 +94,8 @@ export function passSignals(tracee: Tracee): void {
 }
 
 const CORE_SETTINGS = ['/proc/sys/kernel/core_pattern', '/proc/sys/kernel/core_pipe_limit', '/proc/sys/fs/suid_dumpable'];
-const CORE_LOCK = path.join(os.tmpdir(), 'hostkit-core-settings.lock');
+/** Shared with scripts/bench/cored.js: whoever holds it owns the kernel's core settings. */
+export const CORE_SETTINGS_LOCK = '/tmp/hostkit-core-pattern.lock';
 
 /**
  * Runs `fn` holding the machine-wide lock on the kernel's core settings
@@ -113,20 +114,13 @@ export async function withCoreSettings<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-/** mkdir is atomic: the directory is the lock, with the owner's pid inside to break a dead owner's lock. */
-export async function lockCoreSettings(timeoutMs = 300_000): Promise<() => void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      fs.mkdirSync(CORE_LOCK);
-      fs.writeFileSync(path.join(CORE_LOCK, 'pid'), String(process.pid));
-      return () => fs.rmSync(CORE_LOCK, { recursive: true, force: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    const owner = Number(fs.readFileSync(path.join(CORE_LOCK, 'pid'), { encoding: 'utf8', flag: 'a+' }) || 0);
-    if (owner > 0 && !fs.existsSync(`/proc/${owner}`)) fs.rmSync(CORE_LOCK, { recursive: true, force: true });
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${CORE_LOCK} (held by pid ${owner})`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+/**
+ * Takes CORE_SETTINGS_LOCK with flock(1) in a child that holds it until its
+ * stdin closes: released by release(), or by the kernel if this process dies.
+ */
+export async function lockCoreSettings(): Promise<() => void> {
+  const holder = spawn('flock', [CORE_SETTINGS_LOCK, 'sh', '-c', 'echo locked; exec cat >/dev/null'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const [line] = (await Promise.race([once(holder.stdout!, 'data'), once(holder, 'exit')])) as [Buffer | number];
+  if (!Buffer.isBuffer(line) || !line.toString().startsWith('locked')) throw new Error(`could not take ${CORE_SETTINGS_LOCK}`);
+  return () => holder.stdin!.end();
 }
