@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import t from 'tap';
 import { Option, Tracee, type TraceEvent } from '../../lib/ptrace';
 import { fixture, symbol, startDetached } from '../helpers';
@@ -114,11 +115,13 @@ t.test('interrupt, group-stop and listen', async (t) => {
   t.same(await leader.nextEvent(), { type: 'interrupted', tid: target.pid });
   leader.cont();
 
-  // Job control: SIGSTOP is first a signal stop, then a group-stop for every thread.
+  // Job control: SIGSTOP is first a signal stop of whichever thread the kernel
+  // picks (process-directed), then a group-stop for every thread.
+  const signalled = once(tracee, 'signal') as Promise<[TraceEvent]>;
   process.kill(target.pid, 'SIGSTOP');
-  const signal = await leader.nextEvent();
+  const [signal] = await signalled;
   t.match(signal, { type: 'signal', signal: 19 });
-  leader.cont(); // delivers SIGSTOP
+  tracee.thread(signal.tid).cont(); // delivers SIGSTOP
   t.match(await leader.stopped(), { type: 'group-stop', signal: 19 });
   for (const thread of tracee.threads.values()) {
     const e = await thread.stopped();
