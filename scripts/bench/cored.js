@@ -17,6 +17,7 @@ const { median } = require('./compile');
 
 const root = path.join(__dirname, '..', '..');
 const CLI = path.join(root, 'dist', 'coredump', 'cli.js');
+const { launcherSource } = require(path.join(root, 'dist', 'coredump', 'cored', 'kernel-pattern.js'));
 const PATTERN = '/proc/sys/kernel/core_pattern';
 const PIPE_LIMIT = '/proc/sys/kernel/core_pipe_limit';
 
@@ -90,11 +91,17 @@ exports.main = async function main(args) {
     fs.writeFileSync(file, `[store]\ndirectory = "${out}"\n[[sink]]\nname = "d"\ntype = "directory"\nformat = "${format}"\n[[rule]]\nexe = ["**/cored-crash"]\nsinks = ["d"]\n`);
     return file;
   };
+  // The launcher `cored install` writes, so the measured path is the installed one.
+  const launcher = (format) => {
+    const file = path.join(dir, `cored-${format}`);
+    fs.writeFileSync(file, launcherSource({ script: CLI, config: config(format) }), { mode: 0o700 });
+    return file;
+  };
   const handlers = [
     ['cat > file', `|${catSh} %e`],
     ['zstd -1', `|${zstdSh} %e`],
-    ['cored raw', `|${process.execPath} ${CLI} handle -c ${config('raw')} %P %I %s %t %u %g %d %c %e %F`],
-    ['cored zstd', `|${process.execPath} ${CLI} handle -c ${config('zstd')} %P %I %s %t %u %g %d %c %e %F`],
+    ['cored raw', `|${launcher('raw')} %P %I %s %t %u %g %d %c %e %F`],
+    ['cored zstd', `|${launcher('zstd')} %P %I %s %t %u %g %d %c %e %F`],
   ];
   const variants = [
     [`${megabytes} MiB mostly zero`, ['-m', String(megabytes)]],

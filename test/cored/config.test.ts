@@ -4,7 +4,7 @@ import t from 'tap';
 import { DEFAULT_STORE, loadConfig, parseConfig } from '../../lib/coredump/cored/config';
 import { parseCrashArgs } from '../../lib/coredump/cored/crash-args';
 import { globMatcher } from '../../lib/coredump/cored/glob';
-import { buildPattern } from '../../lib/coredump/cored/kernel-pattern';
+import { buildPattern, isCoredPattern, launcherSource } from '../../lib/coredump/cored/kernel-pattern';
 import { redactEnviron } from '../../lib/coredump/cored/metadata';
 import { chooseSinks } from '../../lib/coredump/cored/rules';
 import { TomlError, parseToml } from '../../lib/coredump/cored/toml';
@@ -148,9 +148,17 @@ t.test('the kernel arguments', async (t) => {
 });
 
 t.test('the pattern fits the kernel and refuses paths it would split', async (t) => {
-  t.equal(buildPattern({ node: '/n', script: '/s.js', pidfd: true }), '|/n /s.js handle %P %I %s %t %u %g %d %c %e %F');
-  t.equal(buildPattern({ node: '/n', script: '/s.js', pidfd: false, config: '/c.toml' }), '|/n /s.js handle -c /c.toml %P %I %s %t %u %g %d %c %e');
-  t.throws(() => buildPattern({ node: '/n', script: '/s.js', config: '/a b.toml' }), /contains a space/);
-  t.throws(() => buildPattern({ node: '/n', script: `/${'x'.repeat(120)}.js` }), /more than the kernel's 127/);
-  t.throws(() => buildPattern({ node: 'node', script: '/s.js' }), /must be absolute/);
+  t.equal(buildPattern({ handler: '/var/lib/cored/cored-handler', pidfd: true }), '|/var/lib/cored/cored-handler %P %I %s %t %u %g %d %c %e %F');
+  t.equal(buildPattern({ handler: '/h', pidfd: false }), '|/h %P %I %s %t %u %g %d %c %e');
+  t.throws(() => buildPattern({ handler: '/a b/cored-handler' }), /contains a space/);
+  t.throws(() => buildPattern({ handler: `/${'x'.repeat(120)}/cored-handler` }), /more than the kernel's 127/);
+  t.throws(() => buildPattern({ handler: 'cored-handler' }), /must be absolute/);
+  t.ok(isCoredPattern('|/var/lib/cored/cored-handler %P %I %s'));
+  t.notOk(isCoredPattern('|/usr/lib/systemd/systemd-coredump %P %u %g'));
+  // The launcher: no shell, the paths JSON-quoted (spaces and quotes are fine there).
+  const source = launcherSource({ node: '/usr/bin/node', script: '/opt/my pkg/cli.js', config: "/etc/it's.toml" });
+  t.match(source, /^#!\/usr\/bin\/node\n/);
+  t.match(source, /process\.argv\.splice\(2, 0, \.\.\.\["handle","-c","\/etc\/it's\.toml"\]\);/);
+  t.match(source, /require\("\/opt\/my pkg\/cli\.js"\);/);
+  t.throws(() => launcherSource({ node: '/my node/bin/node' }), /#! line/);
 });

@@ -120,7 +120,10 @@ t.test('install writes the pattern, status reports it, uninstall restores the pr
   const before = fs.readFileSync(PATTERN, 'utf8').trim();
   const dir = installWith('[store]\ndirectory = "@DIR/store"\n');
   const pattern = fs.readFileSync(PATTERN, 'utf8').trim();
-  t.match(pattern, new RegExp(`^\\|${process.execPath} ${CLI} handle -c ${dir}/c.toml %P %I %s %t %u %g %d %c %e %F$`));
+  t.equal(pattern, `|${dir}/state/cored-handler %P %I %s %t %u %g %d %c %e %F`, 'the pattern names the launcher, short whatever the install path');
+  const launcher = fs.statSync(path.join(dir, 'state', 'cored-handler'));
+  t.equal(launcher.mode & 0o777, 0o700, 'the launcher is root-only');
+  t.match(fs.readFileSync(path.join(dir, 'state', 'cored-handler'), 'utf8'), `"handle","-c","${dir}/c.toml"`);
   t.equal(fs.readFileSync(PIPE_LIMIT, 'utf8').trim(), '64');
   const status = spawnSync(process.execPath, [CLI, 'status', '--state', path.join(dir, 'state')], { encoding: 'utf8' });
   t.equal(status.status, 0, status.stderr);

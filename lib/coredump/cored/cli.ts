@@ -156,12 +156,11 @@ function status(argv: string[]): number {
   const ours = isCoredPattern(pattern);
   const problems: string[] = [];
   if (ours) {
-    const parts = pattern.slice(1).split(' ');
-    for (const p of parts.slice(0, 2)) if (!fs.existsSync(p)) problems.push(`${p} does not exist`);
-    const c = parts.indexOf('-c');
-    if (c > 0) {
+    const launcher = pattern.slice(1).split(' ')[0]!;
+    if (!fs.existsSync(launcher)) problems.push(`${launcher} does not exist`);
+    if (state?.config) {
       try {
-        loadConfig(parts[c + 1]!);
+        loadConfig(state.config);
       } catch (err) {
         problems.push(`config: ${(err as Error).message}`);
       }

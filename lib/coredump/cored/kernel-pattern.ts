@@ -14,6 +14,7 @@ export const CORE_PATTERN = '/proc/sys/kernel/core_pattern';
 export const CORE_PIPE_LIMIT = '/proc/sys/kernel/core_pipe_limit';
 export const DEFAULT_STATE_DIR = '/var/lib/cored';
 const STATE_FILE = 'installed.json';
+const LAUNCHER = 'cored-handler';
 /** CORENAME_MAX_SIZE in fs/coredump.c: longer patterns are cut short. */
 const PATTERN_MAX = 127;
 /** As systemd ships it (sysctl.d/50-coredump.conf): the kernel waits for up to 16 handlers, keeping /proc/PID for them. */
@@ -56,25 +57,54 @@ export function cliScript(): string {
   return path.resolve(__dirname, '..', 'cli.js');
 }
 
-export function buildPattern(options: { node?: string; script?: string; config?: string; pidfd?: boolean } = {}): string {
-  const node = options.node ?? process.execPath;
-  const script = options.script ?? cliScript();
-  // The kernel splits the pattern at spaces: paths with spaces cannot be passed.
-  for (const [what, p] of [['node', node], ['script', script], ['config', options.config]] as const) {
-    if (p === undefined) continue;
-    if (!path.isAbsolute(p)) throw new RangeError(`${what} path ${p} must be absolute`);
-    if (/[\s%]/.test(p)) throw new RangeError(`${what} path ${JSON.stringify(p)} contains a space or '%': the kernel would split or expand it`);
-  }
+/**
+ * The pattern names a launcher in the state directory, not node, cli.js and
+ * the config: CORENAME_MAX_SIZE leaves 127 bytes, which a package installed
+ * under a deep path would overflow. The kernel splits the pattern at spaces,
+ * so the launcher's own path may hold none.
+ */
+export function buildPattern(options: { handler: string; pidfd?: boolean }): string {
+  const { handler } = options;
+  if (!path.isAbsolute(handler)) throw new RangeError(`handler path ${handler} must be absolute`);
+  if (/[\s%]/.test(handler)) throw new RangeError(`handler path ${JSON.stringify(handler)} contains a space or '%': the kernel would split or expand it`);
   const specifiers = SPECIFIERS.filter((s) => s !== '%F' || (options.pidfd ?? kernelHasPidfd()));
-  const pattern = `|${node} ${script} handle ${options.config ? `-c ${options.config} ` : ''}${specifiers.join(' ')}`;
+  const pattern = `|${handler} ${specifiers.join(' ')}`;
   if (pattern.length > PATTERN_MAX) {
-    throw new RangeError(`the core_pattern would be ${pattern.length} bytes, more than the kernel's ${PATTERN_MAX}: use shorter paths (${pattern})`);
+    throw new RangeError(`the core_pattern would be ${pattern.length} bytes, more than the kernel's ${PATTERN_MAX}: use a shorter state directory (${pattern})`);
   }
   return pattern;
 }
 
+export interface LauncherTarget {
+  node?: string;
+  script?: string;
+  config?: string;
+}
+
+/**
+ * The launcher the kernel runs for every core: a node script (no shell) that
+ * puts `handle [-c CONFIG]` before the kernel's arguments and loads cli.js.
+ */
+export function launcherSource(target: LauncherTarget = {}): string {
+  const node = target.node ?? process.execPath;
+  if (!path.isAbsolute(node) || /\s/.test(node)) throw new RangeError(`node path ${JSON.stringify(node)} must be absolute and without spaces (it is a #! line)`);
+  const script = target.script ?? cliScript();
+  const prefix = ['handle', ...(target.config ? ['-c', target.config] : [])];
+  return [
+    `#!${node}`,
+    '// Written by `cored install`: the kernel runs this for every core dump (core_pattern).',
+    `process.argv.splice(2, 0, ...${JSON.stringify(prefix)});`,
+    `require(${JSON.stringify(script)});`,
+    '',
+  ].join('\n');
+}
+
+export function launcherPath(stateDir: string): string {
+  return path.join(stateDir, LAUNCHER);
+}
+
 export function isCoredPattern(pattern: string): boolean {
-  return pattern.startsWith('|') && / handle (-c \S+ )?%P /.test(pattern);
+  return new RegExp(`^\\|\\S*/${LAUNCHER} %P `).test(pattern);
 }
 
 function stateFile(stateDir: string): string {
@@ -101,7 +131,7 @@ export function install(options: InstallOptions = {}): InstallState {
   const stateDir = options.stateDir ?? DEFAULT_STATE_DIR;
   const config = options.config ? path.resolve(options.config) : undefined;
   if (config) loadConfig(config); // refuse to install a config the handler would reject
-  const pattern = buildPattern({ config, script: options.script });
+  const pattern = buildPattern({ handler: launcherPath(path.resolve(stateDir)) });
   const current = readSysctl(CORE_PATTERN);
   const old = readState(stateDir);
   // Reinstalling keeps the pattern from before the first install.
@@ -117,9 +147,18 @@ export function install(options: InstallOptions = {}): InstallState {
   const tmp = `${stateFile(stateDir)}.${process.pid}.tmp`;
   fs.writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
   fs.renameSync(tmp, stateFile(stateDir));
+  writeLauncher(stateDir, { script: options.script, config });
   writeSysctl(CORE_PATTERN, pattern);
   writeSysctl(CORE_PIPE_LIMIT, String(options.pipeLimit ?? DEFAULT_PIPE_LIMIT));
   return state;
+}
+
+/** Root-owned, 0700, replaced atomically: the kernel runs it as root. */
+function writeLauncher(stateDir: string, target: LauncherTarget): void {
+  const file = launcherPath(stateDir);
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, launcherSource(target), { mode: 0o700, flag: 'wx' });
+  fs.renameSync(tmp, file);
 }
 
 export function uninstall(stateDir = DEFAULT_STATE_DIR): InstallState {
@@ -132,5 +171,6 @@ export function uninstall(stateDir = DEFAULT_STATE_DIR): InstallState {
   writeSysctl(CORE_PATTERN, state.previousPattern);
   writeSysctl(CORE_PIPE_LIMIT, String(state.previousPipeLimit));
   fs.unlinkSync(stateFile(stateDir));
+  fs.rmSync(launcherPath(stateDir), { force: true });
   return state;
 }
