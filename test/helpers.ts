@@ -37,7 +37,10 @@ export interface Detached {
  * waitpid(pid), which would also swallow their ptrace stops.
  */
 export async function startDetached(binary: string, args: string[] = []): Promise<Detached> {
-  const sh = spawn('/bin/sh', ['-c', '"$@" &', 'sh', binary, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // stderr is piped, not inherited: a fixture that outlives a failed test must
+  // not hold tap's pipe open, or the runner waits for EOF forever.
+  const sh = spawn('/bin/sh', ['-c', '"$@" &', 'sh', binary, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  sh.stderr!.pipe(process.stderr, { end: false });
   const shExited = once(sh, 'exit'); // sh usually exits before the program says "ready"
   const lines = readline.createInterface({ input: sh.stdout! });
   const queue: string[] = [];
@@ -53,18 +56,29 @@ export async function startDetached(binary: string, args: string[] = []): Promis
   if (!match) throw new Error(`${binary} said '${first}' instead of 'ready PID'`);
   const pid = Number(match[1]);
   await shExited;
-  return {
-    pid,
-    nextLine,
-    kill: () => {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    },
+  const kill = () => {
+    detachedPids.delete(pid);
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
   };
+  detachedPids.add(pid);
+  return { pid, nextLine, kill };
 }
+
+/** Fixtures still alive when the test process exits (a timeout skips teardowns) die with it. */
+const detachedPids = new Set<number>();
+process.on('exit', () => {
+  for (const pid of detachedPids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+});
 
 /** The one-letter state of a process or thread from /proc (t = traced stop, T = stopped). */
 export function procState(pid: number, tid = pid): string {
