@@ -6,12 +6,18 @@
 #include <string>
 #include <vector>
 
+#include "napi_args.h"
 #include "shims.h"
 #include "sigchld.h"
 
 void RegisterForkexec(Napi::Env env, Napi::Object exports);  // forkexec_binding.cc
 
 namespace {
+
+using hostkit_args::ArgInt;
+using hostkit_args::ArgStrings;
+using hostkit_args::CStrings;
+using hostkit_args::TypeError;
 
 struct PtraceRequestInfo {
   int request;
@@ -91,19 +97,6 @@ class Hostkit : public Napi::Addon<Hostkit> {
     Napi::Object o = Napi::Object::New(env);
     o.Set(key, Napi::Number::New(env, value));
     return o;
-  }
-
-  static Napi::Value TypeError(Napi::Env env, const std::string &msg) {
-    Napi::TypeError::New(env, msg).ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-
-  static bool ArgInt(const Napi::CallbackInfo &info, size_t i, int64_t *out) {
-    if (!info[i].IsNumber()) return false;
-    double d = info[i].As<Napi::Number>().DoubleValue();
-    if (d != (double)(int64_t)d) return false;
-    *out = (int64_t)d;
-    return true;
   }
 
   // Addresses and register words: a Number or a BigInt, taken as 64 unsigned bits.
@@ -301,25 +294,6 @@ class Hostkit : public Napi::Addon<Hostkit> {
   }
   Napi::Value Pread(const Napi::CallbackInfo &info) { return FdTransfer(info, false); }
   Napi::Value Pwrite(const Napi::CallbackInfo &info) { return FdTransfer(info, true); }
-
-  static bool ArgStrings(Napi::Value v, std::vector<std::string> *out) {
-    if (!v.IsArray()) return false;
-    auto a = v.As<Napi::Array>();
-    for (uint32_t i = 0; i < a.Length(); i++) {
-      Napi::Value s = a.Get(i);
-      if (!s.IsString()) return false;
-      out->push_back(s.As<Napi::String>().Utf8Value());
-      if (out->back().find('\0') != std::string::npos) return false;
-    }
-    return true;
-  }
-
-  static std::vector<char *> CStrings(std::vector<std::string> &v) {
-    std::vector<char *> p;
-    for (auto &s : v) p.push_back(&s[0]);
-    p.push_back(nullptr);
-    return p;
-  }
 
   // launch(path, argv, envp, cwd|null, [stdin, stdout, stderr], options, newProcessGroup) -> pid
   Napi::Value Launch(const Napi::CallbackInfo &info) {

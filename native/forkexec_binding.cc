@@ -8,40 +8,14 @@
 #include <vector>
 
 #include "forkexec.h"
+#include "napi_args.h"
 
 namespace {
 
-Napi::Value TypeError(Napi::Env env, const char *msg) {
-  Napi::TypeError::New(env, msg).ThrowAsJavaScriptException();
-  return env.Undefined();
-}
-
-bool ArgInt(const Napi::CallbackInfo &info, size_t i, int64_t *out) {
-  if (!info[i].IsNumber()) return false;
-  double d = info[i].As<Napi::Number>().DoubleValue();
-  if (d != (double)(int64_t)d) return false;
-  *out = (int64_t)d;
-  return true;
-}
-
-bool ArgStrings(Napi::Value v, std::vector<std::string> *out) {
-  if (!v.IsArray()) return false;
-  auto a = v.As<Napi::Array>();
-  for (uint32_t i = 0; i < a.Length(); i++) {
-    Napi::Value s = a.Get(i);
-    if (!s.IsString()) return false;
-    out->push_back(s.As<Napi::String>().Utf8Value());
-    if (out->back().find('\0') != std::string::npos) return false;
-  }
-  return true;
-}
-
-std::vector<char *> CStrings(std::vector<std::string> &v) {
-  std::vector<char *> p;
-  for (auto &s : v) p.push_back(&s[0]);
-  p.push_back(nullptr);
-  return p;
-}
+using hostkit_args::ArgInt;
+using hostkit_args::ArgStrings;
+using hostkit_args::CStrings;
+using hostkit_args::TypeError;
 
 // sock_filter entries are 8 bytes (linux/filter.h).
 bool ArgFilter(const Napi::CallbackInfo &info, size_t i, const void **data, size_t *count) {
