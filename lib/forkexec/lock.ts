@@ -11,7 +11,7 @@
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import { isMainThread } from 'node:worker_threads';
-import { SystemError } from '../errors';
+import { HostkitError, SystemError } from '../errors';
 import { addon, type SupervisorHandle } from '../native';
 import { buildFilter } from './filter';
 import { filterSpec, parseOptions, type Action, type LockOptions, type Policy } from './options';
@@ -66,15 +66,11 @@ export function lock(options: LockOptions): LockStatus {
   const report = policy.action === 'report';
   if (report && !isMainThread) {
     // The reports are delivered to one event loop; a Worker's ends before the process does.
-    const err = new Error("a 'report' lock must be installed from the main thread") as Error & { code: string };
-    err.code = 'ERR_HOSTKIT_REPORT_MAIN_THREAD';
-    throw err;
+    throw new HostkitError('ERR_HOSTKIT_REPORT_MAIN_THREAD', "a 'report' lock must be installed from the main thread");
   }
   if (report && supervisor) {
     // The kernel allows one listener per filter chain (has_duplicate_listener in kernel/seccomp.c).
-    const err = new Error("a 'report' lock is already installed: put every family in that one call, or use another action") as Error & { code: string };
-    err.code = 'ERR_HOSTKIT_REPORT_ONCE';
-    throw err;
+    throw new HostkitError('ERR_HOSTKIT_REPORT_ONCE', "a 'report' lock is already installed: put every family in that one call, or use another action");
   }
   const flags = FilterFlag.TSYNC | FilterFlag.TSYNC_ESRCH | (report ? FilterFlag.NEW_LISTENER : 0);
   const rc = addon.seccompInstall(buildFilter(filterSpec(policy)), flags);
@@ -128,21 +124,18 @@ function refuseInProcessLandlock(allow: string[]): never {
   const abi = addon.landlockAbi();
   if (abi < 0) throw new SystemError(abi, 'landlock_create_ruleset', {});
   const threads = fs.readdirSync('/proc/self/task').length;
-  const err = new Error(
+  throw new HostkitError(
+    'ERR_HOSTKIT_LANDLOCK_THREADS',
     `exec.allow needs Landlock on every thread, but Landlock ABI ${abi} restricts only the calling thread and this process has ${threads}; ` +
       `start the program with the launcher instead: forkexec --exec-allow ${allow.join(' --exec-allow ')} -- node ...`,
-  ) as Error & { code: string };
-  err.code = 'ERR_HOSTKIT_LANDLOCK_THREADS';
-  throw err;
+  );
 }
 
 /** RET_LOG is silent unless the sysctl lists it; never do less than asked. */
 function requireLoggedAction(name: string): void {
   const logged = fs.readFileSync('/proc/sys/kernel/seccomp/actions_logged', 'utf8').trim().split(/\s+/);
   if (!logged.includes(name)) {
-    const err = new Error(`the 'log' action would log nothing: /proc/sys/kernel/seccomp/actions_logged lacks '${name}'`) as Error & { code: string };
-    err.code = 'ERR_HOSTKIT_LOG_DISABLED';
-    throw err;
+    throw new HostkitError('ERR_HOSTKIT_LOG_DISABLED', `the 'log' action would log nothing: /proc/sys/kernel/seccomp/actions_logged lacks '${name}'`);
   }
 }
 
