@@ -10,10 +10,13 @@ import { Connection } from './connection';
 import { PACKET_SIZE, Server, type ServerEnd, type TargetProvider } from './server';
 import type { Target } from './target';
 import { LiveTarget } from './targets/live';
+import { openReadOnly, type ReadOnlyServing } from './targets/open-read-only';
 import { type Endpoint, Listener, defaultSocketPath, gdbTarget, isLoopback, parseListen } from './transport';
 
 const USAGE = `usage: gdbsock [options] <pid>
        gdbsock [options] -- <program> [args...]
+       gdbsock [options] --core FILE|ID [--exe PROGRAM]
+       gdbsock [options] 0 [--kcore FILE] [--kallsyms FILE]
 
 Serve the GDB remote protocol for a Linux process, so a stock gdb can debug it:
 attach to <pid> (every thread), or launch <program> stopped at its first instruction.
@@ -23,6 +26,12 @@ options:
   --socket PATH        serve on this unix socket path
   --stdio              speak on stdin/stdout:  gdb -ex 'target remote | gdbsock --stdio <pid>'
   --once               exit after the first connection closes
+  --core FILE|ID       serve a core file, or a core cored stored (by id), read-only
+  --exe PROGRAM        with --core: the program it came from (default: the path the core names)
+  --store DIR          with --core ID: cored's store (default: the installed config's)
+  0                    the kernel, read-only: memory from an ELF kcore, every task as a thread
+  --kcore FILE         with 0: the kernel's memory (default /proc/kcore)
+  --kallsyms FILE      with 0: its symbols (default /proc/kallsyms), served as a symbol file
   -h, --help           show this help
 
 By default the socket is $XDG_RUNTIME_DIR/gdbsock/<pid>.sock (/run/gdbsock/<pid>.sock for root).
@@ -35,7 +44,15 @@ interface Options {
   once: boolean;
   pid?: number;
   program?: string[];
+  core?: string;
+  exe?: string;
+  store?: string;
+  kcore?: string;
+  kallsyms?: string;
 }
+
+/** --name VALUE or --name=VALUE */
+const VALUE_OPTIONS = { '--core': 'core', '--exe': 'exe', '--store': 'store', '--kcore': 'kcore', '--kallsyms': 'kallsyms' } as const;
 
 function parseArgs(argv: string[]): Options {
   const options: Options = { stdio: false, once: false };
@@ -59,10 +76,20 @@ function parseArgs(argv: string[]): Options {
       const value = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i];
       if (!value) throw new UsageError('--socket needs a path');
       options.socket = value;
+    } else if (a.split('=')[0]! in VALUE_OPTIONS) {
+      const name = a.split('=')[0] as keyof typeof VALUE_OPTIONS;
+      const value = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i];
+      if (!value) throw new UsageError(`${name} needs a value`);
+      options[VALUE_OPTIONS[name]] = value;
     } else if (/^\d+$/.test(a) && options.pid === undefined) options.pid = Number(a);
     else throw new UsageError(`unexpected argument '${a}'`);
   }
-  if ((options.pid === undefined) === (options.program === undefined)) throw new UsageError('give either a pid or -- program');
+  const kernel = options.pid === 0;
+  if ([options.pid !== undefined, options.program !== undefined, options.core !== undefined].filter(Boolean).length !== 1) {
+    throw new UsageError('give one of a pid, 0 (the kernel), --core FILE or -- program');
+  }
+  if ((options.exe !== undefined || options.store !== undefined) && options.core === undefined) throw new UsageError('--exe and --store go with --core');
+  if ((options.kcore !== undefined || options.kallsyms !== undefined) && !kernel) throw new UsageError('--kcore and --kallsyms go with 0 (the kernel)');
   if ([options.stdio, options.listen !== undefined, options.socket !== undefined].filter(Boolean).length > 1) {
     throw new UsageError('--stdio, --listen and --socket exclude each other');
   }
@@ -102,8 +129,11 @@ async function main(argv: string[]): Promise<void> {
     process.stderr.write(`${USAGE}\ngdbsock: ${err.message}\n`);
     process.exit(2);
   }
-  let current: Target | undefined =
-    options.program !== undefined
+  // A core or the kernel: one read-only target, shown to each connection in turn.
+  const fixed: ReadOnlyServing | undefined = await openReadOnly(options);
+  let current: Target | undefined = fixed
+    ? fixed.target
+    : options.program !== undefined
       ? await LiveTarget.launch(options.program[0]!, options.program.slice(1), {
           disableRandomization: true, // as gdbserver does, and gdb by default
           ...(options.stdio ? { stdio: ['inherit', 2, 'inherit'] } : {}),
@@ -120,6 +150,7 @@ async function main(argv: string[]): Promise<void> {
     listener?.close();
     await release(current);
     current = undefined;
+    fixed?.close();
     process.exit(code);
   };
   // Under --stdio gdb's own Ctrl-C reaches its pipe command too; the interrupt gdb means comes as 0x03 on the pipe.
@@ -127,7 +158,8 @@ async function main(argv: string[]): Promise<void> {
   process.on('SIGTERM', () => void shutdown(0));
 
   const serve = async (input: Readable, output: Writable) => {
-    if (!current && options.pid !== undefined && !shuttingDown) {
+    if (fixed) current = fixed.target;
+    else if (!current && options.pid !== undefined && !shuttingDown) {
       try {
         current = await LiveTarget.attach(options.pid);
       } catch (err) {
@@ -137,7 +169,7 @@ async function main(argv: string[]): Promise<void> {
     busy = true;
     const connection = new Connection(input, output, PACKET_SIZE + 1024);
     connection.on('protocol-error', (message: string) => log(message));
-    const server = new Server(connection, current, provider);
+    const server = new Server(connection, current, fixed ? undefined : provider);
     server.on('log', log);
     server.on('end', (how: ServerEnd) => {
       void (async () => {
@@ -147,22 +179,22 @@ async function main(argv: string[]): Promise<void> {
         current = undefined;
         connection.close();
         busy = false;
-        if (options.once || how === 'exit-requested' || options.stdio || options.pid === undefined) await shutdown(0);
+        if (options.once || how === 'exit-requested' || options.stdio || (options.pid === undefined && !fixed)) await shutdown(0);
       })();
     });
   };
 
   if (options.stdio) {
-    log(`serving process ${pid} on stdin/stdout`);
+    log(`serving ${fixed ? fixed.label : `process ${pid}`} on stdin/stdout`);
     await serve(process.stdin, process.stdout);
     return;
   }
   const endpoint: Exclude<Endpoint, { kind: 'stdio' }> = options.listen
     ? { kind: 'tcp', ...options.listen }
-    : { kind: 'unix', path: options.socket ?? defaultSocketPath(pid) };
+    : { kind: 'unix', path: options.socket ?? (fixed ? fixed.socketPath : defaultSocketPath(pid)) };
   if (endpoint.kind === 'tcp' && !isLoopback(endpoint.host)) {
     log('WARNING: listening beyond loopback. The GDB protocol has no authentication:');
-    log(`WARNING: anyone who can reach ${endpoint.host}:${endpoint.port} can read, change and run code in process ${pid}.`);
+    log(`WARNING: anyone who can reach ${endpoint.host}:${endpoint.port} can ${fixed ? `read ${fixed.label}` : `read, change and run code in process ${pid}`}.`);
   }
   listener = await Listener.open(endpoint, (socket) => {
     if (busy || shuttingDown) {
@@ -171,6 +203,11 @@ async function main(argv: string[]): Promise<void> {
     }
     void serve(socket, socket);
   });
+  if (fixed) {
+    process.stdout.write(`gdbsock: serving ${fixed.label} read-only; connect with:\n  gdb -ex 'target remote ${gdbTarget(listener.endpoint, pid)}'\n`);
+    for (const line of fixed.hints) process.stdout.write(`  ${line}\n`);
+    return;
+  }
   const how = options.program ? `launched ${options.program[0]}` : 'attached';
   process.stdout.write(`gdbsock: process ${pid} ${how}; connect with:\n  gdb -ex 'target extended-remote ${gdbTarget(listener.endpoint, pid)}'\n`);
 }

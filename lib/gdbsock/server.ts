@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import type { Connection } from './connection';
 import { unescapeBinary } from './packet';
 import { fromGdbSignal } from './signals';
-import type { BreakpointType, ResumeAction, StopEvent, Target } from './target';
+import { type BreakpointType, type ResumeAction, type StopEvent, type Target, TargetRefusal } from './target';
 import { HostIo } from './vfile';
 import {
   ProtocolError,
@@ -129,6 +129,8 @@ export class Server extends EventEmitter {
 
   private failed(payload: Buffer, err: unknown): Reply {
     this.emit('log', `${describePacket(payload)}: ${(err as Error).message}`);
+    // Packet framing characters cannot appear in the text of an E. reply.
+    if (err instanceof TargetRefusal) return `E.${err.message.replace(/[$#}*]/g, '?')}`;
     return 'E01';
   }
 
@@ -166,7 +168,9 @@ export class Server extends EventEmitter {
       multiprocess: this.multiprocess,
       expedite: (tid) => {
         try {
+          const unavailable = t.unavailableRegisters?.(tid);
           return t.registers.expedited
+            .filter((n) => !unavailable?.has(n))
             .map((n) => `${n.toString(16).padStart(2, '0')}:${t.readRegister(tid, n).toString('hex')};`)
             .join('');
         } catch {
@@ -183,12 +187,13 @@ export class Server extends EventEmitter {
       case '?':
         return this.target ? this.stopReply(this.target.lastStop()) : 'W00';
       case 'g':
-        return this.t.readRegisters(this.tid()).toString('hex');
+        return this.registersWithGaps(this.tid());
       case 'G':
         return this.writeAllRegisters(hexToBuffer(text.slice(1)));
       case 'p': {
         const regno = parseHex(text.slice(1), 'register');
         if (regno >= this.t.registers.registers.length) return 'E45';
+        if (this.t.unavailableRegisters?.(this.tid())?.has(regno)) return 'xx'.repeat(this.t.registers.registers[regno]!.size);
         return this.t.readRegister(this.tid(), regno).toString('hex');
       }
       case 'P': {
@@ -245,6 +250,22 @@ export class Server extends EventEmitter {
       default:
         return '';
     }
+  }
+
+  /** A `g` reply with 'xx' for each byte of a register the target does not know (GDB manual, "Packets", g). */
+  private registersWithGaps(tid: number): string {
+    const t = this.t;
+    const unavailable = t.unavailableRegisters?.(tid);
+    const hex = t.readRegisters(tid).toString('hex');
+    if (!unavailable?.size) return hex;
+    let at = 0;
+    return t.registers.registers
+      .map((r, i) => {
+        const part = unavailable.has(i) ? 'xx'.repeat(r.size) : hex.slice(at, at + r.size * 2);
+        at += r.size * 2;
+        return part;
+      })
+      .join('');
   }
 
   private writeAllRegisters(data: Buffer): string {
@@ -386,7 +407,7 @@ export class Server extends EventEmitter {
     if (text === 'vMustReplyEmpty') return '';
     if (text === 'vCont?') return 'vCont;c;C;s;S;t;r';
     if (text.startsWith('vCont;')) return this.resumeAndWait(this.parseVCont(text));
-    if (text.startsWith('vFile:')) return this.hostIo.handle(payload.subarray(6));
+    if (text.startsWith('vFile:')) return this.target?.hostIo?.(payload.subarray(6)) ?? this.hostIo.handle(payload.subarray(6));
     if (text.startsWith('vKill')) return this.killTarget().then(() => 'OK');
     if (text.startsWith('vAttach;') || text.startsWith('vRun;')) return this.startTarget(text);
     return '';
@@ -517,7 +538,8 @@ export class Server extends EventEmitter {
     const rows = t.threads().map((th) => {
       const name = th.name === undefined ? '' : ` name="${escapeXml(th.name)}"`;
       const core = th.core === undefined ? '' : ` core="${th.core}"`;
-      return `<thread id="${formatThreadId(t.pid, th.tid, this.multiprocess)}"${core}${name}/>`;
+      const body = th.extra === undefined ? '/>' : `>${escapeXml(th.extra)}</thread>`;
+      return `<thread id="${formatThreadId(t.pid, th.tid, this.multiprocess)}"${core}${name}${body}`;
     });
     return `<?xml version="1.0"?>\n<threads>\n${rows.join('\n')}\n</threads>\n`;
   }

@@ -10,6 +10,8 @@ export interface ThreadInfo {
   tid: number;
   name?: string;
   core?: number;
+  /** Free text gdb's `info threads` shows in parentheses (the body of a qXfer:threads <thread>). */
+  extra?: string;
 }
 
 /** Why the target stopped, in gdb's terms (GDB manual, "Stop Reply Packets"). */
@@ -95,4 +97,23 @@ export interface Target {
   setExecEvents(on: boolean): void;
   /** Syscalls reported as stops (QCatchSyscalls): undefined = off, empty set = all. */
   setCatchSyscalls(syscalls: Set<number> | undefined): void;
+
+  /** Registers of `tid` the target does not know (sent as 'xx', gdb shows <unavailable>); absent: all known. */
+  unavailableRegisters?(tid: number): ReadonlySet<number> | undefined;
+
+  /**
+   * Answers a Host I/O packet (the text after "vFile:") itself, or returns
+   * undefined to leave it to the server's (any file, in the process's mount
+   * namespace). A core's target serves its own files this way: the process is gone.
+   */
+  hostIo?(packet: Buffer): Buffer | string | undefined;
+}
+
+/**
+ * Thrown by a target that cannot do what gdb asks at all (a core file cannot
+ * run or be written). The server answers `E.message`, which gdb prints to the
+ * user where it shows remote errors (GDB manual, "Standard Replies").
+ */
+export class TargetRefusal extends Error {
+  override name = 'TargetRefusal';
 }
