@@ -4,7 +4,8 @@
  * fs/proc/kcore.c), its symbols from kallsyms turned into a symbol file gdb
  * loads as the exec file, and every task in /proc as a thread, with its name
  * and state. A task's registers are not known from here: gdb shows them as
- * <unavailable>.
+ * <unavailable>, except the pc, which gdb cannot do without (it stops setting
+ * up the connection with "PC register is not available"): it reads as 0.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -16,6 +17,7 @@ import { buildSymbolFile } from '../kernel/symbol-file';
 import { type KernelTask, listTasks, stateName } from '../kernel/tasks';
 import type { StopEvent, ThreadInfo } from '../target';
 import { ReadOnlyTarget } from './read-only';
+import { ServedFiles } from './served-files';
 
 /**
  * The process id gdb sees. 0 means "any process" on the wire, so the kernel
@@ -46,7 +48,8 @@ export class KernelTarget extends ReadOnlyTarget {
   private current: KernelTask[];
   private readonly known = new Set<number>();
   private readonly stop: StopEvent;
-  private readonly allRegisters: ReadonlySet<number>;
+  private readonly unknownRegisters: ReadonlySet<number>;
+  private readonly served: ServedFiles;
 
   private constructor(
     private readonly kcore: CoreFile,
@@ -64,7 +67,8 @@ export class KernelTarget extends ReadOnlyTarget {
     const first = this.current[0];
     if (!first) throw new Error('no tasks in /proc');
     this.stop = { kind: 'signal', tid: first.tid, signal: 0 };
-    this.allRegisters = new Set(this.registers.registers.map((_, i) => i));
+    this.unknownRegisters = new Set(this.registers.registers.flatMap((_, i) => (i === this.registers.pcRegno ? [] : [i])));
+    this.served = new ServedFiles([symbolFile]);
   }
 
   /**
@@ -142,7 +146,12 @@ export class KernelTarget extends ReadOnlyTarget {
   }
 
   unavailableRegisters(): ReadonlySet<number> {
-    return this.allRegisters;
+    return this.unknownRegisters;
+  }
+
+  /** gdb fetches the symbol file (the exec file) through vFile; nothing else is served. */
+  hostIo(packet: Buffer): Buffer | string | undefined {
+    return this.served.handle(packet);
   }
 
   /**

@@ -3,6 +3,7 @@
  * kernel). Opens the one the options ask for, with what the CLI prints about it.
  */
 import path from 'node:path';
+import { CoreFormatError } from '../../coredump/errors';
 import { defaultSocketPath } from '../transport';
 import { CoreTarget } from './core';
 import { resolveCore } from './core-source';
@@ -41,6 +42,8 @@ export async function openReadOnly(options: ReadOnlyOptions): Promise<ReadOnlySe
       target = CoreTarget.open(source.file, { name: source.name, ...(exe ? { exe } : {}) });
     } catch (err) {
       source.cleanup();
+      // Name the file: "bad core at offset 16" alone does not say which.
+      if (err instanceof CoreFormatError) throw new Error(`${source.name}: ${err.message}`);
       throw err;
     }
     return {

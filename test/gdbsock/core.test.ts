@@ -1,0 +1,184 @@
+/**
+ * gdbsock --core: gdb prints the same through `target remote | gdbsock --stdio
+ * --core CORE` as with `gdb PROGRAM CORE`, for a core the kernel wrote and for
+ * a hostkit snapshot of a multi-threaded PIE with a shared library of its own.
+ * And the core stays read-only, with a reason gdb shows.
+ */
+import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import t, { type Test } from 'tap';
+import { snapshot } from '../../lib/coredump';
+import { fixture, startDetached, withCoreSettings } from '../helpers';
+import { cleanEnv, requireTool } from './gdb';
+
+requireTool('gdb');
+requireTool('zstd');
+
+const CLI = path.join(__dirname, '..', '..', 'dist', 'gdbsock', 'cli.js');
+const binary = fixture('gdbsock-core');
+fixture('libgdbsockcore.so');
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gdbsock-core-test-'));
+t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+const COMMANDS = [
+  'info threads',
+  'thread apply all bt',
+  'info registers',
+  'info sharedlibrary',
+  'x/s greeting',
+  'x/4gx counters',
+  'print origin',
+  'print heap_text',
+  'print *origin.label@6',
+  'x/3i $pc',
+  'print $_siginfo.si_signo',
+  'thread 2',
+  'bt 3',
+  'x/2gx 0',
+];
+
+/** gdb in batch mode; each command's output follows a marker line so outputs can be compared one by one. */
+function gdb(args: string[], commands: string[]): Promise<string> {
+  const all = ['-nx', '-batch', '-ex', 'set width 0', '-ex', 'set height 0', ...args];
+  for (const c of commands) all.push('-ex', `echo @@@ ${c}\\n`, '-ex', c);
+  // One pipe for stdout and stderr, so errors stay next to the command that caused them.
+  return new Promise((resolve, reject) => {
+    execFile('/bin/sh', ['-c', 'exec gdb "$@" 2>&1', 'sh', ...all], { encoding: 'utf8', timeout: 60_000, env: cleanEnv(), maxBuffer: 16 << 20 }, (err, stdout) => {
+      if (err && (err as { killed?: boolean }).killed) reject(new Error(`gdb timed out:\n${stdout}`));
+      else resolve(stdout);
+    });
+  });
+}
+
+const direct = (core: string, commands = COMMANDS) => gdb([binary, core], commands);
+const remote = (core: string, commands = COMMANDS, extra = '2>/dev/null') =>
+  gdb(['-ex', `target remote | ${process.execPath} ${CLI} --stdio --core ${core} ${extra}`, binary], commands);
+
+/** Output per command, with what legitimately differs between a remote target and a core made the same. */
+function byCommand(output: string, pid: number): Map<string, string> {
+  const sections = new Map<string, string>();
+  const parts = output.split(/^@@@ /m).slice(1);
+  for (const part of parts) {
+    const newline = part.indexOf('\n');
+    const text = part
+      .slice(newline + 1)
+      // libthread_db names a core's threads by pthread_t; over the wire they are pid.tid, as with gdbserver.
+      .replace(/Thread 0x[0-9a-f]+ \(LWP (\d+)\)/g, `Thread ${pid}.$1`)
+      // Files gdb read through vFile are "target:" files.
+      .replace(/target:\//g, '/')
+      .replace(/^\[Inferior 1 \(process \d+\) detached\]\n/m, '')
+      // Column widths follow the longest thread name.
+      .replace(/ {2,}/g, ' ');
+    sections.set(part.slice(0, newline), text);
+  }
+  return sections;
+}
+
+function compare(t: Test, ours: string, theirs: string, pid: number): void {
+  const a = byCommand(ours, pid);
+  const b = byCommand(theirs, pid);
+  t.same([...a.keys()], COMMANDS, 'every command ran through gdbsock');
+  for (const command of COMMANDS) t.equal(a.get(command), b.get(command), `same output for '${command}'`);
+}
+
+async function kernelCore(): Promise<{ core: string; pid: number }> {
+  const out = path.join(dir, 'kernel');
+  fs.mkdirSync(out);
+  await withCoreSettings(async () => {
+    fs.writeFileSync('/proc/sys/kernel/core_pattern', `${out}/core.%p`);
+    const r = spawnSync('/bin/sh', ['-c', 'ulimit -c unlimited && exec "$0" 3 4 crash', binary], { cwd: out, stdio: ['ignore', 'pipe', 'inherit'], timeout: 30_000 });
+    if (r.signal !== 'SIGSEGV') throw new Error(`the fixture did not crash with SIGSEGV (${r.signal ?? r.status})`);
+  });
+  const name = fs.readdirSync(out).find((f) => f.startsWith('core.'));
+  if (!name) throw new Error(`the kernel wrote no core into ${out}`);
+  return { core: path.join(out, name), pid: Number(name.slice(5)) };
+}
+
+t.test('a kernel-written core: same output as gdb PROGRAM CORE', async (t) => {
+  const { core, pid } = await kernelCore();
+  const [ours, theirs] = await Promise.all([remote(core), direct(core)]);
+  t.match(theirs, /lib_descend/, 'gdb itself sees the library frames');
+  t.match(ours, /leaf \(id=2\)/, 'the crashing thread is there');
+  t.match(byCommand(ours, pid).get('print $_siginfo.si_signo'), /= 11/, 'the SIGSEGV siginfo');
+  compare(t, ours, theirs, pid);
+});
+
+t.test('a hostkit snapshot: same output as gdb PROGRAM CORE', async (t) => {
+  const target = await startDetached(binary, ['3', '5']);
+  t.teardown(target.kill);
+  const core = path.join(dir, 'snapshot.core');
+  await snapshot(target.pid, core);
+  target.kill();
+  const [ours, theirs] = await Promise.all([remote(core), direct(core)]);
+  t.match(theirs, /lib_descend.*\n.*lib_descend/, 'gdb itself sees the library frames');
+  compare(t, ours, theirs, target.pid);
+});
+
+t.test('read-only: resume, step and writes are refused with a reason gdb shows', async (t) => {
+  const target = await startDetached(binary, ['1', '1']);
+  t.teardown(target.kill);
+  const core = path.join(dir, 'refusals.core');
+  await snapshot(target.pid, core);
+  target.kill();
+  // gdbsock's stderr is gdb's here, as when gdb runs it through a pipe.
+  const out = await remote(core, ['break leaf', 'continue', 'stepi', 'set var counters[1] = 5', 'print counters[1]', 'set var $rax = 1', 'bt 1'], '');
+  t.match(out, /Remote failure reply: E\.core file \S+ is read-only: it cannot be resumed or stepped/, 'continue and stepi get the reason');
+  t.match(out, /Cannot access memory at address 0x[0-9a-f]+\n(.|\n)*memory cannot be written|memory cannot be written(.|\n)*Cannot access memory/, 'a memory write fails, and gdbsock says why');
+  t.match(out, /\$1 = 7/, 'the value is unchanged');
+  t.match(out, /Could not write register "rax"; remote failure reply 'E\.core file \S+ is read-only: registers cannot be changed'/);
+  t.match(out, /#0 .*__GI___libc_read|#0 .*read/, 'still at the same place');
+});
+
+t.test('a core stored by cored (zstd), by id, over a unix socket', async (t) => {
+  const target = await startDetached(binary, ['2', '2']);
+  t.teardown(target.kill);
+  const store = path.join(dir, 'store');
+  fs.mkdirSync(store);
+  const id = `1700000000-${target.pid}-gdbsock-core`;
+  await snapshot(target.pid, path.join(store, `${id}.core`));
+  target.kill();
+  const z = spawnSync('zstd', ['-q', '--rm', path.join(store, `${id}.core`), '-o', path.join(store, `${id}.core.zst`)]);
+  t.equal(z.status, 0, 'compressed as cored stores it');
+  fs.writeFileSync(path.join(store, `${id}.json`), JSON.stringify({ exe: binary }));
+
+  const socket = path.join(dir, 'core.sock');
+  const server: ChildProcess = spawn(process.execPath, [CLI, '--core', id, '--store', store, '--socket', socket], { stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv() });
+  t.teardown(() => server.kill('SIGKILL'));
+  const exited = once(server, 'exit');
+  const line = await new Promise<string>((resolve, reject) => {
+    readline.createInterface({ input: server.stdout! }).on('line', (l) => l.includes('target remote') && resolve(l));
+    void exited.then(() => reject(new Error('gdbsock exited before listening')));
+  });
+  t.match(line, `target remote ${socket}`);
+  // Two connections in turn: the core stays served.
+  for (let i = 0; i < 2; i++) {
+    const out = await gdb(['-ex', `target remote ${socket}`], ['info sharedlibrary', 'thread apply all bt 2', 'x/s greeting']);
+    t.match(out, /libgdbsockcore\.so/, `connection ${i + 1}: the libraries, found from the stored core's link map`);
+    t.match(out, /"served from a core"/, `connection ${i + 1}: the program's data`);
+  }
+  server.kill('SIGTERM');
+  await exited;
+});
+
+t.test('malformed and missing cores: a clear error and exit status 1', async (t) => {
+  const truncated = path.join(dir, 'truncated.core');
+  fs.writeFileSync(truncated, fs.readFileSync(binary).subarray(0, 30));
+  const notCore = binary;
+  const cases: [string[], RegExp][] = [
+    [['--core', truncated], /truncated\.core: bad core at offset \d+ .*ELF header/],
+    [['--core', notCore], /gdbsock-core: bad core at offset 16 .*not ET_CORE/],
+    [['--core', path.join(dir, 'missing.core')], /ENOENT: no such file or directory, open .*missing\.core/],
+    [['--core', 'no-such-id', '--store', dir], /no core file 'no-such-id', nor a stored core with that id in /],
+    [['--exe', binary, '1'], /--exe and --store go with --core/],
+  ];
+  for (const [args, message] of cases) {
+    const r = spawnSync(process.execPath, [CLI, '--stdio', ...args], { encoding: 'utf8', env: cleanEnv(), timeout: 20_000 });
+    t.not(r.status, 0, `${args.join(' ')}: non-zero exit`);
+    t.match(r.stderr, message, `${args.join(' ')}: says what is wrong`);
+    t.notMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  }
+});
