@@ -70,6 +70,7 @@ export class Server extends EventEmitter {
     startupWithShell: true,
   };
   private ended = false;
+  private threadsDocument: string | undefined;
 
   constructor(
     private readonly connection: Connection,
@@ -525,7 +526,9 @@ export class Server extends EventEmitter {
       case 'siginfo':
         return reply(this.t.siginfo(this.tid()));
       case 'threads':
-        return reply(this.threadsXml());
+        // Built at offset 0 and kept for the chunks after it (as gdbserver does): threads may come and go between them.
+        if (offset === 0 || this.threadsDocument === undefined) this.threadsDocument = this.threadsXml();
+        return reply(this.threadsDocument);
       case 'libraries-svr4':
         return this.t.librariesSvr4().then(reply);
       default:
@@ -659,7 +662,8 @@ function splitOnce(text: string, sep: string): [string, string?] {
 }
 
 function escapeXml(s: string): string {
-  return s.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  // XML 1.0 has no control characters but tab, LF and CR, not even as references: a thread may be named with any.
+  return s.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`).replace(/[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]/g, '?');
 }
 
 function describePacket(payload: Buffer): string {

@@ -69,6 +69,8 @@ export function buildSymbolFile(symbols: readonly KernelSymbol[]): Buffer {
     if (next && next.start - section.end <= MAX_GAP) section.end = next.start;
     else section.end += 0xfffn; // the last symbol gets the rest of its page
   }
+  // gdb does not name data by a symbol of size 0 (printcmd.c, build_address_symbolic): the last of a section reaches its end.
+  for (const s of addressed) if (!sizeOf.has(s)) sizeOf.set(s, sections[sectionOf.get(s)! - 1]!.end - s.address);
 
   // Locals first: sh_info of .symtab is the index of the first global (gABI).
   const local = (s: KernelSymbol) => s.type === s.type.toLowerCase();

@@ -11,7 +11,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { type CoreFile, openCore } from '../../coredump';
-import { SystemError } from '../../errors';
+import { CoreFormatError } from '../../coredump/errors';
+import { SystemError, fromNodeError } from '../../errors';
 import { parseKallsyms } from '../kernel/kallsyms';
 import { buildSymbolFile } from '../kernel/symbol-file';
 import { type KernelTask, listTasks, stateName } from '../kernel/tasks';
@@ -84,6 +85,7 @@ export class KernelTarget extends ReadOnlyTarget {
       kcore = openCore(kcorePath, { allowTruncated: true });
     } catch (err) {
       if (err instanceof SystemError) throw explain(err, 'the kernel\'s memory', '--kcore FILE');
+      if (err instanceof CoreFormatError) throw new Error(`${kcorePath}: ${err.message}`);
       throw err;
     }
     let dir: string | undefined;
@@ -92,7 +94,8 @@ export class KernelTarget extends ReadOnlyTarget {
       try {
         text = fs.readFileSync(kallsymsPath, 'utf8');
       } catch (err) {
-        throw explain(new SystemError((err as NodeJS.ErrnoException).errno ?? -5, 'open', { path: kallsymsPath }), 'the kernel\'s symbols', '--kallsyms FILE');
+        const error = fromNodeError(err, { path: kallsymsPath });
+        throw error instanceof SystemError ? explain(error, 'the kernel\'s symbols', '--kallsyms FILE') : error;
       }
       const symbols = parseKallsyms(text, kallsymsPath);
       dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gdbsock-kernel-'));
