@@ -60,6 +60,7 @@ class Hostkit : public Napi::Addon<Hostkit> {
         InstanceMethod("ptraceRegset", &Hostkit::PtraceRegset),
         InstanceMethod("waitpid", &Hostkit::Waitpid),
         InstanceMethod("reap", &Hostkit::Reap),
+        InstanceMethod("waitReady", &Hostkit::WaitReady),
         InstanceMethod("vmRead", &Hostkit::VmRead),
         InstanceMethod("vmReadAsync", &Hostkit::VmReadAsync),
         InstanceMethod("vmWrite", &Hostkit::VmWrite),
@@ -211,6 +212,17 @@ class Hostkit : public Napi::Addon<Hostkit> {
     Napi::Int32Array out = info[1].As<Napi::Int32Array>();
     int rc = hk_reap(tids.Data(), (int)tids.ElementLength(), out.Data(), (int)(out.ElementLength() / 2));
     if (rc < 0) return Fail(env, rc, "waitpid", Napi::Object::New(env));
+    return Napi::Number::New(env, rc);
+  }
+
+  // waitReady(fd, timeoutMs) -> 1 fd readable, 0 timeout, -1 a signal arrived (EINTR).
+  Napi::Value WaitReady(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    int64_t fd, timeout;
+    if (!ArgInt(info, 0, &fd) || !ArgInt(info, 1, &timeout)) return TypeError(env, "waitReady(fd, timeoutMs)");
+    int rc = hk_wait_ready((int)fd, (int)timeout);
+    if (rc == -EINTR) return Napi::Number::New(env, -1);
+    if (rc < 0) return Fail(env, rc, "poll", Info(env, "fd", (double)fd));
     return Napi::Number::New(env, rc);
   }
 

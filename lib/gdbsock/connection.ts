@@ -1,6 +1,15 @@
 import { EventEmitter } from 'node:events';
+import fs from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
+import { addon } from '../native';
 import { type Frame, PacketDecoder, frame } from './packet';
+
+/**
+ * How long pump() blocks the JS thread for gdb's next packet. gdb sends it
+ * within a few hundred microseconds of a reply while it works through a
+ * command; when a person is typing, the event loop gets the socket back.
+ */
+const PUMP_WINDOW_MS = 10;
 
 /**
  * One gdb session on a byte stream: acknowledgements until QStartNoAckMode,
@@ -14,6 +23,13 @@ export class Connection extends EventEmitter {
   private acking = true;
   private lastSent: Buffer | undefined;
   private closed = false;
+  /** The input's file descriptor when it has one (sockets and pipes), for pump(). */
+  private readonly fd: number | undefined;
+  private readonly outputFd: number | undefined;
+  private readonly readBuffer = Buffer.allocUnsafe(64 * 1024);
+  private dispatching = false;
+  private pumping = false;
+  private pumpWanted = false;
 
   constructor(
     private readonly input: Readable,
@@ -22,6 +38,8 @@ export class Connection extends EventEmitter {
   ) {
     super();
     this.decoder = new PacketDecoder(maxPacket);
+    this.fd = streamFd(input);
+    this.outputFd = streamFd(output);
     input.on('data', (chunk: Buffer) => this.onData(chunk));
     input.on('end', () => this.close());
     input.on('close', () => this.close());
@@ -39,7 +57,24 @@ export class Connection extends EventEmitter {
     const raw = typeof body === 'string' ? Buffer.from(body, 'latin1') : body;
     const packet = frame(raw, !options.binary && raw.length <= 4096);
     if (this.acking) this.lastSent = packet;
-    this.output.write(packet);
+    this.write(packet);
+  }
+
+  /**
+   * Straight to the descriptor when nothing is queued on the stream (a Node
+   * stream write costs about as much again as the syscall); whatever the
+   * socket does not take at once goes through the stream, in order.
+   */
+  private write(packet: Buffer): void {
+    let sent = 0;
+    if (this.outputFd !== undefined && this.output.writableLength === 0) {
+      try {
+        sent = fs.writeSync(this.outputFd, packet);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') return this.close();
+      }
+    }
+    if (sent < packet.length) this.output.write(sent ? packet.subarray(sent) : packet);
   }
 
   /** Called once QStartNoAckMode has been acknowledged: from now on neither side sends '+'. */
@@ -57,8 +92,59 @@ export class Connection extends EventEmitter {
     this.emit('close');
   }
 
+  /**
+   * Called once a reply has gone out and gdb's next packet may be handled:
+   * waits for it on the JS thread, reading the socket directly, so a
+   * conversation of short packets does not pay an event-loop wake-up per
+   * packet (Node's costs several times what the packet itself does). Hands
+   * back to the event loop when gdb is quiet for PUMP_WINDOW_MS, when a
+   * packet is still being answered asynchronously (nobody asks again until it
+   * is), or when an earlier reply has not fully left.
+   */
+  pumpSoon(): void {
+    this.pumpWanted = true;
+    if (!this.dispatching && !this.pumping) this.pump();
+  }
+
+  private pump(): void {
+    if (this.fd === undefined) return;
+    this.pumping = true;
+    try {
+      while (this.pumpWanted && !this.closed && this.output.writableLength === 0) {
+        this.pumpWanted = false;
+        const n = this.readNow(this.fd);
+        if (n <= 0) return; // quiet, closed or failed: the event loop takes over (and sees the end)
+        this.onData(this.readBuffer.subarray(0, n));
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  /** Bytes read into readBuffer once gdb sent some within the window; 0 if it did not. */
+  private readNow(fd: number): number {
+    const deadline = performance.now() + PUMP_WINDOW_MS;
+    for (;;) {
+      const left = Math.ceil(deadline - performance.now());
+      if (left <= 0) return 0;
+      if (addon.waitReady(fd, left) !== 1) continue; // a signal (a stop elsewhere) or the window's end
+      try {
+        return fs.readSync(fd, this.readBuffer, 0, this.readBuffer.length, null);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EAGAIN') continue;
+        return -1;
+      }
+    }
+  }
+
   private onData(chunk: Buffer): void {
-    for (const f of this.decoder.push(chunk)) this.onFrame(f);
+    this.dispatching = true;
+    try {
+      for (const f of this.decoder.push(chunk)) this.onFrame(f);
+    } finally {
+      this.dispatching = false;
+    }
+    if (this.pumpWanted && !this.pumping) this.pump();
   }
 
   private onFrame(f: Frame): void {
@@ -87,4 +173,13 @@ export class Connection extends EventEmitter {
         return;
     }
   }
+}
+
+/**
+ * The descriptor under a socket or pipe stream (libuv's handle keeps it as
+ * `fd`), or undefined for streams without one (tests' PassThroughs).
+ */
+function streamFd(stream: Readable | Writable): number | undefined {
+  const fd = (stream as { _handle?: { fd?: unknown } })._handle?.fd;
+  return typeof fd === 'number' && fd >= 0 ? fd : undefined;
 }

@@ -121,8 +121,8 @@ export class Server extends EventEmitter {
     result
       .catch((err: unknown) => this.failed(payload, err))
       .then((reply) => {
-        this.reply(reply);
         this.busy = false;
+        this.reply(reply);
         while (!this.busy && this.backlog.length) this.run(this.backlog.shift()!);
         if (!this.busy && this.closePending) this.finish(this.exitRequested ? 'exit-requested' : 'closed');
       });
@@ -138,6 +138,8 @@ export class Server extends EventEmitter {
   private reply(reply: Reply): void {
     if (reply === NO_REPLY || this.ended) return;
     this.connection.send(reply, { binary: typeof reply !== 'string' });
+    // gdb answers at once: take its next packet without waiting for the event loop.
+    if (!this.busy && !this.backlog.length) this.connection.pumpSoon();
   }
 
   /** Ends the session once the reply under way has gone out. */

@@ -15,6 +15,9 @@ type ResumeRequest = typeof Request.CONT | typeof Request.SINGLESTEP | typeof Re
 /** Buffers big enough for any XSAVE layout the kernel may hand back (it trims iov_len). */
 const XSTATE_MAX = 16384;
 
+/** PEEKUSER's word, read at once: one buffer for every call (JS runs one call at a time). */
+const peekWord = Buffer.alloc(8);
+
 /**
  * One traced thread. Resume requests are synchronous syscalls; stops arrive
  * as TraceEvents through the owning Tracee. Register and memory access need the
@@ -22,6 +25,8 @@ const XSTATE_MAX = 16384;
  */
 export class Thread {
   state: ThreadState = 'running';
+  /** Events reported so far: lets a synchronous waiter tell that nextEvent() has been answered. */
+  events = 0;
   /** The event that left the thread stopped, or its exit. */
   lastEvent: TraceEvent | undefined;
   /** A signal the thread stopped to receive: resumed or detached with it unless told otherwise. */
@@ -162,9 +167,8 @@ export class Thread {
 
   /** x86 DR0..DR7 through PTRACE_PEEKUSER. */
   getDebugRegister(index: number): bigint {
-    const word = Buffer.alloc(8);
-    addon.ptraceBuffer(Request.PEEKUSER, this.tid, this.debugRegisterOffset(index), word);
-    return word.readBigUInt64LE(0);
+    addon.ptraceBuffer(Request.PEEKUSER, this.tid, this.debugRegisterOffset(index), peekWord);
+    return peekWord.readBigUInt64LE(0);
   }
 
   setDebugRegister(index: number, value: bigint): void {
@@ -237,6 +241,7 @@ export class Thread {
   }
 
   private settle(event: TraceEvent): void {
+    this.events++;
     this.lastEvent = event;
     const waiters = this.waiters;
     this.waiters = [];

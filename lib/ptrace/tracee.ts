@@ -13,6 +13,9 @@ import { Thread } from './thread';
 import { type ExitHook, tracer } from './tracer';
 import { type WaitStatus, decodeWaitStatus } from './wait-status';
 
+/** How long stopAll() blocks the JS thread for interrupted threads before leaving them to the event loop. */
+const SETTLE_MS = 20;
+
 export interface AttachOptions {
   /** Extra PTRACE_O_* options; clone, exec and syscall-good are always on. */
   options?: number;
@@ -97,7 +100,11 @@ export class Tracee extends EventEmitter implements ExitHook {
         const running = [...this.threads.values()].filter((t) => t.state === 'running');
         if (running.length === 0) return;
         for (const t of running) if (!t.starting && !t.interruptRequested) interruptQuietly(t);
-        await Promise.all(running.map((t) => t.nextEvent()));
+        const waits = running.map((t) => t.nextEvent());
+        // Interrupted threads stop within microseconds: wait for them here rather than through the event loop.
+        const before = running.map((t) => t.events);
+        tracer.settle(SETTLE_MS, () => running.every((t, i) => t.events !== before[i]));
+        await Promise.all(waits);
       }
     } finally {
       this.stopping--;

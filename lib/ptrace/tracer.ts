@@ -14,11 +14,19 @@
  * (SIGCHLD -> libuv's signal pipe -> epoll), which a native thread waking the
  * loop through uv_async would pay as well. What we do pay per stop is kept to
  * one native call per reap pass (addon.reap), not one per thread.
+ *
+ * Where latency matters (a debugger waiting for a single step), settle() skips
+ * the event loop altogether: it blocks the JS thread in poll() until SIGCHLD
+ * interrupts it, then reaps. That is the same wake-up a C tracer pays.
  */
 import { addon } from '../native';
 
 /** The status native reap() gives a tid that is gone without one (ECHILD). */
 const VANISHED = -1;
+/** Reap passes settle() makes before it sleeps (one pass is a waitpid per traced tid). */
+const SETTLE_SPINS = 20;
+/** The longest settle() keeps the event loop waiting while events keep coming. */
+const SETTLE_BUDGET_MS = 50;
 
 /** A thread as the reaper sees it. */
 export interface ReapedThread {
@@ -84,12 +92,13 @@ class Tracer {
    * until a pass finds nothing (handlers may resume threads that stop again at
    * once, or add tids).
    */
-  reap(): void {
+  reap(): number {
     if (this.reaping) {
       this.again = true; // a handler resumed a thread: the outer loop polls again
-      return;
+      return 0;
     }
     this.reaping = true;
+    let handled = 0;
     try {
       do {
         this.again = false;
@@ -98,6 +107,7 @@ class Tracer {
           const thread = this.threads.get(this.statuses[2 * i]!);
           if (!thread) continue;
           this.again = true;
+          handled++;
           const status = this.statuses[2 * i + 1]!;
           if (status === VANISHED) thread.onVanished();
           else thread.onWaitStatus(status);
@@ -105,6 +115,38 @@ class Tracer {
       } while (this.again);
     } finally {
       this.reaping = false;
+    }
+    return handled;
+  }
+
+  /**
+   * Blocks the JS thread, reaping as stops come, until `done()` holds
+   * ('done'), nothing was reaped for `idleMs` ('idle'), or SETTLE_BUDGET_MS
+   * went by while events kept coming ('busy': let the event loop have a turn,
+   * then settle again). Handlers run synchronously here but promise
+   * continuations only after the caller returns, so `done` must be something
+   * handlers make true. Returns 'idle' at once when called from a handler.
+   */
+  settle(idleMs: number, done: () => boolean): 'done' | 'idle' | 'busy' {
+    if (this.reaping || this.threads.size === 0) return 'idle';
+    const start = performance.now();
+    let deadline = start + idleMs;
+    let spins = 0;
+    for (;;) {
+      const handled = this.reap();
+      if (done()) return 'done';
+      const now = performance.now();
+      if (handled > 0) {
+        if (now - start > SETTLE_BUDGET_MS) return 'busy';
+        deadline = now + idleMs;
+        spins = 0;
+      }
+      if (now >= deadline) return 'idle';
+      // A stop usually follows within microseconds (a step): a few more passes
+      // are cheaper than sleeping. After that, sleep until SIGCHLD; 1 ms slices
+      // bound the cost of a signal that lands between the pass and the poll.
+      if (++spins < SETTLE_SPINS) continue;
+      addon.waitReady(-1, Math.min(Math.ceil(deadline - now), 1));
     }
   }
 
