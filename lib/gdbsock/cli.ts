@@ -104,6 +104,7 @@ const provider: TargetProvider = {
     LiveTarget.launch(argv[0]!, argv.slice(1), {
       env: settings.env,
       disableRandomization: settings.disableRandomization,
+      startupWithShell: settings.startupWithShell,
       ...(settings.cwd ? { cwd: settings.cwd } : {}),
     }),
 };

@@ -9,6 +9,7 @@ import type { Connection } from './connection';
 import { unescapeBinary } from './packet';
 import { fromGdbSignal } from './signals';
 import { type BreakpointType, type ResumeAction, type StopEvent, type Target, TargetRefusal } from './target';
+import { followForks } from './targets/inferiors';
 import { HostIo } from './vfile';
 import {
   ProtocolError,
@@ -56,6 +57,8 @@ export class Server extends EventEmitter {
   private extended = false;
   private threadEvents = false;
   private execEvents = false;
+  private forkEvents = false;
+  private vforkEvents = false;
   private generalThread = 0;
   private waiting = false;
   /** Packets that arrived while an asynchronous one (a resume, a big read) was being answered. */
@@ -169,6 +172,7 @@ export class Server extends EventEmitter {
     const t = this.t;
     return formatStopReply(event, t.pid, {
       multiprocess: this.multiprocess,
+      pidOf: (tid) => t.pidOf?.(tid),
       expedite: (tid) => {
         try {
           const unavailable = t.unavailableRegisters?.(tid);
@@ -221,7 +225,11 @@ export class Server extends EventEmitter {
       case 'H': {
         const id = parseThreadId(text.slice(2));
         if (id.tid > 0 && this.target && !this.target.isAlive(id.tid)) return 'E01'; // no such thread
-        if (text[1] === 'g') this.generalThread = id.tid;
+        if (text[1] === 'g') {
+          this.generalThread = id.tid;
+          // With forks kept, memory and breakpoints go to this thread's process (gdb switches with Hg).
+          if (id.pid !== undefined && id.pid > 0) this.target?.selectProcess?.(id.pid);
+        }
         return 'OK';
       }
       case 'T': {
@@ -234,6 +242,8 @@ export class Server extends EventEmitter {
       case 'S':
         return this.legacyResume(text);
       case 'D':
+        // D;PID: one process of several (a fork child gdb lets go, or the parent it leaves for the child).
+        if (text.startsWith('D;') && this.t.detachProcess) return this.endProcess(this.t.detachProcess(parseHex(text.slice(2), 'pid')));
         // gdb still closes its vFile handles after this; the session ends when it hangs up.
         return this.t.detach().then(() => {
           this.target = undefined;
@@ -370,7 +380,14 @@ export class Server extends EventEmitter {
   }
 
   private afterProcessEnd(): void {
-    if (!this.extended) this.finishSoon('closed');
+    // Forks gdb keeps outlive the process that exited.
+    if (!this.extended && !this.target?.threads().length) this.finishSoon('closed');
+  }
+
+  /** After one process of several was detached or killed: none left means no target. */
+  private async endProcess(left: Promise<number>): Promise<Reply> {
+    if ((await left) === 0) this.target = undefined;
+    return 'OK';
   }
 
   private async killTarget(): Promise<void> {
@@ -399,6 +416,7 @@ export class Server extends EventEmitter {
         parsed = { type: 'range', start: parseAddress(start ?? ''), end: parseAddress(end ?? '') };
       } else throw new ProtocolError(`unknown vCont action '${a}'`);
       if (tid !== undefined) parsed.tid = tid;
+      else if (id?.pid !== undefined && id.pid > 0) parsed.pid = id.pid; // pPID.-1: that process only
       // The first action that applies to a thread wins, so keep gdb's order.
       actions.push(parsed);
     }
@@ -411,6 +429,7 @@ export class Server extends EventEmitter {
     if (text === 'vCont?') return 'vCont;c;C;s;S;t;r';
     if (text.startsWith('vCont;')) return this.resumeAndWait(this.parseVCont(text));
     if (text.startsWith('vFile:')) return this.target?.hostIo?.(payload.subarray(6)) ?? this.hostIo.handle(payload.subarray(6));
+    if (text.startsWith('vKill;') && this.target?.killProcess) return this.endProcess(this.target.killProcess(parseHex(text.slice(6), 'pid')));
     if (text.startsWith('vKill')) return this.killTarget().then(() => 'OK');
     if (text.startsWith('vAttach;') || text.startsWith('vRun;')) return this.startTarget(text);
     return '';
@@ -421,8 +440,7 @@ export class Server extends EventEmitter {
     if (text.startsWith('vAttach;')) {
       if (!this.provider) return 'E01';
       const pid = parseHex(text.slice(8), 'pid');
-      this.target = await this.provider.attach(pid);
-      this.target.setExecEvents(this.execEvents);
+      this.target = this.withEvents(await this.provider.attach(pid));
       this.generalThread = 0;
       return this.stopReply(this.target.lastStop());
     }
@@ -435,21 +453,27 @@ export class Server extends EventEmitter {
         argv[0] = exe;
       }
       if (this.target) await this.target.kill();
-      this.target = await this.provider.launch(argv, this.launchSettings);
-      this.target.setExecEvents(this.execEvents);
+      this.target = this.withEvents(await this.provider.launch(argv, this.launchSettings));
       this.generalThread = 0;
       return this.stopReply(this.target.lastStop());
     }
     return '';
   }
 
+  /** A new target with the events gdb asked for; with fork events, one that can hold the forks gdb keeps. */
+  private withEvents(target: Target): Target {
+    target.setExecEvents(this.execEvents);
+    target.setThreadEvents?.(this.threadEvents);
+    return followForks(target, this.forkEvents, this.vforkEvents)!;
+  }
+
   private query(text: string, payload: Buffer): Reply | Promise<Reply> {
     if (text.startsWith('qSupported')) return this.supported(text);
-    if (text === 'qC') return `QC${formatThreadId(this.t.pid, this.tid(), this.multiprocess)}`;
+    if (text === 'qC') return `QC${this.threadId(this.tid())}`;
     if (text.startsWith('qAttached')) return this.target?.attached ? '1' : '0';
     if (text === 'qfThreadInfo') {
       if (!this.target) return 'l';
-      return `m${this.t.threads().map((th) => formatThreadId(this.t.pid, th.tid, this.multiprocess)).join(',')}`;
+      return `m${this.t.threads().map((th) => this.threadId(th.tid)).join(',')}`;
     }
     if (text === 'qsThreadInfo') return 'l';
     if (text === 'qOffsets') return '';
@@ -471,6 +495,11 @@ export class Server extends EventEmitter {
     this.multiprocess = features.has('multiprocess+');
     this.target?.setExecEvents(features.has('exec-events+'));
     this.execEvents = features.has('exec-events+');
+    // Fork events name the child as pPID.TID: only with multiprocess ids (gdb asks for both).
+    const forks = this.multiprocess && (this.target === undefined || this.target.setForkEvents !== undefined);
+    this.forkEvents = forks && features.has('fork-events+');
+    this.vforkEvents = forks && features.has('vfork-events+');
+    this.target = followForks(this.target, this.forkEvents, this.vforkEvents);
     return [
       `PacketSize=${PACKET_SIZE.toString(16)}`,
       'QStartNoAckMode+',
@@ -498,6 +527,8 @@ export class Server extends EventEmitter {
       'QStartupWithShell+',
       ...(features.has('no-resumed+') ? ['no-resumed+'] : []),
       ...(features.has('exec-events+') ? ['exec-events+'] : []),
+      ...(this.forkEvents ? ['fork-events+'] : []),
+      ...(this.vforkEvents ? ['vfork-events+'] : []),
     ].join(';');
   }
 
@@ -538,13 +569,19 @@ export class Server extends EventEmitter {
     }
   }
 
+  /** A thread id for gdb, with the thread's own process when there are several. */
+  private threadId(tid: number): string {
+    const t = this.t;
+    return formatThreadId(t.pidOf?.(tid) ?? t.pid, tid, this.multiprocess);
+  }
+
   private threadsXml(): string {
     const t = this.t;
     const rows = t.threads().map((th) => {
       const name = th.name === undefined ? '' : ` name="${escapeXml(th.name)}"`;
       const core = th.core === undefined ? '' : ` core="${th.core}"`;
       const body = th.extra === undefined ? '/>' : `>${escapeXml(th.extra)}</thread>`;
-      return `<thread id="${formatThreadId(t.pid, th.tid, this.multiprocess)}"${core}${name}${body}`;
+      return `<thread id="${this.threadId(th.tid)}"${core}${name}${body}`;
     });
     return `<?xml version="1.0"?>\n<threads>\n${rows.join('\n')}\n</threads>\n`;
   }
@@ -607,6 +644,7 @@ export class Server extends EventEmitter {
         return 'OK';
       case 'QThreadEvents':
         this.threadEvents = value === '1';
+        t?.setThreadEvents?.(this.threadEvents);
         return 'OK';
       case 'QCatchSyscalls': {
         if (value === '0') t?.setCatchSyscalls(undefined);

@@ -33,17 +33,21 @@ export type StopEvent =
     }
   | { kind: 'exited'; pid: number; code: number }
   | { kind: 'killed'; pid: number; signal: number }
-  | { kind: 'thread-exited'; tid: number; code: number }
+  /** `pid`: the thread's process, when the target debugs more than one (forks). */
+  | { kind: 'thread-exited'; tid: number; code: number; pid?: number }
   /** Nothing left to run (all threads exited or none resumed). */
   | { kind: 'no-resumed' };
 
-/** One vCont action for a thread (tid) or, with tid undefined, for every thread without its own. */
+/**
+ * One vCont action for a thread (tid) or, with tid undefined, for every thread without its own;
+ * with `pid` (and no tid), for every thread of that process only (`pPID.-1`).
+ */
 export type ResumeAction =
-  | { type: 'continue'; signal: number; tid?: number }
-  | { type: 'step'; signal: number; tid?: number }
+  | { type: 'continue'; signal: number; tid?: number; pid?: number }
+  | { type: 'step'; signal: number; tid?: number; pid?: number }
   /** Step while the pc stays in [start, end) ("range stepping"). */
-  | { type: 'range'; start: bigint; end: bigint; tid?: number }
-  | { type: 'stop'; tid?: number };
+  | { type: 'range'; start: bigint; end: bigint; tid?: number; pid?: number }
+  | { type: 'stop'; tid?: number; pid?: number };
 
 export type BreakpointType = 'software' | 'hardware' | 'write' | 'read' | 'access';
 
@@ -97,6 +101,22 @@ export interface Target {
   setExecEvents(on: boolean): void;
   /** Syscalls reported as stops (QCatchSyscalls): undefined = off, empty set = all. */
   setCatchSyscalls(syscalls: Set<number> | undefined): void;
+
+  /** Report forks/vforks as stops and keep the child under trace (gdb's fork-events/vfork-events). */
+  setForkEvents?(fork: boolean, vfork: boolean): void;
+  /** Report thread creation (`create`) and thread exits (`w`) as stops (QThreadEvents). */
+  setThreadEvents?(on: boolean): void;
+
+  /**
+   * Targets that debug several processes (forks gdb keeps): the process of a
+   * thread; the process that memory, breakpoint and qXfer requests apply to
+   * (gdb's Hg); detaching or killing one process. The others are single-process.
+   */
+  pidOf?(tid: number): number | undefined;
+  selectProcess?(pid: number): void;
+  /** Resolves to the number of processes still debugged. */
+  detachProcess?(pid: number): Promise<number>;
+  killProcess?(pid: number): Promise<number>;
 
   /** Registers of `tid` the target does not know (sent as 'xx', gdb shows <unavailable>); absent: all known. */
   unavailableRegisters?(tid: number): ReadonlySet<number> | undefined;

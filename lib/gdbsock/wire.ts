@@ -56,18 +56,20 @@ const hex2 = (n: number) => n.toString(16).padStart(2, '0');
 export function formatStopReply(
   event: StopEvent,
   pid: number,
-  options: { multiprocess: boolean; expedite?: (tid: number) => string },
+  options: { multiprocess: boolean; expedite?: (tid: number) => string; pidOf?: (tid: number) => number | undefined },
 ): string {
-  const process = options.multiprocess ? `;process:${pid.toString(16)}` : '';
+  // With forks kept under trace, the event's own process, not the first one's.
+  const process = (p: number) => (options.multiprocess ? `;process:${p.toString(16)}` : '');
+  const threadPid = (tid: number) => options.pidOf?.(tid) ?? pid;
   switch (event.kind) {
     case 'exited':
-      return `W${hex2(event.code & 0xff)}${process}`;
+      return `W${hex2(event.code & 0xff)}${process(event.pid)}`;
     case 'killed':
-      return `X${hex2(toGdbSignal(event.signal))}${process}`;
+      return `X${hex2(toGdbSignal(event.signal))}${process(event.pid)}`;
     case 'no-resumed':
       return 'N';
     case 'thread-exited':
-      return `w${hex2(event.code & 0xff)};${formatThreadId(pid, event.tid, options.multiprocess)}`;
+      return `w${hex2(event.code & 0xff)};${formatThreadId(event.pid ?? pid, event.tid, options.multiprocess)}`;
     case 'signal': {
       let reply = `T${hex2(toGdbSignal(event.signal))}`;
       const r = event.reason;
@@ -98,7 +100,7 @@ export function formatStopReply(
         }
       }
       reply += options.expedite?.(event.tid) ?? '';
-      return `${reply}thread:${formatThreadId(pid, event.tid, options.multiprocess)};`;
+      return `${reply}thread:${formatThreadId(threadPid(event.tid), event.tid, options.multiprocess)};`;
     }
   }
 }

@@ -19,12 +19,15 @@ import { readLibraryList } from './svr4';
 const SETARCH = '/usr/bin/setarch';
 const SETARCH_ARCH: Record<string, string> = { x64: 'x86_64', arm64: 'aarch64' };
 /**
- * Forks are traced so that a child never runs into our breakpoints: it gets the
- * original bytes back and is let go (gdb's default, follow-fork-mode parent
- * with detach-on-fork). A vfork child shares the parent's memory, so it is let
- * go as it is.
+ * Forks are traced so that a child never runs into our breakpoints. When gdb
+ * did not ask for fork events, the child gets the original bytes back and is
+ * let go (what gdb would do with follow-fork-mode parent and detach-on-fork);
+ * a vfork child shares the parent's memory, so it is let go as it is. When gdb
+ * asked, the fork is a stop and gdb decides (see takeForkedChild).
+ * TRACEVFORKDONE: gdb keeps breakpoints out of a vfork parent until it learns
+ * the child has exec'd or exited ("vforkdone").
  */
-const FOLLOW_FORKS = Option.TRACEFORK | Option.TRACEVFORK;
+const FOLLOW_FORKS = Option.TRACEFORK | Option.TRACEVFORK | Option.TRACEVFORKDONE;
 const SIGTRAP = 5;
 const SIGINT = 2;
 const SIGSTOP = 19;
@@ -62,6 +65,13 @@ export class LiveTarget implements Target {
   private execEvents = false;
   private readonly commFds = new Map<number, number>();
   private readonly commBuffer = Buffer.alloc(64);
+  private forkEvents = false;
+  private vforkEvents = false;
+  private threadEvents = false;
+  /** Children of traced forks, from the 'child' event until the parent's fork event says what they are. */
+  private readonly newChildren = new Map<number, Tracee>();
+  /** Children reported to gdb in a fork stop, waiting for the owner of this target to take them. */
+  private readonly forkedChildren = new Map<number, LiveTarget>();
 
   private constructor(
     readonly tracee: Tracee,
@@ -72,7 +82,7 @@ export class LiveTarget implements Target {
     for (const t of tracee.threads.values()) this.modes.set(t.tid, { type: 'stopped' });
     tracee.on('event', (e: TraceEvent) => this.onEvent(e));
     tracee.on('exit', () => this.onProcessEnd());
-    tracee.on('child', (child: Tracee) => void this.releaseChild(child));
+    tracee.on('child', (child: Tracee) => this.newChildren.set(child.pid, child));
   }
 
   /** Attaches to every thread of `pid`, leaving them stopped. */
@@ -88,19 +98,47 @@ export class LiveTarget implements Target {
    * `setarch -R` (personality ADDR_NO_RANDOMIZE, kept across exec) and stops at
    * the program's own exec, so addresses match a gdbserver session run to run.
    */
-  static async launch(file: string, args: string[], options: LaunchOptions & { disableRandomization?: boolean } = {}): Promise<LiveTarget> {
-    const { disableRandomization, ...rest } = options;
+  static async launch(
+    file: string,
+    args: string[],
+    options: LaunchOptions & { disableRandomization?: boolean; startupWithShell?: boolean } = {},
+  ): Promise<LiveTarget> {
+    const { disableRandomization, startupWithShell, ...rest } = options;
     const launchOptions = { ...rest, options: (rest.options ?? 0) | FOLLOW_FORKS };
-    if (!disableRandomization || !fs.existsSync(SETARCH)) return new LiveTarget(Tracee.launch(file, args, launchOptions), false);
+    const setarch = disableRandomization === true && fs.existsSync(SETARCH);
+    if (!setarch && !startupWithShell) return new LiveTarget(Tracee.launch(file, args, launchOptions), false);
     const program = resolveExecutable(file, (launchOptions.env ?? process.env).PATH);
-    const tracee = Tracee.launch(SETARCH, [SETARCH_ARCH[process.arch] ?? process.arch, '-R', program, ...args], { ...launchOptions, argv0: 'setarch' });
+    // Each wrapper is one more exec before the program's own: `setarch -R $SHELL -c 'exec PROGRAM ARGS'`.
+    let argv = [program, ...args];
+    let wrappers = 0;
+    let argv0: string | undefined;
+    if (startupWithShell) {
+      argv = shellCommand(program, args);
+      argv0 = argv[0];
+      wrappers++;
+    }
+    if (setarch) {
+      argv = [SETARCH, SETARCH_ARCH[process.arch] ?? process.arch, '-R', ...argv];
+      argv0 = 'setarch';
+      wrappers++;
+    }
+    const tracee = Tracee.launch(argv[0]!, argv.slice(1), { ...launchOptions, ...(argv0 ? { argv0 } : {}) });
     const leader = tracee.leader!;
-    for (;;) {
-      leader.cont(0);
-      const event = await leader.nextEvent();
-      if (event.type === 'exec') break;
-      if (event.type === 'exited' || event.type === 'killed') throw new Error(`setarch -R ${program} ended before exec`);
-      if (event.type === 'signal') leader.pendingSignal = event.signal;
+    // A shell that forks on its way (it should not, with `exec`) must not leave a traced child behind.
+    const letGo = (child: Tracee) => void child.leader?.stopped().then(() => child.detach(), () => undefined);
+    tracee.on('child', letGo);
+    try {
+      for (let execs = 0; execs < wrappers; ) {
+        leader.cont(); // with the signal it stopped for, if any
+        const event = await leader.nextEvent();
+        if (event.type === 'exec') execs++;
+        else if (event.type === 'exited' || event.type === 'killed') {
+          const how = event.type === 'exited' ? `exited with code ${event.code}` : `was killed by signal ${event.signal}`;
+          throw new Error(`${program} did not start: ${argv0 ?? argv[0]} ${how} first`);
+        }
+      }
+    } finally {
+      tracee.off('child', letGo);
     }
     return new LiveTarget(tracee, false);
   }
@@ -298,6 +336,15 @@ export class LiveTarget implements Target {
 
   setCatchSyscalls(syscalls: Set<number> | undefined): void {
     this.catchSyscalls = syscalls;
+  }
+
+  setForkEvents(fork: boolean, vfork: boolean): void {
+    this.forkEvents = fork;
+    this.vforkEvents = vfork;
+  }
+
+  setThreadEvents(on: boolean): void {
+    this.threadEvents = on;
   }
 
   auxv(): Buffer | undefined {
@@ -516,21 +563,35 @@ export class LiveTarget implements Target {
       case 'killed':
         this.modes.delete(e.tid); // the process's end comes through onProcessEnd
         this.forgetThread(e.tid);
+        // One thread of several (the leader is reported last, as the process's end): a `w` stop if gdb wants them.
+        if (this.threadEvents && e.tid !== this.pid && this.tracee.threads.size > 0 && this.running && !this.stopping) {
+          const code = e.type === 'exited' ? e.code : 0;
+          this.reportStop(e.tid, { kind: 'thread-exited', tid: e.tid, code, pid: this.pid });
+        }
         return;
       case 'thread-start':
         this.modes.set(e.tid, { type: 'stopped' });
         if (t) this.debugRegisters.applyTo(t);
+        if (this.threadEvents && this.running && !this.stopping && t) {
+          return this.reportStop(e.tid, { kind: 'signal', tid: e.tid, signal: SIGTRAP, reason: { type: 'create' } });
+        }
         if (this.running && !this.stopping && t) {
           this.modes.set(e.tid, { type: 'continue' });
           this.go(t, 0);
         }
         return;
       case 'fork':
-      case 'vfork':
-        this.lastForkKind = e.type;
+      case 'vfork': {
+        const child = this.newChildren.get(e.newPid);
+        this.newChildren.delete(e.newPid);
+        if (child && t && (e.type === 'fork' ? this.forkEvents : this.vforkEvents)) return void this.reportFork(t, e.type, child, mode);
+        if (child) void this.releaseChild(child, e.type === 'vfork');
+        return this.carryOn(t, mode, 0);
+      }
+      case 'vfork-done':
+        if (this.vforkEvents && !this.stopping) return this.reportOrHold(e.tid, { kind: 'signal', tid: e.tid, signal: SIGTRAP, reason: { type: 'vforkdone' } });
         return this.carryOn(t, mode, 0);
       case 'clone':
-      case 'vfork-done':
       case 'seccomp':
       case 'exiting':
         return this.carryOn(t, mode, 0);
@@ -592,19 +653,11 @@ export class LiveTarget implements Target {
   }
 
   /** A forked child: waits for its first stop, takes our breakpoints out of its copy of memory, detaches. */
-  private async releaseChild(child: Tracee): Promise<void> {
-    const forkedBy = this.tracee;
+  private async releaseChild(child: Tracee, sharesMemory: boolean): Promise<void> {
     try {
       await child.leader?.stopped();
       if (child.state !== 'traced') return;
-      // The parent's fork or vfork event was handled right after 'child' was emitted.
-      const shared = this.lastForkKind === 'vfork';
-      if (!shared) {
-        for (const address of forkedBy.breakpoints.addresses) {
-          const original = forkedBy.breakpoints.unshadow(address, Buffer.alloc(forkedBy.arch.breakpoint.length));
-          child.memory.writeForced(address, original);
-        }
-      }
+      if (!sharesMemory) this.cleanCopy(child);
       for (const t of child.threads.values()) t.pendingSignal = 0;
       await child.detach();
     } catch {
@@ -612,7 +665,55 @@ export class LiveTarget implements Target {
     }
   }
 
-  private lastForkKind: 'fork' | 'vfork' = 'fork';
+  /** A fork child's memory is a copy of ours, int3s included: put the program's bytes back there. */
+  private cleanCopy(child: Tracee): void {
+    const ours = this.tracee.breakpoints;
+    for (const address of ours.addresses) {
+      child.memory.writeForced(address, ours.unshadow(address, Buffer.alloc(this.tracee.arch.breakpoint.length)));
+    }
+  }
+
+  /**
+   * gdb asked for fork events: once the child is in its first stop, report
+   * the fork (GDB manual, "Stop Reply Packets", fork/vfork) and keep the child
+   * stopped and traced for gdb, which then detaches it (`D;PID`), follows it,
+   * or keeps both. A fork child starts with clean memory and no breakpoints of
+   * ours: gdb's z packets for it are then no-ops and its Z packets start afresh.
+   * A vfork child shares our memory, so nothing is written to it.
+   */
+  private async reportFork(parent: Thread, kind: 'fork' | 'vfork', child: Tracee, mode: Mode): Promise<void> {
+    try {
+      await child.leader?.stopped();
+    } catch {
+      // gone: handled below
+    }
+    if (child.state !== 'traced') return this.carryOn(parent, mode, 0);
+    try {
+      if (kind === 'fork') this.cleanCopy(child);
+    } catch {
+      // the child was killed meanwhile: gdb will see it exit
+    }
+    for (const t of child.threads.values()) t.pendingSignal = 0;
+    const target = new LiveTarget(child, this.attached);
+    target.last = { kind: 'signal', tid: child.pid, signal: 0 };
+    target.passSignals = this.passSignals;
+    target.catchSyscalls = this.catchSyscalls;
+    target.execEvents = this.execEvents;
+    target.forkEvents = this.forkEvents;
+    target.vforkEvents = this.vforkEvents;
+    target.threadEvents = this.threadEvents;
+    this.forkedChildren.set(child.pid, target);
+    const event: StopEvent = { kind: 'signal', tid: parent.tid, signal: SIGTRAP, reason: { type: kind, childPid: child.pid, childTid: child.pid } };
+    if (parent.state !== 'stopped') return; // the parent was killed meanwhile: its exit is the news
+    this.reportOrHold(parent.tid, event);
+  }
+
+  /** The child of a fork reported in a stop, as a target of its own (once: the caller keeps it). */
+  takeForkedChild(pid: number): LiveTarget | undefined {
+    const child = this.forkedChildren.get(pid);
+    this.forkedChildren.delete(pid);
+    return child;
+  }
 
   private onProcessEnd(): void {
     for (const tid of [...this.commFds.keys()]) this.forgetThread(tid);
@@ -716,6 +817,26 @@ export class LiveTarget implements Target {
 }
 
 const EMPTY_FXSAVE = Buffer.alloc(512);
+
+/** Characters a POSIX shell would give a meaning to; gdb escapes the same set (gdbsupport/common-inferior.cc). */
+const SHELL_SPECIAL = new Set('"!#$&*()\\|[]{}<>?\'`~^; \t');
+
+/**
+ * startup-with-shell: `$SHELL -c 'exec PROGRAM ARGS'`, as gdb and gdbserver
+ * start a program. gdb 13 sends vRun arguments already split (its
+ * buildargv took the user's quotes away), so each one is escaped here and
+ * the program gets exactly those strings, as under gdbserver 13.
+ */
+export function shellCommand(program: string, args: readonly string[]): string[] {
+  const shell = process.env.SHELL || '/bin/sh';
+  const quote = (arg: string) => {
+    if (arg === '') return "''";
+    let out = '';
+    for (const c of arg) out += c === '\n' ? "'\n'" : SHELL_SPECIAL.has(c) ? `\\${c}` : c;
+    return out;
+  };
+  return [shell, '-c', `exec ${[program, ...args].map(quote).join(' ')}`];
+}
 
 function watchKind(type: BreakpointType): 'watch' | 'rwatch' | 'awatch' {
   return type === 'write' ? 'watch' : type === 'read' ? 'rwatch' : 'awatch';

@@ -1,0 +1,266 @@
+/**
+ * Several live processes as one gdbsock Target: the one gdb started or
+ * attached to, and the children of forks gdb keeps (fork-events with
+ * follow-fork-mode child, or detach-on-fork off). gdb's "inferiors".
+ *
+ * gdb names every thread with its process (multiprocess thread ids,
+ * `pPID.TID`); memory, breakpoint and qXfer requests go to the process of
+ * gdb's general thread (Hg); gdb detaches or kills one process at a time
+ * (`D;PID`, `vKill;PID`, GDB manual "Packets"). All-stop across processes:
+ * the first process to stop stops the others, and what they had to report
+ * waits for a later resume.
+ */
+import type { RegisterLayout } from '../registers';
+import type { BreakpointType, Condition, ResumeAction, StopEvent, Target, ThreadInfo } from '../target';
+import { ProtocolError } from '../wire';
+import { LiveTarget } from './live';
+
+const SIGINT = 2;
+/** How often a process that has not stopped yet is asked again (it may have been between two resumes). */
+const INTERRUPT_RETRY_MS = 50;
+
+/** gdb asked for fork or vfork events: a live target becomes a set of processes that can grow. */
+export function followForks(target: Target | undefined, fork: boolean, vfork: boolean): Target | undefined {
+  if (!target) return target;
+  if (!(fork || vfork) || !(target instanceof LiveTarget || target instanceof Inferiors)) {
+    target.setForkEvents?.(false, false);
+    return target;
+  }
+  const set = target instanceof Inferiors ? target : new Inferiors(target);
+  set.setForkEvents(fork, vfork);
+  return set;
+}
+
+export class Inferiors implements Target {
+  /** By pid, the first one first. */
+  private readonly members = new Map<number, LiveTarget>();
+  private selected: number;
+  private readonly first: LiveTarget;
+  /** The stop to come of each process resumed and not yet heard from. */
+  private readonly waits = new Map<LiveTarget, Promise<StopEvent>>();
+  private readonly held: StopEvent[] = [];
+  private last: StopEvent;
+
+  constructor(root: LiveTarget) {
+    this.first = root;
+    this.members.set(root.pid, root);
+    this.selected = root.pid;
+    this.last = root.lastStop();
+  }
+
+  get pid(): number {
+    return this.current().pid;
+  }
+
+  get registers(): RegisterLayout {
+    return this.first.registers;
+  }
+
+  get attached(): boolean {
+    return this.current().attached;
+  }
+
+  /** The processes, first the one gdb started with. */
+  get pids(): number[] {
+    return [...this.members.keys()];
+  }
+
+  private current(): LiveTarget {
+    return this.members.get(this.selected) ?? this.members.values().next().value ?? this.first;
+  }
+
+  private owner(tid: number): LiveTarget | undefined {
+    for (const m of this.members.values()) if (m.isAlive(tid)) return m;
+    return undefined;
+  }
+
+  private ownerOrCurrent(tid: number): LiveTarget {
+    return this.owner(tid) ?? this.current();
+  }
+
+  pidOf(tid: number): number | undefined {
+    return this.owner(tid)?.pid;
+  }
+
+  selectProcess(pid: number): void {
+    if (this.members.has(pid)) this.selected = pid;
+  }
+
+  threads(): ThreadInfo[] {
+    return [...this.members.values()].flatMap((m) => m.threads());
+  }
+
+  isAlive(tid: number): boolean {
+    return this.owner(tid) !== undefined;
+  }
+
+  readRegisters(tid: number): Buffer {
+    return this.ownerOrCurrent(tid).readRegisters(tid);
+  }
+
+  readRegister(tid: number, regno: number): Buffer {
+    return this.ownerOrCurrent(tid).readRegister(tid, regno);
+  }
+
+  writeRegister(tid: number, regno: number, value: Buffer): void {
+    this.ownerOrCurrent(tid).writeRegister(tid, regno, value);
+  }
+
+  readMemory(address: bigint, length: number): Buffer | Promise<Buffer> {
+    return this.current().readMemory(address, length);
+  }
+
+  writeMemory(address: bigint, data: Buffer): number {
+    return this.current().writeMemory(address, data);
+  }
+
+  insertBreakpoint(type: BreakpointType, address: bigint, length: number, conditions?: Condition[]): void {
+    this.current().insertBreakpoint(type, address, length, conditions);
+  }
+
+  removeBreakpoint(type: BreakpointType, address: bigint, length: number): void {
+    this.current().removeBreakpoint(type, address, length);
+  }
+
+  // ---- execution ----
+
+  /** Each process gets the actions meant for it (its threads, its pid, or everyone); the others stay stopped. */
+  async resume(actions: ResumeAction[]): Promise<void> {
+    if (this.held.length) return; // wait() reports it without running anything
+    for (const m of this.members.values()) {
+      if (this.waits.has(m)) continue;
+      const mine = actions
+        .filter((a) => (a.tid !== undefined ? m.isAlive(a.tid) : a.pid === undefined || a.pid === m.pid))
+        .map(({ pid: _pid, ...a }) => a as ResumeAction);
+      if (!mine.some((a) => a.type !== 'stop')) continue;
+      await m.resume(mine);
+      this.waits.set(m, m.wait());
+    }
+    if (this.waits.size === 0) this.held.push({ kind: 'no-resumed' });
+  }
+
+  async wait(): Promise<StopEvent> {
+    const event = this.held.shift() ?? (await this.firstStop());
+    this.account(event);
+    this.last = event;
+    return event;
+  }
+
+  /** The first stop of any resumed process, once every other one is stopped as well. */
+  private async firstStop(): Promise<StopEvent> {
+    if (this.waits.size === 0) return { kind: 'no-resumed' };
+    const [first, event] = await Promise.race([...this.waits].map(([m, p]) => p.then((e) => [m, e] as const)));
+    this.waits.delete(first);
+    const others = [...this.waits];
+    this.waits.clear();
+    for (const [m, pending] of others) {
+      const stop = await this.stopQuietly(m, pending);
+      // Our own interrupt is no news; anything else is, later.
+      if (!(stop.kind === 'signal' && stop.signal === SIGINT && !stop.reason) && stop.kind !== 'no-resumed') this.held.push(stop);
+    }
+    return event;
+  }
+
+  private async stopQuietly(m: LiveTarget, pending: Promise<StopEvent>): Promise<StopEvent> {
+    let stop: StopEvent | undefined;
+    void pending.then((e) => (stop = e));
+    while (!stop) {
+      m.interrupt();
+      await Promise.race([pending, new Promise((r) => setTimeout(r, INTERRUPT_RETRY_MS))]);
+    }
+    return stop;
+  }
+
+  /** What a reported stop changes in the set: a fork adds the child, an exit removes the process. */
+  private account(event: StopEvent): void {
+    if (event.kind === 'signal' && (event.reason?.type === 'fork' || event.reason?.type === 'vfork')) {
+      const child = this.owner(event.tid)?.takeForkedChild(event.reason.childPid);
+      if (child) this.members.set(child.pid, child);
+    }
+    if (event.kind === 'exited' || event.kind === 'killed') this.forget(event.pid);
+  }
+
+  private forget(pid: number): void {
+    const m = this.members.get(pid);
+    if (!m) return;
+    this.members.delete(pid);
+    this.waits.delete(m);
+    if (this.selected === pid) this.selected = this.members.keys().next().value ?? pid;
+  }
+
+  interrupt(): void {
+    for (const m of this.waits.keys()) m.interrupt();
+  }
+
+  lastStop(): StopEvent {
+    return this.last;
+  }
+
+  // ---- ending ----
+
+  async detachProcess(pid: number): Promise<number> {
+    const m = this.members.get(pid);
+    if (!m) throw new ProtocolError(`process ${pid} is not being debugged`);
+    await m.detach();
+    this.forget(pid);
+    return this.members.size;
+  }
+
+  async killProcess(pid: number): Promise<number> {
+    const m = this.members.get(pid);
+    if (!m) throw new ProtocolError(`process ${pid} is not being debugged`);
+    await m.kill();
+    this.forget(pid);
+    return this.members.size;
+  }
+
+  async detach(): Promise<void> {
+    for (const pid of this.pids) await this.detachProcess(pid);
+  }
+
+  async kill(): Promise<void> {
+    for (const pid of this.pids) await this.killProcess(pid);
+  }
+
+  // ---- qXfer data and settings ----
+
+  auxv(): Buffer | undefined {
+    return this.current().auxv();
+  }
+
+  execFile(): string | undefined {
+    return this.current().execFile();
+  }
+
+  siginfo(tid: number): Buffer | undefined {
+    return this.ownerOrCurrent(tid).siginfo(tid);
+  }
+
+  writeSiginfo(tid: number, data: Buffer): void {
+    this.ownerOrCurrent(tid).writeSiginfo(tid, data);
+  }
+
+  librariesSvr4(): Promise<string | undefined> {
+    return this.current().librariesSvr4();
+  }
+
+  setPassSignals(signals: Set<number>): void {
+    for (const m of this.members.values()) m.setPassSignals(signals);
+  }
+
+  setExecEvents(on: boolean): void {
+    for (const m of this.members.values()) m.setExecEvents(on);
+  }
+
+  setCatchSyscalls(syscalls: Set<number> | undefined): void {
+    for (const m of this.members.values()) m.setCatchSyscalls(syscalls);
+  }
+
+  setForkEvents(fork: boolean, vfork: boolean): void {
+    for (const m of this.members.values()) m.setForkEvents(fork, vfork);
+  }
+
+  setThreadEvents(on: boolean): void {
+    for (const m of this.members.values()) m.setThreadEvents(on);
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * fork-events and vfork-events: gdb sees forks as stops (catch fork, catch
+ * vfork), follows the parent or the child, or keeps both (detach-on-fork off),
+ * and the output matches the same session against gdbserver.
+ */
+import t from 'tap';
+import { fixture } from '../helpers';
+import { requireTool, runGdb, startGdbserver, startGdbsock } from './gdb';
+
+requireTool('gdb');
+requireTool('gdbserver');
+const forkexec = fixture('forkexec');
+
+/** gdb's output without what differs run to run or server to server (pids, ports, file transfer notes). */
+function normalise(out: string): string[] {
+  const pids = new Map<string, string>();
+  const pid = (p: string) => {
+    if (!pids.has(p)) pids.set(p, `PID${pids.size + 1}`);
+    return pids.get(p)!;
+  };
+  return out
+    .split('\n')
+    .filter((l) => l && !/^(Reading |warning: |Remote debugging|Use the "interrupt"|and then try again|Process .* created)/.test(l))
+    .filter((l) => !/^0x[0-9a-f]+ in _start \(\)/.test(l))
+    .map((l) =>
+      l
+        .replace(/127\.0\.0\.1:\d+/g, 'HOST:PORT')
+        .replace(/(process |Thread |pid=|pid@entry=|\[process )(\d+)/g, (_m, a: string, p: string) => a + pid(p))
+        .replace(/Thread (PID\d+)\.\d+/g, 'Thread $1.TID')
+        .replace(/ +$/, ''),
+    );
+}
+
+async function both(args: string[], commands: string[]): Promise<{ ours: string; theirs: string }> {
+  const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', ...args]);
+  try {
+    const ours = await runGdb(`target extended-remote ${server.target}`, commands, { file: args[0]! });
+    const anchor = await startGdbserver(args);
+    const theirs = await runGdb(`target extended-remote ${anchor.target}`, commands, { file: args[0]! });
+    return { ours, theirs };
+  } finally {
+    await server.stop();
+  }
+}
+
+t.test('catch fork, default follow-fork-mode parent: the child runs on, the parent stops later', async (t) => {
+  const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', forkexec, 'fork']);
+  t.teardown(() => server.stop());
+  const out = await runGdb(
+    `target extended-remote ${server.target}`,
+    ['catch fork', 'break in_child', 'break after_fork', 'continue', 'info inferiors', 'continue', 'print code', 'continue'],
+    { file: forkexec },
+  );
+  t.match(out, /Catchpoint 1 \(forked process (\d+)\), arch_fork/, 'the fork is a stop (T05fork:)');
+  t.match(out, /\[Detaching after fork from child process \d+\]/, 'gdb let the child go (D;PID)');
+  t.notMatch(out, /in_child \(n=/, 'the child never stopped at our breakpoint');
+  t.match(out, /Breakpoint 3, after_fork \(code=code@entry=3\)/, 'the child exited normally with 3: no stray int3 in its copy');
+  t.match(out, /\[Inferior 1 \(process \d+\) exited normally\]/);
+});
+
+t.test('set follow-fork-mode child: the parent is detached, a breakpoint in the child hits', async (t) => {
+  const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', forkexec, 'fork']);
+  t.teardown(() => server.stop());
+  const out = await runGdb(
+    `target extended-remote ${server.target}`,
+    ['set follow-fork-mode child', 'break in_child', 'continue', 'print n', 'info inferiors', 'continue'],
+    { file: forkexec },
+  );
+  t.match(out, /\[Detaching after fork from parent process \d+\]/);
+  t.match(out, /\[Inferior 1 \(process \d+\) detached\]/);
+  t.match(out, /Thread 2\.1 "forkexec" hit Breakpoint 1, in_child \(n=n@entry=1\)/);
+  t.match(out, /\$1 = 1/);
+  t.match(out, /\* 2 +process \d+ /, 'the child is inferior 2, current');
+  t.match(out, /\[Inferior 2 \(process \d+\) exited with code 03\]/);
+});
+
+t.test('set detach-on-fork off: both processes stay, each runs when gdb says; same as gdbserver', async (t) => {
+  const commands = [
+    'set detach-on-fork off',
+    'break in_parent',
+    'break in_child',
+    'continue',
+    'info inferiors',
+    'inferior 2',
+    'continue',
+    'continue',
+    'inferior 1',
+    'continue',
+    'info inferiors',
+  ];
+  const { ours, theirs } = await both([forkexec, 'fork'], commands);
+  t.match(ours, /\[New inferior 2 \(process \d+\)\]/);
+  t.match(ours, /\* 1 +process \d+ .*\n +2 +process \d+ /, 'info inferiors lists both processes');
+  t.match(ours, /Thread 2\.1 "forkexec" hit Breakpoint 2\.2, in_child \(n=n@entry=1\)/, 'the kept child stops at its breakpoint');
+  t.match(ours, /\[Inferior 2 \(process \d+\) exited with code 03\]/, 'W03;process:CHILD');
+  t.match(ours, /\[Inferior 1 \(process \d+\) exited normally\]/, 'then the parent, resumed alone');
+  t.ok(normalise(ours).length > 5, 'enough output to compare');
+  t.same(normalise(ours), normalise(theirs), 'gdb printed the same as with gdbserver');
+});
+
+t.test('catch vfork: vfork and vforkdone stops; the parent stops after the child exited', async (t) => {
+  const commands = ['catch vfork', 'break in_child', 'break after_fork', 'continue', 'continue', 'print code', 'continue'];
+  const { ours, theirs } = await both([forkexec, 'vfork'], commands);
+  t.match(ours, /Catchpoint 1 \(vforked process \d+\), __libc_vfork/);
+  t.match(ours, /\[Detaching after vfork from child process \d+\]/);
+  t.match(ours, /Breakpoint 3, after_fork \(code=code@entry=3\)/, 'the vfork child ran free through in_child and exited 3');
+  t.match(ours, /\[Inferior 1 \(process \d+\) exited normally\]/);
+  t.ok(normalise(ours).length > 5, 'enough output to compare');
+  t.same(normalise(ours), normalise(theirs), 'gdb printed the same as with gdbserver');
+});
+
+t.test('catch exec in a followed child that execs', async (t) => {
+  const exitcode = fixture('exitcode');
+  const commands = ['set follow-fork-mode child', 'catch exec', 'continue', 'info inferiors', 'continue'];
+  const { ours, theirs } = await both([forkexec, 'exec', exitcode, '4'], commands);
+  t.match(ours, /process \d+ is executing new program: .*exitcode/);
+  t.match(ours, /hit Catchpoint 1 \(exec'd .*exitcode\)/);
+  t.match(ours, /\* 2 +process \d+ .*exitcode/);
+  t.match(ours, /\[Inferior 2 \(process \d+\) exited with code 04\]/);
+  t.ok(normalise(ours).length > 5, 'enough output to compare');
+  t.same(normalise(ours), normalise(theirs), 'gdb printed the same as with gdbserver');
+});
+
+t.test('without fork events (gdb told not to use them) the child is released with clean memory', async (t) => {
+  const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', forkexec, 'fork']);
+  t.teardown(() => server.stop());
+  const out = await runGdb(
+    'set remote fork-event-feature-packet off',
+    [`target extended-remote ${server.target}`, 'break in_child', 'break after_fork', 'continue', 'print code', 'continue'],
+    { file: forkexec },
+  );
+  t.notMatch(out, /Detaching after fork/, 'gdb never heard of the fork');
+  t.match(out, /Breakpoint 2, after_fork \(code=code@entry=3\)/, 'the child ran through in_child without an int3 and exited 3');
+  t.match(out, /\[Inferior 1 \(process \d+\) exited normally\]/);
+});
