@@ -15,8 +15,8 @@ export interface Addon {
   waitpid(tid: number, flags: number): number | null;
   /** One WNOHANG|__WALL pass over `tids`: (tid, status) pairs into `out`, status -1 for a vanished tid. */
   reap(tids: Int32Array, out: Int32Array): number;
-  /** Sleeps until fd (-1: none) is readable: 1; timeout: 0; a signal handler ran (SIGCHLD): -1. */
-  waitReady(fd: number, timeoutMs: number): number;
+  /** Sleeps until fd (-1: none) is readable, or writable if asked: 1; timeout: 0; a signal handler ran (SIGCHLD): -1. */
+  waitReady(fd: number, timeoutMs: number, writable: boolean): number;
   vmRead(pid: number, address: bigint, buffer: Buffer, offset: number, length: number): number;
   vmReadAsync(
     pid: number,

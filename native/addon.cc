@@ -215,12 +215,13 @@ class Hostkit : public Napi::Addon<Hostkit> {
     return Napi::Number::New(env, rc);
   }
 
-  // waitReady(fd, timeoutMs) -> 1 fd readable, 0 timeout, -1 a signal arrived (EINTR).
+  // waitReady(fd, timeoutMs, writable) -> 1 fd ready, 0 timeout, -1 a signal arrived (EINTR).
   Napi::Value WaitReady(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
     int64_t fd, timeout;
-    if (!ArgInt(info, 0, &fd) || !ArgInt(info, 1, &timeout)) return TypeError(env, "waitReady(fd, timeoutMs)");
-    int rc = hk_wait_ready((int)fd, (int)timeout);
+    if (!ArgInt(info, 0, &fd) || !ArgInt(info, 1, &timeout) || !info[2].IsBoolean())
+      return TypeError(env, "waitReady(fd, timeoutMs, writable)");
+    int rc = hk_wait_ready((int)fd, info[2].As<Napi::Boolean>().Value(), (int)timeout);
     if (rc == -EINTR) return Napi::Number::New(env, -1);
     if (rc < 0) return Fail(env, rc, "poll", Info(env, "fd", (double)fd));
     return Napi::Number::New(env, rc);

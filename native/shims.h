@@ -21,8 +21,9 @@ int hk_waitpid(pid_t tid, int flags, int *status);
 /* A wait status no kernel produces: the tid is gone without one (ECHILD). */
 #define HK_VANISHED (-1)
 int hk_reap(const int32_t *tids, int count, int32_t *out, int max_pairs);
-/* 1: fd readable (or hung up); 0: timeout; -EINTR: a signal arrived. fd < 0: signal or timeout only. */
-int hk_wait_ready(int fd, int timeout_ms);
+/* 1: fd readable, or writable if asked (or hung up); 0: timeout; -EINTR: a signal arrived.
+ * fd < 0: signal or timeout only. */
+int hk_wait_ready(int fd, int writable, int timeout_ms);
 
 /* memory.c */
 ssize_t hk_vm_read(pid_t pid, uint64_t addr, void *buf, size_t len);

@@ -31,13 +31,13 @@ int hk_reap(const int32_t *tids, int count, int32_t *out, int max_pairs) {
   return pairs;
 }
 
-/* Sleeps until `fd` (if >= 0) is readable or hung up, a signal handler runs, or
+/* Sleeps until `fd` (if >= 0) is readable (writable) or hung up, a signal handler runs, or
  * `timeout_ms` pass. Returns 1 (fd ready), 0 (timeout) or -EINTR (a signal: for
  * a tracer, usually SIGCHLD for a tracee's stop, which the kernel sends to the
  * tracing thread itself). Lets JS wait for the next stop or packet without a
  * trip through the event loop. */
-int hk_wait_ready(int fd, int timeout_ms) {
-  struct pollfd p = {.fd = fd, .events = POLLIN};
+int hk_wait_ready(int fd, int writable, int timeout_ms) {
+  struct pollfd p = {.fd = fd, .events = writable ? POLLOUT : POLLIN};
   int r = poll(&p, fd >= 0 ? 1 : 0, timeout_ms);
   if (r < 0) return -errno;
   return r > 0 ? 1 : 0;

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import { addon } from '../native';
-import { type Frame, PacketDecoder, frame } from './packet';
+import { type Frame, PacketDecoder, RLE_LIMIT, frameInPlace } from './packet';
 
 /**
  * How long pump() blocks the JS thread for gdb's next packet. gdb sends it
@@ -10,6 +10,8 @@ import { type Frame, PacketDecoder, frame } from './packet';
  * command; when a person is typing, the event loop gets the socket back.
  */
 const PUMP_WINDOW_MS = 10;
+/** How long a reply may block the JS thread while gdb reads it; the rest goes through the event loop. */
+const WRITE_WINDOW_MS = 1000;
 
 /**
  * One gdb session on a byte stream: acknowledgements until QStartNoAckMode,
@@ -27,6 +29,7 @@ export class Connection extends EventEmitter {
   private readonly fd: number | undefined;
   private readonly outputFd: number | undefined;
   private readonly readBuffer = Buffer.allocUnsafe(64 * 1024);
+  private readonly replyBuffer = Buffer.allocUnsafe(64 * 1024);
   private dispatching = false;
   private pumping = false;
   private pumpWanted = false;
@@ -54,27 +57,40 @@ export class Connection extends EventEmitter {
   /** Sends a reply body (already escaped where binary). */
   send(body: Buffer | string, options: { binary?: boolean } = {}): void {
     if (this.closed) return;
-    const raw = typeof body === 'string' ? Buffer.from(body, 'latin1') : body;
-    const packet = frame(raw, !options.binary && raw.length <= 4096);
-    if (this.acking) this.lastSent = packet;
-    this.write(packet);
+    const length = typeof body === 'string' ? body.length : body.length;
+    // Small replies, nearly all of them, are framed in one reused buffer; big ones (memory dumps) in their own.
+    const out = length + 4 <= this.replyBuffer.length ? this.replyBuffer : Buffer.allocUnsafe(length + 4);
+    if (typeof body === 'string') out.write(body, 1, 'latin1');
+    else body.copy(out, 1);
+    const n = frameInPlace(out, length, !options.binary && length <= RLE_LIMIT);
+    if (this.acking) this.lastSent = Buffer.from(out.subarray(0, n));
+    this.write(out, n);
   }
 
   /**
    * Straight to the descriptor when nothing is queued on the stream (a Node
    * stream write costs about as much again as the syscall); whatever the
-   * socket does not take at once goes through the stream, in order.
+   * socket does not take at once goes through the stream, in order (copied:
+   * `data` may be the reused reply buffer).
    */
-  private write(packet: Buffer): void {
+  private write(data: Buffer, length: number): void {
     let sent = 0;
-    if (this.outputFd !== undefined && this.output.writableLength === 0) {
-      try {
-        sent = fs.writeSync(this.outputFd, packet);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') return this.close();
+    const fd = this.outputFd;
+    if (fd !== undefined && this.output.writableLength === 0) {
+      // A big reply (a memory dump) goes out in one go as gdb drains the socket: handing the rest to
+      // libuv would cost an event-loop wake per socket buffer, with gdb waiting each time.
+      const deadline = performance.now() + WRITE_WINDOW_MS;
+      while (sent < length) {
+        try {
+          sent += fs.writeSync(fd, data, sent, length - sent);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') return this.close();
+          const left = Math.ceil(deadline - performance.now());
+          if (left <= 0 || addon.waitReady(fd, left, true) === 0) break;
+        }
       }
     }
-    if (sent < packet.length) this.output.write(sent ? packet.subarray(sent) : packet);
+    if (sent < length) this.output.write(Buffer.from(data.subarray(sent, length)));
   }
 
   /** Called once QStartNoAckMode has been acknowledged: from now on neither side sends '+'. */
@@ -127,7 +143,7 @@ export class Connection extends EventEmitter {
     for (;;) {
       const left = Math.ceil(deadline - performance.now());
       if (left <= 0) return 0;
-      if (addon.waitReady(fd, left) !== 1) continue; // a signal (a stop elsewhere) or the window's end
+      if (addon.waitReady(fd, left, false) !== 1) continue; // a signal (a stop elsewhere) or the window's end
       try {
         return fs.readSync(fd, this.readBuffer, 0, this.readBuffer.length, null);
       } catch (err) {
@@ -140,7 +156,9 @@ export class Connection extends EventEmitter {
   private onData(chunk: Buffer): void {
     this.dispatching = true;
     try {
-      for (const f of this.decoder.push(chunk)) this.onFrame(f);
+      const payload = this.decoder.single(chunk);
+      if (payload) this.onFrame({ kind: 'packet', payload });
+      else for (const f of this.decoder.push(chunk)) this.onFrame(f);
     } finally {
       this.dispatching = false;
     }

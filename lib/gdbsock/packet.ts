@@ -65,25 +65,36 @@ export function unescapeBinary(data: Buffer): Buffer {
  * 7), and runs of 3 or fewer are not worth it. gdb decodes this in every reply.
  */
 export function runLengthEncode(data: Buffer): Buffer {
-  const out: number[] = [];
-  let i = 0;
-  while (i < data.length) {
+  const out = Buffer.allocUnsafe(data.length);
+  return out.subarray(0, encodeRuns(data, 0, data.length, out, 0));
+}
+
+/**
+ * Run-length encodes data[start, end) into `out` at `at`; returns where the
+ * output ends. The output is never longer than the input (a run shrinks to
+ * three bytes only when it has at least four), so encoding in place works.
+ */
+function encodeRuns(data: Buffer, start: number, end: number, out: Buffer, at: number): number {
+  let i = start;
+  let j = at;
+  while (i < end) {
     const b = data[i]!;
     let run = 1;
-    while (i + run < data.length && data[i + run] === b && run < 98) run++;
-    out.push(b);
+    while (i + run < end && data[i + run] === b && run < 98) run++;
+    out[j++] = b;
     let repeats = run - 1;
     if (repeats >= 3) {
       // 6 and 7 would make '#' and '$'; send one byte fewer in the run.
       if (repeats === 6 || repeats === 7) repeats = 5;
-      out.push(STAR, repeats + 29);
+      out[j++] = STAR;
+      out[j++] = repeats + 29;
       i += repeats + 1;
     } else {
-      for (let k = 0; k < repeats; k++) out.push(b);
+      for (let k = 0; k < repeats; k++) out[j++] = b;
       i += run;
     }
   }
-  return Buffer.from(out);
+  return j;
 }
 
 /** Undoes run-length encoding (used by the tests and by anyone reading our replies). */
@@ -101,17 +112,30 @@ export function runLengthDecode(data: Buffer): Buffer {
 }
 
 /** Below this size a reply is run-length encoded; a big memory dump would only pay the CPU for nothing. */
-const RLE_LIMIT = 4096;
+export const RLE_LIMIT = 4096;
 
 /** Frames a reply: `$body#cs`, run-length encoding small bodies (the body must already be escaped). */
 export function frame(body: Buffer, rle = body.length <= RLE_LIMIT): Buffer {
-  const payload = rle ? runLengthEncode(body) : body;
-  const out = Buffer.allocUnsafe(payload.length + 4);
+  const out = Buffer.allocUnsafe(body.length + 4);
+  body.copy(out, 1);
+  return out.subarray(0, frameInPlace(out, body.length, rle));
+}
+
+const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
+
+/**
+ * Frames the body that sits at out[1, 1 + length), where it is (replies are
+ * built in one reusable buffer): run-length encodes it if asked, adds `$`,
+ * `#` and the checksum. `out` needs length + 4 bytes. Returns the frame's length.
+ */
+export function frameInPlace(out: Buffer, length: number, rle: boolean): number {
+  const end = rle ? encodeRuns(out, 1, 1 + length, out, 1) : 1 + length;
+  const sum = checksum(out, 1, end);
   out[0] = DOLLAR;
-  payload.copy(out, 1);
-  out[payload.length + 1] = HASH;
-  out.write(checksum(payload).toString(16).padStart(2, '0'), payload.length + 2, 'latin1');
-  return out;
+  out[end] = HASH;
+  out[end + 1] = HEX_DIGITS[sum >> 4]!;
+  out[end + 2] = HEX_DIGITS[sum & 15]!;
+  return end + 3;
 }
 
 export class PacketError extends Error {
@@ -150,6 +174,21 @@ export class PacketDecoder {
   private overflow = false;
 
   constructor(private readonly maxPacket: number) {}
+
+  /**
+   * The usual chunk, one whole packet and nothing else while no other is
+   * under way: its payload (a copy) if the checksum holds, else undefined and
+   * the caller goes the general way through push(). Saves the state machine
+   * on every packet of a conversation.
+   */
+  single(chunk: Buffer): Buffer | undefined {
+    const end = chunk.length - 3;
+    if (this.state !== State.Idle || end < 1 || chunk[0] !== DOLLAR || chunk[end] !== HASH || end - 1 > this.maxPacket) return undefined;
+    if (chunk.indexOf(HASH, 1) !== end) return undefined;
+    const expected = hexValue(chunk[end + 1]!) * 16 + hexValue(chunk[end + 2]!);
+    if (expected !== checksum(chunk, 1, end)) return undefined;
+    return Buffer.from(chunk.subarray(1, end));
+  }
 
   *push(chunk: Buffer): Generator<Frame> {
     let i = 0;
@@ -216,4 +255,12 @@ export class PacketDecoder {
     this.body = [];
     return { kind: 'packet', payload };
   }
+}
+
+/** A hex digit's value; -256 for anything else (so a bad checksum digit never matches). */
+function hexValue(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  if (c >= 0x61 && c <= 0x66) return c - 0x57;
+  if (c >= 0x41 && c <= 0x46) return c - 0x37;
+  return -256;
 }

@@ -146,7 +146,7 @@ class Tracer {
       // are cheaper than sleeping. After that, sleep until SIGCHLD; 1 ms slices
       // bound the cost of a signal that lands between the pass and the poll.
       if (++spins < SETTLE_SPINS) continue;
-      addon.waitReady(-1, Math.min(Math.ceil(deadline - now), 1));
+      addon.waitReady(-1, Math.min(Math.ceil(deadline - now), 1), false);
     }
   }
 
