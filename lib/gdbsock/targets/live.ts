@@ -9,7 +9,9 @@
  */
 import fs from 'node:fs';
 import { type LaunchOptions, Option, type Thread, type TraceEvent, Tracee } from '../../ptrace';
+import { decodeWords } from '../../ptrace/arch';
 import { resolveExecutable } from '../../ptrace/launch';
+import { tracer } from '../../ptrace/tracer';
 import { evaluate } from '../agent';
 import { type Regsets, type RegisterLayout, x86_64Layout } from '../registers';
 import type { BreakpointType, Condition, ResumeAction, StopEvent, Target, ThreadInfo } from '../target';
@@ -31,6 +33,8 @@ const FOLLOW_FORKS = Option.TRACEFORK | Option.TRACEVFORK | Option.TRACEVFORKDON
 const SIGTRAP = 5;
 const SIGINT = 2;
 const SIGSTOP = 19;
+/** How long wait() blocks the JS thread for the next stop before leaving it to the event loop. */
+const WAIT_SETTLE_MS = 10;
 
 /** What a thread is doing between gdb's resume and the next report. */
 type Mode =
@@ -46,6 +50,7 @@ export class LiveTarget implements Target {
   private readonly modes = new Map<number, Mode>();
   private readonly regsetCache = new Map<number, Regsets>();
   private readonly gprCache = new Map<number, Record<string, bigint>>();
+  private readonly rawGprCache = new Map<number, Buffer>();
   /** gdb's software breakpoints, with their conditions (none: always report). */
   private readonly softwareBreakpoints = new Map<bigint, Condition[] | undefined>();
   private readonly debugRegisters = new DebugRegisters();
@@ -192,10 +197,20 @@ export class LiveTarget implements Target {
     return this.tracee.thread(tid);
   }
 
+  /** The general regset as the kernel gave it at this stop: one GETREGSET per stop, whoever asks. */
+  private rawGpr(tid: number): Buffer {
+    let raw = this.rawGprCache.get(tid);
+    if (!raw) {
+      raw = this.thread(tid).getRegistersRaw();
+      this.rawGprCache.set(tid, raw);
+    }
+    return raw;
+  }
+
   private gpr(tid: number): Record<string, bigint> {
     let regs = this.gprCache.get(tid);
     if (!regs) {
-      regs = this.thread(tid).getRegisters();
+      regs = decodeWords(this.tracee.arch.gprNames, this.rawGpr(tid));
       this.gprCache.set(tid, regs);
     }
     return regs;
@@ -217,7 +232,12 @@ export class LiveTarget implements Target {
   }
 
   readRegister(tid: number, regno: number): Buffer {
-    // The stop reply's expedited registers are all general ones: one GETREGSET.
+    // The stop reply's expedited registers are all general ones: bytes of one GETREGSET, little-endian as on the wire.
+    const word = this.gprWordOf[regno] ?? -1;
+    if (word >= 0) {
+      const at = word * 8;
+      return Buffer.from(this.rawGpr(tid).subarray(at, at + this.registers.registers[regno]!.size));
+    }
     const def = this.registers.registers[regno];
     if (def && def.feature === 'org.gnu.gdb.i386.core' && !def.name.startsWith('st') && !def.name.startsWith('f')) {
       return this.registers.encode({ gpr: this.gpr(tid), fxsave: EMPTY_FXSAVE }, regno);
@@ -239,9 +259,11 @@ export class LiveTarget implements Target {
     if (tid === undefined) {
       this.regsetCache.clear();
       this.gprCache.clear();
+      this.rawGprCache.clear();
     } else {
       this.regsetCache.delete(tid);
       this.gprCache.delete(tid);
+      this.rawGprCache.delete(tid);
     }
   }
 
@@ -400,7 +422,7 @@ export class LiveTarget implements Target {
     }
     if (plan.length === 0) return this.report({ kind: 'no-resumed' });
     // The pcs come from the registers cached at the stop (the stop reply read them); then the cache goes.
-    const pcs = new Map(plan.map(([t]) => [t.tid, this.gpr(t.tid).rip!]));
+    const pcs = new Map(plan.map(([t]) => [t.tid, this.pcOf(t)]));
     this.invalidate();
     this.running = true;
     // Threads sitting on a breakpoint step off it first, alone, so that no other thread runs past it while lifted.
@@ -446,6 +468,8 @@ export class LiveTarget implements Target {
     this.tracee.breakpoints.remove(address);
     const next = t.nextEvent();
     t.step(signal);
+    const before = t.events;
+    tracer.settle(WAIT_SETTLE_MS, () => t.events !== before);
     const event = await next;
     // onEvent saw the event first and put the breakpoint back.
     if (event.type !== 'step') return false;
@@ -465,9 +489,7 @@ export class LiveTarget implements Target {
 
   /** The pc alone: one GETREGSET read in place, without decoding every register. */
   private pcOf(t: Thread): bigint {
-    const cached = this.gprCache.get(t.tid);
-    if (cached) return cached[this.tracee.arch.pc]!;
-    return t.getRegistersRaw().readBigUInt64LE(t.arch.gprNames.indexOf(t.arch.pc) * 8);
+    return this.rawGpr(t.tid).readBigUInt64LE(t.arch.gprNames.indexOf(t.arch.pc) * 8);
   }
 
   private inRange(t: Thread, mode: { start: bigint; end: bigint }): boolean {
@@ -479,7 +501,32 @@ export class LiveTarget implements Target {
     return new Promise((resolve) => {
       this.waiter = resolve;
       this.flush();
+      this.settleWaiter();
     });
+  }
+
+  /**
+   * gdb waits for this stop with nothing else to do, so wait for it on the JS
+   * thread (tracer.settle) instead of through the event loop: a step or a
+   * breakpoint hit is then answered as fast as a C server would. Once all
+   * threads are being stopped, stopAll settles for its own stops; after
+   * WAIT_SETTLE_MS of nothing the stop is left to SIGCHLD and the event loop,
+   * and a long run of false conditions gives the loop a turn now and then, so
+   * Ctrl-C and the rest get through.
+   */
+  private readonly settleWaiter = (): void => {
+    this.settleQueued = false;
+    if (!this.waiter || !this.running || this.stopping) return;
+    if (tracer.settle(WAIT_SETTLE_MS, () => !this.waiter || this.stopping) === 'busy') this.settleSoon();
+  };
+
+  private settleQueued = false;
+
+  /** After an event that was not worth reporting: the next one likely follows soon (a loop hitting a false condition). */
+  private settleSoon(): void {
+    if (this.settleQueued || !this.waiter || !this.running || this.stopping) return;
+    this.settleQueued = true;
+    setImmediate(this.settleWaiter);
   }
 
   private pendingReport: StopEvent | undefined;
@@ -531,10 +578,13 @@ export class LiveTarget implements Target {
     const othersRunning = [...this.tracee.threads.values()].some((t) => t.state === 'running');
     if (!othersRunning) return settled();
     this.stopping = true;
-    this.tracee
-      .stopAll()
-      .catch(() => undefined)
-      .then(settled);
+    // Not from inside this handler: stopAll can then wait for the stops synchronously (tracer.settle).
+    queueMicrotask(() => {
+      this.tracee
+        .stopAll()
+        .catch(() => undefined)
+        .then(settled);
+    });
   }
 
   private onEvent(e: TraceEvent): void {
@@ -544,13 +594,13 @@ export class LiveTarget implements Target {
       // A thread that vanished under us: its exit event follows.
       if ((err as { code?: string }).code !== 'ESRCH') throw err;
     }
+    this.settleSoon();
   }
 
   private handleEvent(e: TraceEvent): void {
     const t = this.tracee.threads.get(e.tid);
     let mode: Mode = this.modes.get(e.tid) ?? { type: 'continue' };
-    this.gprCache.delete(e.tid);
-    this.regsetCache.delete(e.tid);
+    this.invalidate(e.tid);
     if (mode.type === 'step-over') {
       // Whatever ended the step, the lifted breakpoint goes back (if gdb still wants it).
       if (this.softwareBreakpoints.has(mode.address) && this.tracee.state === 'traced') this.tracee.breakpoints.insert(mode.address);
@@ -775,9 +825,21 @@ export class LiveTarget implements Target {
     this.reportStop(tid, { kind: 'signal', tid, signal: SIGTRAP, reason: { type: 'swbreak' } });
   }
 
+  /** For each gdb register number, its word in the kernel's general regset (-1: not there). */
+  private gprWords: number[] | undefined;
+  private get gprWordOf(): number[] {
+    return (this.gprWords ??= this.registers.registers.map((r) => this.tracee.arch.gprNames.indexOf(r.name)));
+  }
+
   private anyTrue(tid: number, conditions: Condition[]): boolean {
     const ctx = {
+      // A condition runs at every hit: read the general regset once and pick words out of it, nothing decoded.
       register: (regno: number) => {
+        const word = this.gprWordOf[regno] ?? -1;
+        if (word >= 0) {
+          const value = this.rawGpr(tid).readBigUInt64LE(word * 8);
+          return this.registers.registers[regno]!.size === 4 ? value & 0xffffffffn : value;
+        }
         const bytes = this.readRegister(tid, regno);
         return bytes.length >= 8 ? bytes.readBigUInt64LE(0) : BigInt(bytes.readUIntLE(0, bytes.length));
       },
