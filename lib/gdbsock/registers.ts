@@ -27,7 +27,12 @@ export interface RegisterDef {
 export interface RegisterLayout {
   readonly arch: string;
   readonly registers: readonly RegisterDef[];
-  /** Registers worth sending in every stop reply (frame pointer, stack pointer, pc). */
+  /**
+   * Registers sent in every stop reply. gdbserver sends the frame pointer,
+   * stack pointer and pc, and gdb then asks for the rest with `g` at nearly
+   * every stop (to print a frame's arguments, say); sending every general
+   * register saves that round trip and costs a few hundred bytes.
+   */
   readonly expedited: readonly number[];
   readonly pcRegno: number;
   /** Total size of a `g` reply in bytes. */
@@ -211,7 +216,7 @@ function buildLayout(): RegisterLayout {
     arch: 'i386:x86-64',
     registers,
     encodeAll,
-    expedited: [at('rbp'), at('rsp'), at('rip')],
+    expedited: registers.flatMap((r, i) => (r.name in GPR_WORDS || r.name === 'orig_rax' || r.name.endsWith('_base') ? [i] : [])),
     pcRegno: at('rip'),
     gSize,
     encode,
