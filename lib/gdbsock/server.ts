@@ -59,6 +59,8 @@ export class Server extends EventEmitter {
   private execEvents = false;
   private forkEvents = false;
   private vforkEvents = false;
+  /** The program gdb last ran or killed: `run` after a kill sends vRun with an empty name (as gdbserver, run it again). */
+  private lastProgram: string | undefined;
   private generalThread = 0;
   private waiting = false;
   /** Packets that arrived while an asynchronous one (a resume, a big read) was being answered. */
@@ -429,6 +431,7 @@ export class Server extends EventEmitter {
     if (text === 'vCont?') return 'vCont;c;C;s;S;t;r';
     if (text.startsWith('vCont;')) return this.resumeAndWait(this.parseVCont(text));
     if (text.startsWith('vFile:')) return this.target?.hostIo?.(payload.subarray(6)) ?? this.hostIo.handle(payload.subarray(6));
+    if (text.startsWith('vKill')) this.lastProgram = this.target?.execFile() ?? this.lastProgram;
     if (text.startsWith('vKill;') && this.target?.killProcess) return this.endProcess(this.target.killProcess(parseHex(text.slice(6), 'pid')));
     if (text.startsWith('vKill')) return this.killTarget().then(() => 'OK');
     if (text.startsWith('vAttach;') || text.startsWith('vRun;')) return this.startTarget(text);
@@ -448,10 +451,11 @@ export class Server extends EventEmitter {
       if (!this.provider) return 'E01';
       const argv = text.slice(5).split(';').map((h) => hexToBuffer(h).toString());
       if (!argv[0]) {
-        const exe = this.target?.execFile();
+        const exe = this.target?.execFile() ?? this.lastProgram;
         if (!exe) return 'E01';
         argv[0] = exe;
       }
+      this.lastProgram = argv[0];
       if (this.target) await this.target.kill();
       this.target = this.withEvents(await this.provider.launch(argv, this.launchSettings));
       this.generalThread = 0;

@@ -73,6 +73,14 @@ export class LiveTarget implements Target {
   private forkEvents = false;
   private vforkEvents = false;
   private threadEvents = false;
+  /**
+   * Threads whose reported stop was a hit of the breakpoint at this address.
+   * Only they step off a breakpoint when resumed: any other thread found on
+   * one (its hit came while the others were being stopped, so its pc was put
+   * back, or it was interrupted right there) runs into it again and reports
+   * it, as gdb expects, so no hit is lost in a thread storm.
+   */
+  private readonly reportedHits = new Map<number, bigint>();
   /** Children of traced forks, from the 'child' event until the parent's fork event says what they are. */
   private readonly newChildren = new Map<number, Tracee>();
   /** Children reported to gdb in a fork stop, waiting for the owner of this target to take them. */
@@ -411,7 +419,11 @@ export class LiveTarget implements Target {
 
   async resume(actions: ResumeAction[]): Promise<void> {
     this.last = { kind: 'no-resumed' };
-    if (this.exitEvent) return this.report(this.exitEvent);
+    if (this.exitEvent) {
+      // Threads that exited before the process did are reported first (QThreadEvents).
+      const threadExit = this.held.findIndex((e) => e.kind === 'thread-exited');
+      return this.report(threadExit >= 0 ? this.held.splice(threadExit, 1)[0]! : this.exitEvent);
+    }
     const held = this.held.shift();
     if (held) return this.report(held);
     const plan: [Thread, ResumeAction][] = [];
@@ -429,7 +441,9 @@ export class LiveTarget implements Target {
     const rest: [Thread, ResumeAction][] = [];
     for (const [t, action] of plan) {
       const pc = pcs.get(t.tid)!;
-      if (action.type !== 'stop' && this.tracee.breakpoints.has(pc)) {
+      const reported = this.reportedHits.get(t.tid) === pc;
+      this.reportedHits.delete(t.tid);
+      if (action.type !== 'stop' && this.tracee.breakpoints.has(pc) && reported) {
         const then: Mode = action.type === 'range' ? { type: 'range', start: action.start, end: action.end } : { type: action.type };
         const signal = action.type === 'range' ? 0 : action.signal;
         const ok = await this.stepOff(t, pc, signal, then);
@@ -572,7 +586,8 @@ export class LiveTarget implements Target {
       this.ctrlC = false;
       for (const t of this.tracee.threads.values()) this.modes.set(t.tid, { type: 'stopped' });
       this.invalidate();
-      this.report(this.exitEvent ?? event);
+      // A thread's exit (QThreadEvents) comes before its process's, which the next resume reports.
+      this.report(this.exitEvent && event.kind !== 'thread-exited' ? this.exitEvent : event);
     };
     // Nothing else running (one thread, or a step with the others held): report at once.
     const othersRunning = [...this.tracee.threads.values()].some((t) => t.state === 'running');
@@ -614,17 +629,14 @@ export class LiveTarget implements Target {
         this.modes.delete(e.tid); // the process's end comes through onProcessEnd
         this.forgetThread(e.tid);
         // One thread of several (the leader is reported last, as the process's end): a `w` stop if gdb wants them.
-        if (this.threadEvents && e.tid !== this.pid && this.tracee.threads.size > 0 && this.running && !this.stopping) {
-          const code = e.type === 'exited' ? e.code : 0;
-          this.reportStop(e.tid, { kind: 'thread-exited', tid: e.tid, code, pid: this.pid });
+        if (this.threadEvents && e.tid !== this.pid && this.tracee.threads.size > 0) {
+          this.reportThreadEvent(e.tid, { kind: 'thread-exited', tid: e.tid, code: e.type === 'exited' ? e.code : 0, pid: this.pid });
         }
         return;
       case 'thread-start':
         this.modes.set(e.tid, { type: 'stopped' });
         if (t) this.debugRegisters.applyTo(t);
-        if (this.threadEvents && this.running && !this.stopping && t) {
-          return this.reportStop(e.tid, { kind: 'signal', tid: e.tid, signal: SIGTRAP, reason: { type: 'create' } });
-        }
+        if (this.threadEvents && t) return this.reportThreadEvent(e.tid, { kind: 'signal', tid: e.tid, signal: SIGTRAP, reason: { type: 'create' } });
         if (this.running && !this.stopping && t) {
           this.modes.set(e.tid, { type: 'continue' });
           this.go(t, 0);
@@ -758,6 +770,16 @@ export class LiveTarget implements Target {
     this.reportOrHold(parent.tid, event);
   }
 
+  /**
+   * QThreadEvents: every thread's birth and death is news, even one that
+   * happens while the others are being stopped or gdb has them stopped: it is
+   * then reported at the next resume, so none is lost.
+   */
+  private reportThreadEvent(tid: number, event: StopEvent): void {
+    if (this.stopping || !this.running) this.held.push(event);
+    else this.reportStop(tid, event);
+  }
+
   /** The child of a fork reported in a stop, as a target of its own (once: the caller keeps it). */
   takeForkedChild(pid: number): LiveTarget | undefined {
     const child = this.forkedChildren.get(pid);
@@ -807,7 +829,7 @@ export class LiveTarget implements Target {
   }
 
   private onBreakpoint(t: Thread, tid: number, address: bigint, mode: Mode): void {
-    if (this.stopping) return; // the pc is rewound: it will hit again when resumed
+    if (this.stopping) return; // the pc is rewound: it hits again when resumed (see reportedHits)
     const conditions = this.softwareBreakpoints.get(address);
     if (conditions && !this.anyTrue(tid, conditions)) {
       // False condition: step off it and carry on, without a word to gdb.
@@ -822,6 +844,7 @@ export class LiveTarget implements Target {
       });
       return;
     }
+    this.reportedHits.set(tid, address);
     this.reportStop(tid, { kind: 'signal', tid, signal: SIGTRAP, reason: { type: 'swbreak' } });
   }
 

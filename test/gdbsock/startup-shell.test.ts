@@ -1,0 +1,102 @@
+/**
+ * QStartupWithShell: `run` starts the program through $SHELL -c 'exec ...'
+ * (gdb's default startup-with-shell on), with the arguments the program gets
+ * under gdbserver; off, the program is exec'd directly.
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import t from 'tap';
+import { fixture } from '../helpers';
+import { cleanEnv, requireTool, runGdb, startGdbsock } from './gdb';
+
+requireTool('gdb');
+requireTool('gdbserver');
+const showargs = fixture('showargs');
+
+/** What showargs printed: its argument lines. */
+const argLines = (out: string) => out.split('\n').filter((l) => /^(argc|arg\d+)=/.test(l));
+
+/** A $SHELL that notes it ran, then runs the command itself (no exec of another shell: gdb counts execs). */
+function loggingShell(t: Tap.Test): { shell: string; log: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gdbsock-shell-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const shell = path.join(dir, 'shell');
+  const log = path.join(dir, 'log');
+  fs.writeFileSync(shell, `#!/bin/sh\necho "$@" >> ${log}\n[ "$1" = -c ] && eval "$2"\n`, { mode: 0o755 });
+  return { shell, log };
+}
+
+/** gdbserver --multi with its inferior's output captured. */
+async function gdbserverMulti(): Promise<{ target: string; output: () => string; stop: () => void }> {
+  const proc = spawn('gdbserver', ['--once', '--multi', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv() });
+  let text = '';
+  proc.stdout.on('data', (d: Buffer) => (text += d.toString()));
+  proc.stderr.on('data', (d: Buffer) => (text += d.toString()));
+  const exited = once(proc, 'exit');
+  const port = await new Promise<number>((resolve, reject) => {
+    const look = () => {
+      const m = /Listening on port (\d+)/.exec(text);
+      if (m) resolve(Number(m[1]));
+    };
+    proc.stdout.on('data', look);
+    proc.stderr.on('data', look);
+    void exited.then(() => reject(new Error(`gdbserver exited: ${text}`)));
+  });
+  return { target: `127.0.0.1:${port}`, output: () => text, stop: () => void (proc.exitCode === null && proc.kill()) };
+}
+
+const SHELL_ARGS = `'$HOME' $HOME *.c 'a b' "x y" '' > /dev/null`;
+
+t.test('startup-with-shell on: through $SHELL, the program gets what it gets under gdbserver', async (t) => {
+  const { shell, log } = loggingShell(t);
+  const saved = process.env.SHELL;
+  process.env.SHELL = shell; // gdbsock's environment, as gdbserver's own $SHELL is what it uses
+  t.teardown(() => (saved === undefined ? delete process.env.SHELL : (process.env.SHELL = saved)));
+  const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', showargs]);
+  t.teardown(() => server.stop());
+  let ours = '';
+  server.proc.stdout!.on('data', (d: Buffer) => (ours += d.toString()));
+  const commands = ['catch exec', 'break main', `run ${SHELL_ARGS}`, 'info inferiors', 'continue'];
+  const gdbOut = await runGdb(`target extended-remote ${server.target}`, commands, { file: showargs });
+  t.match(gdbOut, /\[Inferior 1 \(process \d+\) exited normally\]/);
+  t.notMatch(gdbOut, /Catchpoint 1 \(exec'd/, 'the shell\'s exec of the program is not an exec gdb sees: the run stops at the program');
+  t.match(gdbOut, /\* 1 +process \d+ .*showargs/, 'the first stop is the program itself');
+  t.match(fs.readFileSync(log, 'utf8'), /^-c exec .*showargs /m, '$SHELL -c exec PROGRAM ARGS');
+
+  const anchor = await gdbserverMulti();
+  t.teardown(anchor.stop);
+  await runGdb(`target extended-remote ${anchor.target}`, [`set remote exec-file ${showargs}`, ...commands], { file: showargs });
+  t.ok(argLines(ours).length >= 7, 'the program printed its arguments');
+  t.same(argLines(ours), argLines(anchor.output()), 'the same argv as under gdbserver');
+});
+
+t.test('startup-with-shell off: exec directly, arguments as gdb split them; disable-randomization still holds', async (t) => {
+  const { shell, log } = loggingShell(t);
+  const saved = process.env.SHELL;
+  process.env.SHELL = shell;
+  t.teardown(() => (saved === undefined ? delete process.env.SHELL : (process.env.SHELL = saved)));
+  const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', showargs]);
+  t.teardown(() => server.stop());
+  let ours = '';
+  server.proc.stdout!.on('data', (d: Buffer) => (ours += d.toString()));
+  await runGdb(`target extended-remote ${server.target}`, ['set startup-with-shell off', `run 'a b' '$HOME'`], { file: showargs });
+  t.same(argLines(ours), ['argc=3', 'arg1=a b', 'arg2=$HOME']);
+  t.notOk(fs.existsSync(log), 'no shell ran');
+});
+
+t.test('startup-with-shell on with disable-randomization: the stack is where it was last run', async (t) => {
+  const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', showargs]);
+  t.teardown(() => server.stop());
+  const out = await runGdb(
+    `target extended-remote ${server.target}`,
+    ['break main', 'run same', 'print $sp', 'run same', 'print $sp'],
+    { file: showargs },
+  );
+  const sps = [...out.matchAll(/^\$\d+ = \(void \*\) (0x[0-9a-f]+)/gm)].map((m) => m[1]);
+  t.equal(sps.length, 2, 'both runs stopped at main');
+  t.equal(sps[0], sps[1], 'same stack address: setarch -R held through the shell');
+  t.match(out, /Breakpoint 1, main \(argc=2, /, 'the program, with its argument, at main');
+});
