@@ -3,8 +3,9 @@
  * vfork), follows the parent or the child, or keeps both (detach-on-fork off),
  * and the output matches the same session against gdbserver.
  */
+import fs from 'node:fs';
 import t from 'tap';
-import { fixture } from '../helpers';
+import { fixture, procState, startDetached } from '../helpers';
 import { requireTool, runGdb, startGdbserver, startGdbsock } from './gdb';
 
 requireTool('gdb');
@@ -133,3 +134,53 @@ t.test('without fork events (gdb told not to use them) the child is released wit
   t.match(out, /Breakpoint 2, after_fork \(code=code@entry=3\)/, 'the child ran through in_child without an int3 and exited 3');
   t.match(out, /\[Inferior 1 \(process \d+\) exited normally\]/);
 });
+
+t.test('attached process (gdbsock PID): catch fork, follow the parent, detach; nothing is left stopped', async (t) => {
+  const target = await startDetached(forkexec, ['loop']);
+  t.teardown(() => target.kill());
+  const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', String(target.pid)]);
+  t.teardown(() => server.stop());
+  const out = await runGdb(
+    `target extended-remote ${server.target}`,
+    ['catch fork', 'break after_fork', 'continue', 'continue', 'print code', 'detach'],
+    { file: forkexec },
+  );
+  t.match(out, /Catchpoint 1 \(forked process \d+\)/);
+  t.match(out, /\[Detaching after fork from child process \d+\]/);
+  t.match(out, /Breakpoint 2, after_fork \(code=(code@entry=)?3\)/, 'the child ran free and exited 3');
+  t.match(out, /\[Inferior 1 \(process \d+\) detached\]/);
+  await server.exited;
+  await new Promise((r) => setTimeout(r, 300));
+  t.not(procState(target.pid), 't', 'the parent is not left in a tracing stop');
+  const children = fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d) && ppidOf(Number(d)) === target.pid);
+  t.ok(children.every((c) => !['t', 'T'].includes(stateOf(Number(c)))), 'no child is left stopped');
+});
+
+t.test('target remote (not extended), detach-on-fork off: the session outlives the child', async (t) => {
+  const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', forkexec, 'fork']);
+  t.teardown(() => server.stop());
+  const out = await runGdb(
+    `target remote ${server.target}`,
+    ['set detach-on-fork off', 'break in_parent', 'break in_child', 'continue', 'inferior 2', 'continue', 'continue', 'inferior 1', 'continue'],
+    { file: forkexec },
+  );
+  t.match(out, /\[Inferior 2 \(process \d+\) exited with code 03\]/);
+  t.match(out, /\[Inferior 1 \(process \d+\) exited normally\]/, 'the parent still ran to its end after the child exited');
+});
+
+/** A process's state letter, '' once it is gone (children come and go). */
+function stateOf(pid: number): string {
+  try {
+    return procState(pid);
+  } catch {
+    return '';
+  }
+}
+
+function ppidOf(pid: number): number | undefined {
+  try {
+    return Number(/^PPid:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+  } catch {
+    return undefined;
+  }
+}

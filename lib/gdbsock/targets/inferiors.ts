@@ -125,8 +125,20 @@ export class Inferiors implements Target {
   // ---- execution ----
 
   /** Each process gets the actions meant for it (its threads, its pid, or everyone); the others stay stopped. */
-  async resume(actions: ResumeAction[]): Promise<void> {
-    if (this.held.length) return; // wait() reports it without running anything
+  resume(actions: ResumeAction[]): Promise<void> {
+    if (this.held.length) return Promise.resolve(); // wait() reports it without running anything
+    // One process (nearly always): straight through, no race to set up at every step.
+    if (this.members.size === 1 && this.waits.size === 0) {
+      this.alone = this.current();
+      return this.alone.resume(actions.some((a) => a.pid !== undefined) ? actions.map(({ pid: _pid, ...a }) => a as ResumeAction) : actions);
+    }
+    return this.resumeEach(actions);
+  }
+
+  /** The single process resumed through the fast path, whose wait() is the next stop. */
+  private alone: LiveTarget | undefined;
+
+  private async resumeEach(actions: ResumeAction[]): Promise<void> {
     for (const m of this.members.values()) {
       if (this.waits.has(m)) continue;
       const mine = actions
@@ -139,11 +151,23 @@ export class Inferiors implements Target {
     if (this.waits.size === 0) this.held.push({ kind: 'no-resumed' });
   }
 
-  async wait(): Promise<StopEvent> {
-    const event = this.held.shift() ?? (await this.firstStop());
+  wait(): Promise<StopEvent> {
+    const alone = this.alone;
+    if (alone) {
+      this.alone = undefined;
+      return alone.wait().then((event) => this.reported(event));
+    }
+    return this.waitEach();
+  }
+
+  private reported(event: StopEvent): StopEvent {
     this.account(event);
     this.last = event;
     return event;
+  }
+
+  private async waitEach(): Promise<StopEvent> {
+    return this.reported(this.held.shift() ?? (await this.firstStop()));
   }
 
   /** The first stop of any resumed process, once every other one is stopped as well. */
@@ -185,10 +209,12 @@ export class Inferiors implements Target {
     if (!m) return;
     this.members.delete(pid);
     this.waits.delete(m);
+    if (this.alone === m) this.alone = undefined;
     if (this.selected === pid) this.selected = this.members.keys().next().value ?? pid;
   }
 
   interrupt(): void {
+    this.alone?.interrupt();
     for (const m of this.waits.keys()) m.interrupt();
   }
 
