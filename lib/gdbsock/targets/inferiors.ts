@@ -154,8 +154,11 @@ export class Inferiors implements Target {
   wait(): Promise<StopEvent> {
     const alone = this.alone;
     if (alone) {
-      this.alone = undefined;
-      return alone.wait().then((event) => this.reported(event));
+      // Still `alone` while it runs: a Ctrl-C meanwhile goes to it.
+      return alone.wait().then((event) => {
+        if (this.alone === alone) this.alone = undefined;
+        return this.reported(event);
+      });
     }
     return this.waitEach();
   }
