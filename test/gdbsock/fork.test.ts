@@ -122,6 +122,25 @@ t.test('catch exec in a followed child that execs', async (t) => {
   t.same(normalise(ours), normalise(theirs), 'gdb printed the same as with gdbserver');
 });
 
+t.test('posix_spawn (clone3 with CLONE_VFORK): a vfork stop, the parent waits for vforkdone; same as gdbserver', async (t) => {
+  const commands = ['catch vfork', 'break after_fork', 'continue', 'continue', 'print code', 'continue'];
+  const { ours, theirs } = await both([forkexec, 'spawn', fixture('exitcode'), '6'], commands);
+  t.match(ours, /Catchpoint 1 \(vforked process \d+\), clone3/);
+  t.match(ours, /Breakpoint 2, after_fork \(code=code@entry=6\)/);
+  t.match(ours, /\[Inferior 1 \(process \d+\) exited with code 06\]/);
+  t.ok(normalise(ours).length > 5, 'enough output to compare');
+  t.same(normalise(ours), normalise(theirs), 'gdb printed the same as with gdbserver');
+});
+
+t.test('follow-fork-mode child through posix_spawn: the vfork parent is detached after the child execs', async (t) => {
+  const commands = ['set follow-fork-mode child', 'catch exec', 'continue', 'continue'];
+  const { ours, theirs } = await both([forkexec, 'spawn', fixture('exitcode'), '6'], commands);
+  t.match(ours, /\[Detaching vfork parent process \d+ after child exec\]/);
+  t.match(ours, /hit Catchpoint 1 \(exec'd .*exitcode\)/);
+  t.match(ours, /\[Inferior 2 \(process \d+\) exited with code 06\]/);
+  t.same(normalise(ours), normalise(theirs), 'gdb printed the same as with gdbserver');
+});
+
 t.test('without fork events (gdb told not to use them) the child is released with clean memory', async (t) => {
   const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', forkexec, 'fork']);
   t.teardown(() => server.stop());
