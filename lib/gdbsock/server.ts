@@ -177,11 +177,14 @@ export class Server extends EventEmitter {
       pidOf: (tid) => t.pidOf?.(tid),
       expedite: (tid) => {
         try {
+          // Every stop builds this: a plain loop, no intermediate arrays.
           const unavailable = t.unavailableRegisters?.(tid);
-          return t.registers.expedited
-            .filter((n) => !unavailable?.has(n))
-            .map((n) => `${n.toString(16).padStart(2, '0')}:${t.readRegister(tid, n).toString('hex')};`)
-            .join('');
+          let text = '';
+          for (const n of t.registers.expedited) {
+            if (unavailable?.has(n)) continue;
+            text += `${n < 16 ? '0' : ''}${n.toString(16)}:${t.readRegister(tid, n).toString('hex')};`;
+          }
+          return text;
         } catch {
           return '';
         }

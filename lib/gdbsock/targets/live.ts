@@ -244,7 +244,7 @@ export class LiveTarget implements Target {
     const word = this.gprWordOf[regno] ?? -1;
     if (word >= 0) {
       const at = word * 8;
-      return Buffer.from(this.rawGpr(tid).subarray(at, at + this.registers.registers[regno]!.size));
+      return this.rawGpr(tid).subarray(at, at + this.registers.registers[regno]!.size);
     }
     const def = this.registers.registers[regno];
     if (def && def.feature === 'org.gnu.gdb.i386.core' && !def.name.startsWith('st') && !def.name.startsWith('f')) {
