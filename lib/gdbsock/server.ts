@@ -435,7 +435,12 @@ export class Server extends EventEmitter {
     if (text.startsWith('vCont;')) return this.resumeAndWait(this.parseVCont(text));
     if (text.startsWith('vFile:')) return this.target?.hostIo?.(payload.subarray(6)) ?? this.hostIo.handle(payload.subarray(6));
     if (text.startsWith('vKill')) this.lastProgram = this.target?.execFile() ?? this.lastProgram;
-    if (text.startsWith('vKill;') && this.target?.killProcess) return this.endProcess(this.target.killProcess(parseHex(text.slice(6), 'pid')));
+    if (text.startsWith('vKill;') && this.target?.killProcess) {
+      return this.endProcess(this.target.killProcess(parseHex(text.slice(6), 'pid'))).then((reply) => {
+        if (!this.target && !this.extended) this.finishSoon('killed'); // as `k`: the last process is gone
+        return reply;
+      });
+    }
     if (text.startsWith('vKill')) return this.killTarget().then(() => 'OK');
     if (text.startsWith('vAttach;') || text.startsWith('vRun;')) return this.startTarget(text);
     return '';
