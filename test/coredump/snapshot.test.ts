@@ -66,9 +66,19 @@ t.test('coredump_filter is honoured; --all dumps file text; output is sparse', a
   t.equal(all.memory.readCString(symbol(binary, 'message')), 'hostkit core fixture');
 });
 
+/** Until the main thread sits in read(2): it prints "ready" just before, and two snapshots must see it the same. */
+async function mainThreadInRead(pid: number): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (fs.readFileSync(`/proc/${pid}/syscall`, 'utf8').startsWith('0 ')) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`process ${pid} never blocked in read()`);
+}
+
 t.test('one pass into a stream: the stream reader gets the same core as the file', async (t) => {
   const target = await startDetached(binary, ['threads']);
   t.teardown(target.kill);
+  await mainThreadInRead(target.pid);
   const file = path.join(dir, 'threads.core');
   await snapshot(target.pid, file);
   const pipe = new PassThrough();
