@@ -3,12 +3,13 @@
  * (gdb's default startup-with-shell on), with the arguments the program gets
  * under gdbserver; off, the program is exec'd directly.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
+import { shellCommand } from '../../lib/gdbsock/targets/startup-shell';
 import { fixture } from '../helpers';
 import { cleanEnv, requireTool, runGdb, startGdbsock } from './gdb';
 
@@ -99,4 +100,12 @@ t.test('startup-with-shell on with disable-randomization: the stack is where it 
   t.equal(sps.length, 2, 'both runs stopped at main');
   t.equal(sps[0], sps[1], 'same stack address: setarch -R held through the shell');
   t.match(out, /Breakpoint 1, main \(argc=2, /, 'the program, with its argument, at main');
+});
+
+t.test('the shell word for each argument reads back as the argument exactly', async (t) => {
+  const args = ['', 'a b', "it's", '"q"', '$HOME', '*.c', 'x\ny', 'back\\slash', '~', '-n', '> /dev/null', '#', 'a;b|c&d', '(x)', '{}', '`id`', 'é'];
+  const [shell, flag, command] = shellCommand(showargs, args, '/bin/sh');
+  t.equal(shell, '/bin/sh');
+  const out = execFileSync(shell!, [flag!, command!], { encoding: 'utf8' });
+  t.equal(out, [`argc=${args.length + 1}`, ...args.map((a, i) => `arg${i + 1}=${a}`)].join('\n') + '\n');
 });

@@ -16,6 +16,7 @@ import { evaluate } from '../agent';
 import { type Regsets, type RegisterLayout, x86_64Layout } from '../registers';
 import type { BreakpointType, Condition, ResumeAction, StopEvent, Target, ThreadInfo } from '../target';
 import { DebugRegisters } from './debug-registers';
+import { shellCommand } from './startup-shell';
 import { readLibraryList } from './svr4';
 
 const SETARCH = '/usr/bin/setarch';
@@ -902,26 +903,6 @@ export class LiveTarget implements Target {
 }
 
 const EMPTY_FXSAVE = Buffer.alloc(512);
-
-/** Characters a POSIX shell would give a meaning to; gdb escapes the same set (gdbsupport/common-inferior.cc). */
-const SHELL_SPECIAL = new Set('"!#$&*()\\|[]{}<>?\'`~^; \t');
-
-/**
- * startup-with-shell: `$SHELL -c 'exec PROGRAM ARGS'`, as gdb and gdbserver
- * start a program. gdb 13 sends vRun arguments already split (its
- * buildargv took the user's quotes away), so each one is escaped here and
- * the program gets exactly those strings, as under gdbserver 13.
- */
-export function shellCommand(program: string, args: readonly string[]): string[] {
-  const shell = process.env.SHELL || '/bin/sh';
-  const quote = (arg: string) => {
-    if (arg === '') return "''";
-    let out = '';
-    for (const c of arg) out += c === '\n' ? "'\n'" : SHELL_SPECIAL.has(c) ? `\\${c}` : c;
-    return out;
-  };
-  return [shell, '-c', `exec ${[program, ...args].map(quote).join(' ')}`];
-}
 
 function watchKind(type: BreakpointType): 'watch' | 'rwatch' | 'awatch' {
   return type === 'write' ? 'watch' : type === 'read' ? 'rwatch' : 'awatch';
