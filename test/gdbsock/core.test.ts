@@ -130,7 +130,9 @@ t.test('read-only: resume, step and writes are refused with a reason gdb shows',
   t.match(out, /Cannot access memory at address 0x[0-9a-f]+\n(.|\n)*memory cannot be written|memory cannot be written(.|\n)*Cannot access memory/, 'a memory write fails, and gdbsock says why');
   t.match(out, /\$1 = 7/, 'the value is unchanged');
   t.match(out, /Could not write register "rax"; remote failure reply 'E\.core file \S+ is read-only: registers cannot be changed'/);
-  t.match(out, /#0 .*__GI___libc_read|#0 .*read/, 'still at the same place');
+  // The snapshot may catch the main thread still in the write() of its "ready" line, or already in read().
+  const at = /^(\w+) \(/m.exec(out)?.[1];
+  t.ok(at && new RegExp(`#0 +${at} \\(`).test(out), `still in ${at}`);
 });
 
 t.test('a core stored by cored (zstd), by id, over a unix socket', async (t) => {
