@@ -567,7 +567,8 @@ export class Server extends EventEmitter {
       case 'auxv':
         return reply(this.t.auxv());
       case 'exec-file':
-        return reply(this.t.execFile());
+        // The annex names the process (gdb asks for each inferior's program).
+        return reply(this.t.execFile(annex ? parseHex(annex, 'pid') : undefined));
       case 'siginfo':
         return reply(this.t.siginfo(this.tid()));
       case 'threads':

@@ -90,7 +90,8 @@ export interface Target {
 
   /** Data for qXfer objects; undefined when this target has none. */
   auxv(): Buffer | undefined;
-  execFile(): string | undefined;
+  /** The program of process `pid` (qXfer:exec-file's annex), or of the current one. */
+  execFile(pid?: number): string | undefined;
   siginfo(tid: number): Buffer | undefined;
   writeSiginfo(tid: number, data: Buffer): void;
   librariesSvr4(): Promise<string | undefined>;

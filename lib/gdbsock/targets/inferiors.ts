@@ -257,8 +257,8 @@ export class Inferiors implements Target {
     return this.current().auxv();
   }
 
-  execFile(): string | undefined {
-    return this.current().execFile();
+  execFile(pid?: number): string | undefined {
+    return ((pid !== undefined && this.members.get(pid)) || this.current()).execFile();
   }
 
   siginfo(tid: number): Buffer | undefined {
