@@ -144,12 +144,14 @@ async function main(argv: string[]): Promise<void> {
   let listener: Listener | undefined;
   let busy = false;
   let shuttingDown = false;
+  /** The session under way: after vRun, vAttach or a fork gdb kept, its target is no longer `current`. */
+  let session: Server | undefined;
 
   const shutdown = async (code: number) => {
     if (shuttingDown) return;
     shuttingDown = true;
     listener?.close();
-    await release(current);
+    await release(session?.current ?? current);
     current = undefined;
     fixed?.close();
     process.exit(code);
@@ -171,10 +173,12 @@ async function main(argv: string[]): Promise<void> {
     const connection = new Connection(input, output, PACKET_SIZE + 1024);
     connection.on('protocol-error', (message: string) => log(message));
     const server = new Server(connection, current, fixed ? undefined : provider);
+    session = server;
     server.on('log', log);
     server.on('end', (how: ServerEnd) => {
       void (async () => {
         const target = server.current;
+        session = undefined;
         // Disconnected without a word: the process goes on as if gdb never came.
         if (target && (how === 'closed' || how === 'exit-requested')) await release(target);
         current = undefined;
