@@ -98,6 +98,15 @@ async function kernelCore(): Promise<{ core: string; pid: number }> {
   return { core: path.join(out, name), pid: Number(name.slice(5)) };
 }
 
+/** A hostkit snapshot of the fixture run with `args`, written to `file`; returns the pid it had. */
+async function snapshotOf(t: Test, args: string[], file: string): Promise<number> {
+  const target = await startDetached(binary, args);
+  t.teardown(target.kill);
+  await snapshot(target.pid, file);
+  target.kill();
+  return target.pid;
+}
+
 t.test('a kernel-written core: same output as gdb PROGRAM CORE', async (t) => {
   const { core, pid } = await kernelCore();
   const [ours, theirs] = await Promise.all([remote(core), direct(core)]);
@@ -108,22 +117,16 @@ t.test('a kernel-written core: same output as gdb PROGRAM CORE', async (t) => {
 });
 
 t.test('a hostkit snapshot: same output as gdb PROGRAM CORE', async (t) => {
-  const target = await startDetached(binary, ['3', '5']);
-  t.teardown(target.kill);
   const core = path.join(dir, 'snapshot.core');
-  await snapshot(target.pid, core);
-  target.kill();
+  const pid = await snapshotOf(t, ['3', '5'], core);
   const [ours, theirs] = await Promise.all([remote(core), direct(core)]);
   t.match(theirs, /lib_descend.*\n.*lib_descend/, 'gdb itself sees the library frames');
-  compare(t, ours, theirs, target.pid);
+  compare(t, ours, theirs, pid);
 });
 
 t.test('read-only: resume, step and writes are refused with a reason gdb shows', async (t) => {
-  const target = await startDetached(binary, ['1', '1']);
-  t.teardown(target.kill);
   const core = path.join(dir, 'refusals.core');
-  await snapshot(target.pid, core);
-  target.kill();
+  await snapshotOf(t, ['1', '1'], core);
   // gdbsock's stderr is gdb's here, as when gdb runs it through a pipe.
   const out = await remote(core, ['break leaf', 'continue', 'stepi', 'set var counters[1] = 5', 'print counters[1]', 'set var $rax = 1', 'bt 1'], '');
   t.match(out, /Remote failure reply: E\.core file \S+ is read-only: it cannot be resumed or stepped/, 'continue and stepi get the reason');
@@ -136,13 +139,10 @@ t.test('read-only: resume, step and writes are refused with a reason gdb shows',
 });
 
 t.test('a core stored by cored (zstd), by id, over a unix socket', async (t) => {
-  const target = await startDetached(binary, ['2', '2']);
-  t.teardown(target.kill);
   const store = path.join(dir, 'store');
   fs.mkdirSync(store);
-  const id = `1700000000-${target.pid}-gdbsock-core`;
-  await snapshot(target.pid, path.join(store, `${id}.core`));
-  target.kill();
+  const id = '1700000000-4242-gdbsock-core';
+  await snapshotOf(t, ['2', '2'], path.join(store, `${id}.core`));
   const z = spawnSync('zstd', ['-q', '--rm', path.join(store, `${id}.core`), '-o', path.join(store, `${id}.core.zst`)]);
   t.equal(z.status, 0, 'compressed as cored stores it');
   fs.writeFileSync(path.join(store, `${id}.json`), JSON.stringify({ exe: binary }));
