@@ -166,6 +166,20 @@ t.test('a core stored by cored (zstd), by id, over a unix socket', async (t) => 
   await exited;
 });
 
+t.test('a truncated core (RLIMIT_CORE, a full disk) is served as far as it goes, with a warning', async (t) => {
+  const whole = path.join(dir, 'whole.core');
+  await snapshotOf(t, ['1', '1'], whole);
+  const cut = path.join(dir, 'cut.core');
+  fs.writeFileSync(cut, fs.readFileSync(whole).subarray(0, Math.floor(fs.statSync(whole).size / 2)));
+  const commands = ['info threads', 'x/2gx 0'];
+  const [ours, theirs] = await Promise.all([remote(cut, commands, ''), direct(cut, commands)]);
+  t.match(ours, /gdbsock: warning: \S+cut\.core is truncated \(PT_LOAD \d+ data .* runs past the end of the file/);
+  const a = byCommand(ours, 0);
+  const b = byCommand(theirs, 0);
+  t.match(a.get('info threads'), /\* 1 +Thread \d+\.\d+/, 'the thread is there');
+  t.equal(a.get('x/2gx 0'), b.get('x/2gx 0'));
+});
+
 t.test('malformed and missing cores: a clear error and exit status 1', async (t) => {
   const truncated = path.join(dir, 'truncated.core');
   fs.writeFileSync(truncated, fs.readFileSync(binary).subarray(0, 30));

@@ -91,9 +91,21 @@ export class CoreTarget extends ReadOnlyTarget {
     return Buffer.from(`${lines.join('\n')}\n`);
   }
 
-  /** Opens a core file; CoreFormatError if it is malformed, SystemError if it cannot be read. */
-  static open(file: string, options: CoreTargetOptions = {}): CoreTarget {
-    const core: CoreFile = openCore(file);
+  /**
+   * Opens a core file; CoreFormatError if it is malformed, SystemError if it
+   * cannot be read. A core cut short (RLIMIT_CORE, a full disk) is served
+   * as far as it goes, its missing tail unavailable, as gdb reads one;
+   * `onWarning` hears about it.
+   */
+  static open(file: string, options: CoreTargetOptions = {}, onWarning?: (message: string) => void): CoreTarget {
+    let core: CoreFile;
+    try {
+      core = openCore(file);
+    } catch (err) {
+      if (!(err instanceof CoreFormatError) || !err.reason.includes('truncated core')) throw err;
+      core = openCore(file, { allowTruncated: true });
+      onWarning?.(`${file} is truncated (${err.reason}): memory past its end is unavailable`);
+    }
     try {
       return new CoreTarget(core, { name: file, ...options });
     } catch (err) {
