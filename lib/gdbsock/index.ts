@@ -1,7 +1,8 @@
 /**
  * hostkit/gdbsock: a GDB remote-protocol server for Linux processes.
  * connection.ts frames bytes into packets; server.ts gives them meaning
- * against a Target; targets/live.ts is a live process over the ptrace bridge.
+ * against a Target; targets/live.ts is a live process over the ptrace bridge,
+ * targets/core.ts a core file and targets/kernel.ts the kernel (read-only).
  */
 export { SystemError } from '../errors';
 export { Connection } from './connection';
@@ -9,6 +10,8 @@ export { PacketDecoder, PacketError, frame, checksum, escapeBinary, unescapeBina
 export { Server, PACKET_SIZE, type ServerEnd, type TargetProvider, type LaunchSettings } from './server';
 export type { Target, StopEvent, ResumeAction, BreakpointType, Condition, ThreadInfo } from './target';
 export { LiveTarget } from './targets/live';
+export { CoreTarget } from './targets/core';
+export { KernelTarget } from './targets/kernel';
 export { x86_64Layout, type RegisterLayout, type Regsets } from './registers';
 export { evaluate as evaluateAgentExpression, AgentError } from './agent';
 export { Listener, defaultSocketPath, parseListen, type Endpoint } from './transport';
