@@ -50,7 +50,7 @@ export interface RegisterLayout {
 const GPR64 = ['rax', 'rbx', 'rcx', 'rdx', 'rsi', 'rdi', 'rbp', 'rsp', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15'];
 const SEGMENTS = ['cs', 'ss', 'ds', 'es', 'fs', 'gs'];
 /** Registers that are plain words of user_regs_struct (the value is the word, or its low 32 bits). */
-const GPR_WORDS: Record<string, number> = Object.fromEntries([...GPR64, 'rip', 'eflags', ...SEGMENTS].map((n, i) => [n, i]));
+const GPR_WORDS = new Set([...GPR64, 'rip', 'eflags', ...SEGMENTS]);
 const X87_CONTROL = ['fctrl', 'fstat', 'ftag', 'fiseg', 'fioff', 'foseg', 'fooff', 'fop'];
 
 function x86_64Registers(): RegisterDef[] {
@@ -109,17 +109,7 @@ function abridgedTag(full: number): number {
   return out;
 }
 
-function u32(value: number | bigint): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeUInt32LE(Number(BigInt.asUintN(32, BigInt(value))));
-  return b;
-}
 
-function u64(value: bigint): Buffer {
-  const b = Buffer.alloc(8);
-  b.writeBigUInt64LE(BigInt.asUintN(64, value));
-  return b;
-}
 
 function buildLayout(): RegisterLayout {
   const registers = x86_64Registers();
@@ -133,29 +123,46 @@ function buildLayout(): RegisterLayout {
   function encode(rs: Regsets, regno: number): Buffer {
     const def = registers[regno];
     if (!def) throw new RangeError(`no register ${regno}`);
-    const { name } = def;
-    if (regno < fctrl && regno >= st0) return Buffer.from(rs.fxsave.subarray(FX.st + (regno - st0) * 16, FX.st + (regno - st0) * 16 + 10));
-    if (regno >= xmm0 && regno < xmm0 + 16) return Buffer.from(rs.fxsave.subarray(FX.xmm + (regno - xmm0) * 16, FX.xmm + (regno - xmm0) * 16 + 16));
-    if (regno >= ymm0h) {
-      const i = regno - ymm0h;
-      const xs = rs.xstate;
-      if (!xs || xs.length < YMM_HIGH + 256 || !((xs.readBigUInt64LE(XSAVE_HEADER) >> 2n) & 1n)) return Buffer.alloc(16);
-      return Buffer.from(xs.subarray(YMM_HIGH + i * 16, YMM_HIGH + i * 16 + 16));
-    }
+    const out = Buffer.alloc(def.size);
+    encodeInto(rs, regno, out, 0);
+    return out;
+  }
+
+  /** Writes register `regno`'s wire bytes at out[at]: straight from the regsets, nothing allocated. */
+  function encodeInto(rs: Regsets, regno: number, out: Buffer, at: number): void {
+    const def = registers[regno]!;
     const fx = rs.fxsave;
-    switch (name) {
-      case 'fctrl': return u32(fx.readUInt16LE(FX.fcw));
-      case 'fstat': return u32(fx.readUInt16LE(FX.fsw));
-      case 'ftag': return u32(fullTagWord(fx));
-      case 'fiseg': return u32(fx.readUInt16LE(FX.fcs));
-      case 'fioff': return u32(fx.readUInt32LE(FX.fip));
-      case 'foseg': return u32(fx.readUInt16LE(FX.fds));
-      case 'fooff': return u32(fx.readUInt32LE(FX.fdp));
-      case 'fop': return u32(fx.readUInt16LE(FX.fop) & 0x7ff);
-      case 'mxcsr': return u32(fx.readUInt32LE(FX.mxcsr));
+    if (regno < fctrl && regno >= st0) {
+      const from = FX.st + (regno - st0) * 16;
+      fx.copy(out, at, from, from + 10);
+      return;
     }
-    const value = rs.gpr[name] ?? 0n;
-    return def.size === 4 ? u32(value) : u64(value);
+    if (regno >= xmm0 && regno < xmm0 + 16) {
+      const from = FX.xmm + (regno - xmm0) * 16;
+      fx.copy(out, at, from, from + 16);
+      return;
+    }
+    if (regno >= ymm0h) {
+      const from = YMM_HIGH + (regno - ymm0h) * 16;
+      const xs = rs.xstate;
+      if (!xs || xs.length < YMM_HIGH + 256 || !((xs.readBigUInt64LE(XSAVE_HEADER) >> 2n) & 1n)) out.fill(0, at, at + 16);
+      else xs.copy(out, at, from, from + 16);
+      return;
+    }
+    switch (def.name) {
+      case 'fctrl': return void out.writeUInt32LE(fx.readUInt16LE(FX.fcw), at);
+      case 'fstat': return void out.writeUInt32LE(fx.readUInt16LE(FX.fsw), at);
+      case 'ftag': return void out.writeUInt32LE(fullTagWord(fx), at);
+      case 'fiseg': return void out.writeUInt32LE(fx.readUInt16LE(FX.fcs), at);
+      case 'fioff': return void out.writeUInt32LE(fx.readUInt32LE(FX.fip), at);
+      case 'foseg': return void out.writeUInt32LE(fx.readUInt16LE(FX.fds), at);
+      case 'fooff': return void out.writeUInt32LE(fx.readUInt32LE(FX.fdp), at);
+      case 'fop': return void out.writeUInt32LE(fx.readUInt16LE(FX.fop) & 0x7ff, at);
+      case 'mxcsr': return void out.writeUInt32LE(fx.readUInt32LE(FX.mxcsr), at);
+    }
+    const value = rs.gpr[def.name] ?? 0n;
+    if (def.size === 4) out.writeUInt32LE(Number(BigInt.asUintN(32, value)), at);
+    else out.writeBigUInt64LE(BigInt.asUintN(64, value), at);
   }
 
   function decode(rs: Regsets, regno: number, value: Buffer): 'gpr' | 'fxsave' | 'xstate' {
@@ -195,20 +202,15 @@ function buildLayout(): RegisterLayout {
   }
 
   const gSize = registers.reduce((n, r) => n + r.size, 0);
-  const gprIndex = registers.map((r, i) => (i < st0 && r.name in GPR_WORDS ? GPR_WORDS[r.name]! : -1));
 
   /** One buffer written in place: gdb asks for this at most stops. */
   function encodeAll(rs: Regsets): Buffer {
     const out = Buffer.allocUnsafe(gSize);
     let at = 0;
-    registers.forEach((r, i) => {
-      const value = gprIndex[i]! >= 0 ? rs.gpr[r.name] : undefined;
-      if (value !== undefined) {
-        if (r.size === 8) out.writeBigUInt64LE(BigInt.asUintN(64, value), at);
-        else out.writeUInt32LE(Number(value & 0xffffffffn), at);
-      } else encode(rs, i).copy(out, at);
-      at += r.size;
-    });
+    for (let i = 0; i < registers.length; i++) {
+      encodeInto(rs, i, out, at);
+      at += registers[i]!.size;
+    }
     return out;
   }
 
@@ -216,7 +218,7 @@ function buildLayout(): RegisterLayout {
     arch: 'i386:x86-64',
     registers,
     encodeAll,
-    expedited: registers.flatMap((r, i) => (r.name in GPR_WORDS || r.name === 'orig_rax' || r.name.endsWith('_base') ? [i] : [])),
+    expedited: registers.flatMap((r, i) => (GPR_WORDS.has(r.name) || r.name === 'orig_rax' || r.name.endsWith('_base') ? [i] : [])),
     pcRegno: at('rip'),
     gSize,
     encode,
