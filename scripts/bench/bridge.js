@@ -7,6 +7,7 @@ const { once } = require('node:events');
 const readline = require('node:readline');
 const { compile, median } = require('./compile');
 const { Tracee } = require('../../dist');
+const { tracer } = require('../../dist/ptrace/tracer');
 
 function option(args, name, fallback) {
   const i = args.indexOf(name);
@@ -63,6 +64,14 @@ async function measureJs(target, megabytes, iterations) {
     thread.step();
     return thread.nextEvent();
   });
+  // The same round trip with the stop awaited on the JS thread (tracer.settle), as gdbsock waits for gdb's stops.
+  result['step-settled'] = await timeEach(iterations, () => {
+    const next = thread.nextEvent();
+    const before = thread.events;
+    thread.step();
+    tracer.settle(10, () => thread.events !== before);
+    return next;
+  });
   result.getregs = timeEachSync(iterations, () => thread.getRegistersRaw());
   result['getregs-typed'] = timeEachSync(iterations, () => thread.getRegisters());
   result.read8 = timeEachSync(iterations, () => tracee.memory.read(target.address, 8));
@@ -98,6 +107,7 @@ exports.main = async function main(args) {
   const mbps = (ns) => (megabytes / (ns / 1e9)).toFixed(0);
   const rows = [
     ['stop->event->continue (single-step)', med(c, 'step-roundtrip'), med(js, 'step-roundtrip'), 'us', 2],
+    ['  the same, settled on the JS thread', med(c, 'step-roundtrip'), med(js, 'step-settled'), 'us', 2],
     ['GETREGS (raw)', med(c, 'getregs'), med(js, 'getregs'), 'us', undefined],
     ['GETREGS (typed object)', med(c, 'getregs'), med(js, 'getregs-typed'), 'us', undefined],
     ['8-byte memory read', med(c, 'read8'), med(js, 'read8'), 'us', undefined],
