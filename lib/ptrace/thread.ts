@@ -31,7 +31,7 @@ export class Thread {
   lastEvent: TraceEvent | undefined;
   /** A signal the thread stopped to receive: resumed or detached with it unless told otherwise. */
   pendingSignal = 0;
-  /** Set by interrupt() until its interrupt stop comes, perhaps after other stops; any other interrupt stop is a stray trap. */
+  /** Set by interrupt(); the next interrupt stop is ours, any later one a stray trap. */
   interruptRequested = false;
   /** Created by clone and not yet seen in its first stop. */
   starting: boolean;
@@ -214,9 +214,7 @@ export class Thread {
   /** Called by the Tracee when a stop is reported. */
   noteStop(event: TraceEvent): void {
     this.state = 'stopped';
-    // A thread asked to stop may first stop for something else (a breakpoint); the kernel
-    // still owes the interrupt stop and delivers it at the next resume: that one is ours too.
-    if (event.type === 'interrupted') this.interruptRequested = false;
+    this.interruptRequested = false;
     tracer.setRunning(this.tid, false);
     this.settle(event);
   }

@@ -805,6 +805,12 @@ export class LiveTarget implements Target {
   /** Resumes a thread as its mode says, after an event gdb need not see. */
   private carryOn(t: Thread | undefined, mode: Mode, signal: number): void {
     if (!t || t.state !== 'stopped' || this.stopping || !this.running) return;
+    if (this.ctrlC && signal === 0) {
+      // gdb asked for a stop and here is one: a thread interrupted while it was stopping for
+      // something else (a false condition) gets its interrupt stop only at its next resume.
+      this.ctrlC = false;
+      return this.reportStop(t.tid, { kind: 'signal', tid: t.tid, signal: SIGINT });
+    }
     switch (mode.type) {
       case 'continue':
         return this.go(t, signal);
