@@ -806,8 +806,9 @@ export class LiveTarget implements Target {
   private carryOn(t: Thread | undefined, mode: Mode, signal: number): void {
     if (!t || t.state !== 'stopped' || this.stopping || !this.running) return;
     if (this.ctrlC && signal === 0) {
-      // gdb asked for a stop and here is one: a thread interrupted while it was stopping for
-      // something else (a false condition) gets its interrupt stop only at its next resume.
+      // gdb asked for a stop and here is one. A thread that entered another trap (a false
+      // condition) just as it was interrupted never reports the interrupt: entering any ptrace
+      // trap clears a pending one (kernel/signal.c, ptrace_stop).
       this.ctrlC = false;
       return this.reportStop(t.tid, { kind: 'signal', tid: t.tid, signal: SIGINT });
     }
