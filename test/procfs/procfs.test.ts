@@ -5,7 +5,7 @@ import path from 'node:path';
 import t from 'tap';
 import { procfs } from '../../lib';
 import { AuxvType } from '../../lib/procfs';
-import { fixture, startDetached } from '../helpers';
+import { fixture, procState, startDetached } from '../helpers';
 
 /** A process with a hostile name, a mapped file whose path has spaces and a newline, and a deleted mapping. */
 async function startOddProcess(t: Tap.Test) {
@@ -18,6 +18,8 @@ async function startOddProcess(t: Tap.Test) {
   const name = 'x) R 1 (\ny z'; // 12 bytes: fits comm's 15
   const target = await startDetached(fixture('procfs'), [name, keep, gone]);
   t.teardown(target.kill);
+  // It prints "ready" just before it goes to sleep: wait for the sleep, so its state reads S.
+  for (let i = 0; i < 200 && procState(target.pid) !== 'S'; i++) await new Promise((r) => setTimeout(r, 10));
   return { ...target, name, keep, gone };
 }
 
