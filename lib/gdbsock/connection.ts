@@ -57,7 +57,7 @@ export class Connection extends EventEmitter {
   /** Sends a reply body (already escaped where binary). */
   send(body: Buffer | string, options: { binary?: boolean } = {}): void {
     if (this.closed) return;
-    const length = typeof body === 'string' ? body.length : body.length;
+    const length = body.length; // a latin1 string has one byte per character
     // Small replies, nearly all of them, are framed in one reused buffer; big ones (memory dumps) in their own.
     const out = length + 4 <= this.replyBuffer.length ? this.replyBuffer : Buffer.allocUnsafe(length + 4);
     if (typeof body === 'string') out.write(body, 1, 'latin1');

@@ -86,12 +86,17 @@ export class LiveTarget implements Target {
   private readonly newChildren = new Map<number, Tracee>();
   /** Children reported to gdb in a fork stop, waiting for the owner of this target to take them. */
   private readonly forkedChildren = new Map<number, LiveTarget>();
+  /** For each gdb register number, its word in the kernel's general regset (-1: not there). */
+  private readonly gprWordOf: number[];
+  /** A settleWaiter is already scheduled for the next turn of the loop. */
+  private settleQueued = false;
 
   private constructor(
     readonly tracee: Tracee,
     readonly attached: boolean,
   ) {
     tracee.autoResumeNewThreads = false;
+    this.gprWordOf = this.registers.registers.map((r) => tracee.arch.gprNames.indexOf(r.name));
     this.last = { kind: 'signal', tid: tracee.pid, signal: attached ? 0 : SIGTRAP };
     for (const t of tracee.threads.values()) this.modes.set(t.tid, { type: 'stopped' });
     tracee.on('event', (e: TraceEvent) => this.onEvent(e));
@@ -246,10 +251,6 @@ export class LiveTarget implements Target {
     if (word >= 0) {
       const at = word * 8;
       return this.rawGpr(tid).subarray(at, at + this.registers.registers[regno]!.size);
-    }
-    const def = this.registers.registers[regno];
-    if (def && def.feature === 'org.gnu.gdb.i386.core' && !def.name.startsWith('st') && !def.name.startsWith('f')) {
-      return this.registers.encode({ gpr: this.gpr(tid), fxsave: EMPTY_FXSAVE }, regno);
     }
     return this.registers.encode(this.regsets(tid), regno);
   }
@@ -534,8 +535,6 @@ export class LiveTarget implements Target {
     if (!this.waiter || !this.running || this.stopping) return;
     if (tracer.settle(WAIT_SETTLE_MS, () => !this.waiter || this.stopping) === 'busy') this.settleSoon();
   };
-
-  private settleQueued = false;
 
   /** After an event that was not worth reporting: the next one likely follows soon (a loop hitting a false condition). */
   private settleSoon(): void {
@@ -856,21 +855,11 @@ export class LiveTarget implements Target {
     this.reportStop(tid, { kind: 'signal', tid, signal: SIGTRAP, reason: { type: 'swbreak' } });
   }
 
-  /** For each gdb register number, its word in the kernel's general regset (-1: not there). */
-  private gprWords: number[] | undefined;
-  private get gprWordOf(): number[] {
-    return (this.gprWords ??= this.registers.registers.map((r) => this.tracee.arch.gprNames.indexOf(r.name)));
-  }
 
   private anyTrue(tid: number, conditions: Condition[]): boolean {
     const ctx = {
-      // A condition runs at every hit: read the general regset once and pick words out of it, nothing decoded.
+      // General registers are views of one raw GETREGSET per stop: nothing decoded at each hit.
       register: (regno: number) => {
-        const word = this.gprWordOf[regno] ?? -1;
-        if (word >= 0) {
-          const value = this.rawGpr(tid).readBigUInt64LE(word * 8);
-          return this.registers.registers[regno]!.size === 4 ? value & 0xffffffffn : value;
-        }
         const bytes = this.readRegister(tid, regno);
         return bytes.length >= 8 ? bytes.readBigUInt64LE(0) : BigInt(bytes.readUIntLE(0, bytes.length));
       },
@@ -909,7 +898,6 @@ export class LiveTarget implements Target {
   }
 }
 
-const EMPTY_FXSAVE = Buffer.alloc(512);
 
 function watchKind(type: BreakpointType): 'watch' | 'rwatch' | 'awatch' {
   return type === 'write' ? 'watch' : type === 'read' ? 'rwatch' : 'awatch';
