@@ -1,4 +1,5 @@
 /** One crash as cored records it: the kernel's arguments, /proc, the core's notes and what the sinks did. */
+import type { CrashArgs } from './crash-args';
 import type { ProcessMetadata } from './metadata';
 import type { SinkResult } from './sinks/types';
 
@@ -7,20 +8,10 @@ export interface ThreadSummary {
   signal: number;
 }
 
-export interface CrashRecord {
+/** The kernel's arguments as they were (the pidfd was a descriptor of the handler's, not worth keeping). */
+export interface CrashRecord extends Omit<CrashArgs, 'pidfd'> {
   id: string;
-  pid: number;
-  tid: number;
-  signal: number;
   signalName: string;
-  /** Seconds since the epoch (%t). */
-  time: number;
-  uid: number;
-  gid: number;
-  dumpMode: number;
-  rlimitCore: string;
-  /** %e from the kernel. */
-  comm: string;
   exe?: string;
   /** From the program headers, before the data arrived. */
   expectedSize?: number;
