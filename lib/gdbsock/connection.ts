@@ -10,6 +10,12 @@ import { type Frame, PacketDecoder, RLE_LIMIT, frameInPlace } from './packet';
  * command; when a person is typing, the event loop gets the socket back.
  */
 const PUMP_WINDOW_MS = 10;
+/**
+ * How long pump() polls without sleeping first. gdb usually answers within
+ * this; a sleeping thread costs tens of microseconds to wake, more in a VM
+ * (the idle vCPU halts), and that wake is on every packet's critical path.
+ */
+const PUMP_SPIN_MS = 0.3;
 /** How long a reply may block the JS thread while gdb reads it; the rest goes through the event loop. */
 const WRITE_WINDOW_MS = 1000;
 
@@ -139,11 +145,15 @@ export class Connection extends EventEmitter {
 
   /** Bytes read into readBuffer once gdb sent some within the window; 0 if it did not. */
   private readNow(fd: number): number {
-    const deadline = performance.now() + PUMP_WINDOW_MS;
+    const start = performance.now();
+    const deadline = start + PUMP_WINDOW_MS;
+    const spinEnd = start + PUMP_SPIN_MS;
     for (;;) {
-      const left = Math.ceil(deadline - performance.now());
+      const now = performance.now();
+      const left = Math.ceil(deadline - now);
       if (left <= 0) return 0;
-      if (addon.waitReady(fd, left, false) !== 1) continue; // a signal (a stop elsewhere) or the window's end
+      // A zero timeout polls without sleeping, until the spin is over.
+      if (addon.waitReady(fd, now < spinEnd ? 0 : left, false) !== 1) continue; // not yet, a signal (a stop elsewhere) or the window's end
       try {
         return fs.readSync(fd, this.readBuffer, 0, this.readBuffer.length, null);
       } catch (err) {

@@ -34,6 +34,12 @@ export interface RegisterLayout {
    * register saves that round trip and costs a few hundred bytes.
    */
   readonly expedited: readonly number[];
+  /**
+   * Registers sent when a step (or range step) ends: only the frame pointer,
+   * stack pointer and pc, as gdbserver sends. gdb does not ask for the rest
+   * between steps, so a full set would be bytes to build and parse for nothing.
+   */
+  readonly expeditedAfterStep: readonly number[];
   readonly pcRegno: number;
   /** Total size of a `g` reply in bytes. */
   readonly gSize: number;
@@ -219,6 +225,7 @@ function buildLayout(): RegisterLayout {
     registers,
     encodeAll,
     expedited: registers.flatMap((r, i) => (GPR_WORDS.has(r.name) || r.name === 'orig_rax' || r.name.endsWith('_base') ? [i] : [])),
+    expeditedAfterStep: [at('rbp'), at('rsp'), at('rip')],
     pcRegno: at('rip'),
     gSize,
     encode,

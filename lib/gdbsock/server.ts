@@ -170,7 +170,8 @@ export class Server extends EventEmitter {
     return first.tid;
   }
 
-  private stopReply(event: StopEvent): string {
+  /** `afterStep`: the stop answers a resume that stepped a thread (vCont s or r). */
+  private stopReply(event: StopEvent, afterStep = false): string {
     const t = this.t;
     return formatStopReply(event, t.pid, {
       multiprocess: this.multiprocess,
@@ -179,10 +180,11 @@ export class Server extends EventEmitter {
         try {
           // Every stop builds this: a plain loop, no intermediate arrays.
           const unavailable = t.unavailableRegisters?.(tid);
+          const regnos = afterStep && endsStep(event) ? t.registers.expeditedAfterStep : t.registers.expedited;
           let text = '';
-          for (const n of t.registers.expedited) {
+          for (const n of regnos) {
             if (unavailable?.has(n)) continue;
-            text += `${n < 16 ? '0' : ''}${n.toString(16)}:${t.readRegister(tid, n).toString('hex')};`;
+            text += `${REGNO_PREFIX[n] ?? `${n.toString(16)}:`}${t.readRegister(tid, n).toString('hex')};`;
           }
           return text;
         } catch {
@@ -377,7 +379,7 @@ export class Server extends EventEmitter {
         const event = await t.wait();
         if (event.kind === 'thread-exited' && !this.threadEvents) continue;
         if (event.kind === 'exited' || event.kind === 'killed') this.afterProcessEnd();
-        return this.stopReply(event);
+        return this.stopReply(event, actions.some((a) => a.type === 'step' || a.type === 'range'));
       }
     } finally {
       this.waiting = false;
@@ -708,6 +710,16 @@ export class Server extends EventEmitter {
 const NO_REPLY = '\u0000no-reply';
 
 type Reply = Buffer | string;
+
+/** `NN:` for register numbers in stop replies, built once. */
+const REGNO_PREFIX = Array.from({ length: 256 }, (_, n) => `${n < 16 ? '0' : ''}${n.toString(16)}:`);
+
+const SIGTRAP = 5;
+
+/** A stop that can end a step or a range step: a trap with nothing else to report (no breakpoint, watchpoint or event). */
+function endsStep(event: StopEvent): boolean {
+  return event.kind === 'signal' && event.signal === SIGTRAP && event.reason === undefined;
+}
 
 function splitOnce(text: string, sep: string): [string, string?] {
   const i = text.indexOf(sep);

@@ -1,8 +1,10 @@
 /** Shared by the gdbsock tests: start gdbsock (the built CLI) and drive a real gdb against it. */
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import net from 'node:net';
 import path from 'node:path';
 import readline from 'node:readline';
+import { PacketDecoder, frame, runLengthDecode } from '../../lib/gdbsock/packet';
 
 const CLI = path.join(__dirname, '..', '..', 'dist', 'gdbsock', 'cli.js');
 
@@ -93,4 +95,38 @@ export async function startGdbserver(args: string[]): Promise<{ target: string; 
     void exited.then(() => reject(new Error(`gdbserver exited: ${text}`)));
   });
   return { target: `127.0.0.1:${port}`, exited };
+}
+
+/** A bare RSP client over TCP: acks until QStartNoAckMode, one packet at a time. */
+export async function rspClient(target: string) {
+  const [host, port] = target.split(':');
+  const socket = net.connect(Number(port), host);
+  await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+  const decoder = new PacketDecoder(1 << 22);
+  const replies: string[] = [];
+  let acking = true;
+  let wake: (() => void) | undefined;
+  socket.on('data', (d: Buffer) => {
+    for (const f of decoder.push(d)) {
+      if (f.kind !== 'packet') continue;
+      if (acking) socket.write('+');
+      replies.push(runLengthDecode(f.payload).toString('latin1'));
+      wake?.();
+    }
+  });
+  const ask = async (body: string, timeoutMs = 10000): Promise<string> => {
+    socket.write(frame(Buffer.from(body, 'latin1'), false));
+    const deadline = Date.now() + timeoutMs;
+    while (replies.length === 0) {
+      if (Date.now() > deadline) throw new Error(`no reply to ${body}`);
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        setTimeout(resolve, 100);
+      });
+    }
+    const reply = replies.shift()!;
+    if (body === 'QStartNoAckMode' && reply === 'OK') acking = false;
+    return reply;
+  };
+  return { ask, close: () => socket.destroy() };
 }

@@ -5,50 +5,14 @@
  * storm of threads racing into a breakpoint under real gdb: no hit lost, no hang.
  */
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { PacketDecoder, frame, runLengthDecode } from '../../lib/gdbsock/packet';
 import { fixture } from '../helpers';
-import { requireTool, runGdb, startGdbsock } from './gdb';
+import { requireTool, rspClient, runGdb, startGdbsock } from './gdb';
 
 requireTool('gdb');
 const storm = fixture('threadstorm');
-
-/** A bare RSP client over TCP: acks until QStartNoAckMode, one packet at a time. */
-async function rspClient(target: string) {
-  const [host, port] = target.split(':');
-  const socket = net.connect(Number(port), host);
-  await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject));
-  const decoder = new PacketDecoder(1 << 22);
-  const replies: string[] = [];
-  let acking = true;
-  let wake: (() => void) | undefined;
-  socket.on('data', (d: Buffer) => {
-    for (const f of decoder.push(d)) {
-      if (f.kind !== 'packet') continue;
-      if (acking) socket.write('+');
-      replies.push(runLengthDecode(f.payload).toString('latin1'));
-      wake?.();
-    }
-  });
-  const ask = async (body: string, timeoutMs = 10000): Promise<string> => {
-    socket.write(frame(Buffer.from(body, 'latin1'), false));
-    const deadline = Date.now() + timeoutMs;
-    while (replies.length === 0) {
-      if (Date.now() > deadline) throw new Error(`no reply to ${body}`);
-      await new Promise<void>((resolve) => {
-        wake = resolve;
-        setTimeout(resolve, 100);
-      });
-    }
-    const reply = replies.shift()!;
-    if (body === 'QStartNoAckMode' && reply === 'OK') acking = false;
-    return reply;
-  };
-  return { ask, close: () => socket.destroy() };
-}
 
 t.test('QThreadEvents:1: a create stop per new thread, a w reply per exit, then W;process', async (t) => {
   const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', storm, '3', '4']);

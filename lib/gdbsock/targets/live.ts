@@ -90,6 +90,17 @@ export class LiveTarget implements Target {
   private readonly gprWordOf: number[];
   /** A settleWaiter is already scheduled for the next turn of the loop. */
   private settleQueued = false;
+  /**
+   * Software breakpoints gdb removed while the process is stopped, still in
+   * its memory. gdb lifts every breakpoint at each stop and puts them back
+   * before resuming: writing the code out and in again each time costs four
+   * syscalls a breakpoint for nothing. Memory reads already show the
+   * program's bytes; these come out for real before anything runs or gdb
+   * writes memory (liftNow).
+   */
+  private readonly lifted = new Set<bigint>();
+  /** A vfork child runs in our memory (until vfork-done): what gdb removes must come out at once. */
+  private vforkChildRunning = false;
 
   private constructor(
     readonly tracee: Tracee,
@@ -292,6 +303,7 @@ export class LiveTarget implements Target {
   }
 
   writeMemory(address: bigint, data: Buffer): number {
+    this.liftNow();
     return this.tracee.memory.write(address, data);
   }
 
@@ -309,6 +321,14 @@ export class LiveTarget implements Target {
    * stop and a PTRACE_CONT, where an int3 would also need a step over it.
    */
   private insertSoftware(address: bigint, conditions: Condition[] | undefined): void {
+    if (this.lifted.delete(address) && this.tracee.breakpoints.has(address)) {
+      // Still in memory (an exec would have wiped it), so it only has to be gdb's again, unless a condition now wants a debug register.
+      if (!conditions || this.debugRegisters.free === 0 || !this.tracee.arch.debugRegisters) {
+        this.softwareBreakpoints.set(address, conditions);
+        return;
+      }
+      this.tracee.breakpoints.remove(address);
+    }
     if (this.hardwareConditions.has(address)) {
       if (conditions) return void this.hardwareConditions.set(address, conditions);
       this.removeBreakpoint('software', address, 1);
@@ -343,11 +363,18 @@ export class LiveTarget implements Target {
     }
     if (type === 'software') {
       this.softwareBreakpoints.delete(address);
-      this.tracee.breakpoints.remove(address);
+      if (this.running || this.vforkChildRunning || !this.tracee.breakpoints.has(address)) this.tracee.breakpoints.remove(address);
+      else this.lifted.add(address);
       return;
     }
     this.debugRegisters.remove(type, address, length);
     this.applyDebugRegisters();
+  }
+
+  /** Takes the breakpoints gdb removed out of memory (see `lifted`). */
+  private liftNow(): void {
+    for (const address of this.lifted) this.tracee.breakpoints.remove(address);
+    this.lifted.clear();
   }
 
   private applyDebugRegisters(): void {
@@ -428,6 +455,7 @@ export class LiveTarget implements Target {
     }
     const held = this.held.shift();
     if (held) return this.report(held);
+    this.liftNow();
     const plan: [Thread, ResumeAction][] = [];
     for (const t of this.tracee.threads.values()) {
       if (t.state !== 'stopped') continue;
@@ -646,11 +674,13 @@ export class LiveTarget implements Target {
       case 'vfork': {
         const child = this.newChildren.get(e.newPid);
         this.newChildren.delete(e.newPid);
+        if (e.type === 'vfork') this.vforkChildRunning = true;
         if (child && t && (e.type === 'fork' ? this.forkEvents : this.vforkEvents)) return void this.reportFork(t, e.type, child, mode);
         if (child) void this.releaseChild(child, e.type === 'vfork');
         return this.carryOn(t, mode, 0);
       }
       case 'vfork-done':
+        this.vforkChildRunning = false;
         if (this.vforkEvents && !this.stopping) return this.reportOrHold(e.tid, { kind: 'signal', tid: e.tid, signal: SIGTRAP, reason: { type: 'vforkdone' } });
         return this.carryOn(t, mode, 0);
       case 'clone':
@@ -883,6 +913,7 @@ export class LiveTarget implements Target {
 
   async detach(): Promise<void> {
     this.running = false;
+    this.lifted.clear(); // the detach takes every breakpoint out
     for (const tid of [...this.commFds.keys()]) this.forgetThread(tid);
     this.debugRegisters.clear();
     if (this.tracee.state !== 'traced') return;

@@ -1,0 +1,50 @@
+/**
+ * gdb takes every breakpoint out at each stop and puts it back before the
+ * next resume. gdbsock leaves a removed int3 in memory until something runs
+ * or gdb writes memory, so a z0 then Z0 at the same address costs no syscall.
+ * Checked here over the raw protocol: memory reads show the program's byte
+ * while the int3 is still in memory; a breakpoint put back still hits; one
+ * left out is really out once the process runs; gdb's memory writes win.
+ */
+import t from 'tap';
+import { fixture, symbol } from '../helpers';
+import { requireTool, rspClient, startGdbsock } from './gdb';
+
+requireTool('gdb');
+const inferior = fixture('gdbsock');
+const stepMe = symbol(inferior, 'step_me').toString(16);
+
+async function session(t: Tap.Test, calls: number) {
+  const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', inferior, 'count', String(calls)]);
+  t.teardown(() => server.stop());
+  const rsp = await rspClient(server.target);
+  t.teardown(rsp.close);
+  t.equal(await rsp.ask('QStartNoAckMode'), 'OK');
+  await rsp.ask('qSupported:swbreak+;multiprocess-');
+  return rsp;
+}
+
+t.test('a breakpoint removed and put back between two stops still hits, and reads never show the int3', async (t) => {
+  const rsp = await session(t, 3);
+  const original = await rsp.ask(`m${stepMe},1`);
+  t.not(original, 'cc', 'the program byte at step_me');
+  t.equal(await rsp.ask(`Z0,${stepMe},1`), 'OK');
+  t.match(await rsp.ask('vCont;c'), /^T05swbreak:;/, 'first hit');
+  t.equal(await rsp.ask(`z0,${stepMe},1`), 'OK');
+  t.equal(await rsp.ask(`m${stepMe},1`), original, 'removed: the program byte');
+  t.equal(await rsp.ask(`Z0,${stepMe},1`), 'OK');
+  t.equal(await rsp.ask(`m${stepMe},1`), original, 'inserted: still the program byte');
+  t.match(await rsp.ask('vCont;c'), /^T05swbreak:;/, 'second hit: the int3 is in place');
+  t.equal(await rsp.ask(`z0,${stepMe},1`), 'OK');
+  t.equal(await rsp.ask('vCont;c'), 'W00', 'left out: the process runs to its end without another stop');
+});
+
+t.test("gdb's write over a removed breakpoint stays: the int3 comes out before the write, not after", async (t) => {
+  const rsp = await session(t, 3);
+  t.equal(await rsp.ask(`Z0,${stepMe},1`), 'OK');
+  t.match(await rsp.ask('vCont;c'), /^T05swbreak:;/);
+  t.equal(await rsp.ask(`z0,${stepMe},1`), 'OK');
+  t.equal(await rsp.ask(`M${stepMe},1:c3`), 'OK', 'a ret over the first byte of step_me');
+  t.equal(await rsp.ask(`m${stepMe},1`), 'c3', 'memory shows what gdb wrote');
+  t.equal(await rsp.ask('vCont;c'), 'W00', 'the process ran on (step_me now returns at once) and exited');
+});
