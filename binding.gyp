@@ -7,6 +7,7 @@
         "native/sigchld.cc",
         "native/ptrace.c",
         "native/wait.c",
+        "native/step.c",
         "native/memory.c",
         "native/launch.c",
         "native/seccomp.c",

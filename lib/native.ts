@@ -17,6 +17,21 @@ export interface Addon {
   reap(tids: Int32Array, out: Int32Array): number;
   /** Sleeps until fd (-1: none) is readable, or writable if asked: 1; timeout: 0; a signal handler ran (SIGCHLD): -1. */
   waitReady(fd: number, timeoutMs: number, writable: boolean): number;
+  /**
+   * Single-steps while the pc (at byte pcOffset of NT_PRSTATUS) stays in [start, end) and off `avoid`,
+   * polling for each step for up to spinUs, for up to budgetUs in all. Returns the wait status of the
+   * stop that ended it, -1 if the thread was left stepping, -2 if it vanished (ECHILD).
+   */
+  stepRange(
+    tid: number,
+    signal: number,
+    start: bigint,
+    end: bigint,
+    avoid: BigUint64Array,
+    pcOffset: number,
+    spinUs: number,
+    budgetUs: number,
+  ): number;
   vmRead(pid: number, address: bigint, buffer: Buffer, offset: number, length: number): number;
   vmReadAsync(
     pid: number,

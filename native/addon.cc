@@ -61,6 +61,7 @@ class Hostkit : public Napi::Addon<Hostkit> {
         InstanceMethod("waitpid", &Hostkit::Waitpid),
         InstanceMethod("reap", &Hostkit::Reap),
         InstanceMethod("waitReady", &Hostkit::WaitReady),
+        InstanceMethod("stepRange", &Hostkit::StepRange),
         InstanceMethod("vmRead", &Hostkit::VmRead),
         InstanceMethod("vmReadAsync", &Hostkit::VmReadAsync),
         InstanceMethod("vmWrite", &Hostkit::VmWrite),
@@ -224,6 +225,26 @@ class Hostkit : public Napi::Addon<Hostkit> {
     int rc = hk_wait_ready((int)fd, info[2].As<Napi::Boolean>().Value(), (int)timeout);
     if (rc == -EINTR) return Napi::Number::New(env, -1);
     if (rc < 0) return Fail(env, rc, "poll", Info(env, "fd", (double)fd));
+    return Napi::Number::New(env, rc);
+  }
+
+  // stepRange(tid, signal, start, end, avoid: BigUint64Array, pcOffset, spinUs, budgetUs)
+  //   -> a wait status (>= 0), -1 still stepping, -2 vanished (ECHILD).
+  Napi::Value StepRange(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    int64_t tid, signal, pc_offset, spin_us, budget_us;
+    uint64_t start, end;
+    if (!ArgInt(info, 0, &tid) || !ArgInt(info, 1, &signal) || !ArgU64(info, 2, &start) || !ArgU64(info, 3, &end) ||
+        !info[4].IsTypedArray() || info[4].As<Napi::TypedArray>().TypedArrayType() != napi_biguint64_array ||
+        !ArgInt(info, 5, &pc_offset) || !ArgInt(info, 6, &spin_us) || !ArgInt(info, 7, &budget_us))
+      return TypeError(env, "stepRange(tid, signal, start, end, avoid, pcOffset, spinUs, budgetUs)");
+    Napi::TypedArrayOf<uint64_t> avoid = info[4].As<Napi::TypedArrayOf<uint64_t>>();
+    struct hk_step_range r = {(pid_t)tid, (int)signal, start, end, avoid.Data(), (int)avoid.ElementLength(),
+                              (size_t)pc_offset, spin_us, budget_us};
+    int rc = hk_step_range(&r);
+    if (rc == HK_STEP_RUNNING) return Napi::Number::New(env, -1);
+    if (rc == HK_STEP_VANISHED) return Napi::Number::New(env, -2);
+    if (rc < 0) return Fail(env, rc, "ptrace", Info(env, "tid", (double)tid));
     return Napi::Number::New(env, rc);
   }
 

@@ -25,6 +25,26 @@ int hk_reap(const int32_t *tids, int count, int32_t *out, int max_pairs);
  * fd < 0: signal or timeout only. */
 int hk_wait_ready(int fd, int writable, int timeout_ms);
 
+/* step.c: single-steps `tid` (the first step delivering `signal`) while its pc,
+ * at byte `pc_offset` of the NT_PRSTATUS regset, stays in [start, end) and off
+ * `avoid`. Each step is waited for by polling, for at most `spin_us`; the loop
+ * gives up after `budget_us`. Returns the wait status of the stop that ended
+ * it (any stop but a plain step that stayed in range), HK_STEP_RUNNING when
+ * the thread was left stepping (a slow step, or out of budget: the caller's
+ * reaper will see its stop), HK_STEP_VANISHED (ECHILD), or -errno. */
+struct hk_step_range {
+  pid_t tid;
+  int signal;
+  uint64_t start, end;
+  const uint64_t *avoid;
+  int navoid;
+  size_t pc_offset;
+  int64_t spin_us, budget_us;
+};
+#define HK_STEP_RUNNING (-100000)
+#define HK_STEP_VANISHED (-100001)
+int hk_step_range(const struct hk_step_range *r);
+
 /* memory.c */
 ssize_t hk_vm_read(pid_t pid, uint64_t addr, void *buf, size_t len);
 ssize_t hk_vm_write(pid_t pid, uint64_t addr, const void *buf, size_t len);

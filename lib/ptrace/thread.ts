@@ -15,6 +15,14 @@ type ResumeRequest = typeof Request.CONT | typeof Request.SINGLESTEP | typeof Re
 /** Buffers big enough for any XSAVE layout the kernel may hand back (it trims iov_len). */
 const XSTATE_MAX = 16384;
 
+/** How long stepWhileIn polls for one step before leaving it to the reaper (a step into a blocking syscall). */
+const STEP_SPIN_US = 200;
+/** How long stepWhileIn may keep the JS thread stepping through a range (a tight loop on one line). */
+const STEP_BUDGET_US = 20_000;
+/** addon.stepRange: the thread was left stepping; it vanished (ECHILD). */
+const STEP_RUNNING = -1;
+const STEP_VANISHED = -2;
+
 /** PEEKUSER's word, read at once: one buffer for every call (JS runs one call at a time). */
 const peekWord = Buffer.alloc(8);
 
@@ -58,6 +66,25 @@ export class Thread {
 
   step(signal = this.pendingSignal): void {
     this.resume(Request.SINGLESTEP, signal);
+  }
+
+  /**
+   * Steps while the pc stays in [start, end) and off `avoid`, in native code:
+   * the steps between are never seen here. The stop that ends it is handled
+   * before this returns, as if reaped; a step that takes longer than
+   * STEP_SPIN_US (a blocking syscall), or a run past STEP_BUDGET_US, is left
+   * to the reaper. An empty range is one step.
+   */
+  stepWhileIn(start: bigint, end: bigint, avoid: BigUint64Array, signal = this.pendingSignal): void {
+    if (this.state !== 'stopped') this.requireStopped('PTRACE_SINGLESTEP');
+    const pcOffset = this.arch.gprNames.indexOf(this.arch.pc) * 8;
+    this.state = 'running';
+    this.pendingSignal = 0;
+    this.lastResume = Request.SINGLESTEP;
+    tracer.setRunning(this.tid, true);
+    const status = addon.stepRange(this.tid, signal, start, end, avoid, pcOffset, STEP_SPIN_US, STEP_BUDGET_US);
+    if (status === STEP_RUNNING) return;
+    tracer.deliver(this.tid, status === STEP_VANISHED ? -1 : status);
   }
 
   /** Resumes until the next syscall entry or exit. */

@@ -119,6 +119,14 @@ class Tracer {
     return handled;
   }
 
+  /** A status waited for outside reap() (Thread.stepWhileIn): handled as if reaped. */
+  deliver(tid: number, status: number): void {
+    const thread = this.threads.get(tid);
+    if (!thread) return;
+    if (status === VANISHED) thread.onVanished();
+    else thread.onWaitStatus(status);
+  }
+
   /**
    * Blocks the JS thread, reaping as stops come, until `done()` holds
    * ('done'), nothing was reaped for `idleMs` ('idle'), or SETTLE_BUDGET_MS

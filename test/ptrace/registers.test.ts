@@ -43,6 +43,30 @@ t.test('single-step advances rip', async (t) => {
   t.ok(after > before && after < before + 16n, `rip moved one instruction (${before.toString(16)} -> ${after.toString(16)})`);
 });
 
+t.test('stepWhileIn steps through a range in native code and reports only the stop that leaves it', async (t) => {
+  const tracee = await launchAtMarker(t);
+  const thread = tracee.leader!;
+  const returnAddress = tracee.memory.read(thread.getRegisters().rsp!, 8).readBigUInt64LE(0);
+  const events = thread.events;
+  // marker() is a handful of instructions ending in ret; its caller comes after it in the file.
+  thread.stepWhileIn(marker, returnAddress, new BigUint64Array(0));
+  t.equal(thread.state, 'stopped', 'the stop was handled before stepWhileIn returned');
+  t.equal(thread.events, events + 1, 'one event for the whole range');
+  t.same(thread.lastEvent, { type: 'step', tid: thread.tid });
+  t.equal(thread.getPc(), returnAddress, 'the ret left the range');
+});
+
+t.test('stepWhileIn: an empty range is one step; an address to avoid ends the range there', async (t) => {
+  let thread = (await launchAtMarker(t)).leader!;
+  thread.stepWhileIn(0n, 0n, new BigUint64Array(0));
+  t.same(thread.lastEvent, { type: 'step', tid: thread.tid });
+  const second = thread.getPc();
+  t.ok(second > marker && second < marker + 16n, 'one instruction');
+  thread = (await launchAtMarker(t)).leader!;
+  thread.stepWhileIn(marker, marker + 4096n, BigUint64Array.of(second));
+  t.equal(thread.getPc(), second, 'stopped on the avoided address, still inside the range');
+});
+
 t.test('FP/SSE and XSTATE registers round trip', async (t) => {
   const tracee = await launchAtMarker(t);
   const thread = tracee.leader!;

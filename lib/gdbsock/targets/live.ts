@@ -483,6 +483,8 @@ export class LiveTarget implements Target {
       } else rest.push([t, action]);
     }
     if (this.stopping || this.pendingReport) return;
+    // Steppers last: a step's stop may be handled before stepWhileIn returns, and then everyone else must be running.
+    rest.sort(([, a], [, b]) => Number(a.type !== 'continue') - Number(b.type !== 'continue'));
     for (const [t, action] of rest) {
       if (t.state !== 'stopped') continue;
       switch (action.type) {
@@ -492,12 +494,14 @@ export class LiveTarget implements Target {
           break;
         case 'step':
           this.modes.set(t.tid, { type: 'step' });
-          t.step(action.signal);
+          t.stepWhileIn(0n, 0n, NO_ADDRESSES, action.signal);
           break;
-        case 'range':
-          this.modes.set(t.tid, { type: 'range', start: action.start, end: action.end });
-          t.step(0);
+        case 'range': {
+          const mode = { type: 'range', start: action.start, end: action.end } as const;
+          this.modes.set(t.tid, mode);
+          this.stepThrough(t, mode);
           break;
+        }
       }
     }
   }
@@ -857,12 +861,18 @@ export class LiveTarget implements Target {
     if (mode.type === 'range' && !this.stopping) {
       const pc = this.pcOf(t);
       if (pc >= mode.start && pc < mode.end && !this.tracee.breakpoints.has(pc)) {
-        t.step(0);
+        this.stepThrough(t, mode);
         return;
       }
     }
     if (this.stopping) return;
     this.reportStop(tid, { kind: 'signal', tid, signal: SIGTRAP });
+  }
+
+  /** Range stepping (vCont;r): steps in native code until the pc leaves the range or lands on a breakpoint. */
+  private stepThrough(t: Thread, range: { start: bigint; end: bigint }): void {
+    const inside = this.tracee.breakpoints.addresses.filter((a) => a >= range.start && a < range.end);
+    t.stepWhileIn(range.start, range.end, inside.length ? BigUint64Array.from(inside) : NO_ADDRESSES, 0);
   }
 
   private onBreakpoint(t: Thread, tid: number, address: bigint, mode: Mode): void {
@@ -929,6 +939,8 @@ export class LiveTarget implements Target {
   }
 }
 
+
+const NO_ADDRESSES = new BigUint64Array(0);
 
 function watchKind(type: BreakpointType): 'watch' | 'rwatch' | 'awatch' {
   return type === 'write' ? 'watch' : type === 'read' ? 'rwatch' : 'awatch';
