@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap';
-import { Tracee } from '../../lib/ptrace';
+import { type Thread, Tracee } from '../../lib/ptrace';
 import { decodeFxsave, decodeYmm } from '../../lib/ptrace/arch';
 import { fixture, symbol } from '../helpers';
 
@@ -43,27 +43,42 @@ t.test('single-step advances rip', async (t) => {
   t.ok(after > before && after < before + 16n, `rip moved one instruction (${before.toString(16)} -> ${after.toString(16)})`);
 });
 
+/**
+ * stepWhileIn until the pc leaves [start, end) or lands on `avoid`. A step
+ * slower than its spin (a loaded machine) is left to the reaper and may stop
+ * inside the range, as the doc says: then step on. Returns the events seen.
+ */
+async function stepThrough(thread: Thread, start: bigint, end: bigint, avoid: bigint[]): Promise<number> {
+  let events = 0;
+  for (;;) {
+    const before = thread.events;
+    thread.stepWhileIn(start, end, BigUint64Array.from(avoid));
+    if (thread.state === 'running') await thread.nextEvent();
+    events += thread.events - before;
+    const pc = thread.getPc();
+    if (pc < start || pc >= end || avoid.includes(pc)) return events;
+  }
+}
+
 t.test('stepWhileIn steps through a range in native code and reports only the stop that leaves it', async (t) => {
   const tracee = await launchAtMarker(t);
   const thread = tracee.leader!;
   const returnAddress = tracee.memory.read(thread.getRegisters().rsp!, 8).readBigUInt64LE(0);
-  const events = thread.events;
   // marker() is a handful of instructions ending in ret; its caller comes after it in the file.
-  thread.stepWhileIn(marker, returnAddress, new BigUint64Array(0));
-  t.equal(thread.state, 'stopped', 'the stop was handled before stepWhileIn returned');
-  t.equal(thread.events, events + 1, 'one event for the whole range');
+  const events = await stepThrough(thread, marker, returnAddress, []);
+  t.ok(events >= 1 && events < 5, `fewer events than instructions (${events}; 1 unless the machine is loaded)`);
   t.same(thread.lastEvent, { type: 'step', tid: thread.tid });
   t.equal(thread.getPc(), returnAddress, 'the ret left the range');
 });
 
 t.test('stepWhileIn: an empty range is one step; an address to avoid ends the range there', async (t) => {
   let thread = (await launchAtMarker(t)).leader!;
-  thread.stepWhileIn(0n, 0n, new BigUint64Array(0));
+  t.equal(await stepThrough(thread, 0n, 0n, []), 1);
   t.same(thread.lastEvent, { type: 'step', tid: thread.tid });
   const second = thread.getPc();
   t.ok(second > marker && second < marker + 16n, 'one instruction');
   thread = (await launchAtMarker(t)).leader!;
-  thread.stepWhileIn(marker, marker + 4096n, BigUint64Array.of(second));
+  await stepThrough(thread, marker, marker + 4096n, [second]);
   t.equal(thread.getPc(), second, 'stopped on the avoided address, still inside the range');
 });
 
