@@ -72,8 +72,9 @@ export class Thread {
    * Steps while the pc stays in [start, end) and off `avoid`, in native code:
    * the steps between are never seen here. The stop that ends it is handled
    * before this returns, as if reaped; a step that takes longer than
-   * STEP_SPIN_US (a blocking syscall), or a run past STEP_BUDGET_US, is left
-   * to the reaper. An empty range is one step.
+   * STEP_SPIN_US (a blocking syscall, a loaded machine), or a run past
+   * STEP_BUDGET_US, is left to the reaper, and its stop may then still be
+   * inside the range: the caller steps on. An empty range is one step.
    */
   stepWhileIn(start: bigint, end: bigint, avoid: BigUint64Array, signal = this.pendingSignal): void {
     if (this.state !== 'stopped') this.requireStopped('PTRACE_SINGLESTEP');
