@@ -5,7 +5,6 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/ptrace.h>
-#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -34,15 +33,15 @@ static int wait_until(pid_t tid, int64_t until, int *status) {
 static int plain_step(pid_t tid, int status) {
   if (!WIFSTOPPED(status) || WSTOPSIG(status) != SIGTRAP || (status >> 16) != 0) return 0;
   siginfo_t si;
-  if (ptrace(PTRACE_GETSIGINFO, tid, 0, &si) < 0) return 0;
+  if (hk_ptrace_buffer(PTRACE_GETSIGINFO, tid, 0, &si) < 0) return 0;
   return si.si_code == TRAP_TRACE;
 }
 
 static int pc_of(pid_t tid, size_t pc_offset, uint64_t *pc) {
   uint64_t regs[64];
-  struct iovec iov = {regs, sizeof regs};
-  if (ptrace(PTRACE_GETREGSET, tid, (void *)NT_PRSTATUS, &iov) < 0) return -errno;
-  if (pc_offset + 8 > iov.iov_len) return -EINVAL;
+  long filled = hk_ptrace_regset(1, tid, NT_PRSTATUS, regs, sizeof regs);
+  if (filled < 0) return (int)filled;
+  if (pc_offset + 8 > (size_t)filled) return -EINVAL;
   memcpy(pc, (char *)regs + pc_offset, 8);
   return 0;
 }
@@ -57,7 +56,8 @@ int hk_step_range(const struct hk_step_range *r) {
   int64_t start = now_us();
   int signal = r->signal;
   for (;;) {
-    if (ptrace(PTRACE_SINGLESTEP, r->tid, 0, (void *)(long)signal) < 0) return -errno;
+    long rc_step = hk_ptrace(PTRACE_SINGLESTEP, r->tid, 0, (uint64_t)signal);
+    if (rc_step < 0) return (int)rc_step;
     signal = 0;
     int status = 0;
     int64_t now = now_us();
@@ -70,8 +70,8 @@ int hk_step_range(const struct hk_step_range *r) {
     if (pc < r->start || pc >= r->end || avoided(pc, r->avoid, r->navoid)) return status;
     if (now_us() - start >= r->budget_us) {
       /* Out of time: leave it stepping; the caller's reaper sees the stop, and the event loop gets a turn. */
-      if (ptrace(PTRACE_SINGLESTEP, r->tid, 0, 0) < 0) return -errno;
-      return HK_STEP_RUNNING;
+      long rc_last = hk_ptrace(PTRACE_SINGLESTEP, r->tid, 0, 0);
+      return rc_last < 0 ? (int)rc_last : HK_STEP_RUNNING;
     }
   }
 }

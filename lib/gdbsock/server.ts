@@ -7,7 +7,7 @@
 import { EventEmitter } from 'node:events';
 import type { Connection } from './connection';
 import { unescapeBinary } from './packet';
-import { fromGdbSignal } from './signals';
+import { SIGTRAP, fromGdbSignal } from './signals';
 import { type BreakpointType, type ResumeAction, type StopEvent, type Target, TargetRefusal } from './target';
 import { followForks } from './targets/inferiors';
 import { HostIo } from './vfile';
@@ -713,8 +713,6 @@ type Reply = Buffer | string;
 
 /** `NN:` for register numbers in stop replies, built once. */
 const REGNO_PREFIX = Array.from({ length: 256 }, (_, n) => `${n < 16 ? '0' : ''}${n.toString(16)}:`);
-
-const SIGTRAP = 5;
 
 /** A stop that can end a step or a range step: a trap with nothing else to report (no breakpoint, watchpoint or event). */
 function endsStep(event: StopEvent): boolean {

@@ -5,6 +5,9 @@
  * use gdb's numbers.
  */
 
+/** Linux's SIGTRAP (5 on every arch), the signal of every ptrace trap stop. */
+export const SIGTRAP = 5;
+
 /** Linux x86_64/aarch64 signal number -> gdb number, for 1..31. */
 const LINUX_TO_GDB: Record<number, number> = {
   1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 6: 6, 7: 10, 8: 8, 9: 9, 10: 30, 11: 11, 12: 31, 13: 13, 14: 14, 15: 15,

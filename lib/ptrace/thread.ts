@@ -23,6 +23,23 @@ const STEP_BUDGET_US = 20_000;
 const STEP_RUNNING = -1;
 const STEP_VANISHED = -2;
 
+/**
+ * The next event of each thread, waited for on the JS thread first
+ * (tracer.settle, up to `ms`), then through the event loop: threads just
+ * stepped or interrupted stop within microseconds, and an event-loop wake
+ * costs more than that.
+ */
+export function nextEvents(threads: readonly Thread[], ms: number): Promise<TraceEvent[]> {
+  const waits = threads.map((t) => t.nextEvent());
+  const before = threads.map((t) => t.events);
+  tracer.settle(ms, () => threads.every((t, i) => t.events !== before[i]));
+  return Promise.all(waits);
+}
+
+function checkSignal(signal: number): void {
+  if (!Number.isInteger(signal) || signal < 0 || signal > 64) throw new RangeError(`bad signal ${signal}`);
+}
+
 /** PEEKUSER's word, read at once: one buffer for every call (JS runs one call at a time). */
 const peekWord = Buffer.alloc(8);
 
@@ -77,15 +94,15 @@ export class Thread {
    * inside the range: the caller steps on. An empty range is one step.
    */
   stepWhileIn(start: bigint, end: bigint, avoid: BigUint64Array, signal = this.pendingSignal): void {
+    checkSignal(signal);
     if (this.state !== 'stopped') this.requireStopped('PTRACE_SINGLESTEP');
     const pcOffset = this.arch.gprNames.indexOf(this.arch.pc) * 8;
-    this.state = 'running';
-    this.pendingSignal = 0;
-    this.lastResume = Request.SINGLESTEP;
-    tracer.setRunning(this.tid, true);
+    // Running from the first step on: a stop handled below finds the thread as the reaper would.
+    this.markResumed(Request.SINGLESTEP);
     const status = addon.stepRange(this.tid, signal, start, end, avoid, pcOffset, STEP_SPIN_US, STEP_BUDGET_US);
     if (status === STEP_RUNNING) return;
-    tracer.deliver(this.tid, status === STEP_VANISHED ? -1 : status);
+    if (status === STEP_VANISHED) tracer.deliverVanished(this.tid);
+    else tracer.deliver(this.tid, status);
   }
 
   /** Resumes until the next syscall entry or exit. */
@@ -259,9 +276,13 @@ export class Thread {
   }
 
   private resume(request: ResumeRequest, signal: number): void {
-    if (!Number.isInteger(signal) || signal < 0 || signal > 64) throw new RangeError(`bad signal ${signal}`);
+    checkSignal(signal);
     if (this.state !== 'stopped') this.requireStopped(requestName(request)); // the name only on the error path
     addon.ptrace(request, this.tid, 0, signal);
+    this.markResumed(request);
+  }
+
+  private markResumed(request: ResumeRequest): void {
     this.state = 'running';
     this.pendingSignal = 0;
     this.lastResume = request;

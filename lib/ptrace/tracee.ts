@@ -9,7 +9,7 @@ import type { ProcessEnd, TraceEvent } from './events';
 import { type LaunchOptions, planLaunch } from './launch';
 import { Memory } from './memory';
 import { SiCode } from './siginfo';
-import { Thread } from './thread';
+import { Thread, nextEvents } from './thread';
 import { type ExitHook, tracer } from './tracer';
 import { type WaitStatus, decodeWaitStatus } from './wait-status';
 
@@ -100,11 +100,7 @@ export class Tracee extends EventEmitter implements ExitHook {
         const running = [...this.threads.values()].filter((t) => t.state === 'running');
         if (running.length === 0) return;
         for (const t of running) if (!t.starting && !t.interruptRequested) interruptQuietly(t);
-        const waits = running.map((t) => t.nextEvent());
-        // Interrupted threads stop within microseconds: wait for them here rather than through the event loop.
-        const before = running.map((t) => t.events);
-        tracer.settle(SETTLE_MS, () => running.every((t, i) => t.events !== before[i]));
-        await Promise.all(waits);
+        await nextEvents(running, SETTLE_MS);
       }
     } finally {
       this.stopping--;

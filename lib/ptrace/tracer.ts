@@ -108,9 +108,7 @@ class Tracer {
           if (!thread) continue;
           this.again = true;
           handled++;
-          const status = this.statuses[2 * i + 1]!;
-          if (status === VANISHED) thread.onVanished();
-          else thread.onWaitStatus(status);
+          handleStatus(thread, this.statuses[2 * i + 1]!);
         }
       } while (this.again);
     } finally {
@@ -122,9 +120,12 @@ class Tracer {
   /** A status waited for outside reap() (Thread.stepWhileIn): handled as if reaped. */
   deliver(tid: number, status: number): void {
     const thread = this.threads.get(tid);
-    if (!thread) return;
-    if (status === VANISHED) thread.onVanished();
-    else thread.onWaitStatus(status);
+    if (thread) handleStatus(thread, status);
+  }
+
+  /** A tid waited for outside reap() is gone without a status (ECHILD). */
+  deliverVanished(tid: number): void {
+    this.deliver(tid, VANISHED);
   }
 
   /**
@@ -175,6 +176,12 @@ class Tracer {
       for (const hook of [...this.exitHooks]) hook.onNodeExit();
     });
   }
+}
+
+/** One reaped status, or VANISHED, to its thread. */
+function handleStatus(thread: ReapedThread, status: number): void {
+  if (status === VANISHED) thread.onVanished();
+  else thread.onWaitStatus(status);
 }
 
 export const tracer = new Tracer();

@@ -11,9 +11,11 @@ import fs from 'node:fs';
 import { type LaunchOptions, Option, type Thread, type TraceEvent, Tracee } from '../../ptrace';
 import { decodeWords } from '../../ptrace/arch';
 import { resolveExecutable } from '../../ptrace/launch';
+import { nextEvents } from '../../ptrace/thread';
 import { tracer } from '../../ptrace/tracer';
 import { evaluate } from '../agent';
 import { type Regsets, type RegisterLayout, x86_64Layout } from '../registers';
+import { SIGTRAP } from '../signals';
 import type { BreakpointType, Condition, ResumeAction, StopEvent, Target, ThreadInfo } from '../target';
 import { DebugRegisters } from './debug-registers';
 import { shellCommand } from './startup-shell';
@@ -31,7 +33,6 @@ const SETARCH_ARCH: Record<string, string> = { x64: 'x86_64', arm64: 'aarch64' }
  * the child has exec'd or exited ("vforkdone").
  */
 const FOLLOW_FORKS = Option.TRACEFORK | Option.TRACEVFORK | Option.TRACEVFORKDONE;
-const SIGTRAP = 5;
 const SIGINT = 2;
 const SIGSTOP = 19;
 /** How long wait() blocks the JS thread for the next stop before leaving it to the event loop. */
@@ -514,11 +515,8 @@ export class LiveTarget implements Target {
   private async stepOff(t: Thread, address: bigint, signal: number, then: Mode): Promise<boolean> {
     this.modes.set(t.tid, { type: 'step-over', address, then });
     this.tracee.breakpoints.remove(address);
-    const next = t.nextEvent();
     t.step(signal);
-    const before = t.events;
-    tracer.settle(WAIT_SETTLE_MS, () => t.events !== before);
-    const event = await next;
+    const [event] = await nextEvents([t], WAIT_SETTLE_MS);
     // onEvent saw the event first and put the breakpoint back.
     if (event.type !== 'step') return false;
     this.invalidate(t.tid);
