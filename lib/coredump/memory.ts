@@ -4,6 +4,7 @@
  * segment covers, is unavailable: reported, never invented as zeros.
  */
 import { UnavailableMemoryError } from './errors';
+import { findRange } from './ranges';
 
 /** Gives `length` bytes of segment data starting `offset` bytes into the core file. */
 export interface ByteSource {
@@ -37,16 +38,7 @@ export class CoreMemory {
 
   /** The segment whose mapping (memsz) holds `address`, if any. */
   segmentAt(address: bigint): MemorySegment | undefined {
-    let lo = 0;
-    let hi = this.segments.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      const s = this.segments[mid]!;
-      if (address < s.vaddr) hi = mid - 1;
-      else if (address >= s.vaddr + s.memsz) lo = mid + 1;
-      else return s;
-    }
-    return undefined;
+    return findRange(this.segments, address, (s) => s.vaddr, (s) => s.vaddr + s.memsz);
   }
 
   /** Address ranges whose bytes the core holds, merged where they touch. */

@@ -227,18 +227,19 @@ export class Inferiors implements Target {
 
   // ---- ending ----
 
-  async detachProcess(pid: number): Promise<number> {
-    const m = this.members.get(pid);
-    if (!m) throw new ProtocolError(`process ${pid} is not being debugged`);
-    await m.detach();
-    this.forget(pid);
-    return this.members.size;
+  detachProcess(pid: number): Promise<number> {
+    return this.endProcess(pid, (m) => m.detach());
   }
 
-  async killProcess(pid: number): Promise<number> {
+  killProcess(pid: number): Promise<number> {
+    return this.endProcess(pid, (m) => m.kill());
+  }
+
+  /** Detaches or kills one process; says how many are left. */
+  private async endProcess(pid: number, end: (m: LiveTarget) => Promise<void>): Promise<number> {
     const m = this.members.get(pid);
     if (!m) throw new ProtocolError(`process ${pid} is not being debugged`);
-    await m.kill();
+    await end(m);
     this.forget(pid);
     return this.members.size;
   }

@@ -8,6 +8,7 @@
  */
 import fs from 'node:fs';
 import type { MappedFile } from '../../coredump';
+import { findRange } from '../../coredump/ranges';
 
 export class MappedFiles {
   /** Sorted by start address. */
@@ -22,16 +23,7 @@ export class MappedFiles {
 
   /** The mapping holding `address`, if any. */
   private at(address: bigint): MappedFile | undefined {
-    let lo = 0;
-    let hi = this.mappings.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      const m = this.mappings[mid]!;
-      if (address < m.start) hi = mid - 1;
-      else if (address >= m.end) lo = mid + 1;
-      else return m;
-    }
-    return undefined;
+    return findRange(this.mappings, address, (m) => m.start, (m) => m.end);
   }
 
   /** Up to `length` bytes at `address`, as far as one mapping and its file go (maybe none). */
