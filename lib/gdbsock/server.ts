@@ -184,7 +184,8 @@ export class Server extends EventEmitter {
           let text = '';
           for (const n of regnos) {
             if (unavailable?.has(n)) continue;
-            text += `${REGNO_PREFIX[n] ?? `${n.toString(16)}:`}${t.readRegister(tid, n).toString('hex')};`;
+            const hex = t.readRegisterHex ? t.readRegisterHex(tid, n) : t.readRegister(tid, n).toString('hex');
+            text += `${REGNO_PREFIX[n] ?? `${n.toString(16)}:`}${hex};`;
           }
           return text;
         } catch {

@@ -65,6 +65,8 @@ export interface Target {
   /** Every register of a stopped thread, in the layout's order and sizes. */
   readRegisters(tid: number): Buffer;
   readRegister(tid: number, regno: number): Buffer;
+  /** readRegister as wire hex, where the target has a cheaper way (every stop reply asks for a score of them). */
+  readRegisterHex?(tid: number, regno: number): string;
   writeRegister(tid: number, regno: number, value: Buffer): void;
 
   /** Up to `length` bytes; shorter at unmapped memory; empty if nothing is readable. Big reads may be asynchronous. */

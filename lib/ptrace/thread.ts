@@ -40,7 +40,12 @@ function checkSignal(signal: number): void {
   if (!Number.isInteger(signal) || signal < 0 || signal > 64) throw new RangeError(`bad signal ${signal}`);
 }
 
-/** PEEKUSER's word, read at once: one buffer for every call (JS runs one call at a time). */
+/**
+ * PEEKUSER's and GETEVENTMSG's word, read at once: one buffer for every call
+ * (JS runs one call at a time). Hot paths never use Buffer.alloc: each call
+ * creates an ArrayBuffer of its own, which costs microseconds; allocUnsafe
+ * takes a slice of Node's pool.
+ */
 const peekWord = Buffer.alloc(8);
 
 /**
@@ -62,6 +67,8 @@ export class Thread {
   starting: boolean;
   lastResume: ResumeRequest = Request.CONT;
   private waiters: ((event: TraceEvent) => void)[] = [];
+  /** registersOfStop() of the current stop; gone when the thread runs. */
+  private stopRegisters: Buffer | undefined;
 
   constructor(
     readonly tid: number,
@@ -96,10 +103,9 @@ export class Thread {
   stepWhileIn(start: bigint, end: bigint, avoid: BigUint64Array, signal = this.pendingSignal): void {
     checkSignal(signal);
     if (this.state !== 'stopped') this.requireStopped('PTRACE_SINGLESTEP');
-    const pcOffset = this.arch.gprNames.indexOf(this.arch.pc) * 8;
     // Running from the first step on: a stop handled below finds the thread as the reaper would.
     this.markResumed(Request.SINGLESTEP);
-    const status = addon.stepRange(this.tid, signal, start, end, avoid, pcOffset, STEP_SPIN_US, STEP_BUDGET_US);
+    const status = addon.stepRange(this.tid, signal, start, end, avoid, this.arch.pcOffset, STEP_SPIN_US, STEP_BUDGET_US);
     if (status === STEP_RUNNING) return;
     if (status === STEP_VANISHED) tracer.deliverVanished(this.tid);
     else tracer.deliver(this.tid, status);
@@ -135,6 +141,7 @@ export class Thread {
   dying(): void {
     if (this.state !== 'stopped') return;
     this.state = 'running';
+    this.stopRegisters = undefined;
     this.pendingSignal = 0;
     tracer.setRunning(this.tid, true);
   }
@@ -162,27 +169,47 @@ export class Thread {
     this.setRegistersRaw(raw);
   }
 
+  /** The general regset, a copy the caller may change. */
   getRegistersRaw(): Buffer {
-    const raw = Buffer.alloc(this.arch.gprNames.length * 8);
-    addon.ptraceRegset(true, this.tid, NoteType.PRSTATUS, raw);
-    return raw;
+    return Buffer.from(this.registersOfStop());
   }
 
   setRegistersRaw(raw: Buffer): void {
     this.setRegset(NoteType.PRSTATUS, raw, this.arch.gprNames.length * 8);
+    this.stopRegisters = undefined; // the kernel may adjust what it took (flags, selectors): read it again
+  }
+
+  /**
+   * The general regset as it is in this stop, read once (GETREGSET) and kept
+   * until the thread runs again: a breakpoint stop asks for the pc, rewinds it,
+   * and gdb's stop reply reads the rest, all from one read. Shared: read it,
+   * never change it (setRegistersRaw does).
+   */
+  registersOfStop(): Buffer {
+    if (this.stopRegisters) return this.stopRegisters;
+    const raw = Buffer.allocUnsafe(this.arch.gprNames.length * 8); // GETREGSET fills it
+    addon.ptraceRegset(true, this.tid, NoteType.PRSTATUS, raw);
+    if (this.state === 'stopped') this.stopRegisters = raw;
+    return raw;
   }
 
   getPc(): bigint {
-    return this.getRegisters()[this.arch.pc]!;
+    return this.registersOfStop().readBigUInt64LE(this.arch.pcOffset);
   }
 
   setPc(pc: bigint): void {
-    this.setRegisters({ [this.arch.pc]: pc });
+    const raw = this.getRegistersRaw();
+    raw.writeBigUInt64LE(pc, this.arch.pcOffset);
+    const poke = this.arch.pcUserOffset;
+    if (poke === undefined) this.setRegistersRaw(raw);
+    else addon.ptrace(Request.POKEUSER, this.tid, poke, pc);
+    // The kernel keeps a pc as given, and the rest is what it gave us: still this stop's registers.
+    if (this.state === 'stopped') this.stopRegisters = raw;
   }
 
   /** The FP/SIMD regset (FXSAVE image on x86_64, user_fpsimd_state on aarch64). */
   getFpRegistersRaw(): Buffer {
-    const raw = Buffer.alloc(this.arch.fpregsSize);
+    const raw = Buffer.allocUnsafe(this.arch.fpregsSize); // GETREGSET fills it
     addon.ptraceRegset(true, this.tid, NoteType.PRFPREG, raw);
     return raw;
   }
@@ -221,7 +248,7 @@ export class Thread {
   }
 
   getSiginfo(): Siginfo {
-    const raw = Buffer.alloc(SIGINFO_SIZE);
+    const raw = Buffer.allocUnsafe(SIGINFO_SIZE); // the kernel writes all of it, zeros past its own siginfo
     addon.ptraceBuffer(Request.GETSIGINFO, this.tid, 0, raw);
     return decodeSiginfo(raw);
   }
@@ -233,16 +260,15 @@ export class Thread {
   }
 
   getSyscallInfo(): SyscallInfo {
-    const raw = Buffer.alloc(SYSCALL_INFO_SIZE);
+    const raw = Buffer.allocUnsafe(SYSCALL_INFO_SIZE).fill(0); // the kernel may fill less
     addon.ptraceBuffer(Request.GET_SYSCALL_INFO, this.tid, SYSCALL_INFO_SIZE, raw);
     return decodeSyscallInfo(raw);
   }
 
   /** PTRACE_GETEVENTMSG: the new tid/pid of a clone/fork, the former tid of an exec, ... */
   getEventMessage(): number {
-    const word = Buffer.alloc(8);
-    addon.ptraceBuffer(Request.GETEVENTMSG, this.tid, 0, word);
-    return Number(word.readBigUInt64LE(0));
+    addon.ptraceBuffer(Request.GETEVENTMSG, this.tid, 0, peekWord);
+    return Number(peekWord.readBigUInt64LE(0));
   }
 
   setOptions(options: number): void {
@@ -256,11 +282,17 @@ export class Thread {
     this.markGone();
   }
 
-  /** Called by the Tracee when a stop is reported. */
-  noteStop(event: TraceEvent): void {
+  /** Called by the Tracee when a wait status says the thread stopped, before it looks at the stop. */
+  noteStopped(): void {
     this.state = 'stopped';
-    this.interruptRequested = false;
+    this.stopRegisters = undefined;
     tracer.setRunning(this.tid, false);
+  }
+
+  /** Called by the Tracee once it knows what the stop was. */
+  noteStop(event: TraceEvent): void {
+    if (this.state !== 'stopped') this.noteStopped();
+    this.interruptRequested = false;
     this.settle(event);
   }
 
@@ -284,6 +316,7 @@ export class Thread {
 
   private markResumed(request: ResumeRequest): void {
     this.state = 'running';
+    this.stopRegisters = undefined;
     this.pendingSignal = 0;
     this.lastResume = request;
     tracer.setRunning(this.tid, true);

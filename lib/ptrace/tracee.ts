@@ -205,6 +205,7 @@ export class Tracee extends EventEmitter implements ExitHook {
       case 'interrupt-stop':
         return this.onInterruptStop(thread);
       default: {
+        thread.noteStopped(); // registers read while describing the stop are kept for the rest of it
         const event = this.describeStop(thread, ws);
         this.stopped(thread, event);
         if (event.type === 'clone' && this.resumesThreadCreation() && thread.state === 'stopped') thread.resumeAsBefore();

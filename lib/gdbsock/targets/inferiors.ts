@@ -102,6 +102,10 @@ export class Inferiors implements Target {
     return this.ownerOrCurrent(tid).readRegister(tid, regno);
   }
 
+  readRegisterHex(tid: number, regno: number): string {
+    return this.ownerOrCurrent(tid).readRegisterHex(tid, regno);
+  }
+
   writeRegister(tid: number, regno: number, value: Buffer): void {
     this.ownerOrCurrent(tid).writeRegister(tid, regno, value);
   }

@@ -51,8 +51,9 @@ export class LiveTarget implements Target {
   readonly registers: RegisterLayout = x86_64Layout();
   private readonly modes = new Map<number, Mode>();
   private readonly regsetCache = new Map<number, Regsets>();
+  /** Hex of a stop's general regset (registersOfStop's buffer, new at each stop). */
+  private readonly gprHex = new WeakMap<Buffer, string>();
   private readonly gprCache = new Map<number, Record<string, bigint>>();
-  private readonly rawGprCache = new Map<number, Buffer>();
   /** gdb's software breakpoints, with their conditions (none: always report). */
   private readonly softwareBreakpoints = new Map<bigint, Condition[] | undefined>();
   private readonly debugRegisters = new DebugRegisters();
@@ -225,12 +226,7 @@ export class LiveTarget implements Target {
 
   /** The general regset as the kernel gave it at this stop: one GETREGSET per stop, whoever asks. */
   private rawGpr(tid: number): Buffer {
-    let raw = this.rawGprCache.get(tid);
-    if (!raw) {
-      raw = this.thread(tid).getRegistersRaw();
-      this.rawGprCache.set(tid, raw);
-    }
-    return raw;
+    return this.thread(tid).registersOfStop();
   }
 
   private gpr(tid: number): Record<string, bigint> {
@@ -267,6 +263,19 @@ export class LiveTarget implements Target {
     return this.registers.encode(this.regsets(tid), regno);
   }
 
+  readRegisterHex(tid: number, regno: number): string {
+    const word = this.gprWordOf[regno] ?? -1;
+    if (word < 0) return this.readRegister(tid, regno).toString('hex');
+    // One hex string per stop for all general registers; each register is a slice of it.
+    const raw = this.rawGpr(tid);
+    let hex = this.gprHex.get(raw);
+    if (hex === undefined) {
+      hex = raw.toString('hex');
+      this.gprHex.set(raw, hex);
+    }
+    return hex.substring(word * 16, word * 16 + this.registers.registers[regno]!.size * 2);
+  }
+
   writeRegister(tid: number, regno: number, value: Buffer): void {
     const rs = this.regsets(tid);
     const which = this.registers.decode(rs, regno, value);
@@ -281,11 +290,9 @@ export class LiveTarget implements Target {
     if (tid === undefined) {
       this.regsetCache.clear();
       this.gprCache.clear();
-      this.rawGprCache.clear();
     } else {
       this.regsetCache.delete(tid);
       this.gprCache.delete(tid);
-      this.rawGprCache.delete(tid);
     }
   }
 
@@ -533,9 +540,9 @@ export class LiveTarget implements Target {
     else t.cont(signal);
   }
 
-  /** The pc alone: one GETREGSET read in place, without decoding every register. */
+  /** The pc alone: read in place from the stop's registers, without decoding every register. */
   private pcOf(t: Thread): bigint {
-    return this.rawGpr(t.tid).readBigUInt64LE(t.arch.gprNames.indexOf(t.arch.pc) * 8);
+    return t.getPc();
   }
 
   private inRange(t: Thread, mode: { start: bigint; end: bigint }): boolean {

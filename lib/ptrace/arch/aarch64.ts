@@ -9,6 +9,7 @@ export const aarch64: ArchLayout = {
   name: 'aarch64',
   gprNames: GPR_NAMES,
   pc: 'pc',
+  pcOffset: GPR_NAMES.indexOf('pc') * 8,
   sp: 'sp',
   fpregsSize: 528, // struct user_fpsimd_state: vregs[32] of 16 bytes, fpsr, fpcr, 2 reserved words
   breakpoint: Buffer.from([0x00, 0x00, 0x20, 0xd4]), // brk #0

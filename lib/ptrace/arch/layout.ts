@@ -4,6 +4,10 @@ export interface ArchLayout {
   /** General registers in NT_PRSTATUS regset order, each 8 bytes. */
   readonly gprNames: readonly string[];
   readonly pc: string;
+  /** Byte offset of the pc in the general regset. */
+  readonly pcOffset: number;
+  /** Offset of the pc in the user area, where PTRACE_POKEUSER reaches it (one word, not a whole regset). */
+  readonly pcUserOffset?: number;
   readonly sp: string;
   /** Size in bytes of the NT_PRFPREG regset. */
   readonly fpregsSize: number;

@@ -14,6 +14,8 @@ export const x86_64: ArchLayout = {
   name: 'x86_64',
   gprNames: GPR_NAMES,
   pc: 'rip',
+  pcOffset: GPR_NAMES.indexOf('rip') * 8,
+  pcUserOffset: GPR_NAMES.indexOf('rip') * 8, // struct user starts with the regs
   sp: 'rsp',
   fpregsSize: 512,
   breakpoint: Buffer.from([0xcc]),
