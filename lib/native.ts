@@ -17,6 +17,10 @@ export interface Addon {
   reap(tids: Int32Array, out: Int32Array): number;
   /** Sleeps until fd (-1: none) is readable, or writable if asked: 1; timeout: 0; a signal handler ran (SIGCHLD): -1. */
   waitReady(fd: number, timeoutMs: number, writable: boolean): number;
+  /** Reads fd once it has data, spinning spinUs then sleeping, up to timeoutMs: bytes, 0 at its end, -errno (-EAGAIN: nothing came). */
+  readSoon(fd: number, buffer: Buffer, spinUs: number, timeoutMs: number): number;
+  /** One write(2): bytes taken or -errno (-EAGAIN: full). */
+  writeSome(fd: number, buffer: Buffer, offset: number, length: number): number;
   /**
    * Single-steps while the pc (at byte pcOffset of NT_PRSTATUS) stays in [start, end) and off `avoid`,
    * polling for each step for up to spinUs, for up to budgetUs in all. Returns the wait status of the

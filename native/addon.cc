@@ -61,6 +61,8 @@ class Hostkit : public Napi::Addon<Hostkit> {
         InstanceMethod("waitpid", &Hostkit::Waitpid),
         InstanceMethod("reap", &Hostkit::Reap),
         InstanceMethod("waitReady", &Hostkit::WaitReady),
+        InstanceMethod("readSoon", &Hostkit::ReadSoon),
+        InstanceMethod("writeSome", &Hostkit::WriteSome),
         InstanceMethod("stepRange", &Hostkit::StepRange),
         InstanceMethod("vmRead", &Hostkit::VmRead),
         InstanceMethod("vmReadAsync", &Hostkit::VmReadAsync),
@@ -226,6 +228,27 @@ class Hostkit : public Napi::Addon<Hostkit> {
     if (rc == -EINTR) return Napi::Number::New(env, -1);
     if (rc < 0) return Fail(env, rc, "poll", Info(env, "fd", (double)fd));
     return Napi::Number::New(env, rc);
+  }
+
+  // readSoon(fd, buffer, spinUs, timeoutMs) -> bytes read, 0 at end of stream, -errno (-EAGAIN: nothing came).
+  // Errors come back as numbers: a quiet peer is the common case, not an exception.
+  Napi::Value ReadSoon(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    int64_t fd, spin_us, timeout;
+    if (!ArgInt(info, 0, &fd) || !info[1].IsBuffer() || !ArgInt(info, 2, &spin_us) || !ArgInt(info, 3, &timeout))
+      return TypeError(env, "readSoon(fd, buffer, spinUs, timeoutMs)");
+    auto buf = info[1].As<Napi::Buffer<uint8_t>>();
+    return Napi::Number::New(env, (double)hk_read_soon((int)fd, buf.Data(), buf.Length(), (int)spin_us, (int)timeout));
+  }
+
+  // writeSome(fd, buffer, offset, length) -> bytes written or -errno (-EAGAIN: the descriptor is full).
+  Napi::Value WriteSome(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    int64_t fd;
+    uint8_t *data;
+    size_t len;
+    if (!ArgInt(info, 0, &fd) || !ArgRange(info, 1, &data, &len)) return TypeError(env, "writeSome(fd, buffer, offset, length)");
+    return Napi::Number::New(env, (double)hk_write_some((int)fd, data, len));
   }
 
   // stepRange(tid, signal, start, end, avoid: BigUint64Array, pcOffset, spinUs, budgetUs)

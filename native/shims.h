@@ -24,6 +24,8 @@ int hk_reap(const int32_t *tids, int count, int32_t *out, int max_pairs);
 /* 1: fd readable, or writable if asked (or hung up); 0: timeout; -EINTR: a signal arrived.
  * fd < 0: signal or timeout only. */
 int hk_wait_ready(int fd, int writable, int timeout_ms);
+long hk_read_soon(int fd, void *buf, size_t len, int spin_us, int timeout_ms);
+long hk_write_some(int fd, const void *buf, size_t len);
 
 /* step.c: single-steps `tid` (the first step delivering `signal`) while its pc,
  * at byte `pc_offset` of the NT_PRSTATUS regset, stays in [start, end) and off

@@ -2,6 +2,7 @@
  * stepping (gdb's vCont;r), where a `next` over one source line is a handful
  * of steps and each trip through the JS event path costs more than the step. */
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/ptrace.h>
@@ -20,9 +21,12 @@ static int64_t now_us(void) {
   return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
 }
 
-/* Polls for tid's next status until `until`; 1 with *status set, 0 when time ran out, -errno. */
+/* Polls for tid's next status until `until`; 1 with *status set, 0 when time ran out, -errno.
+ * Each pass yields first: the stepped thread may be queued on this very CPU, and
+ * spinning would keep it from running. */
 static int wait_until(pid_t tid, int64_t until, int *status) {
   for (;;) {
+    sched_yield();
     int rc = hk_waitpid(tid, WNOHANG | __WALL, status);
     if (rc != 0) return rc < 0 ? rc : 1;
     if (now_us() >= until) return 0;

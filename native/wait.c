@@ -1,7 +1,10 @@
 /* waitpid(2) for one traced thread at a time: the bridge never reaps a child it
  * does not trace, so Node's own child processes keep working. */
 #include <errno.h>
+#include <sched.h>
 #include <poll.h>
+#include <time.h>
+#include <unistd.h>
 #include <sys/wait.h>
 
 #include "shims.h"
@@ -32,13 +35,53 @@ int hk_reap(const int32_t *tids, int count, int32_t *out, int max_pairs) {
 }
 
 /* Sleeps until `fd` (if >= 0) is readable (writable) or hung up, a signal handler runs, or
- * `timeout_ms` pass. Returns 1 (fd ready), 0 (timeout) or -EINTR (a signal: for
+ * `timeout_ms` pass (0: yield the CPU, then poll once). Returns 1 (fd ready), 0 (timeout) or -EINTR (a signal: for
  * a tracer, usually SIGCHLD for a tracee's stop, which the kernel sends to the
  * tracing thread itself). Lets JS wait for the next stop or packet without a
  * trip through the event loop. */
 int hk_wait_ready(int fd, int writable, int timeout_ms) {
+  /* A zero timeout is one pass of a caller's spin: let anything queued on this
+   * CPU (the tracee it waits for, gdb) run first, or the spin starves it. */
+  if (timeout_ms == 0) sched_yield();
   struct pollfd p = {.fd = fd, .events = writable ? POLLOUT : POLLIN};
   int r = poll(&p, fd >= 0 ? 1 : 0, timeout_ms);
   if (r < 0) return -errno;
   return r > 0 ? 1 : 0;
+}
+
+static int64_t monotonic_us(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
+}
+
+/* Reads what `fd` has once it has something, waiting up to `timeout_ms`: first
+ * `spin_us` of polling (yielding the CPU at each pass), then asleep in poll. A
+ * peer in a request-reply conversation (gdb) usually answers within the spin,
+ * and waking a sleeping thread costs tens of microseconds. Signals do not end
+ * the wait. Returns the bytes read, 0 at end of stream, -EAGAIN when the time
+ * ran out, or -errno. */
+long hk_read_soon(int fd, void *buf, size_t len, int spin_us, int timeout_ms) {
+  int64_t start = monotonic_us();
+  int64_t spin_end = start + spin_us, deadline = start + (int64_t)timeout_ms * 1000;
+  for (;;) {
+    int64_t now = monotonic_us();
+    if (now >= deadline) return -EAGAIN;
+    int wait_ms = now < spin_end ? 0 : (int)((deadline - now + 999) / 1000);
+    int ready = hk_wait_ready(fd, 0, wait_ms);
+    if (ready == -EINTR || ready == 0) continue;
+    if (ready < 0) return ready;
+    ssize_t n = read(fd, buf, len);
+    if (n >= 0) return n;
+    if (errno != EAGAIN && errno != EINTR) return -errno;
+  }
+}
+
+/* One write(2) to a possibly non-blocking descriptor: bytes taken, or -errno (-EAGAIN: full). */
+long hk_write_some(int fd, const void *buf, size_t len) {
+  for (;;) {
+    ssize_t n = write(fd, buf, len);
+    if (n >= 0) return n;
+    if (errno != EINTR) return -errno;
+  }
 }

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import fs from 'node:fs';
+import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { addon } from '../native';
 import { type Frame, PacketDecoder, RLE_LIMIT, frameInPlace } from './packet';
@@ -15,7 +15,9 @@ const PUMP_WINDOW_MS = 10;
  * this; a sleeping thread costs tens of microseconds to wake, more in a VM
  * (the idle vCPU halts), and that wake is on every packet's critical path.
  */
-const PUMP_SPIN_MS = 0.3;
+const PUMP_SPIN_US = 300;
+/** readSoon and writeSome say "nothing now" with -EAGAIN. */
+const { EAGAIN } = constants.errno;
 /** How long a reply may block the JS thread while gdb reads it; the rest goes through the event loop. */
 const WRITE_WINDOW_MS = 1000;
 
@@ -85,15 +87,17 @@ export class Connection extends EventEmitter {
     if (fd !== undefined && this.output.writableLength === 0) {
       // A big reply (a memory dump) goes out in one go as gdb drains the socket: handing the rest to
       // libuv would cost an event-loop wake per socket buffer, with gdb waiting each time.
-      const deadline = performance.now() + WRITE_WINDOW_MS;
+      let deadline = 0;
       while (sent < length) {
-        try {
-          sent += fs.writeSync(fd, data, sent, length - sent);
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') return this.close();
-          const left = Math.ceil(deadline - performance.now());
-          if (left <= 0 || addon.waitReady(fd, left, true) === 0) break;
+        const n = addon.writeSome(fd, data, sent, length - sent);
+        if (n >= 0) {
+          sent += n;
+          continue;
         }
+        if (n !== -EAGAIN) return this.close();
+        deadline ||= performance.now() + WRITE_WINDOW_MS;
+        const left = Math.ceil(deadline - performance.now());
+        if (left <= 0 || addon.waitReady(fd, left, true) === 0) break;
       }
     }
     if (sent < length) this.output.write(Buffer.from(data.subarray(sent, length)));
@@ -143,24 +147,11 @@ export class Connection extends EventEmitter {
     }
   }
 
-  /** Bytes read into readBuffer once gdb sent some within the window; 0 if it did not. */
+  /** Bytes read into readBuffer once gdb sent some within the window; 0 if it did not; -1 at the stream's end or an error. */
   private readNow(fd: number): number {
-    const start = performance.now();
-    const deadline = start + PUMP_WINDOW_MS;
-    const spinEnd = start + PUMP_SPIN_MS;
-    for (;;) {
-      const now = performance.now();
-      const left = Math.ceil(deadline - now);
-      if (left <= 0) return 0;
-      // A zero timeout polls without sleeping, until the spin is over.
-      if (addon.waitReady(fd, now < spinEnd ? 0 : left, false) !== 1) continue; // not yet, a signal (a stop elsewhere) or the window's end
-      try {
-        return fs.readSync(fd, this.readBuffer, 0, this.readBuffer.length, null);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EAGAIN') continue;
-        return -1;
-      }
-    }
+    const n = addon.readSoon(fd, this.readBuffer, PUMP_SPIN_US, PUMP_WINDOW_MS);
+    if (n > 0) return n;
+    return n === -EAGAIN ? 0 : -1;
   }
 
   private onData(chunk: Buffer): void {

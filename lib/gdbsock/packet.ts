@@ -257,8 +257,8 @@ export class PacketDecoder {
   }
 }
 
-/** A hex digit's value; -256 for anything else (so a bad checksum digit never matches). */
-function hexValue(c: number): number {
+/** A hex digit's value (a character code); -256 for anything else (so a bad checksum digit never matches). */
+export function hexValue(c: number): number {
   if (c >= 0x30 && c <= 0x39) return c - 0x30;
   if (c >= 0x61 && c <= 0x66) return c - 0x57;
   if (c >= 0x41 && c <= 0x46) return c - 0x37;

@@ -18,7 +18,9 @@ import {
   gdbCrc32,
   hexToBuffer,
   parseAddress,
+  parseAddressIn,
   parseHex,
+  parseHexIn,
   parseThreadId,
   xferChunk,
 } from './wire';
@@ -41,7 +43,13 @@ export interface LaunchSettings {
 
 export type ServerEnd = 'closed' | 'detached' | 'killed' | 'exit-requested';
 
-const Z_TYPES: Record<string, BreakpointType> = { '0': 'software', '1': 'hardware', '2': 'write', '3': 'read', '4': 'access' };
+const Z_TYPES = new Map<string, BreakpointType>([
+  ['0', 'software'],
+  ['1', 'hardware'],
+  ['2', 'write'],
+  ['3', 'read'],
+  ['4', 'access'],
+]);
 
 const MONITOR_HELP = `gdbsock monitor commands:
   help    this text
@@ -217,7 +225,7 @@ export class Server extends EventEmitter {
         return 'OK';
       }
       case 'm':
-        return this.readMemory(text.slice(1));
+        return this.readMemory(text);
       case 'M': {
         const [where, data] = text.slice(1).split(':');
         const [addr, len] = (where ?? '').split(',');
@@ -229,7 +237,7 @@ export class Server extends EventEmitter {
         return this.writeBinary(payload);
       case 'Z':
       case 'z':
-        return this.breakpoint(first === 'Z', text.slice(1));
+        return this.breakpoint(first === 'Z', text);
       case 'H': {
         const id = parseThreadId(text.slice(2));
         if (id.tid > 0 && this.target && !this.target.isAlive(id.tid)) return 'E01'; // no such thread
@@ -300,12 +308,15 @@ export class Server extends EventEmitter {
     return 'OK';
   }
 
-  private readMemory(args: string): string | Promise<string> {
-    const [addr, len] = args.split(',');
-    const length = Math.min(parseHex(len ?? '', 'length'), PACKET_SIZE / 2);
-    const hex = (data: Buffer) => (data.length || length === 0 ? data.toString('hex') : 'E01');
-    const data = this.t.readMemory(parseAddress(addr ?? ''), length);
-    return data instanceof Promise ? data.then(hex) : hex(data);
+  /** m addr,length */
+  private readMemory(text: string): string | Promise<string> {
+    const comma = text.indexOf(',');
+    if (comma < 0) throw new ProtocolError('m needs addr,length');
+    const address = parseAddressIn(text, 1, comma);
+    const length = Math.min(parseHexIn(text, comma + 1, text.length, 'length'), PACKET_SIZE / 2);
+    const data = this.t.readMemory(address, length);
+    if (!(data instanceof Promise)) return data.length || length === 0 ? data.toString('hex') : 'E01';
+    return data.then((d) => (d.length || length === 0 ? d.toString('hex') : 'E01'));
   }
 
   private writeBinary(payload: Buffer): string {
@@ -320,17 +331,20 @@ export class Server extends EventEmitter {
   }
 
   /** Z/z type,addr,kind[;cond_list...] (GDB manual, "Packets", Z0). */
-  private breakpoint(insert: boolean, args: string): string {
-    const [spec, ...extras] = args.split(';');
-    const [type, addr, kind] = (spec ?? '').split(',');
-    const bpType = Z_TYPES[type ?? ''];
+  private breakpoint(insert: boolean, text: string): string {
+    const typeEnd = text.indexOf(',');
+    const bpType = Z_TYPES.get(text.slice(1, typeEnd < 0 ? text.length : typeEnd));
     if (!bpType) return '';
-    const address = parseAddress(addr ?? '');
-    const length = parseHex(kind ?? '', 'kind');
+    const comma = typeEnd < 0 ? -1 : text.indexOf(',', typeEnd + 1);
+    if (comma < 0) throw new ProtocolError(`${text[0]} needs type,addr,kind`);
+    const semicolon = text.indexOf(';', comma);
+    const address = parseAddressIn(text, typeEnd + 1, comma);
+    const length = parseHexIn(text, comma + 1, semicolon < 0 ? text.length : semicolon, 'kind');
     if (!insert) {
       this.t.removeBreakpoint(bpType, address, length);
       return 'OK';
     }
+    const extras = semicolon < 0 ? [] : text.slice(semicolon + 1).split(';');
     // Conditions follow one ';' as "X<len>,<hex bytecode>" back to back; "cmds:" lists are not claimed.
     const conditions: Buffer[] = [];
     for (const extra of extras) {
@@ -405,31 +419,50 @@ export class Server extends EventEmitter {
   }
 
   /** vCont;action[:thread-id]... (GDB manual, "Packets", vCont). */
+  /** vCont;action[:thread-id];... (GDB manual, "Packets", vCont), parsed in place. */
   private parseVCont(text: string): ResumeAction[] {
     const actions: ResumeAction[] = [];
-    for (const part of text.split(';').slice(1)) {
-      const [action, thread] = part.split(':');
-      const id = thread === undefined ? undefined : parseThreadId(thread);
+    for (let at = text.indexOf(';'); at >= 0 && at < text.length; ) {
+      let end = text.indexOf(';', at + 1);
+      if (end < 0) end = text.length;
+      let colon = text.indexOf(':', at + 1);
+      if (colon < 0 || colon > end) colon = end;
+      const id = colon < end ? parseThreadId(text, colon + 1, end) : undefined;
       const tid = id === undefined || id.tid === -1 ? undefined : id.tid;
-      const a = action ?? '';
-      const code = a[0];
-      let parsed: ResumeAction;
-      if (code === 'c') parsed = { type: 'continue', signal: 0 };
-      else if (code === 'C') parsed = { type: 'continue', signal: this.linuxSignal(parseHex(a.slice(1), 'signal')) };
-      else if (code === 's') parsed = { type: 'step', signal: 0 };
-      else if (code === 'S') parsed = { type: 'step', signal: this.linuxSignal(parseHex(a.slice(1), 'signal')) };
-      else if (code === 't') parsed = { type: 'stop' };
-      else if (code === 'r') {
-        const [start, end] = a.slice(1).split(',');
-        parsed = { type: 'range', start: parseAddress(start ?? ''), end: parseAddress(end ?? '') };
-      } else throw new ProtocolError(`unknown vCont action '${a}'`);
+      const parsed = this.parseVContAction(text, at + 1, colon);
       if (tid !== undefined) parsed.tid = tid;
       else if (id?.pid !== undefined && id.pid > 0) parsed.pid = id.pid; // pPID.-1: that process only
       // The first action that applies to a thread wins, so keep gdb's order.
       actions.push(parsed);
+      at = end;
     }
     if (actions.length === 0) throw new ProtocolError('vCont without actions');
     return actions;
+  }
+
+  /** One vCont action, text[from, to): c, Csig, s, Ssig, t, rstart,end. */
+  private parseVContAction(text: string, from: number, to: number): ResumeAction {
+    switch (text[from]) {
+      case 'c':
+        if (to === from + 1) return { type: 'continue', signal: 0 };
+        break;
+      case 'C':
+        return { type: 'continue', signal: this.linuxSignal(parseHexIn(text, from + 1, to, 'signal')) };
+      case 's':
+        if (to === from + 1) return { type: 'step', signal: 0 };
+        break;
+      case 'S':
+        return { type: 'step', signal: this.linuxSignal(parseHexIn(text, from + 1, to, 'signal')) };
+      case 't':
+        if (to === from + 1) return { type: 'stop' };
+        break;
+      case 'r': {
+        const comma = text.indexOf(',', from);
+        if (comma < 0 || comma > to) throw new ProtocolError('vCont;r needs start,end');
+        return { type: 'range', start: parseAddressIn(text, from + 1, comma), end: parseAddressIn(text, comma + 1, to) };
+      }
+    }
+    throw new ProtocolError(`unknown vCont action '${text.slice(from, Math.min(to, from + 40))}'`);
   }
 
   private vPacket(text: string, payload: Buffer): Reply | Promise<Reply> {

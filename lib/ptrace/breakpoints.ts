@@ -58,8 +58,11 @@ export class Breakpoints {
 
   /** Replaces breakpoint bytes in `data` (read at `address`) by the original code. */
   unshadow(address: bigint, data: Buffer): Buffer {
+    if (this.saved.size === 0) return data;
     const end = address + BigInt(data.length);
     for (const [at, original] of this.saved) {
+      // Most reads (gdb's stack reads) hold no breakpoint: a range test first, byte arithmetic only for overlaps.
+      if (at >= end || at + BigInt(original.length) <= address) continue;
       for (let i = 0; i < original.length; i++) {
         const byte = at + BigInt(i);
         if (byte >= address && byte < end) data[Number(byte - address)] = original[i]!;

@@ -230,6 +230,9 @@ address = "${sockPath}"
   t.same(zlib.gunzipSync(fs.readFileSync(path.join(dir, 'piped.gz'))), raw, 'the gzip pipeline got every byte');
   const unz = spawnSync('zstd', ['-d', '-c', path.join(dir, 'zst', `${entry.id}.core.zst`)], { maxBuffer: 1 << 30 });
   t.same(unz.stdout, raw, 'zstd sink decompresses to the same core');
+  // cored is done once the index says so; our receiving ends may still be reading the last bytes.
+  await waitFor('the HTTP sink to finish', () => received.http);
+  await waitFor('the socket sink to finish', () => received.socket);
   t.same(received.http, raw, 'the HTTP server got the exact bytes');
   t.equal(received.headers!['x-token'], 'abc');
   t.equal(received.headers!['content-length'], String(raw.length), 'length from the program headers (S3 wants it)');

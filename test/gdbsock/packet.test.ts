@@ -10,7 +10,7 @@ import {
   runLengthEncode,
   unescapeBinary,
 } from '../../lib/gdbsock/packet';
-import { gdbCrc32, parseThreadId } from '../../lib/gdbsock/wire';
+import { gdbCrc32, parseAddress, parseAddressIn, parseHex, parseHexIn, parseThreadId } from '../../lib/gdbsock/wire';
 
 const bytes = (s: string) => Buffer.from(s, 'latin1');
 
@@ -94,5 +94,27 @@ t.test('thread ids and CRC', async (t) => {
   t.same(parseThreadId('-1'), { tid: -1 });
   t.same(parseThreadId('0'), { tid: 0 });
   t.throws(() => parseThreadId('pzz'), /bad thread id/);
+  t.same(parseThreadId('p1a'), { pid: 0x1a, tid: -1 }, 'pPID alone: all its threads');
+  t.same(parseThreadId('vCont;c:p7.8;s', 8, 12), { pid: 7, tid: 8 }, 'in place, inside a packet');
+  t.throws(() => parseThreadId('p1a.'), /bad thread id/);
+  t.throws(() => parseThreadId(''), /bad thread id/);
   t.equal(gdbCrc32(Buffer.from('123456789')).toString(16), '376e6e7', 'the CRC-32/MPEG-2 check value: the CRC gdb computes');
+});
+
+t.test('hex numbers and addresses, parsed in place', async (t) => {
+  t.equal(parseHex('fF'), 255);
+  t.equal(parseHex('fffffffffffff'), 2 ** 52 - 1, '13 digits: still exact in a double');
+  t.throws(() => parseHex('10000000000000'), /bad number/, '14 digits are refused');
+  t.throws(() => parseHex(''), /bad number/);
+  t.throws(() => parseHex('12g'), /bad number/);
+  t.throws(() => parseHex('-1'), /bad number/);
+  t.equal(parseHexIn('m1234,40', 6, 8, 'length'), 0x40);
+  t.equal(parseAddress('7fffffffe680'), 0x7fffffffe680n);
+  t.equal(parseAddress('ffffffff81000000'), 0xffffffff81000000n, 'kernel addresses need all 64 bits');
+  t.equal(parseAddress('FFFFFFFFFFFFFFFF'), 2n ** 64n - 1n);
+  t.equal(parseAddressIn('Z0,555555555189,1', 3, 15), 0x555555555189n);
+  t.throws(() => parseAddress('10000000000000000'), /bad address/, '17 digits do not fit');
+  t.throws(() => parseAddress('ffffffff8100000g'), /bad address/);
+  t.throws(() => parseAddress('fffffffg81000000'), /bad address/);
+  t.throws(() => parseAddress(''), /bad address/);
 });
