@@ -24,7 +24,8 @@ export interface Addon {
   /**
    * Single-steps while the pc (at byte pcOffset of NT_PRSTATUS) stays in [start, end) and off `avoid`,
    * polling for each step for up to spinUs, for up to budgetUs in all. Returns the wait status of the
-   * stop that ended it, -1 if the thread was left stepping, -2 if it vanished (ECHILD).
+   * stop that ended it, -1 if the thread was left stepping, -2 if it vanished (ECHILD), -3 if it was a
+   * plain step (SIGTRAP, TRAP_TRACE) out of the range, whose general regset is then in `regs`.
    */
   stepRange(
     tid: number,
@@ -35,6 +36,7 @@ export interface Addon {
     pcOffset: number,
     spinUs: number,
     budgetUs: number,
+    regs: Buffer,
   ): number;
   vmRead(pid: number, address: bigint, buffer: Buffer, offset: number, length: number): number;
   vmReadAsync(

@@ -251,22 +251,26 @@ class Hostkit : public Napi::Addon<Hostkit> {
     return Napi::Number::New(env, (double)hk_write_some((int)fd, data, len));
   }
 
-  // stepRange(tid, signal, start, end, avoid: BigUint64Array, pcOffset, spinUs, budgetUs)
-  //   -> a wait status (>= 0), -1 still stepping, -2 vanished (ECHILD).
+  // stepRange(tid, signal, start, end, avoid: BigUint64Array, pcOffset, spinUs, budgetUs, regs: Buffer)
+  //   -> a wait status (>= 0), -1 still stepping, -2 vanished (ECHILD), -3 a plain step out of the
+  //   range, with its general registers in `regs`.
   Napi::Value StepRange(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
     int64_t tid, signal, pc_offset, spin_us, budget_us;
     uint64_t start, end;
     if (!ArgInt(info, 0, &tid) || !ArgInt(info, 1, &signal) || !ArgU64(info, 2, &start) || !ArgU64(info, 3, &end) ||
         !info[4].IsTypedArray() || info[4].As<Napi::TypedArray>().TypedArrayType() != napi_biguint64_array ||
-        !ArgInt(info, 5, &pc_offset) || !ArgInt(info, 6, &spin_us) || !ArgInt(info, 7, &budget_us))
-      return TypeError(env, "stepRange(tid, signal, start, end, avoid, pcOffset, spinUs, budgetUs)");
+        !ArgInt(info, 5, &pc_offset) || !ArgInt(info, 6, &spin_us) || !ArgInt(info, 7, &budget_us) ||
+        !info[8].IsBuffer())
+      return TypeError(env, "stepRange(tid, signal, start, end, avoid, pcOffset, spinUs, budgetUs, regs)");
     Napi::TypedArrayOf<uint64_t> avoid = info[4].As<Napi::TypedArrayOf<uint64_t>>();
+    auto regs = info[8].As<Napi::Buffer<uint8_t>>();
     struct hk_step_range r = {(pid_t)tid, (int)signal, start, end, avoid.Data(), (int)avoid.ElementLength(),
-                              (size_t)pc_offset, spin_us, budget_us};
+                              (size_t)pc_offset, spin_us, budget_us, regs.Data(), regs.Length()};
     int rc = hk_step_range(&r);
     if (rc == HK_STEP_RUNNING) return Napi::Number::New(env, -1);
     if (rc == HK_STEP_VANISHED) return Napi::Number::New(env, -2);
+    if (rc == HK_STEP_LEFT) return Napi::Number::New(env, -3);
     if (rc < 0) return Fail(env, rc, "ptrace", Info(env, "tid", (double)tid));
     return Napi::Number::New(env, rc);
   }

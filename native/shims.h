@@ -31,9 +31,11 @@ long hk_write_some(int fd, const void *buf, size_t len);
  * at byte `pc_offset` of the NT_PRSTATUS regset, stays in [start, end) and off
  * `avoid`. Each step is waited for by polling, for at most `spin_us`; the loop
  * gives up after `budget_us`. Returns the wait status of the stop that ended
- * it (any stop but a plain step that stayed in range), HK_STEP_RUNNING when
- * the thread was left stepping (a slow step, or out of budget: the caller's
- * reaper will see its stop), HK_STEP_VANISHED (ECHILD), or -errno. */
+ * it (any stop but a plain step that stayed in range), HK_STEP_LEFT when that
+ * stop is a plain step out of the range (its general regset is then in
+ * `regs`, which must hold NT_PRSTATUS), HK_STEP_RUNNING when the thread was
+ * left stepping (a slow step, or out of budget: the caller's reaper will see
+ * its stop), HK_STEP_VANISHED (ECHILD), or -errno. */
 struct hk_step_range {
   pid_t tid;
   int signal;
@@ -42,9 +44,12 @@ struct hk_step_range {
   int navoid;
   size_t pc_offset;
   int64_t spin_us, budget_us;
+  void *regs;
+  size_t regs_size;
 };
 #define HK_STEP_RUNNING (-100000)
 #define HK_STEP_VANISHED (-100001)
+#define HK_STEP_LEFT (-100002)
 int hk_step_range(const struct hk_step_range *r);
 
 /* memory.c */

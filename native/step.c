@@ -41,9 +41,9 @@ static int plain_step(pid_t tid, int status) {
   return si.si_code == TRAP_TRACE;
 }
 
-static int pc_of(pid_t tid, size_t pc_offset, uint64_t *pc) {
-  uint64_t regs[64];
-  long filled = hk_ptrace_regset(1, tid, NT_PRSTATUS, regs, sizeof regs);
+/* Reads the general regset into regs and takes the pc from it. */
+static int pc_of(pid_t tid, void *regs, size_t regs_size, size_t pc_offset, uint64_t *pc) {
+  long filled = hk_ptrace_regset(1, tid, NT_PRSTATUS, regs, regs_size);
   if (filled < 0) return (int)filled;
   if (pc_offset + 8 > (size_t)filled) return -EINVAL;
   memcpy(pc, (char *)regs + pc_offset, 8);
@@ -70,8 +70,8 @@ int hk_step_range(const struct hk_step_range *r) {
     if (rc == 0) return HK_STEP_RUNNING;
     if (!plain_step(r->tid, status)) return status;
     uint64_t pc = 0;
-    if (pc_of(r->tid, r->pc_offset, &pc) < 0) return status;
-    if (pc < r->start || pc >= r->end || avoided(pc, r->avoid, r->navoid)) return status;
+    if (pc_of(r->tid, r->regs, r->regs_size, r->pc_offset, &pc) < 0) return status;
+    if (pc < r->start || pc >= r->end || avoided(pc, r->avoid, r->navoid)) return HK_STEP_LEFT;
     if (now_us() - start >= r->budget_us) {
       /* Out of time: leave it stepping; the caller's reaper sees the stop, and the event loop gets a turn. */
       long rc_last = hk_ptrace(PTRACE_SINGLESTEP, r->tid, 0, 0);

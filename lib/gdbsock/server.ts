@@ -687,7 +687,7 @@ export class Server extends EventEmitter {
       case 'QNonStop':
         return value === '0' ? 'OK' : 'E01';
       case 'QPassSignals':
-        t?.setPassSignals(this.signalList(value));
+        t?.setPassSignals(this.passSignalList(value));
         return 'OK';
       case 'QProgramSignals':
         return 'OK';
@@ -728,6 +728,14 @@ export class Server extends EventEmitter {
         return '';
     }
   }
+
+  /** gdb sends the same QPassSignals before every resume: parsed once, the same set after that. */
+  private passSignalList(value: string): Set<number> {
+    if (this.passSignals?.text !== value) this.passSignals = { text: value, signals: this.signalList(value) };
+    return this.passSignals.signals;
+  }
+
+  private passSignals: { text: string; signals: Set<number> } | undefined;
 
   private signalList(value: string): Set<number> {
     const out = new Set<number>();

@@ -19,9 +19,10 @@ const XSTATE_MAX = 16384;
 const STEP_SPIN_US = 200;
 /** How long stepWhileIn may keep the JS thread stepping through a range (a tight loop on one line). */
 const STEP_BUDGET_US = 20_000;
-/** addon.stepRange: the thread was left stepping; it vanished (ECHILD). */
+/** addon.stepRange: the thread was left stepping; it vanished (ECHILD); a plain step left the range. */
 const STEP_RUNNING = -1;
 const STEP_VANISHED = -2;
+const STEP_LEFT = -3;
 
 /**
  * The next event of each thread, waited for on the JS thread first
@@ -105,9 +106,11 @@ export class Thread {
     if (this.state !== 'stopped') this.requireStopped('PTRACE_SINGLESTEP');
     // Running from the first step on: a stop handled below finds the thread as the reaper would.
     this.markResumed(Request.SINGLESTEP);
-    const status = addon.stepRange(this.tid, signal, start, end, avoid, this.arch.pcOffset, STEP_SPIN_US, STEP_BUDGET_US);
+    const registers = Buffer.allocUnsafe(this.arch.gprNames.length * 8);
+    const status = addon.stepRange(this.tid, signal, start, end, avoid, this.arch.pcOffset, STEP_SPIN_US, STEP_BUDGET_US, registers);
     if (status === STEP_RUNNING) return;
-    if (status === STEP_VANISHED) tracer.deliverVanished(this.tid);
+    if (status === STEP_LEFT) tracer.deliverStep(this.tid, registers);
+    else if (status === STEP_VANISHED) tracer.deliverVanished(this.tid);
     else tracer.deliver(this.tid, status);
   }
 
@@ -282,10 +285,13 @@ export class Thread {
     this.markGone();
   }
 
-  /** Called by the Tracee when a wait status says the thread stopped, before it looks at the stop. */
-  noteStopped(): void {
+  /**
+   * Called by the Tracee when a wait status says the thread stopped, before it
+   * looks at the stop; with the stop's general regset when that was read already.
+   */
+  noteStopped(registers?: Buffer): void {
     this.state = 'stopped';
-    this.stopRegisters = undefined;
+    this.stopRegisters = registers;
     tracer.setRunning(this.tid, false);
   }
 

@@ -190,7 +190,12 @@ export class Tracee extends EventEmitter implements ExitHook {
     if (existing) return existing;
     const thread = new Thread(tid, this.pid, this.arch, { starting });
     this.threads.set(tid, thread);
-    tracer.add({ tid, onWaitStatus: (s) => this.onWaitStatus(thread, s), onVanished: () => this.onVanished(thread) });
+    tracer.add({
+      tid,
+      onWaitStatus: (s) => this.onWaitStatus(thread, s),
+      onVanished: () => this.onVanished(thread),
+      onStepped: (registers) => this.onStepped(thread, registers),
+    });
     tracer.setRunning(tid, true);
     return thread;
   }
@@ -212,6 +217,12 @@ export class Tracee extends EventEmitter implements ExitHook {
         return;
       }
     }
+  }
+
+  /** A stop Thread.stepWhileIn saw to be a plain step, with the registers it read: nothing to ask the kernel. */
+  private onStepped(thread: Thread, registers: Buffer): void {
+    thread.noteStopped(registers);
+    this.stopped(thread, { type: 'step', tid: thread.tid });
   }
 
   private resumesThreadCreation(): boolean {

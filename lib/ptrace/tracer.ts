@@ -35,6 +35,8 @@ export interface ReapedThread {
   onWaitStatus(status: number): void;
   /** waitpid said ECHILD: the tid is gone without a word (the thread that called exec, for one). */
   onVanished(): void;
+  /** A single-step stop, already known to be one (SIGTRAP, TRAP_TRACE), with its general regset. */
+  onStepped(registers: Buffer): void;
 }
 
 /** Something to tidy synchronously when Node exits (breakpoints, stopped threads). */
@@ -121,6 +123,11 @@ class Tracer {
   deliver(tid: number, status: number): void {
     const thread = this.threads.get(tid);
     if (thread) handleStatus(thread, status);
+  }
+
+  /** A plain single-step stop waited for outside reap(), with the registers read there. */
+  deliverStep(tid: number, registers: Buffer): void {
+    this.threads.get(tid)?.onStepped(registers);
   }
 
   /** A tid waited for outside reap() is gone without a status (ECHILD). */

@@ -8,6 +8,7 @@
  * gave (never the one the bridge remembers), so gdb alone decides signals' fate.
  */
 import fs from 'node:fs';
+import { addon } from '../../native';
 import { type LaunchOptions, Option, type Thread, type TraceEvent, Tracee } from '../../ptrace';
 import { decodeWords } from '../../ptrace/arch';
 import { resolveExecutable } from '../../ptrace/launch';
@@ -196,7 +197,7 @@ export class LiveTarget implements Target {
         fd = fs.openSync(`/proc/${this.pid}/task/${tid}/comm`, 'r');
         this.commFds.set(tid, fd);
       }
-      const n = fs.readSync(fd, this.commBuffer, 0, this.commBuffer.length, 0);
+      const n = addon.pread(fd, this.commBuffer, 0, this.commBuffer.length, 0n);
       const text = this.commBuffer.toString('utf8', 0, n);
       return text.endsWith('\n') ? text.slice(0, -1) : text;
     } catch {
@@ -627,8 +628,7 @@ export class LiveTarget implements Target {
       this.report(this.exitEvent && event.kind !== 'thread-exited' ? this.exitEvent : event);
     };
     // Nothing else running (one thread, or a step with the others held): report at once.
-    const othersRunning = [...this.tracee.threads.values()].some((t) => t.state === 'running');
-    if (!othersRunning) return settled();
+    if (!this.anyRunning()) return settled();
     this.stopping = true;
     // Not from inside this handler: stopAll can then wait for the stops synchronously (tracer.settle).
     queueMicrotask(() => {
@@ -637,6 +637,11 @@ export class LiveTarget implements Target {
         .catch(() => undefined)
         .then(settled);
     });
+  }
+
+  private anyRunning(): boolean {
+    for (const t of this.tracee.threads.values()) if (t.state === 'running') return true;
+    return false;
   }
 
   private onEvent(e: TraceEvent): void {
