@@ -71,13 +71,33 @@ class Tracer {
     return this.threads.has(tid);
   }
 
-  /** Running tracees keep Node alive, like running child processes do. */
+  /**
+   * Running tracees keep Node alive, like running child processes do. The
+   * watcher is let go only once the event loop comes round with none running:
+   * a debugger stops and resumes a thread thousands of times a second, and
+   * the watcher's ref count need not follow each one.
+   */
   setRunning(tid: number, running: boolean): void {
-    const before = this.running.size;
     if (running) this.running.add(tid);
     else this.running.delete(tid);
-    if ((before === 0) !== (this.running.size === 0)) addon.sigchldRef(this.running.size > 0);
+    if (this.running.size > 0 && !this.referenced) {
+      this.referenced = true;
+      addon.sigchldRef(true);
+    } else if (this.running.size === 0 && this.referenced && !this.unrefQueued) {
+      this.unrefQueued = true;
+      setImmediate(this.unrefIfIdle);
+    }
   }
+
+  private referenced = false;
+  private unrefQueued = false;
+
+  private readonly unrefIfIdle = (): void => {
+    this.unrefQueued = false;
+    if (this.running.size > 0 || !this.referenced) return;
+    this.referenced = false;
+    addon.sigchldRef(false);
+  };
 
   addExitHook(hook: ExitHook): void {
     this.start();

@@ -70,6 +70,8 @@ export class Inferiors implements Target {
   }
 
   private owner(tid: number): LiveTarget | undefined {
+    // Asked for every register of every stop reply: the one process, nearly always, without an iterator.
+    if (this.members.size === 1 && this.members.get(this.first.pid) === this.first) return this.first.isAlive(tid) ? this.first : undefined;
     for (const m of this.members.values()) if (m.isAlive(tid)) return m;
     return undefined;
   }
