@@ -22,9 +22,13 @@ int hk_waitpid(pid_t tid, int flags, int *status);
 #define HK_VANISHED (-1)
 int hk_reap(const int32_t *tids, int count, int32_t *out, int max_pairs);
 /* 1: fd readable, or writable if asked (or hung up); 0: timeout; -EINTR: a signal arrived.
- * fd < 0: signal or timeout only. */
+ * fd < 0: signal or timeout only. A zero timeout yields the CPU first (one pass of a spin). */
 int hk_wait_ready(int fd, int writable, int timeout_ms);
+/* CLOCK_MONOTONIC in microseconds. */
+int64_t hk_now_us(void);
+/* Bytes read once fd has some (spinning spin_us, then asleep, up to timeout_ms); 0 at end of stream; -EAGAIN: none came. */
 long hk_read_soon(int fd, void *buf, size_t len, int spin_us, int timeout_ms);
+/* One write(2), retried on EINTR: bytes taken or -errno. */
 long hk_write_some(int fd, const void *buf, size_t len);
 
 /* step.c: single-steps `tid` (the first step delivering `signal`) while its pc,

@@ -7,19 +7,12 @@
 #include <string.h>
 #include <sys/ptrace.h>
 #include <sys/wait.h>
-#include <time.h>
 
 #include "shims.h"
 
 #ifndef NT_PRSTATUS
 #define NT_PRSTATUS 1
 #endif
-
-static int64_t now_us(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
-}
 
 /* Polls for tid's next status until `until`; 1 with *status set, 0 when time ran out, -errno.
  * Each pass yields first: the stepped thread may be queued on this very CPU, and
@@ -29,7 +22,7 @@ static int wait_until(pid_t tid, int64_t until, int *status) {
     sched_yield();
     int rc = hk_waitpid(tid, WNOHANG | __WALL, status);
     if (rc != 0) return rc < 0 ? rc : 1;
-    if (now_us() >= until) return 0;
+    if (hk_now_us() >= until) return 0;
   }
 }
 
@@ -57,14 +50,14 @@ static int avoided(uint64_t pc, const uint64_t *avoid, int navoid) {
 }
 
 int hk_step_range(const struct hk_step_range *r) {
-  int64_t start = now_us();
+  int64_t start = hk_now_us();
   int signal = r->signal;
   for (;;) {
     long rc_step = hk_ptrace(PTRACE_SINGLESTEP, r->tid, 0, (uint64_t)signal);
     if (rc_step < 0) return (int)rc_step;
     signal = 0;
     int status = 0;
-    int64_t now = now_us();
+    int64_t now = hk_now_us();
     int rc = wait_until(r->tid, now + r->spin_us, &status);
     if (rc < 0) return rc == -ECHILD ? HK_STEP_VANISHED : rc;
     if (rc == 0) return HK_STEP_RUNNING;
@@ -72,7 +65,7 @@ int hk_step_range(const struct hk_step_range *r) {
     uint64_t pc = 0;
     if (pc_of(r->tid, r->regs, r->regs_size, r->pc_offset, &pc) < 0) return status;
     if (pc < r->start || pc >= r->end || avoided(pc, r->avoid, r->navoid)) return HK_STEP_LEFT;
-    if (now_us() - start >= r->budget_us) {
+    if (hk_now_us() - start >= r->budget_us) {
       /* Out of time: leave it stepping; the caller's reaper sees the stop, and the event loop gets a turn. */
       long rc_last = hk_ptrace(PTRACE_SINGLESTEP, r->tid, 0, 0);
       return rc_last < 0 ? (int)rc_last : HK_STEP_RUNNING;

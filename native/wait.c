@@ -49,7 +49,7 @@ int hk_wait_ready(int fd, int writable, int timeout_ms) {
   return r > 0 ? 1 : 0;
 }
 
-static int64_t monotonic_us(void) {
+int64_t hk_now_us(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
   return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
@@ -62,10 +62,10 @@ static int64_t monotonic_us(void) {
  * the wait. Returns the bytes read, 0 at end of stream, -EAGAIN when the time
  * ran out, or -errno. */
 long hk_read_soon(int fd, void *buf, size_t len, int spin_us, int timeout_ms) {
-  int64_t start = monotonic_us();
+  int64_t start = hk_now_us();
   int64_t spin_end = start + spin_us, deadline = start + (int64_t)timeout_ms * 1000;
   for (;;) {
-    int64_t now = monotonic_us();
+    int64_t now = hk_now_us();
     if (now >= deadline) return -EAGAIN;
     int wait_ms = now < spin_end ? 0 : (int)((deadline - now + 999) / 1000);
     int ready = hk_wait_ready(fd, 0, wait_ms);
