@@ -131,9 +131,11 @@ export function checkPid(value: unknown, name = 'pid'): number {
   return value;
 }
 
+const MAX_U64 = (1n << 64n) - 1n;
+
 export function checkAddress(value: unknown, name = 'address'): bigint {
   if (typeof value === 'bigint') {
-    if (value < 0n || value >= 1n << 64n) throw new RangeError(`${name} must fit in 64 unsigned bits`);
+    if (value < 0n || value > MAX_U64) throw new RangeError(`${name} must fit in 64 unsigned bits`);
     return value;
   }
   if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return BigInt(value);
