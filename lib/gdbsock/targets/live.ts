@@ -10,16 +10,16 @@
 import fs from 'node:fs';
 import { addon } from '../../native';
 import { type LaunchOptions, Option, type Thread, type TraceEvent, Tracee } from '../../ptrace';
-import { decodeWords } from '../../ptrace/arch';
 import { resolveExecutable } from '../../ptrace/launch';
 import { nextEvents } from '../../ptrace/thread';
 import { tracer } from '../../ptrace/tracer';
 import { evaluate } from '../agent';
-import { type Regsets, type RegisterLayout, x86_64Layout } from '../registers';
+import { type RegisterLayout, x86_64Layout } from '../registers';
 import { SIGTRAP } from '../signals';
 import type { BreakpointType, Condition, ResumeAction, StopEvent, Target, ThreadInfo } from '../target';
 import { DebugRegisters } from './debug-registers';
 import { shellCommand } from './startup-shell';
+import { StopRegisters } from './stop-registers';
 import { readLibraryList } from './svr4';
 
 const SETARCH = '/usr/bin/setarch';
@@ -51,10 +51,7 @@ type Mode =
 export class LiveTarget implements Target {
   readonly registers: RegisterLayout = x86_64Layout();
   private readonly modes = new Map<number, Mode>();
-  private readonly regsetCache = new Map<number, Regsets>();
-  /** Hex of a stop's general regset (registersOfStop's buffer, new at each stop). */
-  private readonly gprHex = new WeakMap<Buffer, string>();
-  private readonly gprCache = new Map<number, Record<string, bigint>>();
+  private readonly threadRegisters: StopRegisters;
   /** gdb's software breakpoints, with their conditions (none: always report). */
   private readonly softwareBreakpoints = new Map<bigint, Condition[] | undefined>();
   private readonly debugRegisters = new DebugRegisters();
@@ -89,8 +86,6 @@ export class LiveTarget implements Target {
   private readonly newChildren = new Map<number, Tracee>();
   /** Children reported to gdb in a fork stop, waiting for the owner of this target to take them. */
   private readonly forkedChildren = new Map<number, LiveTarget>();
-  /** For each gdb register number, its word in the kernel's general regset (-1: not there). */
-  private readonly gprWordOf: number[];
   /** A settleWaiter is already scheduled for the next turn of the loop. */
   private settleQueued = false;
   /**
@@ -110,7 +105,7 @@ export class LiveTarget implements Target {
     readonly attached: boolean,
   ) {
     tracee.autoResumeNewThreads = false;
-    this.gprWordOf = this.registers.registers.map((r) => tracee.arch.gprNames.indexOf(r.name));
+    this.threadRegisters = new StopRegisters(this.registers, tracee.arch.gprNames, (tid) => this.thread(tid));
     this.last = { kind: 'signal', tid: tracee.pid, signal: attached ? 0 : SIGTRAP };
     for (const t of tracee.threads.values()) this.modes.set(t.tid, { type: 'stopped' });
     tracee.on('event', (e: TraceEvent) => this.onEvent(e));
@@ -225,76 +220,24 @@ export class LiveTarget implements Target {
     return this.tracee.thread(tid);
   }
 
-  /** The general regset as the kernel gave it at this stop: one GETREGSET per stop, whoever asks. */
-  private rawGpr(tid: number): Buffer {
-    return this.thread(tid).registersOfStop();
-  }
-
-  private gpr(tid: number): Record<string, bigint> {
-    let regs = this.gprCache.get(tid);
-    if (!regs) {
-      regs = decodeWords(this.tracee.arch.gprNames, this.rawGpr(tid));
-      this.gprCache.set(tid, regs);
-    }
-    return regs;
-  }
-
-  private regsets(tid: number): Regsets {
-    let rs = this.regsetCache.get(tid);
-    if (!rs) {
-      const thread = this.thread(tid);
-      const xstate = thread.getXstate();
-      rs = { gpr: { ...this.gpr(tid) }, fxsave: Buffer.from(xstate.subarray(0, 512)), xstate };
-      this.regsetCache.set(tid, rs);
-    }
-    return rs;
-  }
-
   readRegisters(tid: number): Buffer {
-    return this.registers.encodeAll(this.regsets(tid));
+    return this.threadRegisters.readAll(tid);
   }
 
   readRegister(tid: number, regno: number): Buffer {
-    // The stop reply's expedited registers are all general ones: bytes of one GETREGSET, little-endian as on the wire.
-    const word = this.gprWordOf[regno] ?? -1;
-    if (word >= 0) {
-      const at = word * 8;
-      return this.rawGpr(tid).subarray(at, at + this.registers.registers[regno]!.size);
-    }
-    return this.registers.encode(this.regsets(tid), regno);
+    return this.threadRegisters.read(tid, regno);
   }
 
   readRegisterHex(tid: number, regno: number): string {
-    const word = this.gprWordOf[regno] ?? -1;
-    if (word < 0) return this.readRegister(tid, regno).toString('hex');
-    // One hex string per stop for all general registers; each register is a slice of it.
-    const raw = this.rawGpr(tid);
-    let hex = this.gprHex.get(raw);
-    if (hex === undefined) {
-      hex = raw.toString('hex');
-      this.gprHex.set(raw, hex);
-    }
-    return hex.substring(word * 16, word * 16 + this.registers.registers[regno]!.size * 2);
+    return this.threadRegisters.readHex(tid, regno);
   }
 
   writeRegister(tid: number, regno: number, value: Buffer): void {
-    const rs = this.regsets(tid);
-    const which = this.registers.decode(rs, regno, value);
-    const thread = this.thread(tid);
-    if (which === 'gpr') thread.setRegisters(rs.gpr);
-    else if (which === 'fxsave') thread.setFpRegistersRaw(rs.fxsave);
-    else if (rs.xstate) thread.setXstate(rs.xstate);
-    this.invalidate(tid);
+    this.threadRegisters.write(tid, regno, value);
   }
 
   private invalidate(tid?: number): void {
-    if (tid === undefined) {
-      this.regsetCache.clear();
-      this.gprCache.clear();
-    } else {
-      this.regsetCache.delete(tid);
-      this.gprCache.delete(tid);
-    }
+    this.threadRegisters.forget(tid);
   }
 
   readMemory(address: bigint, length: number): Buffer | Promise<Buffer> {

@@ -1,0 +1,99 @@
+/**
+ * gdb's registers of a traced process's stopped threads, in the layout gdb
+ * was given: read from the kernel once per stop and kept until the thread
+ * runs or they are written. The general registers come from the thread's own
+ * copy of its stop (Thread.registersOfStop); the rest, from the XSAVE image,
+ * only when gdb asks for one of them.
+ */
+import type { Thread } from '../../ptrace';
+import { decodeWords } from '../../ptrace/arch';
+import type { Regsets, RegisterLayout } from '../registers';
+
+export class StopRegisters {
+  private readonly regsetCache = new Map<number, Regsets>();
+  /** Hex of a stop's general regset (registersOfStop's buffer, new at each stop). */
+  private readonly gprHex = new WeakMap<Buffer, string>();
+  private readonly gprCache = new Map<number, Record<string, bigint>>();
+  /** For each gdb register number, its word in the kernel's general regset (-1: not there). */
+  private readonly gprWordOf: number[];
+
+  constructor(
+    readonly layout: RegisterLayout,
+    private readonly gprNames: readonly string[],
+    private readonly thread: (tid: number) => Thread,
+  ) {
+    this.gprWordOf = layout.registers.map((r) => gprNames.indexOf(r.name));
+  }
+
+  readAll(tid: number): Buffer {
+    return this.layout.encodeAll(this.regsets(tid));
+  }
+
+  read(tid: number, regno: number): Buffer {
+    // The stop reply's expedited registers are all general ones: bytes of one GETREGSET, little-endian as on the wire.
+    const word = this.gprWordOf[regno] ?? -1;
+    if (word >= 0) {
+      const at = word * 8;
+      return this.rawGpr(tid).subarray(at, at + this.layout.registers[regno]!.size);
+    }
+    return this.layout.encode(this.regsets(tid), regno);
+  }
+
+  readHex(tid: number, regno: number): string {
+    const word = this.gprWordOf[regno] ?? -1;
+    if (word < 0) return this.read(tid, regno).toString('hex');
+    // One hex string per stop for all general registers; each register is a slice of it.
+    const raw = this.rawGpr(tid);
+    let hex = this.gprHex.get(raw);
+    if (hex === undefined) {
+      hex = raw.toString('hex');
+      this.gprHex.set(raw, hex);
+    }
+    return hex.substring(word * 16, word * 16 + this.layout.registers[regno]!.size * 2);
+  }
+
+  write(tid: number, regno: number, value: Buffer): void {
+    const rs = this.regsets(tid);
+    const which = this.layout.decode(rs, regno, value);
+    const thread = this.thread(tid);
+    if (which === 'gpr') thread.setRegisters(rs.gpr);
+    else if (which === 'fxsave') thread.setFpRegistersRaw(rs.fxsave);
+    else if (rs.xstate) thread.setXstate(rs.xstate);
+    this.forget(tid);
+  }
+
+  /** Drops what was decoded for `tid` (every thread if none): it ran, or its registers changed. */
+  forget(tid?: number): void {
+    if (tid === undefined) {
+      this.regsetCache.clear();
+      this.gprCache.clear();
+    } else {
+      this.regsetCache.delete(tid);
+      this.gprCache.delete(tid);
+    }
+  }
+
+  /** The general regset as the kernel gave it at this stop: one GETREGSET per stop, whoever asks. */
+  private rawGpr(tid: number): Buffer {
+    return this.thread(tid).registersOfStop();
+  }
+
+  private gpr(tid: number): Record<string, bigint> {
+    let regs = this.gprCache.get(tid);
+    if (!regs) {
+      regs = decodeWords(this.gprNames, this.rawGpr(tid));
+      this.gprCache.set(tid, regs);
+    }
+    return regs;
+  }
+
+  private regsets(tid: number): Regsets {
+    let rs = this.regsetCache.get(tid);
+    if (!rs) {
+      const xstate = this.thread(tid).getXstate();
+      rs = { gpr: { ...this.gpr(tid) }, fxsave: Buffer.from(xstate.subarray(0, 512)), xstate };
+      this.regsetCache.set(tid, rs);
+    }
+    return rs;
+  }
+}
