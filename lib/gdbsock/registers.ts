@@ -115,8 +115,6 @@ function abridgedTag(full: number): number {
   return out;
 }
 
-
-
 function buildLayout(): RegisterLayout {
   const registers = x86_64Registers();
   const index = new Map(registers.map((r, i) => [r.name, i]));

@@ -315,8 +315,7 @@ export class Server extends EventEmitter {
     const address = parseAddressIn(text, 1, comma);
     const length = Math.min(parseHexIn(text, comma + 1, text.length, 'length'), PACKET_SIZE / 2);
     const data = this.t.readMemory(address, length);
-    if (!(data instanceof Promise)) return data.length || length === 0 ? data.toString('hex') : 'E01';
-    return data.then((d) => (d.length || length === 0 ? d.toString('hex') : 'E01'));
+    return data instanceof Promise ? data.then((d) => memoryReply(d, length)) : memoryReply(data, length);
   }
 
   private writeBinary(payload: Buffer): string {
@@ -418,7 +417,6 @@ export class Server extends EventEmitter {
     if (!this.extended) this.finishSoon('killed');
   }
 
-  /** vCont;action[:thread-id]... (GDB manual, "Packets", vCont). */
   /** vCont;action[:thread-id];... (GDB manual, "Packets", vCont), parsed in place. */
   private parseVCont(text: string): ResumeAction[] {
     const actions: ResumeAction[] = [];
@@ -752,6 +750,11 @@ export class Server extends EventEmitter {
 const NO_REPLY = '\u0000no-reply';
 
 type Reply = Buffer | string;
+
+/** An `m` reply: the bytes in hex, or an error if none of `length` could be read. */
+function memoryReply(data: Buffer, length: number): string {
+  return data.length || length === 0 ? data.toString('hex') : 'E01';
+}
 
 /** `NN:` for register numbers in stop replies, built once. */
 const REGNO_PREFIX = Array.from({ length: 256 }, (_, n) => `${n < 16 ? '0' : ''}${n.toString(16)}:`);

@@ -162,7 +162,7 @@ export class Thread {
 
   /** General registers by name (user_regs_struct on x86_64, user_pt_regs on aarch64). */
   getRegisters(): Record<string, bigint> {
-    return decodeWords(this.arch.gprNames, this.getRegistersRaw());
+    return decodeWords(this.arch.gprNames, this.registersOfStop());
   }
 
   /** Changes the named registers, leaving the others as they are. */

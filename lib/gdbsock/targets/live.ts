@@ -416,7 +416,7 @@ export class LiveTarget implements Target {
     }
     if (plan.length === 0) return this.report({ kind: 'no-resumed' });
     // The pcs come from the registers cached at the stop (the stop reply read them); then the cache goes.
-    const pcs = new Map(plan.map(([t]) => [t.tid, this.pcOf(t)]));
+    const pcs = new Map(plan.map(([t]) => [t.tid, t.getPc()]));
     this.invalidate();
     this.running = true;
     // Threads sitting on a breakpoint step off it first, alone, so that no other thread runs past it while lifted.
@@ -484,13 +484,8 @@ export class LiveTarget implements Target {
     else t.cont(signal);
   }
 
-  /** The pc alone: read in place from the stop's registers, without decoding every register. */
-  private pcOf(t: Thread): bigint {
-    return t.getPc();
-  }
-
   private inRange(t: Thread, mode: { start: bigint; end: bigint }): boolean {
-    const pc = this.pcOf(t);
+    const pc = t.getPc();
     return pc >= mode.start && pc < mode.end;
   }
 
@@ -812,7 +807,7 @@ export class LiveTarget implements Target {
 
   private onStep(t: Thread, tid: number, mode: Mode): void {
     if (mode.type === 'range' && !this.stopping) {
-      const pc = this.pcOf(t);
+      const pc = t.getPc();
       if (pc >= mode.start && pc < mode.end && !this.tracee.breakpoints.has(pc)) {
         this.stepThrough(t, mode);
         return;
