@@ -5,6 +5,7 @@
  * it until gdb is done. Whatever happens (gdb disconnects, detaches, SIGINT or
  * SIGTERM to gdbsock), the process is never left stopped or traced.
  */
+import './jit-tiering';
 import type { Readable, Writable } from 'node:stream';
 import { Connection } from './connection';
 import { PACKET_SIZE, Server, type ServerEnd, type TargetProvider } from './server';
