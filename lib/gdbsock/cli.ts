@@ -5,7 +5,6 @@
  * it until gdb is done. Whatever happens (gdb disconnects, detaches, SIGINT or
  * SIGTERM to gdbsock), the process is never left stopped or traced.
  */
-import './jit-tiering';
 import type { Readable, Writable } from 'node:stream';
 import { Connection } from './connection';
 import { PACKET_SIZE, Server, type ServerEnd, type TargetProvider } from './server';
@@ -13,6 +12,7 @@ import type { Target } from './target';
 import { LiveTarget } from './targets/live';
 import { openReadOnly, type ReadOnlyServing } from './targets/open-read-only';
 import { type Endpoint, Listener, defaultSocketPath, gdbTarget, isLoopback, parseListen } from './transport';
+import './jit-tiering'; // last: module loading runs with V8's default tiering
 
 const USAGE = `usage: gdbsock [options] <pid>
        gdbsock [options] -- <program> [args...]
