@@ -21,6 +21,9 @@ export interface AttachOptions {
   options?: number;
 }
 
+/** A wait status that leaves the thread stopped with something to report. */
+type StopStatus = Exclude<WaitStatus, { kind: 'exited' | 'killed' | 'interrupt-stop' }>;
+
 /**
  * A traced process and its threads. Events ('event', and each event's type)
  * are emitted as the kernel reports them; 'exit' once the process is gone;
@@ -211,7 +214,8 @@ export class Tracee extends EventEmitter implements ExitHook {
         return this.onInterruptStop(thread);
       default: {
         thread.noteStopped(); // registers read while describing the stop are kept for the rest of it
-        const event = this.describeStop(thread, ws);
+        const event = this.describeStopUnlessKilled(thread, ws);
+        if (!event) return;
         this.stopped(thread, event);
         if (event.type === 'clone' && this.resumesThreadCreation() && thread.state === 'stopped') thread.resumeAsBefore();
         return;
@@ -250,7 +254,22 @@ export class Tracee extends EventEmitter implements ExitHook {
     }
   }
 
-  private describeStop(thread: Thread, ws: Exclude<WaitStatus, { kind: 'exited' | 'killed' | 'interrupt-stop' }>): TraceEvent {
+  /**
+   * The stop's event, or undefined when SIGKILL came between the wait and the
+   * ptrace requests that describe it (every request then fails with ESRCH):
+   * the stop is gone, and the thread's death is its next status.
+   */
+  private describeStopUnlessKilled(thread: Thread, ws: StopStatus): TraceEvent | undefined {
+    try {
+      return this.describeStop(thread, ws);
+    } catch (err) {
+      if (!hasCode(err, 'ESRCH')) throw err;
+      thread.dying();
+      return undefined;
+    }
+  }
+
+  private describeStop(thread: Thread, ws: StopStatus): TraceEvent {
     const tid = thread.tid;
     switch (ws.kind) {
       case 'signal-stop':

@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import t from 'tap';
-import { Option, Tracee, type TraceEvent } from '../../lib/ptrace';
+import { libc } from '../../lib/native';
+import { Option, Signal, Tracee, type TraceEvent } from '../../lib/ptrace';
 import { fixture, symbol, startDetached } from '../helpers';
 
 /** Continues every stop until the process ends; returns the events seen. */
@@ -149,4 +150,26 @@ t.test('events() is an async stream of every event', async (t) => {
   await done;
   t.same(types, ['exited']);
   t.same(await tracee.ended(), { pid: tracee.pid, code: 4 });
+});
+
+t.test('a SIGKILL between the wait and the stop\'s description ends the threads, never throws', async (t) => {
+  const target = await startDetached(fixture('threads'), ['2']);
+  t.teardown(target.kill);
+  const tracee = await Tracee.attach(target.pid);
+  const workers = [...tracee.threads.keys()].filter((tid) => tid !== target.pid);
+  t.equal(workers.length, 2);
+  tracee.resumeAll();
+  // Both workers stop for a signal while this thread is blocked, so one reap
+  // pass waits for both stops. Killing the process while the first is
+  // handled leaves the second's GETSIGINFO to fail with ESRCH.
+  for (const tid of workers) libc().tgkill(target.pid, tid, Signal.SIGUSR2);
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+  const seen: TraceEvent[] = [];
+  tracee.on('event', (e: TraceEvent) => {
+    seen.push(e);
+    if (e.type === 'signal' && seen.length === 1) process.kill(target.pid, 'SIGKILL');
+  });
+  t.match(await tracee.ended(), { pid: target.pid, signal: Signal.SIGKILL });
+  t.equal(seen.filter((e) => e.type === 'signal').length, 1, 'only the stop handled before the kill is reported');
+  t.same(new Set(seen.filter((e) => e.type === 'killed').map((e) => e.tid)), new Set([target.pid, ...workers]), 'every thread reports its death');
 });
