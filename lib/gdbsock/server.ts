@@ -178,6 +178,41 @@ export class Server extends EventEmitter {
     return first.tid;
   }
 
+  /**
+   * H op thread-id (GDB manual, "Packets" and "thread-id syntax"): Hg picks
+   * the thread g/G/p/P read and write, 0 meaning any thread, -1 all of them,
+   * pPID.0 and pPID.-1 any thread of PID. A dead thread, a thread of another
+   * process, or a process not debugged here is an error. Ops other than g, c
+   * and s get the empty reply (unsupported), as gdbserver ignores them so the
+   * protocol can grow.
+   */
+  private selectThread(text: string): Reply {
+    const op = text[1];
+    if (op !== 'g' && op !== 'c' && op !== 's') return '';
+    const { pid, tid } = parseThreadId(text.slice(2));
+    const t = this.target;
+    if (!t) return tid > 0 ? 'E01' : 'OK';
+    const processOf = (thread: number) => t.pidOf?.(thread) ?? t.pid;
+    const oneProcess = pid !== undefined && pid > 0;
+    let chosen = 0;
+    if (tid > 0) {
+      if (!t.isAlive(tid) || (oneProcess && processOf(tid) !== pid)) return 'E01';
+      chosen = tid;
+    } else if (oneProcess) {
+      // Any thread of that process: the one that stopped last if it is one of them.
+      const last = t.lastStop();
+      if (last.kind === 'signal' && t.isAlive(last.tid) && processOf(last.tid) === pid) chosen = last.tid;
+      else chosen = t.threads().find((th) => processOf(th.tid) === pid)?.tid ?? -1;
+      if (chosen < 0) return 'E01';
+    }
+    if (op === 'g') {
+      this.generalThread = chosen;
+      // With forks kept, memory and breakpoints go to this thread's process (gdb switches with Hg).
+      if (chosen > 0 && t.pidOf) t.selectProcess?.(processOf(chosen));
+    }
+    return 'OK';
+  }
+
   /** `afterStep`: the stop answers a resume that stepped a thread (vCont s or r). */
   private stopReply(event: StopEvent, afterStep = false): string {
     const t = this.t;
@@ -238,16 +273,8 @@ export class Server extends EventEmitter {
       case 'Z':
       case 'z':
         return this.breakpoint(first === 'Z', text);
-      case 'H': {
-        const id = parseThreadId(text.slice(2));
-        if (id.tid > 0 && this.target && !this.target.isAlive(id.tid)) return 'E01'; // no such thread
-        if (text[1] === 'g') {
-          this.generalThread = id.tid;
-          // With forks kept, memory and breakpoints go to this thread's process (gdb switches with Hg).
-          if (id.pid !== undefined && id.pid > 0) this.target?.selectProcess?.(id.pid);
-        }
-        return 'OK';
-      }
+      case 'H':
+        return this.selectThread(text);
       case 'T': {
         const id = parseThreadId(text.slice(1));
         return this.target?.isAlive(id.tid) ? 'OK' : 'E01';
@@ -393,11 +420,23 @@ export class Server extends EventEmitter {
         const event = await t.wait();
         if (event.kind === 'thread-exited' && !this.threadEvents) continue;
         if (event.kind === 'exited' || event.kind === 'killed') this.afterProcessEnd();
+        this.afterStop(event);
         return this.stopReply(event, actions.some((a) => a.type === 'step' || a.type === 'range'));
       }
     } finally {
       this.waiting = false;
     }
+  }
+
+  /**
+   * gdb takes a stop's thread as the general thread without sending Hg
+   * (remote.c records it as current on each stop), so g after a stop must
+   * read the event thread, whatever Hg chose before the resume.
+   */
+  private afterStop(event: StopEvent): void {
+    this.generalThread = 0;
+    const pid = event.kind === 'signal' ? this.target?.pidOf?.(event.tid) : undefined;
+    if (pid !== undefined) this.target?.selectProcess?.(pid);
   }
 
   private afterProcessEnd(): void {

@@ -1,0 +1,234 @@
+/**
+ * A program's arguments reach it exactly as given, never read by a shell
+ * unless gdb asked for one: `gdbsock -- PROGRAM ARGS` execs PROGRAM with ARGS
+ * as its argv; vRun with startup-with-shell off does the same; with it on,
+ * the shell gdbsock goes through gets each argument quoted back to itself
+ * (see startup-shell.test.ts for the gdbserver comparison of quoting and
+ * redirection). Here: quotes, $(...), backticks, ; | * ~, empty arguments,
+ * newlines, UTF-8, and a program path full of the same.
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import t from 'tap';
+import { fixture } from '../helpers';
+import { type Gdbsock, cleanEnv, requireTool, rspClient, runGdb, startGdbsock } from './gdb';
+
+requireTool('gdb');
+requireTool('gdbserver');
+const showargs = fixture('showargs');
+
+// Every launched program runs in this directory, so a `$(touch NAME)` that a shell ran would leave NAME here.
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'gdbsock-args-'));
+process.chdir(work);
+t.teardown(() => {
+  process.chdir(os.tmpdir());
+  fs.rmSync(work, { recursive: true, force: true });
+});
+
+/** Arguments a shell would do something with; each must arrive as written. */
+const HOSTILE = [
+  'a b',
+  '  two  spaces  ',
+  "it's",
+  '"double"',
+  '$(touch dollar-paren)',
+  '`touch backtick`',
+  'a;touch semicolon',
+  'x|touch pipe',
+  'y&&touch and',
+  '*',
+  '?',
+  '[a-z]*',
+  '~',
+  '~root',
+  '$HOME',
+  '${HOME}',
+  '$0',
+  '',
+  'line1\nline2',
+  'tab\there',
+  'back\\slash',
+  '\\',
+  '#comment',
+  '> redirect',
+  '<',
+  '(sub)',
+  '{a,b}',
+  '!',
+  '-n',
+  '--',
+  '--once',
+  'é ✓ 日本',
+];
+
+/** The files HOSTILE would create if a shell ran it. */
+const TRAPS = ['dollar-paren', 'backtick', 'semicolon', 'pipe', 'and'];
+
+/** What showargs prints for `args`, byte for byte. */
+function expected(args: readonly (string | Buffer)[]): Buffer {
+  const lines = [Buffer.from(`argc=${args.length + 1}\n`)];
+  args.forEach((a, i) => lines.push(Buffer.from(`arg${i + 1}=`), Buffer.from(a), Buffer.from('\n')));
+  return Buffer.concat(lines);
+}
+
+/** The program's output on gdbsock's stdout (which the program inherits), from now on. */
+function capture(server: Gdbsock): () => Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  server.proc.stdout!.on('data', (d: Buffer) => chunks.push(d));
+  // The program's last write may land just after its exit is reported: wait for the output to settle.
+  return async () => {
+    let size = -1;
+    for (let i = 0; i < 50 && size !== Buffer.concat(chunks).length; i++) {
+      size = Buffer.concat(chunks).length;
+      await new Promise((r) => setTimeout(r, 40));
+    }
+    return Buffer.concat(chunks);
+  };
+}
+
+function noTrapsSprung(t: Tap.Test): void {
+  t.same(TRAPS.filter((name) => fs.existsSync(path.join(work, name))), [], 'no shell ran the $(...), `...`, ; | && in the arguments');
+}
+
+/** A copy of showargs at a path full of shell syntax. */
+function hostileProgram(t: Tap.Test): string {
+  const dir = fs.mkdtempSync(path.join(work, 'dir with $(touch dollar-paren) ;touch semicolon|* `touch backtick` '));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const program = path.join(dir, `show "args" it's ~ *`);
+  fs.copyFileSync(showargs, program);
+  fs.chmodSync(program, 0o755);
+  return program;
+}
+
+/** Continues the launched program to its exit over the raw protocol. */
+async function runToExit(target: string): Promise<string> {
+  const rsp = await rspClient(target);
+  try {
+    await rsp.ask('QStartNoAckMode');
+    return await rsp.ask('vCont;c');
+  } finally {
+    rsp.close();
+  }
+}
+
+t.test('gdbsock -- PROGRAM ARGS: the program gets ARGS exactly, no shell', async (t) => {
+  const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', showargs, ...HOSTILE]);
+  t.teardown(() => server.stop());
+  const output = capture(server);
+  t.match(await runToExit(server.target), /^W00/);
+  t.equal((await output()).toString(), expected(HOSTILE).toString());
+  noTrapsSprung(t);
+});
+
+t.test('gdbsock -- PROGRAM: a program path with spaces, quotes and shell syntax', async (t) => {
+  const program = hostileProgram(t);
+  const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', program, 'one', '']);
+  t.teardown(() => server.stop());
+  const output = capture(server);
+  t.match(await runToExit(server.target), /^W00/);
+  t.equal((await output()).toString(), expected(['one', '']).toString());
+  noTrapsSprung(t);
+});
+
+/** vRun (extended-remote `run`) of `program` with `args` given as raw bytes, startup-with-shell on or off. */
+async function vRun(t: Tap.Test, program: string, args: readonly (string | Buffer)[], withShell: boolean): Promise<Buffer> {
+  const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', showargs]);
+  t.teardown(() => server.stop());
+  const output = capture(server);
+  const rsp = await rspClient(server.target);
+  t.teardown(rsp.close);
+  t.equal(await rsp.ask('QStartNoAckMode'), 'OK');
+  t.match(await rsp.ask('qSupported:multiprocess+'), /QStartupWithShell\+/);
+  t.equal(await rsp.ask('!'), 'OK');
+  t.equal(await rsp.ask(`QStartupWithShell:${withShell ? 1 : 0}`), 'OK');
+  const hex = (a: string | Buffer) => Buffer.from(a).toString('hex');
+  t.match(await rsp.ask(`vRun;${[program, ...args].map(hex).join(';')}`), /^T05/, 'stopped at the start');
+  t.match(await rsp.ask('vCont;c'), /^W00/);
+  return output();
+}
+
+for (const withShell of [false, true]) {
+  const mode = `startup-with-shell ${withShell ? 'on' : 'off'}`;
+
+  t.test(`vRun, ${mode}: each argument arrives byte for byte`, async (t) => {
+    const out = await vRun(t, showargs, HOSTILE, withShell);
+    t.equal(out.toString(), expected(HOSTILE).toString());
+    noTrapsSprung(t);
+  });
+
+  t.test(`vRun, ${mode}: a program path with spaces, quotes and shell syntax`, async (t) => {
+    // gdbserver 13 cannot start this one at all (vRun answers E01).
+    const out = await vRun(t, hostileProgram(t), ['x', '$(touch dollar-paren)'], withShell);
+    t.equal(out.toString(), expected(['x', '$(touch dollar-paren)']).toString());
+    noTrapsSprung(t);
+  });
+}
+
+/** gdbserver --multi with its inferior's output captured. */
+async function gdbserverMulti(t: Tap.Test): Promise<{ target: string; output: () => string }> {
+  const proc = spawn('gdbserver', ['--once', '--multi', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv() });
+  let text = '';
+  proc.stdout.on('data', (d: Buffer) => (text += d.toString()));
+  proc.stderr.on('data', (d: Buffer) => (text += d.toString()));
+  const exited = once(proc, 'exit');
+  t.teardown(() => void (proc.exitCode === null && proc.kill()));
+  const port = await new Promise<number>((resolve, reject) => {
+    const look = () => {
+      const m = /Listening on port (\d+)/.exec(text);
+      if (m) resolve(Number(m[1]));
+    };
+    proc.stdout.on('data', look);
+    proc.stderr.on('data', look);
+    void exited.then(() => reject(new Error(`gdbserver exited: ${text}`)));
+  });
+  return { target: `127.0.0.1:${port}`, output: () => text };
+}
+
+/** showargs' lines in some output (its argument lines have no newlines in this test). */
+const argLines = (out: string) => out.split('\n').filter((l) => /^(argc|arg\d+)=/.test(l));
+
+// What gdb's `run` line below splits into (gdb strips one level of quotes, then sends each word in vRun).
+const RUN_LINE = `'$(touch dollar-paren)' '\`touch backtick\`' 'a;touch semicolon' 'x|touch pipe' '*' '~' '' '"q"' 'a b'`;
+const RUN_ARGS = ['$(touch dollar-paren)', '`touch backtick`', 'a;touch semicolon', 'x|touch pipe', '*', '~', '', '"q"', 'a b'];
+
+t.test('gdb `run` with startup-with-shell off: the words gdb split, literally', async (t) => {
+  const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', showargs]);
+  t.teardown(() => server.stop());
+  const output = capture(server);
+  const out = await runGdb(`target extended-remote ${server.target}`, ['set startup-with-shell off', `run ${RUN_LINE}`], { file: showargs });
+  t.match(out, /\[Inferior 1 \(process \d+\) exited normally\]/);
+  t.equal((await output()).toString(), expected(RUN_ARGS).toString());
+  noTrapsSprung(t);
+});
+
+t.test('gdb `run` with startup-with-shell on: what gdbserver gives the program, and nothing runs', async (t) => {
+  const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', showargs]);
+  t.teardown(() => server.stop());
+  const output = capture(server);
+  const ours = await runGdb(`target extended-remote ${server.target}`, [`run ${RUN_LINE}`], { file: showargs });
+  t.match(ours, /\[Inferior 1 \(process \d+\) exited normally\]/);
+  t.equal((await output()).toString(), expected(RUN_ARGS).toString(), 'literally');
+  noTrapsSprung(t);
+
+  const anchor = await gdbserverMulti(t);
+  const theirs = await runGdb(`target extended-remote ${anchor.target}`, [`set remote exec-file ${showargs}`, `run ${RUN_LINE}`], { file: showargs });
+  t.match(theirs, /\[Inferior 1 \(process \d+\) exited normally\]/);
+  t.same(argLines((await output()).toString()), argLines(anchor.output()), 'the same argv as under gdbserver');
+  noTrapsSprung(t);
+});
+
+// Known gap, kept visible: Tracee.launch (lib/ptrace/launch.ts planLaunch) takes argv as JS strings only,
+// so bytes that are not UTF-8 reach the program as U+FFFD; gdbserver passes them through.
+const NOT_UTF8 = 'argv goes to the ptrace bridge as JS strings (lib/ptrace/launch.ts)';
+
+t.test('vRun: arguments that are not UTF-8 (a gap, marked todo: the program runs, with U+FFFD for the bytes)', async (t) => {
+  const raw = [Buffer.from([0x66, 0xff, 0xfe, 0x80]), Buffer.from([0xc3, 0x28])];
+  for (const withShell of [false, true]) {
+    const out = await vRun(t, showargs, raw, withShell);
+    t.match(out.toString('latin1'), /^argc=3\narg1=f.*\narg2=.*\n$/s, 'the program still runs with both arguments');
+    t.same([...out], [...expected(raw)], `startup-with-shell ${withShell ? 'on' : 'off'}: byte for byte`, { todo: NOT_UTF8 });
+  }
+});

@@ -1,0 +1,211 @@
+/**
+ * Thread selection with H (GDB manual, "Packets": H op thread-id, and
+ * "thread-id syntax"): 0 is any thread, -1 all threads, pPID.TID names a
+ * thread of a process. Against `threads churn 3` (threads born and joined one
+ * after another) stopped with one thread dead and one at a breakpoint, every
+ * form gdb or another client may send gets OK or an error, never a crash;
+ * after a valid Hg, g reads that thread; after a stop, the stop's thread
+ * (gdb assumes so without sending Hg). Compared with gdbserver where the
+ * manual leaves no room for choice.
+ */
+import net from 'node:net';
+import t from 'tap';
+import { PacketDecoder, frame, runLengthDecode } from '../../lib/gdbsock/packet';
+import { fixture, symbol } from '../helpers';
+import { requireTool, startGdbserver, startGdbsock } from './gdb';
+
+requireTool('gdbserver');
+const threads = fixture('threads');
+const BREAK = symbol(threads, 'short_lived');
+
+/** A bare client without acks (after QStartNoAckMode): one reply per packet, or a clear failure. */
+async function connect(target: string) {
+  const [host, port] = target.split(':');
+  const socket = net.connect(Number(port), host);
+  await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+  const decoder = new PacketDecoder(1 << 22);
+  const replies: string[] = [];
+  let acking = true;
+  let wake: (() => void) | undefined;
+  let closed = false;
+  socket.on('close', () => ((closed = true), wake?.()));
+  socket.on('data', (d: Buffer) => {
+    for (const f of decoder.push(d)) {
+      if (f.kind !== 'packet') continue;
+      if (acking) socket.write('+');
+      replies.push(runLengthDecode(f.payload).toString('latin1'));
+      wake?.();
+    }
+  });
+  const ask = async (body: string): Promise<string> => {
+    socket.write(frame(Buffer.from(body, 'latin1'), false));
+    const deadline = Date.now() + 10000;
+    while (replies.length === 0) {
+      if (closed) throw new Error(`connection closed after ${JSON.stringify(body)}`);
+      if (Date.now() > deadline) throw new Error(`no reply to ${JSON.stringify(body)}`);
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        setTimeout(resolve, 100);
+      });
+    }
+    const reply = replies.shift()!;
+    if (body === 'QStartNoAckMode' && reply === 'OK') acking = false;
+    return reply;
+  };
+  return { ask, close: () => socket.destroy() };
+}
+
+type Client = Awaited<ReturnType<typeof connect>>;
+
+/** rip out of a g reply (x86_64: register 16, after sixteen 8-byte registers), or the reply itself when it is an error. */
+function ripOf(g: string): bigint | string {
+  if (!/^[0-9a-fx]{300,}$/.test(g)) return g;
+  return Buffer.from(g.slice(16 * 16, 17 * 16), 'hex').readBigUInt64LE();
+}
+
+const threadOf = (stop: string) => Number.parseInt(/thread:p[0-9a-f]+\.([0-9a-f]+);/.exec(stop)?.[1] ?? 'x', 16);
+
+/**
+ * Runs `threads churn 3` to the breakpoint in the second short-lived thread:
+ * the first one has been joined (dead), the main thread waits in pthread_join.
+ */
+async function toSecondThread(c: Client) {
+  await c.ask('QStartNoAckMode');
+  await c.ask('qSupported:multiprocess+;swbreak+');
+  const pid = Number.parseInt(/^QCp([0-9a-f]+)\./.exec(await c.ask('qC'))![1]!, 16);
+  await c.ask('?');
+  const bp = BREAK.toString(16);
+  await c.ask(`Z0,${bp},1`);
+  const first = threadOf(await c.ask('vCont;c'));
+  // Over the breakpoint the way gdb steps over one: out, a step of that thread, back in.
+  await c.ask(`z0,${bp},1`);
+  const stepped = await c.ask(`vCont;s:p${pid.toString(16)}.${first.toString(16)}`);
+  await c.ask(`Z0,${bp},1`);
+  const second = threadOf(await c.ask('vCont;c'));
+  return { pid, dead: first, live: second, stepped };
+}
+
+const hex = (n: number) => n.toString(16);
+
+t.test('every H form gets OK or an error; g reads the thread Hg chose', async (t) => {
+  const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', threads, 'churn', '3']);
+  t.teardown(() => server.stop());
+  const c = await connect(server.target);
+  t.teardown(c.close);
+  const { pid, dead, live } = await toSecondThread(c);
+  t.ok(dead > 0 && live > 0 && dead !== live && dead !== pid && live !== pid, 'stopped in a second short-lived thread');
+  const p = hex(pid);
+  const g = async () => ripOf(await c.ask('g'));
+
+  // Explicit threads, with and without the process.
+  t.equal(await c.ask(`Hg${hex(pid)}`), 'OK', 'Hg the main thread');
+  const mainRip = await g();
+  t.type(mainRip, 'bigint');
+  t.not(mainRip, BREAK, 'the main thread is not at the breakpoint (it waits in pthread_join)');
+  t.equal(await c.ask(`Hg${hex(live)}`), 'OK');
+  t.equal(await g(), BREAK, 'g reads the thread at the breakpoint once Hg chose it');
+  t.equal(await c.ask(`Hgp${p}.${hex(pid)}`), 'OK', 'Hgp PID.TID');
+  t.equal(await g(), mainRip, 'and back to the main thread');
+  t.equal(await c.ask(`p10`), Buffer.from(BigInt.asUintN(64, mainRip as bigint).toString(16).padStart(16, '0'), 'hex').reverse().toString('hex'), 'p reads the same thread as g');
+  t.equal(await c.ask('qC'), `QCp${p}.${hex(pid)}`, 'qC names it');
+
+  // Any thread, all threads.
+  for (const any of ['Hg0', 'Hg-1', `Hgp${p}.0`, `Hgp${p}.-1`, `Hgp${p}`, 'Hgp0.0', 'Hgp-1.-1']) {
+    t.equal(await c.ask(any), 'OK', `${any}: any thread`);
+    const rip = await g();
+    t.ok(rip === BREAK || rip === mainRip, `${any}: g then reads one of the process's threads`);
+  }
+  for (const cont of ['Hc0', 'Hc-1', `Hc${hex(live)}`, `Hcp${p}.0`, `Hcp${p}.-1`, 'Hs0']) t.equal(await c.ask(cont), 'OK', cont);
+
+  // A thread that is gone, a process not debugged here: errors, and the selection stays as it was.
+  t.equal(await c.ask(`Hg${hex(live)}`), 'OK');
+  const otherPid = hex(process.pid); // alive, but not ours
+  for (const bad of [`Hg${hex(dead)}`, `Hgp${p}.${hex(dead)}`, `Hc${hex(dead)}`, `Hg${otherPid}`, `Hgp${otherPid}.${hex(live)}`, `Hgp${otherPid}.0`, `Hgp${otherPid}.-1`, `Hgp${otherPid}.${otherPid}`, `Hgp${p}.${otherPid}`]) {
+    t.match(await c.ask(bad), /^E/, `${bad}: an error`);
+  }
+  t.equal(await g(), BREAK, 'refused H packets left the general thread alone');
+
+  // Malformed: an error; an op that does not exist: the empty reply (unsupported), as gdbserver.
+  for (const bad of ['Hgzz', 'Hg', `Hg${hex(live)}zz`, `Hgp${p}.`, `Hgp.${hex(live)}`, 'Hg--1', 'Hg-2', 'Hgp', `Hgp${p}.${hex(live)}.1`]) {
+    t.match(await c.ask(bad), /^E/, `${JSON.stringify(bad)}: an error`);
+  }
+  for (const unknown of ['Hx1', `Hx${hex(live)}`, 'H']) t.equal(await c.ask(unknown), '', `${JSON.stringify(unknown)}: unsupported`);
+  t.equal(await g(), BREAK, 'still the same thread, and the server still answers');
+  t.match(await c.ask(`vKill;${p}`), /^(OK|X09)/);
+});
+
+t.test('after a stop the general thread is the stop\'s thread, whatever Hg chose before', async (t) => {
+  const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', threads, 'churn', '3']);
+  t.teardown(() => server.stop());
+  const c = await connect(server.target);
+  t.teardown(c.close);
+  await c.ask('QStartNoAckMode');
+  await c.ask('qSupported:multiprocess+;swbreak+');
+  const pid = Number.parseInt(/^QCp([0-9a-f]+)\./.exec(await c.ask('qC'))![1]!, 16);
+  const p = hex(pid);
+  await c.ask('?');
+  const bp = hex(Number(BREAK));
+  await c.ask(`Z0,${bp},1`);
+  const first = threadOf(await c.ask('vCont;c'));
+  t.equal(await c.ask(`Hgp${p}.${p}`), 'OK', 'gdb looks at the main thread');
+  t.not(ripOf(await c.ask('g')), BREAK);
+  await c.ask(`z0,${bp},1`);
+  t.match(await c.ask(`vCont;s:p${p}.${hex(first)}`), new RegExp(`thread:p${p}\\.${hex(first)};`), 'a step of the thread at the breakpoint');
+  const afterStep = ripOf(await c.ask('g'));
+  t.ok(typeof afterStep === 'bigint' && afterStep > BREAK && afterStep < BREAK + 16n, 'g reads the stepped thread, one instruction past the breakpoint');
+  t.equal(await c.ask('qC'), `QCp${p}.${hex(first)}`, 'qC names it');
+  await c.ask(`Z0,${bp},1`);
+  t.equal(await c.ask(`Hgp${p}.${hex(first)}`), 'OK', 'gdb chooses the short-lived thread');
+  const second = threadOf(await c.ask('vCont;c'));
+  t.not(second, first, 'the next stop is in the next thread; the chosen one is gone');
+  t.equal(ripOf(await c.ask('g')), BREAK, 'g reads the new stop\'s thread, not an error for the dead one');
+  t.equal(await c.ask('qC'), `QCp${p}.${hex(second)}`);
+  t.match(await c.ask(`vKill;${p}`), /^(OK|X09)/);
+});
+
+/**
+ * The answers that must match gdbserver's, with thread ids written as their
+ * roles. Not compared: which thread g reads after Hg0 or HgpPID.0 (any one
+ * will do: gdbserver takes the first, we take the one that stopped).
+ */
+async function anchoredAnswers(target: string): Promise<string[]> {
+  const c = await connect(target);
+  try {
+    const { pid, dead, live, stepped } = await toSecondThread(c);
+    const ids: Record<string, string> = { PID: hex(pid), MAIN: hex(pid), DEAD: hex(dead), LIVE: hex(live), OTHER: hex(process.pid) };
+    const render = (template: string) => template.replace(/[A-Z]{3,}/g, (role) => ids[role] ?? role);
+    const roles = (reply: string) =>
+      reply.replace(/p([0-9a-f]+)\.([0-9a-f]+)/g, (_, a: string, b: string) => {
+        const role = (id: string) => Object.keys(ids).find((k) => ids[k] === id) ?? '?';
+        return `p${role(a)}.${role(b) === 'PID' ? 'MAIN' : role(b)}`;
+      });
+    const out = [`the step stops in ${roles(`p${hex(pid)}.${hex(threadOf(stepped))}`)}`];
+    const templates = [
+      'g', 'HgMAIN', 'g', 'HgLIVE', 'g', 'HgpPID.MAIN', 'g', 'HgpPID.LIVE', 'g', 'Hg0', 'Hc0', 'HcLIVE', 'HgpPID.0', 'HgMAIN',
+      'HgDEAD', 'g', 'HgpPID.DEAD', 'HcDEAD', 'HgOTHER', 'HgpOTHER.LIVE', 'HgpOTHER.0', 'g', 'Hx1', 'qC',
+    ];
+    for (const template of templates) {
+      const reply = await c.ask(render(template));
+      const rip = template === 'g' ? ripOf(reply) : undefined;
+      const shown = template !== 'g' ? roles(reply) : rip === BREAK ? 'at the breakpoint' : typeof rip === 'bigint' ? 'elsewhere' : rip;
+      out.push(`${template} -> ${shown}`);
+    }
+    await c.ask(`vKill;${hex(pid)}`);
+    return out;
+  } finally {
+    c.close();
+  }
+}
+
+t.test('the same answers as gdbserver where the manual leaves no choice', async (t) => {
+  const anchor = await startGdbserver([threads, 'churn', '3']);
+  const theirs = await anchoredAnswers(anchor.target);
+  await anchor.exited;
+  const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', threads, 'churn', '3']);
+  t.teardown(() => server.stop());
+  const ours = await anchoredAnswers(server.target);
+  t.same(ours, theirs);
+  // Not compared either: gdbserver 13 refuses Hg-1, Hc-1 and HgpPID.-1 (its read_ptid makes "-1" a thread
+  // of the current process, which does not exist) and pPID without .TID, both valid thread-ids in the
+  // manual; and it never answers Hgzz.
+});
