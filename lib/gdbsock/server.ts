@@ -99,8 +99,10 @@ export class Server extends EventEmitter {
       if (this.waiting) this.target?.interrupt();
     });
     connection.on('close', () => {
-      if (this.busy) this.closePending = true;
-      else this.finish(this.exitRequested ? 'exit-requested' : 'closed');
+      if (!this.busy) return this.finish(this.exitRequested ? 'exit-requested' : 'closed');
+      this.closePending = true;
+      // gdb hung up while the program ran: stop it, so the resume ends and the process is let go, not kept traced.
+      if (this.waiting) this.target?.interrupt();
     });
   }
 
@@ -193,15 +195,14 @@ export class Server extends EventEmitter {
     const t = this.target;
     if (!t) return tid > 0 ? 'E01' : 'OK';
     const processOf = (thread: number) => t.pidOf?.(thread) ?? t.pid;
-    const oneProcess = pid !== undefined && pid > 0;
     let chosen = 0;
     if (tid > 0) {
-      if (!t.isAlive(tid) || (oneProcess && processOf(tid) !== pid)) return 'E01';
+      if (!this.isThreadOf(tid, pid)) return 'E01';
       chosen = tid;
-    } else if (oneProcess) {
+    } else if (pid !== undefined && pid > 0) {
       // Any thread of that process: the one that stopped last if it is one of them.
       const last = t.lastStop();
-      if (last.kind === 'signal' && t.isAlive(last.tid) && processOf(last.tid) === pid) chosen = last.tid;
+      if (last.kind === 'signal' && this.isThreadOf(last.tid, pid)) chosen = last.tid;
       else chosen = t.threads().find((th) => processOf(th.tid) === pid)?.tid ?? -1;
       if (chosen < 0) return 'E01';
     }
@@ -211,6 +212,13 @@ export class Server extends EventEmitter {
       if (chosen > 0 && t.pidOf) t.selectProcess?.(processOf(chosen));
     }
     return 'OK';
+  }
+
+  /** `tid` is a live thread here, and one of process `pid` if the thread-id named one (pPID.TID; 0 and -1 are any). */
+  private isThreadOf(tid: number, pid: number | undefined): boolean {
+    const t = this.target;
+    if (!t?.isAlive(tid)) return false;
+    return pid === undefined || pid <= 0 || (t.pidOf?.(tid) ?? t.pid) === pid;
   }
 
   /** `afterStep`: the stop answers a resume that stepped a thread (vCont s or r). */
@@ -276,8 +284,8 @@ export class Server extends EventEmitter {
       case 'H':
         return this.selectThread(text);
       case 'T': {
-        const id = parseThreadId(text.slice(1));
-        return this.target?.isAlive(id.tid) ? 'OK' : 'E01';
+        const { pid, tid } = parseThreadId(text.slice(1));
+        return tid > 0 && this.isThreadOf(tid, pid) ? 'OK' : 'E01';
       }
       case 'c':
       case 's':

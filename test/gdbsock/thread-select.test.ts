@@ -130,6 +130,12 @@ t.test('every H form gets OK or an error; g reads the thread Hg chose', async (t
     t.match(await c.ask(bad), /^E/, `${JSON.stringify(bad)}: an error`);
   }
   for (const unknown of ['Hx1', `Hx${hex(live)}`, 'H']) t.equal(await c.ask(unknown), '', `${JSON.stringify(unknown)}: unsupported`);
+
+  // T (is this thread alive?) reads the same thread-ids.
+  for (const alive of [`T${hex(live)}`, `Tp${p}.${hex(live)}`, `T${p}`]) t.equal(await c.ask(alive), 'OK', alive);
+  for (const gone of [`T${hex(dead)}`, `Tp${p}.${hex(dead)}`, `T${otherPid}`, `Tp${otherPid}.${hex(live)}`, 'T0', 'T-1', `Tp${p}.0`, 'Tzz', 'T']) {
+    t.match(await c.ask(gone), /^E/, `${JSON.stringify(gone)}: not a live thread here`);
+  }
   t.equal(await g(), BREAK, 'still the same thread, and the server still answers');
   t.match(await c.ask(`vKill;${p}`), /^(OK|X09)/);
 });
@@ -183,6 +189,8 @@ async function anchoredAnswers(target: string): Promise<string[]> {
     const templates = [
       'g', 'HgMAIN', 'g', 'HgLIVE', 'g', 'HgpPID.MAIN', 'g', 'HgpPID.LIVE', 'g', 'Hg0', 'Hc0', 'HcLIVE', 'HgpPID.0', 'HgMAIN',
       'HgDEAD', 'g', 'HgpPID.DEAD', 'HcDEAD', 'HgOTHER', 'HgpOTHER.LIVE', 'HgpOTHER.0', 'g', 'Hx1', 'qC',
+      // T (is the thread alive), which takes the same thread-ids.
+      'TLIVE', 'TpPID.LIVE', 'TMAIN', 'TDEAD', 'TpPID.DEAD', 'TOTHER', 'TpOTHER.LIVE', 'T0', 'T-1', 'TpPID.0', 'Tzz',
     ];
     for (const template of templates) {
       const reply = await c.ask(render(template));
