@@ -8,8 +8,9 @@
  * gave (never the one the bridge remembers), so gdb alone decides signals' fate.
  */
 import fs from 'node:fs';
+import { hasCode } from '../../errors';
 import { addon } from '../../native';
-import { type LaunchOptions, Option, type Thread, type TraceEvent, Tracee } from '../../ptrace';
+import { type LaunchOptions, Option, Request, type Thread, type TraceEvent, Tracee } from '../../ptrace';
 import { resolveExecutable } from '../../ptrace/launch';
 import { nextEvents } from '../../ptrace/thread';
 import { tracer } from '../../ptrace/tracer';
@@ -20,6 +21,7 @@ import type { BreakpointType, Condition, ResumeAction, StopEvent, Target, Thread
 import { DebugRegisters } from './debug-registers';
 import { shellCommand } from './startup-shell';
 import { StopRegisters } from './stop-registers';
+import { stepTrapQueued } from './step-trap';
 import { readLibraryList } from './svr4';
 
 const SETARCH = '/usr/bin/setarch';
@@ -46,7 +48,9 @@ type Mode =
   | { type: 'step' }
   | { type: 'range'; start: bigint; end: bigint }
   /** Stepping off breakpoint `address` (lifted meanwhile); then carry on as `then`. */
-  | { type: 'step-over'; address: bigint; then: Mode };
+  | { type: 'step-over'; address: bigint; then: Mode }
+  /** Continued only to take the step's SIGTRAP still queued after an interrupt (see drainStepTraps). */
+  | { type: 'drain' };
 
 export class LiveTarget implements Target {
   readonly registers: RegisterLayout = x86_64Layout();
@@ -99,6 +103,8 @@ export class LiveTarget implements Target {
   private readonly lifted = new Set<bigint>();
   /** A vfork child runs in our memory (until vfork-done): what gdb removes must come out at once. */
   private vforkChildRunning = false;
+  /** Threads interrupted inside a system call they were single-stepping into, the step's SIGTRAP still queued (step-trap.ts). */
+  private readonly queuedStepTraps = new Set<number>();
 
   private constructor(
     readonly tracee: Tracee,
@@ -399,6 +405,19 @@ export class LiveTarget implements Target {
   // ---- execution ----
 
   async resume(actions: ResumeAction[]): Promise<void> {
+    try {
+      await this.resumeThreads(actions);
+    } catch (err) {
+      if (!hasCode(err, 'ESRCH')) throw err;
+      // SIGKILL from outside ends a ptrace stop (kernel/signal.c: it wakes traced threads to die), so a
+      // thread gdb saw stopped may be gone by the time it resumes: the process's end, reaped like a
+      // running thread's exit, is what wait() reports (gdb: "Program terminated with signal SIGKILL").
+      for (const t of this.tracee.threads.values()) t.dying();
+      if (!this.exitEvent) this.running = true;
+    }
+  }
+
+  private async resumeThreads(actions: ResumeAction[]): Promise<void> {
     this.last = { kind: 'no-resumed' };
     if (this.exitEvent) {
       // Threads that exited before the process did are reported first (QThreadEvents).
@@ -407,6 +426,8 @@ export class LiveTarget implements Target {
     }
     const held = this.held.shift();
     if (held) return this.report(held);
+    await this.drainStepTraps();
+    if (this.pendingReport) return; // a drained stop was a real signal after all: gdb hears of it first
     this.liftNow();
     const plan: [Thread, ResumeAction][] = [];
     for (const t of this.tracee.threads.values()) {
@@ -477,6 +498,24 @@ export class LiveTarget implements Target {
     }
     this.modes.set(t.tid, { type: 'stopped' });
     return true;
+  }
+
+  /**
+   * Takes the queued step traps (see step-trap.ts) before the threads run on
+   * or are let go: each such thread is continued with no signal and stops at
+   * once for its SIGTRAP, before running any of its code; that stop is
+   * dropped. When the call was interrupted (-ERESTARTSYS), the resume after
+   * it goes back into the call (arch/x86/kernel/signal.c, arch_do_signal_or_restart).
+   */
+  private async drainStepTraps(): Promise<void> {
+    for (const tid of this.queuedStepTraps) {
+      this.queuedStepTraps.delete(tid);
+      const t = this.tracee.threads.get(tid);
+      if (!t || t.state !== 'stopped' || !stepTrapQueued(this.pid, tid)) continue;
+      this.modes.set(tid, { type: 'drain' });
+      t.cont(0);
+      await nextEvents([t], WAIT_SETTLE_MS);
+    }
   }
 
   private go(t: Thread, signal: number): void {
@@ -586,8 +625,9 @@ export class LiveTarget implements Target {
     try {
       this.handleEvent(e);
     } catch (err) {
-      // A thread that vanished under us: its exit event follows.
+      // A thread killed under us (SIGKILL ends its stop): its exit event follows.
       if ((err as { code?: string }).code !== 'ESRCH') throw err;
+      this.tracee.threads.get(e.tid)?.dying();
     }
     this.settleSoon();
   }
@@ -602,6 +642,15 @@ export class LiveTarget implements Target {
       if (e.type === 'step') return; // the one who started the step-over carries on
       mode = mode.then;
       this.modes.set(e.tid, mode);
+    }
+    if (mode.type === 'drain') {
+      mode = { type: 'stopped' };
+      this.modes.set(e.tid, mode);
+      // The kernel's own trap (a positive si_code) goes; one a program sent is news like any signal.
+      if (e.type === 'signal' && e.signal === SIGTRAP && e.siginfo.code > 0) {
+        t!.pendingSignal = 0;
+        return;
+      }
     }
     switch (e.type) {
       case 'exited':
@@ -649,6 +698,7 @@ export class LiveTarget implements Target {
         if (!this.execEvents) return this.carryOn(t, mode, 0);
         return this.reportOrHold(e.tid, { kind: 'signal', tid: e.tid, signal: SIGTRAP, reason: { type: 'exec', path: this.execFile() ?? '' } });
       case 'interrupted':
+        if (t?.lastResume === Request.SINGLESTEP && stepTrapQueued(this.pid, e.tid)) this.queuedStepTraps.add(e.tid);
         if (this.stopping) return; // stopAll's own
         if (this.ctrlC) {
           this.ctrlC = false;
@@ -874,6 +924,10 @@ export class LiveTarget implements Target {
     this.lifted.clear(); // the detach takes every breakpoint out
     for (const tid of [...this.commFds.keys()]) this.forgetThread(tid);
     this.debugRegisters.clear();
+    if (this.tracee.state !== 'traced') return;
+    // Every thread stopped first (gdbsock told to quit while they run), so none keeps a trap queued or a debug register set.
+    await this.tracee.stopAll();
+    await this.drainStepTraps();
     if (this.tracee.state !== 'traced') return;
     for (const t of this.tracee.threads.values()) if (t.state === 'stopped') this.debugRegisters.applyTo(t);
     // gdb already said what to deliver; drop what the bridge remembers, except real pending signals.
