@@ -232,3 +232,25 @@ t.test('vRun: arguments that are not UTF-8 (a gap, marked todo: the program runs
     t.same([...out], [...expected(raw)], `startup-with-shell ${withShell ? 'on' : 'off'}: byte for byte`, { todo: NOT_UTF8 });
   }
 });
+
+t.test('vRun of a program that cannot run: an error reply, and the next run works', async (t) => {
+  const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', showargs]);
+  t.teardown(() => server.stop());
+  const output = capture(server);
+  const rsp = await rspClient(server.target);
+  t.teardown(rsp.close);
+  await rsp.ask('QStartNoAckMode');
+  await rsp.ask('qSupported:multiprocess+');
+  await rsp.ask('!');
+  const hex = (s: string) => Buffer.from(s).toString('hex');
+  for (const withShell of [true, false]) {
+    t.equal(await rsp.ask(`QStartupWithShell:${withShell ? 1 : 0}`), 'OK');
+    for (const program of [path.join(work, 'no such program'), work, '/etc/passwd', 'no-such-program-in-path']) {
+      t.match(await rsp.ask(`vRun;${hex(program)};${hex('$(touch dollar-paren)')}`), /^E/, `${program}, startup-with-shell ${withShell ? 'on' : 'off'}`);
+    }
+  }
+  t.match(await rsp.ask(`vRun;${hex(showargs)};${hex('after')}`), /^T05/);
+  t.match(await rsp.ask('vCont;c'), /^W00/);
+  t.equal((await output()).toString(), expected(['after']).toString());
+  noTrapsSprung(t);
+});
