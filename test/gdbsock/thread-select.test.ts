@@ -12,8 +12,9 @@ import net from 'node:net';
 import t from 'tap';
 import { PacketDecoder, frame, runLengthDecode } from '../../lib/gdbsock/packet';
 import { fixture, symbol } from '../helpers';
-import { requireTool, startGdbserver, startGdbsock } from './gdb';
+import { requireTool, runGdb, startGdbserver, startGdbsock } from './gdb';
 
+requireTool('gdb');
 requireTool('gdbserver');
 const threads = fixture('threads');
 const BREAK = symbol(threads, 'short_lived');
@@ -216,4 +217,32 @@ t.test('the same answers as gdbserver where the manual leaves no choice', async 
   // Not compared either: gdbserver 13 refuses Hg-1, Hc-1 and HgpPID.-1 (its read_ptid makes "-1" a thread
   // of the current process, which does not exist) and pPID without .TID, both valid thread-ids in the
   // manual; and it never answers Hgzz.
+});
+
+t.test('gdb switching threads reads each thread\'s registers, as with gdbserver', async (t) => {
+  // Flushing gdb's register cache after each switch makes it ask again (Hg, then g).
+  const flush = 'maintenance flush register-cache';
+  const commands = [
+    'break short_lived', 'continue', 'continue',
+    'thread 1', flush, 'p $pc == short_lived',
+    'thread 3', flush, 'p $pc == short_lived', 'p $rdi',
+    'thread 1', flush, 'p $rdi == 1',
+    'thread 3', 'stepi', 'p $pc', 'p $rdi',
+    'kill',
+  ];
+  const values = (out: string) => out.split('\n').filter((l) => /^\$\d+ = /.test(l));
+  const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', threads, 'churn', '3']);
+  t.teardown(() => server.stop());
+  const ours = await runGdb(`target extended-remote ${server.target}`, commands, { file: threads });
+  t.match(ours, /Thread 3 "threads" hit Breakpoint 1, short_lived \(arg=0x1\)/, 'stopped in the second short-lived thread');
+  const [main, atBreak, arg, mainArg, afterStep, argAfterStep] = values(ours);
+  t.equal(main, '$1 = 0', 'thread 1 is not at the breakpoint');
+  t.equal(atBreak, '$2 = 1', 'thread 3 is');
+  t.equal(arg, '$3 = 1', 'with its own argument in rdi');
+  t.equal(mainArg, '$4 = 0', 'which is not thread 1\'s rdi');
+  t.match(afterStep, /^\$5 = .* <short_lived\+[1-9]\d*>$/, 'stepi moved thread 3');
+  t.equal(argAfterStep, '$6 = 1', 'and g after the step read thread 3');
+  const anchor = await startGdbserver([threads, 'churn', '3']);
+  const theirs = await runGdb(`target extended-remote ${anchor.target}`, commands, { file: threads });
+  t.same(values(ours), values(theirs), 'the same values as under gdbserver');
 });
