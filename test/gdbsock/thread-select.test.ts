@@ -5,8 +5,10 @@
  * after another) stopped with one thread dead and one at a breakpoint, every
  * form gdb or another client may send gets OK or an error, never a crash;
  * after a valid Hg, g reads that thread; after a stop, the stop's thread
- * (gdb assumes so without sending Hg). Compared with gdbserver where the
- * manual leaves no room for choice.
+ * (gdb assumes so without sending Hg). T (thread alive?) reads the same
+ * thread-ids; with a fork kept, pPID.TID must name a thread of PID. Compared
+ * with gdbserver where the manual leaves no room for choice, and at gdb
+ * level: `thread N` then the registers of thread N.
  */
 import net from 'node:net';
 import t from 'tap';
@@ -245,4 +247,47 @@ t.test('gdb switching threads reads each thread\'s registers, as with gdbserver'
   const anchor = await startGdbserver([threads, 'churn', '3']);
   const theirs = await runGdb(`target extended-remote ${anchor.target}`, commands, { file: threads });
   t.same(values(ours), values(theirs), 'the same values as under gdbserver');
+});
+
+/** H and T against a fork gdb keeps (fork-events): each thread-id must name the right process. */
+async function forkAnswers(target: string): Promise<string[]> {
+  const c = await connect(target);
+  try {
+    await c.ask('QStartNoAckMode');
+    await c.ask('qSupported:multiprocess+;swbreak+;fork-events+;vfork-events+');
+    const parent = /^QCp([0-9a-f]+)\./.exec(await c.ask('qC'))![1]!;
+    await c.ask('?');
+    const stop = await c.ask('vCont;c');
+    const child = /^T05fork:p([0-9a-f]+)\./.exec(stop)?.[1];
+    if (!child) throw new Error(`no fork stop: ${stop}`);
+    const roles = (reply: string) => reply.replaceAll(`p${parent}.${parent}`, 'pPARENT.PARENT').replaceAll(`p${child}.${child}`, 'pCHILD.CHILD');
+    const out: string[] = [];
+    const templates = [
+      'HgpCHILD.0', 'qC', 'HgpCHILD.PARENT', 'HgpPARENT.CHILD', 'qC', 'HgpCHILD.CHILD', 'qC', 'TpCHILD.CHILD', 'TpPARENT.CHILD',
+      'HgpPARENT.0', 'qC', 'D;CHILD', 'HgpCHILD.0', 'HgpCHILD.CHILD', 'TpCHILD.CHILD', 'qC', 'HgpPARENT.PARENT', 'qC',
+    ];
+    for (const template of templates) {
+      const reply = await c.ask(template.replaceAll('PARENT', parent).replaceAll('CHILD', child));
+      out.push(`${template} -> ${roles(reply)}`);
+    }
+    await c.ask(`vKill;${parent}`);
+    return out;
+  } finally {
+    c.close();
+  }
+}
+
+t.test('with a fork kept, pPID.TID must name a thread of PID; a detached child is gone; as gdbserver', async (t) => {
+  const forker = fixture('forker');
+  const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', forker]);
+  t.teardown(() => server.stop());
+  const ours = await forkAnswers(server.target);
+  t.same(ours, [
+    'HgpCHILD.0 -> OK', 'qC -> QCpCHILD.CHILD', 'HgpCHILD.PARENT -> E01', 'HgpPARENT.CHILD -> E01', 'qC -> QCpCHILD.CHILD',
+    'HgpCHILD.CHILD -> OK', 'qC -> QCpCHILD.CHILD', 'TpCHILD.CHILD -> OK', 'TpPARENT.CHILD -> E01',
+    'HgpPARENT.0 -> OK', 'qC -> QCpPARENT.PARENT', 'D;CHILD -> OK', 'HgpCHILD.0 -> E01', 'HgpCHILD.CHILD -> E01', 'TpCHILD.CHILD -> E01',
+    'qC -> QCpPARENT.PARENT', 'HgpPARENT.PARENT -> OK', 'qC -> QCpPARENT.PARENT',
+  ]);
+  const anchor = await startGdbserver([forker]);
+  t.same(ours, await forkAnswers(anchor.target), 'the same answers as gdbserver');
 });
