@@ -123,6 +123,19 @@ t.test('gdbsock -- PROGRAM ARGS: the program gets ARGS exactly, no shell', async
   noTrapsSprung(t);
 });
 
+t.test('gdbsock --stdio -- PROGRAM ARGS (under gdb\'s `target remote |`): the same argv', async (t) => {
+  // gdb hands the pipe command to /bin/sh, which takes the single quotes off; gdbsock then execs the words as they are.
+  // The program's stdout is gdbsock's stderr under --stdio (stdout is the protocol), which goes to a file here.
+  const log = path.join(work, 'stdio.log');
+  const args = ['a b', '$(touch dollar-paren)', '`touch backtick`', 'a;touch semicolon', '*', '~', '', '"q"'];
+  const quoted = args.map((a) => `'${a}'`).join(' ');
+  const cli = path.join(__dirname, '..', '..', 'dist', 'gdbsock', 'cli.js');
+  const out = await runGdb(`target remote | ${process.execPath} ${cli} --stdio -- ${showargs} ${quoted} 2>${log}`, ['continue'], { file: showargs });
+  t.match(out, /\[Inferior 1 \(process \d+\) exited normally\]/);
+  t.equal(fs.readFileSync(log, 'utf8').replace(/^gdbsock: .*\n/gm, ''), expected(args).toString());
+  noTrapsSprung(t);
+});
+
 t.test('gdbsock -- PROGRAM: a program path with spaces, quotes and shell syntax', async (t) => {
   const program = hostileProgram(t);
   const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', program, 'one', '']);
