@@ -140,6 +140,27 @@ t.test('every H form gets OK or an error; g reads the thread Hg chose', async (t
     t.match(await c.ask(gone), /^E/, `${JSON.stringify(gone)}: not a live thread here`);
   }
   t.equal(await g(), BREAK, 'still the same thread, and the server still answers');
+
+  // Random thread-ids made of real ids, their pieces and junk: one reply each, OK or E.. or empty, never a hang.
+  let seed = 7;
+  const rand = (n: number) => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  const pieces = [hex(pid), hex(live), hex(dead), otherPid, 'p', '.', '-1', '0', '-', 'zz', 'ffffffff', '1'.repeat(20), ';', ':', ''];
+  let odd = 0;
+  for (let i = 0; i < 400; i++) {
+    let body = ['Hg', 'Hc', 'Hs', 'Hx', 'T', 'H'][rand(6)]!;
+    for (let k = rand(5); k > 0; k--) body += pieces[rand(pieces.length)];
+    const reply = await c.ask(body);
+    if (!/^(OK|E[0-9a-f]{2}|)$/.test(reply)) {
+      odd++;
+      t.comment(`${JSON.stringify(body)} -> ${JSON.stringify(reply)}`);
+    }
+  }
+  t.equal(odd, 0, '400 random H and T packets: each answered OK, E.. or empty');
+  t.equal(await c.ask(`Hg${hex(live)}`), 'OK');
+  t.equal(await g(), BREAK, 'and the server still reads the right thread');
   t.match(await c.ask(`vKill;${p}`), /^(OK|X09)/);
 });
 
