@@ -239,7 +239,7 @@ t.test('the same answers as gdbserver where the manual leaves no choice', async 
   t.same(ours, theirs);
   // Not compared either: gdbserver 13 refuses Hg-1, Hc-1 and HgpPID.-1 (its read_ptid makes "-1" a thread
   // of the current process, which does not exist) and pPID without .TID, both valid thread-ids in the
-  // manual; and it never answers Hgzz.
+  // manual; and it takes Hgzz for Hg0 where we refuse a malformed id.
 });
 
 t.test('gdb switching threads reads each thread\'s registers, as with gdbserver', async (t) => {
