@@ -51,8 +51,8 @@ export interface Addon {
   pread(fd: number, buffer: Buffer, offset: number, length: number, position: bigint): number;
   pwrite(fd: number, buffer: Buffer, offset: number, length: number, position: bigint): number;
   launch(
-    file: string,
-    argv: string[],
+    file: string | Buffer,
+    argv: (string | Buffer)[],
     envp: string[],
     cwd: string | null,
     stdio: (number | null)[],

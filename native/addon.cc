@@ -19,6 +19,31 @@ using hostkit_args::ArgStrings;
 using hostkit_args::CStrings;
 using hostkit_args::TypeError;
 
+// A program path or argument for execve: a string (sent as UTF-8) or a Buffer,
+// whose bytes go as they are (Linux argv and paths need not be UTF-8). execve
+// would end it at a NUL, so one inside is refused (lib/ptrace/launch.ts says why first).
+bool ArgExecString(Napi::Value v, std::string *out) {
+  if (v.IsString()) {
+    *out = v.As<Napi::String>().Utf8Value();
+  } else if (v.IsBuffer()) {
+    auto bytes = v.As<Napi::Buffer<char>>();
+    out->assign(bytes.Data(), bytes.Length());
+  } else {
+    return false;
+  }
+  return out->find('\0') == std::string::npos;
+}
+
+// An argv: an array of what ArgExecString takes.
+bool ArgExecStrings(Napi::Value v, std::vector<std::string> *out) {
+  if (!v.IsArray()) return false;
+  auto a = v.As<Napi::Array>();
+  out->resize(a.Length());
+  for (uint32_t i = 0; i < a.Length(); i++)
+    if (!ArgExecString(a.Get(i), &(*out)[i])) return false;
+  return true;
+}
+
 struct PtraceRequestInfo {
   int request;
   const char *name;
@@ -357,15 +382,16 @@ class Hostkit : public Napi::Addon<Hostkit> {
   Napi::Value Pwrite(const Napi::CallbackInfo &info) { return FdTransfer(info, true); }
 
   // launch(path, argv, envp, cwd|null, [stdin, stdout, stderr], options, newProcessGroup) -> pid
+  // path and each argv element: a string or a Buffer of raw bytes.
   Napi::Value Launch(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
+    std::string path;
     std::vector<std::string> argv, envp;
     int64_t options;
-    if (!info[0].IsString() || !ArgStrings(info[1], &argv) || !ArgStrings(info[2], &envp) ||
+    if (!ArgExecString(info[0], &path) || !ArgExecStrings(info[1], &argv) || !ArgStrings(info[2], &envp) ||
         !(info[3].IsString() || info[3].IsNull()) || !info[4].IsArray() || !ArgInt(info, 5, &options) ||
         !info[6].IsBoolean())
       return TypeError(env, "launch(path, argv, envp, cwd, stdio, options, newProcessGroup)");
-    std::string path = info[0].As<Napi::String>().Utf8Value();
     std::string cwd = info[3].IsString() ? info[3].As<Napi::String>().Utf8Value() : "";
     std::vector<char *> cargv = CStrings(argv), cenvp = CStrings(envp);
     hk_launch_request req = {};

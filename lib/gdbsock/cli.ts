@@ -8,6 +8,7 @@
 import type { Readable, Writable } from 'node:stream';
 import { stat } from '../procfs';
 import { Connection } from './connection';
+import { rawArgs } from './raw-args';
 import { PACKET_SIZE, Server, type ServerEnd, type TargetProvider } from './server';
 import type { Target } from './target';
 import { LiveTarget } from './targets/live';
@@ -146,12 +147,14 @@ async function main(argv: string[]): Promise<void> {
     process.stderr.write(`${USAGE}\ngdbsock: ${err.message}\n`);
     process.exit(2);
   }
+  // The program and its arguments as the kernel got them: Node's decoding of argv turns bytes that are not UTF-8 into U+FFFD.
+  const program = options.program && rawArgs(argv).slice(-options.program.length);
   // A core or the kernel: one read-only target, shown to each connection in turn.
   const fixed: ReadOnlyServing | undefined = await openReadOnly(options);
   let current: Target | undefined = fixed
     ? fixed.target
-    : options.program !== undefined
-      ? await LiveTarget.launch(options.program[0]!, options.program.slice(1), {
+    : program !== undefined
+      ? await LiveTarget.launch(program[0]!, program.slice(1), {
           disableRandomization: true, // as gdbserver does, and gdb by default
           ...(options.stdio ? { stdio: ['inherit', 2, 'inherit'] } : {}),
         })

@@ -5,6 +5,7 @@
  * resume waits for its stop.
  */
 import { EventEmitter } from 'node:events';
+import type { ExecString } from '../ptrace/launch';
 import type { Connection } from './connection';
 import { unescapeBinary } from './packet';
 import { SIGTRAP, fromGdbSignal } from './signals';
@@ -31,7 +32,8 @@ export const PACKET_SIZE = 0x100000;
 /** How to get a new target for vRun and vAttach (extended-remote). */
 export interface TargetProvider {
   attach(pid: number): Promise<Target>;
-  launch(argv: string[], options: LaunchSettings): Promise<Target>;
+  /** argv as gdb sent it: bytes, which need not be UTF-8 (a string where gdbsock supplied the name). */
+  launch(argv: ExecString[], options: LaunchSettings): Promise<Target>;
 }
 
 export interface LaunchSettings {
@@ -68,7 +70,7 @@ export class Server extends EventEmitter {
   private forkEvents = false;
   private vforkEvents = false;
   /** The program gdb last ran or killed: `run` after a kill sends vRun with an empty name (as gdbserver, run it again). */
-  private lastProgram: string | undefined;
+  private lastProgram: ExecString | undefined;
   private generalThread = 0;
   private waiting = false;
   /** Packets that arrived while an asynchronous one (a resume, a big read) was being answered. */
@@ -538,8 +540,9 @@ export class Server extends EventEmitter {
     }
     if (text.startsWith('vRun;')) {
       if (!this.provider) return 'E01';
-      const argv = text.slice(5).split(';').map((h) => hexToBuffer(h).toString());
-      if (!argv[0]) {
+      // Kept as bytes, not decoded: a program's path and arguments need not be UTF-8, and reach it as gdb sent them.
+      const argv: ExecString[] = text.slice(5).split(';').map(hexToBuffer);
+      if (argv[0]!.length === 0) {
         const exe = this.target?.execFile() ?? this.lastProgram;
         if (!exe) return 'E01';
         argv[0] = exe;

@@ -6,7 +6,7 @@ import { type ArchLayout, hostArch } from './arch';
 import { Breakpoints } from './breakpoints';
 import { DEFAULT_OPTIONS, Option, Request, Signal } from './constants';
 import type { ProcessEnd, TraceEvent } from './events';
-import { type LaunchOptions, planLaunch } from './launch';
+import { type ExecString, type LaunchOptions, planLaunch } from './launch';
 import { Memory } from './memory';
 import { SiCode } from './siginfo';
 import { Thread, nextEvents } from './thread';
@@ -75,8 +75,8 @@ export class Tracee extends EventEmitter implements ExitHook {
     return tracee;
   }
 
-  /** Starts `file` under trace, stopped at its first instruction (after execve). */
-  static launch(file: string, args: readonly string[] = [], options: LaunchOptions = {}): Tracee {
+  /** Starts `file` under trace, stopped at its first instruction (after execve). Bytes (Uint8Array) reach execve as they are. */
+  static launch(file: ExecString, args: readonly ExecString[] = [], options: LaunchOptions = {}): Tracee {
     const plan = planLaunch(file, args, options);
     const ptraceOptions = DEFAULT_OPTIONS | Option.EXITKILL | (options.options ?? 0);
     const pid = addon.launch(plan.path, plan.argv, plan.envp, plan.cwd, plan.stdio, ptraceOptions, plan.newProcessGroup);

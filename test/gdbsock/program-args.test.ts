@@ -5,7 +5,8 @@
  * the shell gdbsock goes through gets each argument quoted back to itself
  * (see startup-shell.test.ts for the gdbserver comparison of quoting and
  * redirection). Here: quotes, $(...), backticks, ; | * ~, empty arguments,
- * newlines, UTF-8, and a program path full of the same.
+ * newlines, UTF-8, bytes that are not UTF-8 (which Node would decode to
+ * U+FFFD: gdbsock passes them as bytes), and a program path full of the same.
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -147,7 +148,7 @@ t.test('gdbsock -- PROGRAM: a program path with spaces, quotes and shell syntax'
 });
 
 /** vRun (extended-remote `run`) of `program` with `args` given as raw bytes, startup-with-shell on or off. */
-async function vRun(t: Tap.Test, program: string, args: readonly (string | Buffer)[], withShell: boolean): Promise<Buffer> {
+async function vRun(t: Tap.Test, program: string | Buffer, args: readonly (string | Buffer)[], withShell: boolean): Promise<Buffer> {
   const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', showargs]);
   t.teardown(() => server.stop());
   const output = capture(server);
@@ -233,18 +234,73 @@ t.test('gdb `run` with startup-with-shell on: what gdbserver gives the program, 
   noTrapsSprung(t);
 });
 
-// Known gap, kept visible: Tracee.launch (lib/ptrace/launch.ts planLaunch) takes argv as JS strings only,
-// so bytes that are not UTF-8 reach the program as U+FFFD; gdbserver passes them through.
-const NOT_UTF8 = 'argv goes to the ptrace bridge as JS strings (lib/ptrace/launch.ts)';
+/** Arguments that are not UTF-8 (a lone 0xff, a stray continuation byte, a cut-off sequence): they must not become U+FFFD. */
+const NOT_UTF8 = [Buffer.from([0x66, 0xff, 0xfe, 0x80]), Buffer.from([0xc3, 0x28]), Buffer.from([0xe2, 0x82, 0x20, 0x81, 0x88, 0x24])];
 
-t.test('vRun: arguments that are not UTF-8 (a gap, marked todo: the program runs, with U+FFFD for the bytes)', async (t) => {
-  const raw = [Buffer.from([0x66, 0xff, 0xfe, 0x80]), Buffer.from([0xc3, 0x28])];
-  for (const withShell of [false, true]) {
-    const out = await vRun(t, showargs, raw, withShell);
-    t.match(out.toString('latin1'), /^argc=3\narg1=f.*\narg2=.*\n$/s, 'the program still runs with both arguments');
-    t.same([...out], [...expected(raw)], `startup-with-shell ${withShell ? 'on' : 'off'}: byte for byte`, { todo: NOT_UTF8 });
-  }
+/** A copy of showargs whose path is not UTF-8 either (a name Linux takes as bytes). */
+function notUtf8Program(t: Tap.Test): Buffer {
+  const program = Buffer.concat([Buffer.from(`${work}/show-`), Buffer.from([0xff, 0xc3, 0x28, 0x80])]);
+  fs.copyFileSync(showargs, program);
+  fs.chmodSync(program, 0o755);
+  t.teardown(() => fs.rmSync(program, { force: true }));
+  return program;
+}
+
+/** `bytes` as a shell word built by printf's octal escapes: Node's spawn would pass a Buffer argument as UTF-8 text. */
+const printfWord = (bytes: Buffer) => `"$(printf '${[...bytes].map((b) => `\\${b.toString(8).padStart(3, '0')}`).join('')}')"`;
+
+/** `gdbsock --once --listen 127.0.0.1:0 -- PROGRAM ARGS` with each of them as raw bytes: /bin/sh execs gdbsock with them, Node never decodes them on the way. */
+async function startGdbsockWithBytes(program: Buffer, args: readonly Buffer[]): Promise<Gdbsock> {
+  const cli = path.join(__dirname, '..', '..', 'dist', 'gdbsock', 'cli.js');
+  const script = `exec "$@" ${[program, ...args].map(printfWord).join(' ')}`;
+  const proc = spawn('/bin/sh', ['-c', script, 'sh', process.execPath, cli, '--once', '--listen', '127.0.0.1:0', '--'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: cleanEnv(),
+  });
+  let err = '';
+  proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = once(proc, 'exit').then(([code]) => code as number | null);
+  // Read the "connect with" line from the first chunk on, without taking the program's output away from capture().
+  let banner = '';
+  const target = await new Promise<string>((resolve, reject) => {
+    const look = (d: Buffer) => {
+      banner += d.toString('latin1');
+      const m = /target extended-remote (.*)'\n/.exec(banner);
+      if (m) {
+        proc.stdout.off('data', look);
+        resolve(m[1]!);
+      }
+    };
+    proc.stdout.on('data', look);
+    void exited.then((code) => reject(new Error(`gdbsock exited (${code}) before listening: ${err}`)));
+  });
+  return {
+    proc,
+    target,
+    pid: Number(/process (\d+)/.exec(banner)?.[1]),
+    stderr: () => err,
+    exited,
+    stop: async () => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+t.test('gdbsock -- PROGRAM ARGS: a path and arguments that are not UTF-8 reach the program byte for byte', async (t) => {
+  const server = await startGdbsockWithBytes(notUtf8Program(t), NOT_UTF8);
+  t.teardown(() => server.stop());
+  const output = capture(server);
+  t.match(await runToExit(server.target), /^W00/);
+  t.same([...(await output())], [...expected(NOT_UTF8)], 'byte for byte');
 });
+
+for (const withShell of [false, true]) {
+  t.test(`vRun, startup-with-shell ${withShell ? 'on' : 'off'}: a path and arguments that are not UTF-8, byte for byte`, async (t) => {
+    const out = await vRun(t, notUtf8Program(t), NOT_UTF8, withShell);
+    t.same([...out], [...expected(NOT_UTF8)], withShell ? 'through the shell\'s quoting too' : 'exec\'d as they are');
+  });
+}
 
 t.test('vRun of a program that cannot run: an error reply, and the next run works', async (t) => {
   const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', showargs]);

@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import t from 'tap';
 import { Tracee } from '../../lib/ptrace';
+import { planLaunch } from '../../lib/ptrace/launch';
 import { captureFile, eventually, fixture, passSignals, procState } from '../helpers';
 
 t.test('launch stops at the first instruction, in the dynamic loader', async (t) => {
@@ -52,6 +53,36 @@ t.test('argv, environment, cwd and stdio reach the program', async (t) => {
   tracee.leader!.cont();
   t.same(await tracee.ended(), { pid: tracee.pid, code: 0 });
   t.equal(out.read(), 'zero arg|one arg|a b\nc|/tmp');
+});
+
+t.test('a path and arguments given as bytes reach execve as they are, UTF-8 or not', async (t) => {
+  const out = captureFile();
+  t.teardown(out.close);
+  const notUtf8 = Buffer.from([0x66, 0xff, 0xfe, 0x80]);
+  const subarray = Buffer.from('..é..').subarray(2, 4); // a Uint8Array view into a larger buffer: only its own bytes go
+  const tracee = Tracee.launch(Buffer.from(fixture('showargs')), [notUtf8, 'plain', new Uint8Array([0xc3, 0x28]), subarray], {
+    stdio: ['inherit', out.fd, 'inherit'],
+  });
+  tracee.leader!.cont();
+  t.same(await tracee.ended(), { pid: tracee.pid, code: 0 });
+  // captureFile reads as UTF-8; the bytes themselves are what is checked here.
+  const printed = fs.readFileSync(`/proc/self/fd/${out.fd}`);
+  const lines = ['argc=5\narg1=', notUtf8, '\narg2=plain\narg3=', Buffer.from([0xc3, 0x28]), '\narg4=é\n'];
+  t.same([...printed], [...Buffer.concat(lines.map((l) => Buffer.from(l)))]);
+});
+
+t.test('planLaunch: bytes stay bytes, a byte name is searched in PATH as bytes, and a NUL is refused before any syscall', async (t) => {
+  const plan = planLaunch(Buffer.from('sh'), [new Uint8Array([0xff])], { env: { PATH: '/nonexistent:/bin' } });
+  t.ok(Buffer.isBuffer(plan.path) && plan.path.equals(Buffer.from('/bin/sh')), 'found in PATH, still a Buffer');
+  t.ok(plan.argv.every(Buffer.isBuffer), 'argv[0] (the name as given) and the argument are Buffers');
+  t.same(plan.argv.map((a) => [...Buffer.from(a)]), [[...Buffer.from('sh')], [0xff]]);
+  t.same(planLaunch('/bin/sh', ['x'], {}).argv, ['/bin/sh', 'x'], 'strings stay strings');
+  for (const bad of [Buffer.from([0x61, 0, 0x62]), 'a\0b']) {
+    t.throws(() => Tracee.launch(fixture('exitcode'), [bad]), TypeError, 'NUL in an argument');
+    t.throws(() => Tracee.launch(typeof bad === 'string' ? bad : Buffer.concat([Buffer.from(fixture('exitcode')), bad])), TypeError, 'NUL in the path');
+  }
+  t.throws(() => Tracee.launch(Buffer.alloc(0)), TypeError, 'an empty path');
+  t.throws(() => Tracee.launch('x', [new ArrayBuffer(1) as never]), TypeError, 'an ArrayBuffer is not bytes we take');
 });
 
 t.test('launch failures are SystemErrors naming the step and the path', async (t) => {

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import { hasCode } from '../../errors';
 import { addon } from '../../native';
 import { type LaunchOptions, Option, Request, type Thread, type TraceEvent, Tracee } from '../../ptrace';
-import { resolveExecutable } from '../../ptrace/launch';
+import { type ExecString, resolveExecutable } from '../../ptrace/launch';
 import { nextEvents } from '../../ptrace/thread';
 import { tracer } from '../../ptrace/tracer';
 import { evaluate } from '../agent';
@@ -133,19 +133,19 @@ export class LiveTarget implements Target {
    * the program's own exec, so addresses match a gdbserver session run to run.
    */
   static async launch(
-    file: string,
-    args: string[],
+    file: ExecString,
+    args: readonly ExecString[],
     options: LaunchOptions & { disableRandomization?: boolean; startupWithShell?: boolean } = {},
   ): Promise<LiveTarget> {
     const { disableRandomization, startupWithShell, ...rest } = options;
     const launchOptions = { ...rest, options: (rest.options ?? 0) | FOLLOW_FORKS };
     const setarch = disableRandomization === true && fs.existsSync(SETARCH);
     if (!setarch && !startupWithShell) return new LiveTarget(Tracee.launch(file, args, launchOptions), false);
-    const program = resolveExecutable(file, (launchOptions.env ?? process.env).PATH);
+    const program = resolveExecutable(typeof file === 'string' ? file : Buffer.from(file), (launchOptions.env ?? process.env).PATH);
     // Each wrapper is one more exec before the program's own: `setarch -R $SHELL -c 'exec PROGRAM ARGS'`.
-    let argv = [program, ...args];
+    let argv: ExecString[] = [program, ...args];
     let wrappers = 0;
-    let argv0: string | undefined;
+    let argv0: ExecString | undefined;
     if (startupWithShell) {
       argv = shellCommand(program, args);
       argv0 = argv[0];
