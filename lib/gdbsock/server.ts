@@ -5,7 +5,7 @@
  * resume waits for its stop.
  */
 import { EventEmitter } from 'node:events';
-import type { ExecString } from '../ptrace/launch';
+import type { ExecString } from '../ptrace';
 import type { Connection } from './connection';
 import { unescapeBinary } from './packet';
 import { SIGTRAP, fromGdbSignal } from './signals';

@@ -3,7 +3,7 @@ export { Thread, type ThreadState } from './thread';
 export { Memory } from './memory';
 export { Breakpoints } from './breakpoints';
 export type { TraceEvent, TraceEventType, ProcessEnd } from './events';
-export type { LaunchOptions, StdioSpec } from './launch';
+export type { ExecString, LaunchOptions, StdioSpec } from './launch';
 export { type Siginfo, SiCode, decodeSiginfo } from './siginfo';
 export { type SyscallInfo, decodeSyscallInfo } from './syscall-info';
 export { Request, Option, PtraceEvent, NoteType, Signal } from './constants';

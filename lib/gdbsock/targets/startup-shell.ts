@@ -3,7 +3,7 @@
  * `$SHELL -c 'exec PROGRAM ARGS'`, as gdb and gdbserver do (gdb's
  * fork_inferior), so the shell sets the scene the user's shell would.
  */
-import type { ExecString } from '../../ptrace/launch';
+import type { ExecString } from '../../ptrace';
 
 /**
  * Bytes a POSIX shell would give a meaning to; gdb escapes the same set
