@@ -79,12 +79,21 @@ export function runGdb(connect: string, commands: string[], options: { file?: st
   });
 }
 
-/** gdbserver on a free TCP port, for the comparisons. */
-export async function startGdbserver(args: string[]): Promise<{ target: string; exited: Promise<unknown> }> {
-  const proc = spawn('gdbserver', ['--once', '127.0.0.1:0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+export interface Gdbserver {
+  target: string;
+  exited: Promise<unknown>;
+  /** What gdbserver and its inferior printed so far. */
+  output(): string;
+  stop(): void;
+}
+
+/** gdbserver --once on a free TCP port, for the comparisons; with `multi`, no program until gdb runs one. */
+export async function startGdbserver(args: string[], options: { multi?: boolean } = {}): Promise<Gdbserver> {
+  const mode = options.multi ? ['--multi'] : [];
+  const proc = spawn('gdbserver', ['--once', ...mode, '127.0.0.1:0', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv() });
+  let text = '';
   const exited = once(proc, 'exit');
   const port = await new Promise<number>((resolve, reject) => {
-    let text = '';
     const look = (d: Buffer) => {
       text += d.toString();
       const m = /Listening on port (\d+)/.exec(text);
@@ -94,7 +103,7 @@ export async function startGdbserver(args: string[]): Promise<{ target: string; 
     proc.stderr!.on('data', look);
     void exited.then(() => reject(new Error(`gdbserver exited: ${text}`)));
   });
-  return { target: `127.0.0.1:${port}`, exited };
+  return { target: `127.0.0.1:${port}`, exited, output: () => text, stop: () => void (proc.exitCode === null && proc.kill()) };
 }
 
 /** A bare RSP client over TCP: acks until QStartNoAckMode, one packet at a time. */
@@ -106,6 +115,8 @@ export async function rspClient(target: string) {
   const replies: string[] = [];
   let acking = true;
   let wake: (() => void) | undefined;
+  let closed = false;
+  socket.on('close', () => ((closed = true), wake?.()));
   socket.on('data', (d: Buffer) => {
     for (const f of decoder.push(d)) {
       if (f.kind !== 'packet') continue;
@@ -118,7 +129,8 @@ export async function rspClient(target: string) {
     socket.write(frame(Buffer.from(body, 'latin1'), false));
     const deadline = Date.now() + timeoutMs;
     while (replies.length === 0) {
-      if (Date.now() > deadline) throw new Error(`no reply to ${body}`);
+      if (closed) throw new Error(`connection closed after ${JSON.stringify(body)}`);
+      if (Date.now() > deadline) throw new Error(`no reply to ${JSON.stringify(body)}`);
       await new Promise<void>((resolve) => {
         wake = resolve;
         setTimeout(resolve, 100);

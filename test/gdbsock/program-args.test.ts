@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { fixture } from '../helpers';
-import { type Gdbsock, cleanEnv, requireTool, rspClient, runGdb, startGdbsock } from './gdb';
+import { type Gdbsock, cleanEnv, requireTool, rspClient, runGdb, startGdbserver, startGdbsock } from './gdb';
 
 requireTool('gdb');
 requireTool('gdbserver');
@@ -181,26 +181,6 @@ for (const withShell of [false, true]) {
   });
 }
 
-/** gdbserver --multi with its inferior's output captured. */
-async function gdbserverMulti(t: Tap.Test): Promise<{ target: string; output: () => string }> {
-  const proc = spawn('gdbserver', ['--once', '--multi', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv() });
-  let text = '';
-  proc.stdout.on('data', (d: Buffer) => (text += d.toString()));
-  proc.stderr.on('data', (d: Buffer) => (text += d.toString()));
-  const exited = once(proc, 'exit');
-  t.teardown(() => void (proc.exitCode === null && proc.kill()));
-  const port = await new Promise<number>((resolve, reject) => {
-    const look = () => {
-      const m = /Listening on port (\d+)/.exec(text);
-      if (m) resolve(Number(m[1]));
-    };
-    proc.stdout.on('data', look);
-    proc.stderr.on('data', look);
-    void exited.then(() => reject(new Error(`gdbserver exited: ${text}`)));
-  });
-  return { target: `127.0.0.1:${port}`, output: () => text };
-}
-
 /** showargs' lines in some output (its argument lines have no newlines in this test). */
 const argLines = (out: string) => out.split('\n').filter((l) => /^(argc|arg\d+)=/.test(l));
 
@@ -227,7 +207,8 @@ t.test('gdb `run` with startup-with-shell on: what gdbserver gives the program, 
   t.equal((await output()).toString(), expected(RUN_ARGS).toString(), 'literally');
   noTrapsSprung(t);
 
-  const anchor = await gdbserverMulti(t);
+  const anchor = await startGdbserver([], { multi: true });
+  t.teardown(anchor.stop);
   const theirs = await runGdb(`target extended-remote ${anchor.target}`, [`set remote exec-file ${showargs}`, `run ${RUN_LINE}`], { file: showargs });
   t.match(theirs, /\[Inferior 1 \(process \d+\) exited normally\]/);
   t.same(argLines((await output()).toString()), argLines(anchor.output()), 'the same argv as under gdbserver');

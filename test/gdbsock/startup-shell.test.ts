@@ -3,15 +3,14 @@
  * (gdb's default startup-with-shell on), with the arguments the program gets
  * under gdbserver; off, the program is exec'd directly.
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { once } from 'node:events';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { shellCommand } from '../../lib/gdbsock/targets/startup-shell';
 import { fixture } from '../helpers';
-import { cleanEnv, requireTool, runGdb, startGdbsock } from './gdb';
+import { cleanEnv, requireTool, runGdb, startGdbserver, startGdbsock } from './gdb';
 
 requireTool('gdb');
 requireTool('gdbserver');
@@ -28,25 +27,6 @@ function loggingShell(t: Tap.Test): { shell: string; log: string } {
   const log = path.join(dir, 'log');
   fs.writeFileSync(shell, `#!/bin/sh\necho "$@" >> ${log}\n[ "$1" = -c ] && eval "$2"\n`, { mode: 0o755 });
   return { shell, log };
-}
-
-/** gdbserver --multi with its inferior's output captured. */
-async function gdbserverMulti(): Promise<{ target: string; output: () => string; stop: () => void }> {
-  const proc = spawn('gdbserver', ['--once', '--multi', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv() });
-  let text = '';
-  proc.stdout.on('data', (d: Buffer) => (text += d.toString()));
-  proc.stderr.on('data', (d: Buffer) => (text += d.toString()));
-  const exited = once(proc, 'exit');
-  const port = await new Promise<number>((resolve, reject) => {
-    const look = () => {
-      const m = /Listening on port (\d+)/.exec(text);
-      if (m) resolve(Number(m[1]));
-    };
-    proc.stdout.on('data', look);
-    proc.stderr.on('data', look);
-    void exited.then(() => reject(new Error(`gdbserver exited: ${text}`)));
-  });
-  return { target: `127.0.0.1:${port}`, output: () => text, stop: () => void (proc.exitCode === null && proc.kill()) };
 }
 
 const SHELL_ARGS = `'$HOME' $HOME *.c 'a b' "x y" '' > /dev/null`;
@@ -67,7 +47,7 @@ t.test('startup-with-shell on: through $SHELL, the program gets what it gets und
   t.match(gdbOut, /\* 1 +process \d+ .*showargs/, 'the first stop is the program itself');
   t.match(fs.readFileSync(log, 'utf8'), /^-c exec .*showargs /m, '$SHELL -c exec PROGRAM ARGS');
 
-  const anchor = await gdbserverMulti();
+  const anchor = await startGdbserver([], { multi: true });
   t.teardown(anchor.stop);
   await runGdb(`target extended-remote ${anchor.target}`, [`set remote exec-file ${showargs}`, ...commands], { file: showargs });
   t.ok(argLines(ours).length >= 7, 'the program printed its arguments');

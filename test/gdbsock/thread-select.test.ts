@@ -10,55 +10,16 @@
  * with gdbserver where the manual leaves no room for choice, and at gdb
  * level: `thread N` then the registers of thread N.
  */
-import net from 'node:net';
 import t from 'tap';
-import { PacketDecoder, frame, runLengthDecode } from '../../lib/gdbsock/packet';
 import { fixture, symbol } from '../helpers';
-import { requireTool, runGdb, startGdbserver, startGdbsock } from './gdb';
+import { requireTool, rspClient, runGdb, startGdbserver, startGdbsock } from './gdb';
 
 requireTool('gdb');
 requireTool('gdbserver');
 const threads = fixture('threads');
 const BREAK = symbol(threads, 'short_lived');
 
-/** A bare client without acks (after QStartNoAckMode): one reply per packet, or a clear failure. */
-async function connect(target: string) {
-  const [host, port] = target.split(':');
-  const socket = net.connect(Number(port), host);
-  await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject));
-  const decoder = new PacketDecoder(1 << 22);
-  const replies: string[] = [];
-  let acking = true;
-  let wake: (() => void) | undefined;
-  let closed = false;
-  socket.on('close', () => ((closed = true), wake?.()));
-  socket.on('data', (d: Buffer) => {
-    for (const f of decoder.push(d)) {
-      if (f.kind !== 'packet') continue;
-      if (acking) socket.write('+');
-      replies.push(runLengthDecode(f.payload).toString('latin1'));
-      wake?.();
-    }
-  });
-  const ask = async (body: string): Promise<string> => {
-    socket.write(frame(Buffer.from(body, 'latin1'), false));
-    const deadline = Date.now() + 10000;
-    while (replies.length === 0) {
-      if (closed) throw new Error(`connection closed after ${JSON.stringify(body)}`);
-      if (Date.now() > deadline) throw new Error(`no reply to ${JSON.stringify(body)}`);
-      await new Promise<void>((resolve) => {
-        wake = resolve;
-        setTimeout(resolve, 100);
-      });
-    }
-    const reply = replies.shift()!;
-    if (body === 'QStartNoAckMode' && reply === 'OK') acking = false;
-    return reply;
-  };
-  return { ask, close: () => socket.destroy() };
-}
-
-type Client = Awaited<ReturnType<typeof connect>>;
+type Client = Awaited<ReturnType<typeof rspClient>>;
 
 /** rip out of a g reply (x86_64: register 16, after sixteen 8-byte registers), or the reply itself when it is an error. */
 function ripOf(g: string): bigint | string {
@@ -93,7 +54,7 @@ const hex = (n: number) => n.toString(16);
 t.test('every H form gets OK or an error; g reads the thread Hg chose', async (t) => {
   const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', threads, 'churn', '3']);
   t.teardown(() => server.stop());
-  const c = await connect(server.target);
+  const c = await rspClient(server.target);
   t.teardown(c.close);
   const { pid, dead, live } = await toSecondThread(c);
   t.ok(dead > 0 && live > 0 && dead !== live && dead !== pid && live !== pid, 'stopped in a second short-lived thread');
@@ -167,7 +128,7 @@ t.test('every H form gets OK or an error; g reads the thread Hg chose', async (t
 t.test('after a stop the general thread is the stop\'s thread, whatever Hg chose before', async (t) => {
   const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', threads, 'churn', '3']);
   t.teardown(() => server.stop());
-  const c = await connect(server.target);
+  const c = await rspClient(server.target);
   t.teardown(c.close);
   await c.ask('QStartNoAckMode');
   await c.ask('qSupported:multiprocess+;swbreak+');
@@ -199,7 +160,7 @@ t.test('after a stop the general thread is the stop\'s thread, whatever Hg chose
  * will do: gdbserver takes the first, we take the one that stopped).
  */
 async function anchoredAnswers(target: string): Promise<string[]> {
-  const c = await connect(target);
+  const c = await rspClient(target);
   try {
     const { pid, dead, live, stepped } = await toSecondThread(c);
     const ids: Record<string, string> = { PID: hex(pid), MAIN: hex(pid), DEAD: hex(dead), LIVE: hex(live), OTHER: hex(process.pid) };
@@ -272,7 +233,7 @@ t.test('gdb switching threads reads each thread\'s registers, as with gdbserver'
 
 /** H and T against a fork gdb keeps (fork-events): each thread-id must name the right process. */
 async function forkAnswers(target: string): Promise<string[]> {
-  const c = await connect(target);
+  const c = await rspClient(target);
   try {
     await c.ask('QStartNoAckMode');
     await c.ask('qSupported:multiprocess+;swbreak+;fork-events+;vfork-events+');
