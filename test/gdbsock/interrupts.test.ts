@@ -186,6 +186,25 @@ t.test('threads: Ctrl-C while another thread range-steps (next) into a blocking 
   t.equal(await target.nextLine(), 'alive -4', "the reader's read was still there to be interrupted");
 });
 
+t.test('after a Ctrl-C, gdb\'s `signal SIGUSR1` reaches the program (an interrupt stop cannot pass one on)', async (t) => {
+  for (const how of ['continue', 'stepi into read'] as const) {
+    const target = await startDetached(blocker, []);
+    t.teardown(() => target.kill());
+    const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', String(target.pid)]);
+    t.teardown(() => server.stop());
+    const toRead = ['set var armed = 1', 'break *at_syscall', 'continue', 'delete', 'stepi'];
+    const gdb = startGdb(`target extended-remote ${server.target}`, [...(how === 'continue' ? ['continue'] : toRead), 'signal SIGUSR1']);
+    if (how === 'continue') await eventually(() => procState(target.pid) !== 't', 'the process running', FAILSAFE_MS);
+    else await blockedInRead(target.pid);
+    gdb.interrupt();
+    t.equal(await gdb.exited, 0);
+    const out = gdb.output();
+    t.match(out, /Program received signal SIGINT, Interrupt\.[^]*\n\[Inferior 1 \(process \d+\) exited normally\]/, `${how}: the handler ran and the program ended`);
+    t.equal(await target.nextLine(), how === 'continue' ? 'alive 0' : 'alive -4', `${how}: as SIGUSR1 makes it`);
+    t.equal(await server.exited, 0);
+  }
+});
+
 t.test('SIGTERM to gdbsock while a stepi is stuck in a blocking read: detached, the process runs on', async (t) => {
   const target = await startDetached(blocker, ['2']);
   t.teardown(() => target.kill());

@@ -9,7 +9,7 @@
  */
 import fs from 'node:fs';
 import { hasCode } from '../../errors';
-import { addon } from '../../native';
+import { addon, libc } from '../../native';
 import { type LaunchOptions, Option, Request, type Thread, type TraceEvent, Tracee } from '../../ptrace';
 import { type ExecString, resolveExecutable } from '../../ptrace/launch';
 import { nextEvents } from '../../ptrace/thread';
@@ -105,6 +105,8 @@ export class LiveTarget implements Target {
   private vforkChildRunning = false;
   /** Threads interrupted inside a system call they were single-stepping into, the step's SIGTRAP still queued (step-trap.ts). */
   private readonly queuedStepTraps = new Set<number>();
+  /** Signals gdb asked to deliver that were sent with tgkill, by thread (see deliverable). */
+  private readonly injected = new Map<number, number>();
 
   private constructor(
     readonly tracee: Tracee,
@@ -448,7 +450,7 @@ export class LiveTarget implements Target {
       this.reportedHits.delete(t.tid);
       if (action.type !== 'stop' && this.tracee.breakpoints.has(pc) && reported) {
         const then: Mode = action.type === 'range' ? { type: 'range', start: action.start, end: action.end } : { type: action.type };
-        const signal = action.type === 'range' ? 0 : action.signal;
+        const signal = action.type === 'range' ? 0 : this.deliverable(t, action.signal);
         const ok = await this.stepOff(t, pc, signal, then);
         if (!ok) return; // the step is the stop to report, or something else happened during it
         if (then.type === 'range' && !this.inRange(t, then)) continue;
@@ -463,11 +465,11 @@ export class LiveTarget implements Target {
       switch (action.type) {
         case 'continue':
           this.modes.set(t.tid, { type: 'continue' });
-          this.go(t, action.signal);
+          this.go(t, this.deliverable(t, action.signal));
           break;
         case 'step':
           this.modes.set(t.tid, { type: 'step' });
-          t.stepWhileIn(0n, 0n, NO_ADDRESSES, action.signal);
+          t.stepWhileIn(0n, 0n, NO_ADDRESSES, this.deliverable(t, action.signal));
           break;
         case 'range': {
           const mode = { type: 'range', start: action.start, end: action.end } as const;
@@ -516,6 +518,22 @@ export class LiveTarget implements Target {
       t.cont(0);
       await nextEvents([t], WAIT_SETTLE_MS);
     }
+  }
+
+  /**
+   * The signal to resume `t` with when gdb asks to deliver `signal` (its
+   * `signal` command, or a signal it passes). Only a signal-delivery or
+   * syscall stop hands one on (ptrace(2), "Signal injection and suppression");
+   * at an interrupt or event stop, a Ctrl-C's for one, the kernel drops it
+   * (kernel/signal.c: do_jobctl_trap and ptrace_do_notify ignore what
+   * ptrace_stop returns). There it is sent with tgkill instead, and passed on
+   * unreported when the thread stops for it.
+   */
+  private deliverable(t: Thread, signal: number): number {
+    if (signal === 0 || takesSignal(t.lastEvent)) return signal;
+    libc().tgkill(this.pid, t.tid, signal);
+    this.injected.set(t.tid, signal);
+    return 0;
   }
 
   private go(t: Thread, signal: number): void {
@@ -740,6 +758,11 @@ export class LiveTarget implements Target {
       }
       case 'signal': {
         if (this.stopping && e.signal === SIGSTOP) return;
+        if (this.injected.get(e.tid) === e.signal) {
+          this.injected.delete(e.tid);
+          // gdb asked for it (see deliverable); caught up in a stop-all, it is reported instead, so never lost.
+          if (this.running && !this.stopping) return this.carryOn(t, mode, e.signal);
+        }
         if (this.passSignals.has(e.signal) && !this.stopping) return this.carryOn(t, mode, e.signal);
         return this.reportOrHold(e.tid, { kind: 'signal', tid: e.tid, signal: e.signal });
       }
@@ -943,6 +966,13 @@ export class LiveTarget implements Target {
 
 
 const NO_ADDRESSES = new BigUint64Array(0);
+
+/** Stops whose resume delivers the signal it is given: signal-delivery stops (SIGTRAP ones included) and syscall stops. */
+const SIGNAL_STOPS = new Set<TraceEvent['type']>(['signal', 'step', 'breakpoint', 'hardware-trap', 'syscall-entry', 'syscall-exit']);
+
+function takesSignal(event: TraceEvent | undefined): boolean {
+  return event !== undefined && SIGNAL_STOPS.has(event.type);
+}
 
 function watchKind(type: BreakpointType): 'watch' | 'rwatch' | 'awatch' {
   return type === 'write' ? 'watch' : type === 'read' ? 'rwatch' : 'awatch';
