@@ -205,6 +205,29 @@ t.test('after a Ctrl-C, gdb\'s `signal SIGUSR1` reaches the program (an interrup
   }
 });
 
+t.test('Ctrl-C while running: $_siginfo is a SIGINT sent by the server, as with gdbserver', async (t) => {
+  const commands = ['info inferiors', 'continue', 'print $_siginfo.si_signo', 'print $_siginfo.si_code', 'print $_siginfo._sifields._kill.si_uid', 'print $_siginfo._sifields._kill.si_pid', 'kill'];
+  const session = async (connect: string) => {
+    const gdb = startGdb(connect, commands);
+    await gdb.printed(/\* 1 +process \d+/);
+    const pid = Number(/\* 1 +process (\d+)/.exec(gdb.output())![1]);
+    await eventually(() => procState(pid) !== 't', 'the process running', FAILSAFE_MS);
+    gdb.interrupt();
+    await gdb.exited;
+    return gdb.output();
+  };
+  const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', blocker]);
+  t.teardown(() => server.stop());
+  const ours = await session(`target extended-remote ${server.target}`);
+  const anchor = await startGdbserver([blocker]);
+  const theirs = await session(`target extended-remote ${anchor.target}`);
+  t.match(ours, /Program received signal SIGINT, Interrupt\./);
+  const values = (s: string) => s.split('\n').filter((l) => /^\$[1-3] = /.test(l));
+  t.same(values(ours), ['$1 = 2', '$2 = 0', `$3 = ${process.getuid!()}`], 'SIGINT, SI_USER, our uid');
+  t.same(values(ours), values(theirs), 'the same as with gdbserver');
+  t.match(ours, new RegExp(`\\$4 = ${server.proc.pid}\\n`), 'sent by gdbsock');
+});
+
 t.test('SIGTERM to gdbsock while a stepi is stuck in a blocking read: detached, the process runs on', async (t) => {
   const target = await startDetached(blocker, ['2']);
   t.teardown(() => target.kill());

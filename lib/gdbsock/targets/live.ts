@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import { hasCode } from '../../errors';
 import { addon, libc } from '../../native';
 import { type LaunchOptions, Option, Request, type Thread, type TraceEvent, Tracee } from '../../ptrace';
+import { SIGINFO_SIZE } from '../../ptrace/siginfo';
 import { type ExecString, resolveExecutable } from '../../ptrace/launch';
 import { nextEvents } from '../../ptrace/thread';
 import { tracer } from '../../ptrace/tracer';
@@ -385,6 +386,9 @@ export class LiveTarget implements Target {
   siginfo(tid: number): Buffer | undefined {
     const t = this.tracee.threads.get(tid);
     if (!t || t.state !== 'stopped') return undefined;
+    if (this.last.kind === 'signal' && this.last.tid === tid && this.last.signal === SIGINT && t.lastEvent?.type !== 'signal') {
+      return ctrlCSiginfo(); // a Ctrl-C reported at an interrupt (or other trap) stop, whose own siginfo is a SIGTRAP's
+    }
     try {
       return Buffer.from(t.getSiginfo().raw);
     } catch {
@@ -966,6 +970,20 @@ export class LiveTarget implements Target {
 
 
 const NO_ADDRESSES = new BigUint64Array(0);
+
+/**
+ * The siginfo of a Ctrl-C stop, as if gdbsock had sent the SIGINT with kill(2)
+ * (it stops the thread with PTRACE_INTERRUPT instead): what gdb shows with
+ * gdbserver, which does send one. x86_64 layout: si_signo, si_errno, si_code
+ * (SI_USER, 0), then si_pid and si_uid at offset 16 (asm-generic/siginfo.h).
+ */
+function ctrlCSiginfo(): Buffer {
+  const info = Buffer.alloc(SIGINFO_SIZE);
+  info.writeInt32LE(SIGINT, 0);
+  info.writeInt32LE(process.pid, 16);
+  info.writeUInt32LE(process.getuid?.() ?? 0, 20);
+  return info;
+}
 
 /** Stops whose resume delivers the signal it is given: signal-delivery stops (SIGTRAP ones included) and syscall stops. */
 const SIGNAL_STOPS = new Set<TraceEvent['type']>(['signal', 'step', 'breakpoint', 'hardware-trap', 'syscall-entry', 'syscall-exit']);
