@@ -441,7 +441,14 @@ export class LiveTarget implements Target {
       const action = actions.find((a) => a.tid === t.tid) ?? actions.find((a) => a.tid === undefined);
       if (action && action.type !== 'stop') plan.push([t, action]);
     }
-    if (plan.length === 0) return this.report({ kind: 'no-resumed' });
+    if (plan.length === 0) {
+      // Threads a SIGKILL woke to die (see resume) are not stopped: their process's end is the news, not "no-resumed".
+      if ([...this.tracee.threads.values()].some((t) => t.state === 'running' && !t.starting)) {
+        this.running = true;
+        return;
+      }
+      return this.report({ kind: 'no-resumed' });
+    }
     // The pcs come from the registers cached at the stop (the stop reply read them); then the cache goes.
     const pcs = new Map(plan.map(([t]) => [t.tid, t.getPc()]));
     this.invalidate();
