@@ -22,7 +22,7 @@ import type { BreakpointType, Condition, ResumeAction, StopEvent, Target, Thread
 import { DebugRegisters } from './debug-registers';
 import { shellCommand } from './startup-shell';
 import { StopRegisters } from './stop-registers';
-import { stepTrapQueued } from './step-trap';
+import { killedMeanwhile, stepTrapQueued } from './pending-signals';
 import { readLibraryList } from './svr4';
 
 const SETARCH = '/usr/bin/setarch';
@@ -104,7 +104,7 @@ export class LiveTarget implements Target {
   private readonly lifted = new Set<bigint>();
   /** A vfork child runs in our memory (until vfork-done): what gdb removes must come out at once. */
   private vforkChildRunning = false;
-  /** Threads interrupted inside a system call they were single-stepping into, the step's SIGTRAP still queued (step-trap.ts). */
+  /** Threads interrupted inside a system call they were single-stepping into, the step's SIGTRAP still queued (pending-signals.ts). */
   private readonly queuedStepTraps = new Set<number>();
   /** Signals gdb asked to deliver that were sent with tgkill, by thread (see deliverable). */
   private readonly injected = new Map<number, number>();
@@ -432,8 +432,10 @@ export class LiveTarget implements Target {
     }
     const held = this.held.shift();
     if (held) return this.report(held);
-    await this.drainStepTraps();
-    if (this.pendingReport) return; // a drained stop was a real signal after all: gdb hears of it first
+    if (this.queuedStepTraps.size > 0) {
+      await this.drainStepTraps();
+      if (this.pendingReport) return; // a drained stop was a real signal after all: gdb hears of it first
+    }
     this.liftNow();
     const plan: [Thread, ResumeAction][] = [];
     for (const t of this.tracee.threads.values()) {
@@ -442,8 +444,11 @@ export class LiveTarget implements Target {
       if (action && action.type !== 'stop') plan.push([t, action]);
     }
     if (plan.length === 0) {
-      // Threads a SIGKILL woke to die (see resume) are not stopped: their process's end is the news, not "no-resumed".
-      if ([...this.tracee.threads.values()].some((t) => t.state === 'running' && !t.starting)) {
+      // The threads gdb resumed were killed from outside and are gone, or dying (see resume): the
+      // process's end is the news, not "no-resumed", even while a thread left is still marked stopped.
+      const threads = [...this.tracee.threads.values()];
+      if (threads.some((t) => (t.state === 'running' && !t.starting) || killedMeanwhile(this.pid, t.tid))) {
+        for (const t of threads) t.dying();
         this.running = true;
         return;
       }
@@ -514,7 +519,7 @@ export class LiveTarget implements Target {
   }
 
   /**
-   * Takes the queued step traps (see step-trap.ts) before the threads run on
+   * Takes the queued step traps (see pending-signals.ts) before the threads run on
    * or are let go: each such thread is continued with no signal and stops at
    * once for its SIGTRAP, before running any of its code; that stop is
    * dropped. When the call was interrupted (-ERESTARTSYS), the resume after

@@ -1,0 +1,51 @@
+/**
+ * Signals a stopped thread has pending, read from /proc (SigPnd in
+ * /proc/PID/task/TID/status is the thread's private queue, SigBlk its mask;
+ * fs/proc/array.c, task_sig), for two things ptrace does not say.
+ *
+ * A queued step trap: a single-step that enters a system call ends with a
+ * SIGTRAP the kernel queues as the call returns (kernel/entry/common.c,
+ * syscall_exit_work -> arch/x86/kernel/step.c, user_single_step_report). When the call blocks (a
+ * read of an empty pipe) and the thread is interrupted there (PTRACE_INTERRUPT:
+ * Ctrl-C, or all-stop stopping it for another thread's event), the call returns
+ * -ERESTARTSYS, the trap is queued, and the interrupt stop comes first
+ * (kernel/signal.c, get_signal: job-control traps before dequeuing). The trap
+ * stays queued: delivered at the next resume, it is a SIGTRAP gdb never asked
+ * for; after a detach, nothing catches it and it kills the process.
+ *
+ * A SIGKILL from outside: it ends a thread's ptrace stop, so a thread gdb saw
+ * stopped may be dying, or gone, when gdb resumes it.
+ */
+import { status } from '../../procfs';
+
+const SIGTRAP_BIT = 1n << 4n; // signal 5: bit 4 of /proc's signal masks
+
+/**
+ * True when `tid` has a SIGTRAP pending on its own queue and unblocked, so the
+ * kernel will deliver it (a signal-delivery stop) before the thread runs any
+ * more of its code.
+ */
+export function stepTrapQueued(pid: number, tid: number): boolean {
+  try {
+    const s = status(pid, tid);
+    return (s.sigPending & ~s.sigBlocked & SIGTRAP_BIT) !== 0n;
+  } catch {
+    return false; // gone: nothing will be delivered
+  }
+}
+
+const SIGKILL_BIT = 1n << 8n; // signal 9
+
+/**
+ * True when `tid` is on its way out of a SIGKILL sent from outside: the kill
+ * is queued to every thread of the group (kernel/signal.c, complete_signal),
+ * which ptrace can no longer stop, or the thread is already a zombie or gone.
+ */
+export function killedMeanwhile(pid: number, tid: number): boolean {
+  try {
+    const s = status(pid, tid);
+    return s.state === 'Z' || s.state === 'X' || (s.sigPending & SIGKILL_BIT) !== 0n;
+  } catch {
+    return true;
+  }
+}
