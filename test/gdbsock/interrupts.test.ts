@@ -95,6 +95,21 @@ async function runGdb(connect: string, commands: string[]): Promise<string> {
 const blockedInRead = (pid: number) => eventually(() => readingThread(pid) !== undefined, `process ${pid} blocked in read`, FAILSAFE_MS);
 const countOf = (text: string, pattern: RegExp) => (text.match(new RegExp(pattern.source, 'g')) ?? []).length;
 
+/**
+ * gdb running `commands` (the first ones print `info inferiors`) and
+ * interrupted, as by Ctrl-C, once `ready` resolves for the process it
+ * debugs; all it printed.
+ */
+async function interruptedSession(connect: string, commands: string[], ready: (gdb: Gdb, pid: number) => Promise<unknown>): Promise<string> {
+  const gdb = startGdb(connect, commands);
+  await gdb.printed(/\* 1 +process \d+/);
+  const pid = Number(/\* 1 +process (\d+)/.exec(gdb.output())![1]);
+  await ready(gdb, pid);
+  gdb.interrupt();
+  await gdb.exited;
+  return gdb.output();
+}
+
 t.test('Ctrl-C during a stepi into a blocking read: SIGINT there, continue works, detach leaves it running', async (t) => {
   const target = await startDetached(blocker, []);
   t.teardown(() => target.kill());
@@ -208,16 +223,11 @@ t.test('after a Ctrl-C, gdb\'s `signal SIGUSR1` reaches the program (an interrup
 t.test('Ctrl-C while running: $_siginfo is a SIGINT sent by the server, as with gdbserver', async (t) => {
   // Run to reader() first: a Ctrl-C while gdb handles the dynamic loader's stops on the way is lost (in gdb, whatever the server).
   const commands = ['info inferiors', 'break reader', 'continue', 'delete', 'continue', 'print $_siginfo.si_signo', 'print $_siginfo.si_code', 'print $_siginfo._sifields._kill.si_uid', 'print $_siginfo._sifields._kill.si_pid', 'kill'];
-  const session = async (connect: string) => {
-    const gdb = startGdb(connect, commands);
-    await gdb.printed(/\* 1 +process \d+/);
-    const pid = Number(/\* 1 +process (\d+)/.exec(gdb.output())![1]);
-    await gdb.printed(/Breakpoint 1, reader/);
-    await eventually(() => procState(pid) !== 't', 'the process running', FAILSAFE_MS);
-    gdb.interrupt();
-    await gdb.exited;
-    return gdb.output();
-  };
+  const session = (connect: string) =>
+    interruptedSession(connect, commands, async (gdb, pid) => {
+      await gdb.printed(/Breakpoint 1, reader/);
+      await eventually(() => procState(pid) !== 't', 'the process running', FAILSAFE_MS);
+    });
   const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', blocker]);
   t.teardown(() => server.stop());
   const ours = await session(`target extended-remote ${server.target}`);
@@ -258,15 +268,7 @@ t.test('stepi into a blocking read and Ctrl-C: the same frame and registers as w
     'info registers rip rax orig_rax',
     'kill',
   ];
-  const session = async (connect: string) => {
-    const gdb = startGdb(connect, commands);
-    await gdb.printed(/\* 1 +process \d+/);
-    const pid = Number(/\* 1 +process (\d+)/.exec(gdb.output())![1]);
-    await blockedInRead(pid);
-    gdb.interrupt();
-    await gdb.exited;
-    return gdb.output();
-  };
+  const session = (connect: string) => interruptedSession(connect, commands, (_gdb, pid) => blockedInRead(pid));
   const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', blocker]);
   t.teardown(() => server.stop());
   const ours = await session(`target extended-remote ${server.target}`);
