@@ -14,35 +14,11 @@ void RegisterForkexec(Napi::Env env, Napi::Object exports);  // forkexec_binding
 
 namespace {
 
+using hostkit_args::ArgCString;
 using hostkit_args::ArgInt;
 using hostkit_args::ArgStrings;
 using hostkit_args::CStrings;
 using hostkit_args::TypeError;
-
-// A program path or argument for execve: a string (sent as UTF-8) or a Buffer,
-// whose bytes go as they are (Linux argv and paths need not be UTF-8). execve
-// would end it at a NUL, so one inside is refused (lib/ptrace/launch.ts says why first).
-bool ArgExecString(Napi::Value v, std::string *out) {
-  if (v.IsString()) {
-    *out = v.As<Napi::String>().Utf8Value();
-  } else if (v.IsBuffer()) {
-    auto bytes = v.As<Napi::Buffer<char>>();
-    out->assign(bytes.Data(), bytes.Length());
-  } else {
-    return false;
-  }
-  return out->find('\0') == std::string::npos;
-}
-
-// An argv: an array of what ArgExecString takes.
-bool ArgExecStrings(Napi::Value v, std::vector<std::string> *out) {
-  if (!v.IsArray()) return false;
-  auto a = v.As<Napi::Array>();
-  out->resize(a.Length());
-  for (uint32_t i = 0; i < a.Length(); i++)
-    if (!ArgExecString(a.Get(i), &(*out)[i])) return false;
-  return true;
-}
 
 struct PtraceRequestInfo {
   int request;
@@ -388,7 +364,7 @@ class Hostkit : public Napi::Addon<Hostkit> {
     std::string path;
     std::vector<std::string> argv, envp;
     int64_t options;
-    if (!ArgExecString(info[0], &path) || !ArgExecStrings(info[1], &argv) || !ArgStrings(info[2], &envp) ||
+    if (!ArgCString(info[0], &path) || !ArgStrings(info[1], &argv) || !ArgStrings(info[2], &envp) ||
         !(info[3].IsString() || info[3].IsNull()) || !info[4].IsArray() || !ArgInt(info, 5, &options) ||
         !info[6].IsBoolean())
       return TypeError(env, "launch(path, argv, envp, cwd, stdio, options, newProcessGroup)");

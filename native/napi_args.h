@@ -24,15 +24,28 @@ inline bool ArgInt(const Napi::CallbackInfo &info, size_t i, int64_t *out) {
   return true;
 }
 
-// An array of strings without NUL bytes (argv, envp).
+// A string (as UTF-8) or a Buffer (its bytes as they are: Linux paths, argv and
+// environments need not be UTF-8) without a NUL byte, which would end it early
+// once it is a C string.
+inline bool ArgCString(Napi::Value v, std::string *out) {
+  if (v.IsString()) {
+    *out = v.As<Napi::String>().Utf8Value();
+  } else if (v.IsBuffer()) {
+    auto bytes = v.As<Napi::Buffer<char>>();
+    out->assign(bytes.Data(), bytes.Length());
+  } else {
+    return false;
+  }
+  return out->find('\0') == std::string::npos;
+}
+
+// An array of what ArgCString takes (argv, envp).
 inline bool ArgStrings(Napi::Value v, std::vector<std::string> *out) {
   if (!v.IsArray()) return false;
   auto a = v.As<Napi::Array>();
   for (uint32_t i = 0; i < a.Length(); i++) {
-    Napi::Value s = a.Get(i);
-    if (!s.IsString()) return false;
-    out->push_back(s.As<Napi::String>().Utf8Value());
-    if (out->back().find('\0') != std::string::npos) return false;
+    out->emplace_back();
+    if (!ArgCString(a.Get(i), &out->back())) return false;
   }
   return true;
 }

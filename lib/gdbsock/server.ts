@@ -196,7 +196,6 @@ export class Server extends EventEmitter {
     const { pid, tid } = parseThreadId(text.slice(2));
     const t = this.target;
     if (!t) return tid > 0 ? 'E01' : 'OK';
-    const processOf = (thread: number) => t.pidOf?.(thread) ?? t.pid;
     let chosen = 0;
     if (tid > 0) {
       if (!this.isThreadOf(tid, pid)) return 'E01';
@@ -205,13 +204,13 @@ export class Server extends EventEmitter {
       // Any thread of that process: the one that stopped last if it is one of them.
       const last = t.lastStop();
       if (last.kind === 'signal' && this.isThreadOf(last.tid, pid)) chosen = last.tid;
-      else chosen = t.threads().find((th) => processOf(th.tid) === pid)?.tid ?? -1;
+      else chosen = t.threads().find((th) => this.processOf(th.tid) === pid)?.tid ?? -1;
       if (chosen < 0) return 'E01';
     }
     if (op === 'g') {
       this.generalThread = chosen;
       // With forks kept, memory and breakpoints go to this thread's process (gdb switches with Hg).
-      if (chosen > 0 && t.pidOf) t.selectProcess?.(processOf(chosen));
+      if (chosen > 0 && t.pidOf) t.selectProcess?.(this.processOf(chosen));
     }
     return 'OK';
   }
@@ -220,7 +219,12 @@ export class Server extends EventEmitter {
   private isThreadOf(tid: number, pid: number | undefined): boolean {
     const t = this.target;
     if (!t?.isAlive(tid)) return false;
-    return pid === undefined || pid <= 0 || (t.pidOf?.(tid) ?? t.pid) === pid;
+    return pid === undefined || pid <= 0 || this.processOf(tid) === pid;
+  }
+
+  /** The process a thread here belongs to (one process unless forks are kept). */
+  private processOf(tid: number): number {
+    return this.t.pidOf?.(tid) ?? this.t.pid;
   }
 
   /** `afterStep`: the stop answers a resume that stepped a thread (vCont s or r). */

@@ -418,9 +418,14 @@ export class LiveTarget implements Target {
       // SIGKILL from outside ends a ptrace stop (kernel/signal.c: it wakes traced threads to die), so a
       // thread gdb saw stopped may be gone by the time it resumes: the process's end, reaped like a
       // running thread's exit, is what wait() reports (gdb: "Program terminated with signal SIGKILL").
-      for (const t of this.tracee.threads.values()) t.dying();
-      if (!this.exitEvent) this.running = true;
+      this.waitForDeath();
     }
+  }
+
+  /** Every thread is dying of a SIGKILL from outside: the process's end, once reaped, is the resume's stop. */
+  private waitForDeath(): void {
+    for (const t of this.tracee.threads.values()) t.dying();
+    if (!this.exitEvent) this.running = true;
   }
 
   private async resumeThreads(actions: ResumeAction[]): Promise<void> {
@@ -447,11 +452,7 @@ export class LiveTarget implements Target {
       // The threads gdb resumed were killed from outside and are gone, or dying (see resume): the
       // process's end is the news, not "no-resumed", even while a thread left is still marked stopped.
       const threads = [...this.tracee.threads.values()];
-      if (threads.some((t) => (t.state === 'running' && !t.starting) || killedMeanwhile(this.pid, t.tid))) {
-        for (const t of threads) t.dying();
-        this.running = true;
-        return;
-      }
+      if (threads.some((t) => (t.state === 'running' && !t.starting) || killedMeanwhile(this.pid, t.tid))) return this.waitForDeath();
       return this.report({ kind: 'no-resumed' });
     }
     // The pcs come from the registers cached at the stop (the stop reply read them); then the cache goes.
