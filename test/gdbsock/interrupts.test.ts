@@ -6,8 +6,8 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import t from 'tap';
-import { eventually, fixture, procState, startDetached, symbol } from '../helpers';
-import { cleanEnv, requireTool, startGdbserver, startGdbsock } from './gdb';
+import { type Detached, eventually, fixture, procState, startDetached, symbol } from '../helpers';
+import { type Gdbsock, cleanEnv, requireTool, startGdbserver, startGdbsock } from './gdb';
 
 requireTool('gdb');
 requireTool('gdbserver');
@@ -95,6 +95,27 @@ async function runGdb(connect: string, commands: string[]): Promise<string> {
 const blockedInRead = (pid: number) => eventually(() => readingThread(pid) !== undefined, `process ${pid} blocked in read`, FAILSAFE_MS);
 const countOf = (text: string, pattern: RegExp) => (text.match(new RegExp(pattern.source, 'g')) ?? []).length;
 
+/** `program args`, started outside this process, and `gdbsock --once` attached to it; the test's teardown ends both. */
+async function attachedTo(t: Tap.Test, program: string, args: string[]): Promise<{ target: Detached; server: Gdbsock }> {
+  const target = await startDetached(program, args);
+  t.teardown(() => target.kill());
+  const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', String(target.pid)]);
+  t.teardown(() => server.stop());
+  return { target, server };
+}
+
+/**
+ * gdb saw no stray SIGTRAP and detached, gdbsock exited cleanly, and the
+ * blocker runs on: SIGUSR1 ends its read, and it says so.
+ */
+async function detachedAndRunning(t: Tap.Test, out: string, target: Detached, server: Gdbsock, why: string): Promise<void> {
+  t.notMatch(out, /SIGTRAP/);
+  t.match(out, /detached/);
+  t.equal(await server.exited, 0);
+  process.kill(target.pid, 'SIGUSR1');
+  t.equal(await target.nextLine(), 'alive -4', why);
+}
+
 /**
  * gdb running `commands` (the first ones print `info inferiors`) and
  * interrupted, as by Ctrl-C, once `ready` resolves for the process it
@@ -111,10 +132,7 @@ async function interruptedSession(connect: string, commands: string[], ready: (g
 }
 
 t.test('Ctrl-C during a stepi into a blocking read: SIGINT there, continue works, detach leaves it running', async (t) => {
-  const target = await startDetached(blocker, []);
-  t.teardown(() => target.kill());
-  const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', String(target.pid)]);
-  t.teardown(() => server.stop());
+  const { target, server } = await attachedTo(t, blocker, []);
   const gdb = startGdb(`target extended-remote ${server.target}`, [
     'set var armed = 1',
     'break *before_syscall',
@@ -145,10 +163,7 @@ t.test('Ctrl-C during a stepi into a blocking read: SIGINT there, continue works
 });
 
 t.test('threads: Ctrl-C during a stepi off a breakpoint on the syscall; detach leaves it running', async (t) => {
-  const target = await startDetached(blocker, ['3']);
-  t.teardown(() => target.kill());
-  const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', String(target.pid)]);
-  t.teardown(() => server.stop());
+  const { target, server } = await attachedTo(t, blocker, ['3']);
   const gdb = startGdb(`target extended-remote ${server.target}`, [
     'set var armed = 1',
     'break *at_syscall',
@@ -165,18 +180,11 @@ t.test('threads: Ctrl-C during a stepi off a breakpoint on the syscall; detach l
   t.match(out, /hit Breakpoint 1, 0x[0-9a-f]+ in blocking_read/);
   t.match(out, /Thread 1 "blocker" received signal SIGINT, Interrupt\.\n[^\n]*blocking_read \(fd=3/, 'the stepping thread reports the SIGINT');
   t.equal(countOf(out, /Thread \d+\.\d+ "blocker"/), 4, 'all four threads listed');
-  t.notMatch(out, /SIGTRAP/);
-  t.match(out, /detached/);
-  t.equal(await server.exited, 0);
-  process.kill(target.pid, 'SIGUSR1');
-  t.equal(await target.nextLine(), 'alive -4', 'the process ran on');
+  await detachedAndRunning(t, out, target, server, 'the process ran on');
 });
 
 t.test('threads: Ctrl-C while another thread range-steps (next) into a blocking read; detach leaves it running', async (t) => {
-  const target = await startDetached(blocker, ['2', 'thread']);
-  t.teardown(() => target.kill());
-  const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', String(target.pid)]);
-  t.teardown(() => server.stop());
+  const { target, server } = await attachedTo(t, blocker, ['2', 'thread']);
   const gdb = startGdb(`target extended-remote ${server.target}`, [
     'set var armed = 1',
     'break *before_syscall',
@@ -194,19 +202,12 @@ t.test('threads: Ctrl-C while another thread range-steps (next) into a blocking 
   // Ctrl-C interrupts the main thread (in pause()); all-stop then stops the stepping reader inside read().
   t.match(out, /Thread 1 "blocker" received signal SIGINT, Interrupt\./);
   t.match(out, /Thread \d+ \(Thread \d+\.\d+ "reader"\):\n#0 +blocking_read \(fd=3/, 'the reader stopped inside read()');
-  t.notMatch(out, /SIGTRAP/);
-  t.match(out, /detached/);
-  t.equal(await server.exited, 0);
-  process.kill(target.pid, 'SIGUSR1');
-  t.equal(await target.nextLine(), 'alive -4', "the reader's read was still there to be interrupted");
+  await detachedAndRunning(t, out, target, server, "the reader's read was still there to be interrupted");
 });
 
 t.test('after a Ctrl-C, gdb\'s `signal SIGUSR1` reaches the program (an interrupt stop cannot pass one on)', async (t) => {
   for (const how of ['continue', 'stepi into read'] as const) {
-    const target = await startDetached(blocker, []);
-    t.teardown(() => target.kill());
-    const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', String(target.pid)]);
-    t.teardown(() => server.stop());
+    const { target, server } = await attachedTo(t, blocker, []);
     const toRead = ['set var armed = 1', 'break *at_syscall', 'continue', 'delete', 'stepi'];
     const gdb = startGdb(`target extended-remote ${server.target}`, [...(how === 'continue' ? ['continue'] : toRead), 'signal SIGUSR1']);
     if (how === 'continue') await eventually(() => procState(target.pid) !== 't', 'the process running', FAILSAFE_MS);
@@ -241,10 +242,7 @@ t.test('Ctrl-C while running: $_siginfo is a SIGINT sent by the server, as with 
 });
 
 t.test('SIGTERM to gdbsock while a stepi is stuck in a blocking read: detached, the process runs on', async (t) => {
-  const target = await startDetached(blocker, ['2']);
-  t.teardown(() => target.kill());
-  const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', String(target.pid)]);
-  t.teardown(() => server.stop());
+  const { target, server } = await attachedTo(t, blocker, ['2']);
   const gdb = startGdb(`target extended-remote ${server.target}`, ['set var armed = 1', 'break *at_syscall', 'continue', 'stepi']);
   await blockedInRead(target.pid);
   server.proc.kill('SIGTERM');
@@ -296,10 +294,7 @@ for (const kind of ['one thread', 'threads'] as const) {
 
   t.test(`${kind}: SIGKILL from outside while stopped at a breakpoint, then stepi: terminated`, async (t) => {
     const commands = (pid: number) => [stop, 'continue', `shell kill -9 ${pid}`, 'info registers rip', 'stepi', 'info threads'];
-    const target = await startDetached(program, args);
-    t.teardown(() => target.kill());
-    const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', String(target.pid)]);
-    t.teardown(() => server.stop());
+    const { target, server } = await attachedTo(t, program, args);
     const ours = await runGdb(`target extended-remote ${server.target}`, commands(target.pid));
     t.match(ours, /Program terminated with signal SIGKILL, Killed\.\nThe program no longer exists\./);
     t.match(ours, /No threads\./);
@@ -317,10 +312,7 @@ for (const kind of ['one thread', 'threads'] as const) {
   });
 
   t.test(`${kind}: SIGKILL from outside while stopped, then continue: terminated`, async (t) => {
-    const target = await startDetached(program, args);
-    t.teardown(() => target.kill());
-    const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', String(target.pid)]);
-    t.teardown(() => server.stop());
+    const { target, server } = await attachedTo(t, program, args);
     const out = await runGdb(
       `target extended-remote ${server.target}`,
       [stop, 'continue', `shell kill -9 ${target.pid}`, 'continue', 'info threads'],
@@ -333,10 +325,7 @@ for (const kind of ['one thread', 'threads'] as const) {
   });
 
   t.test(`${kind}: SIGKILL from outside while running under continue: gdb hears at once`, async (t) => {
-    const target = await startDetached(program, args);
-    t.teardown(() => target.kill());
-    const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', String(target.pid)]);
-    t.teardown(() => server.stop());
+    const { target, server } = await attachedTo(t, program, args);
     const gdb = startGdb(`target extended-remote ${server.target}`, ['continue', 'info threads']);
     // gdbsock attached (every thread in a tracing stop) before it listened; gdb's continue lets them go.
     // (gdb's own "Continuing." stays in its stdout buffer until the command ends.)
