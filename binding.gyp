@@ -8,6 +8,7 @@
         "native/ptrace.c",
         "native/wait.c",
         "native/step.c",
+        "native/cpu.c",
         "native/memory.c",
         "native/launch.c",
         "native/seccomp.c",

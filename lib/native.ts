@@ -27,6 +27,10 @@ export interface Addon {
    * stop that ended it, -1 if the thread was left stepping, -2 if it vanished (ECHILD), -3 if it was a
    * plain step (SIGTRAP, TRAP_TRACE) out of the range, whose general regset is then in `regs`.
    */
+  /** CPUID: [eax, ebx, ecx, edx], or null when the CPU has no such leaf or is not x86. */
+  cpuid(leaf: number, subleaf: number): Uint32Array | null;
+  /** XGETBV(0): XCR0, the state components the OS enabled; null where XSAVE is off or not x86. */
+  xgetbv(index: 0): bigint | null;
   stepRange(
     tid: number,
     signal: number,

@@ -65,6 +65,8 @@ class Hostkit : public Napi::Addon<Hostkit> {
         InstanceMethod("readSoon", &Hostkit::ReadSoon),
         InstanceMethod("writeSome", &Hostkit::WriteSome),
         InstanceMethod("stepRange", &Hostkit::StepRange),
+        InstanceMethod("cpuid", &Hostkit::Cpuid),
+        InstanceMethod("xgetbv", &Hostkit::Xgetbv),
         InstanceMethod("vmRead", &Hostkit::VmRead),
         InstanceMethod("vmReadAsync", &Hostkit::VmReadAsync),
         InstanceMethod("vmWrite", &Hostkit::VmWrite),
@@ -250,6 +252,31 @@ class Hostkit : public Napi::Addon<Hostkit> {
     size_t len;
     if (!ArgInt(info, 0, &fd) || !ArgRange(info, 1, &data, &len)) return TypeError(env, "writeSome(fd, buffer, offset, length)");
     return Napi::Number::New(env, (double)hk_write_some((int)fd, data, len));
+  }
+
+  // cpuid(leaf, subleaf) -> [eax, ebx, ecx, edx], or null when the CPU has no such leaf (or is not x86).
+  // Not a system call: nothing to throw but a wrong argument.
+  Napi::Value Cpuid(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    int64_t leaf, subleaf;
+    if (!ArgInt(info, 0, &leaf) || !ArgInt(info, 1, &subleaf) || leaf < 0 || leaf > 0xffffffffLL || subleaf < 0 ||
+        subleaf > 0xffffffffLL)
+      return TypeError(env, "cpuid(leaf, subleaf)");
+    uint32_t regs[4];
+    if (hk_cpuid((uint32_t)leaf, (uint32_t)subleaf, regs) < 0) return env.Null();
+    Napi::Uint32Array out = Napi::Uint32Array::New(env, 4);
+    for (int i = 0; i < 4; i++) out[i] = regs[i];
+    return out;
+  }
+
+  // xgetbv(index) -> the extended control register as a BigInt, or null where XSAVE is off (or not x86).
+  Napi::Value Xgetbv(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    int64_t index;
+    if (!ArgInt(info, 0, &index) || index != 0) return TypeError(env, "xgetbv(0)");
+    uint64_t value;
+    if (hk_xgetbv((uint32_t)index, &value) < 0) return env.Null();
+    return Napi::BigInt::New(env, value);
   }
 
   // stepRange(tid, signal, start, end, avoid: BigUint64Array, pcOffset, spinUs, budgetUs, regs: Buffer)

@@ -56,6 +56,11 @@ struct hk_step_range {
 #define HK_STEP_LEFT (-100002)
 int hk_step_range(const struct hk_step_range *r);
 
+/* cpu.c: CPUID leaf/subleaf into out[eax, ebx, ecx, edx], and XCR0 (index 0) by XGETBV.
+ * -EINVAL: the leaf is beyond the CPU's maximum; -ENOSYS: not x86, or XSAVE is off. */
+int hk_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
+int hk_xgetbv(uint32_t index, uint64_t *value);
+
 /* memory.c */
 ssize_t hk_vm_read(pid_t pid, uint64_t addr, void *buf, size_t len);
 ssize_t hk_vm_write(pid_t pid, uint64_t addr, const void *buf, size_t len);

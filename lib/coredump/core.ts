@@ -5,6 +5,7 @@
  */
 import { type Auxv, AuxvType, parseAuxv } from '../procfs/auxv';
 import { decodeWords } from '../ptrace/arch';
+import { type X86VectorRegisters, type XsaveLayout, decodeVectorRegisters } from '../ptrace/arch/xsave';
 import type { Siginfo } from '../ptrace/siginfo';
 import { type BuildId, findBuildIds } from './build-id';
 import { ElfType, NoteType, PType, machineName } from './elf';
@@ -22,6 +23,7 @@ import {
   decodePrstatus,
 } from './note-payloads';
 import { type CoreArch, coreArch } from './registers';
+import { coreXsaveLayout } from './xsave-layout';
 
 export interface CoreThread {
   tid: number;
@@ -32,8 +34,10 @@ export interface CoreThread {
   registers: Record<string, bigint>;
   /** NT_PRFPREG: FXSAVE image (x86_64) or user_fpsimd_state (aarch64). */
   fpRegisters?: Buffer;
-  /** NT_X86_XSTATE: the XSAVE image. */
+  /** NT_X86_XSTATE: the XSAVE image, laid out as Core.xsaveLayout says. */
   xstate?: Buffer;
+  /** xmm, ymm, zmm, k and pkru by name, decoded from xstate at the core's own offsets (x86_64 with XSAVE). */
+  vectors?: X86VectorRegisters;
   /** Every register note after this thread's NT_PRSTATUS, by note type. */
   regsets: Map<number, Buffer>;
 }
@@ -58,6 +62,8 @@ export class Core {
   readonly auxv: Auxv | undefined;
   readonly files: MappedFile[];
   readonly memory: CoreMemory;
+  /** Where the XSAVE components sit in this core's NT_X86_XSTATE notes (null: it has none). */
+  readonly xsaveLayout: XsaveLayout | null;
 
   constructor(parts: CoreParts) {
     const { header, programHeaders, notes } = parts;
@@ -101,6 +107,10 @@ export class Core {
         if (note.type === NoteType.PRFPREG) current.fpRegisters = note.desc;
         if (note.type === NoteType.X86_XSTATE) current.xstate = note.desc;
       }
+    }
+    this.xsaveLayout = coreXsaveLayout(notes, this.threads.find((t) => t.xstate)?.xstate);
+    for (const thread of this.threads) {
+      if (thread.xstate && this.xsaveLayout) thread.vectors = decodeVectorRegisters(thread.xstate, this.xsaveLayout);
     }
     this.process = process;
     this.siginfo = siginfo;

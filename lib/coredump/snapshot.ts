@@ -10,6 +10,7 @@ import { parseAuxv } from '../procfs/auxv';
 import { maps as readMaps, type Mapping } from '../procfs/maps';
 import { stat as readStat } from '../procfs/stat';
 import { readProcBuffer } from '../procfs/read';
+import { hostXsaveLayout } from '../ptrace/cpu';
 import { Tracee } from '../ptrace/tracee';
 import type { Thread } from '../ptrace/thread';
 import { BulkReader } from './bulk-read';
@@ -24,7 +25,7 @@ import { type CoreArch, X86_64, coreArch } from './registers';
 import { type CoreOutput, openSink } from './sink';
 import { readSmaps } from './smaps';
 import { type ThreadNotes, encodeCoreNotes } from './writer';
-import { xsaveLayoutNote } from './xsave-layout';
+import { standardXstate } from './xsave-layout';
 
 export interface SnapshotOptions {
   /**
@@ -122,10 +123,14 @@ function collect(tracee: Tracee, stateBefore: string, mode: string, filterOverri
   const threads: ThreadNotes[] = orderedThreads(tracee).map((t) => threadNotes(t, pid, ids, arch));
   const mappings = readMaps(pid);
   const extra = [];
-  const xstate = threads[0]!.regsets.find((r) => r.type === NoteType.X86_XSTATE)?.desc;
-  if (arch === X86_64 && xstate) {
-    const layoutNote = xsaveLayoutNote(xstate);
-    if (layoutNote) extra.push(layoutNote);
+  const cpuLayout = arch === X86_64 ? hostXsaveLayout() : null;
+  if (cpuLayout) {
+    // In Intel's offsets with a note saying so, for gdb 13 and 14+ alike: see xsave-layout.ts.
+    const standard = standardXstate(cpuLayout);
+    for (const t of threads) {
+      for (const r of t.regsets) if (r.type === NoteType.X86_XSTATE) r.desc = standard.convert(r.desc);
+    }
+    extra.push(standard.note);
   }
   const auxvRaw = readProcBuffer(pid, 'auxv');
   const notes = encodeCoreNotes({

@@ -1,41 +1,51 @@
 /**
- * NT_X86_XSAVE_LAYOUT (0x205): where each extended XSAVE component sits in
- * the NT_X86_XSTATE image, so readers need not guess from the CPU. The
- * kernel appends it after all thread notes (arch/x86/kernel/fpu/xstate.c,
- * elf_coredump_extra_notes_write): one {type, size, offset, flags} of u32
- * per enabled user feature from AVX up.
+ * The XSAVE layout of a core's NT_X86_XSTATE notes, read and written.
+ *
+ * Reading: the kernel (6.7+) appends NT_X86_XSAVE_LAYOUT after the thread
+ * notes (arch/x86/kernel/fpu/xstate.c, elf_coredump_extra_notes_write),
+ * saying where its CPU put each component. A core without one (an older
+ * kernel, gdb's gcore before 14) can only be read with Intel's offsets,
+ * the one layout every reader assumes; that is a guess, and wrong for such
+ * a core from an AMD CPU with AVX-512.
+ *
+ * Writing (snapshots): the images are moved into Intel's offsets and the
+ * note describes exactly those. gdb 13 ignores the note and reads Intel's
+ * offsets whatever the CPU; gdb 14+ and hostkit follow the note. Keeping
+ * the CPU's own offsets with a note would be right for gdb 14+ only, and
+ * gdb 13 would warn ".reg-xstate too small" and lose every thread's
+ * registers on an AMD CPU; the standard layout is right for both.
  */
-const NT_X86_XSAVE_LAYOUT = 0x205;
+import {
+  NT_X86_XSAVE_LAYOUT,
+  type XsaveLayout,
+  encodeXsaveLayoutNote,
+  relayoutXstate,
+  standardXsaveLayout,
+  xcr0Of,
+  xsaveLayoutFromNote,
+} from '../ptrace/arch/xsave';
+import type { Note } from './notes';
 
-/** Offset of XCR0 in the software-reserved bytes of a ptrace/core XSAVE image (asm/user.h). */
-const XCR0_OFFSET = 464;
+/** The layout of a core's xstate notes: its NT_X86_XSAVE_LAYOUT, else Intel's; null with no xstate note. */
+export function coreXsaveLayout(notes: readonly Note[], xstate: Buffer | undefined): XsaveLayout | null {
+  if (!xstate) return null;
+  const xcr0 = xcr0Of(xstate);
+  const note = notes.find((n) => n.name === 'LINUX' && n.type === NT_X86_XSAVE_LAYOUT);
+  return note ? xsaveLayoutFromNote(note.desc, xcr0) : standardXsaveLayout(xcr0);
+}
 
-/**
- * The non-compacted (standard) XSAVE format's offsets and sizes, as CPUID
- * leaf 0xD reports them (Intel SDM vol. 1, 13.4.3); AMD uses the same.
- */
-const COMPONENTS: Record<number, { offset: number; size: number }> = {
-  2: { offset: 576, size: 256 }, // AVX (YMM upper halves)
-  3: { offset: 960, size: 64 }, // MPX bound registers
-  4: { offset: 1024, size: 64 }, // MPX bound config and status
-  5: { offset: 1088, size: 64 }, // AVX-512 opmask
-  6: { offset: 1152, size: 512 }, // AVX-512 ZMM_Hi256
-  7: { offset: 1664, size: 1024 }, // AVX-512 Hi16_ZMM
-  9: { offset: 2688, size: 8 }, // PKRU
-  17: { offset: 2752, size: 64 }, // AMX tile config
-  18: { offset: 2816, size: 8192 }, // AMX tile data
-};
+export interface StandardXstate {
+  /** Rewrites one thread's image (in `from`'s layout) into the standard layout. */
+  convert(xstate: Buffer): Buffer;
+  /** The NT_X86_XSAVE_LAYOUT note that describes the converted images. */
+  note: { name: string; type: number; desc: Buffer };
+}
 
-export function xsaveLayoutNote(xstate: Buffer): { name: string; type: number; desc: Buffer } | undefined {
-  if (xstate.length < XCR0_OFFSET + 8) return undefined;
-  const xcr0 = xstate.readBigUInt64LE(XCR0_OFFSET);
-  const entries: number[][] = [];
-  for (const [bit, c] of Object.entries(COMPONENTS)) {
-    if (((xcr0 >> BigInt(bit)) & 1n) === 0n || c.offset + c.size > xstate.length) continue;
-    entries.push([Number(bit), c.size, c.offset, 0]);
-  }
-  if (entries.length === 0) return undefined;
-  const desc = Buffer.alloc(entries.length * 16);
-  entries.forEach((e, i) => e.forEach((v, j) => desc.writeUInt32LE(v, i * 16 + j * 4)));
-  return { name: 'LINUX', type: NT_X86_XSAVE_LAYOUT, desc };
+/** How to write images of layout `from` (the CPU's) into a core gdb 13 and gdb 14+ both read right. */
+export function standardXstate(from: XsaveLayout): StandardXstate {
+  const to = standardXsaveLayout(from.xcr0);
+  return {
+    convert: (xstate) => relayoutXstate(xstate, from, to),
+    note: { name: 'LINUX', type: NT_X86_XSAVE_LAYOUT, desc: encodeXsaveLayoutNote(to) },
+  };
 }

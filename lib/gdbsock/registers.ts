@@ -2,8 +2,11 @@
  * gdb's view of a thread's registers: the order and sizes of the `g` packet,
  * the register numbers of `p`/`P`, and the target description (target.xml)
  * that tells gdb both. Built from the kernel's regsets, so live and core
- * targets share it: NT_PRSTATUS words, the FXSAVE image and the XSAVE image.
+ * targets share it: NT_PRSTATUS words, the FXSAVE image and the XSAVE image,
+ * whose components sit where the thread's XsaveLayout says (the CPU's own
+ * offsets for a live thread, the core's note for a core).
  */
+import { XSTATE_BV_OFFSET, Xfeature, type XsaveLayout, componentOf, standardXsaveLayout } from '../ptrace/arch/xsave';
 
 export interface Regsets {
   /** General registers by user_regs_struct name. */
@@ -14,6 +17,17 @@ export interface Regsets {
   xstate?: Buffer;
 }
 
+/** Where a register's bytes live in the kernel's regsets. */
+export type RegisterSource =
+  /** A word of user_regs_struct (the value is the word, or its low 32 bits). */
+  | { kind: 'gpr' }
+  /** Bytes copied as they are from the FXSAVE image (st0-7, xmm0-15). */
+  | { kind: 'fxsave'; offset: number }
+  /** An x87 or SSE control register, converted to and from its FXSAVE field. */
+  | { kind: 'fpu-control' }
+  /** Bytes at `offset` within an XSAVE state component, wherever the layout puts it. */
+  | { kind: 'xstate'; feature: number; offset: number };
+
 export interface RegisterDef {
   name: string;
   /** Size in bytes on the wire. */
@@ -22,6 +36,7 @@ export interface RegisterDef {
   type: string;
   feature: string;
   group?: string;
+  source: RegisterSource;
 }
 
 export interface RegisterLayout {
@@ -43,6 +58,8 @@ export interface RegisterLayout {
   readonly pcRegno: number;
   /** Total size of a `g` reply in bytes. */
   readonly gSize: number;
+  /** Where the XSAVE components sit in the images this layout reads (null: the thread has no XSAVE image). */
+  readonly xsave: XsaveLayout | null;
   /** The bytes of one register. */
   encode(regsets: Regsets, regno: number): Buffer;
   /** Every register, the `g` reply's bytes. */
@@ -59,34 +76,67 @@ const SEGMENTS = ['cs', 'ss', 'ds', 'es', 'fs', 'gs'];
 const GPR_WORDS = new Set([...GPR64, 'rip', 'eflags', ...SEGMENTS]);
 const X87_CONTROL = ['fctrl', 'fstat', 'ftag', 'fiseg', 'fioff', 'foseg', 'fooff', 'fop'];
 
-function x86_64Registers(): RegisterDef[] {
-  const core = 'org.gnu.gdb.i386.core';
+/** FXSAVE offsets (Intel SDM vol. 1, table 10-2, 64-bit format). */
+const FX = { fcw: 0, fsw: 2, ftw: 4, fop: 6, fip: 8, fcs: 12, fdp: 16, fds: 20, mxcsr: 24, st: 32, xmm: 160 };
+
+/** gdb's feature names ("Standard Target Features", i386 features in the GDB manual). */
+const FEATURE = {
+  core: 'org.gnu.gdb.i386.core',
+  sse: 'org.gnu.gdb.i386.sse',
+  linux: 'org.gnu.gdb.i386.linux',
+  segments: 'org.gnu.gdb.i386.segments',
+  avx: 'org.gnu.gdb.i386.avx',
+  mpx: 'org.gnu.gdb.i386.mpx',
+  avx512: 'org.gnu.gdb.i386.avx512',
+  pkeys: 'org.gnu.gdb.i386.pkeys',
+} as const;
+
+const has = (xsave: XsaveLayout | null, ...features: number[]) => features.every((f) => xsave && componentOf(xsave, f));
+
+/**
+ * gdb's x86-64 registers for a thread whose XSAVE image has `xsave`'s
+ * components, in gdbserver's order: the features present decide the
+ * registers, so a register the CPU lacks is never described.
+ */
+function x86_64Registers(xsave: XsaveLayout | null): RegisterDef[] {
+  const gpr: RegisterSource = { kind: 'gpr' };
+  const control: RegisterSource = { kind: 'fpu-control' };
+  const xs = (feature: number, offset: number): RegisterSource => ({ kind: 'xstate', feature, offset });
   const defs: RegisterDef[] = [];
   for (const name of GPR64) {
     const type = name === 'rbp' || name === 'rsp' ? 'data_ptr' : 'int64';
-    defs.push({ name, size: 8, type, feature: core });
+    defs.push({ name, size: 8, type, feature: FEATURE.core, source: gpr });
   }
-  defs.push({ name: 'rip', size: 8, type: 'code_ptr', feature: core });
-  defs.push({ name: 'eflags', size: 4, type: 'i386_eflags', feature: core });
-  for (const name of SEGMENTS) defs.push({ name, size: 4, type: 'int32', feature: core });
-  for (let i = 0; i < 8; i++) defs.push({ name: `st${i}`, size: 10, type: 'i387_ext', feature: core });
-  for (const name of X87_CONTROL) defs.push({ name, size: 4, type: 'int', feature: core, group: 'float' });
-  const sse = 'org.gnu.gdb.i386.sse';
-  for (let i = 0; i < 16; i++) defs.push({ name: `xmm${i}`, size: 16, type: 'vec128', feature: sse });
-  defs.push({ name: 'mxcsr', size: 4, type: 'i386_mxcsr', feature: sse, group: 'vector' });
-  defs.push({ name: 'orig_rax', size: 8, type: 'int', feature: 'org.gnu.gdb.i386.linux', group: 'system' });
-  const segments = 'org.gnu.gdb.i386.segments';
-  defs.push({ name: 'fs_base', size: 8, type: 'int', feature: segments });
-  defs.push({ name: 'gs_base', size: 8, type: 'int', feature: segments });
-  for (let i = 0; i < 16; i++) defs.push({ name: `ymm${i}h`, size: 16, type: 'uint128', feature: 'org.gnu.gdb.i386.avx' });
+  defs.push({ name: 'rip', size: 8, type: 'code_ptr', feature: FEATURE.core, source: gpr });
+  defs.push({ name: 'eflags', size: 4, type: 'i386_eflags', feature: FEATURE.core, source: gpr });
+  for (const name of SEGMENTS) defs.push({ name, size: 4, type: 'int32', feature: FEATURE.core, source: gpr });
+  for (let i = 0; i < 8; i++) defs.push({ name: `st${i}`, size: 10, type: 'i387_ext', feature: FEATURE.core, source: { kind: 'fxsave', offset: FX.st + i * 16 } });
+  for (const name of X87_CONTROL) defs.push({ name, size: 4, type: 'int', feature: FEATURE.core, group: 'float', source: control });
+  for (let i = 0; i < 16; i++) defs.push({ name: `xmm${i}`, size: 16, type: 'vec128', feature: FEATURE.sse, source: { kind: 'fxsave', offset: FX.xmm + i * 16 } });
+  defs.push({ name: 'mxcsr', size: 4, type: 'i386_mxcsr', feature: FEATURE.sse, group: 'vector', source: control });
+  defs.push({ name: 'orig_rax', size: 8, type: 'int', feature: FEATURE.linux, group: 'system', source: gpr });
+  defs.push({ name: 'fs_base', size: 8, type: 'int', feature: FEATURE.segments, source: gpr });
+  defs.push({ name: 'gs_base', size: 8, type: 'int', feature: FEATURE.segments, source: gpr });
+  if (has(xsave, Xfeature.AVX)) {
+    for (let i = 0; i < 16; i++) defs.push({ name: `ymm${i}h`, size: 16, type: 'uint128', feature: FEATURE.avx, source: xs(Xfeature.AVX, i * 16) });
+  }
+  if (has(xsave, Xfeature.BNDREGS, Xfeature.BNDCSR)) {
+    // BNDREGS: bnd0-3 as {lower, upper} pairs of 64 bits; BNDCSR: BNDCFGU then BNDSTATUS (SDM vol. 1, 13.5.4).
+    for (let i = 0; i < 4; i++) defs.push({ name: `bnd${i}raw`, size: 16, type: 'br128', feature: FEATURE.mpx, source: xs(Xfeature.BNDREGS, i * 16) });
+    defs.push({ name: 'bndcfgu', size: 8, type: 'uint64', feature: FEATURE.mpx, source: xs(Xfeature.BNDCSR, 0) });
+    defs.push({ name: 'bndstatus', size: 8, type: 'uint64', feature: FEATURE.mpx, source: xs(Xfeature.BNDCSR, 8) });
+  }
+  if (has(xsave, Xfeature.AVX, Xfeature.OPMASK, Xfeature.ZMM_HI256, Xfeature.HI16_ZMM)) {
+    // Hi16_ZMM holds zmm16-31 whole, 64 bytes each: gdb splits each into xmm, ymm's upper half and zmm's upper half.
+    for (let i = 0; i < 16; i++) defs.push({ name: `xmm${i + 16}`, size: 16, type: 'vec128', feature: FEATURE.avx512, source: xs(Xfeature.HI16_ZMM, i * 64) });
+    for (let i = 0; i < 16; i++) defs.push({ name: `ymm${i + 16}h`, size: 16, type: 'uint128', feature: FEATURE.avx512, source: xs(Xfeature.HI16_ZMM, i * 64 + 16) });
+    for (let i = 0; i < 8; i++) defs.push({ name: `k${i}`, size: 8, type: 'uint64', feature: FEATURE.avx512, source: xs(Xfeature.OPMASK, i * 8) });
+    for (let i = 0; i < 16; i++) defs.push({ name: `zmm${i}h`, size: 32, type: 'v2ui128', feature: FEATURE.avx512, source: xs(Xfeature.ZMM_HI256, i * 32) });
+    for (let i = 0; i < 16; i++) defs.push({ name: `zmm${i + 16}h`, size: 32, type: 'v2ui128', feature: FEATURE.avx512, source: xs(Xfeature.HI16_ZMM, i * 64 + 32) });
+  }
+  if (has(xsave, Xfeature.PKRU)) defs.push({ name: 'pkru', size: 4, type: 'uint32', feature: FEATURE.pkeys, source: xs(Xfeature.PKRU, 0) });
   return defs;
 }
-
-/** FXSAVE offsets (Intel SDM vol. 1, table 10-2, 64-bit format). */
-const FX = { fcw: 0, fsw: 2, ftw: 4, fop: 6, fip: 8, fcs: 12, fdp: 16, fds: 20, mxcsr: 24, st: 32, xmm: 160 };
-/** XSAVE: header (XSTATE_BV) at 512, AVX upper halves at 576 (SDM vol. 1, 13.4 and 13.5.3). */
-const XSAVE_HEADER = 512;
-const YMM_HIGH = 576;
 
 /** The full x87 tag word from FXSAVE's abridged one (SDM vol. 1, 10.5.1.1): 0 valid, 1 zero, 2 special, 3 empty. */
 function fullTagWord(fx: Buffer): number {
@@ -115,14 +165,12 @@ function abridgedTag(full: number): number {
   return out;
 }
 
-function buildLayout(): RegisterLayout {
-  const registers = x86_64Registers();
+function buildLayout(xsave: XsaveLayout | null): RegisterLayout {
+  const registers = x86_64Registers(xsave);
   const index = new Map(registers.map((r, i) => [r.name, i]));
   const at = (name: string) => index.get(name)!;
-  const st0 = at('st0');
-  const fctrl = at('fctrl');
-  const xmm0 = at('xmm0');
-  const ymm0h = at('ymm0h');
+  /** Each xstate register's byte offset in the image, resolved once from the layout. */
+  const imageOffset = registers.map((r) => (r.source.kind === 'xstate' ? componentOf(xsave!, r.source.feature)!.offset + r.source.offset : -1));
 
   function encode(rs: Regsets, regno: number): Buffer {
     const def = registers[regno];
@@ -136,21 +184,17 @@ function buildLayout(): RegisterLayout {
   function encodeInto(rs: Regsets, regno: number, out: Buffer, at: number): void {
     const def = registers[regno]!;
     const fx = rs.fxsave;
-    if (regno < fctrl && regno >= st0) {
-      const from = FX.st + (regno - st0) * 16;
-      fx.copy(out, at, from, from + 10);
+    const source = def.source;
+    if (source.kind === 'fxsave') {
+      fx.copy(out, at, source.offset, source.offset + def.size);
       return;
     }
-    if (regno >= xmm0 && regno < xmm0 + 16) {
-      const from = FX.xmm + (regno - xmm0) * 16;
-      fx.copy(out, at, from, from + 16);
-      return;
-    }
-    if (regno >= ymm0h) {
-      const from = YMM_HIGH + (regno - ymm0h) * 16;
+    if (source.kind === 'xstate') {
+      // A component in its initial state (XSTATE_BV bit clear) has no bytes of its own: zeros.
       const xs = rs.xstate;
-      if (!xs || xs.length < YMM_HIGH + 256 || !((xs.readBigUInt64LE(XSAVE_HEADER) >> 2n) & 1n)) out.fill(0, at, at + 16);
-      else xs.copy(out, at, from, from + 16);
+      const from = imageOffset[regno]!;
+      if (!xs || xs.length < from + def.size || !((xs.readBigUInt64LE(XSTATE_BV_OFFSET) >> BigInt(source.feature)) & 1n)) out.fill(0, at, at + def.size);
+      else xs.copy(out, at, from, from + def.size);
       return;
     }
     switch (def.name) {
@@ -174,19 +218,24 @@ function buildLayout(): RegisterLayout {
     if (!def) throw new RangeError(`no register ${regno}`);
     if (value.length !== def.size) throw new RangeError(`register ${def.name} is ${def.size} bytes, got ${value.length}`);
     const fx = rs.fxsave;
-    if (regno >= st0 && regno < fctrl) {
-      value.copy(fx, FX.st + (regno - st0) * 16);
+    const source = def.source;
+    if (source.kind === 'fxsave') {
+      value.copy(fx, source.offset);
       return 'fxsave';
     }
-    if (regno >= xmm0 && regno < xmm0 + 16) {
-      value.copy(fx, FX.xmm + (regno - xmm0) * 16);
-      return 'fxsave';
-    }
-    if (regno >= ymm0h) {
+    if (source.kind === 'xstate') {
       const xs = rs.xstate;
-      if (!xs || xs.length < YMM_HIGH + 256) throw new RangeError('this CPU has no AVX state');
-      value.copy(xs, YMM_HIGH + (regno - ymm0h) * 16);
-      xs.writeBigUInt64LE(xs.readBigUInt64LE(XSAVE_HEADER) | 4n, XSAVE_HEADER);
+      const to = imageOffset[regno]!;
+      if (!xs || xs.length < to + def.size) throw new RangeError(`this thread's XSAVE image has no room for ${def.name}`);
+      const bit = 1n << BigInt(source.feature);
+      const xstateBv = xs.readBigUInt64LE(XSTATE_BV_OFFSET);
+      // Leaving the initial state: the component's other bytes must read as its initial value, zeros.
+      if (!(xstateBv & bit)) {
+        const c = componentOf(xsave!, source.feature)!;
+        xs.fill(0, c.offset, c.offset + c.size);
+      }
+      value.copy(xs, to);
+      xs.writeBigUInt64LE(xstateBv | bit, XSTATE_BV_OFFSET);
       return 'xstate';
     }
     const v32 = value.length === 4 ? value.readUInt32LE(0) : 0;
@@ -226,6 +275,7 @@ function buildLayout(): RegisterLayout {
     expeditedAfterStep: [at('rbp'), at('rsp'), at('rip')],
     pcRegno: at('rip'),
     gSize,
+    xsave,
     encode,
     decode,
     xml: describe(registers),
@@ -233,16 +283,8 @@ function buildLayout(): RegisterLayout {
 }
 
 /** Feature documents per the GDB manual, "Target Descriptions" and "Standard Target Features". */
-function describe(registers: RegisterDef[]): Map<string, string> {
-  const types: Record<string, string> = {
-    'org.gnu.gdb.i386.core': `  <flags id="i386_eflags" size="4">
-${['CF', '', 'PF', 'AF', 'ZF', 'SF', 'TF', 'IF', 'DF', 'OF', 'NT', 'RF', 'VM', 'AC', 'VIF', 'VIP', 'ID']
-  .map((n, i) => ({ n, bit: [0, 1, 2, 4, 6, 7, 8, 9, 10, 11, 14, 16, 17, 18, 19, 20, 21][i]! }))
-  .map(({ n, bit }) => `    <field name="${n}" start="${bit}" end="${bit}"/>`)
-  .join('\n')}
-  </flags>
-`,
-    'org.gnu.gdb.i386.sse': `  <vector id="v8bf16" type="bfloat16" count="8"/>
+/** The 128-bit vector union of xmm registers; types are per feature, so every feature with xmm registers defines it. */
+const VEC128 = `  <vector id="v8bf16" type="bfloat16" count="8"/>
   <vector id="v8h" type="ieee_half" count="8"/>
   <vector id="v4f" type="ieee_single" count="4"/>
   <vector id="v2d" type="ieee_double" count="2"/>
@@ -261,11 +303,29 @@ ${['CF', '', 'PF', 'AF', 'ZF', 'SF', 'TF', 'IF', 'DF', 'OF', 'NT', 'RF', 'VM', '
     <field name="v2_int64" type="v2i64"/>
     <field name="uint128" type="uint128"/>
   </union>
-  <flags id="i386_mxcsr" size="4">
+`;
+
+function describe(registers: RegisterDef[]): Map<string, string> {
+  const types: Record<string, string> = {
+    'org.gnu.gdb.i386.core': `  <flags id="i386_eflags" size="4">
+${['CF', '', 'PF', 'AF', 'ZF', 'SF', 'TF', 'IF', 'DF', 'OF', 'NT', 'RF', 'VM', 'AC', 'VIF', 'VIP', 'ID']
+  .map((n, i) => ({ n, bit: [0, 1, 2, 4, 6, 7, 8, 9, 10, 11, 14, 16, 17, 18, 19, 20, 21][i]! }))
+  .map(({ n, bit }) => `    <field name="${n}" start="${bit}" end="${bit}"/>`)
+  .join('\n')}
+  </flags>
+`,
+    'org.gnu.gdb.i386.sse': `${VEC128}  <flags id="i386_mxcsr" size="4">
 ${['IE', 'DE', 'ZE', 'OE', 'UE', 'PE', 'DAZ', 'IM', 'DM', 'ZM', 'OM', 'UM', 'PM', 'FZ']
   .map((n, i) => `    <field name="${n}" start="${i === 13 ? 15 : i}" end="${i === 13 ? 15 : i}"/>`)
   .join('\n')}
   </flags>
+`,
+    [FEATURE.mpx]: `  <struct id="br128">
+    <field name="lbound" type="uint64"/>
+    <field name="ubound_raw" type="uint64"/>
+  </struct>
+`,
+    [FEATURE.avx512]: `${VEC128}  <vector id="v2ui128" type="uint128" count="2"/>
 `,
   };
   // Features are inlined rather than xi:included: one document, fewer round trips.
@@ -291,10 +351,22 @@ ${['IE', 'DE', 'ZE', 'OE', 'UE', 'PE', 'DAZ', 'IM', 'DM', 'ZM', 'OM', 'UM', 'PM'
   return files;
 }
 
-let x86Layout: RegisterLayout | undefined;
+const layouts = new Map<string, RegisterLayout>();
 
-/** The register layout gdb uses for an x86_64 Linux process with AVX. */
-export function x86_64Layout(): RegisterLayout {
-  x86Layout ??= buildLayout();
-  return x86Layout;
+/** x87, SSE and AVX: what a target that reads no XSAVE image of a thread (the kernel target) describes. */
+const AVX_ONLY = standardXsaveLayout(0b111n);
+
+/**
+ * The register layout gdb uses for an x86_64 Linux thread whose XSAVE image
+ * is laid out as `xsave` says (null: the thread has none, so no AVX and up).
+ * One layout per distinct XSAVE layout, shared by every target that has it.
+ */
+export function x86_64Layout(xsave: XsaveLayout | null = AVX_ONLY): RegisterLayout {
+  const key = xsave ? `${xsave.xcr0}:${xsave.components.map((c) => `${c.feature}@${c.offset}+${c.size}`).join(',')}` : 'none';
+  let layout = layouts.get(key);
+  if (!layout) {
+    layout = buildLayout(xsave);
+    layouts.set(key, layout);
+  }
+  return layout;
 }

@@ -8,3 +8,5 @@ export { type Siginfo, SiCode, decodeSiginfo } from './siginfo';
 export { type SyscallInfo, decodeSyscallInfo } from './syscall-info';
 export { Request, Option, PtraceEvent, NoteType, Signal } from './constants';
 export * as arch from './arch';
+export { hostXsaveLayout } from './cpu';
+export { type XsaveLayout, type XsaveComponent, type X86VectorRegisters, decodeVectorRegisters } from './arch/xsave';

@@ -10,7 +10,7 @@ import { AuxvType } from '../../procfs/auxv';
 import { type Core, type CoreThread, Machine, NoteType, openCore, type CoreFile } from '../../coredump';
 import { machineName } from '../../coredump/elf';
 import { CoreFormatError } from '../../coredump/errors';
-import type { RegisterDef, Regsets } from '../registers';
+import { type RegisterDef, type Regsets, x86_64Layout } from '../registers';
 import type { StopEvent, ThreadInfo } from '../target';
 import { MappedFiles } from './mapped-files';
 import { ReadOnlyTarget } from './read-only';
@@ -40,7 +40,7 @@ export class CoreTarget extends ReadOnlyTarget {
     readonly core: Core,
     options: CoreTargetOptions = {},
   ) {
-    super();
+    super(x86_64Layout(core.xsaveLayout));
     this.description = `core file ${options.name ?? ''}`.trim();
     if (core.header.machine !== Machine.X86_64) {
       throw new RangeError(`${this.description} is from ${machineName(core.header.machine)}: gdbsock serves x86_64 cores`);
@@ -164,17 +164,17 @@ export class CoreTarget extends ReadOnlyTarget {
     return this.registers.encode(this.regsetsOf(tid), regno);
   }
 
-  /** A thread without NT_PRFPREG (or NT_X86_XSTATE) has no x87/SSE (or AVX) values: say so rather than show zeros. */
+  /** A thread without NT_PRFPREG (or NT_X86_XSTATE) has no x87/SSE (or AVX and up) values: say so rather than show zeros. */
   unavailableRegisters(tid: number): ReadonlySet<number> | undefined {
     const thread = this.byTid.get(tid);
     if (!thread) return undefined;
     if (!thread.fpRegisters) return this.fpRegnos;
-    return thread.xstate ? undefined : this.avxRegnos;
+    return thread.xstate ? undefined : this.xstateRegnos;
   }
 
-  /** x87, SSE and AVX registers: what NT_PRFPREG and NT_X86_XSTATE hold. */
-  private readonly fpRegnos = this.regnos((r) => r.group === 'float' || /^st\d$/.test(r.name) || /\.(sse|avx)$/.test(r.feature));
-  private readonly avxRegnos = this.regnos((r) => r.feature.endsWith('.avx'));
+  /** x87, SSE and the XSAVE components' registers: what NT_PRFPREG and NT_X86_XSTATE hold. */
+  private readonly fpRegnos = this.regnos((r) => r.source.kind !== 'gpr');
+  private readonly xstateRegnos = this.regnos((r) => r.source.kind === 'xstate');
 
   private regnos(pick: (r: RegisterDef) => boolean): ReadonlySet<number> {
     return new Set(this.registers.registers.flatMap((r, i) => (pick(r) ? [i] : [])));

@@ -16,6 +16,7 @@ import { type ExecString, resolveExecutable } from '../../ptrace/launch';
 import { nextEvents } from '../../ptrace/thread';
 import { tracer } from '../../ptrace/tracer';
 import { evaluate } from '../agent';
+import { hostXsaveLayout } from '../../ptrace/cpu';
 import { type RegisterLayout, x86_64Layout } from '../registers';
 import { SIGTRAP } from '../signals';
 import type { BreakpointType, Condition, ResumeAction, StopEvent, Target, ThreadInfo } from '../target';
@@ -54,7 +55,8 @@ type Mode =
   | { type: 'drain' };
 
 export class LiveTarget implements Target {
-  readonly registers: RegisterLayout = x86_64Layout();
+  /** Described from the CPU's XSAVE layout: its registers at its offsets (AVX-512 and PKRU where it has them). */
+  readonly registers: RegisterLayout = x86_64Layout(hostXsaveLayout());
   private readonly modes = new Map<number, Mode>();
   private readonly threadRegisters: StopRegisters;
   /** gdb's software breakpoints, with their conditions (none: always report). */

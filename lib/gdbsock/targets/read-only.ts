@@ -8,7 +8,9 @@ import { type RegisterLayout, x86_64Layout } from '../registers';
 import { type StopEvent, type Target, type ThreadInfo, TargetRefusal } from '../target';
 
 export abstract class ReadOnlyTarget implements Target {
-  readonly registers: RegisterLayout = x86_64Layout();
+  /** The kernel target's AVX-only layout unless a subclass knows better (a core's own XSAVE layout). */
+  constructor(readonly registers: RegisterLayout = x86_64Layout()) {}
+
   /** gdb detaches (D) rather than kills (vKill) on quit: nothing here can be killed. */
   readonly attached = true;
   abstract readonly pid: number;
