@@ -61,7 +61,7 @@ function comparableFp(raw: Buffer | undefined): string | undefined {
  * components gdb places right: gdb 13 assumes Intel's offsets, so where this
  * CPU puts a component elsewhere (PKRU on AMD, AVX-512 on Zen 4) and gcore's
  * core has no NT_X86_XSAVE_LAYOUT note to say so, its values are wrong and
- * test/coredump/xsave-registers.test.ts checks ours against the values the
+ * test/gdbsock/xsave-registers.test.ts checks ours against the values the
  * program loaded instead.
  */
 function vectors(core: Core, trusted: (feature: number) => boolean) {
