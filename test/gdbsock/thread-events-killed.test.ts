@@ -10,8 +10,9 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import t from 'tap';
 import { eventually, fixture, procState, startDetached, symbol } from '../helpers';
-import { requireTool, rspClient, startGdbserver, startGdbsock } from './gdb';
+import { requireTool, rspClient, runGdb, startGdbserver, startGdbsock } from './gdb';
 
+requireTool('gdb');
 requireTool('gdbserver');
 const threads = fixture('threads');
 const loop = fixture('target');
@@ -217,3 +218,24 @@ t.test('churning threads: a w reported, then SIGKILL: packets naming its threads
   t.match(answers.g, /^(xx)+$/, 'its registers unavailable');
   t.equal(answers.end, `X09;process:${s.pid.toString(16)}`, 'then the end: killed');
 });
+
+/**
+ * The same under real gdb, whichever is installed. gdb 16 asks for thread events (QThreadEvents:1)
+ * and stepped or continued the killed process into "Could not read registers; remote failure reply
+ * '01'", never printing its end; gdb 13 does not ask for them here. No `set sysroot /`: gdb takes
+ * the program and its libraries from gdbsock (vFile), so the test needs no file of this machine.
+ */
+for (const then of ['stepi', 'continue']) {
+  t.test(`threads under gdb: SIGKILL at a breakpoint, then ${then}: terminated`, async (t) => {
+    const target = await startDetached(threads, ['3']);
+    t.teardown(() => target.kill());
+    const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', String(target.pid)]);
+    t.teardown(() => server.stop());
+    const out = await runGdb(`target extended-remote ${server.target}`, ['break usleep', 'continue', `shell kill -9 ${target.pid}`, then, 'info threads'], { timeout: 60000 });
+    t.match(out, /hit Breakpoint 1, .*usleep/);
+    t.match(out, /Program terminated with signal SIGKILL, Killed\.\nThe program no longer exists\./);
+    t.match(out, /No threads\./);
+    t.notMatch(out, /Could not|E01|Remote failure|internal-error/, 'no error replies');
+    t.equal(await server.exited, 0);
+  });
+}
