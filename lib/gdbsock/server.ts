@@ -265,8 +265,10 @@ export class Server extends EventEmitter {
       case 'p': {
         const regno = parseHex(text.slice(1), 'register');
         if (regno >= this.t.registers.registers.length) return 'E45';
+        // Read first: the read may find the thread's registers gone (killed from outside).
+        const value = this.t.readRegister(this.tid(), regno);
         if (this.t.unavailableRegisters?.(this.tid())?.has(regno)) return 'xx'.repeat(this.t.registers.registers[regno]!.size);
-        return this.t.readRegister(this.tid(), regno).toString('hex');
+        return value.toString('hex');
       }
       case 'P': {
         const [n, v] = text.slice(1).split('=');
@@ -325,8 +327,9 @@ export class Server extends EventEmitter {
   /** A `g` reply with 'xx' for each byte of a register the target does not know (GDB manual, "Packets", g). */
   private registersWithGaps(tid: number): string {
     const t = this.t;
-    const unavailable = t.unavailableRegisters?.(tid);
+    // Read first: the read may find the thread's registers gone (killed from outside).
     const hex = t.readRegisters(tid).toString('hex');
+    const unavailable = t.unavailableRegisters?.(tid);
     if (!unavailable?.size) return hex;
     let at = 0;
     return t.registers.registers

@@ -112,6 +112,10 @@ export class Inferiors implements Target {
     this.ownerOrCurrent(tid).writeRegister(tid, regno, value);
   }
 
+  unavailableRegisters(tid: number): ReadonlySet<number> | undefined {
+    return this.ownerOrCurrent(tid).unavailableRegisters(tid);
+  }
+
   readMemory(address: bigint, length: number): Buffer | Promise<Buffer> {
     return this.current().readMemory(address, length);
   }

@@ -110,6 +110,18 @@ export class LiveTarget implements Target {
   private readonly queuedStepTraps = new Set<number>();
   /** Signals gdb asked to deliver that were sent with tgkill, by thread (see deliverable). */
   private readonly injected = new Map<number, number>();
+  /**
+   * Threads the kernel has reaped that gdb still takes for alive: their `w`
+   * stop is still to come (QThreadEvents), or they died with their process,
+   * whose end gdb has not been told yet. Until then gdb may name them (Hg, g,
+   * T, qXfer:threads: after a SIGKILL from outside, or resuming the others
+   * after a `w`), and an error there strands it short of the resume that
+   * would report the end (gdb 16: "Could not read registers"). gdbserver
+   * keeps such threads until it reports their exit, too.
+   */
+  private readonly departed = new Set<number>();
+  /** Every register number, for threads whose registers are gone. */
+  private allRegisters: ReadonlySet<number> | undefined;
 
   private constructor(
     readonly tracee: Tracee,
@@ -187,12 +199,14 @@ export class LiveTarget implements Target {
   }
 
   threads(): ThreadInfo[] {
-    return [...this.tracee.threads.values()].map((t) => {
+    const list = [...this.tracee.threads.values()].map((t) => {
       const info: ThreadInfo = { tid: t.tid };
       const name = this.threadName(t.tid);
       if (name !== undefined) info.name = name;
       return info;
     });
+    for (const tid of this.departed) list.push({ tid });
+    return list;
   }
 
   /** gdb asks for every thread's name at every stop: one pread on a kept-open comm file, not open/read/close. */
@@ -224,7 +238,7 @@ export class LiveTarget implements Target {
   }
 
   isAlive(tid: number): boolean {
-    return this.tracee.threads.has(tid);
+    return this.tracee.threads.has(tid) || this.departed.has(tid);
   }
 
   private thread(tid: number): Thread {
@@ -232,11 +246,50 @@ export class LiveTarget implements Target {
   }
 
   readRegisters(tid: number): Buffer {
-    return this.threadRegisters.readAll(tid);
+    if (this.registersGone(tid)) return Buffer.alloc(this.registers.registers.reduce((n, r) => n + r.size, 0));
+    try {
+      return this.threadRegisters.readAll(tid);
+    } catch (err) {
+      if (!this.killedInStop(tid, err)) throw err;
+      return this.readRegisters(tid);
+    }
   }
 
   readRegister(tid: number, regno: number): Buffer {
-    return this.threadRegisters.read(tid, regno);
+    if (this.registersGone(tid)) return Buffer.alloc(this.registers.registers[regno]?.size ?? 0);
+    try {
+      return this.threadRegisters.read(tid, regno);
+    } catch (err) {
+      if (!this.killedInStop(tid, err)) throw err;
+      return this.readRegister(tid, regno);
+    }
+  }
+
+  /**
+   * Every register of a thread that has none to read any more: reaped, or
+   * killed out of its stop (see killedInStop). gdb shows them as
+   * <unavailable>; gdbserver's answer for such a thread is whatever it still
+   * had cached, and gdbsock caches nothing beyond a stop.
+   */
+  unavailableRegisters(tid: number): ReadonlySet<number> | undefined {
+    if (!this.registersGone(tid)) return undefined;
+    this.allRegisters ??= new Set(this.registers.registers.map((_, i) => i));
+    return this.allRegisters;
+  }
+
+  private registersGone(tid: number): boolean {
+    if (this.departed.has(tid)) return true;
+    const t = this.tracee.threads.get(tid);
+    // gdb reads registers only with every thread stopped: one that is not was woken to die.
+    return t !== undefined && t.state !== 'stopped';
+  }
+
+  /** ESRCH reading a stopped thread: a SIGKILL ended its stop (kernel/signal.c, signal_wake_up) and it is on its way out. */
+  private killedInStop(tid: number, err: unknown): boolean {
+    const t = this.tracee.threads.get(tid);
+    if (!t || !hasCode(err, 'ESRCH')) return false;
+    t.dying();
+    return true;
   }
 
   readRegisterHex(tid: number, regno: number): string {
@@ -271,6 +324,30 @@ export class LiveTarget implements Target {
   }
 
   insertBreakpoint(type: BreakpointType, address: bigint, length: number, conditions?: Condition[]): void {
+    try {
+      this.insertAny(type, address, length, conditions);
+    } catch (err) {
+      // A process killed behind gdb's back has no memory or registers left to put it in. Its end
+      // comes with the next resume; an error now would stop gdb short of that resume
+      // ("Cannot insert breakpoint"), and the end would never be reported.
+      if (!this.ending()) throw err;
+    }
+  }
+
+  /**
+   * The process is gone or every thread of it is on its way out (a SIGKILL from outside, say).
+   * Once true, true for good: asked at each killed thread's exit, it reads /proc once per thread.
+   */
+  private ending(): boolean {
+    if (this.endingSeen || this.tracee.state !== 'traced') return true;
+    for (const t of this.tracee.threads.values()) if (!killedMeanwhile(this.pid, t.tid)) return false;
+    this.endingSeen = true;
+    return true;
+  }
+
+  private endingSeen = false;
+
+  private insertAny(type: BreakpointType, address: bigint, length: number, conditions?: Condition[]): void {
     if (type === 'software') return this.insertSoftware(address, conditions);
     if (this.debugRegisters.free === 0) this.evictConditionSlot();
     this.debugRegisters.insert(type, address, length);
@@ -433,8 +510,9 @@ export class LiveTarget implements Target {
   private async resumeThreads(actions: ResumeAction[]): Promise<void> {
     this.last = { kind: 'no-resumed' };
     if (this.exitEvent) {
-      // Threads that exited before the process did are reported first (QThreadEvents).
-      const threadExit = this.held.findIndex((e) => e.kind === 'thread-exited');
+      // Threads that exited before the process did are reported first (QThreadEvents), unless a
+      // signal killed it (see endFirst).
+      const threadExit = this.endFirst() ? -1 : this.held.findIndex((e) => e.kind === 'thread-exited');
       return this.report(threadExit >= 0 ? this.held.splice(threadExit, 1)[0]! : this.exitEvent);
     }
     const held = this.held.shift();
@@ -609,6 +687,9 @@ export class LiveTarget implements Target {
     this.pendingReport = undefined;
     this.waiter = undefined;
     this.last = event;
+    // gdb now knows: the thread, or every thread of the process, is gone.
+    if (event.kind === 'thread-exited') this.departed.delete(event.tid);
+    else if (event.kind === 'exited' || event.kind === 'killed') this.departed.clear();
     resolve(event);
   }
 
@@ -638,8 +719,9 @@ export class LiveTarget implements Target {
       this.ctrlC = false;
       for (const t of this.tracee.threads.values()) this.modes.set(t.tid, { type: 'stopped' });
       this.invalidate();
-      // A thread's exit (QThreadEvents) comes before its process's, which the next resume reports.
-      this.report(this.exitEvent && event.kind !== 'thread-exited' ? this.exitEvent : event);
+      // A thread's exit (QThreadEvents) comes before its process's, which the next resume reports,
+      // unless a signal killed the process (see endFirst).
+      this.report(this.exitEvent && (event.kind !== 'thread-exited' || this.endFirst()) ? this.exitEvent : event);
     };
     // Nothing else running (one thread, or a step with the others held): report at once.
     if (!this.anyRunning()) return settled();
@@ -691,14 +773,21 @@ export class LiveTarget implements Target {
     }
     switch (e.type) {
       case 'exited':
-      case 'killed':
+      case 'killed': {
         this.modes.delete(e.tid); // the process's end comes through onProcessEnd
         this.forgetThread(e.tid);
-        // One thread of several (the leader is reported last, as the process's end): a `w` stop if gdb wants them.
-        if (this.threadEvents && e.tid !== this.pid && this.tracee.threads.size > 0) {
-          this.reportThreadEvent(e.tid, { kind: 'thread-exited', tid: e.tid, code: e.type === 'exited' ? e.code : 0, pid: this.pid });
-        }
+        // The leader is reaped last, as the process's end (kernel/exit.c, delay_group_leader). A thread
+        // killed by a signal died of its process's death (a fatal signal kills the whole group:
+        // kernel/signal.c, complete_signal), when every other thread is dying too: no `w` for it,
+        // which would stand in for that end (gdb, told only that the thread it stepped is gone,
+        // resumes the others, gone too). gdb hears of all of them with the end.
+        const withProcess = e.tid === this.pid || (e.type === 'killed' && this.ending());
+        // Any other thread's exit is a `w` stop, if gdb wants them; else gdb finds it gone from the thread list.
+        const wStop = this.threadEvents && !withProcess && this.tracee.threads.size > 0;
+        if (withProcess || wStop) this.departed.add(e.tid);
+        if (wStop) this.reportThreadEvent(e.tid, { kind: 'thread-exited', tid: e.tid, code: e.type === 'exited' ? e.code : 0, pid: this.pid });
         return;
+      }
       case 'thread-start':
         this.modes.set(e.tid, { type: 'stopped' });
         if (t) this.debugRegisters.applyTo(t);
@@ -859,6 +948,14 @@ export class LiveTarget implements Target {
     const child = this.forkedChildren.get(pid);
     this.forkedChildren.delete(pid);
     return child;
+  }
+
+  /**
+   * The process was killed by a signal: its end is reported before thread exits held back, which
+   * add nothing gdb can act on. gdb would resume the threads it still believes in, which are gone.
+   */
+  private endFirst(): boolean {
+    return this.exitEvent?.kind === 'killed';
   }
 
   private onProcessEnd(): void {

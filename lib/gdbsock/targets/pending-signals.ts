@@ -16,7 +16,7 @@
  * A SIGKILL from outside: it ends a thread's ptrace stop, so a thread gdb saw
  * stopped may be dying, or gone, when gdb resumes it.
  */
-import { status } from '../../procfs';
+import { stat, status } from '../../procfs';
 
 const SIGTRAP_BIT = 1n << 4n; // signal 5: bit 4 of /proc's signal masks
 
@@ -35,16 +35,20 @@ export function stepTrapQueued(pid: number, tid: number): boolean {
 }
 
 const SIGKILL_BIT = 1n << 8n; // signal 9
+/** PF_EXITING in /proc's task flags (include/linux/sched.h): set as do_exit starts. */
+const PF_EXITING = 0x4;
 
 /**
  * True when `tid` is on its way out of a SIGKILL sent from outside: the kill
  * is queued to every thread of the group (kernel/signal.c, complete_signal),
- * which ptrace can no longer stop, or the thread is already a zombie or gone.
+ * which ptrace can no longer stop; a thread that has taken it off its queue
+ * is exiting (kernel/exit.c, do_exit), then a zombie, then gone.
  */
 export function killedMeanwhile(pid: number, tid: number): boolean {
   try {
     const s = status(pid, tid);
-    return s.state === 'Z' || s.state === 'X' || (s.sigPending & SIGKILL_BIT) !== 0n;
+    if (s.state === 'Z' || s.state === 'X' || (s.sigPending & SIGKILL_BIT) !== 0n) return true;
+    return (stat(pid, tid).flags & PF_EXITING) !== 0;
   } catch {
     return true;
   }
