@@ -4,7 +4,7 @@
  * names and orders are the ptrace bridge's (the kernel copies the same
  * regsets into cores: fs/binfmt_elf.c, fill_thread_core_info).
  */
-import { type ArchLayout, aarch64, decodeFpsimd, decodeFxsave, decodeYmm, x86_64 } from '../ptrace/arch';
+import { type ArchLayout, aarch64, decodeFpsimd, decodeFxsave, x86_64 } from '../ptrace/arch';
 import { Machine } from './elf';
 
 export interface CoreArch {
@@ -44,4 +44,3 @@ export function coreArch(machine: number): CoreArch | undefined {
   return undefined;
 }
 
-export { decodeYmm };

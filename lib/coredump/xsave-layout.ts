@@ -24,6 +24,7 @@ import {
   xcr0Of,
   xsaveLayoutFromNote,
 } from '../ptrace/arch/xsave';
+import { CoreFormatError } from './errors';
 import type { Note } from './notes';
 
 /** The layout of a core's xstate notes: its NT_X86_XSAVE_LAYOUT, else Intel's; null with no xstate note. */
@@ -31,7 +32,11 @@ export function coreXsaveLayout(notes: readonly Note[], xstate: Buffer | undefin
   if (!xstate) return null;
   const xcr0 = xcr0Of(xstate);
   const note = notes.find((n) => n.name === 'LINUX' && n.type === NT_X86_XSAVE_LAYOUT);
-  return note ? xsaveLayoutFromNote(note.desc, xcr0) : standardXsaveLayout(xcr0);
+  if (!note) return standardXsaveLayout(xcr0);
+  if (note.desc.length % 16 !== 0) {
+    throw new CoreFormatError(note.offset, `NT_X86_XSAVE_LAYOUT of ${note.desc.length} bytes is not whole 16-byte {type, size, offset, flags} entries`);
+  }
+  return xsaveLayoutFromNote(note.desc, xcr0);
 }
 
 export interface StandardXstate {

@@ -1,6 +1,8 @@
 import { SystemError, checkBuffer } from '../errors';
 import { addon, libc } from '../native';
 import { type ArchLayout, decodeWords, encodeWords } from './arch';
+import { type X86VectorRegisters, decodeVectorRegisters } from './arch/xsave';
+import { hostXsaveLayout } from './cpu';
 import { NoteType, Request, Signal } from './constants';
 import type { TraceEvent } from './events';
 import { SIGINFO_SIZE, type Siginfo, decodeSiginfo } from './siginfo';
@@ -226,6 +228,13 @@ export class Thread {
     const raw = Buffer.alloc(XSTATE_MAX);
     const n = addon.ptraceRegset(true, this.tid, NoteType.X86_XSTATE, raw);
     return Buffer.from(raw.subarray(0, n));
+  }
+
+  /** xmm, ymm, zmm, k and pkru as this CPU has them, decoded from getXstate() at the CPU's own offsets. */
+  getVectorRegisters(): X86VectorRegisters {
+    const layout = hostXsaveLayout();
+    if (!layout) throw new RangeError(`this CPU has no XSAVE state to decode (tid ${this.tid})`);
+    return decodeVectorRegisters(this.getXstate(), layout);
   }
 
   setXstate(raw: Buffer): void {

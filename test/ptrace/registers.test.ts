@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap';
 import { type Thread, Tracee } from '../../lib/ptrace';
-import { decodeFxsave, decodeYmm } from '../../lib/ptrace/arch';
+import { decodeFxsave } from '../../lib/ptrace/arch';
 import { fixture, symbol } from '../helpers';
 
 const binary = fixture('target');
@@ -104,7 +104,7 @@ t.test('FP/SSE and XSTATE registers round trip', async (t) => {
   high.copy(xstate, 576 + 16 * 5);
   xstate.writeBigUInt64LE(xstate.readBigUInt64LE(512) | 0b111n, 512); // x87, SSE and AVX state present
   thread.setXstate(xstate);
-  const ymm5 = decodeYmm(thread.getXstate())![5]!;
+  const ymm5 = thread.getVectorRegisters().ymm[5]!;
   t.same(ymm5, Buffer.concat([pattern, high]), 'ymm5 = xmm5 plus the AVX upper half');
   t.throws(() => thread.setFpRegistersRaw(Buffer.alloc(10)), RangeError);
 });

@@ -4,7 +4,7 @@ import { x86_64 } from './x86_64';
 
 export type { ArchLayout } from './layout';
 export { decodeWords, encodeWords } from './layout';
-export { x86_64, decodeFxsave, decodeYmm, encodeXmm, type X86FpRegisters } from './x86_64';
+export { x86_64, decodeFxsave, encodeXmm, type X86FpRegisters } from './x86_64';
 export { aarch64, decodeFpsimd, type Aarch64FpRegisters } from './aarch64';
 
 const BY_NODE_ARCH: Record<string, ArchLayout> = { x64: x86_64, arm64: aarch64 };

@@ -61,18 +61,3 @@ export function encodeXmm(raw: Buffer, index: number, value: Buffer): void {
   if (index < 0 || index > 15 || value.length !== 16) throw new RangeError('xmm index 0..15 and 16 bytes');
   value.copy(raw, 160 + index * 16);
 }
-
-/** XSAVE standard format (Intel SDM vol. 1, 13.4): legacy area, header at 512, AVX upper halves at 576. */
-export const XSAVE = { headerOffset: 512, ymmHighOffset: 576, avxBit: 2n } as const;
-
-/** ymm0..ymm15 from an NT_X86_XSTATE image: the low halves come from the legacy area. */
-export function decodeYmm(xstate: Buffer): Buffer[] | undefined {
-  if (xstate.length < XSAVE.ymmHighOffset + 256) return undefined;
-  const xstateBv = xstate.readBigUInt64LE(XSAVE.headerOffset);
-  const avxLive = (xstateBv >> XSAVE.avxBit) & 1n;
-  return Array.from({ length: 16 }, (_, i) => {
-    const low = xstate.subarray(160 + i * 16, 176 + i * 16);
-    const high = avxLive ? xstate.subarray(XSAVE.ymmHighOffset + i * 16, XSAVE.ymmHighOffset + 16 + i * 16) : Buffer.alloc(16);
-    return Buffer.concat([low, high]);
-  });
-}

@@ -71,8 +71,20 @@ const INTEL_OFFSETS: ReadonlyMap<number, { offset: number; size: number }> = new
   [Xfeature.PKRU, { offset: 2688, size: 8 }],
 ]);
 
+/**
+ * A component hostkit decodes must have its architectural size (the same on
+ * every CPU; only offsets move): one that does not, in a crafted or corrupt
+ * core, is left out rather than read past its end.
+ */
+function plausible(c: XsaveComponent): boolean {
+  const known = INTEL_OFFSETS.get(c.feature);
+  return c.offset >= XSAVE_LEGACY_AND_HEADER && (known === undefined || c.size === known.size);
+}
+
 function layoutOf(xcr0: bigint, components: XsaveComponent[], source: XsaveLayout['source']): XsaveLayout {
-  const inXcr0 = components.filter((c) => c.feature >= Xfeature.AVX && (xcr0 >> BigInt(c.feature)) & 1n).sort((a, b) => a.offset - b.offset);
+  const inXcr0 = components
+    .filter((c) => c.feature >= Xfeature.AVX && c.feature < 64 && (xcr0 >> BigInt(c.feature)) & 1n && plausible(c))
+    .sort((a, b) => a.offset - b.offset);
   const size = inXcr0.reduce((end, c) => Math.max(end, c.offset + c.size), XSAVE_LEGACY_AND_HEADER);
   return { xcr0, components: inXcr0, size, source };
 }
