@@ -575,8 +575,9 @@ export class Server extends EventEmitter {
     if (text === 'qC') return `QC${this.threadId(this.tid())}`;
     if (text.startsWith('qAttached')) return this.target?.attached ? '1' : '0';
     if (text === 'qfThreadInfo') {
-      if (!this.target) return 'l';
-      return `m${this.t.threads().map((th) => this.threadId(th.tid)).join(',')}`;
+      const ids = this.target ? this.t.threads().map((th) => this.threadId(th.tid)) : [];
+      // An empty 'm' is not a list: 'l' says there are none (GDB manual, "General Query Packets").
+      return ids.length ? `m${ids.join(',')}` : 'l';
     }
     if (text === 'qsThreadInfo') return 'l';
     if (text === 'qOffsets') return '';

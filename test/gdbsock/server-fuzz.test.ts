@@ -67,11 +67,11 @@ function memoryTarget(): Target {
   };
 }
 
-function session() {
+function session(target: Target = memoryTarget()) {
   const toServer = new PassThrough();
   const fromServer = new PassThrough();
   const connection = new Connection(toServer, fromServer, 0x1000);
-  const server = new Server(connection, memoryTarget());
+  const server = new Server(connection, target);
   const logs: string[] = [];
   server.on('log', (l: string) => logs.push(l));
   const decoder = new PacketDecoder(1 << 22);
@@ -105,6 +105,13 @@ t.test('a memory target answers the core packets', async (t) => {
   t.same(await ask('Z1,1000,1'), ['E01'], 'a target without debug registers refuses Z1');
   t.same(await ask('vCont?'), ['vCont;c;C;s;S;t;r']);
   t.same(await ask('vCont;c'), [stopReply]);
+});
+
+t.test('a target with no threads left lists none: qfThreadInfo is l, not an empty m', async (t) => {
+  const { ask } = session({ ...memoryTarget(), threads: () => [] });
+  t.same(await ask('QStartNoAckMode'), ['OK']);
+  t.same(await ask('qfThreadInfo'), ['l']);
+  t.same(await ask('qsThreadInfo'), ['l']);
 });
 
 t.test('fuzz: 3000 hostile packets, one reply each, no throw', async (t) => {
