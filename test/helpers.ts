@@ -1,5 +1,5 @@
 /** Shared by the tests: built fixtures, their symbols, and targets started outside this Node's child list. */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -137,4 +137,21 @@ export async function lockCoreSettings(): Promise<() => void> {
   const [line] = (await Promise.race([once(holder.stdout!, 'data'), once(holder, 'exit')])) as [Buffer | number];
   if (!Buffer.isBuffer(line) || !line.toString().startsWith('locked')) throw new Error(`could not take ${CORE_SETTINGS_LOCK}`);
   return () => holder.stdin!.end();
+}
+
+/**
+ * Runs `binary args` with RLIMIT_CORE unlimited and core_pattern pointing into
+ * `dir` (under the core-settings lock, restored after), expects it to die of
+ * `signal`, and returns the core the kernel wrote and the pid it had.
+ */
+export async function kernelCoreOf(binary: string, args: string[], signal: NodeJS.Signals, dir: string): Promise<{ core: string; pid: number }> {
+  fs.mkdirSync(dir, { recursive: true });
+  await withCoreSettings(async () => {
+    fs.writeFileSync('/proc/sys/kernel/core_pattern', `${dir}/core.%p`);
+    const r = spawnSync('/bin/sh', ['-c', 'ulimit -c unlimited && exec "$@"', 'sh', binary, ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'inherit'], timeout: 30_000 });
+    if (r.signal !== signal) throw new Error(`${binary} did not die of ${signal} (${r.signal ?? r.status})`);
+  });
+  const name = fs.readdirSync(dir).find((f) => f.startsWith('core.'));
+  if (!name) throw new Error(`the kernel wrote no core into ${dir}`);
+  return { core: path.join(dir, name), pid: Number(name.slice(5)) };
 }

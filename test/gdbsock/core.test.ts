@@ -12,7 +12,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import t, { type Test } from 'tap';
 import { openCore, snapshot } from '../../lib/coredump';
-import { fixture, startDetached, withCoreSettings } from '../helpers';
+import { fixture, kernelCoreOf, startDetached } from '../helpers';
 import { coreGdbCanRead, infoRegistersNames } from '../xsave';
 import { cleanEnv, requireTool } from './gdb';
 
@@ -88,18 +88,7 @@ function compare(t: Test, ours: string, theirs: string, pid: number, hidden: str
   for (const command of COMMANDS) t.equal(drop(a.get(command)), b.get(command), `same output for '${command}'`);
 }
 
-async function kernelCore(): Promise<{ core: string; pid: number }> {
-  const out = path.join(dir, 'kernel');
-  fs.mkdirSync(out);
-  await withCoreSettings(async () => {
-    fs.writeFileSync('/proc/sys/kernel/core_pattern', `${out}/core.%p`);
-    const r = spawnSync('/bin/sh', ['-c', 'ulimit -c unlimited && exec "$0" 3 4 crash', binary], { cwd: out, stdio: ['ignore', 'pipe', 'inherit'], timeout: 30_000 });
-    if (r.signal !== 'SIGSEGV') throw new Error(`the fixture did not crash with SIGSEGV (${r.signal ?? r.status})`);
-  });
-  const name = fs.readdirSync(out).find((f) => f.startsWith('core.'));
-  if (!name) throw new Error(`the kernel wrote no core into ${out}`);
-  return { core: path.join(out, name), pid: Number(name.slice(5)) };
-}
+const kernelCore = () => kernelCoreOf(binary, ['3', '4', 'crash'], 'SIGSEGV', path.join(dir, 'kernel'));
 
 /** A hostkit snapshot of the fixture run with `args`, written to `file`; returns the pid it had. */
 async function snapshotOf(t: Test, args: string[], file: string): Promise<number> {

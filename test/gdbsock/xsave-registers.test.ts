@@ -11,7 +11,7 @@
  * and MPX paths are also checked on any CPU with cores rewritten into a Zen 4
  * and an Intel layout (the last tests), served to a real gdb.
  */
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -27,7 +27,7 @@ import {
   encodeXsaveLayoutNote,
   xsaveLayoutFromNote,
 } from '../../lib/ptrace/arch/xsave';
-import { fixture, startDetached, withCoreSettings } from '../helpers';
+import { fixture, kernelCoreOf, startDetached } from '../helpers';
 import { gdbMajor } from '../xsave';
 import { cleanEnv, requireTool, runGdb, startGdbsock } from './gdb';
 
@@ -117,7 +117,7 @@ t.test('the fixture and hostkit agree on what this CPU has', async (t) => {
 });
 
 t.test('attached: gdb prints what the program loaded, and a register gdb writes is what the program then holds', async (t) => {
-  const target = await startDetached(binary, ['spin']);
+  const target = await loaded();
   t.teardown(target.kill);
   const server = await startGdbsock(['--once', String(target.pid)]);
   t.teardown(server.stop);
@@ -144,7 +144,7 @@ t.test('launched: gdb prints what the program loaded at its int3', async (t) => 
 });
 
 t.test('a hostkit snapshot: gdb and openCore read what the program loaded', async (t) => {
-  const target = await startDetached(binary, ['spin']);
+  const target = await loaded();
   t.teardown(target.kill);
   const file = path.join(dir, 'snapshot.core');
   await snapshot(target.pid, file);
@@ -201,6 +201,15 @@ for (const [name, components] of [['Zen 4', ZEN4], ['Intel with MPX', INTEL_MPX]
   });
 }
 
+/** The fixture in spin mode, once it says its registers are loaded. */
+async function loaded() {
+  const target = await startDetached(binary, ['spin']);
+  for (let line = await target.nextLine(); line !== 'loaded'; line = await target.nextLine()) {
+    if (!line.startsWith('features')) throw new Error(`the fixture said '${line}' before 'loaded'`);
+  }
+  return target;
+}
+
 function gdbOn(args: string[], commands: string[]): Promise<string> {
   const all = ['-nx', '-batch', '-ex', 'set width 0', '-ex', 'set height 0', ...args, ...commands.flatMap((c) => ['-ex', c])];
   return new Promise((resolve, reject) => {
@@ -226,21 +235,11 @@ function assertVectors(t: Test, core: Core): void {
   t.equal(v.pkru === undefined ? undefined : BigInt(v.pkru), pkru ? PKRU : undefined, 'openCore: pkru');
 }
 
-let kernelCoreFile: string | undefined;
+let kernelCoreFile: Promise<string> | undefined;
 
 /** The kernel's core of the fixture, stopped by its ud2 with every pattern loaded (written once per run). */
-async function kernelCore(): Promise<string> {
-  if (kernelCoreFile) return kernelCoreFile;
-  const out = path.join(dir, 'kernel');
-  fs.mkdirSync(out);
-  await withCoreSettings(async () => {
-    fs.writeFileSync('/proc/sys/kernel/core_pattern', `${out}/core.%p`);
-    const r = spawnSync('/bin/sh', ['-c', 'ulimit -c unlimited && exec "$0" crash', binary], { cwd: out, stdio: ['ignore', 'pipe', 'inherit'], timeout: 30_000 });
-    if (r.signal !== 'SIGILL') throw new Error(`the fixture did not stop with SIGILL (${r.signal ?? r.status})`);
-  });
-  const name = fs.readdirSync(out).find((f) => f.startsWith('core.'));
-  if (!name) throw new Error(`the kernel wrote no core into ${out}`);
-  kernelCoreFile = path.join(out, name);
+function kernelCore(): Promise<string> {
+  kernelCoreFile ??= kernelCoreOf(binary, ['crash'], 'SIGILL', path.join(dir, 'kernel')).then((k) => k.core);
   return kernelCoreFile;
 }
 
