@@ -170,7 +170,10 @@ t.test('attached process (gdbsock PID): catch fork, follow the parent, detach; n
   t.teardown(() => server.stop());
   const out = await runGdb(
     `target extended-remote ${server.target}`,
-    ['catch fork', 'break after_fork', 'continue', 'continue', 'print code', 'detach'],
+    // after_fork's breakpoint is set only once the fork is caught: the attach
+    // may land while the loop waits for the child of a fork made before it,
+    // and that after_fork must not be the first stop.
+    ['catch fork', 'continue', 'break after_fork', 'continue', 'print code', 'detach'],
     { file: forkexec },
   );
   t.match(out, /Catchpoint 1 \(forked process \d+\)/);
