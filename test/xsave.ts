@@ -7,23 +7,10 @@
  * NT_X86_XSAVE_LAYOUT note; gdb 14 and later read the note (and CPUID when
  * live). Where gdb is wrong, tests use another oracle and say which.
  */
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { openCore } from '../lib/coredump';
 import { type XsaveLayout, standardXsaveLayout } from '../lib/ptrace/arch/xsave';
-
-let major: number | undefined;
-
-/** The installed gdb's major version ("GNU gdb (Debian 13.1-3) 13.1" is 13). */
-export function gdbMajor(): number {
-  if (major === undefined) {
-    const first = execFileSync('gdb', ['--version'], { encoding: 'utf8' }).split('\n')[0]!;
-    const match = /(\d+)\.\d+(?:\.\d+)?\S*\s*$/.exec(first);
-    if (!match) throw new Error(`cannot read gdb's version from '${first}'`);
-    major = Number(match[1]);
-  }
-  return major;
-}
+import { gdbMajor } from './gdbsock/gdb';
 
 /** Whether gdb places `feature` right in images of `layout`: it reads the layout (gdb 14+), or the offset is Intel's. */
 export function gdbPlaces(layout: XsaveLayout, feature: number): boolean {

@@ -25,6 +25,17 @@ export function requireTool(name: string): void {
   }
 }
 
+/** The installed gdb's major version (13 on Debian 12, 16 on Debian 13): for the few messages whose spelling changed. */
+export function gdbMajor(): number {
+  if (major === undefined) {
+    const m = /^GNU gdb .* (\d+)\.\d+/m.exec(execFileSync('gdb', ['--version'], { encoding: 'utf8' }));
+    if (!m) throw new Error('gdb --version printed no version');
+    major = Number(m[1]);
+  }
+  return major;
+}
+let major: number | undefined;
+
 export interface Gdbsock {
   proc: ChildProcess;
   /** What to put after `target extended-remote`. */

@@ -105,7 +105,9 @@ t.test('info sharedlibrary, registers and a memory dump match gdbserver (librari
   const anchor = await startGdbserver([binary, 'count', '4']);
   const theirs = await runGdb(`target extended-remote ${anchor.target}`, commands);
   const pick = (s: string) => s.split('\n').filter((l) => /^(0x|\$\d|rip|eflags|cs|ss|From)/.test(l));
-  t.match(ours, /0x[0-9a-f]+ +0x[0-9a-f]+ +Yes +target:\/lib\/x86_64-linux-gnu\/libc\.so\.6/, 'libc is listed, symbols read');
+  // "Yes (*)": symbols read, no debugging information (libc6-dbg missing); the
+  // comparison below holds gdbserver's session to the same spelling.
+  t.match(ours, /0x[0-9a-f]+ +0x[0-9a-f]+ +Yes( \(\*\))? +target:\/lib\/x86_64-linux-gnu\/libc\.so\.6/, 'libc is listed, symbols read');
   t.ok(pick(ours).length >= 8, 'gdb printed the libraries, registers and memory');
   t.same(pick(ours), pick(theirs), 'same lines as with gdbserver');
 });

@@ -28,8 +28,7 @@ import {
   xsaveLayoutFromNote,
 } from '../../lib/ptrace/arch/xsave';
 import { fixture, kernelCoreOf, startDetached } from '../helpers';
-import { gdbMajor } from '../xsave';
-import { cleanEnv, requireTool, runGdb, startGdbsock } from './gdb';
+import { cleanEnv, gdbMajor, requireTool, runGdb, startGdbsock } from './gdb';
 
 requireTool('gdb');
 
