@@ -135,6 +135,10 @@ export interface Libc {
   setrlimit(pid: number, resource: number, limit: { soft: bigint; hard: bigint }): void;
   /** fcntl(2) with an int argument (F_SETPIPE_SZ, F_GETFL, F_SETFL ...); returns its result. */
   fcntl(fd: number, cmd: number, arg?: number): number;
+  /** getsockopt(2) of an int option; returns its value. */
+  getsockoptInt(fd: number, level: number, option: number, name: string): number;
+  /** ioctl(2) whose argument is a buffer the kernel reads and fills. */
+  ioctlBuffer(fd: number, request: number, buffer: Buffer, name: string): number;
 }
 
 let libcCache: Libc | undefined;
@@ -156,6 +160,9 @@ function loadLibc(): Libc {
     prctl: lib.func('int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)'),
     prlimit: lib.func('int prlimit(int pid, int resource, const hostkit_rlimit *lim, _Out_ hostkit_rlimit *old)'),
     fcntl: lib.func('int fcntl(int fd, int cmd, int arg)'),
+    getsockopt: lib.func('int getsockopt(int fd, int level, int optname, _Out_ int *optval, _Inout_ uint32_t *optlen)'),
+    // ioctl is variadic in C; glibc's x86-64 and aarch64 wrappers read the third argument as a plain pointer.
+    ioctl: lib.func('int ioctl(int fd, unsigned long request, _Inout_ uint8_t *arg)'),
   };
   const check = (rc: number, syscall: string, info: SystemErrorInfo): number => {
     if (rc < 0) throw new SystemError(koffi.errno(), syscall, info);
@@ -175,5 +182,11 @@ function loadLibc(): Libc {
       check(fn.prlimit(pid, resource, { cur: limit.soft, max: limit.hard }, null), 'prlimit', { pid });
     },
     fcntl: (fd, cmd, arg = 0) => check(fn.fcntl(fd, cmd, arg), 'fcntl', { fd }),
+    getsockoptInt(fd, level, option, name) {
+      const value = [0];
+      check(fn.getsockopt(fd, level, option, value, [4]), `getsockopt(${name})`, { fd });
+      return value[0]!;
+    },
+    ioctlBuffer: (fd, request, buffer, name) => check(fn.ioctl(fd, request, buffer), `ioctl(${name})`, { fd }),
   };
 }

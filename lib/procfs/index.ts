@@ -7,3 +7,4 @@ export { stat, parseStat, type Stat } from './stat';
 export { status, parseStatus, type Status } from './status';
 export { auxv, parseAuxv, AuxvType, type Auxv, type AuxvEntry } from './auxv';
 export { tasks, exe, cwd, cmdline, environ, comm, fds, type OpenFile } from './process';
+export { pidfdInfo, peerPidfd, PidfdInfoMask, CoredumpMask, type PidfdInfo } from './pidfd';
