@@ -14,12 +14,9 @@ int hk_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t out[4]) {
 }
 
 int hk_xgetbv(uint32_t index, uint64_t *value) {
-  uint32_t a, b, c, d;
+  uint32_t leaf1[4];
   /* XGETBV faults unless the OS enabled XSAVE (CPUID.1:ECX.OSXSAVE, bit 27). */
-  if (hk_cpuid(1, 0, (uint32_t[4]){0}) < 0) return -ENOSYS;
-  __cpuid_count(1, 0, a, b, c, d);
-  (void)a, (void)b, (void)d;
-  if (!(c & (1u << 27))) return -ENOSYS;
+  if (hk_cpuid(1, 0, leaf1) < 0 || !(leaf1[2] & (1u << 27))) return -ENOSYS;
   uint32_t lo, hi;
   __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(index));
   *value = ((uint64_t)hi << 32) | lo;

@@ -58,8 +58,6 @@ export interface RegisterLayout {
   readonly pcRegno: number;
   /** Total size of a `g` reply in bytes. */
   readonly gSize: number;
-  /** Where the XSAVE components sit in the images this layout reads (null: the thread has no XSAVE image). */
-  readonly xsave: XsaveLayout | null;
   /** The bytes of one register. */
   encode(regsets: Regsets, regno: number): Buffer;
   /** Every register, the `g` reply's bytes. */
@@ -275,7 +273,6 @@ function buildLayout(xsave: XsaveLayout | null): RegisterLayout {
     expeditedAfterStep: [at('rbp'), at('rsp'), at('rip')],
     pcRegno: at('rip'),
     gSize,
-    xsave,
     encode,
     decode,
     xml: describe(registers),

@@ -9,8 +9,9 @@ import path from 'node:path';
 import t from 'tap';
 import { openCore, snapshot, type Core, type CoreThread } from '../../lib/coredump';
 import { hostXsaveLayout } from '../../lib/ptrace';
-import { Xfeature, standardXsaveLayout } from '../../lib/ptrace/arch/xsave';
+import { Xfeature } from '../../lib/ptrace/arch/xsave';
 import { fixture, startDetached } from '../helpers';
+import { gdbPlaces } from '../xsave';
 import { gcore, gdbOnCore, normalise, requireGdb, tempDir } from './gdb';
 
 requireGdb();
@@ -76,16 +77,10 @@ function vectors(th: CoreThread, trusted: (feature: number) => boolean): string 
   return parts.join(' ');
 }
 
-/** Components whose place in gcore's core is known: it says (a layout note), or this CPU uses Intel's offset. */
-function placedRight(gcoreCore: Core): (feature: number) => boolean {
-  if (gcoreCore.xsaveLayout?.source === 'note') return () => true;
-  const cpu = hostXsaveLayout();
-  const intel = standardXsaveLayout(cpu?.xcr0 ?? 0n);
-  return (feature) => {
-    const a = cpu?.components.find((c) => c.feature === feature);
-    const b = intel.components.find((c) => c.feature === feature);
-    return a !== undefined && b !== undefined && a.offset === b.offset;
-  };
+/** Components whose place in gcore's core is known: gdb, which wrote it, reads this CPU's layout right for them. */
+function placedRight(): (feature: number) => boolean {
+  const cpu = hostXsaveLayout()!;
+  return (feature) => gdbPlaces(cpu, feature);
 }
 
 /**
@@ -195,7 +190,7 @@ for (const c of cases) {
     const a = openCore(theirs);
     const b = openCore(ours);
     t.teardown(() => (a.close(), b.close()));
-    const trusted = placedRight(a);
+    const trusted = placedRight();
     const sa = summary(a, trusted);
     const sb = summary(b, trusted);
     t.same(sb.threads, sa.threads, 'same threads, registers and FP state');

@@ -246,7 +246,7 @@ export class LiveTarget implements Target {
   }
 
   readRegisters(tid: number): Buffer {
-    if (this.registersGone(tid)) return Buffer.alloc(this.registers.registers.reduce((n, r) => n + r.size, 0));
+    if (this.registersGone(tid)) return Buffer.alloc(this.registers.gSize);
     try {
       return this.threadRegisters.readAll(tid);
     } catch (err) {
