@@ -139,6 +139,15 @@ export interface Libc {
   getsockoptInt(fd: number, level: number, option: number, name: string): number;
   /** ioctl(2) whose argument is a buffer the kernel reads and fills. */
   ioctlBuffer(fd: number, request: number, buffer: Buffer, name: string): number;
+  /**
+   * A listening AF_UNIX stream socket bound to `path` (close-on-exec), made
+   * outside libuv so nothing in this process accepts on it: for handing to a
+   * child that does.
+   */
+  listenUnix(path: string, backlog: number): number;
+  close(fd: number): void;
+  /** flock(2): LOCK_EX 2, LOCK_NB 4, LOCK_UN 8. */
+  flock(fd: number, operation: number): void;
 }
 
 let libcCache: Libc | undefined;
@@ -163,6 +172,11 @@ function loadLibc(): Libc {
     getsockopt: lib.func('int getsockopt(int fd, int level, int optname, _Out_ int *optval, _Inout_ uint32_t *optlen)'),
     // ioctl is variadic in C; glibc's x86-64 and aarch64 wrappers read the third argument as a plain pointer.
     ioctl: lib.func('int ioctl(int fd, unsigned long request, _Inout_ uint8_t *arg)'),
+    socket: lib.func('int socket(int domain, int type, int protocol)'),
+    bind: lib.func('int bind(int fd, const uint8_t *addr, uint32_t len)'),
+    listen: lib.func('int listen(int fd, int backlog)'),
+    close: lib.func('int close(int fd)'),
+    flock: lib.func('int flock(int fd, int operation)'),
   };
   const check = (rc: number, syscall: string, info: SystemErrorInfo): number => {
     if (rc < 0) throw new SystemError(koffi.errno(), syscall, info);
@@ -188,5 +202,26 @@ function loadLibc(): Libc {
       return value[0]!;
     },
     ioctlBuffer: (fd, request, buffer, name) => check(fn.ioctl(fd, request, buffer), `ioctl(${name})`, { fd }),
+    listenUnix(path, backlog) {
+      const AF_UNIX = 1;
+      const SOCK_STREAM_CLOEXEC = 1 | 0o2000000;
+      // struct sockaddr_un: sa_family_t, then a NUL-terminated path of at most 107 bytes.
+      const name = Buffer.from(path);
+      if (name.length > 107 || name.includes(0)) throw new RangeError(`socket path ${JSON.stringify(path)} is longer than 107 bytes or holds a NUL`);
+      const addr = Buffer.alloc(2 + 108);
+      addr.writeUInt16LE(AF_UNIX, 0);
+      name.copy(addr, 2);
+      const fd = check(fn.socket(AF_UNIX, SOCK_STREAM_CLOEXEC, 0), 'socket', { path });
+      try {
+        check(fn.bind(fd, addr, 2 + name.length + 1), 'bind', { path });
+        check(fn.listen(fd, backlog), 'listen', { path });
+      } catch (err) {
+        fn.close(fd);
+        throw err;
+      }
+      return fd;
+    },
+    close: (fd) => void check(fn.close(fd), 'close', { fd }),
+    flock: (fd, operation) => void check(fn.flock(fd, operation), 'flock', { fd }),
   };
 }

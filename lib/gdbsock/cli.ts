@@ -6,7 +6,7 @@
  * SIGTERM to gdbsock), the process is never left stopped or traced.
  */
 import type { Readable, Writable } from 'node:stream';
-import { stat } from '../procfs';
+import { liveStartTime } from '../procfs/stat';
 import { Connection } from './connection';
 import { rawArgs } from './raw-args';
 import { PACKET_SIZE, Server, type ServerEnd, type TargetProvider } from './server';
@@ -124,20 +124,6 @@ async function release(target: Target | undefined): Promise<void> {
   }
 }
 
-/**
- * The start time of a live process (clock ticks after boot), undefined once
- * it has ended (gone, or a zombie): with the pid it names the process, where
- * the pid alone may name another one after this one ends (proc(5), starttime).
- */
-function startTimeOf(pid: number): bigint | undefined {
-  try {
-    const s = stat(pid);
-    return s.state === 'Z' || s.state === 'X' ? undefined : s.startTime;
-  } catch {
-    return undefined;
-  }
-}
-
 async function main(argv: string[]): Promise<void> {
   let options: Options;
   try {
@@ -161,7 +147,7 @@ async function main(argv: string[]): Promise<void> {
       : await LiveTarget.attach(options.pid!);
   const pid = current.pid;
   /** The process each new connection attaches to again, unless it has ended since (then its pid may be another's). */
-  const attachedStart = options.pid !== undefined && !fixed ? startTimeOf(pid) : undefined;
+  const attachedStart = options.pid !== undefined && !fixed ? liveStartTime(pid) : undefined;
   let listener: Listener | undefined;
   let busy = false;
   let shuttingDown = false;
@@ -184,7 +170,7 @@ async function main(argv: string[]): Promise<void> {
   const serve = async (input: Readable, output: Writable) => {
     if (fixed) current = fixed.target;
     else if (!current && options.pid !== undefined && !shuttingDown) {
-      const now = startTimeOf(options.pid);
+      const now = liveStartTime(options.pid);
       if (now === undefined || now !== attachedStart) log(`process ${options.pid} has ended: serving no process (gdb may attach or run one)`);
       else {
         try {

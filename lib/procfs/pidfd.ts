@@ -8,11 +8,14 @@
 import { libc } from '../native';
 
 /** include/uapi/linux/pidfd.h: PIDFD_INFO_* request and reply bits. */
-export const PidfdInfoMask = { PID: 0x1, CREDS: 0x2, CGROUPID: 0x4, EXIT: 0x8, COREDUMP: 0x10 } as const;
+export const PidfdInfoMask = { PID: 0x1, CREDS: 0x2, CGROUPID: 0x4, EXIT: 0x8, COREDUMP: 0x10, COREDUMP_SIGNAL: 0x40 } as const;
 /** include/uapi/linux/pidfd.h: PIDFD_COREDUMP* bits of coredump_mask. */
 export const CoredumpMask = { COREDUMPED: 0x1, SKIP: 0x2, USER: 0x4, ROOT: 0x8 } as const;
 
-/** struct pidfd_info up to coredump_mask (PIDFD_INFO_SIZE_VER1): 72 bytes. */
+/**
+ * struct pidfd_info up to coredump_mask and the word after it (PIDFD_INFO_SIZE_VER1): 72 bytes.
+ * That word was spare until coredump_signal (PIDFD_INFO_COREDUMP_SIGNAL, after Linux 6.18) took it.
+ */
 const PIDFD_INFO_SIZE = 72;
 /** _IOWR(PIDFD_IOCTL_MAGIC 0xFF, 11, struct pidfd_info): the size is part of the request number. */
 const PIDFD_GET_INFO = (3 << 30) | (PIDFD_INFO_SIZE << 16) | (0xff << 8) | 11;
@@ -36,12 +39,14 @@ export interface PidfdInfo {
   exitCode?: number;
   /** CoredumpMask bits: dumped or not, and as whom; kept after reaping. */
   coredumpMask?: number;
+  /** The signal that caused the dump, on kernels that say (mask has COREDUMP_SIGNAL; not 6.18). */
+  coredumpSignal?: number;
 }
 
 /** PIDFD_GET_INFO for everything this kernel knows; throws SystemError (ESRCH for a reaped process without EXIT info). */
 export function pidfdInfo(pidfd: number): PidfdInfo {
   const buf = Buffer.alloc(PIDFD_INFO_SIZE);
-  const asked = PidfdInfoMask.PID | PidfdInfoMask.CREDS | PidfdInfoMask.CGROUPID | PidfdInfoMask.EXIT | PidfdInfoMask.COREDUMP;
+  const asked = PidfdInfoMask.PID | PidfdInfoMask.CREDS | PidfdInfoMask.CGROUPID | PidfdInfoMask.EXIT | PidfdInfoMask.COREDUMP | PidfdInfoMask.COREDUMP_SIGNAL;
   buf.writeBigUInt64LE(BigInt(asked), 0);
   libc().ioctlBuffer(pidfd, PIDFD_GET_INFO, buf, 'PIDFD_GET_INFO');
   const mask = Number(buf.readBigUInt64LE(0));
@@ -52,6 +57,7 @@ export function pidfdInfo(pidfd: number): PidfdInfo {
   if (mask & PidfdInfoMask.CGROUPID) info.cgroupId = buf.readBigUInt64LE(8);
   if (mask & PidfdInfoMask.EXIT) info.exitCode = buf.readInt32LE(60);
   if (mask & PidfdInfoMask.COREDUMP) info.coredumpMask = u32(64);
+  if (mask & PidfdInfoMask.COREDUMP_SIGNAL) info.coredumpSignal = u32(68);
   return info;
 }
 

@@ -65,3 +65,17 @@ export function parseStat(text: string): Stat {
     processor: Number(field(39)),
   };
 }
+
+/**
+ * The start time of a live process (clock ticks after boot), undefined once
+ * it has ended (gone, or a zombie): with the pid it names the process, where
+ * the pid alone may name another one after this one ends (proc(5), starttime).
+ */
+export function liveStartTime(pid: number): bigint | undefined {
+  try {
+    const s = stat(pid);
+    return s.state === 'Z' || s.state === 'X' ? undefined : s.startTime;
+  } catch {
+    return undefined;
+  }
+}

@@ -5,7 +5,11 @@
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { type CoredConfig, defaultConfig, loadConfig } from './config';
+import { kernelCoreModes } from './core-modes';
+import { serve, runWorker } from './daemon';
+import { type DaemonHandle, daemonAlive } from './daemon-control';
 import { handleCrash } from './handler';
+import { recoverInterrupted } from './journal';
 import { logLine } from './log';
 import { CORE_PATTERN, DEFAULT_STATE_DIR, install, isCoredPattern, readState, readSysctl, uninstall, CORE_PIPE_LIMIT } from './kernel-pattern';
 import { SafeDir } from './safe-dir';
@@ -14,7 +18,7 @@ import { decompressTo, locateCore, plainCore, readRecord } from './stored-core';
 import { globMatcher } from './glob';
 import { findTool } from './tools';
 
-export const CORED_COMMANDS = new Set(['install', 'uninstall', 'status', 'test', 'handle', 'list', 'info', 'dump', 'gdb', 'vacuum']);
+export const CORED_COMMANDS = new Set(['install', 'uninstall', 'status', 'test', 'handle', 'serve', 'recover', 'list', 'info', 'dump', 'gdb', 'vacuum']);
 
 class UsageError extends Error {}
 
@@ -75,12 +79,40 @@ export async function runCored(argv: string[]): Promise<number> {
         // A read of the pipe may still be pending (the pass stopped early): leave now, which releases the process.
         process.exit(0);
       }
+      case 'serve': {
+        // serve [--socket PATH] [--config FILE]; --worker --listen-fd N is how the supervisor starts its worker.
+        const { options } = parseOptions(rest, ['--socket', '--config', '-c', '--listen-fd'], ['--worker']);
+        const config = (options.get('--config') ?? options.get('-c')) as string | undefined;
+        if (options.has('--worker')) {
+          const fd = Number(options.get('--listen-fd'));
+          if (!Number.isInteger(fd) || fd < 0) throw new UsageError('serve --worker needs --listen-fd N');
+          await runWorker({ listenFd: fd, config });
+        } else await serve({ socket: options.get('--socket') as string | undefined, config });
+        process.exit(0);
+      }
+      case 'recover': {
+        const { options } = parseOptions(rest, ['--config', '-c', '--state'], []);
+        const recovered = recoverInterrupted(configFrom(options), (line) => out(line));
+        if (recovered.length === 0) out('no interrupted crash');
+        return 0;
+      }
       case 'install': {
-        const { options } = parseOptions(rest, ['--config', '-c', '--state', '--pipe-limit'], []);
+        const { options } = parseOptions(rest, ['--config', '-c', '--state', '--pipe-limit', '--mode', '--socket'], []);
         const config = (options.get('--config') ?? options.get('-c')) as string | undefined;
         const limit = options.get('--pipe-limit');
-        const state = install({ config, stateDir: stateDirFrom(options), pipeLimit: typeof limit === 'string' ? Number(limit) : undefined });
-        out(`installed: core_pattern = ${state.pattern}\nprevious: ${JSON.stringify(state.previousPattern)} (core_pipe_limit ${state.previousPipeLimit})`);
+        const mode = options.get('--mode') ?? 'auto';
+        if (mode !== 'auto' && mode !== 'pipe' && mode !== 'socket') throw new UsageError(`--mode ${mode}: expected pipe, socket or auto`);
+        const state = install({
+          config,
+          stateDir: stateDirFrom(options),
+          mode,
+          socket: options.get('--socket') as string | undefined,
+          pipeLimit: typeof limit === 'string' ? Number(limit) : undefined,
+        });
+        out(`installed: core_pattern = ${state.pattern} (${state.mode} mode: ${state.why})`);
+        if (state.daemon?.kind === 'process') out(`daemon: pid ${state.daemon.pid}, log ${state.daemon.log}`);
+        if (state.daemon?.kind === 'systemd') out(`daemon: systemd units ${state.daemon.units.join(', ')}`);
+        out(`previous: ${JSON.stringify(state.previousPattern)} (core_pipe_limit ${state.previousPipeLimit})`);
         return 0;
       }
       case 'uninstall': {
@@ -153,34 +185,43 @@ function status(argv: string[]): number {
   const { options } = parseOptions(argv, ['--state'], ['--json']);
   const pattern = readSysctl(CORE_PATTERN);
   const state = readState(stateDirFrom(options));
-  const ours = isCoredPattern(pattern);
+  const ours = isCoredPattern(pattern, state);
   const problems: string[] = [];
-  if (ours) {
+  if (ours && pattern.startsWith('|')) {
     const launcher = pattern.slice(1).split(' ')[0]!;
     if (!fs.existsSync(launcher)) problems.push(`${launcher} does not exist`);
-    if (state?.config) {
-      try {
-        loadConfig(state.config);
-      } catch (err) {
-        problems.push(`config: ${(err as Error).message}`);
-      }
+  }
+  if (ours && state?.daemon && !daemonAlive(state.daemon)) problems.push(`the daemon (${describeDaemon(state.daemon)}) is not running: crashes are lost until it is (cored install again)`);
+  if (ours && state?.socket && !fs.lstatSync(state.socket, { throwIfNoEntry: false })?.isSocket()) problems.push(`${state.socket} is not a socket`);
+  if (ours && state?.config) {
+    try {
+      loadConfig(state.config);
+    } catch (err) {
+      problems.push(`config: ${(err as Error).message}`);
     }
   }
-  const report = { installed: ours, corePattern: pattern, corePipeLimit: Number(readSysctl(CORE_PIPE_LIMIT)), state: state ?? null, problems };
+  const mode = ours ? (state?.mode ?? 'pipe') : undefined;
+  const report = { installed: ours, mode: mode ?? null, why: ours ? (state?.why ?? null) : null, corePattern: pattern, corePipeLimit: Number(readSysctl(CORE_PIPE_LIMIT)), coreModes: kernelCoreModes() ?? null, state: state ?? null, problems };
   if (options.has('--json')) out(JSON.stringify(report, null, 2));
   else {
-    out(`core_pattern: ${pattern}\ncore_pipe_limit: ${report.corePipeLimit}`);
-    out(ours ? `cored is installed${state?.config ? ` with ${state.config}` : ' with the default config'}` : 'cored is not installed');
+    out(`core_pattern: ${pattern}\ncore_pipe_limit: ${report.corePipeLimit}\ncore_modes: ${report.coreModes?.join(' ') ?? '(no /proc/sys/kernel/core_modes)'}`);
+    out(ours ? `cored is installed in ${mode} mode${state?.config ? ` with ${state.config}` : ' with the default config'}` : 'cored is not installed');
+    if (ours && state?.why) out(`why: ${state.why}`);
+    if (ours && state?.daemon) out(`daemon: ${describeDaemon(state.daemon)}`);
     if (state) out(`before cored: ${JSON.stringify(state.previousPattern)}`);
     for (const p of problems) out(`problem: ${p}`);
   }
   return ours && problems.length === 0 ? 0 : 1;
 }
 
+function describeDaemon(daemon: DaemonHandle): string {
+  return daemon.kind === 'systemd' ? `systemd ${daemon.units.join(' ')}` : `pid ${daemon.pid}, log ${daemon.log}`;
+}
+
 /** Crashes a throw-away shell with SIGQUIT and waits for its entry in the store's index. */
 async function selfTest(argv: string[]): Promise<number> {
   const { options } = parseOptions(argv, ['--config', '-c', '--state', '--timeout'], ['--json']);
-  if (!isCoredPattern(readSysctl(CORE_PATTERN))) throw new Error('cored is not installed (cored install)');
+  if (!isCoredPattern(readSysctl(CORE_PATTERN), readState(stateDirFrom(options)))) throw new Error('cored is not installed (cored install)');
   const config = configFrom(options);
   const child = spawnSync('/bin/sh', ['-c', 'echo $$; kill -QUIT $$'], { encoding: 'utf8' });
   const pid = Number(child.stdout.trim());

@@ -8,12 +8,13 @@
 import fs from 'node:fs';
 import { type CoredConfig, type SinkConfig, defaultConfig, loadConfig } from './config';
 import { type CrashArgs, parseCrashArgs, signalName } from './crash-args';
+import { beginCrash, endCrash } from './journal';
 import { logLine } from './log';
-import { collectMetadata } from './metadata';
+import { type ProcessMetadata, collectMetadata } from './metadata';
 import { readInput } from './pipe-input';
 import { peekHead, runPass } from './pipe-pass';
 import type { CrashRecord } from './record';
-import { chooseSinks } from './rules';
+import { type CrashFacts, type RateCheck, decide } from './rules';
 import { SafeDir } from './safe-dir';
 import { CommandSink } from './sinks/command';
 import { DirectorySink, writeMetadata } from './sinks/directory';
@@ -29,27 +30,69 @@ export interface HandleOptions {
   inputFd?: number;
 }
 
-/** Handles one crash; resolves with the record once every sink is done. */
+/** Loads the config; a broken one must not lose the core, so it falls back to the default store and says why. */
+export function loadConfigOrDefault(file: string | undefined): { config: CoredConfig; configError?: string } {
+  try {
+    return { config: file ? loadConfig(file) : defaultConfig() };
+  } catch (err) {
+    return { config: defaultConfig(), configError: (err as Error).message };
+  }
+}
+
+/** Handles one crash from the kernel's pipe (`cored handle`); resolves with the record once every sink is done. */
 export async function handleCrash(argv: readonly string[], options: HandleOptions = {}): Promise<CrashRecord> {
   const started = Date.now();
   const args = parseCrashArgs(argv);
-  let config: CoredConfig;
-  let configError: string | undefined;
-  try {
-    config = options.configFile ? loadConfig(options.configFile) : defaultConfig();
-  } catch (err) {
-    // A broken config must not lose the core: fall back to the default store.
-    configError = (err as Error).message;
-    config = defaultConfig();
-  }
+  const { config, configError } = loadConfigOrDefault(options.configFile);
   // Backstop: even if a sink ignores every timeout, the process is released.
   const hardStop = setTimeout(() => {
     logLine(`pid ${args.pid}: time budget of ${config.limits.timeBudget} s exceeded by 10 s: exiting`);
     process.exit(3);
   }, config.limits.timeBudget * 1000 + 10_000);
   hardStop.unref();
-
+  // /proc first: with core_pipe_limit 0 the kernel does not wait for us, but it cannot finish
+  // writing a core bigger than the pipe before we drain it, so the process is still there.
   const meta = collectMetadata(args, config.metadata.redactEnviron);
+  const fd = options.inputFd ?? 0;
+  try {
+    return await storeCrash({ args, meta, config, configError, started }, { chunks: readInput(fd)[Symbol.asyncIterator](), release: () => releaseInput(fd) });
+  } finally {
+    clearTimeout(hardStop);
+  }
+}
+
+export interface CrashContext {
+  /** The kernel's facts; in socket mode a signal of 0 and a tid equal to the pid mean "not known yet". */
+  args: CrashArgs;
+  meta: ProcessMetadata;
+  config: CoredConfig;
+  configError?: string;
+  /** Date.now() when the crash arrived: the time budget counts from here. */
+  started: number;
+  /** The per-executable rate (default: count the store's index). */
+  rate?: RateCheck;
+  /** Sinks already chosen on the kernel's request (socket mode); otherwise chosen after the headers. */
+  sinks?: SinkConfig[];
+  /** Refused on the kernel's request (socket mode): no core comes; only the index and log lines are written. */
+  refused?: string;
+  /** Called when the decision after the headers refuses the core: the source can be dropped at once. */
+  onRefused?(reason: string): void;
+}
+
+export interface CrashInput {
+  chunks: AsyncIterator<Buffer>;
+  /** Stops reading and lets the kernel go (closes the pipe or socket). */
+  release(): void;
+}
+
+/**
+ * One crash through the sinks: the headers decide (unless the request did),
+ * the core streams once through every chosen sink, the input is released as
+ * soon as it is read, and the index and log lines come last. The same code
+ * for the pipe handler and the socket daemon.
+ */
+export async function storeCrash(context: CrashContext, input: CrashInput): Promise<CrashRecord> {
+  const { args, meta, config, started } = context;
   const record: CrashRecord = {
     id: crashId(args.time, args.pid, args.comm),
     pid: args.pid,
@@ -68,12 +111,33 @@ export async function handleCrash(argv: readonly string[], options: HandleOption
   };
 
   const store = openStore(config, record);
-  const chunks = readInput(options.inputFd ?? 0)[Symbol.asyncIterator]();
+  if (context.refused !== undefined) {
+    record.skipped = context.refused;
+    input.release();
+    finishRecord(record, store, context.configError);
+    return record;
+  }
+  const chunks = input.chunks;
   const head = await peekHead(chunks);
   record.expectedSize = head.expectedSize;
+  if (head.crash) {
+    record.tid = head.crash.tid;
+    record.signal = head.crash.signal;
+    record.signalName = signalName(head.crash.signal);
+  }
 
-  const targets = selectSinks(config, args, record, store);
+  let targets = context.sinks;
+  if (!targets) {
+    const rate = context.rate ?? (store ? indexRate(store, config) : undefined);
+    const decision = decide(config, factsOf(record), { rate, final: true });
+    if (decision.kind === 'refuse') {
+      record.skipped = decision.reason;
+      context.onRefused?.(decision.reason);
+    }
+    targets = decision.kind === 'store' ? decision.sinks : [];
+  }
   const sinks = openSinks(targets, record, config);
+  const pending = store && sinks.length > 0 ? beginCrash(store, record) : undefined;
   if (sinks.length > 0) {
     const limits = config.limits;
     const pass = await runPass(head.replay, chunks, head.ended, {
@@ -96,27 +160,41 @@ export async function handleCrash(argv: readonly string[], options: HandleOption
     if (pass.summary) record.core = pass.summary;
     else if (pass.parseError) record.core = { threads: [], buildIds: [], files: 0, parseError: pass.parseError };
   }
-  // Everything is read: close the pipe now, which releases the crashing process (the kernel
-  // waits for the reader to close it, fs/coredump.c wait_for_dump_helpers), before the sinks'
-  // slower endings (compressor flush, HTTP response).
-  releaseInput(options.inputFd ?? 0);
+  // Everything is read: release the input now, which lets the crashing process go (in pipe mode
+  // the kernel waits for the reader to close, fs/coredump.c wait_for_dump_helpers), before the
+  // sinks' slower endings (compressor flush, HTTP response).
+  input.release();
   record.heldMs = Date.now() - started;
   await finishSinks(sinks, record, config.limits.stallTimeout * 1000);
   await retryUploads(targets, record);
   for (const t of targets) if (t.type === 'directory') tryVacuum(config, t.path, record.id);
+  finishRecord(record, store, context.configError, pending);
+  return record;
+}
 
+/** The index line and the log line, last: a crash is listed once its sinks are done. */
+function finishRecord(record: CrashRecord, store: SafeDir | undefined, configError?: string, pending?: string): void {
   if (store) {
     try {
       store.appendLine(INDEX, JSON.stringify(indexEntry(record)));
     } catch (err) {
       record.sinks.push({ name: 'index', ok: false, bytes: 0, error: (err as Error).message });
     } finally {
+      endCrash(store, pending);
       store.close();
     }
   }
   logLine(describeCrash(record, configError));
-  clearTimeout(hardStop);
-  return record;
+}
+
+export function factsOf(record: Pick<CrashRecord, 'exe' | 'signal' | 'uid' | 'expectedSize' | 'dumpMode' | 'time'>): CrashFacts {
+  return { exe: record.exe, signal: record.signal || undefined, uid: record.uid, size: record.expectedSize, dumpMode: record.dumpMode, time: record.time };
+}
+
+/** The pipe handler's rate: each handler is its own process, so the index is the only memory. */
+function indexRate(store: SafeDir, config: CoredConfig): RateCheck {
+  const { ratePerExe, rateWindow } = config.limits;
+  return (exe, now) => ratePerExe !== undefined && rateLimited(store, exe, ratePerExe, rateWindow, now);
 }
 
 /**
@@ -169,28 +247,6 @@ function openStore(config: CoredConfig, record: CrashRecord): SafeDir | undefine
     record.sinks.push({ name: 'index', ok: false, bytes: 0, error: `store ${config.store.directory}: ${(err as Error).message}` });
     return undefined;
   }
-}
-
-function selectSinks(config: CoredConfig, args: CrashArgs, record: CrashRecord, store: SafeDir | undefined): SinkConfig[] {
-  const limits = config.limits;
-  if (limits.maxCoreSize !== undefined && limits.onOversize === 'skip' && record.expectedSize !== undefined && record.expectedSize > limits.maxCoreSize) {
-    record.skipped = `core of ${record.expectedSize} bytes exceeds max_core_size ${limits.maxCoreSize}`;
-    return [];
-  }
-  if (limits.ratePerExe !== undefined && store && record.exe !== undefined && rateLimited(store, record.exe, limits.ratePerExe, limits.rateWindow, args.time)) {
-    record.skipped = `rate limit: ${limits.ratePerExe} crashes of this executable in ${limits.rateWindow} s`;
-    return [];
-  }
-  const chosen = chooseSinks(config, { exe: record.exe, signal: args.signal, uid: args.uid, size: record.expectedSize });
-  if (chosen.rule !== undefined && chosen.sinks.length === 0) {
-    record.skipped = chosen.rule < 0 ? 'no rule matched' : `rule ${chosen.rule} ignores it`;
-    return [];
-  }
-  // %d 2: dumped only because fs.suid_dumpable = 2; such a core may hold another user's secrets
-  // (systemd CVE-2022-4415): only sinks marked `restricted` (root-only directories by default) get it.
-  const allowed = args.dumpMode === 1 ? chosen.sinks : chosen.sinks.filter((s) => s.restricted);
-  if (allowed.length === 0) record.skipped = `dump mode ${args.dumpMode}: no sink accepts restricted cores`;
-  return allowed;
 }
 
 function openSinks(targets: SinkConfig[], record: CrashRecord, config: CoredConfig): CrashSink[] {

@@ -9,7 +9,9 @@
 import { buildIdAt } from '../build-id';
 import { ELF_MAGIC, EHDR_SIZE, PHDR_SIZE, PN_XNUM, SHDR_SIZE } from '../elf';
 import { parseElfHeader, parseProgramHeaders } from '../header';
-import { PType } from '../elf';
+import { NoteType, PType } from '../elf';
+import { decodeCoreSiginfo } from '../note-payloads';
+import { parseNotes } from '../notes';
 import { type StreamedCore, readCoreStream } from '../stream-reader';
 import { Core } from '../core';
 import { AuxvType } from '../../procfs/auxv';
@@ -24,9 +26,28 @@ export interface Head {
   expectedSize?: number;
   /** Where segment data starts: everything before (headers, notes) is parsed, and must be copied to be kept. */
   dataStart?: number;
+  /** From the first NT_PRSTATUS and NT_SIGINFO: the thread that dumped and its signal. */
+  crash?: { tid: number; signal: number };
   /** The chunks read so far, to be replayed. */
   replay: Buffer[];
   ended: boolean;
+}
+
+/** Notes further into the core than this are not waited for: the head is for deciding, not for parsing. */
+const NOTES_WITHIN = 4 << 20;
+
+/** The dumping thread (the kernel writes its NT_PRSTATUS first) and the signal, from the notes. */
+function crashingThread(notes: Buffer, base: number): Head['crash'] {
+  let tid: number | undefined;
+  let signal: number | undefined;
+  for (const note of parseNotes(notes, base)) {
+    if (note.name !== 'CORE') continue;
+    if (note.type === NoteType.PRSTATUS && tid === undefined && note.desc.length >= 36) {
+      signal ??= note.desc.readInt16LE(12); // pr_cursig
+      tid = note.desc.readInt32LE(32); // pr_pid: the same offsets on every 64-bit architecture
+    } else if (note.type === NoteType.SIGINFO) signal = decodeCoreSiginfo(note.desc, note.offset).signo;
+  }
+  return tid !== undefined && signal !== undefined ? { tid, signal } : undefined;
 }
 
 export async function peekHead(chunks: Chunks): Promise<Head> {
@@ -53,12 +74,19 @@ export async function peekHead(chunks: Chunks): Promise<Head> {
     head = Buffer.concat(replay);
     let end = header.rawPhnum === PN_XNUM ? header.shoff + SHDR_SIZE : header.phoff + phnum * PHDR_SIZE;
     let dataStart = Infinity;
+    let notes: { offset: number; size: number } | undefined;
     for (const ph of parseProgramHeaders(head.subarray(header.phoff, header.phoff + phnum * PHDR_SIZE), phnum, header.phoff)) {
       end = Math.max(end, ph.offset + ph.filesz);
       if (ph.type === PType.LOAD && ph.filesz > 0) dataStart = Math.min(dataStart, ph.offset);
+      if (ph.type === PType.NOTE && !notes) notes = { offset: ph.offset, size: ph.filesz };
     }
     if (header.rawPhnum === PN_XNUM) return { replay, ended };
-    return { expectedSize: end, dataStart: Number.isFinite(dataStart) ? dataStart : end, replay, ended };
+    const result: Head = { expectedSize: end, dataStart: Number.isFinite(dataStart) ? dataStart : end, replay, ended };
+    if (notes && notes.offset + notes.size <= NOTES_WITHIN && (await need(notes.offset + notes.size))) {
+      result.crash = crashingThread(Buffer.concat(replay).subarray(notes.offset, notes.offset + notes.size), notes.offset);
+    }
+    result.ended = ended;
+    return result;
   } catch {
     return { replay, ended }; // not an ELF core: the sinks still get the bytes, the notes are left out
   }

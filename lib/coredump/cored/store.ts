@@ -76,6 +76,39 @@ export function rateLimited(dir: SafeDir, exe: string, limit: number, window: nu
   return recent >= limit;
 }
 
+/**
+ * The per-executable rate for a resident daemon: seeded from the index once,
+ * then told of every crash it accepts, so crashes still being written (all of
+ * a storm's) count before their index lines exist.
+ */
+export class CrashRate {
+  private readonly times = new Map<string, number[]>();
+
+  constructor(
+    private readonly limit: number,
+    private readonly window: number,
+  ) {}
+
+  seed(entries: readonly IndexEntry[]): void {
+    for (const e of entries) if (e.exe !== undefined && !e.skipped) this.note(e.exe, e.time);
+  }
+
+  /** True when `exe` is at its limit; otherwise counts this crash and answers false. */
+  take(exe: string, now: number): boolean {
+    const recent = (this.times.get(exe) ?? []).filter((t) => now - t < this.window);
+    this.times.set(exe, recent);
+    if (recent.length >= this.limit) return true;
+    recent.push(now);
+    return false;
+  }
+
+  private note(exe: string, time: number): void {
+    const list = this.times.get(exe) ?? [];
+    list.push(time);
+    this.times.set(exe, list);
+  }
+}
+
 export interface StoredCore {
   id: string;
   file: string;
