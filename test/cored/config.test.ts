@@ -6,7 +6,10 @@ import { parseCrashArgs } from '../../lib/coredump/cored/crash-args';
 import { globMatcher } from '../../lib/coredump/cored/glob';
 import { buildPattern, isCoredPattern, launcherSource } from '../../lib/coredump/cored/kernel-pattern';
 import { redactEnviron } from '../../lib/coredump/cored/metadata';
-import { chooseSinks } from '../../lib/coredump/cored/rules';
+import { chooseSinks, decide } from '../../lib/coredump/cored/rules';
+import { chooseMode } from '../../lib/coredump/cored/core-modes';
+import { CoredumpAction, encodeAck, parseMark, parseRequest } from '../../lib/coredump/cored/coredump-protocol';
+import { CrashRate } from '../../lib/coredump/cored/store';
 import { TomlError, parseToml } from '../../lib/coredump/cored/toml';
 
 t.test('the shipped example parses into the documented defaults', async (t) => {
@@ -161,4 +164,69 @@ t.test('the pattern fits the kernel and refuses paths it would split', async (t)
   t.match(source, /process\.argv\.splice\(2, 0, \.\.\.\["handle","-c","\/etc\/it's\.toml"\]\);/);
   t.match(source, /require\("\/opt\/my pkg\/cli\.js"\);/);
   t.throws(() => launcherSource({ node: '/my node/bin/node' }), /#! line/);
+});
+
+t.test('the install mode comes from what the kernel lists, and an impossible one is refused naming the facility', async (t) => {
+  t.match(chooseMode('auto', { modes: ['file', 'pipe', 'socket'] }), { mode: 'socket', why: /core_modes reads "file pipe socket"/ });
+  t.match(chooseMode('auto', { modes: ['file', 'pipe'] }), { mode: 'pipe', why: /core_pipe_limit 0/ });
+  t.match(chooseMode('auto', {}), { mode: 'pipe', why: /does not exist/ });
+  t.match(chooseMode('pipe', { modes: ['file', 'pipe', 'socket'] }), { mode: 'pipe', why: /asked for/ });
+  t.match(chooseMode('socket', { modes: ['file', 'pipe', 'linuxafsk/coredump.socket'] }), { mode: 'socket' });
+  t.throws(() => chooseMode('socket', { modes: ['file', 'pipe'] }), { code: 'ERR_HOSTKIT_UNSUPPORTED', message: /coredump socket .* reads "file pipe"/ });
+  t.throws(() => chooseMode('socket', {}), { message: /core_modes does not exist/ });
+});
+
+t.test('the decision on the request waits for a fact it needs, and decides alike once it has it', async (t) => {
+  const config = parseConfig(`
+[limits]
+max_core_size = "1M"
+on_oversize = "skip"
+[[sink]]
+name = "a"
+type = "directory"
+path = "/a"
+restricted = false
+[[rule]]
+exe = ["/skip/*"]
+sinks = []
+[[rule]]
+signal = [6]
+sinks = ["a"]
+`);
+  t.same(decide(config, { exe: '/skip/x', uid: 0 }, { final: false }), { kind: 'later' }, 'the size cap needs the size');
+  const noCap = { ...config, limits: { ...config.limits, maxCoreSize: undefined } };
+  t.same(decide(noCap, { exe: '/skip/x', uid: 0 }, { final: false }), { kind: 'refuse', reason: 'rule 0 ignores it' }, 'an exe rule decides on the request');
+  t.same(decide(noCap, { exe: '/bin/x', uid: 0 }, { final: false }), { kind: 'later' }, 'a signal rule needs the signal');
+  t.match(decide(noCap, { exe: '/bin/x', uid: 0, signal: 6, dumpMode: 1 }, { final: false }), { kind: 'store', sinks: [{ name: 'a' }] });
+  t.same(decide(noCap, { exe: '/bin/x', uid: 0 }, { final: true }), { kind: 'refuse', reason: 'no rule matched' }, 'final: unknown is no match');
+  t.match(decide(config, { exe: '/bin/x', uid: 0, signal: 6, size: 2 << 20 }, { final: true }), { kind: 'refuse', reason: /exceeds max_core_size/ });
+  t.match(decide(noCap, { exe: '/bin/x', uid: 0, signal: 6, dumpMode: 2 }, { final: true }), { kind: 'refuse', reason: /dump mode 2/ }, 'restricted cores only to restricted sinks');
+  const rated = { ...noCap, limits: { ...noCap.limits, ratePerExe: 1 } };
+  const rate = new CrashRate(1, 60);
+  t.match(decide(rated, { exe: '/bin/x', uid: 0, signal: 6, dumpMode: 1, time: 100 }, { final: true, rate: (e, n) => rate.take(e, n) }), { kind: 'store' });
+  t.match(decide(rated, { exe: '/bin/x', uid: 0, signal: 6, dumpMode: 1, time: 101 }, { final: true, rate: (e, n) => rate.take(e, n) }), { kind: 'refuse', reason: /rate limit/ });
+  t.match(decide(rated, { exe: '/skip/y', uid: 0, time: 102 }, { final: true, rate: (e, n) => rate.take(e, n) }), { kind: 'refuse', reason: 'rule 0 ignores it' }, 'a refused crash is not counted');
+  t.match(decide(rated, { exe: '/bin/x', uid: 0, signal: 6, dumpMode: 1, time: 161 }, { final: true, rate: (e, n) => rate.take(e, n) }), { kind: 'store' }, 'the window slides');
+});
+
+t.test('the coredump socket protocol: request, ack and mark bytes as include/uapi/linux/coredump.h lays them out', async (t) => {
+  const req = Buffer.alloc(16);
+  req.writeUInt32LE(16, 0);
+  req.writeUInt32LE(16, 4);
+  req.writeBigUInt64LE(0xfn, 8);
+  const request = parseRequest(req);
+  t.same(request, { size: 16, sizeAck: 16, supported: 0xfn });
+  const ack = encodeAck(request, CoredumpAction.REJECT);
+  t.equal(ack.toString('hex'), '1000000000000000' + '0400000000000000');
+  t.throws(() => encodeAck({ ...request, supported: CoredumpAction.KERNEL }, CoredumpAction.REJECT), { code: 'ERR_HOSTKIT_COREDUMP_PROTOCOL' });
+  t.throws(() => parseRequest(Buffer.alloc(8)), /8 bytes/);
+  const huge = Buffer.from(req);
+  huge.writeUInt32LE(1 << 20, 0);
+  t.throws(() => parseRequest(huge), /says it is 1048576 bytes/, 'a length the kernel never sends');
+  const mark = Buffer.alloc(4);
+  t.equal(parseMark(mark), 'REQACK');
+  mark.writeUInt32LE(4, 0);
+  t.equal(parseMark(mark), 'CONFLICTING');
+  mark.writeUInt32LE(99, 0);
+  t.equal(parseMark(mark), 'mark 99');
 });

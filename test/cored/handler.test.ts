@@ -13,6 +13,10 @@ import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import type { CrashRecord } from '../../lib/coredump/cored/record';
+import { parseCrashArgs } from '../../lib/coredump/cored/crash-args';
+import { collectMetadata } from '../../lib/coredump/cored/metadata';
+import { libc } from '../../lib/native';
+import { pidfdInfo } from '../../lib/procfs/pidfd';
 import { requireGdb } from '../coredump/gdb';
 
 requireGdb();
@@ -259,4 +263,39 @@ retries = 2
   t.match(up.note, /retried from .*\.core\.zst after: /);
   t.ok(got?.equals(fs.readFileSync(garbage)), 'the retry sent every byte, decompressed');
   t.equal(attempts, 2);
+});
+
+t.test('a pid reused by a new process is never described: the pidfd still names the dead one', async (t) => {
+  // Oracle: the kernel. The first process's pidfd, kept past its death; then
+  // ns_last_pid makes the next fork take the same pid, as a busy host would.
+  const NS_LAST_PID = '/proc/sys/kernel/ns_last_pid';
+  let reused: { pid: number; pidfd: number; newcomer: ReturnType<typeof spawn> } | undefined;
+  for (let attempt = 0; attempt < 20 && !reused; attempt++) {
+    const first = spawn('/bin/sleep', ['100']);
+    await once(first, 'spawn');
+    const pid = first.pid!;
+    const pidfd = libc().pidfdOpen(pid);
+    first.kill('SIGKILL');
+    await once(first, 'exit');
+    fs.writeFileSync(NS_LAST_PID, String(pid - 1));
+    const newcomer = spawn('/bin/sleep', ['100', 'newcomer']);
+    await once(newcomer, 'spawn');
+    if (newcomer.pid === pid) reused = { pid, pidfd, newcomer };
+    else {
+      newcomer.kill('SIGKILL');
+      fs.closeSync(pidfd);
+    }
+  }
+  if (!reused) throw new Error('no fork took the freed pid in 20 attempts (something else forks too fast)');
+  t.teardown(() => {
+    reused!.newcomer.kill('SIGKILL');
+    fs.closeSync(reused!.pidfd);
+  });
+  const args = parseCrashArgs(kernelArgs(reused.pid, reused.pidfd));
+  const meta = collectMetadata(args, []);
+  t.equal(meta.pidVerified, false);
+  t.match(meta.procError, /pid reuse/);
+  t.equal(meta.cmdline, undefined, 'the newcomer\'s command line is not read');
+  t.equal(meta.exe, undefined);
+  t.equal(pidfdInfo(reused.pidfd).pid, undefined, 'the pidfd itself says its process is gone');
 });

@@ -33,7 +33,8 @@ function hasSocket(modes: readonly string[]): boolean {
 }
 
 /** The mode to install: the one asked for if the kernel has it (else an error before anything changes), or the best it has. */
-export function chooseMode(requested: InstallMode | 'auto', modes = kernelCoreModes()): ModeChoice {
+export function chooseMode(requested: InstallMode | 'auto', kernel: { modes?: string[] } = { modes: kernelCoreModes() }): ModeChoice {
+  const { modes } = kernel;
   const seen = modes ? `${CORE_MODES} reads "${modes.join(' ')}"` : `${CORE_MODES} does not exist (a kernel before 6.17)`;
   const socket = modes !== undefined && hasSocket(modes);
   if (requested === 'socket' && !socket) {
