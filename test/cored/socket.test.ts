@@ -369,3 +369,43 @@ t.test('the daemon killed mid-core: the part written is kept as a truncated core
   t.ok(nextEntry.sinks[0]?.ok, 'the next crash is stored');
   fs.rmSync(path.join(served.store, `${id}.core`));
 });
+
+t.test('plain @ (no request): the decision waits for the headers, and a refusal drops the connection', async (t) => {
+  const served = await serveWith(`
+[store]
+directory = "@DIR/store"
+[[sink]]
+name = "d"
+type = "directory"
+format = "raw"
+[[rule]]
+exe = ["**/cored-crash"]
+signal = [6]
+sinks = ["d"]
+`);
+  t.teardown(() => stop(served));
+  fs.writeFileSync(PATTERN, `@${served.socket}`);
+  const aborted = await crash(['-s', '6']);
+  const kept = await entryFor(served.store, aborted.pid);
+  t.equal(kept.signalName, 'SIGABRT', 'the signal from the notes');
+  t.ok(kept.sinks[0]?.ok, 'SIGABRT matches the rule: stored');
+  const segv = await crash([]);
+  const refused = await entryFor(served.store, segv.pid);
+  t.equal(refused.skipped, 'no rule matched', 'SIGSEGV does not');
+  t.equal(coreFiles(served.store).length, 1, 'and leaves no file');
+});
+
+t.test('the quota on the request: keep_free not met even after vacuuming, REJECT', async (t) => {
+  const served = await serveWith(RAW_STORE.replace('[store]\n', '[store]\nkeep_free = "7M"\n'));
+  t.teardown(() => stop(served));
+  fs.mkdirSync(served.store, { recursive: true });
+  const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', served.store]);
+  if (mounted.status !== 0) throw new Error(`mount tmpfs: ${mounted.stderr}`);
+  t.teardown(() => void spawnSync('umount', ['-l', served.store]));
+  fs.writeFileSync(path.join(served.store, 'ballast'), Buffer.alloc(2 << 20, 1)); // not a core: vacuum keeps it
+  const { pid } = await crash([]);
+  const entry = await entryFor(served.store, pid);
+  t.match(entry.skipped, /^keep_free 7340032: \d+ bytes free in .*, even after deleting the oldest cores$/);
+  t.equal(coreFiles(served.store).length, 0);
+  t.match(served.log(), /not stored: keep_free/);
+});

@@ -58,7 +58,9 @@ export function parseCrashArgs(argv: readonly string[]): CrashArgs {
   return args;
 }
 
-const SIGNAL_NAMES = new Map(Object.entries(os.constants.signals).map(([name, n]) => [n, name]));
+/** Number to name; the first name wins where two share a number (SIGABRT, not SIGIOT). */
+const SIGNAL_NAMES = new Map<number, string>();
+for (const [name, n] of Object.entries(os.constants.signals)) if (!SIGNAL_NAMES.has(n)) SIGNAL_NAMES.set(n, name);
 
 export function signalName(signo: number): string {
   return SIGNAL_NAMES.get(signo) ?? `SIG${signo}`;

@@ -29,6 +29,8 @@ import { DEFAULT_SOCKET } from './daemon-control';
 
 /** SOMAXCONN's ceiling: listen(2) caps any larger backlog at net.core.somaxconn (4096 by default). */
 export const BACKLOG = 4096;
+/** How long a stopping worker still accepts what the kernel queued before core_pattern changed. */
+const STOP_GRACE_MS = 250;
 /** sd_listen_fds(3): passed sockets start at fd 3. */
 const SD_LISTEN_FDS_START = 3;
 
@@ -154,9 +156,12 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
   logLine(`serving crashes (worker pid ${process.pid})`);
   await new Promise<void>((resolve) => {
     const stop = () => {
-      // No new connections; the ones accepted finish (the kernel is writing them).
-      server.close();
-      void Promise.allSettled([...inflight]).then(() => resolve());
+      // Whoever stops us points core_pattern elsewhere first; connections the kernel queued
+      // before that are still taken for a moment, then no more, and the accepted ones finish.
+      setTimeout(() => {
+        server.close();
+        void Promise.allSettled([...inflight]).then(() => resolve());
+      }, STOP_GRACE_MS);
     };
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);

@@ -129,7 +129,7 @@ export async function storeCrash(context: CrashContext, input: CrashInput): Prom
   let targets = context.sinks;
   if (!targets) {
     const rate = context.rate ?? (store ? indexRate(store, config) : undefined);
-    const decision = decide(config, factsOf(record), { rate, final: true });
+    const decision = decide(config, factsOf(record), { rate, room: (sinks) => noRoom(config, sinks), final: true });
     if (decision.kind === 'refuse') {
       record.skipped = decision.reason;
       context.onRefused?.(decision.reason);
@@ -301,6 +301,36 @@ function tryVacuum(config: CoredConfig, path: string, keep?: string): void {
   } catch {
     /* the sink itself reports the directory's trouble */
   }
+}
+
+/**
+ * The quota, asked before a byte is written: when every chosen sink is a
+ * directory whose filesystem has less than keep_free even after the oldest
+ * cores went, the crash is refused (why, in words) rather than written into
+ * a disk that must stay free.
+ */
+export function noRoom(config: CoredConfig, sinks: readonly SinkConfig[]): string | undefined {
+  const keepFree = config.store.keepFree;
+  if (keepFree === undefined || sinks.length === 0 || sinks.some((s) => s.type !== 'directory')) return undefined;
+  const short: string[] = [];
+  for (const sink of sinks) {
+    if (sink.type !== 'directory') continue;
+    tryVacuum(config, sink.path);
+    let free: number;
+    try {
+      const dir = SafeDir.open(sink.path);
+      try {
+        free = dir.space().free;
+      } finally {
+        dir.close();
+      }
+    } catch {
+      return undefined; // the sink will say what is wrong with its directory
+    }
+    if (free >= keepFree) return undefined;
+    short.push(`${free} bytes free in ${sink.path}`);
+  }
+  return `keep_free ${keepFree}: ${short.join(', ')}, even after deleting the oldest cores`;
 }
 
 /** The one log line: what crashed and where its core went. Crash-supplied strings are JSON-quoted. */

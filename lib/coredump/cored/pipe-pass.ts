@@ -195,10 +195,13 @@ export async function runPass(head: Buffer[], rest: Chunks, restEnded: boolean, 
     );
   };
 
+  let inFlight: Promise<void> = Promise.resolve();
   async function* tap(): AsyncGenerator<Buffer> {
     const feed = async function* (chunk: Buffer) {
       keeper.feed(chunk, result.bytes);
-      await deliver(chunk);
+      // One chunk in the sinks while the next is read: the reader reuses a buffer only two chunks later.
+      await inFlight;
+      inFlight = deliver(chunk); // takes its slice of `chunk` now, from result.bytes before this chunk
       const start = result.bytes;
       result.bytes += chunk.length;
       // Headers and notes are kept by the reader (note payloads are views into the chunk); data is not.
@@ -239,6 +242,7 @@ export async function runPass(head: Buffer[], rest: Chunks, restEnded: boolean, 
     // Keep feeding the sinks: a core the reader cannot parse is still a core to store.
     while (!(await chunks.next()).done);
   }
+  await inFlight;
   keeper.finish();
   if (streamed) {
     try {

@@ -68,8 +68,16 @@ export function chooseSinks(config: CoredConfig, facts: CrashFacts, final = true
   return { sinks: [], rule: -1 };
 }
 
-/** The whole decision: size cap, rules, the dump mode's restriction, then the rate. */
-export function decide(config: CoredConfig, facts: CrashFacts, options: { rate?: RateCheck; final: boolean }): Decision {
+/** The whole decision: size cap, rules, the dump mode's restriction, the quota, then the rate. */
+export interface DecideOptions {
+  rate?: RateCheck;
+  /** Why the chosen sinks have no room (the quota), if they have none. */
+  room?: (sinks: readonly SinkConfig[]) => string | undefined;
+  /** After the headers: an unknown fact counts as no match rather than 'later'. */
+  final: boolean;
+}
+
+export function decide(config: CoredConfig, facts: CrashFacts, options: DecideOptions): Decision {
   const limits = config.limits;
   if (limits.maxCoreSize !== undefined && limits.onOversize === 'skip') {
     if (facts.size === undefined && !options.final) return { kind: 'later' };
@@ -82,6 +90,8 @@ export function decide(config: CoredConfig, facts: CrashFacts, options: { rate?:
   // (systemd CVE-2022-4415): only sinks marked `restricted` (root-only directories by default) get it.
   const allowed = facts.dumpMode === 1 ? chosen.sinks : chosen.sinks.filter((s) => s.restricted);
   if (allowed.length === 0) return { kind: 'refuse', reason: `dump mode ${facts.dumpMode}: no sink accepts restricted cores` };
+  const full = options.room?.(allowed);
+  if (full !== undefined) return { kind: 'refuse', reason: full };
   // Last, so a rate that counts what it lets through counts only crashes about to be stored.
   if (limits.ratePerExe !== undefined && options.rate && facts.exe !== undefined && options.rate(facts.exe, facts.time ?? Math.floor(Date.now() / 1000))) {
     return { kind: 'refuse', reason: `rate limit: ${limits.ratePerExe} crashes of this executable in ${limits.rateWindow} s` };

@@ -15,7 +15,7 @@ import { ELF_MAGIC } from '../elf';
 import type { CoredConfig, SinkConfig } from './config';
 import { ACK_SIZE_VER0, CoredumpAction, MARK_SIZE, REQUEST_SIZE_VER0, encodeAck, parseMark, parseRequest } from './coredump-protocol';
 import type { CrashArgs } from './crash-args';
-import { factsOf, storeCrash } from './handler';
+import { factsOf, noRoom, storeCrash } from './handler';
 import { logLine } from './log';
 import { collectMetadata } from './metadata';
 import type { CrashRecord } from './record';
@@ -99,7 +99,7 @@ export async function serveCrashConnection(socket: Socket, options: SocketCrashO
     } else {
       const request = parseRequest(first);
       if (request.size > REQUEST_SIZE_VER0) await reader.read(request.size - REQUEST_SIZE_VER0, HANDSHAKE_MS, 'the rest of the coredump request');
-      const decision = decide(config, facts, { rate: options.rate, final: false });
+      const decision = decide(config, facts, { rate: options.rate, room: (chosen) => noRoom(config, chosen), final: false });
       if (decision.kind === 'refuse') refused = decision.reason;
       if (decision.kind === 'store') sinks = decision.sinks;
       const action = refused !== undefined ? CoredumpAction.REJECT : CoredumpAction.KERNEL;
