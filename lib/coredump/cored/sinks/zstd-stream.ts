@@ -44,9 +44,25 @@ function takeContext(level: number, workers: number): zstd.CCtx {
   return cctx;
 }
 
-function returnContext(cctx: zstd.CCtx, level: number, workers: number): void {
-  // sessionOnly drops an unfinished frame (and waits for its jobs) but keeps the parameters.
-  cctx.reset(zstd.ResetDirective.sessionOnly);
+/** Scratch output for closing a dropped frame: synchronous, so one buffer serves every encoder. */
+let drainBuffer: Buffer | undefined;
+
+/**
+ * Back to the pool, closing a frame left open (a kill or a failed write) first,
+ * its output thrown away. Resetting a multi-threaded context mid-frame is not
+ * enough: its jobs run on, and the next frame's start frees what they use
+ * (a SIGSEGV in ZSTDMT_compressionJob with libzstd 1.5.7).
+ */
+function returnContext(cctx: zstd.CCtx, level: number, workers: number, midFrame: boolean): void {
+  try {
+    if (midFrame) {
+      drainBuffer ??= Buffer.allocUnsafe(OUT_SIZE);
+      while (cctx.compressStream2(drainBuffer, Buffer.alloc(0), zstd.EndDirective.end)[0] !== 0);
+    }
+    cctx.reset(zstd.ResetDirective.sessionOnly);
+  } catch {
+    return; // a context in an unknown state is left to the collector, never reused
+  }
   const key = `${level}/${workers}`;
   const list = idleContexts.get(key) ?? [];
   if (list.length < IDLE_MAX) list.push(cctx);
@@ -76,12 +92,13 @@ export function zstdStreamEncoder(fd: number, options: ZstdStreamOptions = {}): 
   const out = Buffer.allocUnsafe(OUT_SIZE);
   let failure: Error | undefined;
   let inFlight: Promise<void> = Promise.resolve();
+  let midFrame = false;
 
   const release = (): void => {
     if (!cctx) return;
     const done = cctx;
     cctx = undefined;
-    returnContext(done, level, workers);
+    returnContext(done, level, workers, midFrame);
   };
 
   /** Runs compressStream2 until `input` is consumed (and, for `end`, the frame is closed). */
@@ -92,6 +109,7 @@ export function zstdStreamEncoder(fd: number, options: ZstdStreamOptions = {}): 
       if (!cctx) throw new Error('zstd stream was killed');
       const [remaining, produced, taken] = cctx.compressStream2(out, input.subarray(consumed), directive);
       consumed += taken;
+      midFrame = directive !== zstd.EndDirective.end || remaining !== 0;
       if (produced > 0) {
         inFlight = writeAll(fd, out, produced);
         try {
