@@ -1,5 +1,4 @@
 /** Finding a stored core and turning it back into a plain (sparse) file for gdb or `cored dump`. */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,7 +7,7 @@ import { openSink } from '../sink';
 import type { CrashRecord } from './record';
 import type { SafeDir } from './safe-dir';
 import { EXTENSIONS } from './sinks/directory';
-import { findTool } from './tools';
+import { zstdDecompressFile } from './sinks/zstd-stream';
 
 export interface Located {
   file: string;
@@ -28,7 +27,7 @@ export function readRecord(dir: SafeDir, id: string): CrashRecord | undefined {
   return text ? (JSON.parse(text.toString('utf8')) as CrashRecord) : undefined;
 }
 
-/** The stored core's bytes, decompressed, in order; stderr of zstd is left to the caller's. */
+/** The stored core's bytes, decompressed in process (no zstd binary needed), in order. */
 export async function* coreBytes(core: Located): AsyncGenerator<Buffer> {
   if (core.format === 'raw') {
     yield* fs.createReadStream(core.file, { highWaterMark: 1 << 20 });
@@ -38,14 +37,7 @@ export async function* coreBytes(core: Located): AsyncGenerator<Buffer> {
     yield* fs.createReadStream(core.file).pipe(zlib.createGunzip());
     return;
   }
-  const child = spawn(findTool('zstd'), ['-d', '-q', '-c', core.file], { stdio: ['ignore', 'pipe', 'ignore'] });
-  const exited = new Promise<void>((resolve, reject) => child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`zstd -d exited with ${code}`)))));
-  try {
-    yield* child.stdout;
-    await exited;
-  } finally {
-    child.kill();
-  }
+  yield* zstdDecompressFile(core.file);
 }
 
 /** Writes the decompressed core to `out` (created 0600), leaving zero pages as holes. */

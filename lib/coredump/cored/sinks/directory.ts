@@ -1,11 +1,10 @@
 /**
  * The directory sink: the core as a sparse raw file (all-zero pages left as
- * holes, through the core engine's sink), or compressed by zstd (the CLI,
- * from an argv array) or gzip (node:zlib); a JSON metadata file beside it.
+ * holes, through the core engine's sink), or compressed by zstd (in process,
+ * ./zstd-stream) or gzip (node:zlib); a JSON metadata file beside it.
  * Both are written under a temporary name and renamed when complete, so a
  * reader never sees half a core, and a failure leaves nothing behind.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import zlib from 'node:zlib';
@@ -13,18 +12,10 @@ import { type CoreSink, openSink } from '../../sink';
 import type { CoreFormat, DirectorySinkConfig } from '../config';
 import type { CrashRecord } from '../record';
 import type { SafeDir } from '../safe-dir';
-import { findTool } from '../tools';
-import { growPipe, pipeFd } from '../pipe-input';
-import type { CrashSink, SinkResult } from './types';
+import type { CrashSink, Encoder, SinkResult } from './types';
+import { zstdStreamEncoder } from './zstd-stream';
 
 export const EXTENSIONS: Record<CoreFormat, string> = { raw: '.core', zstd: '.core.zst', gzip: '.core.gz' };
-
-/** Writes bytes somewhere and reports completion; one per format. */
-interface Encoder {
-  write(chunk: Buffer): Promise<void>;
-  end(): Promise<void>;
-  kill(): void;
-}
 
 function rawEncoder(fd: number): Encoder {
   const sink: CoreSink = openSink(fd);
@@ -53,17 +44,13 @@ function streamEncoder(stdin: NodeJS.WritableStream, done: Promise<void>, kill: 
   };
 }
 
+/**
+ * zstd -1 frames compressed in process on one libzstd worker thread:
+ * scripts/bench/zstd.js measured it faster than spawning `zstd -1` per crash
+ * (and than 0 workers on random data), with a shorter event-loop stall than 2 workers.
+ */
 function zstdEncoder(fd: number): Encoder {
-  const child: ChildProcess = spawn(findTool('zstd'), ['-1', '-q', '-c', '--no-progress'], { stdio: ['pipe', fd, 'pipe'] });
-  growPipe(pipeFd(child.stdin));
-  let stderr = '';
-  child.stderr!.on('data', (d) => (stderr += d));
-  child.stdin!.on('error', () => undefined); // EPIPE when zstd dies: reported by its exit
-  const done = new Promise<void>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, signal) => (code === 0 ? resolve() : reject(new Error(`zstd failed (${signal ?? `exit ${code}`}): ${stderr.trim()}`))));
-  });
-  return streamEncoder(child.stdin!, done, () => child.kill('SIGKILL'));
+  return zstdStreamEncoder(fd, { level: 1, workers: 1 });
 }
 
 function gzipEncoder(fd: number): Encoder {
@@ -119,8 +106,11 @@ export class DirectorySink implements CrashSink {
   }
 
   abort(): void {
-    this.encoder?.kill();
-    this.closeFd();
+    const stopped = this.encoder?.kill();
+    // An in-process encoder may have a write in flight on our fd: close it only once that settles,
+    // so the write cannot land on whatever file reuses the number.
+    if (stopped) stopped.then(() => this.closeFd()).catch(() => undefined);
+    else this.closeFd();
     try {
       this.dir.unlink(this.tmp);
     } catch {

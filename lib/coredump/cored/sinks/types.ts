@@ -47,3 +47,16 @@ export function crashEnvironment(record: CrashRecord): Record<string, string> {
   for (const k of Object.keys(env)) env[k] = env[k]!.replace(/\0/g, '');
   return env;
 }
+
+/** What a directory sink writes through, one per format. */
+export interface Encoder {
+  /** Resolves when `chunk` may be reused. */
+  write(chunk: Buffer): Promise<void>;
+  /** Completes the output (flushes, closes a compressed frame). */
+  end(): Promise<void>;
+  /**
+   * Gives up at once; a returned promise resolves when nothing more will be
+   * written to the fd, which must stay open until then.
+   */
+  kill(): void | Promise<void>;
+}
