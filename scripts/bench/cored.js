@@ -1,5 +1,5 @@
 'use strict';
-// npm run bench -- cored [--megabytes N] [--random-megabytes N] [--runs N] [--storm N] [--dir DIR]
+// npm run bench -- cored [--megabytes N] [--random-megabytes N] [--runs N] [--storm N (0: none)] [--only 'zstd -1,cored socket zstd'] [--dir DIR]
 //
 // One run, every handler on the same crashes:
 // 1. A process with N MiB of touched, mostly zero pages, then one with N MiB
@@ -128,7 +128,8 @@ exports.main = async function main(args) {
     return `|${file} %P %I %s %t %u %g %d %c %e %F`;
   };
   const serve = (format) => ({ server: [process.execPath, CLI, 'serve', '--socket', socket, '--config', config(format)], pattern: `@@${socket}` });
-  const handlers = [
+  const only = option(args, '--only', undefined)?.split(',');
+  const allHandlers = [
     ['cat > file', { pattern: `|${catSh} %e` }],
     ['zstd -1', { pattern: `|${zstdSh} %e` }],
     ['cored pipe raw', { pattern: launcher('raw') }],
@@ -137,6 +138,7 @@ exports.main = async function main(args) {
     ['cored socket zstd', serve('zstd')],
     ['socket floor (C)', { server: [floor, socket, String(runs)], pattern: `@@${socket}` }],
   ];
+  const handlers = allHandlers.filter(([name]) => !only || only.includes(name));
   const variants = [
     [`${megabytes} MiB mostly zero`, ['-m', String(megabytes)]],
     [`${randomMegabytes} MiB random`, ['-m', String(randomMegabytes), '-r']],
@@ -182,7 +184,7 @@ exports.main = async function main(args) {
         results.push({ label, name, seconds: median(seconds), disk });
       }
     }
-    for (const [name, handler] of storms) {
+    for (const [name, handler] of stormSize > 0 ? storms : []) {
       fs.writeFileSync(PIPE_LIMIT, handler.limit ?? '0');
       const stop = handler.server ? await startServer(handler.server, socket) : undefined;
       fs.writeFileSync(PATTERN, handler.pattern);
@@ -211,13 +213,14 @@ exports.main = async function main(args) {
   console.log(`${'crashing process'.padEnd(24)} ${'handler'.padEnd(18)} ${'held (s)'.padStart(9)} ${'disk used'.padStart(12)} ${'vs zstd -1'.padStart(11)} ${'vs cat'.padStart(8)}`);
   for (const r of results) {
     const anchor = (n) => results.find((x) => x.label === r.label && x.name === n);
-    const ratio = (a) => `${(r.seconds / a.seconds).toFixed(2)}x`;
+    const ratio = (a) => (a ? `${(r.seconds / a.seconds).toFixed(2)}x` : '-');
     console.log(
-      `${(r.name === 'cat > file' ? r.label : '').padEnd(24)} ${r.name.padEnd(18)} ${r.seconds.toFixed(2).padStart(9)} ${mb(r.disk).padStart(12)} ${ratio(anchor('zstd -1')).padStart(11)} ${ratio(anchor('cat > file')).padStart(8)}`,
+      `${(r === results.find((x) => x.label === r.label) ? r.label : '').padEnd(24)} ${r.name.padEnd(18)} ${r.seconds.toFixed(2).padStart(9)} ${mb(r.disk).padStart(12)} ${ratio(anchor('zstd -1')).padStart(11)} ${ratio(anchor('cat > file')).padStart(8)}`,
     );
   }
   console.log('held = crash until the kernel reaps the process; pipe handlers with core_pipe_limit 64, so the kernel waits for the pipe to be closed (at exit for cat/zstd, as soon as the core is read for cored, whose time includes Node\'s start-up and /proc); medians of --runs');
   console.log('goals: cored socket zstd <= 0.6x zstd -1 on the mostly-zero core and <= 1.0x on random. The floor row is the kernel writing into a socket read by C into nothing.');
+  if (stormResults.length === 0) return;
   console.log('');
   console.log(`storm: ${stormSize} processes with 4 MiB each crash at once`);
   console.log(`${'mode'.padEnd(22)} ${'seconds'.padStart(8)} ${'stored'.padStart(7)} ${'lost'.padStart(5)}`);
