@@ -88,7 +88,7 @@ function isZero(data: Buffer, at: number, length: number): boolean {
  * all zero; a partial last page counts as data. Zero runs are skipped a
  * 64 KiB block at a time, the common case in big, mostly empty heaps.
  */
-function nextBoundary(data: Buffer, from: number, zero: boolean): number {
+export function nextBoundary(data: Buffer, from: number, zero: boolean): number {
   let at = from;
   while (at < data.length) {
     if (zero && at + BLOCK <= data.length && isZero(data, at, BLOCK)) {
@@ -104,7 +104,7 @@ function nextBoundary(data: Buffer, from: number, zero: boolean): number {
 }
 
 /** Runs below this size are written synchronously: a threadpool round trip costs more than the copy. */
-const SYNC_WRITE_MAX = 256 * 1024;
+export const SYNC_WRITE_MAX = 256 * 1024;
 
 class SparseFileSink implements CoreSink {
   readonly sparse = true;

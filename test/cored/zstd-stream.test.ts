@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { SystemError } from '../../lib/errors';
-import { zstdDecompressFile, zstdStreamEncoder } from '../../lib/coredump/cored/sinks/zstd-stream';
+import { storedFrame, zeroRunFrame, zstdDecompressFile, zstdStreamEncoder } from '../../lib/coredump/cored/sinks/zstd-stream';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zstd-stream-'));
 t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -149,4 +149,39 @@ t.test('kill() part way leaves no threads, fds or partial work behind', async (t
   // A context that was killed mid-frame starts the next frame clean.
   const file = await compress(data, MiB, 2);
   t.equal(sha(cliDecompress(file)), sha(data));
+});
+
+t.test('whole chunks of zeros leave the compressor as RLE frames: tiny, and read back by zstd -d and by us', async (t) => {
+  const zeros = Buffer.alloc(8 * MiB);
+  const onlyZeros = await compress(zeros, MiB, 1);
+  t.ok(fs.statSync(onlyZeros).size < 1024, `8 MiB of zeros in ${fs.statSync(onlyZeros).size} bytes`);
+  t.same(cliDecompress(onlyZeros), zeros, 'zstd -d (the oracle)');
+  t.same(await ourDecompress(onlyZeros), zeros);
+  // Data, a zero run, data, a zero run at the end: frames alternate.
+  const mixed = Buffer.concat([crypto.randomBytes(MiB + 5), Buffer.alloc(3 * MiB), crypto.randomBytes(100), Buffer.alloc(2 * MiB)]);
+  for (const size of [MiB, 256 * 1024]) {
+    const file = await compress(mixed, size, 1);
+    t.same(cliDecompress(file), mixed, `zstd -d, ${size}-byte chunks`);
+    t.same(await ourDecompress(file), mixed, `ours, ${size}-byte chunks`);
+  }
+  const frame = zeroRunFrame(300 * 1024);
+  t.equal(frame.readUInt32LE(0), 0xfd2fb528, 'the zstd magic');
+  t.equal(frame.length, 14 + 3 * 4, 'three RLE blocks of at most 128 KiB');
+});
+
+t.test('incompressible data is stored in raw blocks after a probe, and compressed again once it compresses', async (t) => {
+  // 70 MiB of random bytes: the 4 MiB probes find them incompressible, so 60 MiB at a time are stored.
+  // Then 100 MiB of text that compresses well: once the stored stretch ends, a probe must find that out.
+  const text = Buffer.alloc(100 * MiB);
+  for (let at = 0; at < text.length; at += 64) text.write(`line ${at.toString(16).padStart(12, '0')} of a log\n`.padEnd(64, '.'), at);
+  const data = Buffer.concat([crypto.randomBytes(70 * MiB), text]);
+  const file = await compress(data, MiB, 1);
+  t.same(cliDecompress(file), data, 'zstd -d (the oracle)');
+  t.same(await ourDecompress(file), data);
+  const size = fs.statSync(file).size;
+  // Stored: 4..64 and 68..128 MiB (the last 58 of them text); compressed: the probes and 132..170 MiB.
+  t.ok(size < 140 * MiB, `the text compressed again: ${size} bytes for 170 MiB`);
+  t.ok(size > 125 * MiB, 'and the random part was stored, not squeezed');
+  const stored = storedFrame(Buffer.from('abc'));
+  t.equal(Buffer.concat(stored).length, 14 + 3 + 3, 'header, one raw block header, the bytes');
 });

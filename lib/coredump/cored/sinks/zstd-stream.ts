@@ -13,6 +13,7 @@
 import fs from 'node:fs';
 import * as zstd from 'zstd-napi/binding';
 import { fromNodeError } from '../../../errors';
+import { SYNC_WRITE_MAX, nextBoundary } from '../../sink';
 import type { Encoder } from './types';
 
 export interface ZstdStreamOptions {
@@ -69,14 +70,90 @@ function returnContext(cctx: zstd.CCtx, level: number, workers: number, midFrame
   idleContexts.set(key, list);
 }
 
+/** Writes all of data[0, length) at the fd's offset; small writes synchronously (a thread-pool round trip costs more than the copy). */
 function writeAll(fd: number, data: Buffer, length: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const next = (from: number): void => {
-      if (from >= length) return resolve();
-      fs.write(fd, data, from, length - from, null, (err, n) => (err ? reject(fromNodeError(err, { fd })) : next(from + n)));
-    };
-    next(0);
-  });
+  return writeParts(fd, [data.subarray(0, length)]);
+}
+
+/** Writes the parts in order at the fd's offset (writev), synchronously when small; a short write goes on with the rest. */
+async function writeParts(fd: number, parts: Buffer[]): Promise<void> {
+  let rest = parts.filter((p) => p.length > 0);
+  while (rest.length > 0) {
+    const total = rest.reduce((sum, p) => sum + p.length, 0);
+    let n: number;
+    try {
+      n = total <= SYNC_WRITE_MAX ? fs.writevSync(fd, rest) : await new Promise<number>((resolve, reject) => fs.writev(fd, rest, (err, written) => (err ? reject(err) : resolve(written))));
+    } catch (err) {
+      throw fromNodeError(err, { fd });
+    }
+    while (n > 0 && rest.length > 0) {
+      const first = rest[0]!;
+      if (n >= first.length) {
+        n -= first.length;
+        rest = rest.slice(1);
+      } else {
+        rest[0] = first.subarray(n);
+        n = 0;
+      }
+    }
+  }
+}
+
+/** Zero runs at least this long (whole pages) are written as RLE frames; shorter ones are compressed. */
+const ZERO_RUN_MIN = 64 * 1024;
+const ZERO_RUN = Buffer.alloc(ZERO_RUN_MIN);
+
+/** RFC 8878: the frame magic, and a block's largest size (Block_Maximum_Size with a 128 KiB window). */
+const ZSTD_MAGIC = 0xfd2fb528;
+const BLOCK_MAX = 128 * 1024;
+
+/**
+ * Incompressible data (random pages, already compressed files) costs zstd -1
+ * as much CPU as any other, and on a busy host that CPU is what holds the
+ * crashing process. So the compressor is watched: when a probe of PROBE
+ * bytes came out at more than INCOMPRESSIBLE of its size, the next
+ * STORE_RAW bytes are stored in raw blocks, then the compressor is tried again.
+ */
+const PROBE = 4 << 20;
+const INCOMPRESSIBLE = 0.95;
+const STORE_RAW = 60 << 20;
+
+/**
+ * A zstd frame (RFC 8878) made of literal blocks, which any decoder reads
+ * and no compressor has to produce: a header with the content size and a
+ * 128 KiB window (so no decoder needs more memory for it), no checksum, then
+ * blocks of at most 128 KiB, each RLE (one byte, repeated) or raw (stored).
+ */
+function literalFrame(length: number, blockBytes: (at: number, size: number) => number | Buffer): Buffer[] {
+  const blocks = Math.max(1, Math.ceil(length / BLOCK_MAX));
+  const parts: Buffer[] = [];
+  const header = Buffer.alloc(14);
+  header.writeUInt32LE(ZSTD_MAGIC, 0);
+  header[4] = 0b11 << 6; // Frame_Header_Descriptor: an 8-byte Frame_Content_Size, a window, no checksum, no dictionary
+  header[5] = (17 - 10) << 3; // Window_Descriptor: 2^17 bytes
+  header.writeBigUInt64LE(BigInt(length), 6);
+  parts.push(header);
+  for (let i = 0, at = 0; i < blocks; i++, at += BLOCK_MAX) {
+    const size = Math.min(length - at, BLOCK_MAX);
+    const content = blockBytes(at, size);
+    const rle = typeof content === 'number';
+    const block = Buffer.alloc(3 + (rle ? 1 : 0));
+    block.writeUIntLE((i === blocks - 1 ? 1 : 0) | ((rle ? 1 : 0) << 1) | (size << 3), 0, 3); // Last_Block, Block_Type (0 raw, 1 RLE), Block_Size
+    if (rle) block[3] = content;
+    parts.push(block);
+    if (!rle) parts.push(content);
+  }
+  return parts;
+}
+
+/** `length` zero bytes as a frame of RLE blocks: 32 KiB of frame per GiB of zeros. */
+export function zeroRunFrame(length: number): Buffer {
+  return Buffer.concat(literalFrame(length, () => 0));
+}
+
+/** `data` stored as it is, in raw blocks: for data the compressor just found incompressible. Views into `data`, not copies. */
+export function storedFrame(data: Buffer): Buffer[] {
+  return literalFrame(data.length, (at, size) => data.subarray(at, at + size));
 }
 
 /**
@@ -93,6 +170,9 @@ export function zstdStreamEncoder(fd: number, options: ZstdStreamOptions = {}): 
   let failure: Error | undefined;
   let inFlight: Promise<void> = Promise.resolve();
   let midFrame = false;
+  let probeIn = 0;
+  let probeOut = 0;
+  let storeRaw = 0;
 
   const release = (): void => {
     if (!cctx) return;
@@ -109,6 +189,8 @@ export function zstdStreamEncoder(fd: number, options: ZstdStreamOptions = {}): 
       if (!cctx) throw new Error('zstd stream was killed');
       const [remaining, produced, taken] = cctx.compressStream2(out, input.subarray(consumed), directive);
       consumed += taken;
+      probeIn += taken;
+      probeOut += produced;
       midFrame = directive !== zstd.EndDirective.end || remaining !== 0;
       if (produced > 0) {
         inFlight = writeAll(fd, out, produced);
@@ -125,10 +207,57 @@ export function zstdStreamEncoder(fd: number, options: ZstdStreamOptions = {}): 
     }
   };
 
-  return {
-    write: (chunk) => pump(chunk, zstd.EndDirective.continue),
-    async end() {
+  // Runs of zero pages (most of a big heap) bypass the compressor: the frame in progress is
+  // closed and the run is written as a frame of RLE blocks, costing no CPU beyond the memcmp.
+  // Shorter runs, not worth a frame, go through the compressor with the data around them.
+  let zeros = 0;
+  let started = false;
+  const flushZeros = async (): Promise<void> => {
+    if (zeros === 0) return;
+    const run = zeros;
+    zeros = 0;
+    if (run < ZERO_RUN_MIN) return pump(ZERO_RUN.subarray(0, run), zstd.EndDirective.continue);
+    if (midFrame) await pump(Buffer.alloc(0), zstd.EndDirective.end);
+    const frame = zeroRunFrame(run);
+    inFlight = writeAll(fd, frame, frame.length);
+    await inFlight;
+  };
+
+  /** Data through the compressor, or stored raw while the last probe said it does not compress. */
+  const writeData = async (data: Buffer): Promise<void> => {
+    if (storeRaw > 0) {
+      if (failure) throw failure;
+      storeRaw -= data.length;
+      inFlight = writeParts(fd, storedFrame(data));
+      return inFlight;
+    }
+    await pump(data, zstd.EndDirective.continue);
+    if (probeIn >= PROBE) {
+      // Closing the frame flushes what the workers still hold: the probe's ratio is then exact.
       await pump(Buffer.alloc(0), zstd.EndDirective.end);
+      if (probeOut > probeIn * INCOMPRESSIBLE) storeRaw = STORE_RAW;
+      probeIn = probeOut = 0;
+    }
+  };
+
+  return {
+    async write(chunk) {
+      if (failure) throw failure;
+      started = true;
+      for (let at = 0; at < chunk.length; ) {
+        const dataEnd = nextBoundary(chunk, at, false);
+        if (dataEnd > at) {
+          await flushZeros();
+          await writeData(chunk.subarray(at, dataEnd));
+        }
+        at = nextBoundary(chunk, dataEnd, true);
+        zeros += at - dataEnd;
+      }
+    },
+    async end() {
+      await flushZeros();
+      // A frame is open, or nothing was ever written (an empty core is still one valid frame).
+      if (midFrame || !started) await pump(Buffer.alloc(0), zstd.EndDirective.end);
       release();
     },
     kill() {
