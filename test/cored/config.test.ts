@@ -8,6 +8,7 @@ import { buildPattern, isCoredPattern, launcherSource } from '../../lib/coredump
 import { redactEnviron } from '../../lib/coredump/cored/metadata';
 import { chooseSinks, decide } from '../../lib/coredump/cored/rules';
 import { chooseMode } from '../../lib/coredump/cored/core-modes';
+import { systemdUnits } from '../../lib/coredump/cored/daemon-control';
 import { CoredumpAction, encodeAck, parseMark, parseRequest } from '../../lib/coredump/cored/coredump-protocol';
 import { CrashRate } from '../../lib/coredump/cored/store';
 import { TomlError, parseToml } from '../../lib/coredump/cored/toml';
@@ -229,4 +230,14 @@ t.test('the coredump socket protocol: request, ack and mark bytes as include/uap
   t.equal(parseMark(mark), 'CONFLICTING');
   mark.writeUInt32LE(99, 0);
   t.equal(parseMark(mark), 'mark 99');
+});
+
+t.test('the systemd units cored writes: the socket held by systemd, 0600, a backlog the kernel never overflows', async (t) => {
+  const units = systemdUnits({ socket: '/run/cored/coredump.socket', config: '/etc/cored dir/c.toml', node: '/usr/bin/node', script: '/opt/hostkit/dist/coredump/cli.js' });
+  t.same(Object.keys(units).sort(), ['cored.service', 'cored.socket']);
+  t.match(units['cored.socket'], /^ListenStream=\/run\/cored\/coredump\.socket$/m);
+  t.match(units['cored.socket'], /^SocketMode=0600$/m);
+  t.match(units['cored.socket'], /^Backlog=4096$/m);
+  t.match(units['cored.service'], /^ExecStart=\/usr\/bin\/node \/opt\/hostkit\/dist\/coredump\/cli\.js serve --config "\/etc\/cored dir\/c\.toml"$/m, 'a path with a space is quoted');
+  t.match(units['cored.service'], /^Restart=always$/m);
 });
