@@ -17,9 +17,9 @@ import t from 'tap';
 import { openCore } from '../../lib/coredump';
 import { install, uninstall, readState } from '../../lib/coredump/cored/kernel-pattern';
 import type { CrashRecord } from '../../lib/coredump/cored/record';
-import { SafeDir } from '../../lib/coredump/cored/safe-dir';
-import { readIndex, type IndexEntry } from '../../lib/coredump/cored/store';
+import type { IndexEntry } from '../../lib/coredump/cored/store';
 import { fixture, lockCoreSettings } from '../helpers';
+import { readEntries, waitFor } from './store-watch';
 import { UNDELIVERED, kernelLogFromNow } from './kernel-log';
 import { gdbOnCore, requireGdb } from '../coredump/gdb';
 
@@ -72,31 +72,6 @@ async function crash(args: string[], binary = CRASH, options: { uid?: number } =
   const [code, signal] = (await once(child, 'exit')) as [number | null, string | null];
   if (signal === null) throw new Error(`${binary} exited with ${code} instead of crashing`);
   return child.pid!;
-}
-
-/** Polls until `probe` returns a value: cored closes the pipe (releasing the process) before its sinks finish. */
-async function waitFor<T>(what: string, probe: () => T | undefined, ms = 15_000): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-function readEntries(store: string): IndexEntry[] {
-  let dir: SafeDir;
-  try {
-    dir = SafeDir.open(store, false);
-  } catch {
-    return [];
-  }
-  try {
-    return readIndex(dir);
-  } finally {
-    dir.close();
-  }
 }
 
 function entryFor(store: string, pid: number): Promise<IndexEntry> {

@@ -18,10 +18,10 @@ import { openCore } from '../../lib/coredump';
 import { kernelCoreModes } from '../../lib/coredump/cored/core-modes';
 import { install, readState, uninstall } from '../../lib/coredump/cored/kernel-pattern';
 import type { CrashRecord } from '../../lib/coredump/cored/record';
-import { SafeDir } from '../../lib/coredump/cored/safe-dir';
-import { type IndexEntry, readIndex } from '../../lib/coredump/cored/store';
+import type { IndexEntry } from '../../lib/coredump/cored/store';
 import { parseStat } from '../../lib/procfs/stat';
 import { fixture, lockCoreSettings } from '../helpers';
+import { readEntries, waitFor } from './store-watch';
 import { UNDELIVERED, kernelLogFromNow } from './kernel-log';
 import { requireGdb } from '../coredump/gdb';
 
@@ -102,30 +102,6 @@ async function crash(args: string[], binary = CRASH): Promise<{ pid: number }> {
   const [code, signal] = (await once(child, 'exit')) as [number | null, string | null];
   if (signal === null) throw new Error(`${binary} exited with ${code} instead of crashing`);
   return { pid: child.pid! };
-}
-
-async function waitFor<T>(what: string, probe: () => T | undefined, ms = 60_000): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-function readEntries(store: string): IndexEntry[] {
-  let dir: SafeDir;
-  try {
-    dir = SafeDir.open(store, false);
-  } catch {
-    return [];
-  }
-  try {
-    return readIndex(dir);
-  } finally {
-    dir.close();
-  }
 }
 
 const entryFor = (store: string, pid: number) => waitFor(`the index entry for pid ${pid}`, () => readEntries(store).find((e) => e.pid === pid));

@@ -16,7 +16,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { HostkitError, fromNodeError } from '../../errors';
+import { HostkitError } from '../../errors';
 import { libc } from '../../native';
 import { loadConfigOrDefault } from './handler';
 import { recoverInterrupted } from './journal';
@@ -186,7 +186,7 @@ function rateFor(config: ReturnType<typeof loadConfigOrDefault>['config']): Cras
       store.close();
     }
   } catch (err) {
-    if ((fromNodeError(err, {}) as NodeJS.ErrnoException).code !== 'ENOENT') logLine(`rate: could not read the index: ${(err as Error).message}`);
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') logLine(`rate: could not read the index: ${(err as Error).message}`);
   }
   return rate;
 }

@@ -31,15 +31,18 @@ export interface SocketCrashOptions {
   config: CoredConfig;
   configError?: string;
   rate?: RateCheck;
-  /** Told once the crash is accepted and its record exists, and again when it is finished (interrupted-crash journal). */
-  journal?: { begin(record: Pick<CrashRecord, 'id'>, args: CrashArgs): void; end(id: string): void };
 }
 
-/** The facts the kernel would have passed a pipe handler, from the pidfd and the process's /proc. */
-function argsFromPidfd(pidfd: number): CrashArgs {
+/**
+ * The facts the kernel would have passed a pipe handler, from the pidfd (the
+ * rest come from /proc and the core's notes), and whether the peer is a task
+ * that is dumping core: only the kernel connects for one.
+ */
+function argsFromPidfd(pidfd: number): { args: CrashArgs; dumping: boolean } {
   const info = pidfdInfo(pidfd);
   if (info.pid === undefined || info.uid === undefined || info.gid === undefined) throw new Error('the crashing process is already gone');
-  return {
+  const dumping = ((info.coredumpMask ?? 0) & CoredumpMask.COREDUMPED) !== 0;
+  const args: CrashArgs = {
     pid: info.pid,
     tid: info.pid, // the dumping thread is known from the core's first NT_PRSTATUS
     signal: info.coredumpSignal ?? 0, // 0: from the core's notes (kernels before 6.19 do not say)
@@ -51,6 +54,7 @@ function argsFromPidfd(pidfd: number): CrashArgs {
     comm: '',
     pidfd,
   };
+  return { args, dumping };
 }
 
 /** "Max core file size  unlimited  unlimited  bytes" from /proc/PID/limits, as the kernel's %c. */
@@ -63,6 +67,7 @@ export async function serveCrashConnection(socket: Socket, options: SocketCrashO
   const started = Date.now();
   const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
   let pidfd: number | undefined;
+  let who = 'a peer';
   const drop = (why: string) => {
     logLine(`connection refused: ${why}`);
     socket.destroy();
@@ -75,15 +80,16 @@ export async function serveCrashConnection(socket: Socket, options: SocketCrashO
     } catch (err) {
       return drop(`SO_PEERPIDFD: ${(err as Error).message}`);
     }
-    let args: CrashArgs;
+    let peer: ReturnType<typeof argsFromPidfd>;
     try {
-      args = argsFromPidfd(pidfd);
+      peer = argsFromPidfd(pidfd);
     } catch (err) {
       return drop(`PIDFD_GET_INFO: ${(err as Error).message}`);
     }
-    // Only the kernel connects for a task that is dumping core: anyone else who can reach the
-    // socket (root, since it is 0600) gets nothing stored.
-    if (!((pidfdInfo(pidfd).coredumpMask ?? 0) & CoredumpMask.COREDUMPED)) return drop(`pid ${args.pid} is not dumping core`);
+    const { args } = peer;
+    who = `pid ${args.pid}`;
+    // Anyone else who can reach the socket (root, since it is 0600) gets nothing stored.
+    if (!peer.dumping) return drop(`${who} is not dumping core`);
 
     const { config } = options;
     const meta = collectMetadata(args, config.metadata.redactEnviron);
@@ -105,7 +111,7 @@ export async function serveCrashConnection(socket: Socket, options: SocketCrashO
       const action = refused !== undefined ? CoredumpAction.REJECT : CoredumpAction.KERNEL;
       fs.writeSync(fd, encodeAck(request, action)); // 16 bytes into an empty socket buffer: never EAGAIN
       const mark = parseMark(await reader.read(MARK_SIZE, HANDSHAKE_MS, 'the kernel\'s mark'));
-      if (mark !== 'REQACK') return drop(`pid ${args.pid}: the kernel answered our ${ACK_SIZE_VER0}-byte ack with ${mark}`);
+      if (mark !== 'REQACK') return drop(`${who}: the kernel answered our ${ACK_SIZE_VER0}-byte ack with ${mark}`);
     }
 
     const record = storeCrash(
@@ -124,7 +130,7 @@ export async function serveCrashConnection(socket: Socket, options: SocketCrashO
     );
     return await record;
   } catch (err) {
-    return drop(`pid unknown: ${(err as Error).message}`);
+    return drop(`${who}: ${(err as Error).message}`);
   } finally {
     if (pidfd !== undefined) fs.closeSync(pidfd);
   }
