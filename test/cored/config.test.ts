@@ -7,7 +7,7 @@ import { globMatcher } from '../../lib/coredump/cored/glob';
 import { buildPattern, isCoredPattern, launcherSource } from '../../lib/coredump/cored/kernel-pattern';
 import { redactEnviron } from '../../lib/coredump/cored/metadata';
 import { chooseSinks, decide } from '../../lib/coredump/cored/rules';
-import { chooseMode } from '../../lib/coredump/cored/core-modes';
+import { chooseMode, kernelCoreModes, pidfdKnowsCoredumps } from '../../lib/coredump/cored/core-modes';
 import { systemdUnits } from '../../lib/coredump/cored/daemon-control';
 import { CoredumpAction, encodeAck, parseMark, parseRequest } from '../../lib/coredump/cored/coredump-protocol';
 import { CrashRate } from '../../lib/coredump/cored/store';
@@ -170,11 +170,14 @@ t.test('the pattern fits the kernel and refuses paths it would split', async (t)
 t.test('the install mode comes from what the kernel lists, and an impossible one is refused naming the facility', async (t) => {
   t.match(chooseMode('auto', { modes: ['file', 'pipe', 'socket'] }), { mode: 'socket', why: /core_modes reads "file pipe socket"/ });
   t.match(chooseMode('auto', { modes: ['file', 'pipe'] }), { mode: 'pipe', why: /core_pipe_limit 0/ });
-  t.match(chooseMode('auto', {}), { mode: 'pipe', why: /does not exist/ });
+  t.match(chooseMode('auto', {}), { mode: 'pipe', why: /does not exist and PIDFD_GET_INFO knows no coredumps/ });
+  t.match(chooseMode('auto', { pidfdCoredump: true }), { mode: 'socket', why: /Linux 6\.16: the plain @ socket/ }, '6.16: no core_modes, but the pidfd knows');
   t.match(chooseMode('pipe', { modes: ['file', 'pipe', 'socket'] }), { mode: 'pipe', why: /asked for/ });
   t.match(chooseMode('socket', { modes: ['file', 'pipe', 'linuxafsk/coredump.socket'] }), { mode: 'socket' });
   t.throws(() => chooseMode('socket', { modes: ['file', 'pipe'] }), { code: 'ERR_HOSTKIT_UNSUPPORTED', message: /coredump socket .* reads "file pipe"/ });
   t.throws(() => chooseMode('socket', {}), { message: /core_modes does not exist/ });
+  // The real kernel: one that lists the socket (6.17+) also answers the pidfd's coredump question (6.16+).
+  if (kernelCoreModes()?.includes('socket')) t.equal(pidfdKnowsCoredumps(), true, 'this kernel answers the coredump question');
 });
 
 t.test('the decision on the request waits for a fact it needs, and decides alike once it has it', async (t) => {
