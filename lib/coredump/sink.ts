@@ -31,7 +31,18 @@ const PAGE = 4096;
 const ZERO_PAGE = Buffer.alloc(PAGE);
 
 /** Opens the right sink for `out`: a path (created or truncated), an fd, or a Writable. */
-export function openSink(out: CoreOutput): CoreSink {
+export interface SinkOptions {
+  /**
+   * Runs up to this size are written synchronously (default SYNC_WRITE_MAX).
+   * A program writing a core beside other work keeps the default; cored,
+   * whose event loop only moves cores, writes everything synchronously,
+   * which keeps a thread-pool thread from competing with the kernel's dump
+   * for the CPU.
+   */
+  syncWriteMax?: number;
+}
+
+export function openSink(out: CoreOutput, options: SinkOptions = {}): CoreSink {
   if (typeof out === 'string') {
     let fd: number;
     try {
@@ -39,23 +50,23 @@ export function openSink(out: CoreOutput): CoreSink {
     } catch (err) {
       throw fromNodeError(err, { path: out });
     }
-    return fdSink(fd, true);
+    return fdSink(fd, true, options);
   }
   if (typeof out === 'number') {
     if (!Number.isInteger(out) || out < 0) throw new RangeError(`bad file descriptor ${out}`);
-    return fdSink(out, false);
+    return fdSink(out, false, options);
   }
   if (out && typeof (out as Writable).write === 'function') return new StreamSink(out);
   throw new TypeError('out must be a path, a file descriptor or a Writable stream');
 }
 
-function fdSink(fd: number, owned: boolean): CoreSink {
+function fdSink(fd: number, owned: boolean, options: SinkOptions): CoreSink {
   const stats = fs.fstatSync(fd);
   if (stats.isFile()) {
     // Positional writes from offset 0: the core replaces whatever the file held.
     // (Only when it held something: on ext4, truncating to 0 arms a flush at close, auto_da_alloc.)
     if (stats.size > 0) fs.ftruncateSync(fd, 0);
-    return new SparseFileSink(fd, owned);
+    return new SparseFileSink(fd, owned, options.syncWriteMax ?? SYNC_WRITE_MAX);
   }
   return new SequentialFdSink(fd, owned);
 }
@@ -114,6 +125,7 @@ class SparseFileSink implements CoreSink {
   constructor(
     private readonly fd: number,
     private readonly owned: boolean,
+    private readonly syncWriteMax: number,
   ) {}
 
   async write(data: Buffer, mayHole = false): Promise<void> {
@@ -134,7 +146,7 @@ class SparseFileSink implements CoreSink {
   private async writeRange(data: Buffer, from: number, to: number): Promise<void> {
     while (from < to) {
       const n =
-        to - from <= SYNC_WRITE_MAX
+        to - from <= this.syncWriteMax
           ? writeSyncAt(this.fd, data, from, to - from, this.position)
           : await writeAt(this.fd, data, from, to - from, this.position);
       from += n;

@@ -12,13 +12,13 @@ import { type CoreSink, openSink } from '../../sink';
 import type { CoreFormat, DirectorySinkConfig } from '../config';
 import type { CrashRecord } from '../record';
 import type { SafeDir } from '../safe-dir';
-import type { CrashSink, Encoder, SinkResult } from './types';
+import { CORED_SYNC_WRITE_MAX, type CrashSink, type Encoder, type SinkResult } from './types';
 import { zstdStreamEncoder } from './zstd-stream';
 
 export const EXTENSIONS: Record<CoreFormat, string> = { raw: '.core', zstd: '.core.zst', gzip: '.core.gz' };
 
 function rawEncoder(fd: number): Encoder {
-  const sink: CoreSink = openSink(fd);
+  const sink: CoreSink = openSink(fd, { syncWriteMax: CORED_SYNC_WRITE_MAX });
   return {
     write: (chunk) => sink.write(chunk, true),
     end: () => sink.finish(),

@@ -13,8 +13,8 @@
 import fs from 'node:fs';
 import * as zstd from 'zstd-napi/binding';
 import { fromNodeError } from '../../../errors';
-import { SYNC_WRITE_MAX, nextBoundary } from '../../sink';
-import type { Encoder } from './types';
+import { nextBoundary } from '../../sink';
+import { CORED_SYNC_WRITE_MAX, type Encoder } from './types';
 
 export interface ZstdStreamOptions {
   /** Compression level; 1 as `zstd -1`. */
@@ -70,19 +70,19 @@ function returnContext(cctx: zstd.CCtx, level: number, workers: number, midFrame
   idleContexts.set(key, list);
 }
 
-/** Writes all of data[0, length) at the fd's offset; small writes synchronously (a thread-pool round trip costs more than the copy). */
+/** Writes all of data[0, length) at the fd's offset. */
 function writeAll(fd: number, data: Buffer, length: number): Promise<void> {
   return writeParts(fd, [data.subarray(0, length)]);
 }
 
-/** Writes the parts in order at the fd's offset (writev), synchronously when small; a short write goes on with the rest. */
+/** Writes the parts in order at the fd's offset (writev), synchronously up to CORED_SYNC_WRITE_MAX; a short write goes on with the rest. */
 async function writeParts(fd: number, parts: Buffer[]): Promise<void> {
   let rest = parts.filter((p) => p.length > 0);
   while (rest.length > 0) {
     const total = rest.reduce((sum, p) => sum + p.length, 0);
     let n: number;
     try {
-      n = total <= SYNC_WRITE_MAX ? fs.writevSync(fd, rest) : await new Promise<number>((resolve, reject) => fs.writev(fd, rest, (err, written) => (err ? reject(err) : resolve(written))));
+      n = total <= CORED_SYNC_WRITE_MAX ? fs.writevSync(fd, rest) : await new Promise<number>((resolve, reject) => fs.writev(fd, rest, (err, written) => (err ? reject(err) : resolve(written))));
     } catch (err) {
       throw fromNodeError(err, { fd });
     }
