@@ -6,7 +6,11 @@
 import path from 'node:path';
 import { SystemError, type SystemErrorInfo } from './errors';
 
-/** The raw binding; every function throws SystemError on a failed syscall. */
+/**
+ * The raw binding. Most functions throw SystemError on a failed syscall; the
+ * ones whose comments say so return -errno, negative sentinels or
+ * { errno, stage } instead (one convention for all is #16's item 6).
+ */
 export interface Addon {
   setErrorFactory(make: (errno: number, syscall: string, info: SystemErrorInfo) => Error): void;
   ptrace(request: number, tid: number, addr: number | bigint, data: number | bigint): number;
@@ -123,7 +127,20 @@ function loadAddon(): Addon {
   return binding;
 }
 
-export const addon: Addon = loadAddon();
+/**
+ * The addon, loaded on first use (as better-sqlite3 does): the protocol
+ * layers and the core reader import this module but never call native code,
+ * and they load and run where the addon was not built. Until then `addon` is
+ * a stand-in whose first property read loads the binding and puts it in its
+ * place; the compiled call sites read the export each time (`native_1.addon`),
+ * so every later call goes straight to the binding.
+ */
+export let addon: Addon = new Proxy({} as Addon, {
+  get(_target, name) {
+    addon = loadAddon();
+    return addon[name as keyof Addon];
+  },
+});
 
 /** libc calls made through koffi, each throwing SystemError on failure. */
 export interface Libc {

@@ -5,6 +5,6 @@ export function runUsageOnly(usage: string, argv: readonly string[]): never {
     process.stdout.write(usage);
     process.exit(argv.length === 0 ? 2 : 0);
   }
-  process.stderr.write(`${usage}\nnot available yet in this version of hostkit: ${argv.join(' ')}\n`);
+  process.stderr.write(`${usage}\nunknown command: ${argv.join(' ')}\n`);
   process.exit(2);
 }

@@ -10,11 +10,16 @@ const USAGE = `usage: cored <command> [options]
 A core_pattern crash daemon and ELF core tool.
 
 commands:
-  install [--config FILE]   make the kernel pipe every core dump to cored
-  uninstall                 restore the core_pattern that was there before
-  status                    show what is installed and whether it works
+  install [--config FILE] [--mode socket|pipe|auto] [--socket PATH]
+                            make the kernel hand every core dump to cored: its coredump
+                            socket and a resident daemon where it has them, else a pipe
+  uninstall                 restore the core_pattern that was there before, stop the daemon
+  status                    show the mode in use and why, and whether it works
   test                      crash a throw-away process and show where its core went
-  handle ...                (run by the kernel) read one core from stdin
+  serve [--socket PATH] [--config FILE]
+                            the daemon behind the coredump socket, in the foreground
+  recover                   finish crashes whose handler died mid-core
+  handle ...                (run by the kernel in pipe mode) read one core from stdin
   list [--json] [--since T] [--exe GLOB]
   info ID | dump ID -o FILE | gdb ID [-- GDB-ARGS] | vacuum
                             browse, extract and debug stored cores; apply the quota

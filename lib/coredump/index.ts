@@ -20,3 +20,4 @@ export { planLayout, type CoreLayout, type PlannedRange } from './layout';
 export { type CoreOutput } from './sink';
 export { Filter, DEFAULT_FILTER } from './filter';
 export { readCoreStream, StreamedCore, type StreamReadOptions } from './stream-reader';
+export { openStoredCore, installedStore, CRASH_ID, type StoredCrashCore } from './cored/stored-crash';
