@@ -7,7 +7,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { CoreFormatError, UnavailableMemoryError, openCore, parseCoreBuffer, readCoreStream, type Core } from '../../lib/coredump';
 import { fixture, startDetached, symbol, withCoreSettings } from '../helpers';
 import { gcore, requireGdb, tempDir } from './gdb';
@@ -35,7 +35,7 @@ function describe(core: Core): string {
   );
 }
 
-async function readAllWays(t: Tap.Test, file: string): Promise<Core> {
+async function readAllWays(t: Test, file: string): Promise<Core> {
   const fromFile = openCore(file);
   t.teardown(() => fromFile.close());
   const fromBuffer = parseCoreBuffer(fs.readFileSync(file));
@@ -51,7 +51,7 @@ async function readAllWays(t: Tap.Test, file: string): Promise<Core> {
   return fromFile;
 }
 
-function checkFixtureMemory(t: Tap.Test, core: Core): void {
+function checkFixtureMemory(t: Test, core: Core): void {
   t.equal(core.memory.readCString(symbol(binary, 'message')), 'hostkit core fixture', 'a global string');
   t.equal(core.memory.read(symbol(binary, 'numbers'), 8).readBigUInt64LE(0), 0x1122334455667788n, 'a global array');
   const heapPointer = core.memory.read(symbol(binary, 'heap_message'), 8).readBigUInt64LE(0);

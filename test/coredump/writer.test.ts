@@ -31,7 +31,8 @@ t.test('a written core reads back: threads, notes in kernel order, memory, page-
   t.equal(core.memory.readCString(MESSAGE_AT), 'hello from a synthetic core');
   t.throws(() => core.memory.read(MESSAGE_AT + 0x1000n, 1), UnavailableMemoryError, 'beyond filesz is unavailable');
   t.equal(core.memory.readAvailable(MESSAGE_AT + 0xff0n, 64).length, 16, 'a read stops where the dumped bytes stop');
-  t.throws(() => core.memory.read(0x500000n, 1), { firstMissing: 0x500000n }, 'an unmapped address');
+  const unmapped = t.throws(() => core.memory.read(0x500000n, 1), UnavailableMemoryError, 'an unmapped address');
+  t.equal((unmapped as UnavailableMemoryError).firstMissing, 0x500000n, 'named where the gap starts');
   const gdb = execFileSync('gdb', ['-nx', '-batch', '-c', file, '-ex', `x/s ${MESSAGE_AT}`], { encoding: 'utf8' });
   t.match(gdb, /hello from a synthetic core/, 'gdb reads it');
 });

@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { type Detached, eventually, fixture, procState, startDetached, symbol } from '../helpers';
 import { type Gdbsock, cleanEnv, requireTool, startGdbserver, startGdbsock } from './gdb';
 
@@ -96,7 +96,7 @@ const blockedInRead = (pid: number) => eventually(() => readingThread(pid) !== u
 const countOf = (text: string, pattern: RegExp) => (text.match(new RegExp(pattern.source, 'g')) ?? []).length;
 
 /** `program args`, started outside this process, and `gdbsock --once` attached to it; the test's teardown ends both. */
-async function attachedTo(t: Tap.Test, program: string, args: string[]): Promise<{ target: Detached; server: Gdbsock }> {
+async function attachedTo(t: Test, program: string, args: string[]): Promise<{ target: Detached; server: Gdbsock }> {
   const target = await startDetached(program, args);
   t.teardown(() => target.kill());
   const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', String(target.pid)]);
@@ -108,7 +108,7 @@ async function attachedTo(t: Tap.Test, program: string, args: string[]): Promise
  * gdb saw no stray SIGTRAP and detached, gdbsock exited cleanly, and the
  * blocker runs on: SIGUSR1 ends its read, and it says so.
  */
-async function detachedAndRunning(t: Tap.Test, out: string, target: Detached, server: Gdbsock, why: string): Promise<void> {
+async function detachedAndRunning(t: Test, out: string, target: Detached, server: Gdbsock, why: string): Promise<void> {
   t.notMatch(out, /SIGTRAP/);
   t.match(out, /detached/);
   t.equal(await server.exited, 0);

@@ -6,7 +6,7 @@
  * while the int3 is still in memory; a breakpoint put back still hits; one
  * left out is really out once the process runs; gdb's memory writes win.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { fixture, symbol } from '../helpers';
 import { requireTool, rspClient, startGdbsock } from './gdb';
 
@@ -14,7 +14,7 @@ requireTool('gdb');
 const inferior = fixture('gdbsock');
 const stepMe = symbol(inferior, 'step_me').toString(16);
 
-async function session(t: Tap.Test, calls: number) {
+async function session(t: Test, calls: number) {
   const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', inferior, 'count', String(calls)]);
   t.teardown(() => server.stop());
   const rsp = await rspClient(server.target);

@@ -39,7 +39,7 @@ t.test('escapes and run-length encoding round-trip', async (t) => {
   t.equal(runLengthDecode(seven).toString(), 'x'.repeat(8));
 });
 
-t.test('fuzz: random bodies survive encode/frame/decode; random bytes never throw', async (t) => {
+t.test('fuzz: random bodies survive encode/frame/decode; random bytes never throw', async (t): Promise<void> => {
   let seed = 12345;
   const rand = (n: number) => {
     seed = (seed * 1103515245 + 12345) & 0x7fffffff;
@@ -50,16 +50,16 @@ t.test('fuzz: random bodies survive encode/frame/decode; random bytes never thro
     const hexish = Buffer.from(Array.from({ length: rand(300) }, () => bytes('0123456789abcdef;:,')[rand(4) ? rand(3) : rand(19)]!));
     const framed = frame(hexish);
     const frames = [...decoder.push(framed)];
-    if (frames.length !== 1 || frames[0]!.kind !== 'packet') return t.fail(`frame ${i} did not decode`);
+    if (frames.length !== 1 || frames[0]!.kind !== 'packet') return void t.fail(`frame ${i} did not decode`);
     const back = runLengthDecode((frames[0] as { payload: Buffer }).payload);
-    if (!back.equals(hexish)) return t.fail(`round trip ${i} changed the body`);
+    if (!back.equals(hexish)) return void t.fail(`round trip ${i} changed the body`);
     const binary = Buffer.from(Array.from({ length: rand(64) }, () => rand(256)));
-    if (!unescapeBinary(escapeBinary(binary)).equals(binary)) return t.fail(`escape round trip ${i}`);
+    if (!unescapeBinary(escapeBinary(binary)).equals(binary)) return void t.fail(`escape round trip ${i}`);
   }
   const noisy = new PacketDecoder(512);
   for (let i = 0; i < 2000; i++) {
     const junk = Buffer.from(Array.from({ length: rand(700) }, () => (rand(5) ? rand(256) : bytes('$#+-}*')[rand(6)]!)));
-    for (const f of noisy.push(junk)) if (f.kind === 'packet' && f.payload.length > 512) return t.fail('oversized packet delivered');
+    for (const f of noisy.push(junk)) if (f.kind === 'packet' && f.payload.length > 512) return void t.fail('oversized packet delivered');
   }
   t.pass('2000 round trips and 2000 junk chunks');
 });

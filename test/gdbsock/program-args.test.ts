@@ -13,7 +13,7 @@ import { once } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { fixture } from '../helpers';
 import { type Gdbsock, cleanEnv, requireTool, rspClient, runGdb, startGdbserver, startGdbsock } from './gdb';
 
@@ -90,12 +90,12 @@ function capture(server: Gdbsock): () => Promise<Buffer> {
   };
 }
 
-function noTrapsSprung(t: Tap.Test): void {
+function noTrapsSprung(t: Test): void {
   t.same(TRAPS.filter((name) => fs.existsSync(path.join(work, name))), [], 'no shell ran the $(...), `...`, ; | && in the arguments');
 }
 
 /** A copy of showargs at a path full of shell syntax. */
-function hostileProgram(t: Tap.Test): string {
+function hostileProgram(t: Test): string {
   const dir = fs.mkdtempSync(path.join(work, 'dir with $(touch dollar-paren) ;touch semicolon|* `touch backtick` '));
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   const program = path.join(dir, `show "args" it's ~ *`);
@@ -148,7 +148,7 @@ t.test('gdbsock -- PROGRAM: a program path with spaces, quotes and shell syntax'
 });
 
 /** vRun (extended-remote `run`) of `program` with `args` given as raw bytes, startup-with-shell on or off. */
-async function vRun(t: Tap.Test, program: string | Buffer, args: readonly (string | Buffer)[], withShell: boolean): Promise<Buffer> {
+async function vRun(t: Test, program: string | Buffer, args: readonly (string | Buffer)[], withShell: boolean): Promise<Buffer> {
   const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', showargs]);
   t.teardown(() => server.stop());
   const output = capture(server);
@@ -219,7 +219,7 @@ t.test('gdb `run` with startup-with-shell on: what gdbserver gives the program, 
 const NOT_UTF8 = [Buffer.from([0x66, 0xff, 0xfe, 0x80]), Buffer.from([0xc3, 0x28]), Buffer.from([0xe2, 0x82, 0x20, 0x81, 0x88, 0x24])];
 
 /** A copy of showargs whose path is not UTF-8 either (a name Linux takes as bytes). */
-function notUtf8Program(t: Tap.Test): Buffer {
+function notUtf8Program(t: Test): Buffer {
   const program = Buffer.concat([Buffer.from(`${work}/show-`), Buffer.from([0xff, 0xc3, 0x28, 0x80])]);
   fs.copyFileSync(showargs, program);
   fs.chmodSync(program, 0o755);

@@ -7,10 +7,10 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { shellCommand } from '../../lib/gdbsock/targets/startup-shell';
 import { fixture } from '../helpers';
-import { cleanEnv, requireTool, runGdb, startGdbserver, startGdbsock } from './gdb';
+import { requireTool, runGdb, startGdbserver, startGdbsock } from './gdb';
 
 requireTool('gdb');
 requireTool('gdbserver');
@@ -20,7 +20,7 @@ const showargs = fixture('showargs');
 const argLines = (out: string) => out.split('\n').filter((l) => /^(argc|arg\d+)=/.test(l));
 
 /** A $SHELL that notes it ran, then runs the command itself (no exec of another shell: gdb counts execs). */
-function loggingShell(t: Tap.Test): { shell: string; log: string } {
+function loggingShell(t: Test): { shell: string; log: string } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gdbsock-shell-'));
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   const shell = path.join(dir, 'shell');

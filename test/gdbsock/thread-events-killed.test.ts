@@ -8,7 +8,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { eventually, fixture, procState, startDetached, symbol } from '../helpers';
 import { requireTool, rspClient, runGdb, startGdbserver, startGdbsock } from './gdb';
 
@@ -43,7 +43,7 @@ type Exchange = [packet: string, reply: string];
  * A server debugging `program args`, QThreadEvents:1 negotiated: attached to it, started
  * outside this process (it prints "ready PID"), or with `launch`, started by the server.
  */
-async function connect(t: Tap.Test, kind: ServerKind, program: string, args: string[], launch = false) {
+async function connect(t: Test, kind: ServerKind, program: string, args: string[], launch = false) {
   let pid = 0;
   let serverArgs: string[];
   if (launch) serverArgs = kind === 'gdbsock' ? ['--', program, ...args] : [program, ...args];
@@ -149,7 +149,7 @@ const FIXTURES: Fixture[] = [
 ];
 
 /** One session against `kind`: breakpoint hit, SIGKILL, then afterKill. */
-async function killedAtBreakpoint(t: Tap.Test, kind: ServerKind, f: Fixture, settled: boolean) {
+async function killedAtBreakpoint(t: Test, kind: ServerKind, f: Fixture, settled: boolean) {
   const s = await connect(t, kind, f.program, f.args);
   const address = f.address(s.pid).toString(16);
   await s.ask(`Z0,${address},1`);

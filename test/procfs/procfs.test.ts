@@ -2,13 +2,13 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { procfs } from '../../lib';
 import { AuxvType } from '../../lib/procfs';
 import { fixture, procState, startDetached } from '../helpers';
 
 /** A process with a hostile name, a mapped file whose path has spaces and a newline, and a deleted mapping. */
-async function startOddProcess(t: Tap.Test) {
+async function startOddProcess(t: Test) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hostkit procfs '));
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   const keep = path.join(dir, 'kept file\nwith newline');
