@@ -67,6 +67,9 @@ struct SupervisorHandle {
   Napi::FunctionReference callback;
   napi_async_context context = nullptr;
   hk_supervisor *supervisor = nullptr;
+  // Drained notes are copied out through this, one buffer per supervisor: notes are large (a path
+  // and an argv each), and a buffer shared by all supervisors would be shared by Worker threads too.
+  hk_note notes[16];
 };
 
 void OnWake(uv_async_t *async) {
@@ -138,7 +141,7 @@ Napi::Value SupervisorDrain(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   if (!info[0].IsExternal()) return TypeError(env, "supervisorDrain(handle)");
   auto *h = info[0].As<Napi::External<SupervisorHandle>>().Data();
-  static hk_note notes[16];
+  hk_note *notes = h->notes;
   Napi::Array list = Napi::Array::New(env);
   uint64_t dropped = 0;
   for (;;) {
