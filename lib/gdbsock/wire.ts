@@ -1,12 +1,10 @@
 /**
- * Parsing and formatting of the small pieces inside RSP packets: hex numbers,
- * thread ids (GDB manual, "Packets", thread-id syntax with the multiprocess
- * extension `pPID.TID`), stop replies. Everything from the wire is checked here
- * and turned into typed values or a ProtocolError.
+ * Parsing of the small pieces inside RSP packets: hex numbers, thread ids
+ * (GDB manual, "Packets", thread-id syntax with the multiprocess extension
+ * `pPID.TID`). Everything from the wire is checked here and turned into typed
+ * values or a ProtocolError; replies.ts formats what goes back.
  */
-import { escapeBinary, hexValue } from './packet';
-import { toGdbSignal } from './signals';
-import type { StopEvent } from './target';
+import { hexValue } from './packet';
 
 export class ProtocolError extends Error {
   override name = 'ProtocolError';
@@ -79,72 +77,6 @@ export function parseThreadId(text: string, from = 0, to = text.length): ThreadI
     return { pid: parseIdPart(text, from + 1, dot), tid: parseIdPart(text, dot + 1, to) };
   }
   return { tid: parseIdPart(text, from, to) };
-}
-
-export function formatThreadId(pid: number, tid: number, multiprocess: boolean): string {
-  return multiprocess ? `p${pid.toString(16)}.${tid.toString(16)}` : tid.toString(16);
-}
-
-const hex2 = (n: number) => n.toString(16).padStart(2, '0');
-
-/** The reply for a StopEvent (GDB manual, "Stop Reply Packets"). */
-export function formatStopReply(
-  event: StopEvent,
-  pid: number,
-  options: { multiprocess: boolean; expedite?: (tid: number) => string; pidOf?: (tid: number) => number | undefined },
-): string {
-  // With forks kept under trace, the event's own process, not the first one's.
-  const process = (p: number) => (options.multiprocess ? `;process:${p.toString(16)}` : '');
-  const threadPid = (tid: number) => options.pidOf?.(tid) ?? pid;
-  switch (event.kind) {
-    case 'exited':
-      return `W${hex2(event.code & 0xff)}${process(event.pid)}`;
-    case 'killed':
-      return `X${hex2(toGdbSignal(event.signal))}${process(event.pid)}`;
-    case 'no-resumed':
-      return 'N';
-    case 'thread-exited':
-      return `w${hex2(event.code & 0xff)};${formatThreadId(event.pid ?? pid, event.tid, options.multiprocess)}`;
-    case 'signal': {
-      let reply = `T${hex2(toGdbSignal(event.signal))}`;
-      const r = event.reason;
-      if (r) {
-        switch (r.type) {
-          case 'swbreak':
-          case 'hwbreak':
-          case 'create':
-          case 'vforkdone':
-            reply += `${r.type}:;`;
-            break;
-          case 'watch':
-          case 'rwatch':
-          case 'awatch':
-            reply += `${r.type}:${r.address.toString(16)};`;
-            break;
-          case 'syscall_entry':
-          case 'syscall_return':
-            reply += `${r.type}:${r.nr.toString(16)};`;
-            break;
-          case 'exec':
-            reply += `exec:${Buffer.from(r.path).toString('hex')};`;
-            break;
-          case 'fork':
-          case 'vfork':
-            reply += `${r.type}:${formatThreadId(r.childPid, r.childTid, options.multiprocess)};`;
-            break;
-        }
-      }
-      reply += options.expedite?.(event.tid) ?? '';
-      return `${reply}thread:${formatThreadId(threadPid(event.tid), event.tid, options.multiprocess)};`;
-    }
-  }
-}
-
-/** A qXfer read reply: 'l' for the last piece, 'm' when more follows; binary, escaped. */
-export function xferChunk(data: Buffer, offset: number, length: number): Buffer {
-  const piece = data.subarray(Math.min(offset, data.length), Math.min(offset + length, data.length));
-  const more = offset + length < data.length;
-  return Buffer.concat([Buffer.from(more ? 'm' : 'l'), escapeBinary(piece)]);
 }
 
 /** gdb's CRC-32 for qCRC (polynomial 0x04c11db7, MSB first, seed 0xffffffff; GDB manual "General Query Packets"). */
