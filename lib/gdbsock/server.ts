@@ -8,11 +8,15 @@
 import { EventEmitter } from 'node:events';
 import type { ExecString } from '../ptrace';
 import type { Connection } from './connection';
+import { type LaunchSettings, type TargetProvider, applyLaunchSetting, defaultLaunchSettings } from './launch-settings';
+import { searchMemory } from './memory-search';
+import { monitorCommand } from './monitor';
 import * as reply from './replies';
 import { NO_REPLY, OK, UNSUPPORTED, type Reply } from './replies';
 import { type Request, RequestParser, describePacket } from './requests';
 import { SIGTRAP } from './signals';
 import { type ResumeAction, type StopEvent, type Target, TargetRefusal } from './target';
+import { chooseThread, currentThread, isThreadOf, processOf } from './thread-choice';
 import { followForks } from './targets/inferiors';
 import { HostIo } from './vfile';
 import { ProtocolError, gdbCrc32 } from './wire';
@@ -20,26 +24,9 @@ import { ProtocolError, gdbCrc32 } from './wire';
 /** gdb reads memory in chunks of about half this (two hex digits per byte). */
 export const PACKET_SIZE = 0x100000;
 
-/** How to get a new target for vRun and vAttach (extended-remote). */
-export interface TargetProvider {
-  attach(pid: number): Promise<Target>;
-  /** argv as gdb sent it: bytes, which need not be UTF-8 (a string where gdbsock supplied the name). */
-  launch(argv: ExecString[], options: LaunchSettings): Promise<Target>;
-}
-
-export interface LaunchSettings {
-  env: Record<string, string | undefined>;
-  cwd?: string;
-  disableRandomization: boolean;
-  startupWithShell: boolean;
-}
+export type { LaunchSettings, TargetProvider } from './launch-settings';
 
 export type ServerEnd = 'closed' | 'detached' | 'killed' | 'exit-requested';
-
-const MONITOR_HELP = `gdbsock monitor commands:
-  help    this text
-  exit    detach (or kill what gdbsock launched) and stop serving after this connection
-`;
 
 /**
  * Emits 'log' (a line) for packets it could not make sense of, and 'end'
@@ -63,11 +50,7 @@ export class Server extends EventEmitter {
   private closePending = false;
   private readonly hostIo = new HostIo();
   private exitRequested = false;
-  private readonly launchSettings: LaunchSettings = {
-    env: { ...process.env },
-    disableRandomization: true,
-    startupWithShell: true,
-  };
+  private readonly launchSettings: LaunchSettings = defaultLaunchSettings();
   private ended = false;
   private threadsDocument: string | undefined;
 
@@ -152,16 +135,7 @@ export class Server extends EventEmitter {
   }
 
   private tid(): number {
-    const t = this.t;
-    if (this.generalThread > 0) {
-      if (!t.isAlive(this.generalThread)) throw new ProtocolError(`thread ${this.generalThread} is gone`);
-      return this.generalThread;
-    }
-    const last = t.lastStop();
-    if (last.kind === 'signal' && t.isAlive(last.tid)) return last.tid;
-    const first = t.threads()[0];
-    if (!first) throw new ProtocolError('no threads');
-    return first.tid;
+    return currentThread(this.t, this.generalThread);
   }
 
   private dispatch(r: Request): Reply | Promise<Reply> {
@@ -216,7 +190,7 @@ export class Server extends EventEmitter {
       case 'selectThread':
         return this.selectThread(r.op, r.pid, r.tid) ? OK : reply.error();
       case 'threadAlive':
-        return r.tid > 0 && this.isThreadOf(r.tid, r.pid) ? OK : reply.error();
+        return r.tid > 0 && this.target !== undefined && isThreadOf(this.target, r.tid, r.pid) ? OK : reply.error();
       case 'legacyResume': {
         const tid = this.tid();
         return this.resumeAndWait([r.step ? { type: 'step', signal: r.signal, tid } : { type: 'continue', signal: r.signal }]);
@@ -276,50 +250,24 @@ export class Server extends EventEmitter {
         return Promise.resolve(this.t.readMemory(r.addr, length)).then((data) => (data.length === length ? reply.crc(gdbCrc32(data)) : reply.error()));
       }
       case 'searchMemory':
-        return this.searchMemory(r.addr, r.length, r.pattern);
+        return searchMemory(this.t, r.addr, r.length, r.pattern).then((at) => (at === 'unreadable' ? reply.error() : reply.searchResult(at)));
       default:
         return this.setting(r);
     }
   }
 
-  /**
-   * H op thread-id (GDB manual, "Packets" and "thread-id syntax"): Hg picks
-   * the thread g/G/p/P read and write, 0 meaning any thread, -1 all of them,
-   * pPID.0 and pPID.-1 any thread of PID. A dead thread, a thread of another
-   * process, or a process not debugged here is an error.
-   */
+  /** H op thread-id: Hg picks the thread g/G/p/P read and write; Hc and Hs are checked, then vCont names its own. */
   private selectThread(op: 'g' | 'c' | 's', pid: number | undefined, tid: number): boolean {
     const t = this.target;
     if (!t) return tid <= 0;
-    let chosen = 0;
-    if (tid > 0) {
-      if (!this.isThreadOf(tid, pid)) return false;
-      chosen = tid;
-    } else if (pid !== undefined && pid > 0) {
-      // Any thread of that process: the one that stopped last if it is one of them.
-      const last = t.lastStop();
-      if (last.kind === 'signal' && this.isThreadOf(last.tid, pid)) chosen = last.tid;
-      else chosen = t.threads().find((th) => this.processOf(th.tid) === pid)?.tid ?? -1;
-      if (chosen < 0) return false;
-    }
+    const chosen = chooseThread(t, pid, tid);
+    if (chosen === undefined) return false;
     if (op === 'g') {
       this.generalThread = chosen;
       // With forks kept, memory and breakpoints go to this thread's process (gdb switches with Hg).
-      if (chosen > 0 && t.pidOf) t.selectProcess?.(this.processOf(chosen));
+      if (chosen > 0 && t.pidOf) t.selectProcess?.(processOf(t, chosen));
     }
     return true;
-  }
-
-  /** `tid` is a live thread here, and one of process `pid` if the thread-id named one (pPID.TID; 0 and -1 are any). */
-  private isThreadOf(tid: number, pid: number | undefined): boolean {
-    const t = this.target;
-    if (!t?.isAlive(tid)) return false;
-    return pid === undefined || pid <= 0 || this.processOf(tid) === pid;
-  }
-
-  /** The process a thread here belongs to (one process unless forks are kept). */
-  private processOf(tid: number): number {
-    return this.t.pidOf?.(tid) ?? this.t.pid;
   }
 
   /** `afterStep`: the stop answers a resume that stepped a thread (vCont s or r). */
@@ -482,37 +430,10 @@ export class Server extends EventEmitter {
   }
 
   private monitor(command: string): Reply {
-    const out = (s: string) => this.connection.send(reply.consoleOutput(s));
-    switch (command.trim().split(/\s+/)[0]) {
-      case 'help':
-        out(MONITOR_HELP);
-        return OK;
-      case 'exit':
-        this.exitRequested = true;
-        out('gdbsock will exit when this connection closes\n');
-        return OK;
-      default:
-        out(`unknown monitor command '${command}'; try 'monitor help'\n`);
-        return OK;
-    }
-  }
-
-  private async searchMemory(start: bigint, length: number, pattern: Buffer): Promise<Reply> {
-    let address = start;
-    let remaining = length;
-    const chunk = 1 << 20;
-    while (remaining >= pattern.length) {
-      const want = Math.min(remaining, chunk + pattern.length - 1);
-      const data = await this.t.readMemory(address, want);
-      if (data.length < pattern.length) return remaining <= data.length ? reply.searchResult(undefined) : reply.error();
-      const at = data.indexOf(pattern);
-      if (at >= 0) return reply.searchResult(address + BigInt(at));
-      if (data.length < want) return reply.error();
-      const advance = want - pattern.length + 1;
-      address += BigInt(advance);
-      remaining -= advance;
-    }
-    return reply.searchResult(undefined);
+    const { output, exit } = monitorCommand(command);
+    if (exit) this.exitRequested = true;
+    this.connection.send(reply.consoleOutput(output));
+    return OK;
   }
 
   /** The Q packets: settings for this connection and for the programs vRun starts. */
@@ -537,27 +458,8 @@ export class Server extends EventEmitter {
       case 'catchSyscalls':
         t?.setCatchSyscalls(r.syscalls);
         return OK;
-      case 'disableRandomization':
-        this.launchSettings.disableRandomization = r.on;
-        return OK;
-      case 'startupWithShell':
-        this.launchSettings.startupWithShell = r.on;
-        return OK;
-      case 'setWorkingDir':
-        if (r.dir !== undefined) this.launchSettings.cwd = r.dir;
-        else delete this.launchSettings.cwd;
-        return OK;
-      case 'environmentReset':
-        this.launchSettings.env = { ...process.env };
-        return OK;
-      case 'environmentSet':
-        this.launchSettings.env[r.name] = r.value;
-        return OK;
-      case 'environmentUnset':
-        delete this.launchSettings.env[r.name];
-        return OK;
       default:
-        return UNSUPPORTED;
+        return applyLaunchSetting(this.launchSettings, r) ? OK : UNSUPPORTED;
     }
   }
 }

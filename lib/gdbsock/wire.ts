@@ -1,10 +1,12 @@
 /**
  * Parsing of the small pieces inside RSP packets: hex numbers, thread ids
  * (GDB manual, "Packets", thread-id syntax with the multiprocess extension
- * `pPID.TID`). Everything from the wire is checked here and turned into typed
+ * `pPID.TID`), signals, vCont actions, breakpoint conditions. Everything from the wire is checked here and turned into typed
  * values or a ProtocolError; replies.ts formats what goes back.
  */
 import { hexValue } from './packet';
+import { fromGdbSignal } from './signals';
+import type { ResumeAction } from './target';
 
 export class ProtocolError extends Error {
   override name = 'ProtocolError';
@@ -77,6 +79,85 @@ export function parseThreadId(text: string, from = 0, to = text.length): ThreadI
     return { pid: parseIdPart(text, from + 1, dot), tid: parseIdPart(text, dot + 1, to) };
   }
   return { tid: parseIdPart(text, from, to) };
+}
+
+/** Conditions follow one ';' as "X<len>,<hex bytecode>" back to back; "cmds:" lists are not claimed. */
+export function parseConditions(text: string): Buffer[] | undefined {
+  const conditions: Buffer[] = [];
+  for (const extra of text.split(';')) {
+    let rest = extra;
+    while (rest.startsWith('X')) {
+      const comma = rest.indexOf(',');
+      if (comma < 0) throw new ProtocolError('condition without a length');
+      const len = parseHex(rest.slice(1, comma), 'condition length');
+      conditions.push(hexToBuffer(rest.slice(comma + 1, comma + 1 + len * 2)));
+      rest = rest.slice(comma + 1 + len * 2);
+    }
+  }
+  return conditions.length ? conditions : undefined;
+}
+
+/** vCont;action[:thread-id];... (GDB manual, "Packets", vCont), parsed in place. */
+export function parseVCont(text: string): ResumeAction[] {
+  const actions: ResumeAction[] = [];
+  for (let at = text.indexOf(';'); at >= 0 && at < text.length; ) {
+    let end = text.indexOf(';', at + 1);
+    if (end < 0) end = text.length;
+    let colon = text.indexOf(':', at + 1);
+    if (colon < 0 || colon > end) colon = end;
+    const id = colon < end ? parseThreadId(text, colon + 1, end) : undefined;
+    const tid = id === undefined || id.tid === -1 ? undefined : id.tid;
+    const parsed = parseVContAction(text, at + 1, colon);
+    if (tid !== undefined) parsed.tid = tid;
+    else if (id?.pid !== undefined && id.pid > 0) parsed.pid = id.pid; // pPID.-1: that process only
+    // The first action that applies to a thread wins, so keep gdb's order.
+    actions.push(parsed);
+    at = end;
+  }
+  if (actions.length === 0) throw new ProtocolError('vCont without actions');
+  return actions;
+}
+
+/** One vCont action, text[from, to): c, Csig, s, Ssig, t, rstart,end. */
+function parseVContAction(text: string, from: number, to: number): ResumeAction {
+  switch (text[from]) {
+    case 'c':
+      if (to === from + 1) return { type: 'continue', signal: 0 };
+      break;
+    case 'C':
+      return { type: 'continue', signal: linuxSignal(parseHexIn(text, from + 1, to, 'signal')) };
+    case 's':
+      if (to === from + 1) return { type: 'step', signal: 0 };
+      break;
+    case 'S':
+      return { type: 'step', signal: linuxSignal(parseHexIn(text, from + 1, to, 'signal')) };
+    case 't':
+      if (to === from + 1) return { type: 'stop' };
+      break;
+    case 'r': {
+      const comma = text.indexOf(',', from);
+      if (comma < 0 || comma > to) throw new ProtocolError('vCont;r needs start,end');
+      return { type: 'range', start: parseAddressIn(text, from + 1, comma), end: parseAddressIn(text, comma + 1, to) };
+    }
+  }
+  throw new ProtocolError(`unknown vCont action '${text.slice(from, Math.min(to, from + 40))}'`);
+}
+
+export function linuxSignal(gdb: number): number {
+  const linux = fromGdbSignal(gdb);
+  if (linux === undefined) throw new ProtocolError(`signal ${gdb} does not exist on Linux`);
+  return linux;
+}
+
+/** QPassSignals' list: gdb signal numbers in hex, the ones Linux lacks left out. */
+export function signalList(value: string): Set<number> {
+  const out = new Set<number>();
+  for (const s of value.split(';')) {
+    if (!s) continue;
+    const linux = fromGdbSignal(parseHex(s, 'signal'));
+    if (linux) out.add(linux);
+  }
+  return out;
 }
 
 /** gdb's CRC-32 for qCRC (polynomial 0x04c11db7, MSB first, seed 0xffffffff; GDB manual "General Query Packets"). */
