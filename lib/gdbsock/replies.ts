@@ -10,6 +10,9 @@ import type { RegisterLayout } from './registers';
 import { toGdbSignal } from './signals';
 import type { StopEvent } from './target';
 
+/** The largest packet gdbsock takes (qSupported's PacketSize); gdb reads memory in chunks of about half this (two hex digits per byte). */
+export const PACKET_SIZE = 0x100000;
+
 /** A reply body: text, or binary (already escaped) where the protocol says so. */
 export type Reply = Buffer | string;
 

@@ -8,21 +8,21 @@
 import { EventEmitter } from 'node:events';
 import type { ExecString } from '../ptrace';
 import type { Connection } from './connection';
+import { Extensions } from './extensions';
 import { type LaunchSettings, type TargetProvider, applyLaunchSetting, defaultLaunchSettings } from './launch-settings';
 import { searchMemory } from './memory-search';
 import { monitorCommand } from './monitor';
 import * as reply from './replies';
-import { NO_REPLY, OK, UNSUPPORTED, type Reply } from './replies';
+import { NO_REPLY, OK, PACKET_SIZE, UNSUPPORTED, type Reply } from './replies';
 import { type Request, RequestParser, describePacket } from './requests';
-import { SIGTRAP } from './signals';
 import { type ResumeAction, type StopEvent, type Target, TargetRefusal } from './target';
+import { stopReplyFor } from './stop-reply';
 import { chooseThread, currentThread, isThreadOf, processOf } from './thread-choice';
-import { followForks } from './targets/inferiors';
 import { HostIo } from './vfile';
+import { XferObjects } from './xfer';
 import { ProtocolError, gdbCrc32 } from './wire';
 
-/** gdb reads memory in chunks of about half this (two hex digits per byte). */
-export const PACKET_SIZE = 0x100000;
+export { PACKET_SIZE } from './replies';
 
 export type { LaunchSettings, TargetProvider } from './launch-settings';
 
@@ -34,12 +34,8 @@ export type ServerEnd = 'closed' | 'detached' | 'killed' | 'exit-requested';
  */
 export class Server extends EventEmitter {
   private readonly requests = new RequestParser();
-  private multiprocess = false;
+  private readonly extensions = new Extensions();
   private extended = false;
-  private threadEvents = false;
-  private execEvents = false;
-  private forkEvents = false;
-  private vforkEvents = false;
   /** The program gdb last ran or killed: `run` after a kill sends vRun with an empty name (as gdbserver, run it again). */
   private lastProgram: ExecString | undefined;
   private generalThread = 0;
@@ -52,7 +48,7 @@ export class Server extends EventEmitter {
   private exitRequested = false;
   private readonly launchSettings: LaunchSettings = defaultLaunchSettings();
   private ended = false;
-  private threadsDocument: string | undefined;
+  private readonly xfer = new XferObjects();
 
   constructor(
     private readonly connection: Connection,
@@ -226,8 +222,11 @@ export class Server extends EventEmitter {
         return this.startTarget(r);
       case 'vFile':
         return this.target?.hostIo?.(r.body) ?? this.hostIo.handle(r.body);
-      case 'qSupported':
-        return this.supported(r.features);
+      case 'qSupported': {
+        const { target, reply: answer } = this.extensions.negotiate(r.features, this.target);
+        this.target = target;
+        return answer;
+      }
       case 'currentThread':
         return reply.currentThread(this.threadId(this.tid()));
       case 'attached':
@@ -239,7 +238,7 @@ export class Server extends EventEmitter {
       case 'symbolLookup':
         return OK;
       case 'qXfer':
-        return this.xfer(r);
+        return this.xfer.read(() => this.t, r, () => this.tid(), (tid) => this.threadId(tid));
       case 'qXferWrite':
         this.t.writeSiginfo(this.tid(), r.data);
         return reply.written(r.data.length);
@@ -272,26 +271,7 @@ export class Server extends EventEmitter {
 
   /** `afterStep`: the stop answers a resume that stepped a thread (vCont s or r). */
   private stopReply(event: StopEvent, afterStep = false): string {
-    const t = this.t;
-    return reply.formatStopReply(event, t.pid, {
-      multiprocess: this.multiprocess,
-      pidOf: (tid) => t.pidOf?.(tid),
-      expedite: (tid) => {
-        try {
-          // Every stop builds this: a plain loop, no intermediate arrays.
-          const unavailable = t.unavailableRegisters?.(tid);
-          const regnos = afterStep && endsStep(event) ? t.registers.expeditedAfterStep : t.registers.expedited;
-          let text = '';
-          for (const n of regnos) {
-            if (unavailable?.has(n)) continue;
-            text += reply.expeditedRegister(n, t.readRegisterHex ? t.readRegisterHex(tid, n) : t.readRegister(tid, n).toString('hex'));
-          }
-          return text;
-        } catch {
-          return '';
-        }
-      },
-    });
+    return stopReplyFor(this.t, event, this.extensions.multiprocess, afterStep);
   }
 
   private writeAllRegisters(data: Buffer): Reply {
@@ -312,7 +292,7 @@ export class Server extends EventEmitter {
       await t.resume(actions);
       for (;;) {
         const event = await t.wait();
-        if (event.kind === 'thread-exited' && !this.threadEvents) continue;
+        if (event.kind === 'thread-exited' && !this.extensions.threadEvents) continue;
         if (event.kind === 'exited' || event.kind === 'killed') this.afterProcessEnd();
         this.afterStop(event);
         return this.stopReply(event, actions.some((a) => a.type === 'step' || a.type === 'range'));
@@ -354,7 +334,7 @@ export class Server extends EventEmitter {
   private async startTarget(r: Extract<Request, { kind: 'vAttach' | 'vRun' }>): Promise<Reply> {
     if (!this.provider) return reply.error();
     if (r.kind === 'vAttach') {
-      this.target = this.withEvents(await this.provider.attach(r.pid));
+      this.target = this.extensions.apply(await this.provider.attach(r.pid));
     } else {
       const argv: ExecString[] = r.argv;
       if (argv[0]!.length === 0) {
@@ -364,69 +344,16 @@ export class Server extends EventEmitter {
       }
       this.lastProgram = argv[0];
       if (this.target) await this.target.kill();
-      this.target = this.withEvents(await this.provider.launch(argv, this.launchSettings));
+      this.target = this.extensions.apply(await this.provider.launch(argv, this.launchSettings));
     }
     this.generalThread = 0;
     return this.stopReply(this.target.lastStop());
   }
 
-  /** A new target with the events gdb asked for; with fork events, one that can hold the forks gdb keeps. */
-  private withEvents(target: Target): Target {
-    target.setExecEvents(this.execEvents);
-    target.setThreadEvents?.(this.threadEvents);
-    return followForks(target, this.forkEvents, this.vforkEvents)!;
-  }
-
-  private supported(features: Set<string>): string {
-    this.multiprocess = features.has('multiprocess+');
-    this.target?.setExecEvents(features.has('exec-events+'));
-    this.execEvents = features.has('exec-events+');
-    // Fork events name the child as pPID.TID: only with multiprocess ids (gdb asks for both).
-    const forks = this.multiprocess && (this.target === undefined || this.target.setForkEvents !== undefined);
-    this.forkEvents = forks && features.has('fork-events+');
-    this.vforkEvents = forks && features.has('vfork-events+');
-    this.target = followForks(this.target, this.forkEvents, this.vforkEvents);
-    return reply.supported({
-      packetSize: PACKET_SIZE,
-      multiprocess: this.multiprocess,
-      noResumed: features.has('no-resumed+'),
-      execEvents: this.execEvents,
-      forkEvents: this.forkEvents,
-      vforkEvents: this.vforkEvents,
-    });
-  }
-
-  private xfer(r: Extract<Request, { kind: 'qXfer' }>): Reply | Promise<Reply> {
-    const { offset, length } = r;
-    const chunk = (data: Buffer | string | undefined) =>
-      data === undefined ? reply.error() : reply.xferChunk(typeof data === 'string' ? Buffer.from(data) : data, offset, length);
-    switch (r.object) {
-      case 'features':
-        return chunk(this.t.registers.xml.get(r.annex));
-      case 'auxv':
-        return chunk(this.t.auxv());
-      case 'exec-file':
-        // The annex names the process (gdb asks for each inferior's program).
-        return chunk(this.t.execFile(r.pid));
-      case 'siginfo':
-        return chunk(this.t.siginfo(this.tid()));
-      case 'threads':
-        // Built at offset 0 and kept for the chunks after it (as gdbserver does): threads may come and go between them.
-        if (offset === 0 || this.threadsDocument === undefined) {
-          this.threadsDocument = reply.threadsXml(this.t.threads().map((th) => ({ ...th, id: this.threadId(th.tid) })));
-        }
-        return chunk(this.threadsDocument);
-      case 'libraries-svr4':
-        return this.t.librariesSvr4().then(chunk);
-      default:
-        return UNSUPPORTED;
-    }
-  }
-
   /** A thread id for gdb, with the thread's own process when there are several. */
   private threadId(tid: number): string {
     const t = this.t;
-    return reply.formatThreadId(t.pidOf?.(tid) ?? t.pid, tid, this.multiprocess);
+    return reply.formatThreadId(t.pidOf?.(tid) ?? t.pid, tid, this.extensions.multiprocess);
   }
 
   private monitor(command: string): Reply {
@@ -452,8 +379,8 @@ export class Server extends EventEmitter {
       case 'programSignals':
         return OK;
       case 'threadEvents':
-        this.threadEvents = r.on;
-        t?.setThreadEvents?.(this.threadEvents);
+        this.extensions.threadEvents = r.on;
+        t?.setThreadEvents?.(this.extensions.threadEvents);
         return OK;
       case 'catchSyscalls':
         t?.setCatchSyscalls(r.syscalls);
@@ -462,9 +389,4 @@ export class Server extends EventEmitter {
         return applyLaunchSetting(this.launchSettings, r) ? OK : UNSUPPORTED;
     }
   }
-}
-
-/** A stop that can end a step or a range step: a trap with nothing else to report (no breakpoint, watchpoint or event). */
-function endsStep(event: StopEvent): boolean {
-  return event.kind === 'signal' && event.signal === SIGTRAP && event.reason === undefined;
 }
