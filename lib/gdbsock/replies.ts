@@ -43,6 +43,11 @@ export const NO_PROCESS = 'W00';
 /** vCont? : the actions vCont takes. */
 export const VCONT_ACTIONS = 'vCont;c;C;s;S;t;r';
 
+/** A register's or memory's bytes in hex (p, and the pieces of g). */
+export function hex(data: Buffer): string {
+  return data.toString('hex');
+}
+
 /** A `p` reply for a register the target does not know: 'xx' per byte. */
 export function unavailableRegister(size: number): string {
   return 'xx'.repeat(size);

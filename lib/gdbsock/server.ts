@@ -147,7 +147,7 @@ export class Server extends EventEmitter {
         const t = this.t;
         const tid = this.tid();
         // Read first: the read may find the thread's registers gone (killed from outside).
-        const hex = t.readRegisters(tid).toString('hex');
+        const hex = reply.hex(t.readRegisters(tid));
         return reply.registers(hex, t.registers, t.unavailableRegisters?.(tid));
       }
       case 'writeRegisters':
@@ -158,7 +158,7 @@ export class Server extends EventEmitter {
         // Read first: the read may find the thread's registers gone (killed from outside).
         const value = this.t.readRegister(this.tid(), regno);
         if (this.t.unavailableRegisters?.(this.tid())?.has(regno)) return reply.unavailableRegister(this.t.registers.registers[regno]!.size);
-        return value.toString('hex');
+        return reply.hex(value);
       }
       case 'writeRegister':
         this.t.writeRegister(this.tid(), r.regno, r.value);
