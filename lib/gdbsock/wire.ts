@@ -1,12 +1,12 @@
 /**
- * Parsing and formatting of the small pieces inside RSP packets: hex numbers,
- * thread ids (GDB manual, "Packets", thread-id syntax with the multiprocess
- * extension `pPID.TID`), stop replies. Everything from the wire is checked here
- * and turned into typed values or a ProtocolError.
+ * Parsing of the small pieces inside RSP packets: hex numbers, thread ids
+ * (GDB manual, "Packets", thread-id syntax with the multiprocess extension
+ * `pPID.TID`), signals, vCont actions, breakpoint conditions. Everything from the wire is checked here and turned into typed
+ * values or a ProtocolError; replies.ts formats what goes back.
  */
-import { escapeBinary, hexValue } from './packet';
-import { toGdbSignal } from './signals';
-import type { StopEvent } from './target';
+import { hexValue } from './packet';
+import { fromGdbSignal } from './signals';
+import type { ResumeAction } from './target';
 
 export class ProtocolError extends Error {
   override name = 'ProtocolError';
@@ -81,70 +81,83 @@ export function parseThreadId(text: string, from = 0, to = text.length): ThreadI
   return { tid: parseIdPart(text, from, to) };
 }
 
-export function formatThreadId(pid: number, tid: number, multiprocess: boolean): string {
-  return multiprocess ? `p${pid.toString(16)}.${tid.toString(16)}` : tid.toString(16);
-}
-
-const hex2 = (n: number) => n.toString(16).padStart(2, '0');
-
-/** The reply for a StopEvent (GDB manual, "Stop Reply Packets"). */
-export function formatStopReply(
-  event: StopEvent,
-  pid: number,
-  options: { multiprocess: boolean; expedite?: (tid: number) => string; pidOf?: (tid: number) => number | undefined },
-): string {
-  // With forks kept under trace, the event's own process, not the first one's.
-  const process = (p: number) => (options.multiprocess ? `;process:${p.toString(16)}` : '');
-  const threadPid = (tid: number) => options.pidOf?.(tid) ?? pid;
-  switch (event.kind) {
-    case 'exited':
-      return `W${hex2(event.code & 0xff)}${process(event.pid)}`;
-    case 'killed':
-      return `X${hex2(toGdbSignal(event.signal))}${process(event.pid)}`;
-    case 'no-resumed':
-      return 'N';
-    case 'thread-exited':
-      return `w${hex2(event.code & 0xff)};${formatThreadId(event.pid ?? pid, event.tid, options.multiprocess)}`;
-    case 'signal': {
-      let reply = `T${hex2(toGdbSignal(event.signal))}`;
-      const r = event.reason;
-      if (r) {
-        switch (r.type) {
-          case 'swbreak':
-          case 'hwbreak':
-          case 'create':
-          case 'vforkdone':
-            reply += `${r.type}:;`;
-            break;
-          case 'watch':
-          case 'rwatch':
-          case 'awatch':
-            reply += `${r.type}:${r.address.toString(16)};`;
-            break;
-          case 'syscall_entry':
-          case 'syscall_return':
-            reply += `${r.type}:${r.nr.toString(16)};`;
-            break;
-          case 'exec':
-            reply += `exec:${Buffer.from(r.path).toString('hex')};`;
-            break;
-          case 'fork':
-          case 'vfork':
-            reply += `${r.type}:${formatThreadId(r.childPid, r.childTid, options.multiprocess)};`;
-            break;
-        }
-      }
-      reply += options.expedite?.(event.tid) ?? '';
-      return `${reply}thread:${formatThreadId(threadPid(event.tid), event.tid, options.multiprocess)};`;
+/** Conditions follow one ';' as "X<len>,<hex bytecode>" back to back; "cmds:" lists are not claimed. */
+export function parseConditions(text: string): Buffer[] | undefined {
+  const conditions: Buffer[] = [];
+  for (const extra of text.split(';')) {
+    let rest = extra;
+    while (rest.startsWith('X')) {
+      const comma = rest.indexOf(',');
+      if (comma < 0) throw new ProtocolError('condition without a length');
+      const len = parseHex(rest.slice(1, comma), 'condition length');
+      conditions.push(hexToBuffer(rest.slice(comma + 1, comma + 1 + len * 2)));
+      rest = rest.slice(comma + 1 + len * 2);
     }
   }
+  return conditions.length ? conditions : undefined;
 }
 
-/** A qXfer read reply: 'l' for the last piece, 'm' when more follows; binary, escaped. */
-export function xferChunk(data: Buffer, offset: number, length: number): Buffer {
-  const piece = data.subarray(Math.min(offset, data.length), Math.min(offset + length, data.length));
-  const more = offset + length < data.length;
-  return Buffer.concat([Buffer.from(more ? 'm' : 'l'), escapeBinary(piece)]);
+/** vCont;action[:thread-id];... (GDB manual, "Packets", vCont), parsed in place. */
+export function parseVCont(text: string): ResumeAction[] {
+  const actions: ResumeAction[] = [];
+  for (let at = text.indexOf(';'); at >= 0 && at < text.length; ) {
+    let end = text.indexOf(';', at + 1);
+    if (end < 0) end = text.length;
+    let colon = text.indexOf(':', at + 1);
+    if (colon < 0 || colon > end) colon = end;
+    const id = colon < end ? parseThreadId(text, colon + 1, end) : undefined;
+    const tid = id === undefined || id.tid === -1 ? undefined : id.tid;
+    const parsed = parseVContAction(text, at + 1, colon);
+    if (tid !== undefined) parsed.tid = tid;
+    else if (id?.pid !== undefined && id.pid > 0) parsed.pid = id.pid; // pPID.-1: that process only
+    // The first action that applies to a thread wins, so keep gdb's order.
+    actions.push(parsed);
+    at = end;
+  }
+  if (actions.length === 0) throw new ProtocolError('vCont without actions');
+  return actions;
+}
+
+/** One vCont action, text[from, to): c, Csig, s, Ssig, t, rstart,end. */
+function parseVContAction(text: string, from: number, to: number): ResumeAction {
+  switch (text[from]) {
+    case 'c':
+      if (to === from + 1) return { type: 'continue', signal: 0 };
+      break;
+    case 'C':
+      return { type: 'continue', signal: linuxSignal(parseHexIn(text, from + 1, to, 'signal')) };
+    case 's':
+      if (to === from + 1) return { type: 'step', signal: 0 };
+      break;
+    case 'S':
+      return { type: 'step', signal: linuxSignal(parseHexIn(text, from + 1, to, 'signal')) };
+    case 't':
+      if (to === from + 1) return { type: 'stop' };
+      break;
+    case 'r': {
+      const comma = text.indexOf(',', from);
+      if (comma < 0 || comma > to) throw new ProtocolError('vCont;r needs start,end');
+      return { type: 'range', start: parseAddressIn(text, from + 1, comma), end: parseAddressIn(text, comma + 1, to) };
+    }
+  }
+  throw new ProtocolError(`unknown vCont action '${text.slice(from, Math.min(to, from + 40))}'`);
+}
+
+export function linuxSignal(gdb: number): number {
+  const linux = fromGdbSignal(gdb);
+  if (linux === undefined) throw new ProtocolError(`signal ${gdb} does not exist on Linux`);
+  return linux;
+}
+
+/** QPassSignals' list: gdb signal numbers in hex, the ones Linux lacks left out. */
+export function signalList(value: string): Set<number> {
+  const out = new Set<number>();
+  for (const s of value.split(';')) {
+    if (!s) continue;
+    const linux = fromGdbSignal(parseHex(s, 'signal'));
+    if (linux) out.add(linux);
+  }
+  return out;
 }
 
 /** gdb's CRC-32 for qCRC (polynomial 0x04c11db7, MSB first, seed 0xffffffff; GDB manual "General Query Packets"). */

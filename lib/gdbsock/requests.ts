@@ -1,0 +1,348 @@
+/**
+ * Turns a packet's payload into a typed request (GDB manual, "Packets",
+ * "General Query Packets"): the one place that knows the syntax of what gdb
+ * asks. The server decides what requests mean and never sees packet text;
+ * replies.ts spells its answers. A payload that cannot be parsed is a
+ * 'malformed' request; one the server does not know is 'unknown', answered
+ * with the empty reply so gdb can probe.
+ */
+import { unescapeBinary } from './packet';
+import type { BreakpointType, ResumeAction } from './target';
+import {
+  ProtocolError,
+  hexToBuffer,
+  linuxSignal,
+  parseAddress,
+  parseAddressIn,
+  parseConditions,
+  parseHex,
+  parseHexIn,
+  parseThreadId,
+  parseVCont,
+  signalList,
+} from './wire';
+
+/**
+ * The hot packets (g, p, m, Z/z, vCont) come back in one object per kind,
+ * owned by the parser and overwritten by the next parse: read their fields
+ * before anything awaits.
+ */
+export interface ReadRegister {
+  kind: 'readRegister';
+  regno: number;
+}
+export interface ReadMemory {
+  kind: 'readMemory';
+  addr: bigint;
+  length: number;
+}
+export interface Breakpoint {
+  kind: 'breakpoint';
+  insert: boolean;
+  type: BreakpointType;
+  addr: bigint;
+  /** The Z packet's kind: the breakpoint's length in bytes on x86. */
+  length: number;
+  /** Agent-expression bytecodes gdb wants evaluated before stopping. */
+  conditions: Buffer[] | undefined;
+}
+export interface VCont {
+  kind: 'vCont';
+  actions: ResumeAction[];
+}
+
+export type Request =
+  | { kind: 'stopReason' }
+  | { kind: 'readRegisters' }
+  | { kind: 'writeRegisters'; data: Buffer }
+  | ReadRegister
+  | { kind: 'writeRegister'; regno: number; value: Buffer }
+  | ReadMemory
+  /** M and X; `binary` is X (whose empty write is gdb's probe for it). */
+  | { kind: 'writeMemory'; addr: bigint; data: Buffer; binary: boolean }
+  | Breakpoint
+  /** H op thread-id; tid 0 means any thread, -1 all of them. */
+  | { kind: 'selectThread'; op: 'g' | 'c' | 's'; pid: number | undefined; tid: number }
+  | { kind: 'threadAlive'; pid: number | undefined; tid: number }
+  /** c, s, C, S: the signal already a Linux one. */
+  | { kind: 'legacyResume'; step: boolean; signal: number }
+  | VCont
+  | { kind: 'vContQuery' }
+  /** D, or D;PID for one process of several. */
+  | { kind: 'detach'; pid: number | undefined }
+  | { kind: 'kill' }
+  /** vKill, or vKill;PID. */
+  | { kind: 'vKill'; pid: number | undefined }
+  | { kind: 'extendedMode' }
+  | { kind: 'vAttach'; pid: number }
+  /** Kept as bytes, not decoded: a program's path and arguments need not be UTF-8. */
+  | { kind: 'vRun'; argv: Buffer[] }
+  | { kind: 'vFile'; body: Buffer }
+  | { kind: 'qSupported'; features: Set<string> }
+  | { kind: 'currentThread' }
+  | { kind: 'attached' }
+  | { kind: 'threadListFirst' }
+  | { kind: 'threadListNext' }
+  | { kind: 'symbolLookup' }
+  /** `pid`: exec-file's annex, the process whose program gdb wants. */
+  | { kind: 'qXfer'; object: string; annex: string; pid: number | undefined; offset: number; length: number }
+  | { kind: 'qXferWrite'; object: 'siginfo'; annex: string; data: Buffer }
+  | { kind: 'monitor'; command: string }
+  | { kind: 'crc'; addr: bigint; length: number }
+  | { kind: 'searchMemory'; addr: bigint; length: number; pattern: Buffer }
+  | { kind: 'startNoAckMode' }
+  | { kind: 'nonStop'; on: boolean }
+  /** Linux signal numbers. */
+  | { kind: 'passSignals'; signals: Set<number> }
+  | { kind: 'programSignals' }
+  | { kind: 'threadEvents'; on: boolean }
+  /** undefined: stop catching; an empty set: catch every syscall. */
+  | { kind: 'catchSyscalls'; syscalls: Set<number> | undefined }
+  | { kind: 'disableRandomization'; on: boolean }
+  | { kind: 'startupWithShell'; on: boolean }
+  | { kind: 'setWorkingDir'; dir: string | undefined }
+  | { kind: 'environmentReset' }
+  | { kind: 'environmentSet'; name: string; value: string }
+  | { kind: 'environmentUnset'; name: string }
+  | { kind: 'unknown' }
+  | { kind: 'malformed'; packet: string; reason: string };
+
+export type RequestKind = Request['kind'];
+
+const Z_TYPES: readonly (BreakpointType | undefined)[] = ['software', 'hardware', 'write', 'read', 'access'];
+
+const READ_REGISTERS: Request = { kind: 'readRegisters' };
+const STOP_REASON: Request = { kind: 'stopReason' };
+const UNKNOWN: Request = { kind: 'unknown' };
+
+/** One per connection: it holds the hot kinds' reused objects and the last QPassSignals. */
+export class RequestParser {
+  private readonly readRegister: ReadRegister = { kind: 'readRegister', regno: 0 };
+  private readonly readMemory: ReadMemory = { kind: 'readMemory', addr: 0n, length: 0 };
+  private readonly breakpoint: Breakpoint = { kind: 'breakpoint', insert: false, type: 'software', addr: 0n, length: 0, conditions: undefined };
+  private readonly vCont: VCont = { kind: 'vCont', actions: [] };
+  /** gdb sends the same QPassSignals before every resume: parsed once, the same set after that. */
+  private passSignals: { text: string; request: Request } | undefined;
+
+  parse(payload: Buffer): Request {
+    try {
+      return this.parseText(payload.toString('latin1'), payload);
+    } catch (err) {
+      return { kind: 'malformed', packet: describePacket(payload), reason: (err as Error).message };
+    }
+  }
+
+  private parseText(text: string, payload: Buffer): Request {
+    switch (text[0]) {
+      case '?':
+        return STOP_REASON;
+      case 'g':
+        return READ_REGISTERS;
+      case 'G':
+        return { kind: 'writeRegisters', data: hexToBuffer(text.slice(1)) };
+      case 'p':
+        this.readRegister.regno = parseHexIn(text, 1, text.length, 'register');
+        return this.readRegister;
+      case 'P': {
+        const [n, v] = text.slice(1).split('=');
+        return { kind: 'writeRegister', regno: parseHex(n ?? '', 'register'), value: hexToBuffer(v ?? '') };
+      }
+      case 'm':
+        return this.parseReadMemory(text);
+      case 'M': {
+        const [where, data] = text.slice(1).split(':');
+        const [addr, len] = (where ?? '').split(',');
+        const bytes = hexToBuffer(data ?? '');
+        if (bytes.length !== parseHex(len ?? '', 'length')) throw new ProtocolError('length does not match data');
+        return { kind: 'writeMemory', addr: parseAddress(addr ?? ''), data: bytes, binary: false };
+      }
+      case 'X':
+        return parseWriteBinary(payload);
+      case 'Z':
+      case 'z':
+        return this.parseBreakpoint(text);
+      case 'H': {
+        const op = text[1];
+        // Other ops get the empty reply, as gdbserver ignores them so the protocol can grow.
+        if (op !== 'g' && op !== 'c' && op !== 's') return UNKNOWN;
+        const { pid, tid } = parseThreadId(text, 2);
+        return { kind: 'selectThread', op, pid, tid };
+      }
+      case 'T': {
+        const { pid, tid } = parseThreadId(text, 1);
+        return { kind: 'threadAlive', pid, tid };
+      }
+      case 'c':
+      case 's':
+        return { kind: 'legacyResume', step: text[0] === 's', signal: 0 };
+      case 'C':
+      case 'S': {
+        const [sig] = text.slice(1).split(';');
+        return { kind: 'legacyResume', step: text[0] === 'S', signal: linuxSignal(parseHex(sig ?? '', 'signal')) };
+      }
+      case 'D':
+        return { kind: 'detach', pid: text.startsWith('D;') ? parseHex(text.slice(2), 'pid') : undefined };
+      case 'k':
+        return { kind: 'kill' };
+      case '!':
+        return { kind: 'extendedMode' };
+      case 'q':
+        return this.parseQuery(text, payload);
+      case 'Q':
+        return this.parseSetting(text);
+      case 'v':
+        return this.parseV(text, payload);
+      default:
+        return UNKNOWN;
+    }
+  }
+
+  /** m addr,length, parsed in place. */
+  private parseReadMemory(text: string): Request {
+    const comma = text.indexOf(',');
+    if (comma < 0) throw new ProtocolError('m needs addr,length');
+    const r = this.readMemory;
+    r.addr = parseAddressIn(text, 1, comma);
+    r.length = parseHexIn(text, comma + 1, text.length, 'length');
+    return r;
+  }
+
+  /** Z/z type,addr,kind[;cond_list...] (GDB manual, "Packets", Z0), parsed in place. */
+  private parseBreakpoint(text: string): Request {
+    const typeEnd = text.indexOf(',');
+    const type = (typeEnd < 0 ? text.length : typeEnd) === 2 ? Z_TYPES[text.charCodeAt(1) - 0x30] : undefined;
+    if (!type) return UNKNOWN;
+    const comma = text.indexOf(',', typeEnd + 1);
+    if (comma < 0) throw new ProtocolError(`${text[0]} needs type,addr,kind`);
+    const semicolon = text.indexOf(';', comma);
+    const r = this.breakpoint;
+    r.insert = text[0] === 'Z';
+    r.type = type;
+    r.addr = parseAddressIn(text, typeEnd + 1, comma);
+    r.length = parseHexIn(text, comma + 1, semicolon < 0 ? text.length : semicolon, 'kind');
+    r.conditions = r.insert && semicolon >= 0 ? parseConditions(text.slice(semicolon + 1)) : undefined;
+    return r;
+  }
+
+  private parseQuery(text: string, payload: Buffer): Request {
+    if (text.startsWith('qSupported')) return { kind: 'qSupported', features: new Set(text.slice('qSupported:'.length).split(';')) };
+    if (text === 'qC') return { kind: 'currentThread' };
+    if (text.startsWith('qAttached')) return { kind: 'attached' };
+    if (text === 'qfThreadInfo') return { kind: 'threadListFirst' };
+    if (text === 'qsThreadInfo') return { kind: 'threadListNext' };
+    if (text.startsWith('qSymbol')) return { kind: 'symbolLookup' };
+    if (text.startsWith('qXfer:')) return parseXfer(text, payload);
+    if (text.startsWith('qRcmd,')) return { kind: 'monitor', command: hexToBuffer(text.slice(6)).toString() };
+    if (text.startsWith('qCRC:')) {
+      const [addr, len] = text.slice(5).split(',');
+      return { kind: 'crc', addr: parseAddress(addr ?? ''), length: parseHex(len ?? '', 'length') };
+    }
+    if (text.startsWith('qSearch:memory:')) return parseSearchMemory(payload);
+    // qOffsets, qThreadExtraInfo and the rest: the empty reply.
+    return UNKNOWN;
+  }
+
+  private parseSetting(text: string): Request {
+    const [name, value = ''] = splitOnce(text, ':');
+    switch (name) {
+      case 'QStartNoAckMode':
+        return { kind: 'startNoAckMode' };
+      case 'QNonStop':
+        return { kind: 'nonStop', on: value !== '0' };
+      case 'QPassSignals':
+        if (this.passSignals?.text !== value) this.passSignals = { text: value, request: { kind: 'passSignals', signals: signalList(value) } };
+        return this.passSignals.request;
+      case 'QProgramSignals':
+        return { kind: 'programSignals' };
+      case 'QThreadEvents':
+        return { kind: 'threadEvents', on: value === '1' };
+      case 'QCatchSyscalls': {
+        if (value === '0') return { kind: 'catchSyscalls', syscalls: undefined };
+        const [, ...numbers] = value.split(';');
+        return { kind: 'catchSyscalls', syscalls: new Set(numbers.map((n) => parseHex(n, 'syscall'))) };
+      }
+      case 'QDisableRandomization':
+        return { kind: 'disableRandomization', on: value === '1' };
+      case 'QStartupWithShell':
+        return { kind: 'startupWithShell', on: value === '1' };
+      case 'QSetWorkingDir':
+        return { kind: 'setWorkingDir', dir: value ? hexToBuffer(value).toString() : undefined };
+      case 'QEnvironmentReset':
+        return { kind: 'environmentReset' };
+      case 'QEnvironmentHexEncoded': {
+        const [k, v = ''] = splitOnce(hexToBuffer(value).toString(), '=');
+        return { kind: 'environmentSet', name: k, value: v };
+      }
+      case 'QEnvironmentUnset':
+        return { kind: 'environmentUnset', name: hexToBuffer(value).toString() };
+      default:
+        return UNKNOWN;
+    }
+  }
+
+  private parseV(text: string, payload: Buffer): Request {
+    if (text === 'vCont?') return { kind: 'vContQuery' };
+    if (text.startsWith('vCont;')) {
+      this.vCont.actions = parseVCont(text);
+      return this.vCont;
+    }
+    if (text.startsWith('vFile:')) return { kind: 'vFile', body: payload.subarray(6) };
+    if (text.startsWith('vKill')) return { kind: 'vKill', pid: text.startsWith('vKill;') ? parseHex(text.slice(6), 'pid') : undefined };
+    if (text.startsWith('vAttach;')) return { kind: 'vAttach', pid: parseHex(text.slice(8), 'pid') };
+    if (text.startsWith('vRun;')) return { kind: 'vRun', argv: text.slice(5).split(';').map(hexToBuffer) };
+    // vMustReplyEmpty and the rest: the empty reply.
+    return UNKNOWN;
+  }
+}
+
+/** X addr,length:data, data binary and escaped. */
+function parseWriteBinary(payload: Buffer): Request {
+  const colon = payload.indexOf(0x3a);
+  if (colon < 0) throw new ProtocolError('X needs addr,length:data');
+  const [addr, len] = payload.subarray(1, colon).toString('latin1').split(',');
+  const data = unescapeBinary(payload.subarray(colon + 1));
+  if (data.length !== parseHex(len ?? '', 'length')) throw new ProtocolError('length does not match data');
+  // An empty write is gdb's probe for X: its address need not parse.
+  return { kind: 'writeMemory', addr: data.length ? parseAddress(addr ?? '') : 0n, data, binary: true };
+}
+
+/** qXfer:object:read:annex:offset,length and qXfer:object:write:annex:offset:data ("General Query Packets"). */
+function parseXfer(text: string, payload: Buffer): Request {
+  const [, object = '', op, annex = '', range = ''] = text.split(':');
+  if (op === 'write') {
+    if (object !== 'siginfo') return UNKNOWN;
+    const headerLength = ['qXfer', object, op, annex, range].join(':').length + 1;
+    return { kind: 'qXferWrite', object, annex, data: unescapeBinary(payload.subarray(headerLength)) };
+  }
+  if (op !== 'read') return UNKNOWN;
+  const [offText, lenText] = range.split(',');
+  const offset = parseHex(offText ?? '', 'offset');
+  const length = parseHex(lenText ?? '', 'length');
+  const pid = object === 'exec-file' && annex ? parseHex(annex, 'pid') : undefined;
+  return { kind: 'qXfer', object, annex, pid, offset, length };
+}
+
+/** qSearch:memory:address;length;search-pattern (pattern binary, escaped). */
+function parseSearchMemory(payload: Buffer): Request {
+  const head = 'qSearch:memory:'.length;
+  const semi1 = payload.indexOf(0x3b, head);
+  const semi2 = payload.indexOf(0x3b, semi1 + 1);
+  if (semi1 < 0 || semi2 < 0) throw new ProtocolError('qSearch:memory needs address;length;pattern');
+  return {
+    kind: 'searchMemory',
+    addr: parseAddress(payload.subarray(head, semi1).toString('latin1')),
+    length: parseHex(payload.subarray(semi1 + 1, semi2).toString('latin1'), 'length'),
+    pattern: unescapeBinary(payload.subarray(semi2 + 1)),
+  };
+}
+
+function splitOnce(text: string, sep: string): [string, string?] {
+  const i = text.indexOf(sep);
+  return i < 0 ? [text] : [text.slice(0, i), text.slice(i + 1)];
+}
+
+/** The start of a packet, printable, for a log line. */
+export function describePacket(payload: Buffer): string {
+  const text = payload.subarray(0, 60).toString('latin1').replace(/[^\x20-\x7e]/g, '.');
+  return `packet '${text}${payload.length > 60 ? '...' : ''}'`;
+}

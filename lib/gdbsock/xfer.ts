@@ -1,0 +1,39 @@
+/**
+ * The objects qXfer:OBJECT:read serves (GDB manual, "General Query Packets",
+ * qXfer), read from a Target and sent in the chunks gdb asks for.
+ */
+import { type Reply, UNSUPPORTED, error, threadsXml, xferChunk } from './replies';
+import type { Request } from './requests';
+import type { Target } from './target';
+
+export class XferObjects {
+  private threadsDocument: string | undefined;
+
+  /** `target` throws if there is none; `tid`: the thread siginfo is read from; `threadId`: a thread's id as gdb is to see it. */
+  read(target: () => Target, r: Extract<Request, { kind: 'qXfer' }>, tid: () => number, threadId: (tid: number) => string): Reply | Promise<Reply> {
+    const { offset, length } = r;
+    const chunk = (data: Buffer | string | undefined) =>
+      data === undefined ? error() : xferChunk(typeof data === 'string' ? Buffer.from(data) : data, offset, length);
+    switch (r.object) {
+      case 'features':
+        return chunk(target().registers.xml.get(r.annex));
+      case 'auxv':
+        return chunk(target().auxv());
+      case 'exec-file':
+        // The annex names the process (gdb asks for each inferior's program).
+        return chunk(target().execFile(r.pid));
+      case 'siginfo':
+        return chunk(target().siginfo(tid()));
+      case 'threads':
+        // Built at offset 0 and kept for the chunks after it (as gdbserver does): threads may come and go between them.
+        if (offset === 0 || this.threadsDocument === undefined) {
+          this.threadsDocument = threadsXml(target().threads().map((th) => ({ ...th, id: threadId(th.tid) })));
+        }
+        return chunk(this.threadsDocument);
+      case 'libraries-svr4':
+        return target().librariesSvr4().then(chunk);
+      default:
+        return UNSUPPORTED;
+    }
+  }
+}

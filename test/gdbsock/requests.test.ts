@@ -1,0 +1,52 @@
+import t from 'tap';
+import * as reply from '../../lib/gdbsock/replies';
+import { RequestParser } from '../../lib/gdbsock/requests';
+
+const parse = (p: RequestParser, s: string) => p.parse(Buffer.from(s, 'latin1'));
+
+t.test('each packet family becomes its typed request', async (t) => {
+  const p = new RequestParser();
+  t.same(parse(p, 'g'), { kind: 'readRegisters' });
+  t.same(parse(p, 'p1a'), { kind: 'readRegister', regno: 0x1a });
+  t.same(parse(p, 'm7ffff7dd0000,40'), { kind: 'readMemory', addr: 0x7ffff7dd0000n, length: 0x40 });
+  t.same(parse(p, 'Z0,401136,1'), { kind: 'breakpoint', insert: true, type: 'software', addr: 0x401136n, length: 1, conditions: undefined });
+  t.same(parse(p, 'z2,601040,8'), { kind: 'breakpoint', insert: false, type: 'write', addr: 0x601040n, length: 8, conditions: undefined });
+  t.same(parse(p, 'Z0,401136,1;X2,2201'), { kind: 'breakpoint', insert: true, type: 'software', addr: 0x401136n, length: 1, conditions: [Buffer.from([0x22, 0x01])] });
+  t.same(parse(p, 'vCont;s:p7.8;c'), { kind: 'vCont', actions: [{ type: 'step', signal: 0, tid: 8 }, { type: 'continue', signal: 0 }] });
+  t.same(parse(p, 'qXfer:features:read:target.xml:0,fff'), { kind: 'qXfer', object: 'features', annex: 'target.xml', pid: undefined, offset: 0, length: 0xfff });
+  t.same(parse(p, 'qXfer:exec-file:read:1f:10,20'), { kind: 'qXfer', object: 'exec-file', annex: '1f', pid: 0x1f, offset: 0x10, length: 0x20 });
+  t.same(parse(p, 'Hgp7.-1'), { kind: 'selectThread', op: 'g', pid: 7, tid: -1 });
+  t.same(parse(p, 'D;1f'), { kind: 'detach', pid: 0x1f });
+  t.same(parse(p, 'vRun;;6161'), { kind: 'vRun', argv: [Buffer.alloc(0), Buffer.from('aa')] });
+  t.same(parse(p, 'QEnvironmentHexEncoded:413d31'), { kind: 'environmentSet', name: 'A', value: '1' });
+  t.same(parse(p, 'X1000,0:'), { kind: 'writeMemory', addr: 0n, data: Buffer.alloc(0), binary: true }, "X's empty probe needs no address");
+});
+
+t.test('what the server does not know is unknown, what it cannot parse is malformed', async (t) => {
+  const p = new RequestParser();
+  for (const s of ['vMustReplyEmpty', 'qOffsets', 'Hx1', 'Z9,1,1', 'Z10,1,1', 'qXfer:foo:write::0:', 'QFoo:1', 'j']) t.same(parse(p, s), { kind: 'unknown' }, s);
+  for (const s of ['mzz,1', 'm10', 'Z0,401136', 'vCont;q', 'vCont;', 'C99', 'M10,2:00', 'qXfer:auxv:read::x,1']) t.equal(parse(p, s).kind, 'malformed', s);
+  t.match(parse(p, 'mzz,1'), { kind: 'malformed', packet: "packet 'mzz,1'", reason: /bad address/ });
+});
+
+t.test('the hot kinds reuse one object; QPassSignals parses once per text', async (t) => {
+  const p = new RequestParser();
+  t.equal(parse(p, 'm10,1'), parse(p, 'm20,2'));
+  t.equal(parse(p, 'Z0,10,1'), parse(p, 'z0,10,1'));
+  t.equal(parse(p, 'g'), parse(p, 'g'));
+  const a = parse(p, 'QPassSignals:e;14');
+  t.equal(parse(p, 'QPassSignals:e;14'), a);
+  t.not(parse(p, 'QPassSignals:e'), a);
+});
+
+t.test('replies', async (t) => {
+  t.equal(reply.error(), 'E01');
+  t.equal(reply.NO_SUCH_REGISTER, 'E45');
+  t.equal(reply.errorText('no $ here#'), 'E.no ? here?');
+  t.equal(reply.UNSUPPORTED, '');
+  t.equal(reply.xferChunk(Buffer.from('abcdef'), 0, 4).toString(), 'mabcd');
+  t.equal(reply.xferChunk(Buffer.from('abcdef'), 4, 4).toString(), 'lef');
+  t.equal(reply.memory(Buffer.alloc(0), 4), 'E01', 'nothing readable');
+  t.equal(reply.threadList([]), 'l');
+  t.equal(reply.formatStopReply({ kind: 'exited', pid: 7, code: 1 }, 7, { multiprocess: true }), 'W01;process:7');
+});
