@@ -3,6 +3,7 @@
  * thread (their events are held for the resumes that follow), then answers
  * gdb's wait(). The base of LiveTarget (see execution.ts and index.ts).
  */
+import { hasCode } from '../../../errors';
 import type { Tracee } from '../../../ptrace';
 import { tracer } from '../../../ptrace/tracer';
 import { SIGTRAP } from '../../signals';
@@ -129,7 +130,10 @@ export abstract class StopReports {
     queueMicrotask(() => {
       this.tracee
         .stopAll()
-        .catch(() => undefined) // stopAll interrupts quietly; should it fail anyway, the stop is still reported
+        .catch((err: unknown) => {
+          // A thread killed under us (stopAll interrupts quietly, but a PTRACE_INTERRUPT may still race its death).
+          if (!hasCode(err, 'ESRCH')) throw err;
+        })
         .then(settled);
     });
   }
