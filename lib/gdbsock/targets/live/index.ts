@@ -19,7 +19,7 @@ import type { BreakpointType, Condition, Target, ThreadInfo } from '../../target
 import { StopRegisters } from '../stop-registers';
 import { killedMeanwhile } from '../pending-signals';
 import { readLibraryList } from '../svr4';
-import { allStopAfter } from './all-stop';
+import { allStopAfter, isRunning } from './all-stop';
 import { TraceEvents } from './events';
 import { type LiveLaunchOptions, attachTracee, launchTracee } from './launch';
 import { SIGINT, ctrlCSiginfo } from './signal-injection';
@@ -168,7 +168,7 @@ export class LiveTarget extends TraceEvents<LiveTarget> implements Target {
   }
 
   removeBreakpoint(type: BreakpointType, address: bigint, length: number): void {
-    this.breakpoints.remove(type, address, length, this.state === 'running' || this.state === 'interrupting' || this.vforkChildRunning);
+    this.breakpoints.remove(type, address, length, isRunning(this.state) || this.vforkChildRunning);
   }
 
   /**
