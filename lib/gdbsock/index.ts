@@ -1,7 +1,7 @@
 /**
  * hostkit/gdbsock: a GDB remote-protocol server for Linux processes.
  * connection.ts frames bytes into packets; server.ts gives them meaning
- * against a Target; targets/live.ts is a live process over the ptrace bridge,
+ * against a Target; targets/live/ is a live process over the ptrace bridge,
  * targets/core.ts a core file and targets/kernel.ts the kernel (read-only).
  */
 export { SystemError } from '../errors';

@@ -151,6 +151,11 @@ export class Thread {
     tracer.setRunning(this.tid, true);
   }
 
+  /** Forgets the signal the thread stopped for: a resume or detach with the default signal then delivers none. */
+  dropPendingSignal(): void {
+    this.pendingSignal = 0;
+  }
+
   /** The current stop if stopped, else the next event (stop or exit). */
   stopped(): Promise<TraceEvent> {
     if (this.state !== 'running' && this.lastEvent) return Promise.resolve(this.lastEvent);

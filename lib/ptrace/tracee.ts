@@ -85,6 +85,16 @@ export class Tracee extends EventEmitter implements ExitHook {
     return tracee;
   }
 
+  /** New threads and the threads that cloned them stay stopped after their events: the owner resumes them (see autoResumeNewThreads). */
+  holdNewThreads(): void {
+    this.autoResumeNewThreads = false;
+  }
+
+  /** Forgets every thread's pending signal (Thread.dropPendingSignal): a detach then delivers none. */
+  dropPendingSignals(): void {
+    for (const t of this.threads.values()) t.dropPendingSignal();
+  }
+
   get leader(): Thread | undefined {
     return this.threads.get(this.pid);
   }

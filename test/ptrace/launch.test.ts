@@ -41,6 +41,19 @@ t.test('exit codes and fatal signals', async (t) => {
   t.equal(segv.state, 'exited');
 });
 
+t.test('a dropped pending signal is not delivered by the next resume', async (t) => {
+  const segv = Tracee.launch(fixture('segv'));
+  t.teardown(() => segv.state === 'traced' && segv.kill());
+  segv.leader!.cont();
+  t.match(await segv.leader!.nextEvent(), { type: 'signal', signal: 11 });
+  segv.dropPendingSignals();
+  t.equal(segv.leader!.pendingSignal, 0);
+  segv.leader!.cont(); // the faulting load runs again and faults again: the SIGSEGV was not delivered
+  t.match(await segv.leader!.nextEvent(), { type: 'signal', signal: 11 });
+  segv.kill();
+  t.equal((await segv.ended()).signal, 9);
+});
+
 t.test('argv, environment, cwd and stdio reach the program', async (t) => {
   const out = captureFile();
   t.teardown(out.close);

@@ -1,0 +1,177 @@
+/**
+ * gdb's breakpoints in a live process: int3s in memory (Tracee.breakpoints),
+ * debug registers, the conditions gdb attached to them, the ones gdb removed
+ * but that are still in memory (lifted), and which thread's stop reported
+ * which hit.
+ */
+import type { Thread, Tracee } from '../../../ptrace';
+import { AgentError, evaluate } from '../../agent';
+import type { BreakpointType, Condition } from '../../target';
+import { DebugRegisters } from '../debug-registers';
+
+export class BreakpointTable {
+  /** gdb's software breakpoints, with their conditions (none: always report). */
+  readonly software = new Map<bigint, Condition[] | undefined>();
+  readonly debugRegisters = new DebugRegisters();
+  /** Conditional breakpoints placed in debug registers, by address. */
+  readonly hardwareConditions = new Map<bigint, Condition[]>();
+  /**
+   * Software breakpoints gdb removed while the process is stopped, still in
+   * its memory. gdb lifts every breakpoint at each stop and puts them back
+   * before resuming: writing the code out and in again each time costs four
+   * syscalls a breakpoint for nothing. Memory reads already show the
+   * program's bytes; these come out for real before anything runs or gdb
+   * writes memory (liftNow).
+   */
+  private readonly lifted = new Set<bigint>();
+  /**
+   * Threads whose reported stop was a hit of the breakpoint at this address.
+   * Only they step off a breakpoint when resumed: any other thread found on
+   * one (its hit came while the others were being stopped, so its pc was put
+   * back, or it was interrupted right there) runs into it again and reports
+   * it, as gdb expects, so no hit is lost in a thread storm.
+   */
+  private readonly reportedHits = new Map<number, bigint>();
+  /** The thread whose registers conditions read (see anyTrue): one context for every evaluation. */
+  private conditionTid = 0;
+  private readonly conditionContext = {
+    // General registers are views of one raw GETREGSET per stop: nothing decoded at each hit.
+    register: (regno: number) => {
+      const bytes = this.readRegister(this.conditionTid, regno);
+      return bytes.length >= 8 ? bytes.readBigUInt64LE(0) : BigInt(bytes.readUIntLE(0, bytes.length));
+    },
+    memory: (address: bigint, size: number) => {
+      const bytes = this.tracee.breakpoints.unshadow(address, this.tracee.memory.read(address, size));
+      if (bytes.length < size) throw new RangeError('unreadable');
+      return BigInt(bytes.readUIntLE(0, size));
+    },
+  };
+
+  constructor(
+    private readonly tracee: Tracee,
+    private readonly readRegister: (tid: number, regno: number) => Buffer,
+  ) {}
+
+  insert(type: BreakpointType, address: bigint, length: number, conditions?: Condition[]): void {
+    if (type === 'software') return this.insertSoftware(address, conditions);
+    if (this.debugRegisters.free === 0) this.evictConditionSlot();
+    this.debugRegisters.insert(type, address, length);
+    this.applyToStopped();
+  }
+
+  /**
+   * A conditional breakpoint goes into a free debug register when there is one:
+   * an instruction breakpoint traps before the instruction and the kernel sets
+   * EFLAGS.RF (arch/x86/kernel/hw_breakpoint.c), so a false condition costs one
+   * stop and a PTRACE_CONT, where an int3 would also need a step over it.
+   */
+  private insertSoftware(address: bigint, conditions: Condition[] | undefined): void {
+    const memory = this.tracee.breakpoints;
+    if (this.lifted.delete(address) && memory.has(address)) {
+      // Still in memory (an exec would have wiped it), so it only has to be gdb's again, unless a condition now wants a debug register.
+      if (!conditions || this.debugRegisters.free === 0 || !this.tracee.arch.debugRegisters) {
+        this.software.set(address, conditions);
+        return;
+      }
+      memory.remove(address);
+    }
+    if (this.hardwareConditions.has(address)) {
+      if (conditions) return void this.hardwareConditions.set(address, conditions);
+      this.remove('software', address, 1, false);
+    }
+    if (conditions && !memory.has(address) && this.debugRegisters.free > 0 && this.tracee.arch.debugRegisters) {
+      this.debugRegisters.insert('hardware', address, 1, 'condition');
+      this.applyToStopped();
+      this.hardwareConditions.set(address, conditions);
+      return;
+    }
+    memory.insert(address);
+    this.software.set(address, conditions);
+  }
+
+  /** gdb wants a debug register that a condition of ours holds: that condition goes back to an int3. */
+  private evictConditionSlot(): void {
+    const address = this.debugRegisters.conditionAddresses[0];
+    if (address === undefined) return;
+    const conditions = this.hardwareConditions.get(address);
+    this.hardwareConditions.delete(address);
+    this.debugRegisters.remove('hardware', address, 1, 'condition');
+    this.tracee.breakpoints.insert(address);
+    this.software.set(address, conditions);
+  }
+
+  /** `outNow`: an int3 gdb removes leaves memory at once (something runs), instead of being lifted. */
+  remove(type: BreakpointType, address: bigint, length: number, outNow: boolean): void {
+    if (type === 'software' && this.hardwareConditions.has(address)) {
+      this.hardwareConditions.delete(address);
+      this.debugRegisters.remove('hardware', address, 1, 'condition');
+      this.applyToStopped();
+      return;
+    }
+    if (type === 'software') {
+      this.software.delete(address);
+      if (outNow || !this.tracee.breakpoints.has(address)) this.tracee.breakpoints.remove(address);
+      else this.lifted.add(address);
+      return;
+    }
+    this.debugRegisters.remove(type, address, length);
+    this.applyToStopped();
+  }
+
+  /** Takes the breakpoints gdb removed out of memory (see `lifted`). */
+  liftNow(): void {
+    for (const address of this.lifted) this.tracee.breakpoints.remove(address);
+    this.lifted.clear();
+  }
+
+  applyToStopped(): void {
+    for (const t of this.tracee.threads.values()) if (t.state === 'stopped') this.debugRegisters.applyTo(t);
+  }
+
+  applyTo(t: Thread): void {
+    this.debugRegisters.applyTo(t);
+  }
+
+  /** An exec: the old address space, and every breakpoint in it, is gone; gdb inserts its own again. */
+  forgetAll(): void {
+    this.software.clear();
+    this.hardwareConditions.clear();
+    this.debugRegisters.clear();
+  }
+
+  /** A detach takes every int3 out; the debug registers are cleared in each thread (applyToStopped after this). */
+  forDetach(): void {
+    this.lifted.clear();
+    this.debugRegisters.clear();
+  }
+
+  noteReportedHit(tid: number, address: bigint): void {
+    this.reportedHits.set(tid, address);
+  }
+
+  /** Whether `tid`'s reported stop was the hit of the breakpoint at `pc`; forgotten either way, as the thread resumes. */
+  takeReportedHit(tid: number, pc: bigint): boolean {
+    const reported = this.reportedHits.get(tid) === pc;
+    this.reportedHits.delete(tid);
+    return reported;
+  }
+
+  /** Whether any of gdb's conditions holds at `tid`'s stop. */
+  anyTrue(tid: number, conditions: Condition[]): boolean {
+    this.conditionTid = tid;
+    for (const code of conditions) {
+      try {
+        if (evaluate(code, this.conditionContext) !== 0n) return true;
+      } catch (err) {
+        // gdb decides when we cannot: bytecode we cannot run, registers or memory we cannot read.
+        if (!(err instanceof AgentError || err instanceof RangeError || err instanceof TypeError || isSystemError(err))) throw err;
+        return true;
+      }
+    }
+    return false;
+  }
+}
+
+function isSystemError(err: unknown): boolean {
+  return err instanceof Error && typeof (err as NodeJS.ErrnoException).code === 'string';
+}

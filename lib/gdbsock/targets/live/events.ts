@@ -1,0 +1,179 @@
+/**
+ * What each event of the bridge means to gdb: a stop to report (held during
+ * a stop-all), or something to carry on from without a word (execution.ts).
+ * The base of LiveTarget right below its facade (index.ts).
+ */
+import { hasCode } from '../../../errors';
+import { Request, type Thread, type TraceEvent, type Tracee } from '../../../ptrace';
+import { SIGTRAP } from '../../signals';
+import type { BreakpointType, StopEvent } from '../../target';
+import type { StopRegisters } from '../stop-registers';
+import { stepTrapQueued } from '../pending-signals';
+import { type Mode, isRunning } from './all-stop';
+import { Execution } from './execution';
+import { SIGINT, SIGSTOP } from './signal-injection';
+
+const STOPPED: Mode = { type: 'stopped' };
+const CONTINUE: Mode = { type: 'continue' };
+
+export abstract class TraceEvents<Self> extends Execution<Self> {
+  private readonly syscallEntry = new Map<number, number>();
+
+  constructor(tracee: Tracee, attached: boolean, threadRegisters: StopRegisters) {
+    super(tracee, attached, threadRegisters);
+    tracee.on('event', (e: TraceEvent) => this.onEvent(e));
+    tracee.on('exit', () => this.onProcessEnd());
+  }
+
+  /** The process is gone or every thread of it is on its way out (a SIGKILL from outside, say). */
+  protected abstract ending(): boolean;
+  abstract execFile(): string | undefined;
+  /** A target for the child of a fork reported to gdb, with this one's settings. */
+  protected abstract forkTarget(child: Tracee): Self;
+
+  private onEvent(e: TraceEvent): void {
+    try {
+      this.handleEvent(e);
+    } catch (err) {
+      // A thread killed under us (SIGKILL ends its stop): its exit event follows.
+      if (!hasCode(err, 'ESRCH')) throw err;
+      this.tracee.threads.get(e.tid)?.dying();
+    }
+    this.settleSoon();
+  }
+
+  private handleEvent(e: TraceEvent): void {
+    const t = this.tracee.threads.get(e.tid);
+    let mode: Mode = this.modes.get(e.tid) ?? CONTINUE;
+    this.invalidate(e.tid);
+    if (mode.type === 'step-over') {
+      // Whatever ended the step, the lifted breakpoint goes back (if gdb still wants it).
+      if (this.breakpoints.software.has(mode.address) && this.tracee.state === 'traced') this.tracee.breakpoints.insert(mode.address);
+      if (e.type === 'step') return; // the one who started the step-over carries on
+      mode = mode.then;
+      this.modes.set(e.tid, mode);
+    }
+    if (mode.type === 'drain') {
+      mode = STOPPED;
+      this.modes.set(e.tid, mode);
+      // The kernel's own trap (a positive si_code) goes; one a program sent is news like any signal.
+      if (e.type === 'signal' && e.signal === SIGTRAP && e.siginfo.code > 0) {
+        t!.dropPendingSignal();
+        return;
+      }
+    }
+    const stopping = this.state === 'stopping';
+    switch (e.type) {
+      case 'exited':
+      case 'killed': {
+        this.modes.delete(e.tid); // the process's end comes through onProcessEnd
+        this.names.forget(e.tid);
+        // The leader is reaped last, as the process's end (kernel/exit.c, delay_group_leader). A thread
+        // killed by a signal died of its process's death (a fatal signal kills the whole group:
+        // kernel/signal.c, complete_signal), when every other thread is dying too: no `w` for it,
+        // which would stand in for that end (gdb, told only that the thread it stepped is gone,
+        // resumes the others, gone too). gdb hears of all of them with the end.
+        const withProcess = e.tid === this.pid || (e.type === 'killed' && this.ending());
+        // Any other thread's exit is a `w` stop, if gdb wants them; else gdb finds it gone from the thread list.
+        const wStop = this.threadEvents && !withProcess && this.tracee.threads.size > 0;
+        if (withProcess || wStop) this.departed.add(e.tid);
+        if (wStop) this.reportThreadEvent(e.tid, { kind: 'thread-exited', tid: e.tid, code: e.type === 'exited' ? e.code : 0, pid: this.pid });
+        return;
+      }
+      case 'thread-start':
+        this.modes.set(e.tid, STOPPED);
+        if (t) this.breakpoints.applyTo(t);
+        if (this.threadEvents && t) return this.reportThreadEvent(e.tid, { kind: 'signal', tid: e.tid, signal: SIGTRAP, reason: { type: 'create' } });
+        if (isRunning(this.state) && t) {
+          this.modes.set(e.tid, CONTINUE);
+          this.go(t, 0);
+        }
+        return;
+      case 'fork':
+      case 'vfork': {
+        const child = this.forks.takeNew(e.newPid);
+        if (e.type === 'vfork') this.vforkChildRunning = true;
+        if (child && t && (e.type === 'fork' ? this.forkEvents : this.vforkEvents)) return void this.reportFork(t, e.type, child, mode);
+        if (child) void this.forks.release(child, e.type === 'vfork');
+        return this.carryOn(t, mode, 0);
+      }
+      case 'vfork-done':
+        this.vforkChildRunning = false;
+        if (this.vforkEvents && !stopping) return this.reportOrHold(e.tid, { kind: 'signal', tid: e.tid, signal: SIGTRAP, reason: { type: 'vforkdone' } });
+        return this.carryOn(t, mode, 0);
+      case 'clone':
+      case 'seccomp':
+      case 'exiting':
+      case 'group-stop':
+        return this.carryOn(t, mode, 0);
+      case 'exec':
+        // The old address space, and every breakpoint in it, is gone; gdb inserts its own again.
+        this.breakpoints.forgetAll();
+        if (!this.execEvents) return this.carryOn(t, mode, 0);
+        return this.reportOrHold(e.tid, { kind: 'signal', tid: e.tid, signal: SIGTRAP, reason: { type: 'exec', path: this.execFile() ?? '' } });
+      case 'interrupted':
+        if (t?.lastResume === Request.SINGLESTEP && stepTrapQueued(this.pid, e.tid)) this.queuedStepTraps.add(e.tid);
+        if (stopping) return; // stopAll's own
+        if (this.state === 'interrupting') return this.reportStop(e.tid, { kind: 'signal', tid: e.tid, signal: SIGINT });
+        return this.carryOn(t, mode, 0);
+      case 'step':
+        return this.onStep(t!, e.tid, mode);
+      case 'breakpoint':
+        return this.onBreakpoint(t!, e.tid, e.address, mode);
+      case 'hardware-trap': {
+        // No need to clear DR6: the kernel resets its ptrace view at every #DB (arch/x86/kernel/traps.c, exc_debug_user).
+        const hit = this.breakpoints.debugRegisters.hit(e.dr6 ?? 0n);
+        if (hit && hit.owner === 'condition') {
+          const conditions = this.breakpoints.hardwareConditions.get(hit.address);
+          if (conditions && !this.breakpoints.anyTrue(e.tid, conditions) && mode.type === 'continue') return this.carryOn(t, mode, 0);
+          return this.reportOrHold(e.tid, { kind: 'signal', tid: e.tid, signal: SIGTRAP, reason: { type: 'swbreak' } });
+        }
+        if (hit) {
+          const reason = hit.type === 'hardware' ? { type: 'hwbreak' as const } : { type: watchKind(hit.type), address: hit.address };
+          return this.reportOrHold(e.tid, { kind: 'signal', tid: e.tid, signal: SIGTRAP, reason });
+        }
+        if (mode.type === 'step' || mode.type === 'range' || mode.type === 'step-over') return this.onStep(t!, e.tid, mode);
+        return this.reportOrHold(e.tid, { kind: 'signal', tid: e.tid, signal: SIGTRAP });
+      }
+      case 'syscall-entry':
+      case 'syscall-exit': {
+        const entry = e.type === 'syscall-entry';
+        const nr = entry ? e.nr : this.syscallEntry.get(e.tid) ?? -1;
+        if (entry) this.syscallEntry.set(e.tid, e.nr);
+        const wanted = this.catchSyscalls && (this.catchSyscalls.size === 0 || this.catchSyscalls.has(nr));
+        if (!wanted || stopping) return this.carryOn(t, mode, 0);
+        return this.reportOrHold(e.tid, {
+          kind: 'signal',
+          tid: e.tid,
+          signal: SIGTRAP,
+          reason: { type: entry ? 'syscall_entry' : 'syscall_return', nr },
+        });
+      }
+      case 'signal': {
+        if (stopping && e.signal === SIGSTOP) return;
+        // gdb asked for it (see SignalInjection); caught up in a stop-all, it is reported instead, so never lost.
+        if (this.signals.take(e.tid, e.signal) && isRunning(this.state)) return this.carryOn(t, mode, e.signal);
+        if (this.passSignals.has(e.signal) && !stopping) return this.carryOn(t, mode, e.signal);
+        return this.reportOrHold(e.tid, { kind: 'signal', tid: e.tid, signal: e.signal });
+      }
+    }
+  }
+
+  /** gdb asked for fork events: once the child is in its first stop, report the fork (forks.ts). */
+  private async reportFork(parent: Thread, kind: 'fork' | 'vfork', child: Tracee, mode: Mode): Promise<void> {
+    if (!(await this.forks.prepare(child, kind))) return this.carryOn(parent, mode, 0);
+    this.forks.keep(child.pid, this.forkTarget(child));
+    const event: StopEvent = { kind: 'signal', tid: parent.tid, signal: SIGTRAP, reason: { type: kind, childPid: child.pid, childTid: child.pid } };
+    if (parent.state !== 'stopped') return; // the parent was killed meanwhile: its exit is the news
+    this.reportOrHold(parent.tid, event);
+  }
+
+  protected override onProcessEnd(): void {
+    this.names.forgetAll();
+    super.onProcessEnd();
+  }
+}
+
+function watchKind(type: BreakpointType): 'watch' | 'rwatch' | 'awatch' {
+  return type === 'write' ? 'watch' : type === 'read' ? 'rwatch' : 'awatch';
+}

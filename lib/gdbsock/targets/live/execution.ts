@@ -1,0 +1,260 @@
+/**
+ * Running a live process for gdb: resuming threads as gdb's vCont says,
+ * stepping them off breakpoints they sit on, range stepping, and carrying on
+ * after events gdb need not see. The base of LiveTarget, above the all-stop
+ * reporting of reporting.ts; events.ts decides what each event means.
+ */
+import { hasCode } from '../../../errors';
+import type { Thread, Tracee } from '../../../ptrace';
+import { nextEvents } from '../../../ptrace/thread';
+import { SIGTRAP } from '../../signals';
+import type { ResumeAction } from '../../target';
+import type { StopRegisters } from '../stop-registers';
+import { killedMeanwhile, stepTrapQueued } from '../pending-signals';
+import { type Mode, allStopAfter, isRunning } from './all-stop';
+import { BreakpointTable } from './breakpoint-table';
+import { Forks } from './forks';
+import { StopReports, WAIT_SETTLE_MS } from './reporting';
+import { SIGINT, SignalInjection } from './signal-injection';
+import { ThreadNames } from './thread-names';
+
+const NO_ADDRESSES = new BigUint64Array(0);
+
+export abstract class Execution<Self> extends StopReports {
+  // What gdb negotiated (QPassSignals, QCatchSyscalls, its fork, exec and thread event features).
+  protected passSignals = new Set<number>();
+  protected catchSyscalls: Set<number> | undefined;
+  protected execEvents = false;
+  protected forkEvents = false;
+  protected vforkEvents = false;
+  protected threadEvents = false;
+
+  protected readonly breakpoints: BreakpointTable;
+  protected readonly forks: Forks<Self>;
+  protected readonly signals: SignalInjection;
+  protected readonly names: ThreadNames;
+  /** Threads interrupted inside a system call they were single-stepping into, the step's SIGTRAP still queued (pending-signals.ts). */
+  protected readonly queuedStepTraps = new Set<number>();
+  /** A vfork child runs in our memory (until vfork-done): what gdb removes must come out at once. */
+  protected vforkChildRunning = false;
+
+  constructor(tracee: Tracee, attached: boolean, threadRegisters: StopRegisters) {
+    super(tracee, attached, threadRegisters);
+    tracee.holdNewThreads();
+    this.breakpoints = new BreakpointTable(tracee, (tid, regno) => this.readRegister(tid, regno));
+    this.forks = new Forks<Self>(tracee);
+    this.signals = new SignalInjection(tracee.pid);
+    this.names = new ThreadNames(tracee.pid);
+  }
+
+  abstract readRegister(tid: number, regno: number): Buffer;
+
+  async resume(actions: ResumeAction[]): Promise<void> {
+    try {
+      await this.resumeThreads(actions);
+    } catch (err) {
+      if (!hasCode(err, 'ESRCH')) throw err;
+      // SIGKILL from outside ends a ptrace stop (kernel/signal.c: it wakes traced threads to die), so a
+      // thread gdb saw stopped may be gone by the time it resumes: the process's end, reaped like a
+      // running thread's exit, is what wait() reports (gdb: "Program terminated with signal SIGKILL").
+      this.waitForDeath();
+    }
+  }
+
+  /** Every thread is dying of a SIGKILL from outside: the process's end, once reaped, is the resume's stop. */
+  private waitForDeath(): void {
+    for (const t of this.tracee.threads.values()) t.dying();
+    if (!this.exitEvent) this.state = allStopAfter(this.state, 'resumed');
+  }
+
+  private async resumeThreads(actions: ResumeAction[]): Promise<void> {
+    this.last = { kind: 'no-resumed' };
+    if (this.exitEvent) {
+      // Threads that exited before the process did are reported first (QThreadEvents), unless a
+      // signal killed it (see endFirst).
+      const threadExit = this.endFirst() ? -1 : this.held.findIndex((e) => e.kind === 'thread-exited');
+      return this.report(threadExit >= 0 ? this.held.splice(threadExit, 1)[0]! : this.exitEvent);
+    }
+    const held = this.held.shift();
+    if (held) return this.report(held);
+    if (this.queuedStepTraps.size > 0) {
+      await this.drainStepTraps();
+      if (this.pendingReport) return; // a drained stop was a real signal after all: gdb hears of it first
+    }
+    this.breakpoints.liftNow();
+    const plan: [Thread, ResumeAction][] = [];
+    for (const t of this.tracee.threads.values()) {
+      if (t.state !== 'stopped') continue;
+      const action = actions.find((a) => a.tid === t.tid) ?? actions.find((a) => a.tid === undefined);
+      if (action && action.type !== 'stop') plan.push([t, action]);
+    }
+    if (plan.length === 0) {
+      // The threads gdb resumed were killed from outside and are gone, or dying (see resume): the
+      // process's end is the news, not "no-resumed", even while a thread left is still marked stopped.
+      const threads = [...this.tracee.threads.values()];
+      if (threads.some((t) => (t.state === 'running' && !t.starting) || killedMeanwhile(this.pid, t.tid))) return this.waitForDeath();
+      return this.report({ kind: 'no-resumed' });
+    }
+    // The pcs come from the registers cached at the stop (the stop reply read them); then the cache goes.
+    const pcs = new Map(plan.map(([t]) => [t.tid, t.getPc()]));
+    this.invalidate();
+    this.state = allStopAfter(this.state, 'resumed');
+    // Threads sitting on a breakpoint step off it first, alone, so that no other thread runs past it while lifted.
+    const rest: [Thread, ResumeAction][] = [];
+    for (const [t, action] of plan) {
+      const pc = pcs.get(t.tid)!;
+      const reported = this.breakpoints.takeReportedHit(t.tid, pc);
+      if (action.type !== 'stop' && this.tracee.breakpoints.has(pc) && reported) {
+        const then: Mode = action.type === 'range' ? { type: 'range', start: action.start, end: action.end } : { type: action.type };
+        const signal = action.type === 'range' ? 0 : this.signals.deliverable(t, action.signal);
+        const ok = await this.stepOff(t, pc, signal, then);
+        if (!ok) return; // the step is the stop to report, or something else happened during it
+        if (then.type === 'range' && !this.inRange(t, then)) continue;
+        rest.push([t, action.type === 'range' ? action : { ...action, signal: 0 }]);
+      } else rest.push([t, action]);
+    }
+    if (this.state === 'stopping' || this.pendingReport) return;
+    // Steppers last: a step's stop may be handled before stepWhileIn returns, and then everyone else must be running.
+    rest.sort(([, a], [, b]) => Number(a.type !== 'continue') - Number(b.type !== 'continue'));
+    for (const [t, action] of rest) {
+      if (t.state !== 'stopped') continue;
+      switch (action.type) {
+        case 'continue':
+          this.modes.set(t.tid, { type: 'continue' });
+          this.go(t, this.signals.deliverable(t, action.signal));
+          break;
+        case 'step':
+          this.modes.set(t.tid, { type: 'step' });
+          t.stepWhileIn(0n, 0n, NO_ADDRESSES, this.signals.deliverable(t, action.signal));
+          break;
+        case 'range': {
+          const mode = { type: 'range', start: action.start, end: action.end } as const;
+          this.modes.set(t.tid, mode);
+          this.stepThrough(t, mode);
+          break;
+        }
+      }
+    }
+  }
+
+  /**
+   * Steps `t` off the breakpoint at `address` while every other thread stays
+   * stopped. Returns false if the step ended in something to report (which
+   * then is reported); true if the thread is now past it, still stopped.
+   */
+  private async stepOff(t: Thread, address: bigint, signal: number, then: Mode): Promise<boolean> {
+    this.modes.set(t.tid, { type: 'step-over', address, then });
+    this.tracee.breakpoints.remove(address);
+    t.step(signal);
+    const [event] = await nextEvents([t], WAIT_SETTLE_MS);
+    // handleEvent saw the event first and put the breakpoint back.
+    if (event.type !== 'step') return false;
+    this.invalidate(t.tid);
+    if (then.type === 'step') {
+      this.reportStop(t.tid, { kind: 'signal', tid: t.tid, signal: SIGTRAP });
+      return false;
+    }
+    this.modes.set(t.tid, { type: 'stopped' });
+    return true;
+  }
+
+  /**
+   * Takes the queued step traps (see pending-signals.ts) before the threads run on
+   * or are let go: each such thread is continued with no signal and stops at
+   * once for its SIGTRAP, before running any of its code; that stop is
+   * dropped. When the call was interrupted (-ERESTARTSYS), the resume after
+   * it goes back into the call (arch/x86/kernel/signal.c, arch_do_signal_or_restart).
+   */
+  protected async drainStepTraps(): Promise<void> {
+    for (const tid of this.queuedStepTraps) {
+      this.queuedStepTraps.delete(tid);
+      const t = this.tracee.threads.get(tid);
+      if (!t || t.state !== 'stopped' || !stepTrapQueued(this.pid, tid)) continue;
+      this.modes.set(tid, { type: 'drain' });
+      t.cont(0);
+      await nextEvents([t], WAIT_SETTLE_MS);
+    }
+  }
+
+  protected go(t: Thread, signal: number): void {
+    if (this.catchSyscalls) t.syscall(signal);
+    else t.cont(signal);
+  }
+
+  private inRange(t: Thread, mode: { start: bigint; end: bigint }): boolean {
+    const pc = t.getPc();
+    return pc >= mode.start && pc < mode.end;
+  }
+
+  interrupt(): void {
+    if (!isRunning(this.state)) return;
+    const running = [...this.tracee.threads.values()].filter((t) => t.state === 'running');
+    const victim = running.find((t) => t.tid === this.pid) ?? running[0];
+    if (!victim) return;
+    this.state = allStopAfter(this.state, 'interrupted');
+    try {
+      victim.interrupt();
+    } catch (err) {
+      if (!hasCode(err, 'ESRCH')) throw err; // exiting: its exit will be reported
+    }
+  }
+
+  /** Resumes a thread as its mode says, after an event gdb need not see. */
+  protected carryOn(t: Thread | undefined, mode: Mode, signal: number): void {
+    if (!t || t.state !== 'stopped' || !isRunning(this.state)) return;
+    if (this.state === 'interrupting' && signal === 0) {
+      // gdb asked for a stop and here is one. A thread that entered another trap (a false
+      // condition) just as it was interrupted never reports the interrupt: entering any ptrace
+      // trap clears a pending one (kernel/signal.c, ptrace_stop).
+      return this.reportStop(t.tid, { kind: 'signal', tid: t.tid, signal: SIGINT });
+    }
+    switch (mode.type) {
+      case 'continue':
+        return this.go(t, signal);
+      case 'step':
+      case 'range':
+      case 'step-over':
+        return t.step(signal);
+      case 'stopped':
+        return;
+    }
+  }
+
+  protected onStep(t: Thread, tid: number, mode: Mode): void {
+    if (this.state === 'stopping') return;
+    if (mode.type === 'range') {
+      const pc = t.getPc();
+      if (pc >= mode.start && pc < mode.end && !this.tracee.breakpoints.has(pc)) {
+        this.stepThrough(t, mode);
+        return;
+      }
+    }
+    this.reportStop(tid, { kind: 'signal', tid, signal: SIGTRAP });
+  }
+
+  /** Range stepping (vCont;r): steps in native code until the pc leaves the range or lands on a breakpoint. */
+  private stepThrough(t: Thread, range: { start: bigint; end: bigint }): void {
+    const inside = this.tracee.breakpoints.addresses.filter((a) => a >= range.start && a < range.end);
+    t.stepWhileIn(range.start, range.end, inside.length ? BigUint64Array.from(inside) : NO_ADDRESSES, 0);
+  }
+
+  protected onBreakpoint(t: Thread, tid: number, address: bigint, mode: Mode): void {
+    if (this.state === 'stopping') return; // the pc is rewound: it hits again when resumed (see BreakpointTable.reportedHits)
+    const conditions = this.breakpoints.software.get(address);
+    if (conditions && !this.breakpoints.anyTrue(tid, conditions)) {
+      // False condition: step off it and carry on, without a word to gdb.
+      this.tracee.breakpoints.remove(address);
+      this.modes.set(tid, { type: 'step-over', address, then: mode });
+      t.step(0);
+      t.nextEvent().then((next) => {
+        if (next.type === 'step' && t.state === 'stopped' && isRunning(this.state)) {
+          this.modes.set(tid, mode);
+          this.carryOn(t, mode, 0);
+        }
+      });
+      return;
+    }
+    this.breakpoints.noteReportedHit(tid, address);
+    this.reportStop(tid, { kind: 'signal', tid, signal: SIGTRAP, reason: { type: 'swbreak' } });
+  }
+}

@@ -1,0 +1,288 @@
+/**
+ * A live process as a gdbsock Target, over the ptrace bridge (Tracee).
+ *
+ * All-stop: the first event worth reporting stops every other thread before
+ * wait() returns it (all-stop.ts). Work gdb need not see stays here: range
+ * stepping, stepping a thread off a breakpoint it sits on, breakpoint
+ * conditions that are false (breakpoint-table.ts), signals gdb asked to pass,
+ * threads starting, forks gdb did not ask about (forks.ts). Every resume uses
+ * the signal gdb gave (never the one the bridge remembers), so gdb alone
+ * decides signals' fate (signal-injection.ts).
+ */
+import fs from 'node:fs';
+import { hasCode } from '../../../errors';
+import type { Tracee } from '../../../ptrace';
+import type { ExecString } from '../../../ptrace/launch';
+import { hostXsaveLayout } from '../../../ptrace/cpu';
+import { type RegisterLayout, x86_64Layout } from '../../registers';
+import type { BreakpointType, Condition, Target, ThreadInfo } from '../../target';
+import { StopRegisters } from '../stop-registers';
+import { killedMeanwhile } from '../pending-signals';
+import { readLibraryList } from '../svr4';
+import { allStopAfter, isRunning } from './all-stop';
+import { TraceEvents } from './events';
+import { type LiveLaunchOptions, attachTracee, launchTracee } from './launch';
+import { SIGINT, ctrlCSiginfo } from './signal-injection';
+
+export class LiveTarget extends TraceEvents<LiveTarget> implements Target {
+  /** Described from the CPU's XSAVE layout: its registers at its offsets (AVX-512 and PKRU where it has them). */
+  readonly registers: RegisterLayout;
+  /** Every register number, for threads whose registers are gone. */
+  private allRegisters: ReadonlySet<number> | undefined;
+  private endingSeen = false;
+
+  private constructor(tracee: Tracee, attached: boolean, registers = x86_64Layout(hostXsaveLayout())) {
+    super(tracee, attached, new StopRegisters(registers, tracee.arch.gprNames, (tid) => tracee.thread(tid)));
+    this.registers = registers;
+  }
+
+  /** Attaches to every thread of `pid`, leaving them stopped. */
+  static async attach(pid: number): Promise<LiveTarget> {
+    return new LiveTarget(await attachTracee(pid), true);
+  }
+
+  /** Starts a program stopped at its first instruction (see launchTracee). */
+  static async launch(file: ExecString, args: readonly ExecString[], options: LiveLaunchOptions = {}): Promise<LiveTarget> {
+    return new LiveTarget(await launchTracee(file, args, options), false);
+  }
+
+  protected forkTarget(child: Tracee): LiveTarget {
+    const target = new LiveTarget(child, this.attached);
+    target.last = { kind: 'signal', tid: child.pid, signal: 0 };
+    target.passSignals = this.passSignals;
+    target.catchSyscalls = this.catchSyscalls;
+    target.execEvents = this.execEvents;
+    target.forkEvents = this.forkEvents;
+    target.vforkEvents = this.vforkEvents;
+    target.threadEvents = this.threadEvents;
+    return target;
+  }
+
+  /** The child of a fork reported in a stop, as a target of its own (once: the caller keeps it). */
+  takeForkedChild(pid: number): LiveTarget | undefined {
+    return this.forks.take(pid);
+  }
+
+  threads(): ThreadInfo[] {
+    const list = [...this.tracee.threads.values()].map((t) => {
+      const info: ThreadInfo = { tid: t.tid };
+      const name = this.names.name(t.tid);
+      if (name !== undefined) info.name = name;
+      return info;
+    });
+    for (const tid of this.departed) list.push({ tid });
+    return list;
+  }
+
+  isAlive(tid: number): boolean {
+    return this.tracee.threads.has(tid) || this.departed.has(tid);
+  }
+
+  // ---- registers ----
+
+  readRegisters(tid: number): Buffer {
+    if (this.registersGone(tid)) return Buffer.alloc(this.registers.gSize);
+    try {
+      return this.threadRegisters.readAll(tid);
+    } catch (err) {
+      if (!this.killedInStop(tid, err)) throw err;
+      return this.readRegisters(tid);
+    }
+  }
+
+  readRegister(tid: number, regno: number): Buffer {
+    if (this.registersGone(tid)) return Buffer.alloc(this.registers.registers[regno]?.size ?? 0);
+    try {
+      return this.threadRegisters.read(tid, regno);
+    } catch (err) {
+      if (!this.killedInStop(tid, err)) throw err;
+      return this.readRegister(tid, regno);
+    }
+  }
+
+  /**
+   * Every register of a thread that has none to read any more: reaped, or
+   * killed out of its stop (see killedInStop). gdb shows them as
+   * <unavailable>; gdbserver's answer for such a thread is whatever it still
+   * had cached, and gdbsock caches nothing beyond a stop.
+   */
+  unavailableRegisters(tid: number): ReadonlySet<number> | undefined {
+    if (!this.registersGone(tid)) return undefined;
+    this.allRegisters ??= new Set(this.registers.registers.map((_, i) => i));
+    return this.allRegisters;
+  }
+
+  private registersGone(tid: number): boolean {
+    if (this.departed.has(tid)) return true;
+    const t = this.tracee.threads.get(tid);
+    // gdb reads registers only with every thread stopped: one that is not was woken to die.
+    return t !== undefined && t.state !== 'stopped';
+  }
+
+  /** ESRCH reading a stopped thread: a SIGKILL ended its stop (kernel/signal.c, signal_wake_up) and it is on its way out. */
+  private killedInStop(tid: number, err: unknown): boolean {
+    const t = this.tracee.threads.get(tid);
+    if (!t || !hasCode(err, 'ESRCH')) return false;
+    t.dying();
+    return true;
+  }
+
+  readRegisterHex(tid: number, regno: number): string {
+    return this.threadRegisters.readHex(tid, regno);
+  }
+
+  writeRegister(tid: number, regno: number, value: Buffer): void {
+    this.threadRegisters.write(tid, regno, value);
+  }
+
+  // ---- memory and breakpoints ----
+
+  readMemory(address: bigint, length: number): Buffer | Promise<Buffer> {
+    // Show gdb the program's own bytes, not our int3s.
+    const unshadow = (data: Buffer) => this.tracee.breakpoints.unshadow(address, data);
+    if (length > 65536) {
+      // Big reads (memory dumps) run on libuv's pool, so Ctrl-C and other events still get through.
+      return this.tracee.memory.readAsync(address, length).then(unshadow, (err) => unreadable(err));
+    }
+    try {
+      return unshadow(this.tracee.memory.read(address, length));
+    } catch (err) {
+      return unreadable(err);
+    }
+  }
+
+  writeMemory(address: bigint, data: Buffer): number {
+    this.breakpoints.liftNow();
+    return this.tracee.memory.write(address, data);
+  }
+
+  insertBreakpoint(type: BreakpointType, address: bigint, length: number, conditions?: Condition[]): void {
+    try {
+      this.breakpoints.insert(type, address, length, conditions);
+    } catch (err) {
+      // A process killed behind gdb's back has no memory or registers left to put it in. Its end
+      // comes with the next resume; an error now would stop gdb short of that resume
+      // ("Cannot insert breakpoint"), and the end would never be reported.
+      if (!this.ending()) throw err;
+    }
+  }
+
+  removeBreakpoint(type: BreakpointType, address: bigint, length: number): void {
+    this.breakpoints.remove(type, address, length, isRunning(this.state) || this.vforkChildRunning);
+  }
+
+  /**
+   * The process is gone or every thread of it is on its way out (a SIGKILL from outside, say).
+   * Once true, true for good: asked at each killed thread's exit, it reads /proc once per thread.
+   */
+  protected ending(): boolean {
+    if (this.endingSeen || this.tracee.state !== 'traced') return true;
+    for (const t of this.tracee.threads.values()) if (!killedMeanwhile(this.pid, t.tid)) return false;
+    this.endingSeen = true;
+    return true;
+  }
+
+  // ---- what gdb negotiated ----
+
+  setPassSignals(signals: Set<number>): void {
+    this.passSignals = signals;
+  }
+
+  setExecEvents(on: boolean): void {
+    this.execEvents = on;
+  }
+
+  setCatchSyscalls(syscalls: Set<number> | undefined): void {
+    this.catchSyscalls = syscalls;
+  }
+
+  setForkEvents(fork: boolean, vfork: boolean): void {
+    this.forkEvents = fork;
+    this.vforkEvents = vfork;
+  }
+
+  setThreadEvents(on: boolean): void {
+    this.threadEvents = on;
+  }
+
+  // ---- /proc and siginfo ----
+
+  auxv(): Buffer | undefined {
+    try {
+      return fs.readFileSync(`/proc/${this.pid}/auxv`);
+    } catch (err) {
+      if (!hasCode(err, ...PROCESS_GONE)) throw err;
+      return undefined;
+    }
+  }
+
+  execFile(): string | undefined {
+    try {
+      return fs.readlinkSync(`/proc/${this.pid}/exe`);
+    } catch (err) {
+      if (!hasCode(err, ...PROCESS_GONE)) throw err;
+      return undefined;
+    }
+  }
+
+  siginfo(tid: number): Buffer | undefined {
+    const t = this.tracee.threads.get(tid);
+    if (!t || t.state !== 'stopped') return undefined;
+    if (this.last.kind === 'signal' && this.last.tid === tid && this.last.signal === SIGINT && t.lastEvent?.type !== 'signal') {
+      return ctrlCSiginfo(); // a Ctrl-C reported at an interrupt (or other trap) stop, whose own siginfo is a SIGTRAP's
+    }
+    try {
+      return Buffer.from(t.getSiginfo().raw);
+    } catch (err) {
+      // ESRCH: killed out of its stop. EINVAL: a stop with no siginfo (PTRACE_LISTEN's group-stop).
+      if (!hasCode(err, 'ESRCH', 'EINVAL')) throw err;
+      return undefined;
+    }
+  }
+
+  writeSiginfo(tid: number, data: Buffer): void {
+    const current = this.siginfo(tid);
+    if (!current) throw new RangeError('no siginfo');
+    const merged = Buffer.from(current);
+    data.copy(merged, 0, 0, Math.min(data.length, 128));
+    this.tracee.thread(tid).setSiginfo(merged);
+  }
+
+  librariesSvr4(): Promise<string | undefined> {
+    return readLibraryList(this.pid, async (a, n) => this.readMemory(a, n), this.auxv());
+  }
+
+  // ---- ending ----
+
+  async detach(): Promise<void> {
+    this.state = allStopAfter(this.state, 'detached');
+    this.breakpoints.forDetach();
+    this.names.forgetAll();
+    if (this.tracee.state !== 'traced') return;
+    // Every thread stopped first (gdbsock told to quit while they run), so none keeps a trap queued or a debug register set.
+    await this.tracee.stopAll();
+    await this.drainStepTraps();
+    if (this.tracee.state !== 'traced') return;
+    this.breakpoints.applyToStopped();
+    // gdb already said what to deliver; drop what the bridge remembers, except real pending signals.
+    await this.tracee.detach();
+  }
+
+  async kill(): Promise<void> {
+    if (this.tracee.state !== 'traced') return;
+    this.tracee.kill();
+    await this.tracee.ended();
+  }
+}
+
+/** /proc files of a process that has been reaped (ENOENT) or is exiting (ESRCH, EACCES once its mm is gone). */
+const PROCESS_GONE = ['ENOENT', 'ESRCH', 'EACCES'];
+
+/**
+ * gdb reads memory it cannot have (unmapped, a process gone, an address
+ * past 2^64): an empty answer, which it shows as "Cannot access memory".
+ */
+function unreadable(err: unknown): Buffer {
+  if (!(hasCode(err, 'EFAULT', 'EIO', 'ESRCH', 'EPERM', 'ENOMEM') || err instanceof RangeError || err instanceof TypeError)) throw err;
+  return Buffer.alloc(0);
+}

@@ -1,0 +1,77 @@
+/**
+ * Starting or attaching to the process a LiveTarget debugs: the ptrace
+ * options every live target traces with, and the wrappers a launch runs the
+ * program through (setarch -R, the startup shell) before its own exec.
+ */
+import fs from 'node:fs';
+import { type LaunchOptions, Option, Tracee } from '../../../ptrace';
+import { type ExecString, resolveExecutable } from '../../../ptrace/launch';
+import { shellCommand } from '../startup-shell';
+
+const SETARCH = '/usr/bin/setarch';
+const SETARCH_ARCH: Record<string, string> = { x64: 'x86_64', arm64: 'aarch64' };
+
+/**
+ * Forks are traced so that a child never runs into our breakpoints. When gdb
+ * did not ask for fork events, the child gets the original bytes back and is
+ * let go (what gdb would do with follow-fork-mode parent and detach-on-fork);
+ * a vfork child shares the parent's memory, so it is let go as it is. When gdb
+ * asked, the fork is a stop and gdb decides (see forks.ts).
+ * TRACEVFORKDONE: gdb keeps breakpoints out of a vfork parent until it learns
+ * the child has exec'd or exited ("vforkdone").
+ */
+export const FOLLOW_FORKS = Option.TRACEFORK | Option.TRACEVFORK | Option.TRACEVFORKDONE;
+
+export type LiveLaunchOptions = LaunchOptions & { disableRandomization?: boolean; startupWithShell?: boolean };
+
+/** Attaches to every thread of `pid`, leaving them stopped. */
+export function attachTracee(pid: number): Promise<Tracee> {
+  return Tracee.attach(pid, { options: FOLLOW_FORKS });
+}
+
+/**
+ * Starts a program stopped at its first instruction. With
+ * `disableRandomization` (gdb's default, and gdbserver's), it runs through
+ * `setarch -R` (personality ADDR_NO_RANDOMIZE, kept across exec) and stops at
+ * the program's own exec, so addresses match a gdbserver session run to run.
+ */
+export async function launchTracee(file: ExecString, args: readonly ExecString[], options: LiveLaunchOptions = {}): Promise<Tracee> {
+  const { disableRandomization, startupWithShell, ...rest } = options;
+  const launchOptions = { ...rest, options: (rest.options ?? 0) | FOLLOW_FORKS };
+  const setarch = disableRandomization === true && fs.existsSync(SETARCH);
+  if (!setarch && !startupWithShell) return Tracee.launch(file, args, launchOptions);
+  const program = resolveExecutable(typeof file === 'string' ? file : Buffer.from(file), (launchOptions.env ?? process.env).PATH);
+  // Each wrapper is one more exec before the program's own: `setarch -R $SHELL -c 'exec PROGRAM ARGS'`.
+  let argv: ExecString[] = [program, ...args];
+  let wrappers = 0;
+  let argv0: ExecString | undefined;
+  if (startupWithShell) {
+    argv = shellCommand(program, args);
+    argv0 = argv[0];
+    wrappers++;
+  }
+  if (setarch) {
+    argv = [SETARCH, SETARCH_ARCH[process.arch] ?? process.arch, '-R', ...argv];
+    argv0 = 'setarch';
+    wrappers++;
+  }
+  const tracee = Tracee.launch(argv[0]!, argv.slice(1), { ...launchOptions, ...(argv0 ? { argv0 } : {}) });
+  const leader = tracee.leader!;
+  // A shell that forks on its way (it should not, with `exec`) must not leave a traced child behind.
+  const letGo = (child: Tracee) => void child.leader?.stopped().then(() => child.detach(), () => undefined);
+  tracee.on('child', letGo);
+  try {
+    for (let execs = 0; execs < wrappers; ) {
+      leader.cont(); // with the signal it stopped for, if any
+      const event = await leader.nextEvent();
+      if (event.type === 'exec') execs++;
+      else if (event.type === 'exited' || event.type === 'killed') {
+        const how = event.type === 'exited' ? `exited with code ${event.code}` : `was killed by signal ${event.signal}`;
+        throw new Error(`${program} did not start: ${argv0 ?? argv[0]} ${how} first`);
+      }
+    }
+  } finally {
+    tracee.off('child', letGo);
+  }
+  return tracee;
+}

@@ -1,0 +1,176 @@
+/**
+ * Reporting stops in all-stop mode: a stop to report first stops every other
+ * thread (their events are held for the resumes that follow), then answers
+ * gdb's wait(). The base of LiveTarget (see execution.ts and index.ts).
+ */
+import { hasCode } from '../../../errors';
+import type { Tracee } from '../../../ptrace';
+import { tracer } from '../../../ptrace/tracer';
+import { SIGTRAP } from '../../signals';
+import type { StopEvent } from '../../target';
+import type { StopRegisters } from '../stop-registers';
+import { type AllStop, type Mode, allStopAfter, isRunning } from './all-stop';
+
+/** How long wait() blocks the JS thread for the next stop before leaving it to the event loop. */
+export const WAIT_SETTLE_MS = 10;
+
+const STOPPED: Mode = { type: 'stopped' };
+
+export abstract class StopReports {
+  protected state: AllStop = 'stopped';
+  protected readonly modes = new Map<number, Mode>();
+  /** Events that wait to be reported (found while stopping the other threads). */
+  protected readonly held: StopEvent[] = [];
+  protected last: StopEvent;
+  protected exitEvent: StopEvent | undefined;
+  protected pendingReport: StopEvent | undefined;
+  /**
+   * Threads the kernel has reaped that gdb still takes for alive: their `w`
+   * stop is still to come (QThreadEvents), or they died with their process,
+   * whose end gdb has not been told yet. Until then gdb may name them (Hg, g,
+   * T, qXfer:threads: after a SIGKILL from outside, or resuming the others
+   * after a `w`), and an error there strands it short of the resume that
+   * would report the end (gdb 16: "Could not read registers"). gdbserver
+   * keeps such threads until it reports their exit, too.
+   */
+  protected readonly departed = new Set<number>();
+  private waiter: ((event: StopEvent) => void) | undefined;
+  /** A settleWaiter is already scheduled for the next turn of the loop. */
+  private settleQueued = false;
+
+  constructor(
+    readonly tracee: Tracee,
+    readonly attached: boolean,
+    protected readonly threadRegisters: StopRegisters,
+  ) {
+    this.last = { kind: 'signal', tid: tracee.pid, signal: attached ? 0 : SIGTRAP };
+    for (const t of tracee.threads.values()) this.modes.set(t.tid, STOPPED);
+  }
+
+  get pid(): number {
+    return this.tracee.pid;
+  }
+
+  lastStop(): StopEvent {
+    return this.last;
+  }
+
+  protected invalidate(tid?: number): void {
+    this.threadRegisters.forget(tid);
+  }
+
+  wait(): Promise<StopEvent> {
+    return new Promise((resolve) => {
+      this.waiter = resolve;
+      this.flush();
+      this.settleWaiter();
+    });
+  }
+
+  /**
+   * gdb waits for this stop with nothing else to do, so wait for it on the JS
+   * thread (tracer.settle) instead of through the event loop: a step or a
+   * breakpoint hit is then answered as fast as a C server would. Once all
+   * threads are being stopped, stopAll settles for its own stops; after
+   * WAIT_SETTLE_MS of nothing the stop is left to SIGCHLD and the event loop,
+   * and a long run of false conditions gives the loop a turn now and then, so
+   * Ctrl-C and the rest get through.
+   */
+  private readonly settleWaiter = (): void => {
+    this.settleQueued = false;
+    if (!this.waiter || !isRunning(this.state)) return;
+    if (tracer.settle(WAIT_SETTLE_MS, () => !this.waiter || this.state === 'stopping') === 'busy') this.settleSoon();
+  };
+
+  /** After an event that was not worth reporting: the next one likely follows soon (a loop hitting a false condition). */
+  protected settleSoon(): void {
+    if (this.settleQueued || !this.waiter || !isRunning(this.state)) return;
+    this.settleQueued = true;
+    setImmediate(this.settleWaiter);
+  }
+
+  protected report(event: StopEvent): void {
+    this.pendingReport = event;
+    this.flush();
+  }
+
+  private flush(): void {
+    if (!this.waiter || !this.pendingReport) return;
+    const event = this.pendingReport;
+    const resolve = this.waiter;
+    this.pendingReport = undefined;
+    this.waiter = undefined;
+    this.last = event;
+    // gdb now knows: the thread, or every thread of the process, is gone.
+    if (event.kind === 'thread-exited') this.departed.delete(event.tid);
+    else if (event.kind === 'exited' || event.kind === 'killed') this.departed.clear();
+    resolve(event);
+  }
+
+  /** Stops every other thread, then reports `event`. */
+  protected reportStop(tid: number, event: StopEvent): void {
+    if (this.state === 'stopping') {
+      this.held.push(event);
+      return;
+    }
+    this.state = allStopAfter(this.state, 'reporting');
+    this.modes.set(tid, STOPPED);
+    const settled = () => {
+      this.state = allStopAfter(this.state, 'settled');
+      if (this.exitEvent) this.state = allStopAfter(this.state, 'ended');
+      for (const t of this.tracee.threads.values()) this.modes.set(t.tid, STOPPED);
+      this.invalidate();
+      // A thread's exit (QThreadEvents) comes before its process's, which the next resume reports,
+      // unless a signal killed the process (see endFirst).
+      this.report(this.exitEvent && (event.kind !== 'thread-exited' || this.endFirst()) ? this.exitEvent : event);
+    };
+    // Nothing else running (one thread, or a step with the others held): report at once.
+    if (!this.anyRunning()) return settled();
+    // Not from inside this handler: stopAll can then wait for the stops synchronously (tracer.settle).
+    queueMicrotask(() => {
+      this.tracee
+        .stopAll()
+        .catch((err: unknown) => {
+          // A thread killed under us (stopAll interrupts quietly, but a PTRACE_INTERRUPT may still race its death).
+          if (!hasCode(err, 'ESRCH')) throw err;
+        })
+        .then(settled);
+    });
+  }
+
+  private anyRunning(): boolean {
+    for (const t of this.tracee.threads.values()) if (t.state === 'running') return true;
+    return false;
+  }
+
+  /** During a stop-all, events wait; otherwise they are reported now. */
+  protected reportOrHold(tid: number, event: StopEvent): void {
+    if (this.state === 'stopping') this.held.push(event);
+    else this.reportStop(tid, event);
+  }
+
+  /**
+   * QThreadEvents: every thread's birth and death is news, even one that
+   * happens while the others are being stopped or gdb has them stopped: it is
+   * then reported at the next resume, so none is lost.
+   */
+  protected reportThreadEvent(tid: number, event: StopEvent): void {
+    if (!isRunning(this.state)) this.held.push(event);
+    else this.reportStop(tid, event);
+  }
+
+  /**
+   * The process was killed by a signal: its end is reported before thread exits held back, which
+   * add nothing gdb can act on. gdb would resume the threads it still believes in, which are gone.
+   */
+  protected endFirst(): boolean {
+    return this.exitEvent?.kind === 'killed';
+  }
+
+  protected onProcessEnd(): void {
+    const end = this.tracee.end!;
+    this.exitEvent = end.signal !== undefined ? { kind: 'killed', pid: this.pid, signal: end.signal } : { kind: 'exited', pid: this.pid, code: end.code };
+    this.state = allStopAfter(this.state, 'ended');
+    if (this.state !== 'stopping') this.report(this.exitEvent);
+  }
+}
