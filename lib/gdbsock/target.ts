@@ -1,5 +1,5 @@
 /**
- * What the RSP server needs from whatever it debugs: a live process (targets/live.ts),
+ * What the RSP server needs from whatever it debugs: a live process (targets/live/),
  * and later a core file or the kernel. The server speaks the protocol against
  * this interface only, never against ptrace (like delve's proc backends).
  * Thread ids are kernel tids; the process id is `pid`.
