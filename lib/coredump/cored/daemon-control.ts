@@ -12,6 +12,11 @@ import path from 'node:path';
 import { HostkitError } from '../../errors';
 import { cliScript } from './tools';
 
+/** Blocks this thread for `ms` (install and uninstall are synchronous commands). */
+function pause(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
 /** Where the daemon listens unless told otherwise. */
 export const DEFAULT_SOCKET = '/run/cored/coredump.socket';
 
@@ -70,7 +75,7 @@ function waitForSocket(socket: string, pid: number | undefined, ms: number, log?
     if (fs.lstatSync(socket, { throwIfNoEntry: false })?.isSocket()) return;
     if (pid !== undefined && liveStartTime(pid) === undefined) break;
     if (Date.now() > until) break;
-    spawnSync('sleep', ['0.05']);
+    pause(50);
   }
   const tail = log ? `: ${fs.readFileSync(log, 'utf8').trim().split('\n').slice(-3).join(' / ')}` : '';
   throw new HostkitError('ERR_HOSTKIT_DAEMON', `cored serve did not listen on ${socket} within ${ms / 1000} s${tail}`);
@@ -110,7 +115,7 @@ export function stopDaemon(handle: DaemonHandle, ms = 30_000): void {
   if (!running(handle)) return; // gone, or the pid is someone else's now
   process.kill(handle.pid, 'SIGTERM');
   const until = Date.now() + ms;
-  while (running(handle) && Date.now() < until) spawnSync('sleep', ['0.05']);
+  while (running(handle) && Date.now() < until) pause(50);
   if (running(handle)) process.kill(handle.pid, 'SIGKILL');
 }
 

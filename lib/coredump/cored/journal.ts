@@ -60,9 +60,10 @@ function writerAlive(writer: PendingEntry['writer']): boolean {
 /** The partial files a directory sink left for `id` (`.ID.core.zst.RANDOM.partial`), largest first. */
 function partialCores(dir: SafeDir, id: string): { name: string; final: string; bytes: number }[] {
   const found: { name: string; final: string; bytes: number }[] = [];
+  const names = dir.list();
   for (const ext of Object.values(EXTENSIONS)) {
     const prefix = `.${id}${ext}.`;
-    for (const name of dir.list()) {
+    for (const name of names) {
       if (!name.startsWith(prefix) || !name.endsWith('.partial') || name.slice(prefix.length, -'.partial'.length).includes('.')) continue;
       const st = dir.lstat(name);
       if (st?.isFile()) found.push({ name, final: `${id}${ext}`, bytes: st.size });
