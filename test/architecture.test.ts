@@ -11,7 +11,7 @@ const lib = path.resolve(__dirname, '..', 'lib');
 /** Which top-level part of lib/ a file belongs to. */
 function part(file: string): string {
   const rel = path.relative(lib, file).split(path.sep);
-  if (rel.length === 1) return rel[0]!.replace(/\.ts$/, ''); // errors, native, usage, index
+  if (rel.length === 1) return rel[0]!.replace(/\.ts$/, ''); // errors, native, cli-args, index
   if (rel[0] === 'coredump' && rel[1] === 'cored') return 'cored';
   return rel[0]!;
 }
@@ -20,13 +20,13 @@ function part(file: string): string {
 const MAY_IMPORT: Record<string, string[]> = {
   errors: [],
   native: ['errors'],
-  usage: [],
+  'cli-args': [],
   procfs: ['errors', 'native'],
   ptrace: ['errors', 'native', 'procfs'],
-  coredump: ['errors', 'native', 'procfs', 'ptrace', 'usage'],
-  cored: ['errors', 'native', 'procfs', 'coredump', 'usage'],
-  gdbsock: ['errors', 'native', 'procfs', 'ptrace', 'coredump'],
-  forkexec: ['errors', 'native', 'usage'],
+  coredump: ['errors', 'native', 'procfs', 'ptrace', 'cli-args'],
+  cored: ['errors', 'native', 'procfs', 'coredump', 'cli-args'],
+  gdbsock: ['errors', 'native', 'procfs', 'ptrace', 'coredump', 'cli-args'],
+  forkexec: ['errors', 'native', 'cli-args'],
   index: ['errors', 'native', 'procfs', 'ptrace', 'coredump', 'cored', 'gdbsock', 'forkexec'],
 };
 /** cored's one door for the others: its public store API, re-exported by coredump/index.ts. */

@@ -3,6 +3,7 @@
  * of a live process, to a file (sparse), or to stdout for a pipe or socket.
  */
 import fs from 'node:fs';
+import { parseCommandLine, UsageError } from '../cli-args';
 import { snapshot, type SnapshotOptions } from './snapshot';
 import type { CoreOutput } from './sink';
 
@@ -20,27 +21,21 @@ export interface SnapshotArgs {
   mode: NonNullable<SnapshotOptions['mode']>;
 }
 
-export class UsageError extends Error {}
+const OPTIONS = {
+  output: { type: 'string', short: 'o' },
+  minimal: { type: 'boolean' },
+  all: { type: 'boolean' },
+} as const;
 
 export function parseSnapshotArgs(argv: readonly string[]): SnapshotArgs {
-  let pid: number | undefined;
-  let output: string | undefined;
-  let minimal = false;
-  let all = false;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--minimal') minimal = true;
-    else if (arg === '--all') all = true;
-    else if (arg === '-o' || arg === '--output') {
-      output = argv[++i];
-      if (output === undefined || output === '') throw new UsageError(`${arg} needs a file name or '-'`);
-    } else if (arg.startsWith('-o') && arg.length > 2) output = arg.slice(2);
-    else if (/^\d+$/.test(arg) && pid === undefined) pid = Number(arg);
-    else throw new UsageError(`unexpected argument '${arg}'`);
-  }
-  if (pid === undefined || pid <= 0 || pid > 0x3fffffff) throw new UsageError('a process id is required');
-  if (minimal && all) throw new UsageError('--minimal and --all exclude each other');
-  return { pid, output: output ?? `core.${pid}`, mode: minimal ? 'minimal' : all ? 'all' : 'filter' };
+  const { values, positionals } = parseCommandLine(argv, OPTIONS, { positionals: 1 });
+  const [pidText] = positionals;
+  if (values.output === '') throw new UsageError(`-o needs a file name or '-'`);
+  if (pidText === undefined || !/^\d+$/.test(pidText)) throw new UsageError(pidText === undefined ? 'a process id is required' : `unexpected argument '${pidText}'`);
+  const pid = Number(pidText);
+  if (pid <= 0 || pid > 0x3fffffff) throw new UsageError('a process id is required');
+  if (values.minimal && values.all) throw new UsageError('--minimal and --all exclude each other');
+  return { pid, output: values.output ?? `core.${pid}`, mode: values.minimal ? 'minimal' : values.all ? 'all' : 'filter' };
 }
 
 /** Standard output as a sink: the fd itself when it is a regular file (so the core can be sparse). */

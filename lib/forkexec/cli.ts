@@ -7,37 +7,37 @@
  * In report mode each refused call is a JSON line on stderr.
  */
 import os from 'node:os';
+import { parseCommandLine, UsageError } from '../cli-args';
 import { launch, type LaunchOptions } from './launcher';
 import { ACTIONS, type Action } from './options';
 
 const USAGE = `usage: forkexec [--no-fork] [--no-exec] [--no-ptrace] [--exec-allow PATH]... [--action ${ACTIONS.join('|')}] [--errno NAME] -- program [args...]`;
 
+const OPTIONS = {
+  'no-fork': { type: 'boolean' },
+  'no-exec': { type: 'boolean' },
+  'no-ptrace': { type: 'boolean' },
+  'exec-allow': { type: 'string', multiple: true },
+  action: { type: 'string' },
+  errno: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 function parse(argv: string[]): { options: LaunchOptions; program: string; args: string[] } {
-  const options: LaunchOptions = {};
-  let i = 0;
-  for (; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const value = () => {
-      if (i + 1 >= argv.length) throw new Error(`${arg} needs a value`);
-      return argv[++i]!;
-    };
-    if (arg === '--') {
-      i++;
-      break;
-    } else if (arg === '--no-fork') options.fork = true;
-    else if (arg === '--no-exec') options.exec = true;
-    else if (arg === '--no-ptrace') options.ptrace = true;
-    else if (arg === '--exec-allow') (options.execAllow ??= []).push(value());
-    else if (arg === '--action') options.action = value() as Action;
-    else if (arg === '--errno') options.errno = value();
-    else if (arg === '-h' || arg === '--help') {
-      process.stdout.write(`${USAGE}\n`);
-      process.exit(0);
-    } else if (arg.startsWith('-')) throw new Error(`unknown option ${arg}`);
-    else break;
+  const { values, rest } = parseCommandLine(argv, OPTIONS, { after: 'program' });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(0);
   }
-  const [program, ...args] = argv.slice(i);
-  if (!program) throw new Error('no program given');
+  const options: LaunchOptions = {};
+  if (values['no-fork']) options.fork = true;
+  if (values['no-exec']) options.exec = true;
+  if (values['no-ptrace']) options.ptrace = true;
+  if (values['exec-allow']) options.execAllow = values['exec-allow'];
+  if (values.action !== undefined) options.action = values.action as Action;
+  if (values.errno !== undefined) options.errno = values.errno;
+  const [program, ...args] = rest;
+  if (!program) throw new UsageError('no program given');
   return { options, program, args };
 }
 

@@ -17,42 +17,34 @@ import { type IndexEntry, readIndex, vacuum } from './store';
 import { decompressTo, locateCore, plainCore, readRecord } from './stored-core';
 import { globMatcher } from './glob';
 import { findTool } from './tools';
+import { parseCommandLine, UsageError } from '../../cli-args';
 
 export const CORED_COMMANDS = new Set(['install', 'uninstall', 'status', 'test', 'handle', 'serve', 'recover', 'list', 'info', 'dump', 'gdb', 'vacuum']);
 
-class UsageError extends Error {}
+/** The options several commands share. */
+const CONFIG = { config: { type: 'string', short: 'c' } } as const;
+const STATE = { state: { type: 'string' } } as const;
+const STORE = { store: { type: 'string' }, ...CONFIG, ...STATE } as const;
+const JSON_OUTPUT = { json: { type: 'boolean' } } as const;
 
-/** Splits argv into options (--name VALUE, --flag) and positionals. */
-function parseOptions(argv: string[], withValue: string[], flags: string[]): { options: Map<string, string | true>; positional: string[] } {
-  const options = new Map<string, string | true>();
-  const positional: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (withValue.includes(a)) {
-      if (i + 1 >= argv.length) throw new UsageError(`${a} needs a value`);
-      options.set(a, argv[++i]!);
-    } else if (flags.includes(a)) options.set(a, true);
-    else if (a.startsWith('-') && a !== '-') throw new UsageError(`unknown option ${a}`);
-    else positional.push(a);
-  }
-  return { options, positional };
+interface Where {
+  config?: string;
+  state?: string;
+  store?: string;
 }
 
-function configFrom(options: Map<string, string | true>): CoredConfig {
-  const file = options.get('--config') ?? options.get('-c');
-  if (typeof file === 'string') return loadConfig(file);
-  const state = readState(stateDirFrom(options));
+function configFrom(where: Where): CoredConfig {
+  if (where.config !== undefined) return loadConfig(where.config);
+  const state = readState(stateDirFrom(where));
   return state?.config ? loadConfig(state.config) : defaultConfig();
 }
 
-function stateDirFrom(options: Map<string, string | true>): string {
-  const s = options.get('--state');
-  return typeof s === 'string' ? s : DEFAULT_STATE_DIR;
+function stateDirFrom(where: Where): string {
+  return where.state ?? DEFAULT_STATE_DIR;
 }
 
-function storeFrom(options: Map<string, string | true>): SafeDir {
-  const store = options.get('--store');
-  return SafeDir.open(typeof store === 'string' ? store : configFrom(options).store.directory, false);
+function storeFrom(where: Where): SafeDir {
+  return SafeDir.open(where.store ?? configFrom(where).store.directory, false);
 }
 
 const out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
@@ -81,33 +73,31 @@ export async function runCored(argv: string[]): Promise<number> {
       }
       case 'serve': {
         // serve [--socket PATH] [--config FILE]; --worker --listen-fd N is how the supervisor starts its worker.
-        const { options } = parseOptions(rest, ['--socket', '--config', '-c', '--listen-fd'], ['--worker']);
-        const config = (options.get('--config') ?? options.get('-c')) as string | undefined;
-        if (options.has('--worker')) {
-          const fd = Number(options.get('--listen-fd'));
-          if (!Number.isInteger(fd) || fd < 0) throw new UsageError('serve --worker needs --listen-fd N');
-          await runWorker({ listenFd: fd, config });
-        } else await serve({ socket: options.get('--socket') as string | undefined, config });
+        const { values } = parseCommandLine(rest, { socket: { type: 'string' }, ...CONFIG, 'listen-fd': { type: 'string' }, worker: { type: 'boolean' } });
+        if (values.worker) {
+          const fd = Number(values['listen-fd']);
+          if (values['listen-fd'] === undefined || !Number.isInteger(fd) || fd < 0) throw new UsageError('serve --worker needs --listen-fd N');
+          await runWorker({ listenFd: fd, config: values.config });
+        } else await serve({ socket: values.socket, config: values.config });
         process.exit(0);
       }
       case 'recover': {
-        const { options } = parseOptions(rest, ['--config', '-c', '--state'], []);
-        const recovered = recoverInterrupted(configFrom(options), (line) => out(line));
+        const { values } = parseCommandLine(rest, { ...CONFIG, ...STATE });
+        const recovered = recoverInterrupted(configFrom(values), (line) => out(line));
         if (recovered.length === 0) out('no interrupted crash');
         return 0;
       }
       case 'install': {
-        const { options } = parseOptions(rest, ['--config', '-c', '--state', '--pipe-limit', '--mode', '--socket'], []);
-        const config = (options.get('--config') ?? options.get('-c')) as string | undefined;
-        const limit = options.get('--pipe-limit');
-        const mode = options.get('--mode') ?? 'auto';
+        const { values } = parseCommandLine(rest, { ...CONFIG, ...STATE, 'pipe-limit': { type: 'string' }, mode: { type: 'string' }, socket: { type: 'string' } });
+        const limit = values['pipe-limit'];
+        const mode = values.mode ?? 'auto';
         if (mode !== 'auto' && mode !== 'pipe' && mode !== 'socket') throw new UsageError(`--mode ${mode}: expected pipe, socket or auto`);
         const state = install({
-          config,
-          stateDir: stateDirFrom(options),
+          config: values.config,
+          stateDir: stateDirFrom(values),
           mode,
-          socket: options.get('--socket') as string | undefined,
-          pipeLimit: typeof limit === 'string' ? Number(limit) : undefined,
+          socket: values.socket,
+          pipeLimit: limit === undefined ? undefined : Number(limit),
         });
         out(`installed: core_pattern = ${state.pattern} (${state.mode} mode: ${state.why})`);
         if (state.daemon?.kind === 'process') out(`daemon: pid ${state.daemon.pid}, log ${state.daemon.log}`);
@@ -116,8 +106,8 @@ export async function runCored(argv: string[]): Promise<number> {
         return 0;
       }
       case 'uninstall': {
-        const { options } = parseOptions(rest, ['--state'], []);
-        const state = uninstall(stateDirFrom(options));
+        const { values } = parseCommandLine(rest, STATE);
+        const state = uninstall(stateDirFrom(values));
         out(`restored: core_pattern = ${state.previousPattern}, core_pipe_limit = ${state.previousPipeLimit}`);
         return 0;
       }
@@ -130,10 +120,10 @@ export async function runCored(argv: string[]): Promise<number> {
       case 'info':
         return await info(rest);
       case 'dump': {
-        const { options, positional } = parseOptions(rest, ['-o', '--store', '--config', '-c', '--state'], []);
-        const file = options.get('-o');
-        if (positional.length !== 1 || typeof file !== 'string') throw new UsageError('usage: cored dump ID -o FILE');
-        const dir = storeFrom(options);
+        const { values, positionals: positional } = parseCommandLine(rest, { output: { type: 'string', short: 'o' }, ...STORE }, { positionals: 1 });
+        const file = values.output;
+        if (positional.length !== 1 || file === undefined) throw new UsageError('usage: cored dump ID -o FILE');
+        const dir = storeFrom(values);
         const core = locateCore(dir, positional[0]!);
         if (!core) throw new UsageError(`no stored core ${positional[0]} in ${dir.path}`);
         await decompressTo(core, file);
@@ -141,21 +131,19 @@ export async function runCored(argv: string[]): Promise<number> {
         return 0;
       }
       case 'vacuum': {
-        const { options } = parseOptions(rest, ['--store', '--config', '-c', '--state'], ['--json']);
-        const config = configFrom(options);
-        const dir = storeFrom(options);
+        const { values } = parseCommandLine(rest, { ...STORE, ...JSON_OUTPUT });
+        const config = configFrom(values);
+        const dir = storeFrom(values);
         const deleted = vacuum(dir, config.store);
         dir.close();
-        out(options.has('--json') ? JSON.stringify({ deleted }) : deleted.length ? `deleted: ${deleted.join(' ')}` : 'nothing to delete');
+        out(values.json ? JSON.stringify({ deleted }) : deleted.length ? `deleted: ${deleted.join(' ')}` : 'nothing to delete');
         return 0;
       }
       case 'gdb': {
         // Anything after `--` goes to gdb (e.g. -batch -ex bt).
-        const dash = rest.indexOf('--');
-        const extra = dash >= 0 ? rest.slice(dash + 1) : [];
-        const { options, positional } = parseOptions(dash >= 0 ? rest.slice(0, dash) : rest, ['--store', '--config', '-c', '--state'], []);
+        const { values, positionals: positional, rest: extra } = parseCommandLine(rest, STORE, { positionals: 1, after: 'dashes' });
         if (positional.length !== 1) throw new UsageError('usage: cored gdb ID [-- GDB-ARGS...]');
-        const dir = storeFrom(options);
+        const dir = storeFrom(values);
         const core = locateCore(dir, positional[0]!);
         const record = readRecord(dir, positional[0]!);
         if (!core) throw new UsageError(`no stored core ${positional[0]} in ${dir.path}`);
@@ -182,9 +170,9 @@ export async function runCored(argv: string[]): Promise<number> {
 }
 
 function status(argv: string[]): number {
-  const { options } = parseOptions(argv, ['--state'], ['--json']);
+  const { values } = parseCommandLine(argv, { ...STATE, ...JSON_OUTPUT });
   const pattern = readSysctl(CORE_PATTERN);
-  const state = readState(stateDirFrom(options));
+  const state = readState(stateDirFrom(values));
   const ours = isCoredPattern(pattern, state);
   const problems: string[] = [];
   if (ours && pattern.startsWith('|')) {
@@ -202,7 +190,7 @@ function status(argv: string[]): number {
   }
   const mode = ours ? (state?.mode ?? 'pipe') : undefined;
   const report = { installed: ours, mode: mode ?? null, why: ours ? (state?.why ?? null) : null, corePattern: pattern, corePipeLimit: Number(readSysctl(CORE_PIPE_LIMIT)), coreModes: kernelCoreModes() ?? null, state: state ?? null, problems };
-  if (options.has('--json')) out(JSON.stringify(report, null, 2));
+  if (values.json) out(JSON.stringify(report, null, 2));
   else {
     out(`core_pattern: ${pattern}\ncore_pipe_limit: ${report.corePipeLimit}\ncore_modes: ${report.coreModes?.join(' ') ?? '(no /proc/sys/kernel/core_modes)'}`);
     out(ours ? `cored is installed in ${mode} mode${state?.config ? ` with ${state.config}` : ' with the default config'}` : 'cored is not installed');
@@ -220,13 +208,13 @@ function describeDaemon(daemon: DaemonHandle): string {
 
 /** Crashes a throw-away shell with SIGQUIT and waits for its entry in the store's index. */
 async function selfTest(argv: string[]): Promise<number> {
-  const { options } = parseOptions(argv, ['--config', '-c', '--state', '--timeout'], ['--json']);
-  if (!isCoredPattern(readSysctl(CORE_PATTERN), readState(stateDirFrom(options)))) throw new Error('cored is not installed (cored install)');
-  const config = configFrom(options);
+  const { values } = parseCommandLine(argv, { ...CONFIG, ...STATE, timeout: { type: 'string' }, ...JSON_OUTPUT });
+  if (!isCoredPattern(readSysctl(CORE_PATTERN), readState(stateDirFrom(values)))) throw new Error('cored is not installed (cored install)');
+  const config = configFrom(values);
   const child = spawnSync('/bin/sh', ['-c', 'echo $$; kill -QUIT $$'], { encoding: 'utf8' });
   const pid = Number(child.stdout.trim());
   if (child.signal !== 'SIGQUIT') throw new Error(`the test process was not killed by SIGQUIT (${child.signal ?? child.status})`);
-  const timeout = Number(options.get('--timeout') ?? 20) * 1000;
+  const timeout = Number(values.timeout ?? 20) * 1000;
   const until = Date.now() + timeout;
   while (Date.now() < until) {
     let entry: IndexEntry | undefined;
@@ -238,7 +226,7 @@ async function selfTest(argv: string[]): Promise<number> {
       /* not there yet */
     }
     if (entry) {
-      if (options.has('--json')) out(JSON.stringify(entry, null, 2));
+      if (values.json) out(JSON.stringify(entry, null, 2));
       else {
         out(`crashed pid ${pid} (${entry.comm}, ${entry.signalName}); core handled as ${entry.id}`);
         for (const s of entry.sinks) out(`  ${s.name}: ${s.ok ? s.location : `FAILED: ${s.error}`}`);
@@ -270,18 +258,17 @@ function parseSince(value: string): number {
 }
 
 function list(argv: string[]): number {
-  const { options } = parseOptions(argv, ['--store', '--config', '-c', '--state', '--since', '--exe'], ['--json']);
-  const dir = storeFrom(options);
+  const { values } = parseCommandLine(argv, { ...STORE, since: { type: 'string' }, exe: { type: 'string' }, ...JSON_OUTPUT });
+  const dir = storeFrom(values);
   let entries = readIndex(dir);
   dir.close();
-  const since = options.get('--since');
-  if (typeof since === 'string') entries = entries.filter((e) => e.time >= parseSince(since));
-  const exe = options.get('--exe');
-  if (typeof exe === 'string') {
+  const { since, exe } = values;
+  if (since !== undefined) entries = entries.filter((e) => e.time >= parseSince(since));
+  if (exe !== undefined) {
     const match = globMatcher(exe);
     entries = entries.filter((e) => e.exe !== undefined && match(e.exe));
   }
-  if (options.has('--json')) {
+  if (values.json) {
     out(JSON.stringify(entries, null, 2));
     return 0;
   }
@@ -297,14 +284,14 @@ function list(argv: string[]): number {
 }
 
 async function info(argv: string[]): Promise<number> {
-  const { options, positional } = parseOptions(argv, ['--store', '--config', '-c', '--state'], ['--json']);
-  if (positional.length !== 1) throw new UsageError('usage: cored info ID');
-  const id = positional[0]!;
-  const dir = storeFrom(options);
+  const { values, positionals } = parseCommandLine(argv, { ...STORE, ...JSON_OUTPUT }, { positionals: 1 });
+  if (positionals.length !== 1) throw new UsageError('usage: cored info ID');
+  const id = positionals[0]!;
+  const dir = storeFrom(values);
   const record = readRecord(dir, id);
   const core = locateCore(dir, id);
   if (!record) throw new UsageError(`no metadata ${id}.json in ${dir.path}`);
-  if (options.has('--json')) {
+  if (values.json) {
     out(JSON.stringify(record, null, 2));
     return 0;
   }
