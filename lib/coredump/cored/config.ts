@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { type LineMap, TomlError, type TomlTable, type TomlValue, parseToml } from './toml';
+import { type LineMap, TomlError, type TomlTable, type TomlValue, nearestLine, parseToml } from './toml';
 
 export type CoreFormat = 'raw' | 'zstd' | 'gzip';
 
@@ -114,19 +114,13 @@ class Validator {
   ) {}
 
   private fail(key: string, reason: string): never {
-    // The line of the key, or of its nearest enclosing table.
-    let probe = key.replace(/\[\d+\]$/, '');
-    let line = this.lines.get(probe);
-    while (line === undefined && probe.includes('.')) {
-      probe = probe.slice(0, probe.lastIndexOf('.'));
-      line = this.lines.get(probe);
-    }
-    throw new TomlError(line ?? 0, `${key}: ${reason}`, this.file);
+    const line = nearestLine(this.lines, key.replace(/\[\d+\]$/, '').split('.'));
+    throw new TomlError(line, `${key}: ${reason}`, this.file);
   }
 
   private table(value: TomlValue | undefined, key: string, allowed: string[]): TomlTable {
     if (value === undefined) return {};
-    if (typeof value !== 'object' || Array.isArray(value)) this.fail(key, 'expected a table');
+    if (typeof value !== 'object' || Array.isArray(value) || value instanceof Date) this.fail(key, 'expected a table');
     for (const k of Object.keys(value)) {
       if (!allowed.includes(k)) this.fail(key ? `${key}.${k}` : k, `unknown key (expected one of: ${allowed.join(', ')})`);
     }
@@ -325,6 +319,7 @@ class Validator {
 
 function describe(v: TomlValue): string {
   if (Array.isArray(v)) return 'an array';
+  if (v instanceof Date) return 'a date';
   if (typeof v === 'object') return 'a table';
   return `${typeof v} ${JSON.stringify(v)}`;
 }
