@@ -7,6 +7,7 @@
         "native/sigchld.cc",
         "native/ptrace.c",
         "native/wait.c",
+        "native/io.c",
         "native/step.c",
         "native/cpu.c",
         "native/memory.c",

@@ -160,3 +160,10 @@ int hk_fe_spawn_result(int status_fd, enum hk_fe_stage *stage) {
   *stage = HK_FE_EXECVE;
   return n < 0 ? -errno : -EPROTO;
 }
+
+const char *hk_fe_stage_name(enum hk_fe_stage stage) {
+  static const char *const names[] = {"launch", "socketpair", "fork", "prctl(PR_SET_NO_NEW_PRIVS)",
+                                      "landlock_restrict_self", "seccomp(SECCOMP_SET_MODE_FILTER)", "sendmsg",
+                                      "recvmsg", "pidfd_open", "execve"};
+  return (unsigned)stage < sizeof names / sizeof names[0] ? names[stage] : "execve";
+}

@@ -43,6 +43,7 @@ struct hk_supervisor {
   void (*wake)(void *);
   void *ctx;
   pthread_mutex_t lock;
+  int refs; /* the thread's and the caller's, under `lock`: the last one out frees */
   struct hk_note ring[RING_SIZE];
   size_t head, count;
   uint64_t dropped;
@@ -72,6 +73,23 @@ void hk_supervisor_unhook(struct hk_supervisor *s) {
   pthread_mutex_lock(&s->lock);
   s->wake = NULL;
   pthread_mutex_unlock(&s->lock);
+}
+
+/* Drops one reference; the last frees. The thread drops its own only after it
+ * closed the listener, so no caller can be waiting for an answer while it is in
+ * free() (see the top of this file). */
+static void unref(struct hk_supervisor *s) {
+  pthread_mutex_lock(&s->lock);
+  int left = --s->refs;
+  pthread_mutex_unlock(&s->lock);
+  if (left > 0) return;
+  pthread_mutex_destroy(&s->lock);
+  free(s);
+}
+
+void hk_supervisor_release(struct hk_supervisor *s) {
+  hk_supervisor_unhook(s);
+  unref(s);
 }
 
 size_t hk_supervisor_drain(struct hk_supervisor *s, struct hk_note *out, size_t max, uint64_t *dropped) {
@@ -279,16 +297,20 @@ static void *run(void *arg) {
     note->path_len = note->argv_len = -1;
     push(s, note);
   }
+  unref(s);
   return NULL;
 }
 
 int hk_supervisor_start(int listener, int pidfd, const struct hk_supervisor_policy *policy,
-                        void (*wake)(void *), void *ctx, struct hk_supervisor **out) {
+                        void (*wake)(void *), void *ctx, struct hk_supervisor **out, const char **failed) {
   struct seccomp_notif_sizes sizes;
+  *failed = "seccomp(SECCOMP_GET_NOTIF_SIZES)";
   if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) < 0) return -errno;
   if (sizes.seccomp_notif > 512) return -EOVERFLOW;
+  *failed = "calloc";
   struct hk_supervisor *s = calloc(1, sizeof *s);
   if (!s) return -ENOMEM;
+  s->refs = 2;
   s->listener = listener;
   s->pidfd = pidfd;
   s->policy = *policy;
@@ -310,7 +332,9 @@ int hk_supervisor_start(int listener, int pidfd, const struct hk_supervisor_poli
   pthread_attr_destroy(&attr);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   if (rc != 0) {
+    pthread_mutex_destroy(&s->lock);
     free(s);
+    *failed = "pthread_create";
     return -rc;
   }
   *out = s;

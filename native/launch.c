@@ -147,3 +147,9 @@ int hk_launch(const struct hk_launch_request *req, pid_t *pid_out, enum hk_launc
   if (rc == 0) *pid_out = pid;
   return rc;
 }
+
+const char *hk_launch_stage_name(enum hk_launch_stage stage) {
+  static const char *const names[] = {"launch", "pipe2", "fork", "ptrace(PTRACE_SEIZE)", "waitpid",
+                                      "setpgid", "dup2", "chdir", "execve"};
+  return (unsigned)stage < sizeof names / sizeof names[0] ? names[stage] : "launch";
+}

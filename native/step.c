@@ -49,7 +49,7 @@ static int avoided(uint64_t pc, const uint64_t *avoid, int navoid) {
   return 0;
 }
 
-int hk_step_range(const struct hk_step_range *r) {
+int hk_step_range(const struct hk_step_range *r, const char **failed) {
   int64_t start = hk_now_us();
   int signal = r->signal;
   for (;;) {
@@ -59,6 +59,7 @@ int hk_step_range(const struct hk_step_range *r) {
     int status = 0;
     int64_t now = hk_now_us();
     int rc = wait_until(r->tid, now + r->spin_us, &status);
+    if (rc < 0 && rc != -ECHILD) *failed = "waitpid";
     if (rc < 0) return rc == -ECHILD ? HK_STEP_VANISHED : rc;
     if (rc == 0) return HK_STEP_RUNNING;
     if (!plain_step(r->tid, status)) return status;

@@ -21,10 +21,6 @@ const XSTATE_MAX = 16384;
 const STEP_SPIN_US = 200;
 /** How long stepWhileIn may keep the JS thread stepping through a range (a tight loop on one line). */
 const STEP_BUDGET_US = 20_000;
-/** addon.stepRange: the thread was left stepping; it vanished (ECHILD); a plain step left the range. */
-const STEP_RUNNING = -1;
-const STEP_VANISHED = -2;
-const STEP_LEFT = -3;
 
 /**
  * The next event of each thread, waited for on the JS thread first
@@ -110,9 +106,9 @@ export class Thread {
     this.markResumed(Request.SINGLESTEP);
     const registers = Buffer.allocUnsafe(this.arch.gprNames.length * 8);
     const status = addon.stepRange(this.tid, signal, start, end, avoid, this.arch.pcOffset, STEP_SPIN_US, STEP_BUDGET_US, registers);
-    if (status === STEP_RUNNING) return;
-    if (status === STEP_LEFT) tracer.deliverStep(this.tid, registers);
-    else if (status === STEP_VANISHED) tracer.deliverVanished(this.tid);
+    if (status === 'running') return;
+    if (status === 'left') tracer.deliverStep(this.tid, registers);
+    else if (status === 'vanished') tracer.deliverVanished(this.tid);
     else tracer.deliver(this.tid, status);
   }
 
