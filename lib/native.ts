@@ -90,6 +90,8 @@ export interface Addon {
     signal: number,
     keepAlive: boolean,
     onNote: () => void,
+    /** Where exec-family calls keep their path and argv: lib/forkexec/syscalls.ts, execCallTable(). */
+    execCalls: Uint32Array,
   ): SupervisorHandle;
   /** The caller is done with the supervisor: it and its handle are freed once its thread has ended. */
   supervisorClose(handle: SupervisorHandle): void;

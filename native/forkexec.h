@@ -44,7 +44,18 @@ struct hk_note {
   char path[HK_NOTE_PATH_MAX];
   char argv[HK_NOTE_ARGV_MAX];
 };
+/* An exec-family call: where its path and argv are (lib/forkexec/syscalls.ts, execCalls, is the one table). */
+struct hk_exec_call {
+  uint32_t arch;     /* AUDIT_ARCH_* */
+  int32_t nr;
+  uint8_t path_arg;  /* argument indexes, < 6 */
+  uint8_t argv_arg;
+  uint8_t initial;   /* the launcher's own first exec may be this call */
+};
+#define HK_EXEC_CALLS_MAX 16
 struct hk_supervisor_policy {
+  const struct hk_exec_call *exec_calls; /* copied by hk_supervisor_start */
+  size_t exec_count;                     /* at most HK_EXEC_CALLS_MAX */
   pid_t first_exec_pid; /* > 0: answer CONTINUE to the first execve of this pid (the launcher) */
   int deny_errno;       /* every other notification fails with this errno */
   int signal;           /* 0, or a signal sent to the caller before the answer (SIGKILL, SIGSYS) */

@@ -73,6 +73,16 @@ Napi::Value LandlockExecRuleset(const Napi::CallbackInfo &info) {
   return Napi::Number::New(env, rc);
 }
 
+// execCalls: a Uint32Array of (audit arch, nr, path arg, argv arg, initial) rows (lib/forkexec/syscalls.ts).
+bool IsExecTable(Napi::Value v) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array) return false;
+  Napi::Uint32Array t = v.As<Napi::Uint32Array>();
+  if (t.ElementLength() % 5 != 0 || t.ElementLength() / 5 > HK_EXEC_CALLS_MAX) return false;
+  for (size_t i = 0; i < t.ElementLength(); i += 5)
+    if (t[i + 2] >= 6 || t[i + 3] >= 6) return false;
+  return true;
+}
+
 // One per supervisor: wakes the JS thread through a uv_async handle.
 struct SupervisorHandle {
   napi_env env;
@@ -125,14 +135,16 @@ void CloseHandle(SupervisorHandle *h) {
 // it: uv_async_send on a closed loop would abort.
 void OnEnvCleanup(void *arg) { CloseHandle(static_cast<SupervisorHandle *>(arg)); }
 
-// supervisorStart(listener, pidfd, firstExecPid, denyErrno, signal, keepAlive, onNote) -> handle.
+// supervisorStart(listener, pidfd, firstExecPid, denyErrno, signal, keepAlive, onNote, execCalls) -> handle.
 // The handle lives until supervisorClose (or its environment's end).
 Napi::Value SupervisorStart(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   int64_t listener, pidfd, first, deny, sig;
   if (!ArgInt(info, 0, &listener) || !ArgInt(info, 1, &pidfd) || !ArgInt(info, 2, &first) ||
-      !ArgInt(info, 3, &deny) || !ArgInt(info, 4, &sig) || !info[5].IsBoolean() || !info[6].IsFunction())
-    return TypeError(env, "supervisorStart(listener, pidfd, firstExecPid, denyErrno, signal, keepAlive, onNote)");
+      !ArgInt(info, 3, &deny) || !ArgInt(info, 4, &sig) || !info[5].IsBoolean() || !info[6].IsFunction() ||
+      !IsExecTable(info[7]))
+    return TypeError(env, "supervisorStart(listener, pidfd, firstExecPid, denyErrno, signal, keepAlive, onNote, execCalls)");
+  Napi::Uint32Array table = info[7].As<Napi::Uint32Array>();
   auto *h = new SupervisorHandle();
   h->env = env;
   h->callback = Napi::Persistent(info[6].As<Napi::Function>());
@@ -142,7 +154,10 @@ Napi::Value SupervisorStart(const Napi::CallbackInfo &info) {
   uv_async_init(loop, &h->async, OnWake);
   h->async.data = h;
   if (!info[5].As<Napi::Boolean>().Value()) uv_unref(reinterpret_cast<uv_handle_t *>(&h->async));
-  hk_supervisor_policy policy = {(pid_t)first, (int)deny, (int)sig};
+  std::vector<hk_exec_call> calls;
+  for (size_t i = 0; i + 5 <= table.ElementLength(); i += 5)
+    calls.push_back({table[i], (int32_t)table[i + 1], (uint8_t)table[i + 2], (uint8_t)table[i + 3], (uint8_t)table[i + 4]});
+  hk_supervisor_policy policy = {calls.data(), calls.size(), (pid_t)first, (int)deny, (int)sig};
   const char *failed = "pthread_create";
   int rc = hk_supervisor_start((int)listener, (int)pidfd, &policy, Wake, h, &h->supervisor, &failed);
   if (rc < 0) {

@@ -21,6 +21,7 @@ import { buildFilter, type Verdict } from './filter';
 import { withInterpreters } from './interpreter';
 import { actionVerdict, parseOptions, type Action } from './options';
 import { toAttempt, type Attempt } from './report';
+import { execCallTable } from './syscalls';
 
 export interface LaunchOptions {
   fork?: boolean;
@@ -100,7 +101,7 @@ export function launch(program: string, args: string[], options: LaunchOptions =
   };
   const signal = policy.action === 'kill' ? SIGKILL : policy.action === 'trap' ? SIGSYS : 0;
   try {
-    handle = addon.supervisorStart(spawned.listener, spawned.pidfd, pid, policy.errno, signal, true, drain);
+    handle = addon.supervisorStart(spawned.listener, spawned.pidfd, pid, policy.errno, signal, true, drain, execCallTable());
   } catch (err) {
     // Nothing took the child's descriptors: close them, and end the child waiting in its execve.
     process.kill(pid, 'SIGKILL');

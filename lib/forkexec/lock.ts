@@ -16,6 +16,7 @@ import { addon, type SupervisorHandle } from '../native';
 import { buildFilter } from './filter';
 import { filterSpec, parseOptions, type Action, type LockOptions, type Policy } from './options';
 import { toAttempt, type Attempt } from './report';
+import { execCallTable } from './syscalls';
 
 /** seccomp(2) filter flags (linux/seccomp.h). */
 export const FilterFlag = {
@@ -81,7 +82,7 @@ export function lock(options: LockOptions): LockStatus {
 
 function startSupervisor(listener: number, denyErrno: number): void {
   try {
-    supervisor = addon.supervisorStart(listener, -1, 0, denyErrno, 0, false, drain);
+    supervisor = addon.supervisorStart(listener, -1, 0, denyErrno, 0, false, drain, execCallTable());
   } catch (err) {
     // The filter is in and cannot come out; with its listener closed, refused calls fail
     // with ENOSYS instead of being reported (kernel/seccomp.c): still refused.

@@ -7,6 +7,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import t from 'tap';
 import { launch } from '../../lib/forkexec';
+import { execCalls, execCallTable, syscallName } from '../../lib/forkexec/syscalls';
 import { addon } from '../../lib/native';
 import { cleanEnv } from './fixtures/run';
 
@@ -92,4 +93,19 @@ t.test('a failed ptrace-side call names the system call that failed', async (t) 
     syscall: 'execve',
     path: '/nonexistent/hostkit-program',
   });
+});
+
+t.test("the supervisor's exec table is syscalls.ts's: every row is an exec call by name", async (t) => {
+  const rows = execCalls().map((c) => [syscallName(c.audit, c.nr), c.pathArg, c.argvArg, c.initial]);
+  t.same(rows, [
+    ['execve', 0, 1, true],
+    ['execveat', 1, 2, false],
+    ['execve', 0, 1, true],
+    ['execveat', 1, 2, false],
+    ['x32 execve', 0, 1, false],
+    ['x32 execveat', 1, 2, false],
+    ['i386 execve', 0, 1, false],
+    ['i386 execveat', 1, 2, false],
+  ]);
+  t.equal(execCallTable().length, rows.length * 5);
 });
