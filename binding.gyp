@@ -12,6 +12,7 @@
         "native/cpu.c",
         "native/memory.c",
         "native/launch.c",
+        "native/child.c",
         "native/seccomp.c",
         "native/landlock.c",
         "native/forkexec_supervisor.c",
