@@ -38,8 +38,9 @@ export interface Addon {
    * Single-steps while the pc (at byte pcOffset of NT_PRSTATUS) stays in [start, end) and off `avoid`,
    * polling for each step for up to spinUs, for up to budgetUs in all. Returns the wait status of the
    * stop that ended it, or 'running' if the thread was left stepping, 'vanished' if it is gone (ECHILD),
-   * 'left' if a plain step (SIGTRAP, TRAP_TRACE) took it out of the range (its general regset is then
-   * in `regs`). A failed ptrace or waitpid throws.
+   * 'left' if a plain step (SIGTRAP, no event, si_code `stepCode`: lib/ptrace/siginfo.ts's
+   * PLAIN_STEP_CODE) took it out of the range (its general regset is then in `regs`). A failed ptrace
+   * or waitpid throws.
    */
   stepRange(
     tid: number,
@@ -51,6 +52,7 @@ export interface Addon {
     spinUs: number,
     budgetUs: number,
     regs: Buffer,
+    stepCode: number,
   ): number | StepOutcome;
   vmRead(pid: number, address: bigint, buffer: Buffer, offset: number, length: number): number;
   vmReadAsync(

@@ -276,23 +276,23 @@ class Hostkit : public Napi::Addon<Hostkit> {
     return Napi::BigInt::New(env, value);
   }
 
-  // stepRange(tid, signal, start, end, avoid: BigUint64Array, pcOffset, spinUs, budgetUs, regs: Buffer)
+  // stepRange(tid, signal, start, end, avoid: BigUint64Array, pcOffset, spinUs, budgetUs, regs: Buffer, stepCode)
   //   -> the wait status (>= 0) of the stop that ended it, or what happened instead: 'running' (left
   //   stepping), 'vanished' (ECHILD), 'left' (a plain step out of the range, its general registers
   //   in `regs`). Those are expected outcomes, not errors; a failed ptrace throws.
   Napi::Value StepRange(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
-    int64_t tid, signal, pc_offset, spin_us, budget_us;
+    int64_t tid, signal, pc_offset, spin_us, budget_us, step_code;
     uint64_t start, end;
     if (!ArgInt(info, 0, &tid) || !ArgInt(info, 1, &signal) || !ArgU64(info, 2, &start) || !ArgU64(info, 3, &end) ||
         !info[4].IsTypedArray() || info[4].As<Napi::TypedArray>().TypedArrayType() != napi_biguint64_array ||
         !ArgInt(info, 5, &pc_offset) || !ArgInt(info, 6, &spin_us) || !ArgInt(info, 7, &budget_us) ||
-        !info[8].IsBuffer())
-      return TypeError(env, "stepRange(tid, signal, start, end, avoid, pcOffset, spinUs, budgetUs, regs)");
+        !info[8].IsBuffer() || !ArgInt(info, 9, &step_code))
+      return TypeError(env, "stepRange(tid, signal, start, end, avoid, pcOffset, spinUs, budgetUs, regs, stepCode)");
     Napi::TypedArrayOf<uint64_t> avoid = info[4].As<Napi::TypedArrayOf<uint64_t>>();
     auto regs = info[8].As<Napi::Buffer<uint8_t>>();
     struct hk_step_range r = {(pid_t)tid, (int)signal, start, end, avoid.Data(), (int)avoid.ElementLength(),
-                              (size_t)pc_offset, spin_us, budget_us, regs.Data(), regs.Length()};
+                              (size_t)pc_offset, spin_us, budget_us, regs.Data(), regs.Length(), (int)step_code};
     const char *failed = "ptrace(PTRACE_SINGLESTEP)";
     int rc = hk_step_range(&r, &failed);
     if (rc == HK_STEP_RUNNING) return Napi::String::New(env, "running");

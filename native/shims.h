@@ -49,7 +49,8 @@ long hk_write_some(int fd, const void *buf, size_t len);
 /* step.c: single-steps `tid` (the first step delivering `signal`) while its pc,
  * at byte `pc_offset` of the NT_PRSTATUS regset, stays in [start, end) and off
  * `avoid`. Each step is waited for by polling, for at most `spin_us`; the loop
- * gives up after `budget_us`. Returns the wait status of the stop that ended
+ * gives up after `budget_us`. A plain step is SIGTRAP, no event, si_code
+ * `step_code`. Returns the wait status of the stop that ended
  * it (any stop but a plain step that stayed in range), HK_STEP_LEFT when that
  * stop is a plain step out of the range (its general regset is then in
  * `regs`, which must hold NT_PRSTATUS), HK_STEP_RUNNING when the thread was
@@ -65,6 +66,7 @@ struct hk_step_range {
   int64_t spin_us, budget_us;
   void *regs;
   size_t regs_size;
+  int step_code; /* the si_code of a plain step: the rule's home is lib/ptrace/siginfo.ts */
 };
 #define HK_STEP_RUNNING (-100000)
 #define HK_STEP_VANISHED (-100001)

@@ -5,7 +5,7 @@ import { type X86VectorRegisters, decodeVectorRegisters } from './arch/xsave';
 import { hostXsaveLayout } from './cpu';
 import { NoteType, Request, Signal } from './constants';
 import type { TraceEvent } from './events';
-import { SIGINFO_SIZE, type Siginfo, decodeSiginfo } from './siginfo';
+import { PLAIN_STEP_CODE, SIGINFO_SIZE, type Siginfo, decodeSiginfo } from './siginfo';
 import { SYSCALL_INFO_SIZE, type SyscallInfo, decodeSyscallInfo } from './syscall-info';
 import { tracer } from './tracer';
 
@@ -105,7 +105,7 @@ export class Thread {
     // Running from the first step on: a stop handled below finds the thread as the reaper would.
     this.markResumed(Request.SINGLESTEP);
     const registers = Buffer.allocUnsafe(this.arch.gprNames.length * 8);
-    const status = addon.stepRange(this.tid, signal, start, end, avoid, this.arch.pcOffset, STEP_SPIN_US, STEP_BUDGET_US, registers);
+    const status = addon.stepRange(this.tid, signal, start, end, avoid, this.arch.pcOffset, STEP_SPIN_US, STEP_BUDGET_US, registers, PLAIN_STEP_CODE);
     if (status === 'running') return;
     if (status === 'left') tracer.deliverStep(this.tid, registers);
     else if (status === 'vanished') tracer.deliverVanished(this.tid);

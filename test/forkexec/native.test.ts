@@ -75,7 +75,7 @@ t.test('a failed forkexec call names the system call that failed', async (t) => 
 t.test('a failed ptrace-side call names the system call that failed', async (t) => {
   const gone = 0x3ffffff0;
   t.throws(() => addon.waitpid(gone, 1), { name: 'SystemError', code: 'ECHILD', syscall: 'waitpid', tid: gone });
-  t.throws(() => addon.stepRange(gone, 0, 0n, 0n, new BigUint64Array(0), 128, 10, 10, Buffer.alloc(27 * 8)), {
+  t.throws(() => addon.stepRange(gone, 0, 0n, 0n, new BigUint64Array(0), 128, 10, 10, Buffer.alloc(27 * 8), 2), {
     name: 'SystemError',
     code: 'ESRCH',
     syscall: 'ptrace(PTRACE_SINGLESTEP)',
