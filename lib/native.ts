@@ -7,15 +7,20 @@ import path from 'node:path';
 import { SystemError, type SystemErrorInfo } from './errors';
 
 /**
- * The raw binding. Most functions throw SystemError on a failed syscall; the
- * ones whose comments say so return -errno, negative sentinels or
- * { errno, stage } instead (one convention for all is #16's item 6).
+ * The raw binding. Every function throws SystemError (with the failed
+ * syscall's name, and the pid, tid, fd or path where known) when a system call
+ * fails, and TypeError or RangeError for a bad argument. Outcomes a caller
+ * expects often are values, not exceptions, and each comment below names
+ * them: waitpid's null, reap's -1 status, waitReady's 0 and -1, stepRange's
+ * strings, cpuid's and xgetbv's null, and readSoon's and writeSome's -errno
+ * (gdb's socket: a quiet or gone peer is an answer there). See native/shims.h.
  */
 export interface Addon {
   setErrorFactory(make: (errno: number, syscall: string, info: SystemErrorInfo) => Error): void;
   ptrace(request: number, tid: number, addr: number | bigint, data: number | bigint): number;
   ptraceBuffer(request: number, tid: number, addr: number | bigint, buffer: Buffer): number;
   ptraceRegset(get: boolean, tid: number, noteType: number, buffer: Buffer): number;
+  /** The wait status, or null when the tid has nothing to report (WNOHANG). */
   waitpid(tid: number, flags: number): number | null;
   /** One WNOHANG|__WALL pass over `tids`: (tid, status) pairs into `out`, status -1 for a vanished tid. */
   reap(tids: Int32Array, out: Int32Array): number;
@@ -25,16 +30,18 @@ export interface Addon {
   readSoon(fd: number, buffer: Buffer, spinUs: number, timeoutMs: number): number;
   /** One write(2): bytes taken or -errno (-EAGAIN: full). */
   writeSome(fd: number, buffer: Buffer, offset: number, length: number): number;
-  /**
-   * Single-steps while the pc (at byte pcOffset of NT_PRSTATUS) stays in [start, end) and off `avoid`,
-   * polling for each step for up to spinUs, for up to budgetUs in all. Returns the wait status of the
-   * stop that ended it, -1 if the thread was left stepping, -2 if it vanished (ECHILD), -3 if it was a
-   * plain step (SIGTRAP, TRAP_TRACE) out of the range, whose general regset is then in `regs`.
-   */
   /** CPUID: [eax, ebx, ecx, edx], or null when the CPU has no such leaf or is not x86. */
   cpuid(leaf: number, subleaf: number): Uint32Array | null;
   /** XGETBV(0): XCR0, the state components the OS enabled; null where XSAVE is off or not x86. */
   xgetbv(index: 0): bigint | null;
+  /**
+   * Single-steps while the pc (at byte pcOffset of NT_PRSTATUS) stays in [start, end) and off `avoid`,
+   * polling for each step for up to spinUs, for up to budgetUs in all. Returns the wait status of the
+   * stop that ended it, or 'running' if the thread was left stepping, 'vanished' if it is gone (ECHILD),
+   * 'left' if a plain step (SIGTRAP, no event, si_code `stepCode`: lib/ptrace/siginfo.ts's
+   * PLAIN_STEP_CODE) took it out of the range (its general regset is then in `regs`). A failed ptrace
+   * or waitpid throws.
+   */
   stepRange(
     tid: number,
     signal: number,
@@ -45,7 +52,8 @@ export interface Addon {
     spinUs: number,
     budgetUs: number,
     regs: Buffer,
-  ): number;
+    stepCode: number,
+  ): number | StepOutcome;
   vmRead(pid: number, address: bigint, buffer: Buffer, offset: number, length: number): number;
   vmReadAsync(
     pid: number,
@@ -69,10 +77,13 @@ export interface Addon {
   ): number;
   sigchldStart(callback: () => void): void;
   sigchldRef(keepAlive: boolean): void;
-  // hostkit/forkexec (native/forkexec_binding.cc): failures are -errno or { errno, stage }.
+  // hostkit/forkexec (native/forkexec_binding.cc).
+  /** PR_SET_NO_NEW_PRIVS, then the filter: the listener fd with SECCOMP_FILTER_FLAG_NEW_LISTENER, else 0. */
   seccompInstall(filter: Buffer, flags: number): number;
+  /** The Landlock ABI version; throws (landlock_create_ruleset) where Landlock is missing or off. */
   landlockAbi(): number;
-  landlockExecRuleset(paths: string[]): number | NativeFailure;
+  /** A ruleset fd allowing exec beneath each path; a failure names the path. */
+  landlockExecRuleset(paths: string[]): number;
   supervisorStart(
     listener: number,
     pidfd: number,
@@ -81,8 +92,12 @@ export interface Addon {
     signal: number,
     keepAlive: boolean,
     onNote: () => void,
-  ): SupervisorHandle | number;
-  supervisorRelease(handle: SupervisorHandle): void;
+    /** Where exec-family calls keep their path and argv: lib/forkexec/syscalls.ts, execCallTable(). */
+    execCalls: Uint32Array,
+  ): SupervisorHandle;
+  /** The caller is done with the supervisor: it and its handle are freed once its thread has ended. */
+  supervisorClose(handle: SupervisorHandle): void;
+  /** The notes queued so far (none once closed). */
   supervisorDrain(handle: SupervisorHandle): { notes: SupervisorNote[]; dropped: number };
   forkexecSpawn(
     path: string,
@@ -90,15 +105,13 @@ export interface Addon {
     envp: string[],
     filter: Buffer,
     landlockFd: number,
-  ): { pid: number; listener: number; pidfd: number; statusFd: number } | NativeFailure;
-  forkexecSpawnResult(statusFd: number): NativeFailure;
+  ): { pid: number; listener: number; pidfd: number; statusFd: number };
+  /** Waits for the child's exec: returns once it happened, throws (naming the child's failed step) if it did not. */
+  forkexecSpawnResult(statusFd: number, path: string, pid: number): void;
 }
 
-/** A failed native step: positive errno (0: none) and which step (a per-call enum, or a list index). */
-export interface NativeFailure {
-  errno: number;
-  stage: number;
-}
+/** What ended stepRange other than a stop: see Addon.stepRange. */
+export type StepOutcome = 'running' | 'vanished' | 'left';
 
 /** An opaque supervisor (native/forkexec_supervisor.c). */
 export type SupervisorHandle = { readonly __supervisor: unique symbol };

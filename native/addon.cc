@@ -1,11 +1,12 @@
 // node-addon-api glue: argument checks, errno -> SystemError (built by the JS
-// factory handed over in setErrorFactory), and nothing else. Policy lives in lib/.
+// factory handed over in setErrorFactory; errors.h), and nothing else. Policy lives in lib/.
 #include <napi.h>
 #include <sys/ptrace.h>
 
 #include <string>
 #include <vector>
 
+#include "errors.h"
 #include "napi_args.h"
 #include "shims.h"
 #include "sigchld.h"
@@ -100,11 +101,7 @@ class Hostkit : public Napi::Addon<Hostkit> {
   Napi::FunctionReference make_error_;
   SigchldWatcher *sigchld_ = nullptr;
 
-  static Napi::Object Info(Napi::Env env, const char *key, double value) {
-    Napi::Object o = Napi::Object::New(env);
-    o.Set(key, Napi::Number::New(env, value));
-    return o;
-  }
+  static Napi::Object Info(Napi::Env env, const char *key, double value) { return hostkit_errors::Info(env, key, value); }
 
   // Addresses and register words: a Number or a BigInt, taken as 64 unsigned bits.
   static bool ArgU64(const Napi::CallbackInfo &info, size_t i, uint64_t *out) {
@@ -279,27 +276,29 @@ class Hostkit : public Napi::Addon<Hostkit> {
     return Napi::BigInt::New(env, value);
   }
 
-  // stepRange(tid, signal, start, end, avoid: BigUint64Array, pcOffset, spinUs, budgetUs, regs: Buffer)
-  //   -> a wait status (>= 0), -1 still stepping, -2 vanished (ECHILD), -3 a plain step out of the
-  //   range, with its general registers in `regs`.
+  // stepRange(tid, signal, start, end, avoid: BigUint64Array, pcOffset, spinUs, budgetUs, regs: Buffer, stepCode)
+  //   -> the wait status (>= 0) of the stop that ended it, or what happened instead: 'running' (left
+  //   stepping), 'vanished' (ECHILD), 'left' (a plain step out of the range, its general registers
+  //   in `regs`). Those are expected outcomes, not errors; a failed ptrace throws.
   Napi::Value StepRange(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
-    int64_t tid, signal, pc_offset, spin_us, budget_us;
+    int64_t tid, signal, pc_offset, spin_us, budget_us, step_code;
     uint64_t start, end;
     if (!ArgInt(info, 0, &tid) || !ArgInt(info, 1, &signal) || !ArgU64(info, 2, &start) || !ArgU64(info, 3, &end) ||
         !info[4].IsTypedArray() || info[4].As<Napi::TypedArray>().TypedArrayType() != napi_biguint64_array ||
         !ArgInt(info, 5, &pc_offset) || !ArgInt(info, 6, &spin_us) || !ArgInt(info, 7, &budget_us) ||
-        !info[8].IsBuffer())
-      return TypeError(env, "stepRange(tid, signal, start, end, avoid, pcOffset, spinUs, budgetUs, regs)");
+        !info[8].IsBuffer() || !ArgInt(info, 9, &step_code))
+      return TypeError(env, "stepRange(tid, signal, start, end, avoid, pcOffset, spinUs, budgetUs, regs, stepCode)");
     Napi::TypedArrayOf<uint64_t> avoid = info[4].As<Napi::TypedArrayOf<uint64_t>>();
     auto regs = info[8].As<Napi::Buffer<uint8_t>>();
     struct hk_step_range r = {(pid_t)tid, (int)signal, start, end, avoid.Data(), (int)avoid.ElementLength(),
-                              (size_t)pc_offset, spin_us, budget_us, regs.Data(), regs.Length()};
-    int rc = hk_step_range(&r);
-    if (rc == HK_STEP_RUNNING) return Napi::Number::New(env, -1);
-    if (rc == HK_STEP_VANISHED) return Napi::Number::New(env, -2);
-    if (rc == HK_STEP_LEFT) return Napi::Number::New(env, -3);
-    if (rc < 0) return Fail(env, rc, "ptrace", Info(env, "tid", (double)tid));
+                              (size_t)pc_offset, spin_us, budget_us, regs.Data(), regs.Length(), (int)step_code};
+    const char *failed = "ptrace(PTRACE_SINGLESTEP)";
+    int rc = hk_step_range(&r, &failed);
+    if (rc == HK_STEP_RUNNING) return Napi::String::New(env, "running");
+    if (rc == HK_STEP_VANISHED) return Napi::String::New(env, "vanished");
+    if (rc == HK_STEP_LEFT) return Napi::String::New(env, "left");
+    if (rc < 0) return Fail(env, rc, failed, Info(env, "tid", (double)tid));
     return Napi::Number::New(env, rc);
   }
 
@@ -413,11 +412,9 @@ class Hostkit : public Napi::Addon<Hostkit> {
     hk_launch_stage stage;
     int rc = hk_launch(&req, &pid, &stage);
     if (rc < 0) {
-      static const char *kStages[] = {"launch", "pipe2", "fork", "ptrace(PTRACE_SEIZE)", "waitpid",
-                                      "setpgid", "dup2", "chdir", "execve"};
       Napi::Object extra = Napi::Object::New(env);
       extra.Set("path", Napi::String::New(env, stage == HK_STAGE_CHDIR ? cwd : path));
-      return Fail(env, rc, kStages[stage], extra);
+      return Fail(env, rc, hk_launch_stage_name(stage), extra);
     }
     return Napi::Number::New(env, pid);
   }
@@ -441,5 +438,10 @@ class Hostkit : public Napi::Addon<Hostkit> {
 };
 
 }  // namespace
+
+Napi::Value hostkit_errors::ThrowSystemError(Napi::Env env, long neg_errno, const std::string &syscall,
+                                             Napi::Object info) {
+  return env.GetInstanceData<Hostkit>()->Fail(env, neg_errno, syscall, info);
+}
 
 NODE_API_ADDON(Hostkit)

@@ -1,13 +1,14 @@
 // N-API glue for hostkit/forkexec: argument checks and conversions only.
-// Failures come back as negative errno numbers (or { errno, stage } objects);
-// lib/forkexec turns them into SystemErrors with the syscall named.
+// A failed system call throws a SystemError naming it (errors.h), as in addon.cc.
 #include <napi.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include <string>
 #include <vector>
 
 #include "forkexec.h"
+#include "errors.h"
 #include "napi_args.h"
 
 namespace {
@@ -16,6 +17,8 @@ using hostkit_args::ArgInt;
 using hostkit_args::ArgStrings;
 using hostkit_args::CStrings;
 using hostkit_args::TypeError;
+using hostkit_errors::Info;
+using hostkit_errors::ThrowSystemError;
 
 // sock_filter entries are 8 bytes (linux/filter.h).
 bool ArgFilter(const Napi::CallbackInfo &info, size_t i, const void **data, size_t *count) {
@@ -27,37 +30,57 @@ bool ArgFilter(const Napi::CallbackInfo &info, size_t i, const void **data, size
   return true;
 }
 
-Napi::Object Failure(Napi::Env env, int rc, int stage) {
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("errno", Napi::Number::New(env, -rc));
-  o.Set("stage", Napi::Number::New(env, stage));
-  return o;
-}
+// The calling process, which a failed lock concerns.
+Napi::Object Self(Napi::Env env) { return Info(env, "pid", (double)getpid()); }
 
-// seccompInstall(filter, flags) -> listener fd or 0; -errno on failure.
+// seccompInstall(filter, flags) -> listener fd, or 0 without SECCOMP_FILTER_FLAG_NEW_LISTENER.
 Napi::Value SeccompInstall(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
   const void *data;
   size_t count;
   int64_t flags;
   if (!ArgFilter(info, 0, &data, &count) || !ArgInt(info, 1, &flags))
-    return TypeError(info.Env(), "seccompInstall(filter, flags)");
-  return Napi::Number::New(info.Env(), (double)hk_seccomp_install(data, count, (unsigned)flags));
+    return TypeError(env, "seccompInstall(filter, flags)");
+  const char *failed = "seccomp";
+  long rc = hk_seccomp_install(data, count, (unsigned)flags, &failed);
+  if (rc < 0) return ThrowSystemError(env, rc, failed, Self(env));
+  return Napi::Number::New(env, (double)rc);
 }
 
+// landlockAbi() -> the Landlock ABI version.
 Napi::Value LandlockAbi(const Napi::CallbackInfo &info) {
-  return Napi::Number::New(info.Env(), hk_landlock_abi());
+  Napi::Env env = info.Env();
+  int abi = hk_landlock_abi();
+  if (abi < 0) return ThrowSystemError(env, abi, "landlock_create_ruleset", Napi::Object::New(env));
+  return Napi::Number::New(env, abi);
 }
 
-// landlockExecRuleset(paths) -> fd, or { errno, stage: index of the failing path or -1 }.
+// landlockExecRuleset(paths) -> ruleset fd; a failure names the path it concerned.
 Napi::Value LandlockExecRuleset(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
   std::vector<std::string> paths;
-  if (!ArgStrings(info[0], &paths)) return TypeError(info.Env(), "landlockExecRuleset(paths)");
+  if (!ArgStrings(info[0], &paths)) return TypeError(env, "landlockExecRuleset(paths)");
   std::vector<const char *> p;
   for (auto &s : paths) p.push_back(s.c_str());
-  int failed = -1;
-  int rc = hk_landlock_exec_ruleset(p.data(), p.size(), &failed);
-  if (rc < 0) return Failure(info.Env(), rc, failed);
-  return Napi::Number::New(info.Env(), rc);
+  int failed_path = -1;
+  const char *failed = "landlock_create_ruleset";
+  int rc = hk_landlock_exec_ruleset(p.data(), p.size(), &failed_path, &failed);
+  if (rc < 0) {
+    Napi::Object extra = Napi::Object::New(env);
+    if (failed_path >= 0) extra.Set("path", Napi::String::New(env, paths[(size_t)failed_path]));
+    return ThrowSystemError(env, rc, failed, extra);
+  }
+  return Napi::Number::New(env, rc);
+}
+
+// execCalls: a Uint32Array of (audit arch, nr, path arg, argv arg, initial) rows (lib/forkexec/syscalls.ts).
+bool IsExecTable(Napi::Value v) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array) return false;
+  Napi::Uint32Array t = v.As<Napi::Uint32Array>();
+  if (t.ElementLength() % 5 != 0 || t.ElementLength() / 5 > HK_EXEC_CALLS_MAX) return false;
+  for (size_t i = 0; i < t.ElementLength(); i += 5)
+    if (t[i + 2] >= 6 || t[i + 3] >= 6) return false;
+  return true;
 }
 
 // One per supervisor: wakes the JS thread through a uv_async handle.
@@ -67,6 +90,9 @@ struct SupervisorHandle {
   Napi::FunctionReference callback;
   napi_async_context context = nullptr;
   hk_supervisor *supervisor = nullptr;
+  bool closed = false;
+  // Held by the open uv handle and by the JS External: the last to let go deletes.
+  int refs = 2;
   // Drained notes are copied out through this, one buffer per supervisor: notes are large (a path
   // and an argv each), and a buffer shared by all supervisors would be shared by Worker threads too.
   hk_note notes[16];
@@ -90,13 +116,35 @@ void OnWake(uv_async_t *async) {
 
 void Wake(void *ctx) { uv_async_send(&static_cast<SupervisorHandle *>(ctx)->async); }
 
-// supervisorStart(listener, pidfd, firstExecPid, denyErrno, signal, keepAlive, onNote) -> handle, or -errno.
+void Unref(SupervisorHandle *h) {
+  if (--h->refs == 0) delete h;
+}
+
+// Stops the wakes, lets go of the supervisor (freed once its thread ends too) and closes the uv handle.
+void CloseHandle(SupervisorHandle *h) {
+  if (h->closed) return;
+  h->closed = true;
+  hk_supervisor_release(h->supervisor);
+  h->supervisor = nullptr;
+  h->callback.Reset();
+  uv_close(reinterpret_cast<uv_handle_t *>(&h->async),
+           [](uv_handle_t *handle) { Unref(static_cast<SupervisorHandle *>(handle->data)); });
+}
+
+// When this environment goes away first (a Worker, or Node's exit), the thread stops waking
+// it: uv_async_send on a closed loop would abort.
+void OnEnvCleanup(void *arg) { CloseHandle(static_cast<SupervisorHandle *>(arg)); }
+
+// supervisorStart(listener, pidfd, firstExecPid, denyErrno, signal, keepAlive, onNote, execCalls) -> handle.
+// The handle lives until supervisorClose (or its environment's end).
 Napi::Value SupervisorStart(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   int64_t listener, pidfd, first, deny, sig;
   if (!ArgInt(info, 0, &listener) || !ArgInt(info, 1, &pidfd) || !ArgInt(info, 2, &first) ||
-      !ArgInt(info, 3, &deny) || !ArgInt(info, 4, &sig) || !info[5].IsBoolean() || !info[6].IsFunction())
-    return TypeError(env, "supervisorStart(listener, pidfd, firstExecPid, denyErrno, signal, keepAlive, onNote)");
+      !ArgInt(info, 3, &deny) || !ArgInt(info, 4, &sig) || !info[5].IsBoolean() || !info[6].IsFunction() ||
+      !IsExecTable(info[7]))
+    return TypeError(env, "supervisorStart(listener, pidfd, firstExecPid, denyErrno, signal, keepAlive, onNote, execCalls)");
+  Napi::Uint32Array table = info[7].As<Napi::Uint32Array>();
   auto *h = new SupervisorHandle();
   h->env = env;
   h->callback = Napi::Persistent(info[6].As<Napi::Function>());
@@ -106,33 +154,37 @@ Napi::Value SupervisorStart(const Napi::CallbackInfo &info) {
   uv_async_init(loop, &h->async, OnWake);
   h->async.data = h;
   if (!info[5].As<Napi::Boolean>().Value()) uv_unref(reinterpret_cast<uv_handle_t *>(&h->async));
-  hk_supervisor_policy policy = {(pid_t)first, (int)deny, (int)sig};
-  int rc = hk_supervisor_start((int)listener, (int)pidfd, &policy, Wake, h, &h->supervisor);
+  std::vector<hk_exec_call> calls;
+  for (size_t i = 0; i + 5 <= table.ElementLength(); i += 5)
+    calls.push_back({table[i], (int32_t)table[i + 1], (uint8_t)table[i + 2], (uint8_t)table[i + 3], (uint8_t)table[i + 4]});
+  hk_supervisor_policy policy = {calls.data(), calls.size(), (pid_t)first, (int)deny, (int)sig};
+  const char *failed = "pthread_create";
+  int rc = hk_supervisor_start((int)listener, (int)pidfd, &policy, Wake, h, &h->supervisor, &failed);
   if (rc < 0) {
+    napi_async_destroy(env, h->context);
     h->callback.Reset();
+    h->closed = true;
+    h->refs = 1;  // no External was made
     uv_close(reinterpret_cast<uv_handle_t *>(&h->async),
-             [](uv_handle_t *handle) { delete static_cast<SupervisorHandle *>(handle->data); });
-    return Napi::Number::New(env, rc);
+             [](uv_handle_t *handle) { Unref(static_cast<SupervisorHandle *>(handle->data)); });
+    return ThrowSystemError(env, rc, failed, first > 0 ? Info(env, "pid", (double)first) : Self(env));
   }
-  // The handle lives as long as its supervisor thread might wake it: for the process's lifetime.
-  // When this environment goes away first (a Worker, or Node's exit), the thread stops waking
-  // it: uv_async_send on a closed loop would abort.
-  napi_add_env_cleanup_hook(
-      env,
-      [](void *arg) {
-        auto *handle = static_cast<SupervisorHandle *>(arg);
-        hk_supervisor_unhook(handle->supervisor);
-        handle->callback.Reset();
-        uv_close(reinterpret_cast<uv_handle_t *>(&handle->async), nullptr);
-      },
-      h);
-  return Napi::External<SupervisorHandle>::New(env, h);
+  napi_add_env_cleanup_hook(env, OnEnvCleanup, h);
+  return Napi::External<SupervisorHandle>::New(env, h, [](Napi::Env, SupervisorHandle *handle) { Unref(handle); });
 }
 
-// supervisorRelease(handle): stop keeping the event loop alive once the supervisor is done.
-Napi::Value SupervisorRelease(const Napi::CallbackInfo &info) {
-  if (info[0].IsExternal()) uv_unref(reinterpret_cast<uv_handle_t *>(&info[0].As<Napi::External<SupervisorHandle>>().Data()->async));
-  return info.Env().Undefined();
+// supervisorClose(handle): the caller is done (the child's exit was drained): the supervisor and
+// this handle are freed once its thread has ended. Later drains find nothing.
+Napi::Value SupervisorClose(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsExternal()) return TypeError(env, "supervisorClose(handle)");
+  auto *h = info[0].As<Napi::External<SupervisorHandle>>().Data();
+  if (h->closed) return env.Undefined();
+  napi_remove_env_cleanup_hook(env, OnEnvCleanup, h);
+  napi_async_destroy(env, h->context);
+  h->context = nullptr;
+  CloseHandle(h);
+  return env.Undefined();
 }
 
 
@@ -144,7 +196,7 @@ Napi::Value SupervisorDrain(const Napi::CallbackInfo &info) {
   hk_note *notes = h->notes;
   Napi::Array list = Napi::Array::New(env);
   uint64_t dropped = 0;
-  for (;;) {
+  while (h->supervisor) {
     size_t n = hk_supervisor_drain(h->supervisor, notes, 16, &dropped);
     for (size_t i = 0; i < n; i++) {
       const hk_note &note = notes[i];
@@ -172,7 +224,7 @@ Napi::Value SupervisorDrain(const Napi::CallbackInfo &info) {
   return result;
 }
 
-// forkexecSpawn(path, argv, envp, filter, landlockFd) -> { pid, listener, pidfd, statusFd } or { errno, stage }
+// forkexecSpawn(path, argv, envp, filter, landlockFd) -> { pid, listener, pidfd, statusFd }
 Napi::Value ForkexecSpawn(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   std::vector<std::string> argv, envp;
@@ -189,7 +241,11 @@ Napi::Value ForkexecSpawn(const Napi::CallbackInfo &info) {
   int listener = -1, pidfd = -1, status_fd = -1;
   hk_fe_stage stage;
   int rc = hk_fe_spawn(&req, &pid, &listener, &pidfd, &status_fd, &stage);
-  if (rc < 0) return Failure(env, rc, stage);
+  if (rc < 0) {
+    Napi::Object extra = Napi::Object::New(env);
+    extra.Set("path", Napi::String::New(env, path));
+    return ThrowSystemError(env, rc, hk_fe_stage_name(stage), extra);
+  }
   Napi::Object o = Napi::Object::New(env);
   o.Set("pid", Napi::Number::New(env, pid));
   o.Set("listener", Napi::Number::New(env, listener));
@@ -198,13 +254,21 @@ Napi::Value ForkexecSpawn(const Napi::CallbackInfo &info) {
   return o;
 }
 
-// forkexecSpawnResult(statusFd) -> { errno: 0 } once the exec happened, or { errno, stage }
+// forkexecSpawnResult(statusFd, path, pid) -> undefined once the exec happened; a failure names
+// the step of the child's that failed, with the program's path and the child's pid.
 Napi::Value ForkexecSpawnResult(const Napi::CallbackInfo &info) {
-  int64_t fd;
-  if (!ArgInt(info, 0, &fd)) return TypeError(info.Env(), "forkexecSpawnResult(statusFd)");
+  Napi::Env env = info.Env();
+  int64_t fd, pid;
+  if (!ArgInt(info, 0, &fd) || !info[1].IsString() || !ArgInt(info, 2, &pid))
+    return TypeError(env, "forkexecSpawnResult(statusFd, path, pid)");
   hk_fe_stage stage;
   int rc = hk_fe_spawn_result((int)fd, &stage);
-  return Failure(info.Env(), rc, stage);
+  if (rc < 0) {
+    Napi::Object extra = Info(env, "pid", (double)pid);
+    extra.Set("path", info[1]);
+    return ThrowSystemError(env, rc, hk_fe_stage_name(stage), extra);
+  }
+  return env.Undefined();
 }
 
 }  // namespace
@@ -214,7 +278,7 @@ void RegisterForkexec(Napi::Env env, Napi::Object exports) {
   exports.Set("landlockAbi", Napi::Function::New(env, LandlockAbi, "landlockAbi"));
   exports.Set("landlockExecRuleset", Napi::Function::New(env, LandlockExecRuleset, "landlockExecRuleset"));
   exports.Set("supervisorStart", Napi::Function::New(env, SupervisorStart, "supervisorStart"));
-  exports.Set("supervisorRelease", Napi::Function::New(env, SupervisorRelease, "supervisorRelease"));
+  exports.Set("supervisorClose", Napi::Function::New(env, SupervisorClose, "supervisorClose"));
   exports.Set("supervisorDrain", Napi::Function::New(env, SupervisorDrain, "supervisorDrain"));
   exports.Set("forkexecSpawn", Napi::Function::New(env, ForkexecSpawn, "forkexecSpawn"));
   exports.Set("forkexecSpawnResult", Napi::Function::New(env, ForkexecSpawnResult, "forkexecSpawnResult"));

@@ -38,11 +38,13 @@
 struct hk_supervisor {
   int listener;
   int pidfd;
-  struct hk_supervisor_policy policy;
+  struct hk_supervisor_policy policy; /* exec_calls points at exec_calls below */
+  struct hk_exec_call exec_calls[HK_EXEC_CALLS_MAX];
   int first_exec_used;
   void (*wake)(void *);
   void *ctx;
   pthread_mutex_t lock;
+  int refs; /* the thread's and the caller's, under `lock`: the last one out frees */
   struct hk_note ring[RING_SIZE];
   size_t head, count;
   uint64_t dropped;
@@ -72,6 +74,23 @@ void hk_supervisor_unhook(struct hk_supervisor *s) {
   pthread_mutex_lock(&s->lock);
   s->wake = NULL;
   pthread_mutex_unlock(&s->lock);
+}
+
+/* Drops one reference; the last frees. The thread drops its own only after it
+ * closed the listener, so no caller can be waiting for an answer while it is in
+ * free() (see the top of this file). */
+static void unref(struct hk_supervisor *s) {
+  pthread_mutex_lock(&s->lock);
+  int left = --s->refs;
+  pthread_mutex_unlock(&s->lock);
+  if (left > 0) return;
+  pthread_mutex_destroy(&s->lock);
+  free(s);
+}
+
+void hk_supervisor_release(struct hk_supervisor *s) {
+  hk_supervisor_unhook(s);
+  unref(s);
 }
 
 size_t hk_supervisor_drain(struct hk_supervisor *s, struct hk_note *out, size_t max, uint64_t *dropped) {
@@ -138,33 +157,18 @@ static uint64_t read_pointer(int mem, uint64_t addr, size_t width, int *ok) {
   return width == 4 ? (uint32_t)v : v;
 }
 
-/* Where execve-like calls keep their path and argv, per arch and number. */
-static int exec_pointers(uint32_t arch, int nr, const uint64_t *args, uint64_t *path, uint64_t *argv) {
-  switch (arch) {
-    case AUDIT_ARCH_X86_64:
-      if (nr == 59) { *path = args[0]; *argv = args[1]; return 1; }          /* execve */
-      if (nr == 322) { *path = args[1]; *argv = args[2]; return 1; }         /* execveat */
-      if (nr >= 0x40000000 && (nr & ~0x40000000) == 520) { *path = args[0]; *argv = args[1]; return 1; } /* x32 execve */
-      if (nr >= 0x40000000 && (nr & ~0x40000000) == 545) { *path = args[1]; *argv = args[2]; return 1; } /* x32 execveat */
-      return 0;
-    case AUDIT_ARCH_I386:
-      if (nr == 11) { *path = args[0]; *argv = args[1]; return 1; }
-      if (nr == 358) { *path = args[1]; *argv = args[2]; return 1; }
-      return 0;
-    case AUDIT_ARCH_AARCH64:
-      if (nr == 221) { *path = args[0]; *argv = args[1]; return 1; }
-      if (nr == 281) { *path = args[1]; *argv = args[2]; return 1; }
-      return 0;
-    default:
-      return 0;
-  }
+/* The exec-family call (arch, nr) is, or NULL. */
+static const struct hk_exec_call *exec_call(const struct hk_supervisor *s, uint32_t arch, int nr) {
+  for (size_t i = 0; i < s->policy.exec_count; i++)
+    if (s->exec_calls[i].arch == arch && s->exec_calls[i].nr == nr) return &s->exec_calls[i];
+  return NULL;
 }
 
-static void describe(struct hk_note *note, const struct seccomp_notif *req) {
+static void describe(struct hk_note *note, const struct seccomp_notif *req, const struct hk_exec_call *call) {
   note->path_len = -1;
   note->argv_len = -1;
-  uint64_t path, argv;
-  if (!exec_pointers(req->data.arch, req->data.nr, note->args, &path, &argv)) return;
+  if (!call) return;
+  uint64_t path = note->args[call->path_arg], argv = note->args[call->argv_arg];
   int mem = open_proc((pid_t)req->pid, "mem");
   if (mem < 0) return;
   size_t width = req->data.arch == AUDIT_ARCH_I386 ? 4 : 8;
@@ -197,15 +201,14 @@ static void answer(struct hk_supervisor *s) {
   note->arch = req->data.arch;
   note->nr = req->data.nr;
   for (int i = 0; i < 6; i++) note->args[i] = req->data.args[i];
-  describe(note, req);
+  const struct hk_exec_call *call = exec_call(s, req->data.arch, req->data.nr);
+  describe(note, req, call);
 
   /* The launcher's own execve: the child is single-threaded, blocked in that call
    * and running only our code, so nothing can swap the path before the kernel
    * reads it again after CONTINUE. It is allowed once; the flag is never reset. */
-  int native_execve = (req->data.arch == AUDIT_ARCH_X86_64 && req->data.nr == 59) ||
-                      (req->data.arch == AUDIT_ARCH_AARCH64 && req->data.nr == 221);
   int allow = !s->first_exec_used && s->policy.first_exec_pid > 0 && (pid_t)req->pid == s->policy.first_exec_pid &&
-              native_execve;
+              call && call->initial;
   if (allow) s->first_exec_used = 1;
   note->allowed = allow;
 
@@ -279,19 +282,26 @@ static void *run(void *arg) {
     note->path_len = note->argv_len = -1;
     push(s, note);
   }
+  unref(s);
   return NULL;
 }
 
 int hk_supervisor_start(int listener, int pidfd, const struct hk_supervisor_policy *policy,
-                        void (*wake)(void *), void *ctx, struct hk_supervisor **out) {
+                        void (*wake)(void *), void *ctx, struct hk_supervisor **out, const char **failed) {
   struct seccomp_notif_sizes sizes;
+  *failed = "seccomp(SECCOMP_GET_NOTIF_SIZES)";
   if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) < 0) return -errno;
   if (sizes.seccomp_notif > 512) return -EOVERFLOW;
+  *failed = "calloc";
   struct hk_supervisor *s = calloc(1, sizeof *s);
   if (!s) return -ENOMEM;
+  s->refs = 2;
   s->listener = listener;
   s->pidfd = pidfd;
   s->policy = *policy;
+  if (s->policy.exec_count > HK_EXEC_CALLS_MAX) s->policy.exec_count = HK_EXEC_CALLS_MAX; /* the glue refuses more */
+  memcpy(s->exec_calls, policy->exec_calls, s->policy.exec_count * sizeof *policy->exec_calls);
+  s->policy.exec_calls = s->exec_calls;
   s->wake = wake;
   s->ctx = ctx;
   s->req_size = sizes.seccomp_notif;
@@ -310,7 +320,9 @@ int hk_supervisor_start(int listener, int pidfd, const struct hk_supervisor_poli
   pthread_attr_destroy(&attr);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   if (rc != 0) {
+    pthread_mutex_destroy(&s->lock);
     free(s);
+    *failed = "pthread_create";
     return -rc;
   }
   *out = s;

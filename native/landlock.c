@@ -15,8 +15,9 @@ int hk_landlock_abi(void) {
   return abi < 0 ? -errno : (int)abi;
 }
 
-int hk_landlock_exec_ruleset(const char *const *paths, size_t count, int *failed_path) {
+int hk_landlock_exec_ruleset(const char *const *paths, size_t count, int *failed_path, const char **failed) {
   *failed_path = -1;
+  *failed = "landlock_create_ruleset";
   struct landlock_ruleset_attr attr = {.handled_access_fs = LANDLOCK_ACCESS_FS_EXECUTE};
   int ruleset = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof attr, 0);
   if (ruleset < 0) return -errno;
@@ -26,6 +27,7 @@ int hk_landlock_exec_ruleset(const char *const *paths, size_t count, int *failed
       int e = errno;
       close(ruleset);
       *failed_path = (int)i;
+      *failed = "open(O_PATH) for landlock_add_rule";
       return -e;
     }
     struct landlock_path_beneath_attr rule = {.allowed_access = LANDLOCK_ACCESS_FS_EXECUTE, .parent_fd = fd};
@@ -35,6 +37,7 @@ int hk_landlock_exec_ruleset(const char *const *paths, size_t count, int *failed
     if (rc < 0) {
       close(ruleset);
       *failed_path = (int)i;
+      *failed = "landlock_add_rule";
       return -e;
     }
   }

@@ -6,7 +6,6 @@
  * Exec failures travel back through a close-on-exec pipe. */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/close_range.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/ptrace.h>
@@ -14,41 +13,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "shims.h"
-
-struct child_failure {
-  int32_t stage;
-  int32_t err;
-};
-
-static void write_all(int fd, const void *p, size_t n) {
-  while (n > 0) {
-    ssize_t w = write(fd, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return;
-    p = (const char *)p + w;
-    n -= (size_t)w;
-  }
-}
-
-static void fail_child(int err_fd, enum hk_launch_stage stage) {
-  struct child_failure f = {(int32_t)stage, errno};
-  write_all(err_fd, &f, sizeof f);
-  _exit(127);
-}
 
 /* Runs in the forked child: async-signal-safe calls only. */
 static void run_child(const struct hk_launch_request *req, int go_fd, int err_fd) {
-  struct sigaction dfl = {0};
-  dfl.sa_handler = SIG_DFL;
-  for (int s = 1; s < NSIG; s++) sigaction(s, &dfl, NULL); /* Node ignores SIGPIPE */
-
   char go;
   ssize_t n;
   do n = read(go_fd, &go, 1); while (n < 0 && errno == EINTR);
   if (n != 1) _exit(127); /* the parent gave up */
 
-  if (req->new_process_group && setpgid(0, 0) < 0) fail_child(err_fd, HK_STAGE_SETPGID);
+  if (req->new_process_group && setpgid(0, 0) < 0) hk_child_fail(err_fd, HK_STAGE_SETPGID);
   for (int i = 0; i < 3; i++) {
     int fd = req->stdio[i];
     if (fd < 0) {
@@ -57,20 +32,14 @@ static void run_child(const struct hk_launch_request *req, int go_fd, int err_fd
       continue;
     }
     if (fd == i) {
-      if (fcntl(fd, F_SETFD, 0) < 0) fail_child(err_fd, HK_STAGE_DUP2);
+      if (fcntl(fd, F_SETFD, 0) < 0) hk_child_fail(err_fd, HK_STAGE_DUP2);
     } else if (dup2(fd, i) < 0) {
-      fail_child(err_fd, HK_STAGE_DUP2);
+      hk_child_fail(err_fd, HK_STAGE_DUP2);
     }
   }
-  if (req->cwd && chdir(req->cwd) < 0) fail_child(err_fd, HK_STAGE_CHDIR);
-  /* Node and its addons may hold descriptors without O_CLOEXEC: the program gets none of them. */
-  close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
-
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, NULL);
-  execve(req->path, req->argv, req->envp);
-  fail_child(err_fd, HK_STAGE_EXECVE);
+  if (req->cwd && chdir(req->cwd) < 0) hk_child_fail(err_fd, HK_STAGE_CHDIR);
+  hk_child_close_others();
+  hk_child_exec(req->path, req->argv, req->envp, err_fd, HK_STAGE_EXECVE);
 }
 
 static int wait_for_exec(pid_t pid, int err_fd, enum hk_launch_stage *stage) {
@@ -89,12 +58,10 @@ static int wait_for_exec(pid_t pid, int err_fd, enum hk_launch_stage *stage) {
       continue;
     }
     /* The child died before exec succeeded: its pipe says why. */
-    struct child_failure f;
-    ssize_t n;
-    do n = read(err_fd, &f, sizeof f); while (n < 0 && errno == EINTR);
-    if (n == (ssize_t)sizeof f) {
-      *stage = (enum hk_launch_stage)f.stage;
-      return -f.err;
+    int failed_stage, err;
+    if (hk_child_read_failure(err_fd, &failed_stage, &err) == 1) {
+      *stage = (enum hk_launch_stage)failed_stage;
+      return -err;
     }
     *stage = HK_STAGE_EXECVE;
     return -ECHILD;
@@ -112,18 +79,13 @@ int hk_launch(const struct hk_launch_request *req, pid_t *pid_out, enum hk_launc
     return -e;
   }
 
-  /* Block every signal across fork so the child never runs Node's handlers. */
-  sigset_t all, old;
-  sigfillset(&all);
-  sigprocmask(SIG_SETMASK, &all, &old);
-  pid_t pid = fork();
+  pid_t pid = hk_child_fork();
   if (pid == 0) {
     close(go[1]);
     close(err[0]);
     run_child(req, go[0], err[1]);
   }
   int fork_errno = errno;
-  sigprocmask(SIG_SETMASK, &old, NULL);
   close(go[0]);
   close(err[1]);
   int rc = 0;
@@ -138,7 +100,8 @@ int hk_launch(const struct hk_launch_request *req, pid_t *pid_out, enum hk_launc
     while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
   } else {
     char g = 1;
-    write_all(go[1], &g, 1);
+    ssize_t w;
+    do w = write(go[1], &g, 1); while (w < 0 && errno == EINTR);
     rc = wait_for_exec(pid, err[0], stage);
     if (rc == 0) *stage = HK_STAGE_NONE;
   }
@@ -146,4 +109,10 @@ int hk_launch(const struct hk_launch_request *req, pid_t *pid_out, enum hk_launc
   close(err[0]);
   if (rc == 0) *pid_out = pid;
   return rc;
+}
+
+const char *hk_launch_stage_name(enum hk_launch_stage stage) {
+  static const char *const names[] = {"launch", "pipe2", "fork", "ptrace(PTRACE_SEIZE)", "waitpid",
+                                      "setpgid", "dup2", "chdir", "execve"};
+  return (unsigned)stage < sizeof names / sizeof names[0] ? names[stage] : "launch";
 }

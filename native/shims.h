@@ -1,5 +1,18 @@
 /* The C shims under the addon: one file per kernel facility, no policy.
- * Every function returns >= 0 on success and -errno on failure. */
+ *
+ * One error convention, across the C/JS line:
+ * - C: every shim returns >= 0 on success and -errno on failure. A shim that
+ *   makes more than one system call says which one failed: a `const char
+ *   **failed` it sets to the call's name, or a stage enum with a *_stage_name().
+ * - JS: the glue (addon.cc, forkexec_binding.cc) throws SystemError (lib/errors.ts,
+ *   through errors.h) with code, errno, that syscall name, and the pid, tid,
+ *   fd or path concerned. Nothing else comes back as an error value.
+ * - An outcome a caller expects often is not an error and costs no exception:
+ *   waitpid's "nothing yet" (null), a vanished tid (HK_VANISHED), a signal
+ *   ending a wait, stepRange's 'running'/'vanished'/'left', cpuid's missing
+ *   leaf (null), and on gdb's socket (io.c) readSoon's and writeSome's -errno
+ *   numbers, because a quiet or gone peer is an answer there. Each function's
+ *   comment in lib/native.ts says which. */
 #ifndef HOSTKIT_SHIMS_H
 #define HOSTKIT_SHIMS_H
 
@@ -16,7 +29,7 @@ long hk_ptrace(int request, pid_t tid, uint64_t addr, uint64_t data);
 long hk_ptrace_buffer(int request, pid_t tid, uint64_t addr, void *buf);
 long hk_ptrace_regset(int get, pid_t tid, int note_type, void *buf, size_t len);
 
-/* wait.c: *status is set when a tid is returned; 0 means nothing to report. */
+/* wait.c: waiting for tracees and for wake-ups. *status is set when a tid is returned; 0 means nothing to report. */
 int hk_waitpid(pid_t tid, int flags, int *status);
 /* A wait status no kernel produces: the tid is gone without one (ECHILD). */
 #define HK_VANISHED (-1)
@@ -26,6 +39,8 @@ int hk_reap(const int32_t *tids, int count, int32_t *out, int max_pairs);
 int hk_wait_ready(int fd, int writable, int timeout_ms);
 /* CLOCK_MONOTONIC in microseconds. */
 int64_t hk_now_us(void);
+
+/* io.c: socket I/O for gdbsock's connection. */
 /* Bytes read once fd has some (spinning spin_us, then asleep, up to timeout_ms); 0 at end of stream; -EAGAIN: none came. */
 long hk_read_soon(int fd, void *buf, size_t len, int spin_us, int timeout_ms);
 /* One write(2), retried on EINTR: bytes taken or -errno. */
@@ -34,7 +49,8 @@ long hk_write_some(int fd, const void *buf, size_t len);
 /* step.c: single-steps `tid` (the first step delivering `signal`) while its pc,
  * at byte `pc_offset` of the NT_PRSTATUS regset, stays in [start, end) and off
  * `avoid`. Each step is waited for by polling, for at most `spin_us`; the loop
- * gives up after `budget_us`. Returns the wait status of the stop that ended
+ * gives up after `budget_us`. A plain step is SIGTRAP, no event, si_code
+ * `step_code`. Returns the wait status of the stop that ended
  * it (any stop but a plain step that stayed in range), HK_STEP_LEFT when that
  * stop is a plain step out of the range (its general regset is then in
  * `regs`, which must hold NT_PRSTATUS), HK_STEP_RUNNING when the thread was
@@ -50,11 +66,13 @@ struct hk_step_range {
   int64_t spin_us, budget_us;
   void *regs;
   size_t regs_size;
+  int step_code; /* the si_code of a plain step: the rule's home is lib/ptrace/siginfo.ts */
 };
 #define HK_STEP_RUNNING (-100000)
 #define HK_STEP_VANISHED (-100001)
 #define HK_STEP_LEFT (-100002)
-int hk_step_range(const struct hk_step_range *r);
+/* On -errno, *failed names the call that failed (ptrace(PTRACE_SINGLESTEP) or waitpid). */
+int hk_step_range(const struct hk_step_range *r, const char **failed);
 
 /* cpu.c: CPUID leaf/subleaf into out[eax, ebx, ecx, edx], and XCR0 (index 0) by XGETBV.
  * -EINVAL: the leaf is beyond the CPU's maximum; -ENOSYS: not x86, or XSAVE is off. */
@@ -82,6 +100,8 @@ struct hk_launch_request {
 /* On success *pid is the tracee, stopped at PTRACE_EVENT_EXEC, and the return is 0.
  * On failure *stage names the step that failed and the return is -errno. */
 int hk_launch(const struct hk_launch_request *req, pid_t *pid, enum hk_launch_stage *stage);
+/* The system call a stage makes, for the error: "pipe2", "execve" ... */
+const char *hk_launch_stage_name(enum hk_launch_stage stage);
 
 #ifdef __cplusplus
 }

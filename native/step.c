@@ -26,12 +26,12 @@ static int wait_until(pid_t tid, int64_t until, int *status) {
   }
 }
 
-/* A stop that only says "one instruction done": SIGTRAP, no ptrace event, si_code TRAP_TRACE. */
-static int plain_step(pid_t tid, int status) {
+/* A stop that only says "one instruction done": SIGTRAP, no ptrace event, the caller's si_code. */
+static int plain_step(pid_t tid, int status, int step_code) {
   if (!WIFSTOPPED(status) || WSTOPSIG(status) != SIGTRAP || (status >> 16) != 0) return 0;
   siginfo_t si;
   if (hk_ptrace_buffer(PTRACE_GETSIGINFO, tid, 0, &si) < 0) return 0;
-  return si.si_code == TRAP_TRACE;
+  return si.si_code == step_code;
 }
 
 /* Reads the general regset into regs and takes the pc from it. */
@@ -49,7 +49,7 @@ static int avoided(uint64_t pc, const uint64_t *avoid, int navoid) {
   return 0;
 }
 
-int hk_step_range(const struct hk_step_range *r) {
+int hk_step_range(const struct hk_step_range *r, const char **failed) {
   int64_t start = hk_now_us();
   int signal = r->signal;
   for (;;) {
@@ -59,9 +59,10 @@ int hk_step_range(const struct hk_step_range *r) {
     int status = 0;
     int64_t now = hk_now_us();
     int rc = wait_until(r->tid, now + r->spin_us, &status);
+    if (rc < 0 && rc != -ECHILD) *failed = "waitpid";
     if (rc < 0) return rc == -ECHILD ? HK_STEP_VANISHED : rc;
     if (rc == 0) return HK_STEP_RUNNING;
-    if (!plain_step(r->tid, status)) return status;
+    if (!plain_step(r->tid, status, r->step_code)) return status;
     uint64_t pc = 0;
     if (pc_of(r->tid, r->regs, r->regs_size, r->pc_offset, &pc) < 0) return status;
     if (pc < r->start || pc >= r->end || avoided(pc, r->avoid, r->navoid)) return HK_STEP_LEFT;

@@ -21,6 +21,7 @@ import { buildFilter, type Verdict } from './filter';
 import { withInterpreters } from './interpreter';
 import { actionVerdict, parseOptions, type Action } from './options';
 import { toAttempt, type Attempt } from './report';
+import { execCallTable } from './syscalls';
 
 export interface LaunchOptions {
   fork?: boolean;
@@ -42,7 +43,6 @@ export interface LaunchResult {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-const STAGES = ['launch', 'socketpair', 'fork', 'prctl(PR_SET_NO_NEW_PRIVS)', 'landlock_restrict_self', 'seccomp(SECCOMP_SET_MODE_FILTER)', 'sendmsg', 'recvmsg', 'pidfd_open', 'execve'];
 const SIGKILL = 9;
 const SIGSYS = 31;
 /** si_code values for SIGCHLD (asm-generic/siginfo.h). */
@@ -68,12 +68,8 @@ export function launch(program: string, args: string[], options: LaunchOptions =
 
   let ruleset = -1;
   if (policy.execAllow) {
-    const abi = addon.landlockAbi();
-    if (abi < 0) throw new SystemError(abi, 'landlock_create_ruleset', {});
-    const paths = withInterpreters([file, ...policy.execAllow.map((p) => path.resolve(p))]);
-    const rc = addon.landlockExecRuleset(paths);
-    if (typeof rc !== 'number') throw new SystemError(rc.errno, 'landlock_add_rule', { path: paths[rc.stage] });
-    ruleset = rc;
+    addon.landlockAbi(); // throws where Landlock is missing or off
+    ruleset = addon.landlockExecRuleset(withInterpreters([file, ...policy.execAllow.map((p) => path.resolve(p))]));
   }
 
   const envp = Object.entries(env ?? process.env)
@@ -85,7 +81,6 @@ export function launch(program: string, args: string[], options: LaunchOptions =
   } finally {
     if (ruleset >= 0) fs.closeSync(ruleset);
   }
-  if ('errno' in spawned) throw new SystemError(spawned.errno, STAGES[spawned.stage] ?? 'launch', { path: file });
   const { pid } = spawned;
 
   let resolveExit!: (r: { code: number | null; signal: NodeJS.Signals | null }) => void;
@@ -96,7 +91,8 @@ export function launch(program: string, args: string[], options: LaunchOptions =
       if (note.kind === 0) {
         onAttempt?.(toAttempt(note));
       } else if (note.kind === 1) {
-        addon.supervisorRelease(handle!);
+        // The child is gone and the supervisor with it: free both (the handle no longer keeps Node alive).
+        addon.supervisorClose(handle!);
         const code = note.status >> 16;
         const value = note.status & 0xffff;
         resolveExit(code === CLD_EXITED ? { code: value, signal: null } : { code: null, signal: signalName(value) });
@@ -104,14 +100,15 @@ export function launch(program: string, args: string[], options: LaunchOptions =
     }
   };
   const signal = policy.action === 'kill' ? SIGKILL : policy.action === 'trap' ? SIGSYS : 0;
-  const started = addon.supervisorStart(spawned.listener, spawned.pidfd, pid, policy.errno, signal, true, drain);
-  if (typeof started === 'number') {
+  try {
+    handle = addon.supervisorStart(spawned.listener, spawned.pidfd, pid, policy.errno, signal, true, drain, execCallTable());
+  } catch (err) {
+    // Nothing took the child's descriptors: close them, and end the child waiting in its execve.
     process.kill(pid, 'SIGKILL');
-    throw new SystemError(started, 'pthread_create', { pid });
+    for (const fd of [spawned.statusFd, spawned.listener, spawned.pidfd]) fs.closeSync(fd);
+    throw err;
   }
-  handle = started;
-  const result = addon.forkexecSpawnResult(spawned.statusFd);
-  if (result.errno !== 0) throw new SystemError(result.errno, STAGES[result.stage] ?? 'execve', { path: file, pid });
+  addon.forkexecSpawnResult(spawned.statusFd, file, pid);
   return { pid, exited };
 }
 

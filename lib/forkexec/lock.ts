@@ -11,11 +11,12 @@
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import { isMainThread } from 'node:worker_threads';
-import { HostkitError, SystemError } from '../errors';
+import { HostkitError } from '../errors';
 import { addon, type SupervisorHandle } from '../native';
 import { buildFilter } from './filter';
 import { filterSpec, parseOptions, type Action, type LockOptions, type Policy } from './options';
 import { toAttempt, type Attempt } from './report';
+import { execCallTable } from './syscalls';
 
 /** seccomp(2) filter flags (linux/seccomp.h). */
 export const FilterFlag = {
@@ -73,22 +74,21 @@ export function lock(options: LockOptions): LockStatus {
     throw new HostkitError('ERR_HOSTKIT_REPORT_ONCE', "a 'report' lock is already installed: put every family in that one call, or use another action");
   }
   const flags = FilterFlag.TSYNC | FilterFlag.TSYNC_ESRCH | (report ? FilterFlag.NEW_LISTENER : 0);
-  const rc = addon.seccompInstall(buildFilter(filterSpec(policy)), flags);
-  if (rc < 0) throw new SystemError(rc, 'seccomp(SECCOMP_SET_MODE_FILTER)', { pid: process.pid });
+  const listener = addon.seccompInstall(buildFilter(filterSpec(policy)), flags);
   installed.push(describeLock(policy));
-  if (report) startSupervisor(rc, policy.errno);
+  if (report) startSupervisor(listener, policy.errno);
   return status();
 }
 
 function startSupervisor(listener: number, denyErrno: number): void {
-  const handle = addon.supervisorStart(listener, -1, 0, denyErrno, 0, false, drain);
-  if (typeof handle === 'number') {
+  try {
+    supervisor = addon.supervisorStart(listener, -1, 0, denyErrno, 0, false, drain, execCallTable());
+  } catch (err) {
     // The filter is in and cannot come out; with its listener closed, refused calls fail
     // with ENOSYS instead of being reported (kernel/seccomp.c): still refused.
     fs.closeSync(listener);
-    throw new SystemError(handle, 'pthread_create', { pid: process.pid });
+    throw err;
   }
-  supervisor = handle;
 }
 
 function drain(): void {
@@ -122,7 +122,6 @@ function describeLock(policy: Policy): InstalledLock {
  */
 function refuseInProcessLandlock(allow: string[]): never {
   const abi = addon.landlockAbi();
-  if (abi < 0) throw new SystemError(abi, 'landlock_create_ruleset', {});
   const threads = fs.readdirSync('/proc/self/task').length;
   throw new HostkitError(
     'ERR_HOSTKIT_LANDLOCK_THREADS',

@@ -27,6 +27,7 @@ export interface ArchTable {
   fork: number[];
   clone: number;
   clone3: number;
+  /** execve, then execveat. */
   exec: number[];
   ptrace: number[];
   names: Record<number, string>;
@@ -60,6 +61,44 @@ const aarch64: ArchTable = {
 const i386Names: Record<number, string> = {
   2: 'fork', 11: 'execve', 26: 'ptrace', 120: 'clone', 190: 'vfork', 347: 'process_vm_readv', 348: 'process_vm_writev', 358: 'execveat', 435: 'clone3',
 };
+const I386_EXECVE = 11;
+const I386_EXECVEAT = 358;
+
+/** x32 calls by their number without X32_SYSCALL_BIT (arch/x86/entry/syscalls/syscall_64.tbl). */
+const x32Names: Record<number, string> = { 520: 'execve', 545: 'execveat', 521: 'ptrace', 539: 'process_vm_readv', 540: 'process_vm_writev' };
+const X32_EXECVE = 520;
+const X32_EXECVEAT = 545;
+
+/**
+ * Where each exec-family call keeps its path and argv (argument indexes), for
+ * the supervisor's reports; `initial` marks the one call the launcher's own
+ * first exec may be (its arch's native execve). The supervisor in
+ * native/forkexec_supervisor.c gets this table and knows no numbers itself.
+ */
+export interface ExecCall {
+  audit: number;
+  nr: number;
+  pathArg: number;
+  argvArg: number;
+  initial: boolean;
+}
+
+export function execCalls(): ExecCall[] {
+  const execve = (audit: number, nr: number, initial = false): ExecCall => ({ audit, nr, pathArg: 0, argvArg: 1, initial });
+  const execveat = (audit: number, nr: number): ExecCall => ({ audit, nr, pathArg: 1, argvArg: 2, initial: false });
+  return [
+    ...[x86_64, aarch64].flatMap((t) => [execve(t.audit, t.exec[0]!, true), execveat(t.audit, t.exec[1]!)]),
+    execve(AuditArch.X86_64, X32_SYSCALL_BIT | X32_EXECVE),
+    execveat(AuditArch.X86_64, X32_SYSCALL_BIT | X32_EXECVEAT),
+    execve(AuditArch.I386, I386_EXECVE),
+    execveat(AuditArch.I386, I386_EXECVEAT),
+  ];
+}
+
+/** execCalls() as supervisorStart takes it: (audit, nr, pathArg, argvArg, initial) per call. */
+export function execCallTable(): Uint32Array {
+  return Uint32Array.from(execCalls().flatMap((c) => [c.audit, c.nr, c.pathArg, c.argvArg, c.initial ? 1 : 0]));
+}
 
 export function archTable(arch: string = process.arch): ArchTable {
   if (arch === 'x64' || arch === 'x86_64') return x86_64;
@@ -71,8 +110,7 @@ export function archTable(arch: string = process.arch): ArchTable {
 export function syscallName(audit: number, nr: number): string {
   if (audit === AuditArch.X86_64 && nr >= X32_SYSCALL_BIT) {
     const base = nr & ~X32_SYSCALL_BIT;
-    const x32: Record<number, string> = { 520: 'execve', 545: 'execveat', 521: 'ptrace', 539: 'process_vm_readv', 540: 'process_vm_writev' };
-    return `x32 ${x32[base] ?? x86_64.names[base] ?? `syscall ${base}`}`;
+    return `x32 ${x32Names[base] ?? x86_64.names[base] ?? `syscall ${base}`}`;
   }
   if (audit === x86_64.audit) return x86_64.names[nr] ?? `syscall ${nr}`;
   if (audit === aarch64.audit) return aarch64.names[nr] ?? `syscall ${nr}`;

@@ -26,6 +26,17 @@ export const SiCode = {
   TRAP_HWBKPT: 4,
 } as const;
 
+/**
+ * The one rule for "this SIGTRAP is a finished single step"
+ * (arch/x86/kernel/step.c, user_single_step_report): TRAP_TRACE, or TRAP_BRKPT
+ * when the step ended a syscall (as after an exec stop). native/step.c is
+ * handed PLAIN_STEP_CODE (Thread.stepWhileIn) and takes only that stop without
+ * asking JS: TRAP_BRKPT may be a breakpoint too, which only Tracee's
+ * describeSignal can tell.
+ */
+export const STEP_CODES: readonly number[] = [SiCode.TRAP_TRACE, SiCode.TRAP_BRKPT];
+export const PLAIN_STEP_CODE = SiCode.TRAP_TRACE;
+
 const FAULT_SIGNALS = new Set([4, 5, 7, 8, 11]); // SIGILL SIGTRAP SIGBUS SIGFPE SIGSEGV
 const SIGSYS = 31;
 const SIGCHLD = 17;

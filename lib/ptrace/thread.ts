@@ -5,7 +5,7 @@ import { type X86VectorRegisters, decodeVectorRegisters } from './arch/xsave';
 import { hostXsaveLayout } from './cpu';
 import { NoteType, Request, Signal } from './constants';
 import type { TraceEvent } from './events';
-import { SIGINFO_SIZE, type Siginfo, decodeSiginfo } from './siginfo';
+import { PLAIN_STEP_CODE, SIGINFO_SIZE, type Siginfo, decodeSiginfo } from './siginfo';
 import { SYSCALL_INFO_SIZE, type SyscallInfo, decodeSyscallInfo } from './syscall-info';
 import { tracer } from './tracer';
 
@@ -21,10 +21,6 @@ const XSTATE_MAX = 16384;
 const STEP_SPIN_US = 200;
 /** How long stepWhileIn may keep the JS thread stepping through a range (a tight loop on one line). */
 const STEP_BUDGET_US = 20_000;
-/** addon.stepRange: the thread was left stepping; it vanished (ECHILD); a plain step left the range. */
-const STEP_RUNNING = -1;
-const STEP_VANISHED = -2;
-const STEP_LEFT = -3;
 
 /**
  * The next event of each thread, waited for on the JS thread first
@@ -109,10 +105,10 @@ export class Thread {
     // Running from the first step on: a stop handled below finds the thread as the reaper would.
     this.markResumed(Request.SINGLESTEP);
     const registers = Buffer.allocUnsafe(this.arch.gprNames.length * 8);
-    const status = addon.stepRange(this.tid, signal, start, end, avoid, this.arch.pcOffset, STEP_SPIN_US, STEP_BUDGET_US, registers);
-    if (status === STEP_RUNNING) return;
-    if (status === STEP_LEFT) tracer.deliverStep(this.tid, registers);
-    else if (status === STEP_VANISHED) tracer.deliverVanished(this.tid);
+    const status = addon.stepRange(this.tid, signal, start, end, avoid, this.arch.pcOffset, STEP_SPIN_US, STEP_BUDGET_US, registers, PLAIN_STEP_CODE);
+    if (status === 'running') return;
+    if (status === 'left') tracer.deliverStep(this.tid, registers);
+    else if (status === 'vanished') tracer.deliverVanished(this.tid);
     else tracer.deliver(this.tid, status);
   }
 

@@ -8,7 +8,7 @@ import { DEFAULT_OPTIONS, Option, Request, Signal } from './constants';
 import type { ProcessEnd, TraceEvent } from './events';
 import { type ExecString, type LaunchOptions, planLaunch } from './launch';
 import { Memory } from './memory';
-import { SiCode } from './siginfo';
+import { SiCode, STEP_CODES } from './siginfo';
 import { Thread, nextEvents } from './thread';
 import { type ExitHook, tracer } from './tracer';
 import { type WaitStatus, decodeWaitStatus } from './wait-status';
@@ -312,10 +312,7 @@ export class Tracee extends EventEmitter implements ExitHook {
           return { type: 'breakpoint', tid, address };
         }
       }
-      // A step reports TRAP_TRACE, or TRAP_BRKPT when it ends a syscall
-      // (arch/x86/kernel/step.c: user_single_step_report), as after an exec stop.
-      const stepCodes: number[] = [SiCode.TRAP_TRACE, SiCode.TRAP_BRKPT];
-      if (thread.lastResume === Request.SINGLESTEP && stepCodes.includes(siginfo.code)) return { type: 'step', tid };
+      if (thread.lastResume === Request.SINGLESTEP && STEP_CODES.includes(siginfo.code)) return { type: 'step', tid };
     }
     thread.pendingSignal = signal;
     return { type: 'signal', tid, signal, siginfo };
