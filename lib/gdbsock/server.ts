@@ -389,6 +389,7 @@ export class Server extends EventEmitter {
         this.options.passSignals = r.signals;
         return OK;
       case 'programSignals':
+        this.options.programSignals = r.signals;
         return OK;
       case 'threadEvents':
         this.options.threadEvents = r.on;

@@ -12,8 +12,8 @@ export class SessionOptions {
   /** Signals delivered to the program without stopping (QPassSignals, Linux numbers). */
   passSignals: ReadonlySet<number> = new Set();
   /**
-   * Signals gdb lets reach the program (QProgramSignals, Linux numbers);
-   * undefined until gdb says, when gdb's defaults hold: all but SIGTRAP and SIGINT.
+   * Signals gdb lets reach the program (QProgramSignals, Linux numbers): on
+   * detach, a thread's pending signal not in it is dropped. undefined until gdb says.
    */
   programSignals: ReadonlySet<number> | undefined = undefined;
   /** Syscalls reported as stops (QCatchSyscalls): undefined = off, empty set = all. */

@@ -245,8 +245,20 @@ export class LiveTarget extends TraceEvents<LiveTarget> implements Target, ForkE
     await this.drainStepTraps();
     if (this.tracee.state !== 'traced') return;
     this.breakpoints.applyToStopped();
+    this.withholdSignals();
     // gdb already said what to deliver; drop what the bridge remembers, except real pending signals.
     await this.tracee.detach();
+  }
+
+  /**
+   * The signal a thread stopped for reaches the program on detach only if gdb
+   * lets it (QProgramSignals; `handle SIG nopass` takes one out), as under
+   * gdbserver (linux-low.cc, get_detach_signal). Before gdb says, each goes on.
+   */
+  private withholdSignals(): void {
+    const allowed = this.options.programSignals;
+    if (!allowed) return;
+    for (const t of this.tracee.threads.values()) if (t.pendingSignal !== 0 && !allowed.has(t.pendingSignal)) t.dropPendingSignal();
   }
 
   async kill(): Promise<void> {
