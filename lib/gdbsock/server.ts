@@ -320,10 +320,8 @@ export class Server extends EventEmitter {
   private afterStop(event: StopEvent): void {
     this.generalThread = 0;
     const several = this.target?.capabilities.multiProcess;
-    if (several && event.kind === 'signal') {
-      const pid = several.pidOf(event.tid);
-      if (pid !== undefined) several.selectProcess(pid);
-    }
+    const pid = several && event.kind === 'signal' ? several.pidOf(event.tid) : undefined;
+    if (pid !== undefined) several!.selectProcess(pid);
   }
 
   private afterProcessEnd(): void {
