@@ -3,15 +3,14 @@
  * gdbsock [options] <pid>  |  gdbsock [options] -- <program> [args...]
  * Attaches to (or launches) a process and serves the GDB remote protocol for
  * it until gdb is done. Whatever happens (gdb disconnects, detaches, SIGINT or
- * SIGTERM to gdbsock), the process is never left stopped or traced.
+ * SIGTERM to gdbsock), the process is never left stopped or traced. The
+ * sessions' lifecycle is session.ts's; here are the arguments, what is
+ * printed, and the signals.
  */
-import type { Readable, Writable } from 'node:stream';
-import { liveStartTime } from '../procfs/stat';
-import { Connection } from './connection';
+import { parseArgs as parseNodeArgs } from 'node:util';
 import { rawArgs } from './raw-args';
-import { PACKET_SIZE, Server, type ServerEnd, type TargetProvider } from './server';
-import type { Target } from './target';
-import { LiveTarget } from './targets/live';
+import { Sessions } from './session';
+import { LiveTarget, liveProvider } from './targets/live';
 import { openReadOnly, type ReadOnlyServing } from './targets/open-read-only';
 import { type Endpoint, Listener, defaultSocketPath, gdbTarget, isLoopback, parseListen } from './transport';
 import './jit-tiering'; // last: module loading runs with V8's default tiering
@@ -54,38 +53,56 @@ interface Options {
   kallsyms?: string;
 }
 
-/** --name VALUE or --name=VALUE */
-const VALUE_OPTIONS = { '--core': 'core', '--exe': 'exe', '--store': 'store', '--kcore': 'kcore', '--kallsyms': 'kallsyms' } as const;
+const OPTIONS = {
+  listen: { type: 'string' },
+  socket: { type: 'string' },
+  stdio: { type: 'boolean' },
+  once: { type: 'boolean' },
+  core: { type: 'string' },
+  exe: { type: 'string' },
+  store: { type: 'string' },
+  kcore: { type: 'string' },
+  kallsyms: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** What an option with no value (or an empty one) says. */
+function needsValue(name: string): string {
+  if (name === 'listen') return '--listen needs HOST:PORT';
+  if (name === 'socket') return '--socket needs a path';
+  return `--${name} needs a value`;
+}
 
 function parseArgs(argv: string[]): Options {
-  const options: Options = { stdio: false, once: false };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--') {
-      options.program = argv.slice(i + 1);
-      if (options.program.length === 0) throw new UsageError('-- must be followed by a program');
-      break;
-    }
-    if (a === '-h' || a === '--help') {
-      process.stdout.write(USAGE);
-      process.exit(0);
-    } else if (a === '--once') options.once = true;
-    else if (a === '--stdio') options.stdio = true;
-    else if (a === '--listen' || a.startsWith('--listen=')) {
-      const value = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i];
-      if (!value) throw new UsageError('--listen needs HOST:PORT');
-      options.listen = parseListen(value);
-    } else if (a === '--socket' || a.startsWith('--socket=')) {
-      const value = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i];
-      if (!value) throw new UsageError('--socket needs a path');
-      options.socket = value;
-    } else if (a.split('=')[0]! in VALUE_OPTIONS) {
-      const name = a.split('=')[0] as keyof typeof VALUE_OPTIONS;
-      const value = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i];
-      if (!value) throw new UsageError(`${name} needs a value`);
-      options[VALUE_OPTIONS[name]] = value;
-    } else if (/^\d+$/.test(a) && options.pid === undefined) options.pid = Number(a);
-    else throw new UsageError(`unexpected argument '${a}'`);
+  let parsed: ReturnType<typeof parseNodeArgs<{ args: string[]; options: typeof OPTIONS; allowPositionals: true; tokens: true }>>;
+  try {
+    parsed = parseNodeArgs({ args: argv, options: OPTIONS, allowPositionals: true, tokens: true });
+  } catch (err) {
+    throw usageErrorFor(err, argv);
+  }
+  const { values, tokens } = parsed;
+  if (values.help) {
+    process.stdout.write(USAGE);
+    process.exit(0);
+  }
+  const options: Options = { stdio: values.stdio ?? false, once: values.once ?? false };
+  for (const name of ['socket', 'core', 'exe', 'store', 'kcore', 'kallsyms', 'listen'] as const) {
+    const value = values[name];
+    if (value === undefined) continue;
+    if (value === '') throw new UsageError(needsValue(name));
+    if (name === 'listen') options.listen = parseListen(value);
+    else options[name] = value;
+  }
+  // A program and its own arguments come after `--`, untouched; before it, at most one pid.
+  const terminator = tokens.find((t) => t.kind === 'option-terminator');
+  for (const t of tokens) {
+    if (t.kind !== 'positional' || (terminator && t.index > terminator.index)) continue;
+    if (/^\d+$/.test(t.value) && options.pid === undefined) options.pid = Number(t.value);
+    else throw new UsageError(`unexpected argument '${t.value}'`);
+  }
+  if (terminator) {
+    options.program = argv.slice(terminator.index + 1);
+    if (options.program.length === 0) throw new UsageError('-- must be followed by a program');
   }
   const kernel = options.pid === 0;
   if ([options.pid !== undefined, options.program !== undefined, options.core !== undefined].filter(Boolean).length !== 1) {
@@ -101,28 +118,20 @@ function parseArgs(argv: string[]): Options {
 
 class UsageError extends Error {}
 
-const provider: TargetProvider = {
-  attach: (pid) => LiveTarget.attach(pid),
-  launch: (argv, settings) =>
-    LiveTarget.launch(argv[0]!, argv.slice(1), {
-      env: settings.env,
-      disableRandomization: settings.disableRandomization,
-      startupWithShell: settings.startupWithShell,
-      ...(settings.cwd ? { cwd: settings.cwd } : {}),
-    }),
-};
+/** parseArgs' complaints, in gdbsock's words. */
+function usageErrorFor(err: unknown, argv: string[]): unknown {
+  const code = (err as NodeJS.ErrnoException).code;
+  const named = /Option '(?:-\w, )?--(\w+)|Unknown option '([^']+)'/.exec((err as Error).message ?? '');
+  if (!named || !(code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' || code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION')) return err;
+  const name = named[1];
+  if (name !== undefined && name in OPTIONS && OPTIONS[name as keyof typeof OPTIONS].type === 'string') return new UsageError(needsValue(name));
+  // A boolean given a value (--once=1), or no such option: the argument as it was typed.
+  const spelled = named[2] ?? `--${name}`;
+  const arg = argv.find((a) => a === spelled || a.startsWith(`${spelled}=`)) ?? spelled;
+  return new UsageError(`unexpected argument '${arg}'`);
+}
 
 const log = (line: string) => process.stderr.write(`gdbsock: ${line}\n`);
-
-/** Leaves a target as gdb would want on the way out: detached and running. */
-async function release(target: Target | undefined): Promise<void> {
-  if (!target) return;
-  try {
-    await target.detach();
-  } catch (err) {
-    log(`detaching from ${target.pid}: ${(err as Error).message}`);
-  }
-}
 
 async function main(argv: string[]): Promise<void> {
   let options: Options;
@@ -137,7 +146,7 @@ async function main(argv: string[]): Promise<void> {
   const program = options.program && rawArgs(argv).slice(-options.program.length);
   // A core or the kernel: one read-only target, shown to each connection in turn.
   const fixed: ReadOnlyServing | undefined = await openReadOnly(options);
-  let current: Target | undefined = fixed
+  const first = fixed
     ? fixed.target
     : program !== undefined
       ? await LiveTarget.launch(program[0]!, program.slice(1), {
@@ -145,64 +154,31 @@ async function main(argv: string[]): Promise<void> {
           ...(options.stdio ? { stdio: ['inherit', 2, 'inherit'] } : {}),
         })
       : await LiveTarget.attach(options.pid!);
-  const pid = current.pid;
-  /** The process each new connection attaches to again, unless it has ended since (then its pid may be another's). */
-  const attachedStart = options.pid !== undefined && !fixed ? liveStartTime(pid) : undefined;
+  const pid = first.pid;
+  const sessions = new Sessions({
+    target: first,
+    ...(fixed ? { next: 'same' } : { provider: liveProvider, next: options.pid !== undefined ? 'reattach' : 'none' }),
+    once: options.once || options.stdio,
+  });
+  sessions.on('log', log);
   let listener: Listener | undefined;
-  let busy = false;
   let shuttingDown = false;
-  /** The session under way: after vRun, vAttach or a fork gdb kept, its target is no longer `current`. */
-  let session: Server | undefined;
-
   const shutdown = async (code: number) => {
     if (shuttingDown) return;
     shuttingDown = true;
     listener?.close();
-    await release(session?.current ?? current);
-    current = undefined;
+    await sessions.close();
     fixed?.close();
     process.exit(code);
   };
+  sessions.on('done', () => void shutdown(0));
   // Under --stdio gdb's own Ctrl-C reaches its pipe command too; the interrupt gdb means comes as 0x03 on the pipe.
   process.on('SIGINT', () => (options.stdio ? undefined : void shutdown(0)));
   process.on('SIGTERM', () => void shutdown(0));
 
-  const serve = async (input: Readable, output: Writable) => {
-    if (fixed) current = fixed.target;
-    else if (!current && options.pid !== undefined && !shuttingDown) {
-      const now = liveStartTime(options.pid);
-      if (now === undefined || now !== attachedStart) log(`process ${options.pid} has ended: serving no process (gdb may attach or run one)`);
-      else {
-        try {
-          current = await LiveTarget.attach(options.pid);
-        } catch (err) {
-          log(`cannot attach to ${options.pid} again: ${(err as Error).message}`);
-        }
-      }
-    }
-    busy = true;
-    const connection = new Connection(input, output, PACKET_SIZE + 1024);
-    connection.on('protocol-error', (message: string) => log(message));
-    const server = new Server(connection, current, fixed ? undefined : provider);
-    session = server;
-    server.on('log', log);
-    server.on('end', (how: ServerEnd) => {
-      void (async () => {
-        const target = server.current;
-        session = undefined;
-        // Disconnected without a word: the process goes on as if gdb never came.
-        if (target && (how === 'closed' || how === 'exit-requested')) await release(target);
-        current = undefined;
-        connection.close();
-        busy = false;
-        if (options.once || how === 'exit-requested' || options.stdio || (options.pid === undefined && !fixed)) await shutdown(0);
-      })();
-    });
-  };
-
   if (options.stdio) {
     log(`serving ${fixed ? fixed.label : `process ${pid}`} on stdin/stdout`);
-    await serve(process.stdin, process.stdout);
+    sessions.accept(process.stdin, process.stdout);
     return;
   }
   const endpoint: Exclude<Endpoint, { kind: 'stdio' }> = options.listen
@@ -213,11 +189,8 @@ async function main(argv: string[]): Promise<void> {
     log(`WARNING: anyone who can reach ${endpoint.host}:${endpoint.port} can ${fixed ? `read ${fixed.label}` : `read, change and run code in process ${pid}`}.`);
   }
   listener = await Listener.open(endpoint, (socket) => {
-    if (busy || shuttingDown) {
-      socket.end();
-      return;
-    }
-    void serve(socket, socket);
+    // One gdb at a time: another is turned away.
+    if (shuttingDown || !sessions.accept(socket, socket)) socket.end();
   });
   if (fixed) {
     process.stdout.write(`gdbsock: serving ${fixed.label} read-only; connect with:\n  gdb -ex 'target remote ${gdbTarget(listener.endpoint, pid)}'\n`);

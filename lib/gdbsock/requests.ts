@@ -94,7 +94,8 @@ export type Request =
   | { kind: 'nonStop'; on: boolean }
   /** Linux signal numbers. */
   | { kind: 'passSignals'; signals: Set<number> }
-  | { kind: 'programSignals' }
+  /** Linux signal numbers. */
+  | { kind: 'programSignals'; signals: Set<number> }
   | { kind: 'threadEvents'; on: boolean }
   /** undefined: stop catching; an empty set: catch every syscall. */
   | { kind: 'catchSyscalls'; syscalls: Set<number> | undefined }
@@ -253,7 +254,7 @@ export class RequestParser {
         if (this.passSignals?.text !== value) this.passSignals = { text: value, request: { kind: 'passSignals', signals: signalList(value) } };
         return this.passSignals.request;
       case 'QProgramSignals':
-        return { kind: 'programSignals' };
+        return { kind: 'programSignals', signals: signalList(value) };
       case 'QThreadEvents':
         return { kind: 'threadEvents', on: value === '1' };
       case 'QCatchSyscalls': {

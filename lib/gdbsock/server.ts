@@ -8,7 +8,7 @@
 import { EventEmitter } from 'node:events';
 import type { ExecString } from '../ptrace';
 import type { Connection } from './connection';
-import { Extensions } from './extensions';
+import { adopt, negotiate } from './extensions';
 import { type LaunchSettings, type TargetProvider, applyLaunchSetting, defaultLaunchSettings } from './launch-settings';
 import { searchMemory } from './memory-search';
 import { monitorCommand } from './monitor';
@@ -16,6 +16,7 @@ import * as reply from './replies';
 import { NO_REPLY, OK, PACKET_SIZE, UNSUPPORTED, type Reply } from './replies';
 import { type Request, RequestParser, describePacket } from './requests';
 import { type ResumeAction, type StopEvent, type Target, TargetRefusal } from './target';
+import { SessionOptions } from './session-options';
 import { stopReplyFor } from './stop-reply';
 import { chooseThread, currentThread, isThreadOf, processOf } from './thread-choice';
 import { HostIo } from './vfile';
@@ -34,7 +35,8 @@ export type ServerEnd = 'closed' | 'detached' | 'killed' | 'exit-requested';
  */
 export class Server extends EventEmitter {
   private readonly requests = new RequestParser();
-  private readonly extensions = new Extensions();
+  /** What gdb negotiated; the target holds the same object (session-options.ts). */
+  private readonly options = new SessionOptions();
   private extended = false;
   /** The program gdb last ran or killed: `run` after a kill sends vRun with an empty name (as gdbserver, run it again). */
   private lastProgram: ExecString | undefined;
@@ -56,6 +58,7 @@ export class Server extends EventEmitter {
     private readonly provider?: TargetProvider,
   ) {
     super();
+    target?.useSession(this.options);
     connection.on('packet', (payload: Buffer) => {
       if (this.busy) this.backlog.push(payload);
       else this.run(payload);
@@ -161,14 +164,15 @@ export class Server extends EventEmitter {
         const tid = this.tid();
         // Read first: the read may find the thread's registers gone (killed from outside).
         const hex = reply.hex(t.readRegisters(tid));
-        return reply.registers(hex, t.registers, t.unavailableRegisters?.(tid));
+        return reply.registers(hex, t.registers, t.capabilities.partialRegisters?.unavailableRegisters(tid));
       }
       case 'readRegister': {
         const regno = r.regno;
         if (regno >= this.t.registers.registers.length) return reply.NO_SUCH_REGISTER;
         // Read first: the read may find the thread's registers gone (killed from outside).
-        const value = this.t.readRegister(this.tid(), regno);
-        if (this.t.unavailableRegisters?.(this.tid())?.has(regno)) return reply.unavailableRegister(this.t.registers.registers[regno]!.size);
+        const t = this.t;
+        const value = t.readRegister(this.tid(), regno);
+        if (t.capabilities.partialRegisters?.unavailableRegisters(this.tid())?.has(regno)) return reply.unavailableRegister(t.registers.registers[regno]!.size);
         return reply.hex(value);
       }
       case 'malformed':
@@ -196,25 +200,29 @@ export class Server extends EventEmitter {
       }
       case 'vContQuery':
         return reply.VCONT_ACTIONS;
-      case 'detach':
+      case 'detach': {
         // D;PID: one process of several (a fork child gdb lets go, or the parent it leaves for the child).
-        if (r.pid !== undefined && this.t.detachProcess) return this.endProcess(this.t.detachProcess(r.pid));
+        const several = this.t.capabilities.multiProcess;
+        if (r.pid !== undefined && several) return this.endProcess(several.detachProcess(r.pid));
         // gdb still closes its vFile handles after this; the session ends when it hangs up.
         return this.t.detach().then(() => {
           this.target = undefined;
           return OK;
         });
+      }
       case 'kill':
         return this.killTarget().then(() => NO_REPLY);
-      case 'vKill':
+      case 'vKill': {
         this.lastProgram = this.target?.execFile() ?? this.lastProgram;
-        if (r.pid !== undefined && this.target?.killProcess) {
-          return this.endProcess(this.target.killProcess(r.pid)).then((answer) => {
+        const several = this.target?.capabilities.multiProcess;
+        if (r.pid !== undefined && several) {
+          return this.endProcess(several.killProcess(r.pid)).then((answer) => {
             if (!this.target && !this.extended) this.finishSoon('killed'); // as `k`: the last process is gone
             return answer;
           });
         }
         return this.killTarget().then(() => OK);
+      }
       case 'extendedMode':
         this.extended = true;
         return OK;
@@ -222,9 +230,9 @@ export class Server extends EventEmitter {
       case 'vRun':
         return this.startTarget(r);
       case 'vFile':
-        return this.target?.hostIo?.(r.body) ?? this.hostIo.handle(r.body);
+        return this.target?.capabilities.hostIo?.hostIo(r.body) ?? this.hostIo.handle(r.body);
       case 'qSupported': {
-        const { target, reply: answer } = this.extensions.negotiate(r.features, this.target);
+        const { target, reply: answer } = negotiate(this.options, r.features, this.target);
         this.target = target;
         return answer;
       }
@@ -265,14 +273,15 @@ export class Server extends EventEmitter {
     if (op === 'g') {
       this.generalThread = chosen;
       // With forks kept, memory and breakpoints go to this thread's process (gdb switches with Hg).
-      if (chosen > 0 && t.pidOf) t.selectProcess?.(processOf(t, chosen));
+      const several = t.capabilities.multiProcess;
+      if (chosen > 0 && several) several.selectProcess(processOf(t, chosen));
     }
     return true;
   }
 
   /** `afterStep`: the stop answers a resume that stepped a thread (vCont s or r). */
   private stopReply(event: StopEvent, afterStep = false): string {
-    return stopReplyFor(this.t, event, this.extensions.multiprocess, afterStep);
+    return stopReplyFor(this.t, event, this.options.multiprocess, afterStep);
   }
 
   private writeAllRegisters(data: Buffer): Reply {
@@ -293,7 +302,7 @@ export class Server extends EventEmitter {
       await t.resume(actions);
       for (;;) {
         const event = await t.wait();
-        if (event.kind === 'thread-exited' && !this.extensions.threadEvents) continue;
+        if (event.kind === 'thread-exited' && !this.options.threadEvents) continue;
         if (event.kind === 'exited' || event.kind === 'killed') this.afterProcessEnd();
         this.afterStop(event);
         return this.stopReply(event, actions.some((a) => a.type === 'step' || a.type === 'range'));
@@ -310,8 +319,9 @@ export class Server extends EventEmitter {
    */
   private afterStop(event: StopEvent): void {
     this.generalThread = 0;
-    const pid = event.kind === 'signal' ? this.target?.pidOf?.(event.tid) : undefined;
-    if (pid !== undefined) this.target?.selectProcess?.(pid);
+    const several = this.target?.capabilities.multiProcess;
+    const pid = several && event.kind === 'signal' ? several.pidOf(event.tid) : undefined;
+    if (pid !== undefined) several!.selectProcess(pid);
   }
 
   private afterProcessEnd(): void {
@@ -335,7 +345,7 @@ export class Server extends EventEmitter {
   private async startTarget(r: Extract<Request, { kind: 'vAttach' | 'vRun' }>): Promise<Reply> {
     if (!this.provider) return reply.error();
     if (r.kind === 'vAttach') {
-      this.target = this.extensions.apply(await this.provider.attach(r.pid));
+      this.target = adopt(this.options, await this.provider.attach(r.pid));
     } else {
       const argv: ExecString[] = r.argv;
       if (argv[0]!.length === 0) {
@@ -345,7 +355,7 @@ export class Server extends EventEmitter {
       }
       this.lastProgram = argv[0];
       if (this.target) await this.target.kill();
-      this.target = this.extensions.apply(await this.provider.launch(argv, this.launchSettings));
+      this.target = adopt(this.options, await this.provider.launch(argv, this.launchSettings));
     }
     this.generalThread = 0;
     return this.stopReply(this.target.lastStop());
@@ -354,7 +364,7 @@ export class Server extends EventEmitter {
   /** A thread id for gdb, with the thread's own process when there are several. */
   private threadId(tid: number): string {
     const t = this.t;
-    return reply.formatThreadId(t.pidOf?.(tid) ?? t.pid, tid, this.extensions.multiprocess);
+    return reply.formatThreadId(processOf(t, tid), tid, this.options.multiprocess);
   }
 
   private monitor(command: string): Reply {
@@ -366,7 +376,6 @@ export class Server extends EventEmitter {
 
   /** The Q packets: settings for this connection and for the programs vRun starts. */
   private setting(r: Request): Reply {
-    const t = this.target;
     switch (r.kind) {
       case 'startNoAckMode':
         this.connection.send(OK);
@@ -375,16 +384,16 @@ export class Server extends EventEmitter {
       case 'nonStop':
         return r.on ? reply.error() : OK;
       case 'passSignals':
-        t?.setPassSignals(r.signals);
+        this.options.passSignals = r.signals;
         return OK;
       case 'programSignals':
+        this.options.programSignals = r.signals;
         return OK;
       case 'threadEvents':
-        this.extensions.threadEvents = r.on;
-        t?.setThreadEvents?.(this.extensions.threadEvents);
+        this.options.threadEvents = r.on;
         return OK;
       case 'catchSyscalls':
-        t?.setCatchSyscalls(r.syscalls);
+        this.options.catchSyscalls = r.syscalls;
         return OK;
       default:
         return applyLaunchSetting(this.launchSettings, r) ? OK : UNSUPPORTED;

@@ -9,18 +9,19 @@ import type { StopEvent, Target } from './target';
 
 /** `afterStep`: the stop answers a resume that stepped a thread (vCont s or r). */
 export function stopReplyFor(t: Target, event: StopEvent, multiprocess: boolean, afterStep: boolean): string {
+  const { multiProcess, partialRegisters, registerHex } = t.capabilities;
   return formatStopReply(event, t.pid, {
     multiprocess,
-    pidOf: (tid) => t.pidOf?.(tid),
+    pidOf: (tid) => multiProcess?.pidOf(tid),
     expedite: (tid) => {
       try {
         // Every stop builds this: a plain loop, no intermediate arrays.
-        const unavailable = t.unavailableRegisters?.(tid);
+        const unavailable = partialRegisters?.unavailableRegisters(tid);
         const regnos = afterStep && endsStep(event) ? t.registers.expeditedAfterStep : t.registers.expedited;
         let text = '';
         for (const n of regnos) {
           if (unavailable?.has(n)) continue;
-          text += expeditedRegister(n, t.readRegisterHex ? t.readRegisterHex(tid, n) : t.readRegister(tid, n).toString('hex'));
+          text += expeditedRegister(n, registerHex ? registerHex.readRegisterHex(tid, n) : t.readRegister(tid, n).toString('hex'));
         }
         return text;
       } catch {

@@ -5,6 +5,7 @@
  * Thread ids are kernel tids; the process id is `pid`.
  */
 import type { RegisterLayout } from './registers';
+import type { SessionOptions } from './session-options';
 
 export interface ThreadInfo {
   tid: number;
@@ -65,8 +66,6 @@ export interface Target {
   /** Every register of a stopped thread, in the layout's order and sizes. */
   readRegisters(tid: number): Buffer;
   readRegister(tid: number, regno: number): Buffer;
-  /** readRegister as wire hex, where the target has a cheaper way (every stop reply asks for a score of them). */
-  readRegisterHex?(tid: number, regno: number): string;
   writeRegister(tid: number, regno: number, value: Buffer): void;
 
   /** Up to `length` bytes; shorter at unmapped memory; empty if nothing is readable. Big reads may be asynchronous. */
@@ -98,38 +97,15 @@ export interface Target {
   writeSiginfo(tid: number, data: Buffer): void;
   librariesSvr4(): Promise<string | undefined>;
 
-  /** Signals delivered to the program without stopping (QPassSignals). */
-  setPassSignals(signals: Set<number>): void;
-  /** Report execs as stops (gdb's exec-events); otherwise the new program just runs on. */
-  setExecEvents(on: boolean): void;
-  /** Syscalls reported as stops (QCatchSyscalls): undefined = off, empty set = all. */
-  setCatchSyscalls(syscalls: Set<number> | undefined): void;
-
-  /** Report forks/vforks as stops and keep the child under trace (gdb's fork-events/vfork-events). */
-  setForkEvents?(fork: boolean, vfork: boolean): void;
-  /** Report thread creation (`create`) and thread exits (`w`) as stops (QThreadEvents). */
-  setThreadEvents?(on: boolean): void;
-
   /**
-   * Targets that debug several processes (forks gdb keeps): the process of a
-   * thread; the process that memory, breakpoint and qXfer requests apply to
-   * (gdb's Hg); detaching or killing one process. The others are single-process.
+   * What gdb and gdbsock agreed on for the session (session-options.ts), held
+   * by reference: the server changes it as gdb's Q packets come, and a target
+   * reads it where it decides what to report. Targets that report nothing ignore it.
    */
-  pidOf?(tid: number): number | undefined;
-  selectProcess?(pid: number): void;
-  /** Resolves to the number of processes still debugged. */
-  detachProcess?(pid: number): Promise<number>;
-  killProcess?(pid: number): Promise<number>;
+  useSession(options: SessionOptions): void;
 
-  /** Registers of `tid` the target does not know (sent as 'xx', gdb shows <unavailable>); absent: all known. */
-  unavailableRegisters?(tid: number): ReadonlySet<number> | undefined;
-
-  /**
-   * Answers a Host I/O packet (the text after "vFile:") itself, or returns
-   * undefined to leave it to the server's (any file, in the process's mount
-   * namespace). A core's target serves its own files this way: the process is gone.
-   */
-  hostIo?(packet: Buffer): Buffer | string | undefined;
+  /** What this target can do beyond the above; the server asks here and nowhere else. */
+  readonly capabilities: Capabilities;
 }
 
 /**
@@ -139,4 +115,59 @@ export interface Target {
  */
 export class TargetRefusal extends Error {
   override name = 'TargetRefusal';
+}
+
+/**
+ * The optional parts of a target, each an interface of its own (as delve's
+ * RecordingManipulation): a target names the ones it implements, usually
+ * itself, and leaves the others out.
+ */
+export interface Capabilities {
+  multiProcess?: MultiProcess;
+  forkEvents?: ForkEvents;
+  partialRegisters?: PartialRegisters;
+  registerHex?: RegisterHex;
+  hostIo?: OwnFiles;
+}
+
+/**
+ * A target that debugs several processes (forks gdb keeps): the process of a
+ * thread; the process that memory, breakpoint and qXfer requests apply to
+ * (gdb's Hg); detaching or killing one process.
+ */
+export interface MultiProcess {
+  pidOf(tid: number): number | undefined;
+  selectProcess(pid: number): void;
+  /** Resolves to the number of processes still debugged. */
+  detachProcess(pid: number): Promise<number>;
+  killProcess(pid: number): Promise<number>;
+}
+
+/**
+ * A target that can report forks and vforks (gdb's fork-events) and hand over
+ * the child of one it reported; targets/inferiors.ts then holds both.
+ */
+export interface ForkEvents {
+  /** The child of a fork reported in a stop, as a target of its own (once: the caller keeps it). */
+  takeForkedChild(pid: number): Target | undefined;
+}
+
+/** A target whose threads may lack some registers (sent as 'xx', gdb shows <unavailable>). */
+export interface PartialRegisters {
+  /** undefined: every register of `tid` is known. */
+  unavailableRegisters(tid: number): ReadonlySet<number> | undefined;
+}
+
+/** readRegister as wire hex, where the target has a cheaper way (every stop reply asks for a score of them). */
+export interface RegisterHex {
+  readRegisterHex(tid: number, regno: number): string;
+}
+
+/**
+ * A target that answers Host I/O packets (the text after "vFile:") itself, or
+ * returns undefined to leave one to the server's (any file, in the process's
+ * mount namespace). A core's target serves its own files this way: the process is gone.
+ */
+export interface OwnFiles {
+  hostIo(packet: Buffer): Buffer | string | undefined;
 }

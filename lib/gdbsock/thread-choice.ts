@@ -8,7 +8,7 @@ import { ProtocolError } from './wire';
 
 /** The process a thread here belongs to (one process unless forks are kept). */
 export function processOf(t: Target, tid: number): number {
-  return t.pidOf?.(tid) ?? t.pid;
+  return t.capabilities.multiProcess?.pidOf(tid) ?? t.pid;
 }
 
 /** `tid` is a live thread here, and one of process `pid` if the thread-id named one (pPID.TID; 0 and -1 are any). */

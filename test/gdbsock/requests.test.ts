@@ -19,6 +19,7 @@ t.test('each packet family becomes its typed request', async (t) => {
   t.same(parse(p, 'D;1f'), { kind: 'detach', pid: 0x1f });
   t.same(parse(p, 'vRun;;6161'), { kind: 'vRun', argv: [Buffer.alloc(0), Buffer.from('aa')] });
   t.same(parse(p, 'QEnvironmentHexEncoded:413d31'), { kind: 'environmentSet', name: 'A', value: '1' });
+  t.same(parse(p, 'QProgramSignals:1e;e'), { kind: 'programSignals', signals: new Set([10, 14]) }, "gdb's SIGUSR1 (30) is Linux's 10");
   t.same(parse(p, 'X1000,0:'), { kind: 'writeMemory', addr: 0n, data: Buffer.alloc(0), binary: true }, "X's empty probe needs no address");
 });
 

@@ -61,9 +61,8 @@ function memoryTarget(): Target {
     siginfo: () => Buffer.alloc(128),
     writeSiginfo: () => {},
     librariesSvr4: async () => '<library-list-svr4 version="1.0"/>',
-    setPassSignals: () => {},
-    setExecEvents: () => {},
-    setCatchSyscalls: () => {},
+    useSession: () => {},
+    capabilities: {},
   };
 }
 

@@ -11,7 +11,7 @@ import { type Core, type CoreThread, Machine, NoteType, openCore, type CoreFile 
 import { machineName } from '../../coredump/elf';
 import { CoreFormatError } from '../../coredump/errors';
 import { type RegisterDef, type Regsets, x86_64Layout } from '../registers';
-import type { StopEvent, ThreadInfo } from '../target';
+import type { Capabilities, OwnFiles, PartialRegisters, StopEvent, ThreadInfo } from '../target';
 import { MappedFiles } from './mapped-files';
 import { ReadOnlyTarget } from './read-only';
 import { ServedFiles } from './served-files';
@@ -24,8 +24,9 @@ export interface CoreTargetOptions {
   name?: string;
 }
 
-export class CoreTarget extends ReadOnlyTarget {
+export class CoreTarget extends ReadOnlyTarget implements OwnFiles, PartialRegisters {
   readonly pid: number;
+  readonly capabilities: Capabilities = { hostIo: this, partialRegisters: this };
   protected readonly description: string;
   private readonly byTid = new Map<number, CoreThread>();
   private readonly regsets = new Map<number, Regsets>();

@@ -11,7 +11,8 @@
  * waits for a later resume.
  */
 import type { RegisterLayout } from '../registers';
-import type { BreakpointType, Condition, ResumeAction, StopEvent, Target, ThreadInfo } from '../target';
+import type { SessionOptions } from '../session-options';
+import type { BreakpointType, Capabilities, Condition, ForkEvents, MultiProcess, PartialRegisters, RegisterHex, ResumeAction, StopEvent, Target, ThreadInfo } from '../target';
 import { ProtocolError } from '../wire';
 import { LiveTarget } from './live';
 
@@ -19,19 +20,15 @@ const SIGINT = 2;
 /** How often a process that has not stopped yet is asked again (it may have been between two resumes). */
 const INTERRUPT_RETRY_MS = 50;
 
-/** gdb asked for fork or vfork events: a live target becomes a set of processes that can grow. */
-export function followForks(target: Target | undefined, fork: boolean, vfork: boolean): Target | undefined {
-  if (!target) return target;
-  if (!(fork || vfork) || !(target instanceof LiveTarget || target instanceof Inferiors)) {
-    target.setForkEvents?.(false, false);
-    return target;
-  }
-  const set = target instanceof Inferiors ? target : new Inferiors(target);
-  set.setForkEvents(fork, vfork);
-  return set;
+/** gdb asked for fork or vfork events: a target that can report them becomes a set of processes that can grow. */
+export function followForks(target: Target, options: SessionOptions): Target {
+  if (!(options.forkEvents || options.vforkEvents) || target.capabilities.forkEvents === undefined || target instanceof Inferiors) return target;
+  // The one target with fork events is a live process.
+  return new Inferiors(target as LiveTarget, options);
 }
 
-export class Inferiors implements Target {
+export class Inferiors implements Target, MultiProcess, ForkEvents, PartialRegisters, RegisterHex {
+  readonly capabilities: Capabilities = { multiProcess: this, forkEvents: this, partialRegisters: this, registerHex: this };
   /** By pid, the first one first. */
   private readonly members = new Map<number, LiveTarget>();
   private selected: number;
@@ -41,7 +38,11 @@ export class Inferiors implements Target {
   private readonly held: StopEvent[] = [];
   private last: StopEvent;
 
-  constructor(root: LiveTarget) {
+  constructor(
+    root: LiveTarget,
+    private options: SessionOptions,
+  ) {
+    root.useSession(options);
     this.first = root;
     this.members.set(root.pid, root);
     this.selected = root.pid;
@@ -82,6 +83,11 @@ export class Inferiors implements Target {
 
   pidOf(tid: number): number | undefined {
     return this.owner(tid)?.pid;
+  }
+
+  /** Never one: the set takes each child in as it reports its fork. */
+  takeForkedChild(): undefined {
+    return undefined;
   }
 
   selectProcess(pid: number): void {
@@ -212,7 +218,10 @@ export class Inferiors implements Target {
   private account(event: StopEvent): void {
     if (event.kind === 'signal' && (event.reason?.type === 'fork' || event.reason?.type === 'vfork')) {
       const child = this.owner(event.tid)?.takeForkedChild(event.reason.childPid);
-      if (child) this.members.set(child.pid, child);
+      if (child) {
+        child.useSession(this.options);
+        this.members.set(child.pid, child);
+      }
     }
     if (event.kind === 'exited' || event.kind === 'killed') this.forget(event.pid);
   }
@@ -284,23 +293,9 @@ export class Inferiors implements Target {
     return this.current().librariesSvr4();
   }
 
-  setPassSignals(signals: Set<number>): void {
-    for (const m of this.members.values()) m.setPassSignals(signals);
-  }
-
-  setExecEvents(on: boolean): void {
-    for (const m of this.members.values()) m.setExecEvents(on);
-  }
-
-  setCatchSyscalls(syscalls: Set<number> | undefined): void {
-    for (const m of this.members.values()) m.setCatchSyscalls(syscalls);
-  }
-
-  setForkEvents(fork: boolean, vfork: boolean): void {
-    for (const m of this.members.values()) m.setForkEvents(fork, vfork);
-  }
-
-  setThreadEvents(on: boolean): void {
-    for (const m of this.members.values()) m.setThreadEvents(on);
+  /** The members share the session's options; a fork child's target already has them from its parent's. */
+  useSession(options: SessionOptions): void {
+    this.options = options;
+    for (const m of this.members.values()) m.useSession(options);
   }
 }

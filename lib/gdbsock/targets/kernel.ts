@@ -16,7 +16,7 @@ import { SystemError, fromNodeError } from '../../errors';
 import { parseKallsyms } from '../kernel/kallsyms';
 import { buildSymbolFile } from '../kernel/symbol-file';
 import { type KernelTask, listTasks, stateName } from '../kernel/tasks';
-import type { StopEvent, ThreadInfo } from '../target';
+import type { Capabilities, OwnFiles, PartialRegisters, StopEvent, ThreadInfo } from '../target';
 import { ReadOnlyTarget } from './read-only';
 import { ServedFiles } from './served-files';
 
@@ -38,8 +38,9 @@ export interface KernelTargetOptions {
 
 const PAGE = 4096;
 
-export class KernelTarget extends ReadOnlyTarget {
+export class KernelTarget extends ReadOnlyTarget implements OwnFiles, PartialRegisters {
   readonly pid = KERNEL_PID;
+  readonly capabilities: Capabilities = { hostIo: this, partialRegisters: this };
   protected readonly description = 'the kernel';
   readonly kcorePath: string;
   readonly kallsymsPath: string;

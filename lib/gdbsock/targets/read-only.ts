@@ -5,7 +5,7 @@
  * gdbsock logs the reason to its stderr, which gdb shows under --stdio.
  */
 import { type RegisterLayout, x86_64Layout } from '../registers';
-import { type StopEvent, type Target, type ThreadInfo, TargetRefusal } from '../target';
+import { type Capabilities, type StopEvent, type Target, type ThreadInfo, TargetRefusal } from '../target';
 
 export abstract class ReadOnlyTarget implements Target {
   /** The kernel target's AVX-only layout unless a subclass knows better (a core's own XSAVE layout). */
@@ -14,6 +14,8 @@ export abstract class ReadOnlyTarget implements Target {
   /** gdb detaches (D) rather than kills (vKill) on quit: nothing here can be killed. */
   readonly attached = true;
   abstract readonly pid: number;
+  /** A subclass names what it serves beyond the core (its own files, registers it lacks). */
+  abstract readonly capabilities: Capabilities;
   /** Names the target in refusals: "core file /tmp/core.123". */
   protected abstract readonly description: string;
 
@@ -71,9 +73,6 @@ export abstract class ReadOnlyTarget implements Target {
 
   async kill(): Promise<void> {}
 
-  setPassSignals(): void {}
-
-  setExecEvents(): void {}
-
-  setCatchSyscalls(): void {}
+  /** Nothing here runs, so nothing is reported: the session's options change nothing. */
+  useSession(): void {}
 }

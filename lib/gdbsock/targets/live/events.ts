@@ -75,7 +75,7 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
         // resumes the others, gone too). gdb hears of all of them with the end.
         const withProcess = e.tid === this.pid || (e.type === 'killed' && this.ending());
         // Any other thread's exit is a `w` stop, if gdb wants them; else gdb finds it gone from the thread list.
-        const wStop = this.threadEvents && !withProcess && this.tracee.threads.size > 0;
+        const wStop = this.options.threadEvents && !withProcess && this.tracee.threads.size > 0;
         if (withProcess || wStop) this.departed.add(e.tid);
         if (wStop) this.reportThreadEvent(e.tid, { kind: 'thread-exited', tid: e.tid, code: e.type === 'exited' ? e.code : 0, pid: this.pid });
         return;
@@ -83,7 +83,7 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
       case 'thread-start':
         this.modes.set(e.tid, STOPPED);
         if (t) this.breakpoints.applyTo(t);
-        if (this.threadEvents && t) return this.reportThreadEvent(e.tid, { kind: 'signal', tid: e.tid, signal: SIGTRAP, reason: { type: 'create' } });
+        if (this.options.threadEvents && t) return this.reportThreadEvent(e.tid, { kind: 'signal', tid: e.tid, signal: SIGTRAP, reason: { type: 'create' } });
         if (isRunning(this.state) && t) {
           this.modes.set(e.tid, CONTINUE);
           this.go(t, 0);
@@ -93,13 +93,13 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
       case 'vfork': {
         const child = this.forks.takeNew(e.newPid);
         if (e.type === 'vfork') this.vforkChildRunning = true;
-        if (child && t && (e.type === 'fork' ? this.forkEvents : this.vforkEvents)) return void this.reportFork(t, e.type, child, mode);
+        if (child && t && (e.type === 'fork' ? this.options.forkEvents : this.options.vforkEvents)) return void this.reportFork(t, e.type, child, mode);
         if (child) void this.forks.release(child, e.type === 'vfork');
         return this.carryOn(t, mode, 0);
       }
       case 'vfork-done':
         this.vforkChildRunning = false;
-        if (this.vforkEvents && !stopping) return this.reportOrHold(e.tid, { kind: 'signal', tid: e.tid, signal: SIGTRAP, reason: { type: 'vforkdone' } });
+        if (this.options.vforkEvents && !stopping) return this.reportOrHold(e.tid, { kind: 'signal', tid: e.tid, signal: SIGTRAP, reason: { type: 'vforkdone' } });
         return this.carryOn(t, mode, 0);
       case 'clone':
       case 'seccomp':
@@ -109,7 +109,7 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
       case 'exec':
         // The old address space, and every breakpoint in it, is gone; gdb inserts its own again.
         this.breakpoints.forgetAll();
-        if (!this.execEvents) return this.carryOn(t, mode, 0);
+        if (!this.options.execEvents) return this.carryOn(t, mode, 0);
         return this.reportOrHold(e.tid, { kind: 'signal', tid: e.tid, signal: SIGTRAP, reason: { type: 'exec', path: this.execFile() ?? '' } });
       case 'interrupted':
         if (t?.lastResume === Request.SINGLESTEP && stepTrapQueued(this.pid, e.tid)) this.queuedStepTraps.add(e.tid);
@@ -140,7 +140,8 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
         const entry = e.type === 'syscall-entry';
         const nr = entry ? e.nr : this.syscallEntry.get(e.tid) ?? -1;
         if (entry) this.syscallEntry.set(e.tid, e.nr);
-        const wanted = this.catchSyscalls && (this.catchSyscalls.size === 0 || this.catchSyscalls.has(nr));
+        const catching = this.options.catchSyscalls;
+        const wanted = catching && (catching.size === 0 || catching.has(nr));
         if (!wanted || stopping) return this.carryOn(t, mode, 0);
         return this.reportOrHold(e.tid, {
           kind: 'signal',
@@ -153,7 +154,7 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
         if (stopping && e.signal === SIGSTOP) return;
         // gdb asked for it (see SignalInjection); caught up in a stop-all, it is reported instead, so never lost.
         if (this.signals.take(e.tid, e.signal) && isRunning(this.state)) return this.carryOn(t, mode, e.signal);
-        if (this.passSignals.has(e.signal) && !stopping) return this.carryOn(t, mode, e.signal);
+        if (this.options.passSignals.has(e.signal) && !stopping) return this.carryOn(t, mode, e.signal);
         return this.reportOrHold(e.tid, { kind: 'signal', tid: e.tid, signal: e.signal });
       }
     }

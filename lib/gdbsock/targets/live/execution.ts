@@ -7,6 +7,7 @@
 import { hasCode } from '../../../errors';
 import type { Thread, Tracee } from '../../../ptrace';
 import { nextEvents } from '../../../ptrace/thread';
+import { SessionOptions } from '../../session-options';
 import { SIGTRAP } from '../../signals';
 import type { ResumeAction } from '../../target';
 import type { StopRegisters } from '../stop-registers';
@@ -21,13 +22,8 @@ import { ThreadNames } from './thread-names';
 const NO_ADDRESSES = new BigUint64Array(0);
 
 export abstract class Execution<Self> extends StopReports {
-  // What gdb negotiated (QPassSignals, QCatchSyscalls, its fork, exec and thread event features).
-  protected passSignals = new Set<number>();
-  protected catchSyscalls: Set<number> | undefined;
-  protected execEvents = false;
-  protected forkEvents = false;
-  protected vforkEvents = false;
-  protected threadEvents = false;
+  /** What gdb negotiated, shared with the server and every process of the session (session-options.ts). */
+  protected options = new SessionOptions();
 
   protected readonly breakpoints: BreakpointTable;
   protected readonly forks: Forks<Self>;
@@ -177,7 +173,7 @@ export abstract class Execution<Self> extends StopReports {
   }
 
   protected go(t: Thread, signal: number): void {
-    if (this.catchSyscalls) t.syscall(signal);
+    if (this.options.catchSyscalls) t.syscall(signal);
     else t.cont(signal);
   }
 

@@ -15,7 +15,9 @@ import type { Tracee } from '../../../ptrace';
 import type { ExecString } from '../../../ptrace/launch';
 import { hostXsaveLayout } from '../../../ptrace/cpu';
 import { type RegisterLayout, x86_64Layout } from '../../registers';
-import type { BreakpointType, Condition, Target, ThreadInfo } from '../../target';
+import type { TargetProvider } from '../../launch-settings';
+import type { SessionOptions } from '../../session-options';
+import type { BreakpointType, Capabilities, Condition, ForkEvents, PartialRegisters, RegisterHex, Target, ThreadInfo } from '../../target';
 import { StopRegisters } from '../stop-registers';
 import { killedMeanwhile } from '../pending-signals';
 import { readLibraryList } from '../svr4';
@@ -24,7 +26,8 @@ import { TraceEvents } from './events';
 import { type LiveLaunchOptions, attachTracee, launchTracee } from './launch';
 import { SIGINT, ctrlCSiginfo } from './signal-injection';
 
-export class LiveTarget extends TraceEvents<LiveTarget> implements Target {
+export class LiveTarget extends TraceEvents<LiveTarget> implements Target, ForkEvents, PartialRegisters, RegisterHex {
+  readonly capabilities: Capabilities = { forkEvents: this, partialRegisters: this, registerHex: this };
   /** Described from the CPU's XSAVE layout: its registers at its offsets (AVX-512 and PKRU where it has them). */
   readonly registers: RegisterLayout;
   /** Every register number, for threads whose registers are gone. */
@@ -49,12 +52,7 @@ export class LiveTarget extends TraceEvents<LiveTarget> implements Target {
   protected forkTarget(child: Tracee): LiveTarget {
     const target = new LiveTarget(child, this.attached);
     target.last = { kind: 'signal', tid: child.pid, signal: 0 };
-    target.passSignals = this.passSignals;
-    target.catchSyscalls = this.catchSyscalls;
-    target.execEvents = this.execEvents;
-    target.forkEvents = this.forkEvents;
-    target.vforkEvents = this.vforkEvents;
-    target.threadEvents = this.threadEvents;
+    target.options = this.options; // the same object: what gdb changes later reaches both
     return target;
   }
 
@@ -184,25 +182,8 @@ export class LiveTarget extends TraceEvents<LiveTarget> implements Target {
 
   // ---- what gdb negotiated ----
 
-  setPassSignals(signals: Set<number>): void {
-    this.passSignals = signals;
-  }
-
-  setExecEvents(on: boolean): void {
-    this.execEvents = on;
-  }
-
-  setCatchSyscalls(syscalls: Set<number> | undefined): void {
-    this.catchSyscalls = syscalls;
-  }
-
-  setForkEvents(fork: boolean, vfork: boolean): void {
-    this.forkEvents = fork;
-    this.vforkEvents = vfork;
-  }
-
-  setThreadEvents(on: boolean): void {
-    this.threadEvents = on;
+  useSession(options: SessionOptions): void {
+    this.options = options;
   }
 
   // ---- /proc and siginfo ----
@@ -264,8 +245,20 @@ export class LiveTarget extends TraceEvents<LiveTarget> implements Target {
     await this.drainStepTraps();
     if (this.tracee.state !== 'traced') return;
     this.breakpoints.applyToStopped();
+    this.withholdSignals();
     // gdb already said what to deliver; drop what the bridge remembers, except real pending signals.
     await this.tracee.detach();
+  }
+
+  /**
+   * The signal a thread stopped for reaches the program on detach only if gdb
+   * lets it (QProgramSignals; `handle SIG nopass` takes one out), as under
+   * gdbserver (linux-low.cc, get_detach_signal). Before gdb says, each goes on.
+   */
+  private withholdSignals(): void {
+    const allowed = this.options.programSignals;
+    if (!allowed) return;
+    for (const t of this.tracee.threads.values()) if (t.pendingSignal !== 0 && !allowed.has(t.pendingSignal)) t.dropPendingSignal();
   }
 
   async kill(): Promise<void> {
@@ -286,3 +279,15 @@ function unreadable(err: unknown): Buffer {
   if (!(hasCode(err, 'EFAULT', 'EIO', 'ESRCH', 'EPERM', 'ENOMEM') || err instanceof RangeError || err instanceof TypeError)) throw err;
   return Buffer.alloc(0);
 }
+
+/** vRun and vAttach (extended-remote) start live processes, with the settings gdb sent for them. */
+export const liveProvider: TargetProvider = {
+  attach: (pid) => LiveTarget.attach(pid),
+  launch: (argv, settings) =>
+    LiveTarget.launch(argv[0]!, argv.slice(1), {
+      env: settings.env,
+      disableRandomization: settings.disableRandomization,
+      startupWithShell: settings.startupWithShell,
+      ...(settings.cwd ? { cwd: settings.cwd } : {}),
+    }),
+};
