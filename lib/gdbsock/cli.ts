@@ -7,7 +7,7 @@
  * sessions' lifecycle is session.ts's; here are the arguments, what is
  * printed, and the signals.
  */
-import { parseArgs as parseNodeArgs } from 'node:util';
+import { parseCommandLine, UsageError } from '../cli-args';
 import { rawArgs } from './raw-args';
 import { Sessions } from './session';
 import { LiveTarget, liveProvider } from './targets/live';
@@ -66,21 +66,9 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-/** What an option with no value (or an empty one) says. */
-function needsValue(name: string): string {
-  if (name === 'listen') return '--listen needs HOST:PORT';
-  if (name === 'socket') return '--socket needs a path';
-  return `--${name} needs a value`;
-}
-
 function parseArgs(argv: string[]): Options {
-  let parsed: ReturnType<typeof parseNodeArgs<{ args: string[]; options: typeof OPTIONS; allowPositionals: true; tokens: true }>>;
-  try {
-    parsed = parseNodeArgs({ args: argv, options: OPTIONS, allowPositionals: true, tokens: true });
-  } catch (err) {
-    throw usageErrorFor(err, argv);
-  }
-  const { values, tokens } = parsed;
+  // A program and its own arguments come after `--`, untouched; before it, at most one pid.
+  const { values, positionals, rest } = parseCommandLine(argv, OPTIONS, { positionals: 1, after: 'dashes' });
   if (values.help) {
     process.stdout.write(USAGE);
     process.exit(0);
@@ -89,20 +77,18 @@ function parseArgs(argv: string[]): Options {
   for (const name of ['socket', 'core', 'exe', 'store', 'kcore', 'kallsyms', 'listen'] as const) {
     const value = values[name];
     if (value === undefined) continue;
-    if (value === '') throw new UsageError(needsValue(name));
+    if (value === '') throw new UsageError(`--${name} needs a value`);
     if (name === 'listen') options.listen = parseListen(value);
     else options[name] = value;
   }
-  // A program and its own arguments come after `--`, untouched; before it, at most one pid.
-  const terminator = tokens.find((t) => t.kind === 'option-terminator');
-  for (const t of tokens) {
-    if (t.kind !== 'positional' || (terminator && t.index > terminator.index)) continue;
-    if (/^\d+$/.test(t.value) && options.pid === undefined) options.pid = Number(t.value);
-    else throw new UsageError(`unexpected argument '${t.value}'`);
+  const [pid] = positionals;
+  if (pid !== undefined) {
+    if (!/^\d+$/.test(pid)) throw new UsageError(`unexpected argument '${pid}'`);
+    options.pid = Number(pid);
   }
-  if (terminator) {
-    options.program = argv.slice(terminator.index + 1);
-    if (options.program.length === 0) throw new UsageError('-- must be followed by a program');
+  if (argv.includes('--')) {
+    options.program = rest;
+    if (rest.length === 0) throw new UsageError('-- must be followed by a program');
   }
   const kernel = options.pid === 0;
   if ([options.pid !== undefined, options.program !== undefined, options.core !== undefined].filter(Boolean).length !== 1) {
@@ -114,21 +100,6 @@ function parseArgs(argv: string[]): Options {
     throw new UsageError('--stdio, --listen and --socket exclude each other');
   }
   return options;
-}
-
-class UsageError extends Error {}
-
-/** parseArgs' complaints, in gdbsock's words. */
-function usageErrorFor(err: unknown, argv: string[]): unknown {
-  const code = (err as NodeJS.ErrnoException).code;
-  const named = /Option '(?:-\w, )?--(\w+)|Unknown option '([^']+)'/.exec((err as Error).message ?? '');
-  if (!named || !(code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' || code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION')) return err;
-  const name = named[1];
-  if (name !== undefined && name in OPTIONS && OPTIONS[name as keyof typeof OPTIONS].type === 'string') return new UsageError(needsValue(name));
-  // A boolean given a value (--once=1), or no such option: the argument as it was typed.
-  const spelled = named[2] ?? `--${name}`;
-  const arg = argv.find((a) => a === spelled || a.startsWith(`${spelled}=`)) ?? spelled;
-  return new UsageError(`unexpected argument '${arg}'`);
 }
 
 const log = (line: string) => process.stderr.write(`gdbsock: ${line}\n`);
