@@ -55,14 +55,7 @@ export interface Addon {
     stepCode: number,
   ): number | StepOutcome;
   vmRead(pid: number, address: bigint, buffer: Buffer, offset: number, length: number): number;
-  vmReadAsync(
-    pid: number,
-    address: bigint,
-    buffer: Buffer,
-    offset: number,
-    length: number,
-    callback: (err: Error | null, bytes?: number) => void,
-  ): void;
+  vmReadAsync(pid: number, address: bigint, buffer: Buffer, offset: number, length: number, callback: (err: Error | null, bytes?: number) => void): void;
   vmWrite(pid: number, address: bigint, buffer: Buffer, offset: number, length: number): number;
   pread(fd: number, buffer: Buffer, offset: number, length: number, position: bigint): number;
   pwrite(fd: number, buffer: Buffer, offset: number, length: number, position: bigint): number;

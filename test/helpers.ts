@@ -123,7 +123,7 @@ export async function withCoreSettings<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } finally {
-    CORE_SETTINGS.forEach((file, i) => fs.writeFileSync(file, saved[i]!));
+    for (const [i, file] of CORE_SETTINGS.entries()) fs.writeFileSync(file, saved[i]!);
     release();
   }
 }
@@ -148,7 +148,11 @@ export async function kernelCoreOf(binary: string, args: string[], signal: NodeJ
   fs.mkdirSync(dir, { recursive: true });
   await withCoreSettings(async () => {
     fs.writeFileSync('/proc/sys/kernel/core_pattern', `${dir}/core.%p`);
-    const r = spawnSync('/bin/sh', ['-c', 'ulimit -c unlimited && exec "$@"', 'sh', binary, ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'inherit'], timeout: 30_000 });
+    const r = spawnSync('/bin/sh', ['-c', 'ulimit -c unlimited && exec "$@"', 'sh', binary, ...args], {
+      cwd: dir,
+      stdio: ['ignore', 'pipe', 'inherit'],
+      timeout: 30_000,
+    });
     if (r.signal !== signal) throw new Error(`${binary} did not die of ${signal} (${r.signal ?? r.status})`);
   });
   const name = fs.readdirSync(dir).find((f) => f.startsWith('core.'));

@@ -35,7 +35,7 @@ export function buildIdAt(memory: CoreMemory, start: bigint): string | undefined
     const offset = phdrs.readBigUInt64LE(at + 8);
     const size = Number(phdrs.readBigUInt64LE(at + 32) & 0xffffn);
     const bytes = memory.readAvailable(start + offset, size);
-    let notes;
+    let notes: ReturnType<typeof parseNotes>;
     try {
       notes = parseNotes(bytes, 0);
     } catch {

@@ -34,7 +34,7 @@ export class BulkReader {
     const map = anonymous ? this.pagemap(address, length) : undefined;
     if (!map) return this.readRange(address, buffer, 0, length);
     const pages = map.length / 8;
-    const present = (i: number) => (map.readBigUInt64LE(i * 8) >> 62n) !== 0n; // bit 63 present, bit 62 swapped
+    const present = (i: number) => map.readBigUInt64LE(i * 8) >> 62n !== 0n; // bit 63 present, bit 62 swapped
     for (let i = 0; i < pages; ) {
       const state = present(i);
       let j = i + 1;

@@ -30,15 +30,19 @@ commands:
 
 const argv = process.argv.slice(2);
 if (argv[0] === 'snapshot' && !argv.includes('-h') && !argv.includes('--help')) {
-  snapshotCli().runSnapshot(argv.slice(1)).then(
-    (code) => (process.exitCode = code),
-    (err) => {
-      process.stderr.write(`cored: ${(err as Error).stack ?? err}\n`);
-      process.exitCode = 1;
-    },
-  );
+  snapshotCli()
+    .runSnapshot(argv.slice(1))
+    .then(
+      (code) => (process.exitCode = code),
+      (err) => {
+        process.stderr.write(`cored: ${(err as Error).stack ?? err}\n`);
+        process.exitCode = 1;
+      },
+    );
 } else if (coredCli().CORED_COMMANDS.has(argv[0] ?? '') && (argv[0] === 'handle' || !(argv.includes('-h') || argv.includes('--help')))) {
-  coredCli().runCored(argv).then((code) => (process.exitCode = code));
+  coredCli()
+    .runCored(argv)
+    .then((code) => (process.exitCode = code));
 } else {
   runUsageOnly(USAGE, argv);
 }

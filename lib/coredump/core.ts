@@ -13,15 +13,7 @@ import { CoreFormatError } from './errors';
 import type { ElfHeader, ProgramHeader } from './header';
 import { type ByteSource, CoreMemory } from './memory';
 import type { Note } from './notes';
-import {
-  type MappedFile,
-  type Prpsinfo,
-  type Prstatus,
-  decodeCoreSiginfo,
-  decodeFileNote,
-  decodePrpsinfo,
-  decodePrstatus,
-} from './note-payloads';
+import { type MappedFile, type Prpsinfo, type Prstatus, decodeCoreSiginfo, decodeFileNote, decodePrpsinfo, decodePrstatus } from './note-payloads';
 import { type CoreArch, coreArch } from './registers';
 import { coreXsaveLayout } from './xsave-layout';
 

@@ -3,17 +3,7 @@
  * encoded into little-endian bytes (System V gABI, "ELF Header" and
  * "Program Header"; Linux only writes little-endian cores on x86_64/aarch64).
  */
-import {
-  EHDR_SIZE,
-  ELF_MAGIC,
-  EV_CURRENT,
-  ElfClass,
-  ElfData,
-  ElfType,
-  PHDR_SIZE,
-  PN_XNUM,
-  SHDR_SIZE,
-} from './elf';
+import { EHDR_SIZE, ELF_MAGIC, EV_CURRENT, ElfClass, ElfData, ElfType, PHDR_SIZE, PN_XNUM, SHDR_SIZE } from './elf';
 import { CoreFormatError } from './errors';
 
 export interface ElfHeader {

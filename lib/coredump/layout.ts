@@ -70,7 +70,7 @@ export function encodeHead(layout: CoreLayout, notes: Buffer): Buffer {
   const head = Buffer.alloc(layout.dataOffset);
   const fields = { machine: layout.machine, phnum: layout.programHeaders.length, ...(layout.shoff === undefined ? {} : { shoff: layout.shoff }) };
   encodeElfHeader(fields).copy(head, 0);
-  layout.programHeaders.forEach((ph, i) => encodeProgramHeader(ph, head, EHDR_SIZE + i * PHDR_SIZE));
+  for (const [i, ph] of layout.programHeaders.entries()) encodeProgramHeader(ph, head, EHDR_SIZE + i * PHDR_SIZE);
   notes.copy(head, layout.notesOffset);
   return head;
 }

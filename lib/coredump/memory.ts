@@ -38,7 +38,12 @@ export class CoreMemory {
 
   /** The segment whose mapping (memsz) holds `address`, if any. */
   segmentAt(address: bigint): MemorySegment | undefined {
-    return findRange(this.segments, address, (s) => s.vaddr, (s) => s.vaddr + s.memsz);
+    return findRange(
+      this.segments,
+      address,
+      (s) => s.vaddr,
+      (s) => s.vaddr + s.memsz,
+    );
   }
 
   /** Address ranges whose bytes the core holds, merged where they touch. */

@@ -45,7 +45,7 @@ export function minimalRanges(
     if (stack) want(stack, pageOf(sp > RED_ZONE ? sp - RED_ZONE : 0n), stack.end);
     for (const value of Object.values(regs)) {
       const m = find(value);
-      if (m && m.readable) want(m, pageOf(value), pageOf(value) + PAGE);
+      if (m?.readable) want(m, pageOf(value), pageOf(value) + PAGE);
     }
   }
   for (const page of extraPages) {
@@ -84,6 +84,7 @@ function merge(intervals: [bigint, bigint][]): [bigint, bigint][] {
   const out: [bigint, bigint][] = [];
   for (const [s, e] of sorted) {
     const last = out[out.length - 1];
+    // biome-ignore lint/complexity/useMathMinMax: bigints; Math.max takes numbers
     if (last && s <= last[1]) last[1] = e > last[1] ? e : last[1];
     else out.push([s, e]);
   }

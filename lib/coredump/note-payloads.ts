@@ -173,7 +173,8 @@ export function decodeFileNote(desc: Buffer, offset: number): MappedFile[] {
   if (desc.length < 16) throw new CoreFormatError(offset, `NT_FILE note is ${desc.length} bytes, too short for its count and page size`);
   const count = desc.readBigUInt64LE(0);
   const pageSize = desc.readBigUInt64LE(8);
-  if (count > BigInt(Math.floor((desc.length - 16) / 24))) throw new CoreFormatError(offset, `NT_FILE claims ${count} files but holds at most ${Math.floor((desc.length - 16) / 24)}`);
+  if (count > BigInt(Math.floor((desc.length - 16) / 24)))
+    throw new CoreFormatError(offset, `NT_FILE claims ${count} files but holds at most ${Math.floor((desc.length - 16) / 24)}`);
   const n = Number(count);
   const files: MappedFile[] = [];
   let names = 16 + n * 24;

@@ -85,7 +85,7 @@ export function processPsinfo(pid: number, state: string): Prpsinfo {
   // fill_psinfo copies at most ELF_PRARGSZ - 1 bytes of the argument area and turns its NULs into spaces.
   const psargs = Buffer.from(args.subarray(0, 79)).map((b) => (b === 0 ? 0x20 : b));
   const index = STATES.indexOf(state === 'I' ? 'D' : state);
-  const i = index < 0 ? 0 : index;
+  const i = Math.max(index, 0);
   return {
     state: i,
     sname: STATES[i]!,

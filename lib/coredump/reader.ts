@@ -136,7 +136,10 @@ function checkSegments(phdrs: ProgramHeader[], phoff: number, size: number, opti
   for (const [i, ph] of phdrs.entries()) {
     if (ph.type !== PType.LOAD || ph.offset + ph.filesz <= size) continue;
     if (!options.allowTruncated) {
-      throw new CoreFormatError(phoff + i * PHDR_SIZE + 8, `PT_LOAD ${i} data [${ph.offset}, ${ph.offset + ph.filesz}) runs past the end of the file (size ${size}): truncated core`);
+      throw new CoreFormatError(
+        phoff + i * PHDR_SIZE + 8,
+        `PT_LOAD ${i} data [${ph.offset}, ${ph.offset + ph.filesz}) runs past the end of the file (size ${size}): truncated core`,
+      );
     }
     // Keep what is there: the rest of the segment becomes unavailable.
     ph.filesz = Math.max(0, size - ph.offset);

@@ -43,4 +43,3 @@ export function coreArch(machine: number): CoreArch | undefined {
   if (machine === Machine.AARCH64) return AARCH64;
   return undefined;
 }
-

@@ -31,7 +31,8 @@ export function parseSnapshotArgs(argv: readonly string[]): SnapshotArgs {
   const { values, positionals } = parseCommandLine(argv, OPTIONS, { positionals: 1 });
   const [pidText] = positionals;
   if (values.output === '') throw new UsageError(`-o needs a file name or '-'`);
-  if (pidText === undefined || !/^\d+$/.test(pidText)) throw new UsageError(pidText === undefined ? 'a process id is required' : `unexpected argument '${pidText}'`);
+  if (pidText === undefined || !/^\d+$/.test(pidText))
+    throw new UsageError(pidText === undefined ? 'a process id is required' : `unexpected argument '${pidText}'`);
   const pid = Number(pidText);
   if (pid <= 0 || pid > 0x3fffffff) throw new UsageError('a process id is required');
   if (values.minimal && values.all) throw new UsageError('--minimal and --all exclude each other');
@@ -76,7 +77,9 @@ export async function runSnapshot(argv: readonly string[]): Promise<number> {
     const result = await snapshot(args.pid, out, options);
     if (args.output !== '-') {
       const holes = result.sparse ? `, ${(result.written / 1048576).toFixed(1)} MiB written (sparse)` : '';
-      process.stderr.write(`saved core of pid ${result.pid} (${result.threads} threads) to ${args.output}: ${(result.size / 1048576).toFixed(1)} MiB${holes}\n`);
+      process.stderr.write(
+        `saved core of pid ${result.pid} (${result.threads} threads) to ${args.output}: ${(result.size / 1048576).toFixed(1)} MiB${holes}\n`,
+      );
     }
     return 0;
   } catch (err) {

@@ -146,7 +146,13 @@ function collect(tracee: Tracee, stateBefore: string, mode: string, filterOverri
   let ranges: PlannedRange[];
   if (mode === 'minimal') {
     const libraries = linkMapPages(parseAuxv(auxvRaw), (address, length) => reader.peek(address, length));
-    ranges = minimalRanges(mappings, threads.map((t) => t.prstatus.registers), arch, (m) => startsWithElf(reader, m), libraries);
+    ranges = minimalRanges(
+      mappings,
+      threads.map((t) => t.prstatus.registers),
+      arch,
+      (m) => startsWithElf(reader, m),
+      libraries,
+    );
   } else {
     const filter = mode === 'all' ? ALL_FILTER : (filterOverride ?? readCoredumpFilter(pid));
     const smaps = readSmaps(pid);

@@ -97,7 +97,6 @@ class Cursor {
     return got;
   }
 
-
   /** Reads and drops whatever is left (a kernel pipe writer waits until the core is consumed). */
   async drain(): Promise<void> {
     this.position += this.pendingBytes;
@@ -140,7 +139,10 @@ export async function readCoreStream(stream: Readable | AsyncIterable<Buffer | s
     const firstBytes = await cursor.read(PHDR_SIZE);
     const [first] = parseProgramHeaders(firstBytes, 1, header.phoff);
     if (first!.type !== PType.NOTE || (first!.offset - header.phoff) % PHDR_SIZE !== 0 || first!.offset <= header.phoff) {
-      throw new CoreFormatError(header.phoff, 'e_phnum is PN_XNUM and the first program header is not a PT_NOTE right after the program headers: cannot count them without seeking');
+      throw new CoreFormatError(
+        header.phoff,
+        'e_phnum is PN_XNUM and the first program header is not a PT_NOTE right after the program headers: cannot count them without seeking',
+      );
     }
     phnum = (first!.offset - header.phoff) / PHDR_SIZE;
     if (phnum * PHDR_SIZE > maxHead) throw new CoreFormatError(header.phoff, `${phnum} program headers exceed the ${maxHead} bytes allowed`);
@@ -167,7 +169,10 @@ export async function readCoreStream(stream: Readable | AsyncIterable<Buffer | s
   for (const region of regions) {
     const phdrAt = header.phoff + region.index * PHDR_SIZE;
     if (region.offset < cursor.position) {
-      throw new CoreFormatError(region.kind === 'shdr0' ? 40 : phdrAt + 8, `${describe(region)} at offset ${region.offset} lies before offset ${cursor.position}, already read: cannot stream`);
+      throw new CoreFormatError(
+        region.kind === 'shdr0' ? 40 : phdrAt + 8,
+        `${describe(region)} at offset ${region.offset} lies before offset ${cursor.position}, already read: cannot stream`,
+      );
     }
     await cursor.pass(region.offset - cursor.position, () => undefined);
     if (cursor.position < region.offset) {
@@ -185,7 +190,10 @@ export async function readCoreStream(stream: Readable | AsyncIterable<Buffer | s
     } else if (region.kind === 'shdr0') {
       const bytes = await cursor.read(SHDR_SIZE);
       if (extendedPhnum(bytes, region.offset) !== phnum) {
-        throw new CoreFormatError(region.offset + 44, `section header 0 says ${extendedPhnum(bytes, region.offset)} program headers, the layout implied ${phnum}`);
+        throw new CoreFormatError(
+          region.offset + 44,
+          `section header 0 says ${extendedPhnum(bytes, region.offset)} program headers, the layout implied ${phnum}`,
+        );
       }
     } else {
       const parts: Buffer[] = [];

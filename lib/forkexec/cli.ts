@@ -42,7 +42,7 @@ function parse(argv: string[]): { options: LaunchOptions; program: string; args:
 }
 
 function main(): void {
-  let parsed;
+  let parsed: ReturnType<typeof parse>;
   try {
     parsed = parse(process.argv.slice(2));
   } catch (err) {
@@ -57,7 +57,7 @@ function main(): void {
       process.stderr.write(`forkexec: refused ${JSON.stringify(record)}\n`);
     };
   }
-  let child;
+  let child: ReturnType<typeof launch>;
   try {
     child = launch(program, args, options);
   } catch (err) {

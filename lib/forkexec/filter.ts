@@ -17,13 +17,7 @@
 import { Assembler, Ret, SeccompData } from './bpf';
 import { archTable, CLONE_THREAD, X32_SYSCALL_BIT, type ArchTable } from './syscalls';
 
-export type Verdict =
-  | { kind: 'allow' }
-  | { kind: 'errno'; errno: number }
-  | { kind: 'kill' }
-  | { kind: 'trap' }
-  | { kind: 'log' }
-  | { kind: 'notify' };
+export type Verdict = { kind: 'allow' } | { kind: 'errno'; errno: number } | { kind: 'kill' } | { kind: 'trap' } | { kind: 'log' } | { kind: 'notify' };
 
 export interface FilterSpec {
   fork?: Verdict;

@@ -23,7 +23,10 @@ export function interpreterOf(file: string): string | null {
     return null;
   }
   if (head.subarray(0, 2).toString('latin1') === '#!') {
-    const line = head.subarray(2, head.indexOf(10) >= 0 ? head.indexOf(10) : head.length).toString('utf8').trim();
+    const line = head
+      .subarray(2, head.indexOf(10) >= 0 ? head.indexOf(10) : head.length)
+      .toString('utf8')
+      .trim();
     return line.split(/\s+/)[0] || null;
   }
   // ELF64 little-endian only (the architectures this package runs on).

@@ -75,7 +75,7 @@ export function launch(program: string, args: string[], options: LaunchOptions =
   const envp = Object.entries(env ?? process.env)
     .filter(([, v]) => v !== undefined)
     .map(([k, v]) => `${k}=${v}`);
-  let spawned;
+  let spawned: ReturnType<typeof addon.forkexecSpawn>;
   try {
     spawned = addon.forkexecSpawn(file, [program, ...args], envp, filter, ruleset);
   } finally {

@@ -42,7 +42,17 @@ const x86_64: ArchTable = {
   clone3: 435,
   exec: [59, 322], // execve, execveat
   ptrace: [101, 310, 311], // ptrace, process_vm_readv, process_vm_writev
-  names: { 56: 'clone', 57: 'fork', 58: 'vfork', 59: 'execve', 101: 'ptrace', 310: 'process_vm_readv', 311: 'process_vm_writev', 322: 'execveat', 435: 'clone3' },
+  names: {
+    56: 'clone',
+    57: 'fork',
+    58: 'vfork',
+    59: 'execve',
+    101: 'ptrace',
+    310: 'process_vm_readv',
+    311: 'process_vm_writev',
+    322: 'execveat',
+    435: 'clone3',
+  },
 };
 
 const aarch64: ArchTable = {
@@ -59,7 +69,15 @@ const aarch64: ArchTable = {
 
 /** Names for the i386 calls a report may show (int 0x80 on x86_64). */
 const i386Names: Record<number, string> = {
-  2: 'fork', 11: 'execve', 26: 'ptrace', 120: 'clone', 190: 'vfork', 347: 'process_vm_readv', 348: 'process_vm_writev', 358: 'execveat', 435: 'clone3',
+  2: 'fork',
+  11: 'execve',
+  26: 'ptrace',
+  120: 'clone',
+  190: 'vfork',
+  347: 'process_vm_readv',
+  348: 'process_vm_writev',
+  358: 'execveat',
+  435: 'clone3',
 };
 const I386_EXECVE = 11;
 const I386_EXECVEAT = 358;

@@ -51,56 +51,147 @@ export function evaluate(code: Buffer, ctx: AgentContext): bigint {
     if (pc >= code.length) throw new AgentError('ran off the end');
     const op = code[pc++]!;
     switch (op) {
-      case 0x02: binary((a, b) => a + b); break; // add
-      case 0x03: binary((a, b) => a - b); break; // sub
-      case 0x04: binary((a, b) => a * b); break; // mul
-      case 0x05: binary((a, b) => { if (!b) throw new AgentError('division by zero'); return signed(a) / signed(b); }); break;
-      case 0x06: binary((a, b) => { if (!b) throw new AgentError('division by zero'); return a / b; }); break;
-      case 0x07: binary((a, b) => { if (!b) throw new AgentError('division by zero'); return signed(a) % signed(b); }); break;
-      case 0x08: binary((a, b) => { if (!b) throw new AgentError('division by zero'); return a % b; }); break;
-      case 0x09: binary((a, b) => a << (b & 63n)); break; // lsh
-      case 0x0a: binary((a, b) => signed(a) >> (b & 63n)); break; // rsh_signed
-      case 0x0b: binary((a, b) => a >> (b & 63n)); break; // rsh_unsigned
-      case 0x0e: push(pop() === 0n ? 1n : 0n); break; // log_not
-      case 0x0f: binary((a, b) => a & b); break;
-      case 0x10: binary((a, b) => a | b); break;
-      case 0x11: binary((a, b) => a ^ b); break;
-      case 0x12: push(~pop()); break; // bit_not
-      case 0x13: binary((a, b) => (a === b ? 1n : 0n)); break; // equal
-      case 0x14: binary((a, b) => (signed(a) < signed(b) ? 1n : 0n)); break; // less_signed
-      case 0x15: binary((a, b) => (a < b ? 1n : 0n)); break; // less_unsigned
-      case 0x16: { // ext n: sign-extend from n bits
+      case 0x02:
+        binary((a, b) => a + b);
+        break; // add
+      case 0x03:
+        binary((a, b) => a - b);
+        break; // sub
+      case 0x04:
+        binary((a, b) => a * b);
+        break; // mul
+      case 0x05:
+        binary((a, b) => {
+          if (!b) throw new AgentError('division by zero');
+          return signed(a) / signed(b);
+        });
+        break;
+      case 0x06:
+        binary((a, b) => {
+          if (!b) throw new AgentError('division by zero');
+          return a / b;
+        });
+        break;
+      case 0x07:
+        binary((a, b) => {
+          if (!b) throw new AgentError('division by zero');
+          return signed(a) % signed(b);
+        });
+        break;
+      case 0x08:
+        binary((a, b) => {
+          if (!b) throw new AgentError('division by zero');
+          return a % b;
+        });
+        break;
+      case 0x09:
+        binary((a, b) => a << (b & 63n));
+        break; // lsh
+      case 0x0a:
+        binary((a, b) => signed(a) >> (b & 63n));
+        break; // rsh_signed
+      case 0x0b:
+        binary((a, b) => a >> (b & 63n));
+        break; // rsh_unsigned
+      case 0x0e:
+        push(pop() === 0n ? 1n : 0n);
+        break; // log_not
+      case 0x0f:
+        binary((a, b) => a & b);
+        break;
+      case 0x10:
+        binary((a, b) => a | b);
+        break;
+      case 0x11:
+        binary((a, b) => a ^ b);
+        break;
+      case 0x12:
+        push(~pop());
+        break; // bit_not
+      case 0x13:
+        binary((a, b) => (a === b ? 1n : 0n));
+        break; // equal
+      case 0x14:
+        binary((a, b) => (signed(a) < signed(b) ? 1n : 0n));
+        break; // less_signed
+      case 0x15:
+        binary((a, b) => (a < b ? 1n : 0n));
+        break; // less_unsigned
+      case 0x16: {
+        // ext n: sign-extend from n bits
         const n = Number(operand(pc, 1));
         pc += 1;
         if (n > 0 && n < 64) push(BigInt.asIntN(n, pop()));
         break;
       }
-      case 0x2a: { // zero_ext n
+      case 0x2a: {
+        // zero_ext n
         const n = Number(operand(pc, 1));
         pc += 1;
         if (n < 64) push(BigInt.asUintN(n, pop()));
         break;
       }
-      case 0x17: push(ctx.memory(pop(), 1)); break; // ref8
-      case 0x18: push(ctx.memory(pop(), 2)); break;
-      case 0x19: push(ctx.memory(pop(), 4)); break;
-      case 0x1a: push(ctx.memory(pop(), 8)); break;
-      case 0x20: { // if_goto
+      case 0x17:
+        push(ctx.memory(pop(), 1));
+        break; // ref8
+      case 0x18:
+        push(ctx.memory(pop(), 2));
+        break;
+      case 0x19:
+        push(ctx.memory(pop(), 4));
+        break;
+      case 0x1a:
+        push(ctx.memory(pop(), 8));
+        break;
+      case 0x20: {
+        // if_goto
         const target = Number(operand(pc, 2));
         pc = pop() !== 0n ? target : pc + 2;
         break;
       }
-      case 0x21: pc = Number(operand(pc, 2)); break; // goto
-      case 0x22: push(operand(pc, 1)); pc += 1; break;
-      case 0x23: push(operand(pc, 2)); pc += 2; break;
-      case 0x24: push(operand(pc, 4)); pc += 4; break;
-      case 0x25: push(operand(pc, 8)); pc += 8; break;
-      case 0x26: push(ctx.register(Number(operand(pc, 2)))); pc += 2; break; // reg
-      case 0x27: return stack.length ? stack[stack.length - 1]! : 0n; // end
-      case 0x28: { const v = pop(); push(v); push(v); break; } // dup
-      case 0x29: pop(); break; // pop
-      case 0x2b: { const b = pop(); const a = pop(); push(b); push(a); break; } // swap
-      case 0x32: { // pick n
+      case 0x21:
+        pc = Number(operand(pc, 2));
+        break; // goto
+      case 0x22:
+        push(operand(pc, 1));
+        pc += 1;
+        break;
+      case 0x23:
+        push(operand(pc, 2));
+        pc += 2;
+        break;
+      case 0x24:
+        push(operand(pc, 4));
+        pc += 4;
+        break;
+      case 0x25:
+        push(operand(pc, 8));
+        pc += 8;
+        break;
+      case 0x26:
+        push(ctx.register(Number(operand(pc, 2))));
+        pc += 2;
+        break; // reg
+      case 0x27:
+        return stack.length ? stack[stack.length - 1]! : 0n; // end
+      case 0x28: {
+        const v = pop();
+        push(v);
+        push(v);
+        break;
+      } // dup
+      case 0x29:
+        pop();
+        break; // pop
+      case 0x2b: {
+        const b = pop();
+        const a = pop();
+        push(b);
+        push(a);
+        break;
+      } // swap
+      case 0x32: {
+        // pick n
         const n = Number(operand(pc, 1));
         pc += 1;
         const v = stack[stack.length - 1 - n];
@@ -108,11 +199,29 @@ export function evaluate(code: Buffer, ctx: AgentContext): bigint {
         push(v);
         break;
       }
-      case 0x33: { const c = pop(); const b = pop(); const a = pop(); push(b); push(c); push(a); break; } // rot
-      case 0x0c: pop(); pop(); break; // trace: nothing to collect in a condition
-      case 0x0d: pc += 1; break; // trace_quick
-      case 0x30: pc += 2; break; // trace16
-      case 0x2f: pop(); pop(); break; // tracenz: addr size
+      case 0x33: {
+        const c = pop();
+        const b = pop();
+        const a = pop();
+        push(b);
+        push(c);
+        push(a);
+        break;
+      } // rot
+      case 0x0c:
+        pop();
+        pop();
+        break; // trace: nothing to collect in a condition
+      case 0x0d:
+        pc += 1;
+        break; // trace_quick
+      case 0x30:
+        pc += 2;
+        break; // trace16
+      case 0x2f:
+        pop();
+        pop();
+        break; // tracenz: addr size
       default:
         throw new AgentError(`unsupported bytecode 0x${op.toString(16)} at ${pc - 1}`);
     }

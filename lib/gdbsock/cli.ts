@@ -157,7 +157,9 @@ async function main(argv: string[]): Promise<void> {
     : { kind: 'unix', path: options.socket ?? (fixed ? fixed.socketPath : defaultSocketPath(pid)) };
   if (endpoint.kind === 'tcp' && !isLoopback(endpoint.host)) {
     log('WARNING: listening beyond loopback. The GDB protocol has no authentication:');
-    log(`WARNING: anyone who can reach ${endpoint.host}:${endpoint.port} can ${fixed ? `read ${fixed.label}` : `read, change and run code in process ${pid}`}.`);
+    log(
+      `WARNING: anyone who can reach ${endpoint.host}:${endpoint.port} can ${fixed ? `read ${fixed.label}` : `read, change and run code in process ${pid}`}.`,
+    );
   }
   listener = await Listener.open(endpoint, (socket) => {
     // One gdb at a time: another is turned away.

@@ -153,7 +153,7 @@ export type Frame =
   /** A packet longer than we said we accept: dropped, answered with '-'. */
   | { kind: 'oversized'; length: number };
 
-const enum State {
+enum State {
   Idle,
   Body,
   Checksum1,

@@ -108,9 +108,11 @@ function x86_64Registers(xsave: XsaveLayout | null): RegisterDef[] {
   defs.push({ name: 'rip', size: 8, type: 'code_ptr', feature: FEATURE.core, source: gpr });
   defs.push({ name: 'eflags', size: 4, type: 'i386_eflags', feature: FEATURE.core, source: gpr });
   for (const name of SEGMENTS) defs.push({ name, size: 4, type: 'int32', feature: FEATURE.core, source: gpr });
-  for (let i = 0; i < 8; i++) defs.push({ name: `st${i}`, size: 10, type: 'i387_ext', feature: FEATURE.core, source: { kind: 'fxsave', offset: FX.st + i * 16 } });
+  for (let i = 0; i < 8; i++)
+    defs.push({ name: `st${i}`, size: 10, type: 'i387_ext', feature: FEATURE.core, source: { kind: 'fxsave', offset: FX.st + i * 16 } });
   for (const name of X87_CONTROL) defs.push({ name, size: 4, type: 'int', feature: FEATURE.core, group: 'float', source: control });
-  for (let i = 0; i < 16; i++) defs.push({ name: `xmm${i}`, size: 16, type: 'vec128', feature: FEATURE.sse, source: { kind: 'fxsave', offset: FX.xmm + i * 16 } });
+  for (let i = 0; i < 16; i++)
+    defs.push({ name: `xmm${i}`, size: 16, type: 'vec128', feature: FEATURE.sse, source: { kind: 'fxsave', offset: FX.xmm + i * 16 } });
   defs.push({ name: 'mxcsr', size: 4, type: 'i386_mxcsr', feature: FEATURE.sse, group: 'vector', source: control });
   defs.push({ name: 'orig_rax', size: 8, type: 'int', feature: FEATURE.linux, group: 'system', source: gpr });
   defs.push({ name: 'fs_base', size: 8, type: 'int', feature: FEATURE.segments, source: gpr });
@@ -127,10 +129,12 @@ function x86_64Registers(xsave: XsaveLayout | null): RegisterDef[] {
   if (has(xsave, Xfeature.AVX, Xfeature.OPMASK, Xfeature.ZMM_HI256, Xfeature.HI16_ZMM)) {
     // Hi16_ZMM holds zmm16-31 whole, 64 bytes each: gdb splits each into xmm, ymm's upper half and zmm's upper half.
     for (let i = 0; i < 16; i++) defs.push({ name: `xmm${i + 16}`, size: 16, type: 'vec128', feature: FEATURE.avx512, source: xs(Xfeature.HI16_ZMM, i * 64) });
-    for (let i = 0; i < 16; i++) defs.push({ name: `ymm${i + 16}h`, size: 16, type: 'uint128', feature: FEATURE.avx512, source: xs(Xfeature.HI16_ZMM, i * 64 + 16) });
+    for (let i = 0; i < 16; i++)
+      defs.push({ name: `ymm${i + 16}h`, size: 16, type: 'uint128', feature: FEATURE.avx512, source: xs(Xfeature.HI16_ZMM, i * 64 + 16) });
     for (let i = 0; i < 8; i++) defs.push({ name: `k${i}`, size: 8, type: 'uint64', feature: FEATURE.avx512, source: xs(Xfeature.OPMASK, i * 8) });
     for (let i = 0; i < 16; i++) defs.push({ name: `zmm${i}h`, size: 32, type: 'v2ui128', feature: FEATURE.avx512, source: xs(Xfeature.ZMM_HI256, i * 32) });
-    for (let i = 0; i < 16; i++) defs.push({ name: `zmm${i + 16}h`, size: 32, type: 'v2ui128', feature: FEATURE.avx512, source: xs(Xfeature.HI16_ZMM, i * 64 + 32) });
+    for (let i = 0; i < 16; i++)
+      defs.push({ name: `zmm${i + 16}h`, size: 32, type: 'v2ui128', feature: FEATURE.avx512, source: xs(Xfeature.HI16_ZMM, i * 64 + 32) });
   }
   if (has(xsave, Xfeature.PKRU)) defs.push({ name: 'pkru', size: 4, type: 'uint32', feature: FEATURE.pkeys, source: xs(Xfeature.PKRU, 0) });
   return defs;
@@ -196,15 +200,24 @@ function buildLayout(xsave: XsaveLayout | null): RegisterLayout {
       return;
     }
     switch (def.name) {
-      case 'fctrl': return void out.writeUInt32LE(fx.readUInt16LE(FX.fcw), at);
-      case 'fstat': return void out.writeUInt32LE(fx.readUInt16LE(FX.fsw), at);
-      case 'ftag': return void out.writeUInt32LE(fullTagWord(fx), at);
-      case 'fiseg': return void out.writeUInt32LE(fx.readUInt16LE(FX.fcs), at);
-      case 'fioff': return void out.writeUInt32LE(fx.readUInt32LE(FX.fip), at);
-      case 'foseg': return void out.writeUInt32LE(fx.readUInt16LE(FX.fds), at);
-      case 'fooff': return void out.writeUInt32LE(fx.readUInt32LE(FX.fdp), at);
-      case 'fop': return void out.writeUInt32LE(fx.readUInt16LE(FX.fop) & 0x7ff, at);
-      case 'mxcsr': return void out.writeUInt32LE(fx.readUInt32LE(FX.mxcsr), at);
+      case 'fctrl':
+        return void out.writeUInt32LE(fx.readUInt16LE(FX.fcw), at);
+      case 'fstat':
+        return void out.writeUInt32LE(fx.readUInt16LE(FX.fsw), at);
+      case 'ftag':
+        return void out.writeUInt32LE(fullTagWord(fx), at);
+      case 'fiseg':
+        return void out.writeUInt32LE(fx.readUInt16LE(FX.fcs), at);
+      case 'fioff':
+        return void out.writeUInt32LE(fx.readUInt32LE(FX.fip), at);
+      case 'foseg':
+        return void out.writeUInt32LE(fx.readUInt16LE(FX.fds), at);
+      case 'fooff':
+        return void out.writeUInt32LE(fx.readUInt32LE(FX.fdp), at);
+      case 'fop':
+        return void out.writeUInt32LE(fx.readUInt16LE(FX.fop) & 0x7ff, at);
+      case 'mxcsr':
+        return void out.writeUInt32LE(fx.readUInt32LE(FX.mxcsr), at);
     }
     const value = rs.gpr[def.name] ?? 0n;
     if (def.size === 4) out.writeUInt32LE(Number(BigInt.asUintN(32, value)), at);
@@ -238,15 +251,33 @@ function buildLayout(xsave: XsaveLayout | null): RegisterLayout {
     }
     const v32 = value.length === 4 ? value.readUInt32LE(0) : 0;
     switch (def.name) {
-      case 'fctrl': fx.writeUInt16LE(v32 & 0xffff, FX.fcw); return 'fxsave';
-      case 'fstat': fx.writeUInt16LE(v32 & 0xffff, FX.fsw); return 'fxsave';
-      case 'ftag': fx[FX.ftw] = abridgedTag(v32); return 'fxsave';
-      case 'fiseg': fx.writeUInt16LE(v32 & 0xffff, FX.fcs); return 'fxsave';
-      case 'fioff': fx.writeUInt32LE(v32, FX.fip); return 'fxsave';
-      case 'foseg': fx.writeUInt16LE(v32 & 0xffff, FX.fds); return 'fxsave';
-      case 'fooff': fx.writeUInt32LE(v32, FX.fdp); return 'fxsave';
-      case 'fop': fx.writeUInt16LE(v32 & 0x7ff, FX.fop); return 'fxsave';
-      case 'mxcsr': fx.writeUInt32LE(v32, FX.mxcsr); return 'fxsave';
+      case 'fctrl':
+        fx.writeUInt16LE(v32 & 0xffff, FX.fcw);
+        return 'fxsave';
+      case 'fstat':
+        fx.writeUInt16LE(v32 & 0xffff, FX.fsw);
+        return 'fxsave';
+      case 'ftag':
+        fx[FX.ftw] = abridgedTag(v32);
+        return 'fxsave';
+      case 'fiseg':
+        fx.writeUInt16LE(v32 & 0xffff, FX.fcs);
+        return 'fxsave';
+      case 'fioff':
+        fx.writeUInt32LE(v32, FX.fip);
+        return 'fxsave';
+      case 'foseg':
+        fx.writeUInt16LE(v32 & 0xffff, FX.fds);
+        return 'fxsave';
+      case 'fooff':
+        fx.writeUInt32LE(v32, FX.fdp);
+        return 'fxsave';
+      case 'fop':
+        fx.writeUInt16LE(v32 & 0x7ff, FX.fop);
+        return 'fxsave';
+      case 'mxcsr':
+        fx.writeUInt32LE(v32, FX.mxcsr);
+        return 'fxsave';
     }
     rs.gpr[def.name] = value.length === 4 ? BigInt(v32) : value.readBigUInt64LE(0);
     return 'gpr';

@@ -145,7 +145,6 @@ export function xferChunk(data: Buffer, offset: number, length: number): Buffer 
   return Buffer.concat([Buffer.from(more ? 'm' : 'l'), escapeBinary(piece)]);
 }
 
-
 /** qfThreadInfo: all the ids at once. An empty 'm' is not a list: 'l' says there are none ("General Query Packets"). */
 export function threadList(ids: string[]): string {
   return ids.length ? `m${ids.join(',')}` : 'l';
@@ -182,6 +181,7 @@ export function threadsXml(threads: ThreadRow[]): string {
 
 function escapeXml(s: string): string {
   // XML 1.0 has no control characters but tab, LF and CR, not even as references: a thread may be named with any.
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it replaces
   return s.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`).replace(/[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]/g, '?');
 }
 

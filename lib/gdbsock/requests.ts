@@ -344,6 +344,9 @@ function splitOnce(text: string, sep: string): [string, string?] {
 
 /** The start of a packet, printable, for a log line. */
 export function describePacket(payload: Buffer): string {
-  const text = payload.subarray(0, 60).toString('latin1').replace(/[^\x20-\x7e]/g, '.');
+  const text = payload
+    .subarray(0, 60)
+    .toString('latin1')
+    .replace(/[^\x20-\x7e]/g, '.');
   return `packet '${text}${payload.length > 60 ? '...' : ''}'`;
 }

@@ -247,7 +247,12 @@ export class Server extends EventEmitter {
       case 'symbolLookup':
         return OK;
       case 'qXfer':
-        return this.xfer.read(() => this.t, r, () => this.tid(), (tid) => this.threadId(tid));
+        return this.xfer.read(
+          () => this.t,
+          r,
+          () => this.tid(),
+          (tid) => this.threadId(tid),
+        );
       case 'qXferWrite':
         this.t.writeSiginfo(this.tid(), r.data);
         return reply.written(r.data.length);
@@ -305,7 +310,10 @@ export class Server extends EventEmitter {
         if (event.kind === 'thread-exited' && !this.options.threadEvents) continue;
         if (event.kind === 'exited' || event.kind === 'killed') this.afterProcessEnd();
         this.afterStop(event);
-        return this.stopReply(event, actions.some((a) => a.type === 'step' || a.type === 'range'));
+        return this.stopReply(
+          event,
+          actions.some((a) => a.type === 'step' || a.type === 'range'),
+        );
       }
     } finally {
       this.waiting = false;

@@ -126,7 +126,7 @@ export class Sessions extends EventEmitter {
     // Disconnected without a word: the process goes on as if gdb never came.
     if (left && (how === 'closed' || how === 'exit-requested')) await this.release(left);
     // A read-only target is the same for everyone; anything live is attached afresh, or not at all.
-    this.target = this.next === 'same' ? left ?? this.target : undefined;
+    this.target = this.next === 'same' ? (left ?? this.target) : undefined;
     connection.close();
     this.serving = false;
     if (this.onlyOne || how === 'exit-requested' || this.next === 'none') this.finish();

@@ -7,10 +7,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
-export type Endpoint =
-  | { kind: 'unix'; path: string }
-  | { kind: 'tcp'; host: string; port: number }
-  | { kind: 'stdio' };
+export type Endpoint = { kind: 'unix'; path: string } | { kind: 'tcp'; host: string; port: number } | { kind: 'stdio' };
 
 /** $XDG_RUNTIME_DIR/gdbsock/PID.sock, or /run/gdbsock/PID.sock for root. */
 export function defaultSocketPath(pid: number): string {

@@ -11,9 +11,25 @@ import { ProtocolError, hexToBuffer, parseHex } from './wire';
 
 /** Linux errno -> File-I/O errno; anything else is EUNKNOWN (9999). */
 const FILEIO_ERRNO: Record<string, number> = {
-  EPERM: 1, ENOENT: 2, EINTR: 4, EBADF: 9, EACCES: 13, EFAULT: 14, EBUSY: 16, EEXIST: 17, ENODEV: 19,
-  ENOTDIR: 20, EISDIR: 21, EINVAL: 22, ENFILE: 23, EMFILE: 24, EFBIG: 27, ENOSPC: 28, ESPIPE: 29,
-  EROFS: 30, ENAMETOOLONG: 91,
+  EPERM: 1,
+  ENOENT: 2,
+  EINTR: 4,
+  EBADF: 9,
+  EACCES: 13,
+  EFAULT: 14,
+  EBUSY: 16,
+  EEXIST: 17,
+  ENODEV: 19,
+  ENOTDIR: 20,
+  EISDIR: 21,
+  EINVAL: 22,
+  ENFILE: 23,
+  EMFILE: 24,
+  EFBIG: 27,
+  ENOSPC: 28,
+  ESPIPE: 29,
+  EROFS: 30,
+  ENAMETOOLONG: 91,
 };
 
 /** File-I/O open flags. */

@@ -27,7 +27,11 @@ export class XferObjects {
       case 'threads':
         // Built at offset 0 and kept for the chunks after it (as gdbserver does): threads may come and go between them.
         if (offset === 0 || this.threadsDocument === undefined) {
-          this.threadsDocument = threadsXml(target().threads().map((th) => ({ ...th, id: threadId(th.tid) })));
+          this.threadsDocument = threadsXml(
+            target()
+              .threads()
+              .map((th) => ({ ...th, id: threadId(th.tid) })),
+          );
         }
         return chunk(this.threadsDocument);
       case 'libraries-svr4':

@@ -40,7 +40,10 @@ export function parseStat(text: string): Stat {
   const close = text.lastIndexOf(')');
   if (open < 0 || close < open) throw new Error(`malformed stat: ${JSON.stringify(text.slice(0, 80))}`);
   // f[0] is field 3 (state) in proc(5)'s numbering.
-  const f = text.slice(close + 2).trim().split(' ');
+  const f = text
+    .slice(close + 2)
+    .trim()
+    .split(' ');
   if (f.length < 37) throw new Error(`stat has ${f.length + 2} fields, expected at least 39`);
   const field = (n: number) => f[n - 3]!;
   return {

@@ -27,7 +27,13 @@ function measureC(binary, target, megabytes, iterations) {
   const out = execFileSync(binary, [String(target.pid), target.address.toString(16), String(megabytes), String(iterations)], {
     encoding: 'utf8',
   });
-  const values = Object.fromEntries(out.trim().split('\n').map((l) => l.split(' ')).map(([k, v]) => [k, Number(v)]));
+  const values = Object.fromEntries(
+    out
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' '))
+      .map(([k, v]) => [k, Number(v)]),
+  );
   return {
     'step-roundtrip': values['step-roundtrip'],
     getregs: values.getregs,

@@ -118,7 +118,10 @@ exports.main = async function main(args) {
   const zstdSh = script('zstd.sh', `${zstd} -1 -q -c > ${out}/core.zst`);
   const config = (format) => {
     const file = path.join(dir, `${format}.toml`);
-    fs.writeFileSync(file, `[store]\ndirectory = "${out}"\n[[sink]]\nname = "d"\ntype = "directory"\nformat = "${format}"\n[[rule]]\nexe = ["**/cored-crash"]\nsinks = ["d"]\n`);
+    fs.writeFileSync(
+      file,
+      `[store]\ndirectory = "${out}"\n[[sink]]\nname = "d"\ntype = "directory"\nformat = "${format}"\n[[rule]]\nexe = ["**/cored-crash"]\nsinks = ["d"]\n`,
+    );
     return file;
   };
   // The launcher `cored install` writes, so the measured path is the installed one.
@@ -195,7 +198,11 @@ exports.main = async function main(args) {
         const last = await settled(out, 2000);
         const ours = new Set(pids);
         const index = fs.existsSync(path.join(out, 'index.jsonl')) ? fs.readFileSync(path.join(out, 'index.jsonl'), 'utf8') : '';
-        const stored = index.split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((e) => ours.has(e.pid) && e.sinks.some((s) => s.ok)).length;
+        const stored = index
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l))
+          .filter((e) => ours.has(e.pid) && e.sinks.some((s) => s.ok)).length;
         stormResults.push({ name, seconds: Number(last - t0) / 1e9, stored, lost: stormSize - stored });
       } finally {
         await stop?.();
@@ -210,7 +217,9 @@ exports.main = async function main(args) {
 
   const mb = (n) => `${(n / 1048576).toFixed(1)} MiB`;
   console.log('cored benchmark: one kernel core dump per handler');
-  console.log(`${'crashing process'.padEnd(24)} ${'handler'.padEnd(18)} ${'held (s)'.padStart(9)} ${'disk used'.padStart(12)} ${'vs zstd -1'.padStart(11)} ${'vs cat'.padStart(8)}`);
+  console.log(
+    `${'crashing process'.padEnd(24)} ${'handler'.padEnd(18)} ${'held (s)'.padStart(9)} ${'disk used'.padStart(12)} ${'vs zstd -1'.padStart(11)} ${'vs cat'.padStart(8)}`,
+  );
   for (const r of results) {
     const anchor = (n) => results.find((x) => x.label === r.label && x.name === n);
     const ratio = (a) => (a ? `${(r.seconds / a.seconds).toFixed(2)}x` : '-');
@@ -218,12 +227,17 @@ exports.main = async function main(args) {
       `${(r === results.find((x) => x.label === r.label) ? r.label : '').padEnd(24)} ${r.name.padEnd(18)} ${r.seconds.toFixed(2).padStart(9)} ${mb(r.disk).padStart(12)} ${ratio(anchor('zstd -1')).padStart(11)} ${ratio(anchor('cat > file')).padStart(8)}`,
     );
   }
-  console.log('held = crash until the kernel reaps the process; pipe handlers with core_pipe_limit 64, so the kernel waits for the pipe to be closed (at exit for cat/zstd, as soon as the core is read for cored, whose time includes Node\'s start-up and /proc); medians of --runs');
-  console.log('goals: cored socket zstd <= 0.6x zstd -1 on the mostly-zero core and <= 1.0x on random. The floor row is the kernel writing into a socket read by C into nothing.');
+  console.log(
+    "held = crash until the kernel reaps the process; pipe handlers with core_pipe_limit 64, so the kernel waits for the pipe to be closed (at exit for cat/zstd, as soon as the core is read for cored, whose time includes Node's start-up and /proc); medians of --runs",
+  );
+  console.log(
+    'goals: cored socket zstd <= 0.6x zstd -1 on the mostly-zero core and <= 1.0x on random. The floor row is the kernel writing into a socket read by C into nothing.',
+  );
   if (stormResults.length === 0) return;
   console.log('');
   console.log(`storm: ${stormSize} processes with 4 MiB each crash at once`);
   console.log(`${'mode'.padEnd(22)} ${'seconds'.padStart(8)} ${'stored'.padStart(7)} ${'lost'.padStart(5)}`);
-  for (const s of stormResults) console.log(`${s.name.padEnd(22)} ${s.seconds.toFixed(2).padStart(8)} ${String(s.stored).padStart(7)} ${String(s.lost).padStart(5)}`);
+  for (const s of stormResults)
+    console.log(`${s.name.padEnd(22)} ${s.seconds.toFixed(2).padStart(8)} ${String(s.stored).padStart(7)} ${String(s.lost).padStart(5)}`);
   console.log('seconds = from the crash until the store stopped changing; goal: 0 lost');
 };

@@ -61,9 +61,7 @@ async function nodeLoad(port, seconds, connections) {
   let done = 0;
   const loop = async () => {
     while (Date.now() < end) {
-      await new Promise((resolve, reject) =>
-        http.get({ host: '127.0.0.1', port, agent }, (res) => res.resume().on('end', resolve)).on('error', reject),
-      );
+      await new Promise((resolve, reject) => http.get({ host: '127.0.0.1', port, agent }, (res) => res.resume().on('end', resolve)).on('error', reject));
       done++;
     }
   };
@@ -122,7 +120,9 @@ exports.main = async function main(args) {
 
   const row = (name, base, ours, unit, digits) =>
     `${name.padEnd(34)} ${base.toFixed(digits).padStart(12)} ${ours.toFixed(digits).padStart(12)} ${unit.padEnd(6)} ${(ours / base).toFixed(3).padStart(7)}`;
-  console.log(`hostkit/forkexec lock cost (getppid: median of ${rounds} rounds of ${iterations}; HTTP: median of ${httpRounds} rounds, ${useWrk ? `wrk -t1 -c${connections}` : `node keep-alive x${connections}`}, ${seconds}s)`);
+  console.log(
+    `hostkit/forkexec lock cost (getppid: median of ${rounds} rounds of ${iterations}; HTTP: median of ${httpRounds} rounds, ${useWrk ? `wrk -t1 -c${connections}` : `node keep-alive x${connections}`}, ${seconds}s)`,
+  );
   console.log(`${'measure'.padEnd(34)} ${'anchor'.padStart(12)} ${'hostkit'.padStart(12)} ${'unit'.padEnd(6)} ${'ratio'.padStart(7)}`);
   console.log(row('getppid(): no filter vs lock', p, l, 'ns', 2));
   console.log(row('getppid(): ALLOW-only vs lock', a, l, 'ns', 2));
@@ -131,5 +131,7 @@ exports.main = async function main(args) {
   console.log(row('HTTP req/s: ALLOW-only vs locked', ra, rl, 'req/s', 0));
   // The spread says how much of a ratio is noise (other load on the machine).
   const spread = (v) => `${Math.round(Math.min(...v))}..${Math.round(Math.max(...v))}`;
-  console.log(`HTTP spread (min..max req/s): unlocked ${spread(rps.unlocked)}, ALLOW-only ${spread(rps.allowOnly)}, locked ${spread(rps.locked)}; load average ${os.loadavg()[0].toFixed(1)}`);
+  console.log(
+    `HTTP spread (min..max req/s): unlocked ${spread(rps.unlocked)}, ALLOW-only ${spread(rps.allowOnly)}, locked ${spread(rps.locked)}; load average ${os.loadavg()[0].toFixed(1)}`,
+  );
 };

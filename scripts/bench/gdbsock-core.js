@@ -85,7 +85,7 @@ async function runGdb(kind, binary, core, script, work) {
     args.push('-ex', `target remote ${socket}`, '-x', script, binary);
   }
   const out = await new Promise((resolve) => {
-    execFile('gdb', args, { timeout: 600000, encoding: 'utf8', maxBuffer: 64 << 20 }, (err, stdout, stderr) => resolve(stdout + stderr));
+    execFile('gdb', args, { timeout: 600000, encoding: 'utf8', maxBuffer: 64 << 20 }, (_err, stdout, stderr) => resolve(stdout + stderr));
   });
   await server?.exited;
   return out;

@@ -32,9 +32,7 @@ function need(tool, pkg) {
 /** Starts a server on a free port and resolves with the port once it listens. */
 async function startServer(kind, binary) {
   const args =
-    kind === 'gdbserver'
-      ? ['--once', '127.0.0.1:0', binary, ...TARGET_ARGS]
-      : [cli, '--once', '--listen', '127.0.0.1:0', '--', binary, ...TARGET_ARGS];
+    kind === 'gdbserver' ? ['--once', '127.0.0.1:0', binary, ...TARGET_ARGS] : [cli, '--once', '--listen', '127.0.0.1:0', '--', binary, ...TARGET_ARGS];
   const proc = spawn(kind === 'gdbserver' ? 'gdbserver' : process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = once(proc, 'exit');
   let text = '';
@@ -55,7 +53,7 @@ function runGdb(port, script, binary) {
   const args = ['-q', '-batch', '-nx', '-ex', 'set pagination off', '-ex', 'set confirm off'];
   args.push('-ex', `target remote 127.0.0.1:${port}`, '-x', script, '-ex', 'kill', binary);
   return new Promise((resolve) => {
-    execFile('gdb', args, { timeout: 300000, encoding: 'utf8', maxBuffer: 64 << 20 }, (err, stdout, stderr) => resolve(stdout + stderr));
+    execFile('gdb', args, { timeout: 300000, encoding: 'utf8', maxBuffer: 64 << 20 }, (_err, stdout, stderr) => resolve(stdout + stderr));
   });
 }
 
@@ -83,7 +81,12 @@ exports.main = async function main(args) {
     args.splice(i, 2);
   }
   const dir = scriptsDir();
-  const scenarios = args.length ? args : fs.readdirSync(dir).filter((f) => f.endsWith('.gdb')).map((f) => path.basename(f, '.gdb'));
+  const scenarios = args.length
+    ? args
+    : fs
+        .readdirSync(dir)
+        .filter((f) => f.endsWith('.gdb'))
+        .map((f) => path.basename(f, '.gdb'));
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'gdbsock-bench-'));
   const binary = path.join(work, 'target');
   execFileSync('gcc', ['-O1', '-g', '-pthread', '-o', binary, path.join(dir, 'target.c')]);

@@ -111,26 +111,43 @@ exports.main = async function main(args) {
   const rows = [];
   try {
     rows.push(await compare(rusage, dir, `${megabytes} MiB touched, mostly zero pages`, ['big', String(megabytes)], runs));
-    if (randomMegabytes > 0) rows.push(await compare(rusage, dir, `${randomMegabytes} MiB touched, random data`, ['big', String(randomMegabytes), 'random'], runs));
+    if (randomMegabytes > 0)
+      rows.push(await compare(rusage, dir, `${randomMegabytes} MiB touched, random data`, ['big', String(randomMegabytes), 'random'], runs));
     rows.push(await compare(rusage, dir, `${smallMegabytes} MiB touched, mostly zero pages`, ['big', String(smallMegabytes)], runs));
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
   console.log(`snapshot benchmark: a live core written to a file by gdb gcore (13.1) and by \`cored snapshot\`; medians of ${runs} interleaved runs`);
-  console.log(`${'target'.padEnd(36)} ${'tool'.padEnd(8)} ${'seconds'.padStart(8)} ${'peak RSS'.padStart(10)} ${'core size'.padStart(10)} ${'disk used'.padStart(10)}`);
+  console.log(
+    `${'target'.padEnd(36)} ${'tool'.padEnd(8)} ${'seconds'.padStart(8)} ${'peak RSS'.padStart(10)} ${'core size'.padStart(10)} ${'disk used'.padStart(10)}`,
+  );
   const mb = (n) => `${n.toFixed(1)} MB`;
   for (const { label, theirs, ours, api, floorSeconds } of rows) {
-    for (const [tool, m] of [['gcore', theirs], ['cored', ours], ['API', api]]) {
-      console.log(`${(tool === 'gcore' ? label : '').padEnd(36)} ${tool.padEnd(8)} ${m.seconds.toFixed(2).padStart(8)} ${mb(m.rssMb).padStart(10)} ${mb(m.sizeMb).padStart(10)} ${mb(m.diskMb).padStart(10)}`);
+    for (const [tool, m] of [
+      ['gcore', theirs],
+      ['cored', ours],
+      ['API', api],
+    ]) {
+      console.log(
+        `${(tool === 'gcore' ? label : '').padEnd(36)} ${tool.padEnd(8)} ${m.seconds.toFixed(2).padStart(8)} ${mb(m.rssMb).padStart(10)} ${mb(m.sizeMb).padStart(10)} ${mb(m.diskMb).padStart(10)}`,
+      );
     }
     const ratio = (a, b) => (b === 0 ? 'n/a' : `${(a / b).toFixed(2)}x`);
-    if (!Number.isNaN(floorSeconds)) console.log(`${''.padEnd(36)} ${'C floor'.padEnd(8)} ${floorSeconds.toFixed(2).padStart(8)}   (the memory pass alone, one C thread: what a native helper could approach)`);
-    for (const [name, m] of [['cored/gcore', ours], ['API/gcore', api]]) {
+    if (!Number.isNaN(floorSeconds))
+      console.log(
+        `${''.padEnd(36)} ${'C floor'.padEnd(8)} ${floorSeconds.toFixed(2).padStart(8)}   (the memory pass alone, one C thread: what a native helper could approach)`,
+      );
+    for (const [name, m] of [
+      ['cored/gcore', ours],
+      ['API/gcore', api],
+    ]) {
       console.log(
         `${''.padEnd(36)} ${name.padEnd(8)} ${ratio(m.seconds, theirs.seconds).padStart(8)} ${ratio(m.rssMb, theirs.rssMb).padStart(10)} ${''.padStart(10)} ${ratio(m.diskMb, theirs.diskMb).padStart(10)}`,
       );
     }
   }
-  console.log('cored = `node dist/coredump/cli.js snapshot PID -o FILE`, Node start-up included; API = the snapshot() call in a running Node (its RSS includes Node itself)');
+  console.log(
+    'cored = `node dist/coredump/cli.js snapshot PID -o FILE`, Node start-up included; API = the snapshot() call in a running Node (its RSS includes Node itself)',
+  );
   console.log('goal: time <= 0.2x gcore, sparse output, peak RSS independent of the target size');
 };

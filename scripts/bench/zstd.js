@@ -86,7 +86,10 @@ function cliEncoder(fd) {
   });
   return {
     write: (chunk) => new Promise((resolve, reject) => child.stdin.write(chunk, (err) => (err ? reject(err) : resolve()))),
-    end: () => (child.stdin.end(), done),
+    end: () => {
+      child.stdin.end();
+      return done;
+    },
   };
 }
 
@@ -122,7 +125,10 @@ exports.main = async function main(args) {
   const rows = [];
   const add = (kind, step, name, r) => {
     let row = rows.find((x) => x.kind === kind && x.step === step && x.name === name);
-    if (!row) rows.push((row = { kind, step, name, runs: [] }));
+    if (!row) {
+      row = { kind, step, name, runs: [] };
+      rows.push(row);
+    }
     row.runs.push(r);
   };
   try {
@@ -151,7 +157,8 @@ exports.main = async function main(args) {
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
-  for (const row of rows) for (const key of ['wall', 'cpu', 'block', 'size']) row[key] = row.runs[0][key] === undefined ? undefined : median(row.runs.map((r) => r[key]));
+  for (const row of rows)
+    for (const key of ['wall', 'cpu', 'block', 'size']) row[key] = row.runs[0][key] === undefined ? undefined : median(row.runs.map((r) => r[key]));
 
   console.log(`zstd benchmark: ${megabytes} MiB in 1 MiB chunks, level 1, medians of ${runs} interleaved runs`);
   console.log(

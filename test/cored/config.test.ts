@@ -11,7 +11,7 @@ import { chooseMode, kernelCoreModes, pidfdKnowsCoredumps } from '../../lib/core
 import { systemdUnits } from '../../lib/coredump/cored/daemon-control';
 import { CoredumpAction, encodeAck, parseMark, parseRequest } from '../../lib/coredump/cored/coredump-protocol';
 import { CrashRate } from '../../lib/coredump/cored/store';
-import { TomlError, parseToml } from '../../lib/coredump/cored/toml';
+import { type TomlError, parseToml } from '../../lib/coredump/cored/toml';
 
 t.test('the shipped example parses into the documented defaults', async (t) => {
   const config = loadConfig(path.join(__dirname, '..', '..', 'cored.example.toml'));
@@ -153,7 +153,18 @@ t.test('globs and environment redaction', async (t) => {
 
 t.test('the kernel arguments', async (t) => {
   const args = parseCrashArgs(['12', '13', '11', '1700000000', '1000', '1000', '1', '18446744073709551615', 'a b; $(x)', '3']);
-  t.same(args, { pid: 12, tid: 13, signal: 11, time: 1700000000, uid: 1000, gid: 1000, dumpMode: 1, rlimitCore: '18446744073709551615', comm: 'a b; $(x)', pidfd: 3 });
+  t.same(args, {
+    pid: 12,
+    tid: 13,
+    signal: 11,
+    time: 1700000000,
+    uid: 1000,
+    gid: 1000,
+    dumpMode: 1,
+    rlimitCore: '18446744073709551615',
+    comm: 'a b; $(x)',
+    pidfd: 3,
+  });
   t.equal(parseCrashArgs(['1', '1', '6', '0', '0', '0', '2', '0', '-h']).pidfd, undefined, 'no %F on older kernels');
   t.throws(() => parseCrashArgs(['x', '1', '6', '0', '0', '0', '2', '0', 'c']), RangeError);
   t.throws(() => parseCrashArgs(['1']), /expected %P/);
@@ -212,13 +223,28 @@ sinks = ["a"]
   t.match(decide(noCap, { exe: '/bin/x', uid: 0, signal: 6, dumpMode: 1 }, { final: false }), { kind: 'store', sinks: [{ name: 'a' }] });
   t.same(decide(noCap, { exe: '/bin/x', uid: 0 }, { final: true }), { kind: 'refuse', reason: 'no rule matched' }, 'final: unknown is no match');
   t.match(decide(config, { exe: '/bin/x', uid: 0, signal: 6, size: 2 << 20 }, { final: true }), { kind: 'refuse', reason: /exceeds max_core_size/ });
-  t.match(decide(noCap, { exe: '/bin/x', uid: 0, signal: 6, dumpMode: 2 }, { final: true }), { kind: 'refuse', reason: /dump mode 2/ }, 'restricted cores only to restricted sinks');
+  t.match(
+    decide(noCap, { exe: '/bin/x', uid: 0, signal: 6, dumpMode: 2 }, { final: true }),
+    { kind: 'refuse', reason: /dump mode 2/ },
+    'restricted cores only to restricted sinks',
+  );
   const rated = { ...noCap, limits: { ...noCap.limits, ratePerExe: 1 } };
   const rate = new CrashRate(1, 60);
   t.match(decide(rated, { exe: '/bin/x', uid: 0, signal: 6, dumpMode: 1, time: 100 }, { final: true, rate: (e, n) => rate.take(e, n) }), { kind: 'store' });
-  t.match(decide(rated, { exe: '/bin/x', uid: 0, signal: 6, dumpMode: 1, time: 101 }, { final: true, rate: (e, n) => rate.take(e, n) }), { kind: 'refuse', reason: /rate limit/ });
-  t.match(decide(rated, { exe: '/skip/y', uid: 0, time: 102 }, { final: true, rate: (e, n) => rate.take(e, n) }), { kind: 'refuse', reason: 'rule 0 ignores it' }, 'a refused crash is not counted');
-  t.match(decide(rated, { exe: '/bin/x', uid: 0, signal: 6, dumpMode: 1, time: 161 }, { final: true, rate: (e, n) => rate.take(e, n) }), { kind: 'store' }, 'the window slides');
+  t.match(decide(rated, { exe: '/bin/x', uid: 0, signal: 6, dumpMode: 1, time: 101 }, { final: true, rate: (e, n) => rate.take(e, n) }), {
+    kind: 'refuse',
+    reason: /rate limit/,
+  });
+  t.match(
+    decide(rated, { exe: '/skip/y', uid: 0, time: 102 }, { final: true, rate: (e, n) => rate.take(e, n) }),
+    { kind: 'refuse', reason: 'rule 0 ignores it' },
+    'a refused crash is not counted',
+  );
+  t.match(
+    decide(rated, { exe: '/bin/x', uid: 0, signal: 6, dumpMode: 1, time: 161 }, { final: true, rate: (e, n) => rate.take(e, n) }),
+    { kind: 'store' },
+    'the window slides',
+  );
 });
 
 t.test('the coredump socket protocol: request, ack and mark bytes as include/uapi/linux/coredump.h lays them out', async (t) => {
@@ -244,11 +270,20 @@ t.test('the coredump socket protocol: request, ack and mark bytes as include/uap
 });
 
 t.test('the systemd units cored writes: the socket held by systemd, 0600, a backlog the kernel never overflows', async (t) => {
-  const units = systemdUnits({ socket: '/run/cored/coredump.socket', config: '/etc/cored dir/c.toml', node: '/usr/bin/node', script: '/opt/hostkit/dist/coredump/cli.js' });
+  const units = systemdUnits({
+    socket: '/run/cored/coredump.socket',
+    config: '/etc/cored dir/c.toml',
+    node: '/usr/bin/node',
+    script: '/opt/hostkit/dist/coredump/cli.js',
+  });
   t.same(Object.keys(units).sort(), ['cored.service', 'cored.socket']);
   t.match(units['cored.socket'], /^ListenStream=\/run\/cored\/coredump\.socket$/m);
   t.match(units['cored.socket'], /^SocketMode=0600$/m);
   t.match(units['cored.socket'], /^Backlog=4096$/m);
-  t.match(units['cored.service'], /^ExecStart=\/usr\/bin\/node \/opt\/hostkit\/dist\/coredump\/cli\.js serve --config "\/etc\/cored dir\/c\.toml"$/m, 'a path with a space is quoted');
+  t.match(
+    units['cored.service'],
+    /^ExecStart=\/usr\/bin\/node \/opt\/hostkit\/dist\/coredump\/cli\.js serve --config "\/etc\/cored dir\/c\.toml"$/m,
+    'a path with a space is quoted',
+  );
   t.match(units['cored.service'], /^Restart=always$/m);
 });

@@ -57,7 +57,11 @@ function onlyRecord(store: string): CrashRecord {
 }
 
 function indexLines(store: string): Record<string, unknown>[] {
-  return fs.readFileSync(path.join(store, 'index.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  return fs
+    .readFileSync(path.join(store, 'index.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
 }
 
 const garbage = path.join(root, 'garbage');
@@ -93,7 +97,10 @@ t.test('max_core_size skips a core whose program headers say it is too big (on_o
   t.equal(handle(config, kernelArgs(sleeper.pid!), core).status, 0);
   const [entry] = indexLines(store);
   t.match(entry, { skipped: /core of \d+ bytes exceeds max_core_size 1024/, sinks: [] });
-  t.same(fs.readdirSync(store).filter((f) => f.includes('.core')), []);
+  t.same(
+    fs.readdirSync(store).filter((f) => f.includes('.core')),
+    [],
+  );
 });
 
 t.test('the time budget releases a writer that stalls', async (t) => {
@@ -122,7 +129,10 @@ t.test('the disk quota deletes the oldest cores first', async (t) => {
     fs.utimesSync(path.join(store, `${id}.core`), 1000 + i, 1000 + i);
   });
   t.equal(handle(config, kernelArgs(process.pid), garbage).status, 0);
-  const left = fs.readdirSync(store).filter((f) => f.endsWith('.core')).sort();
+  const left = fs
+    .readdirSync(store)
+    .filter((f) => f.endsWith('.core'))
+    .sort();
   t.ok(left.includes('300.3.c.core'), 'the newest old core stays');
   t.notOk(left.includes('100.1.a.core') || left.includes('200.2.b.core'), 'the oldest went first');
   t.notOk(fs.existsSync(path.join(store, '100.1.a.json')), 'with its metadata');
@@ -202,8 +212,14 @@ format = "raw"
   t.match(byName.tcp, { ok: true });
   t.match(byName.disk, { ok: true });
   const core = fs.readFileSync(garbage);
-  t.ok(received.some((b) => b.equals(core)), 'the HTTP server got every byte');
-  t.ok(received.some((b) => b.length > core.length && b.subarray(b.indexOf(10) + 1).equals(core)), 'the TCP peer got a metadata line, then every byte');
+  t.ok(
+    received.some((b) => b.equals(core)),
+    'the HTTP server got every byte',
+  );
+  t.ok(
+    received.some((b) => b.length > core.length && b.subarray(b.indexOf(10) + 1).equals(core)),
+    'the TCP peer got a metadata line, then every byte',
+  );
 });
 
 t.test('list filters by executable glob and time; vacuum applies the quota', async (t) => {
@@ -295,7 +311,7 @@ t.test('a pid reused by a new process is never described: the pidfd still names 
   const meta = collectMetadata(args, []);
   t.equal(meta.pidVerified, false);
   t.match(meta.procError, /pid reuse/);
-  t.equal(meta.cmdline, undefined, 'the newcomer\'s command line is not read');
+  t.equal(meta.cmdline, undefined, "the newcomer's command line is not read");
   t.equal(meta.exe, undefined);
   t.equal(pidfdInfo(reused.pidfd).pid, undefined, 'the pidfd itself says its process is gone');
 });

@@ -47,7 +47,8 @@ export function kernelLogFromNow(): () => string[] {
   return () => {
     const { records: now } = readKmsg();
     const first = now[0]?.seq ?? Infinity;
-    if (first > after + 1) throw new Error(`the kernel log ring overwrote records ${after + 1}..${first - 1}: cannot tell what the kernel said (dmesg -s / log_buf_len)`);
+    if (first > after + 1)
+      throw new Error(`the kernel log ring overwrote records ${after + 1}..${first - 1}: cannot tell what the kernel said (dmesg -s / log_buf_len)`);
     return now.filter((r) => r.seq > after).map((r) => r.message);
   };
 }

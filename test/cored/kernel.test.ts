@@ -96,7 +96,7 @@ t.test('install writes the pattern, status reports it, uninstall restores the pr
   t.match(status.stdout, /cored is installed in pipe mode with .*c\.toml/);
   const test = spawnSync(process.execPath, [CLI, 'test', '--state', path.join(dir, 'state')], { encoding: 'utf8' });
   t.equal(test.status, 0, test.stderr);
-  t.match(test.stdout, /SIGQUIT.*\n  store: .*\.core\.zst/);
+  t.match(test.stdout, /SIGQUIT.*\n {2}store: .*\.core\.zst/);
   uninstall(path.join(dir, 'state'));
   t.equal(fs.readFileSync(PATTERN, 'utf8').trim(), before);
   t.equal(readState(path.join(dir, 'state')), undefined);
@@ -213,7 +213,10 @@ address = "${sockPath}"
   t.equal(record.core!.threads.length, 4);
   t.equal(record.core!.crashingThread!.tid, pid);
   t.equal(record.core!.siginfo!.addr, '0x0', 'SIGSEGV at NULL');
-  t.ok(record.core!.buildIds.some((b) => b.path === hostileExe), 'build-id of the executable');
+  t.ok(
+    record.core!.buildIds.some((b) => b.path === hostileExe),
+    'build-id of the executable',
+  );
   t.match(record.process.maps, /a b;\$\(id\)/);
 
   const gdb = gdbOnCore(hostileExe, rawFile, ['bt']);
@@ -229,7 +232,9 @@ address = "${sockPath}"
   t.equal(dump.status, 0, dump.stderr);
   t.same(fs.readFileSync(dumped), raw, 'cored dump decompresses to the same bytes');
   t.ok(fs.statSync(dumped).blocks * 512 < raw.length, 'and writes zero pages as holes');
-  const gdbRun = spawnSync(process.execPath, [CLI, 'gdb', '--store', path.join(dir, 'zst'), entry.id, '--', '-batch', '-nx', '-ex', 'info threads'], { encoding: 'utf8' });
+  const gdbRun = spawnSync(process.execPath, [CLI, 'gdb', '--store', path.join(dir, 'zst'), entry.id, '--', '-batch', '-nx', '-ex', 'info threads'], {
+    encoding: 'utf8',
+  });
   t.equal(gdbRun.status, 0, gdbRun.stderr);
   t.match(gdbRun.stdout, /4 +Thread/, 'cored gdb opens the compressed core with its executable');
 });
@@ -322,8 +327,14 @@ format = "raw"
   const pid = await crash(['-m', '2']);
   const entry = await entryFor(path.join(dir, 'store'), pid);
   t.ok(Date.now() - started < 8000, 'the crashing process was not held for the stuck sink');
-  t.match(entry.sinks.find((s) => s.name === 'stuck'), { ok: false, error: /stalled/ });
-  t.match(entry.sinks.find((s) => s.name === 'store'), { ok: true });
+  t.match(
+    entry.sinks.find((s) => s.name === 'stuck'),
+    { ok: false, error: /stalled/ },
+  );
+  t.match(
+    entry.sinks.find((s) => s.name === 'store'),
+    { ok: true },
+  );
   const file = path.join(dir, 'store', `${entry.id}.core`);
   t.equal(fs.statSync(file).size, entry.size);
   t.ok(fs.statSync(file).blocks * 512 < entry.size! - (1 << 20), 'zero pages are holes');
@@ -347,7 +358,11 @@ argv = ["/bin/sh", "-c", "cat > @DIR/exported"]
   const pid = await crash(['-u', '65534']);
   fs.writeFileSync(SUID, saved.suid);
   const entry = await entryFor(path.join(dir, 'store'), pid);
-  t.same(entry.sinks.map((s) => s.name), ['store'], 'the command sink (not restricted) was skipped');
+  t.same(
+    entry.sinks.map((s) => s.name),
+    ['store'],
+    'the command sink (not restricted) was skipped',
+  );
   t.notOk(fs.existsSync(path.join(dir, 'exported')));
   const record = recordFor(path.join(dir, 'store'), entry.id);
   t.equal(record.dumpMode, 2);
@@ -380,7 +395,10 @@ sinks = ["store"]
   const entries = [];
   // One after another: each handler must have written its index line before the next counts them.
   for (let i = 0; i < 3; i++) entries.push(await entryFor(store, await crash([])));
-  t.same(entries.map((e) => e.sinks.length), [1, 1, 0]);
+  t.same(
+    entries.map((e) => e.sinks.length),
+    [1, 1, 0],
+  );
   t.match(entries[2]!.skipped, /rate limit/);
 });
 
@@ -406,8 +424,18 @@ t.test('a crash storm in pipe mode: 200 processes of 4 MiB at once, every core h
     180_000,
   );
   t.equal(entries.length, 200, 'one index line per crash, none torn');
-  t.ok(entries.every((e) => e.sinks[0]?.ok && !e.truncated), 'every core stored whole');
-  t.ok(entries.every((e) => e.exe === CRASH), '/proc read before the pipe was drained: every exe known');
-  t.same(kernelLog().filter((l) => UNDELIVERED.test(l)), [], 'the kernel log: no "over core_pipe_limit, skipping core dump"');
+  t.ok(
+    entries.every((e) => e.sinks[0]?.ok && !e.truncated),
+    'every core stored whole',
+  );
+  t.ok(
+    entries.every((e) => e.exe === CRASH),
+    '/proc read before the pipe was drained: every exe known',
+  );
+  t.same(
+    kernelLog().filter((l) => UNDELIVERED.test(l)),
+    [],
+    'the kernel log: no "over core_pipe_limit, skipping core dump"',
+  );
   uninstall(path.join(dir, 'state'));
 });

@@ -26,7 +26,8 @@ import { UNDELIVERED, kernelLogFromNow } from './kernel-log';
 import { requireGdb } from '../coredump/gdb';
 
 requireGdb();
-if (!kernelCoreModes()?.includes('socket')) throw new Error('these tests need the kernel\'s coredump socket (/proc/sys/kernel/core_modes lists "socket", Linux 6.17+)');
+if (!kernelCoreModes()?.includes('socket'))
+  throw new Error('these tests need the kernel\'s coredump socket (/proc/sys/kernel/core_modes lists "socket", Linux 6.17+)');
 const CLI = path.resolve(__dirname, '..', '..', 'dist', 'coredump', 'cli.js');
 if (!fs.existsSync(CLI)) throw new Error(`${CLI} is missing: build with tsc first (npm test does)`);
 const CRASH = fixture('cored-crash');
@@ -116,7 +117,6 @@ function procStat(pid: number): { ppid: number } | undefined {
   }
 }
 
-
 const RAW_STORE = `
 [store]
 directory = "@DIR/store"
@@ -151,7 +151,7 @@ t.test('cored install --mode socket: the daemon, a crash listed, described and o
 
   const { pid } = await crash(['-n', 'sock-crash', '-t', '2']);
   const entry = await entryFor(path.join(dir, 'store'), pid);
-  t.equal(entry.signalName, 'SIGSEGV', 'the signal, from the core\'s notes (the request does not carry it)');
+  t.equal(entry.signalName, 'SIGSEGV', "the signal, from the core's notes (the request does not carry it)");
   t.equal(entry.comm, 'sock-crash');
   t.equal(entry.exe, CRASH);
   const record = recordFor(path.join(dir, 'store'), entry.id);
@@ -167,7 +167,9 @@ t.test('cored install --mode socket: the daemon, a crash listed, described and o
   const info = spawnSync(process.execPath, [CLI, 'info', '--store', path.join(dir, 'store'), entry.id], { encoding: 'utf8' });
   t.equal(info.status, 0, info.stderr);
   t.match(info.stdout, /#\d+ .*crash_here/, 'info shows the backtrace');
-  const gdb = spawnSync(process.execPath, [CLI, 'gdb', '--store', path.join(dir, 'store'), entry.id, '--', '-batch', '-nx', '-ex', 'info threads'], { encoding: 'utf8' });
+  const gdb = spawnSync(process.execPath, [CLI, 'gdb', '--store', path.join(dir, 'store'), entry.id, '--', '-batch', '-nx', '-ex', 'info threads'], {
+    encoding: 'utf8',
+  });
   t.equal(gdb.status, 0, gdb.stderr);
   t.match(gdb.stdout, /3 +Thread/, 'cored gdb opens it with its executable');
 
@@ -178,7 +180,10 @@ t.test('cored install --mode socket: the daemon, a crash listed, described and o
   installs.delete(state);
   t.equal(fs.readFileSync(PATTERN, 'utf8').trim(), before, 'the previous pattern is back');
   t.notOk(fs.existsSync(socket), 'the socket is gone');
-  t.notOk(daemon.kind === 'process' && fs.existsSync(`/proc/${daemon.pid}/stat`) && !/\) Z /.test(fs.readFileSync(`/proc/${daemon.pid}/stat`, 'utf8')), 'the daemon stopped');
+  t.notOk(
+    daemon.kind === 'process' && fs.existsSync(`/proc/${daemon.pid}/stat`) && !/\) Z /.test(fs.readFileSync(`/proc/${daemon.pid}/stat`, 'utf8')),
+    'the daemon stopped',
+  );
 });
 
 t.test('install --mode socket refuses a bad config and leaves everything as it was', async (t) => {
@@ -204,7 +209,10 @@ t.test('hostile names: comm, argv and an executable path full of shell syntax st
   for (const where of ['/', served.dir, hostileDir, process.cwd()]) {
     for (const name of ['pwned', 'p', 'q']) t.notOk(fs.existsSync(path.join(where, name)), `no ${name} in ${where}`);
   }
-  const lines = served.log().split('\n').filter((l) => l.includes(`pid ${pid} `));
+  const lines = served
+    .log()
+    .split('\n')
+    .filter((l) => l.includes(`pid ${pid} `));
   t.equal(lines.length, 1, 'one log line, the newline in the name escaped');
   t.match(lines[0], /\\n/);
 });
@@ -245,7 +253,10 @@ sinks = []
   });
   const stored = entries.filter((e) => !e.skipped);
   t.equal(stored.length, 2, 'two stored');
-  t.ok(entries.filter((e) => e.skipped).every((e) => /^rate limit: 2 crashes/.test(e.skipped!)), 'three refused by the rate');
+  t.ok(
+    entries.filter((e) => e.skipped).every((e) => /^rate limit: 2 crashes/.test(e.skipped!)),
+    'three refused by the rate',
+  );
   t.equal(coreFiles(served.store).length, 2, 'no file for a refused crash');
   t.equal(fs.readdirSync(served.store).filter((f) => f.endsWith('.partial')).length, 0);
 });
@@ -267,27 +278,47 @@ t.test('a storm: 200 crashes of 4 MiB at once, all stored, none skipped by the k
   t.teardown(() => stop(served));
   const kernelLog = kernelLogFromNow();
   const pids = (await Promise.all(Array.from({ length: 200 }, () => crash(['-m', '4'])))).map((c) => c.pid);
-  const entries = await waitFor('200 index entries', () => {
-    const found = readEntries(served.store).filter((e) => pids.includes(e.pid));
-    return found.length === 200 ? found : undefined;
-  }, 120_000);
-  t.ok(entries.every((e) => e.sinks[0]?.ok && !e.truncated), 'every core stored whole');
+  const entries = await waitFor(
+    '200 index entries',
+    () => {
+      const found = readEntries(served.store).filter((e) => pids.includes(e.pid));
+      return found.length === 200 ? found : undefined;
+    },
+    120_000,
+  );
+  t.ok(
+    entries.every((e) => e.sinks[0]?.ok && !e.truncated),
+    'every core stored whole',
+  );
   t.equal(coreFiles(served.store).length, 200);
-  t.same(kernelLog().filter((l) => UNDELIVERED.test(l)), [], 'the kernel log reports no skipped or undelivered dump');
+  t.same(
+    kernelLog().filter((l) => UNDELIVERED.test(l)),
+    [],
+    'the kernel log reports no skipped or undelivered dump',
+  );
 });
 
 t.test('a storm of 100 while a 1 GiB core is being written: all kept', async (t) => {
   const served = await serveWith(RAW_STORE);
   t.teardown(() => stop(served));
   const big = crash(['-m', '1024', '-r']);
-  await waitFor('the big core to start arriving', () => (fs.existsSync(served.store) && fs.readdirSync(served.store).some((f) => f.endsWith('.partial')) ? true : undefined));
+  await waitFor('the big core to start arriving', () =>
+    fs.existsSync(served.store) && fs.readdirSync(served.store).some((f) => f.endsWith('.partial')) ? true : undefined,
+  );
   const pids = (await Promise.all(Array.from({ length: 100 }, () => crash([])))).map((c) => c.pid);
   const bigPid = (await big).pid;
-  const entries = await waitFor('101 index entries', () => {
-    const found = readEntries(served.store).filter((e) => pids.includes(e.pid) || e.pid === bigPid);
-    return found.length === 101 ? found : undefined;
-  }, 120_000);
-  t.ok(entries.every((e) => e.sinks[0]?.ok && !e.truncated), 'all stored whole');
+  const entries = await waitFor(
+    '101 index entries',
+    () => {
+      const found = readEntries(served.store).filter((e) => pids.includes(e.pid) || e.pid === bigPid);
+      return found.length === 101 ? found : undefined;
+    },
+    120_000,
+  );
+  t.ok(
+    entries.every((e) => e.sinks[0]?.ok && !e.truncated),
+    'all stored whole',
+  );
   const bigEntry = entries.find((e) => e.pid === bigPid)!;
   t.ok(bigEntry.size! > 1024 * 1024 * 1024, 'the big one too');
   fs.rmSync(path.join(served.store, `${bigEntry.id}.core`));
@@ -321,10 +352,19 @@ t.test('the daemon killed mid-core: the part written is kept as a truncated core
   const id = entry.id;
   t.ok(fs.existsSync(path.join(served.store, `${id}.core`)), 'the part written is kept under its final name');
   t.notOk(fs.existsSync(path.join(served.store, partial)), 'no orphaned partial file');
-  t.notOk(fs.readdirSync(served.store).some((f) => f.endsWith('.pending.json')), 'the journal entry is resolved');
+  t.notOk(
+    fs.readdirSync(served.store).some((f) => f.endsWith('.pending.json')),
+    'the journal entry is resolved',
+  );
   t.equal(recordFor(served.store, id).truncated, true);
   const text = fs.readFileSync(path.join(served.store, 'index.jsonl'), 'utf8');
-  t.ok(text.split('\n').filter(Boolean).every((l) => JSON.parse(l)), 'every index line parses');
+  t.ok(
+    text
+      .split('\n')
+      .filter(Boolean)
+      .every((l) => JSON.parse(l)),
+    'every index line parses',
+  );
   const next = await crash([]);
   const nextEntry = await entryFor(served.store, next.pid);
   t.ok(nextEntry.sinks[0]?.ok, 'the next crash is stored');

@@ -36,16 +36,23 @@ t.test('cored snapshot writes ./core.PID, -o FILE, and - to a pipe', async (t) =
   t.equal(piped.status, 0, piped.stderr.toString());
   t.equal(piped.stderr.length, 0, 'nothing but the core on a pipe');
   const fromPipe = parseCoreBuffer(piped.stdout);
-  t.same(fromPipe.threads.map((th) => th.tid), core.threads.map((th) => th.tid));
+  t.same(
+    fromPipe.threads.map((th) => th.tid),
+    core.threads.map((th) => th.tid),
+  );
 });
 
 t.test('a reader that goes away early (EPIPE) ends the snapshot cleanly and lets the process go', async (t) => {
   const target = await startDetached(fixture('core-target'), ['threads']);
   t.teardown(target.kill);
-  const r = spawnSync('/bin/bash', ['-c', `"$0" "$1" snapshot "$2" -o - | head -c 100 > /dev/null; echo "\${PIPESTATUS[0]}"`, process.execPath, CLI, String(target.pid)], {
-    encoding: 'utf8',
-    timeout: 60_000,
-  });
+  const r = spawnSync(
+    '/bin/bash',
+    ['-c', `"$0" "$1" snapshot "$2" -o - | head -c 100 > /dev/null; echo "\${PIPESTATUS[0]}"`, process.execPath, CLI, String(target.pid)],
+    {
+      encoding: 'utf8',
+      timeout: 60_000,
+    },
+  );
   t.equal(r.stdout.trim(), '1', 'exit status 1');
   t.match(r.stderr, /^cored snapshot: write EPIPE/, 'one clear line, no stack trace');
   t.match(fs.readFileSync(`/proc/${target.pid}/status`, 'utf8'), /TracerPid:\t0\n/, 'the process is no longer traced');

@@ -23,7 +23,14 @@ function describe(core: Core): string {
     {
       header: core.header,
       phdrs: core.programHeaders,
-      threads: core.threads.map((th) => ({ tid: th.tid, signal: th.signal, regs: th.registers, fp: th.fpRegisters?.length, xs: th.xstate?.length, sets: [...th.regsets.keys()] })),
+      threads: core.threads.map((th) => ({
+        tid: th.tid,
+        signal: th.signal,
+        regs: th.registers,
+        fp: th.fpRegisters?.length,
+        xs: th.xstate?.length,
+        sets: [...th.regsets.keys()],
+      })),
       process: core.process,
       siginfo: core.siginfo && { ...core.siginfo, raw: core.siginfo.raw.toString('hex') },
       auxv: core.auxv?.entries,
@@ -74,10 +81,20 @@ t.test('a core written by the kernel for a real crash', async (t) => {
   t.equal(core.process?.fname, 'core-target');
   t.match(core.process?.psargs, /core-target crash/);
   t.equal(core.notes[0]!.type, 1, 'NT_PRSTATUS first');
-  t.same(core.notes.slice(1, 5).map((n) => n.type), [3, 0x53494749, 6, 0x46494c45], 'then PRPSINFO, SIGINFO, AUXV, FILE');
+  t.same(
+    core.notes.slice(1, 5).map((n) => n.type),
+    [3, 0x53494749, 6, 0x46494c45],
+    'then PRPSINFO, SIGINFO, AUXV, FILE',
+  );
   const ids = core.buildIds();
-  t.ok(ids.some((b) => b.path === binary), 'the executable has a build-id');
-  t.ok(ids.some((b) => /libc\.so/.test(b.path)), 'libc has a build-id');
+  t.ok(
+    ids.some((b) => b.path === binary),
+    'the executable has a build-id',
+  );
+  t.ok(
+    ids.some((b) => /libc\.so/.test(b.path)),
+    'libc has a build-id',
+  );
   const libcText = core.memory.segments.find((s) => s.filesz === 0 && s.memsz > 0x10000n)!;
   t.throws(() => core.memory.read(libcText.vaddr, 16), UnavailableMemoryError, 'undumped file text is unavailable, not zeros');
   checkFixtureMemory(t, core);
@@ -132,10 +149,14 @@ t.test('errors name the offset and what was wrong', async (t) => {
 function gcoreOfSingle(where: string): string {
   const file = path.join(where, 'single.core');
   if (!fs.existsSync(file)) {
-    spawnSync('gdb', ['-nx', '-batch', '-ex', 'break wait_here', '-ex', 'run', '-ex', `generate-core-file ${file}`, '-ex', 'kill', '--args', binary, 'single'], {
-      stdio: 'ignore',
-      timeout: 60_000,
-    });
+    spawnSync(
+      'gdb',
+      ['-nx', '-batch', '-ex', 'break wait_here', '-ex', 'run', '-ex', `generate-core-file ${file}`, '-ex', 'kill', '--args', binary, 'single'],
+      {
+        stdio: 'ignore',
+        timeout: 60_000,
+      },
+    );
   }
   return file;
 }

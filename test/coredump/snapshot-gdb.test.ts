@@ -161,7 +161,9 @@ function threadOrder<T extends { tid: number }>(threads: readonly T[]): T[] {
 function summary(core: Core, trusted: (feature: number) => boolean) {
   const hex = (v: unknown) => JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? `0x${x.toString(16)}` : x));
   return {
-    threads: threadOrder(core.threads).map((th) => `${th.tid} ${hex(th.registers)} fp ${comparableFp(th.fpRegisters)} xstate legacy ${comparableFp(th.xstate)} ${vectors(th, trusted)}`),
+    threads: threadOrder(core.threads).map(
+      (th) => `${th.tid} ${hex(th.registers)} fp ${comparableFp(th.fpRegisters)} xstate legacy ${comparableFp(th.xstate)} ${vectors(th, trusted)}`,
+    ),
     auxv: core.auxv?.entries,
     files: core.files.map(hex),
     pid: core.pid,
@@ -189,12 +191,19 @@ for (const c of cases) {
 
     const a = openCore(theirs);
     const b = openCore(ours);
-    t.teardown(() => (a.close(), b.close()));
+    t.teardown(() => {
+      a.close();
+      b.close();
+    });
     const trusted = placedRight();
     const sa = summary(a, trusted);
     const sb = summary(b, trusted);
     t.same(sb.threads, sa.threads, 'same threads, registers and FP state');
-    t.equal(JSON.stringify(sb.auxv, (_k, x) => (typeof x === 'bigint' ? String(x) : x)), JSON.stringify(sa.auxv, (_k, x) => (typeof x === 'bigint' ? String(x) : x)), 'same auxiliary vector');
+    t.equal(
+      JSON.stringify(sb.auxv, (_k, x) => (typeof x === 'bigint' ? String(x) : x)),
+      JSON.stringify(sa.auxv, (_k, x) => (typeof x === 'bigint' ? String(x) : x)),
+      'same auxiliary vector',
+    );
     t.same(sb.files, sa.files, 'same NT_FILE ranges and offsets (gcore counts in bytes, the kernel in pages)');
     t.same(sb.buildIds, sa.buildIds, 'same build-ids from the captured ELF headers');
     // Every byte our core holds that gcore's also holds is the same, except in

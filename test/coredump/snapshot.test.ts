@@ -51,7 +51,10 @@ t.test('coredump_filter is honoured; --all dumps file text; output is sparse', a
   const none = openCore(path.join(dir, 'filter0.core'));
   t.teardown(() => none.close());
   t.throws(() => none.memory.read(symbol(binary, 'message'), 1), { name: 'UnavailableMemoryError' }, 'filter 0: no data segment');
-  t.ok(none.memory.segments.some((s) => s.filesz > 0), 'the vDSO and friends are always dumped');
+  t.ok(
+    none.memory.segments.some((s) => s.filesz > 0),
+    'the vDSO and friends are always dumped',
+  );
   fs.writeFileSync(`/proc/${target.pid}/coredump_filter`, '33');
 
   await snapshot(target.pid, path.join(dir, 'all.core'), { mode: 'all' });
@@ -85,7 +88,11 @@ t.test('one pass into a stream: the stream reader gets the same core as the file
   const [streamed] = await Promise.all([readCoreStream(pipe), snapshot(target.pid, pipe).then(() => pipe.end())]);
   const fromFile = openCore(file);
   t.teardown(() => fromFile.close());
-  t.same(streamed.threads.map((th) => th.registers), fromFile.threads.map((th) => th.registers), 'same registers');
+  t.same(
+    streamed.threads.map((th) => th.registers),
+    fromFile.threads.map((th) => th.registers),
+    'same registers',
+  );
   t.same(streamed.programHeaders, fromFile.programHeaders, 'same layout');
   t.equal(streamed.memory.readCString(symbol(binary, 'message')), 'hostkit core fixture');
   const sp = streamed.threads[3]!.registers.rsp!;
@@ -101,8 +108,13 @@ t.test('--minimal keeps stacks and what registers point at, and is small', async
   const core = openCore(path.join(dir, 'minimal.core'));
   t.teardown(() => core.close());
   for (const th of core.threads) t.ok(core.memory.read(th.registers.rsp!, 64).length === 64, `tid ${th.tid}: stack at rsp`);
-  t.ok(core.buildIds().some((b) => b.path === binary), 'ELF headers kept: build-ids found');
-  const gdb = execFileSync('gdb', ['-nx', '-batch', binary, path.join(dir, 'minimal.core'), '-ex', 'thread apply all bt', '-ex', 'info sharedlibrary'], { encoding: 'utf8' });
+  t.ok(
+    core.buildIds().some((b) => b.path === binary),
+    'ELF headers kept: build-ids found',
+  );
+  const gdb = execFileSync('gdb', ['-nx', '-batch', binary, path.join(dir, 'minimal.core'), '-ex', 'thread apply all bt', '-ex', 'info sharedlibrary'], {
+    encoding: 'utf8',
+  });
   t.match(gdb, /level_7 .* at .*core-target\.c/, 'gdb unwinds every thread');
   t.match(gdb, /libc\.so\.6/, 'gdb finds the libraries through the kept link map');
 });

@@ -10,10 +10,22 @@ function prstatus(tid: number, rip: bigint): Prstatus {
   registers.writeBigUInt64LE(rip, 16 * 8); // rip
   registers.writeBigUInt64LE(0x7ffff000n, 19 * 8); // rsp
   return {
-    signal: 0, code: 0, errno: 0, cursig: 0, sigpend: 0n, sighold: 0n,
-    pid: tid, ppid: 1, pgrp: tid, sid: tid,
-    utime: 1_500_000n, stime: 20n, cutime: 0n, cstime: 0n,
-    registers, fpvalid: true,
+    signal: 0,
+    code: 0,
+    errno: 0,
+    cursig: 0,
+    sigpend: 0n,
+    sighold: 0n,
+    pid: tid,
+    ppid: 1,
+    pgrp: tid,
+    sid: tid,
+    utime: 1_500_000n,
+    stime: 20n,
+    cutime: 0n,
+    cstime: 0n,
+    registers,
+    fpvalid: true,
   };
 }
 
@@ -24,12 +36,29 @@ export function syntheticNotes(): Buffer {
   return encodeCoreNotes({
     arch: X86_64,
     threads: [
-      { prstatus: prstatus(100, 0x401000n), regsets: [{ type: 2, desc: Buffer.alloc(512, 1) }, { type: 0x202, desc: Buffer.alloc(832, 2) }] },
+      {
+        prstatus: prstatus(100, 0x401000n),
+        regsets: [
+          { type: 2, desc: Buffer.alloc(512, 1) },
+          { type: 0x202, desc: Buffer.alloc(832, 2) },
+        ],
+      },
       { prstatus: prstatus(101, 0x401100n), regsets: [{ type: 2, desc: Buffer.alloc(512, 3) }] },
     ],
     psinfo: {
-      state: 1, sname: 'S', zombie: false, nice: 0, flags: 0n, uid: 0, gid: 0,
-      pid: 100, ppid: 1, pgrp: 100, sid: 100, fname: 'synthetic', psargs: 'synthetic --flag',
+      state: 1,
+      sname: 'S',
+      zombie: false,
+      nice: 0,
+      flags: 0n,
+      uid: 0,
+      gid: 0,
+      pid: 100,
+      ppid: 1,
+      pgrp: 100,
+      sid: 100,
+      fname: 'synthetic',
+      psargs: 'synthetic --flag',
     },
     siginfo: Buffer.alloc(128),
     auxv,

@@ -21,8 +21,17 @@ t.test('a written core reads back: threads, notes in kernel order, memory, page-
   const core = openCore(file);
   t.teardown(() => core.close());
   t.equal(core.programHeaders[0]!.type, 4, 'PT_NOTE first');
-  t.same(core.notes.map((n) => `${n.name}:${n.type.toString(16)}`), ['CORE:1', 'CORE:3', 'CORE:53494749', 'CORE:6', 'CORE:46494c45', 'CORE:2', 'LINUX:202', 'CORE:1', 'CORE:2']);
-  t.same(core.threads.map((th) => [th.tid, th.registers.rip]), [[100, 0x401000n], [101, 0x401100n]]);
+  t.same(
+    core.notes.map((n) => `${n.name}:${n.type.toString(16)}`),
+    ['CORE:1', 'CORE:3', 'CORE:53494749', 'CORE:6', 'CORE:46494c45', 'CORE:2', 'LINUX:202', 'CORE:1', 'CORE:2'],
+  );
+  t.same(
+    core.threads.map((th) => [th.tid, th.registers.rip]),
+    [
+      [100, 0x401000n],
+      [101, 0x401100n],
+    ],
+  );
   t.equal(core.threads[0]!.xstate?.length, 832);
   t.equal(core.threads[1]!.fpRegisters?.[0], 3, 'register notes go to the thread before them');
   t.equal(core.threads[0]!.prstatus.utime, 1_500_000n);
@@ -114,7 +123,24 @@ t.test('aarch64 cores: registers by name and the FPSIMD note', async (t) => {
     arch: AARCH64,
     threads: [
       {
-        prstatus: { signal: 11, code: 0, errno: 0, cursig: 11, sigpend: 0n, sighold: 0n, pid: 7, ppid: 1, pgrp: 7, sid: 7, utime: 0n, stime: 0n, cutime: 0n, cstime: 0n, registers, fpvalid: true },
+        prstatus: {
+          signal: 11,
+          code: 0,
+          errno: 0,
+          cursig: 11,
+          sigpend: 0n,
+          sighold: 0n,
+          pid: 7,
+          ppid: 1,
+          pgrp: 7,
+          sid: 7,
+          utime: 0n,
+          stime: 0n,
+          cutime: 0n,
+          cstime: 0n,
+          registers,
+          fpvalid: true,
+        },
         regsets: [
           { type: 2, desc: fpsimd },
           { type: 0x401, desc: Buffer.alloc(8, 0x11) }, // NT_ARM_TLS
@@ -127,7 +153,10 @@ t.test('aarch64 cores: registers by name and the FPSIMD note', async (t) => {
     files: [],
   });
   const pass = new PassThrough();
-  const [core] = await Promise.all([readCoreStream(pass), writeCore(pass, Machine.AARCH64, notes, [{ vaddr: 0x10000n, flags: 4, data: Buffer.alloc(4096, 1) }]).then(() => pass.end())]);
+  const [core] = await Promise.all([
+    readCoreStream(pass),
+    writeCore(pass, Machine.AARCH64, notes, [{ vaddr: 0x10000n, flags: 4, data: Buffer.alloc(4096, 1) }]).then(() => pass.end()),
+  ]);
   t.equal(core.arch, AARCH64);
   t.equal(core.threads[0]!.registers.x0, 0x1000n);
   t.equal(core.threads[0]!.registers.sp, 0x1000n + 31n);

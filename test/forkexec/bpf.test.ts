@@ -40,7 +40,10 @@ t.test('the filter checks the arch first and x32 numbers next', async (t) => {
   t.same(insns[2], { code: Op.LD_W_ABS, jt: 0, jf: 0, k: 0 }, 'load seccomp_data.nr');
   t.same([insns[3]!.code, insns[3]!.k], [Op.JGE_K, 0x40000000], 'x32 bit');
   t.equal(insns.at(-1)!.k, Ret.KILL_PROCESS, 'the foreign-arch verdict');
-  t.notOk(insns.some((i) => i.code === Op.JEQ_K && i.k === 426), 'io_uring_enter is never matched');
+  t.notOk(
+    insns.some((i) => i.code === Op.JEQ_K && i.k === 426),
+    'io_uring_enter is never matched',
+  );
   t.equal(archTable('arm64').name, 'aarch64');
   t.throws(() => archTable('mips'), /no syscall table/);
 });

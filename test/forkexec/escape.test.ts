@@ -9,14 +9,7 @@ import { dmesg, pooled, runLocked, type RunnerResult } from './fixtures/run';
 
 const C_FORK = ['fork', 'vfork', 'posix_spawn', 'clone(SIGCHLD)', 'clone(CLONE_VM)', 'clone(CLONE_VM|CLONE_VFORK)'];
 const C_EXEC = ['execve', 'execveat(memfd, AT_EMPTY_PATH)', 'fexecve', 'int 0x80 execve', 'x32 execve'];
-const JS = [
-  'child_process.spawn',
-  'child_process.exec',
-  'child_process.execFile',
-  'child_process.fork',
-  'child_process.execSync',
-  'child_process.spawnSync',
-];
+const JS = ['child_process.spawn', 'child_process.exec', 'child_process.execFile', 'child_process.fork', 'child_process.execSync', 'child_process.spawnSync'];
 const OFF_MAIN: [string, string][] = [
   ['execve', 'waiter'],
   ['fork', 'waiter'],
@@ -26,10 +19,7 @@ const OFF_MAIN: [string, string][] = [
   ['fork', 'worker'],
   ['child_process.spawnSync', 'worker'],
 ];
-const EVERYTHING: [string, string][] = [
-  ...[...C_FORK, 'clone3', ...C_EXEC, ...JS].map((a): [string, string] => [a, 'main']),
-  ...OFF_MAIN,
-];
+const EVERYTHING: [string, string][] = [...[...C_FORK, 'clone3', ...C_EXEC, ...JS].map((a): [string, string] => [a, 'main']), ...OFF_MAIN];
 
 function checkAllFailWith(t: Test, r: RunnerResult, code: string) {
   t.equal(r.code, 0, `runner exited cleanly (${r.stderr.slice(0, 300)})`);
@@ -80,11 +70,17 @@ for (const order of ['before', 'after'] as const) {
     t.same(execve.argv, ['/nonexistent/hostkit-escape', '--escaped']);
     const mainTid = r.lines[0]!.mainTid;
     t.equal(execve.tid, mainTid, 'the main thread made the first execve');
-    t.ok(r.reports.filter((a) => a.syscall === 'execve').some((a) => a.tid !== mainTid), 'and other threads too, each named');
+    t.ok(
+      r.reports.filter((a) => a.syscall === 'execve').some((a) => a.tid !== mainTid),
+      'and other threads too, each named',
+    );
     t.equal(r.reports.find((a) => a.syscall === 'i386 execve')!.path, '/nonexistent/hostkit-escape', 'i386 pointers are read as 32-bit');
     const clone = r.reports.find((a) => a.syscall === 'clone')!;
     t.equal(clone.flags & 0x10000, 0, 'a refused clone has no CLONE_THREAD');
-    t.ok(r.reports.every((a) => a.allowed === false), 'nothing was allowed');
+    t.ok(
+      r.reports.every((a) => a.allowed === false),
+      'nothing was allowed',
+    );
   });
 }
 
@@ -99,7 +95,10 @@ t.test('report action with exec only: the program child_process asked for is nam
     ],
   });
   t.equal(r.results.get('posix_spawn@main'), 'EPERM', 'a vfork child sharing our memory cannot exec either');
-  t.ok(r.reports.some((a) => a.path === '/bin/true' && a.argv?.[0] === 'true'), 'and its execve is reported with its path');
+  t.ok(
+    r.reports.some((a) => a.path === '/bin/true' && a.argv?.[0] === 'true'),
+    'and its execve is reported with its path',
+  );
   // libuv waits for the forked child's exec and throws its error synchronously.
   t.match(r.results.get('child_process.execFile@main'), /^(threw )?EPERM$/, 'the exec in the forked child failed');
   t.equal(r.results.get('fork@main'), 'escaped', 'fork was not asked for');
@@ -145,8 +144,10 @@ for (const action of ['kill', 'trap'] as const) {
     // libuv takes for a child pid (see README: trap is for programs with their own SIGSYS handler).
     const cases: [string, string][] = action === 'kill' ? [...FATAL, ['child_process.spawn', 'main'], ['child_process.execSync', 'main']] : FATAL;
     const runs = await pooled(
-      cases.map(([attempt, where]) => () =>
-        runLocked({ lock: { fork: true, exec: true, action }, order: where === 'main' ? 'before' : 'after', noCore: true, attempts: [[attempt, where]] }),
+      cases.map(
+        ([attempt, where]) =>
+          () =>
+            runLocked({ lock: { fork: true, exec: true, action }, order: where === 'main' ? 'before' : 'after', noCore: true, attempts: [[attempt, where]] }),
       ),
     );
     runs.forEach((r, i) => {
@@ -163,7 +164,10 @@ for (const action of ['kill', 'trap'] as const) {
 t.test('trap action delivers a catchable SIGSYS (kill does not)', async (t) => {
   const r = await runLocked({ lock: { exec: true, action: 'trap' }, order: 'after', sigsys: true, attempts: [['execve', 'main']] });
   t.equal(r.code, 0, 'the process survived');
-  t.ok(r.lines.some((l) => l.signal === 'SIGSYS'), "process.on('SIGSYS') saw it");
+  t.ok(
+    r.lines.some((l) => l.signal === 'SIGSYS'),
+    "process.on('SIGSYS') saw it",
+  );
   const k = await runLocked({ lock: { exec: true, action: 'kill' }, order: 'after', sigsys: true, noCore: true, attempts: [['execve', 'main']] });
   t.equal(k.signal, 'SIGSYS');
 });

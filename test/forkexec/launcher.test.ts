@@ -65,10 +65,13 @@ t.test('report mode names every refused exec, from the program and its children'
     .filter((l) => l.startsWith('forkexec: refused '))
     .map((l) => JSON.parse(l.slice('forkexec: refused '.length)));
   t.equal(reports.length, 2, r.stderr);
-  t.same(reports.map((a) => [a.syscall, a.path, a.argv]), [
-    ['execve', '/bin/echo', ['echo', 'ESCAPED']],
-    ['execve', '/bin/echo', ['echo', 'ESCAPED']],
-  ]);
+  t.same(
+    reports.map((a) => [a.syscall, a.path, a.argv]),
+    [
+      ['execve', '/bin/echo', ['echo', 'ESCAPED']],
+      ['execve', '/bin/echo', ['echo', 'ESCAPED']],
+    ],
+  );
   const pid = Number(r.stdout[0]!.split(' ')[1]);
   t.equal(reports[0].pid, pid, 'the program itself');
   t.not(reports[1].pid, pid, 'then its posix_spawn child');
@@ -109,7 +112,7 @@ t.test('--exec-allow: Landlock permits exec only beneath the listed paths', asyn
   const script = path.join(dir, 'job.sh');
   fs.writeFileSync(script, '#!/bin/sh\necho job ran\nexec /bin/echo escaped\n', { mode: 0o755 });
   const shebang = await cli(['--no-fork', '--exec-allow', script, '--', script]);
-  t.same(shebang.stdout, ['job ran'], "a #! script runs: its interpreter was added to the allow-list; what it execs was not");
+  t.same(shebang.stdout, ['job ran'], 'a #! script runs: its interpreter was added to the allow-list; what it execs was not');
   t.equal(shebang.code, 126);
   const missing = await cli(['--exec-allow', '/nonexistent/dir', '--', target()]);
   t.equal(missing.code, 127);

@@ -106,7 +106,7 @@ t.test('a second lock adds restrictions and cannot loosen any', async (t) => {
   t.equal(s.filters, 2);
   t.equal(s.locks.length, 2);
   t.equal(s.exec, true);
-  t.equal(s.fork, false, "fork counts as locked only under a denying action");
+  t.equal(s.fork, false, 'fork counts as locked only under a denying action');
 });
 
 t.test("only one 'report' lock: the kernel allows one listener per filter chain", async (t) => {

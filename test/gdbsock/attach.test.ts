@@ -83,7 +83,7 @@ t.test('bad input: garbage, bad checksums, oversized and unknown packets get ans
     'maint packet vCont;q',
     'maint packet qXfer:features:read:nosuch.xml:0,100',
     'monitor help',
-    'maint packet p' + 'f'.repeat(20),
+    `maint packet p${'f'.repeat(20)}`,
     'print 42',
     'detach',
   ]);

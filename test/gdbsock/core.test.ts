@@ -48,10 +48,15 @@ function gdb(args: string[], commands: string[]): Promise<string> {
   for (const c of commands) all.push('-ex', `echo @@@ ${c}\\n`, '-ex', c);
   // One pipe for stdout and stderr, so errors stay next to the command that caused them.
   return new Promise((resolve, reject) => {
-    execFile('/bin/sh', ['-c', 'exec gdb "$@" 2>&1', 'sh', ...all], { encoding: 'utf8', timeout: 60_000, env: cleanEnv(), maxBuffer: 16 << 20 }, (err, stdout) => {
-      if (err && (err as { killed?: boolean }).killed) reject(new Error(`gdb timed out:\n${stdout}`));
-      else resolve(stdout);
-    });
+    execFile(
+      '/bin/sh',
+      ['-c', 'exec gdb "$@" 2>&1', 'sh', ...all],
+      { encoding: 'utf8', timeout: 60_000, env: cleanEnv(), maxBuffer: 16 << 20 },
+      (err, stdout) => {
+        if (err && (err as { killed?: boolean }).killed) reject(new Error(`gdb timed out:\n${stdout}`));
+        else resolve(stdout);
+      },
+    );
   });
 }
 
@@ -84,7 +89,11 @@ function compare(t: Test, ours: string, theirs: string, pid: number, hidden: str
   const a = byCommand(ours, pid);
   const b = byCommand(theirs, pid);
   t.same([...a.keys()], COMMANDS, 'every command ran through gdbsock');
-  const drop = (text: string | undefined) => text?.split('\n').filter((line) => !hidden.includes(line.split(' ')[0]!)).join('\n');
+  const drop = (text: string | undefined) =>
+    text
+      ?.split('\n')
+      .filter((line) => !hidden.includes(line.split(' ')[0]!))
+      .join('\n');
   for (const command of COMMANDS) t.equal(drop(a.get(command)), b.get(command), `same output for '${command}'`);
 }
 
@@ -121,10 +130,25 @@ t.test('a kernel-written core: same output as gdb PROGRAM CORE', async (t) => {
   const vectors = kernel.threads[0]!.vectors!;
   const checks: [string, string][] = [['p/x $xmm1.v2_int64', int64s(vectors.xmm[1]!)]];
   if (vectors.ymm.length) checks.push(['p/x $ymm1.v4_int64', int64s(vectors.ymm[1]!)]);
-  if (vectors.zmm.length) checks.push(['p/x $zmm1.v8_int64', int64s(vectors.zmm[1]!)], ['p/x $zmm31.v8_int64', int64s(vectors.zmm[31]!)], ['p/x $k1', hex(vectors.k[1]!)]);
+  if (vectors.zmm.length)
+    checks.push(['p/x $zmm1.v8_int64', int64s(vectors.zmm[1]!)], ['p/x $zmm31.v8_int64', int64s(vectors.zmm[31]!)], ['p/x $k1', hex(vectors.k[1]!)]);
   if (vectors.pkru !== undefined) checks.push(['p/x $pkru', hex(BigInt(vectors.pkru))]);
-  const printed = byCommand(await remote(core, checks.map(([c]) => c)), pid);
-  for (const [command, value] of checks) t.equal(printed.get(command)?.replace(/^\$\d+ = /, '').trim(), value, `${command} as the kernel's core has it`);
+  const printed = byCommand(
+    await remote(
+      core,
+      checks.map(([c]) => c),
+    ),
+    pid,
+  );
+  for (const [command, value] of checks)
+    t.equal(
+      printed
+        .get(command)
+        ?.replace(/^\$\d+ = /, '')
+        .trim(),
+      value,
+      `${command} as the kernel's core has it`,
+    );
 });
 
 const hex = (v: bigint) => `0x${v.toString(16)}`;
@@ -145,7 +169,11 @@ t.test('read-only: resume, step and writes are refused with a reason gdb shows',
   // gdbsock's stderr is gdb's here, as when gdb runs it through a pipe.
   const out = await remote(core, ['break leaf', 'continue', 'stepi', 'set var counters[1] = 5', 'print counters[1]', 'set var $rax = 1', 'bt 1'], '');
   t.match(out, /Remote failure reply: E\.core file \S+ is read-only: it cannot be resumed or stepped/, 'continue and stepi get the reason');
-  t.match(out, /Cannot access memory at address 0x[0-9a-f]+\n(.|\n)*memory cannot be written|memory cannot be written(.|\n)*Cannot access memory/, 'a memory write fails, and gdbsock says why');
+  t.match(
+    out,
+    /Cannot access memory at address 0x[0-9a-f]+\n(.|\n)*memory cannot be written|memory cannot be written(.|\n)*Cannot access memory/,
+    'a memory write fails, and gdbsock says why',
+  );
   t.match(out, /\$1 = 7/, 'the value is unchanged');
   // gdb 13 quotes the whole reply ('E.core file …'); gdb 16 quotes only the message after E.
   const quoted = gdbMajor() >= 16 ? '' : 'E\\.';
@@ -165,7 +193,10 @@ t.test('a core stored by cored (zstd), by id, over a unix socket', async (t) => 
   fs.writeFileSync(path.join(store, `${id}.json`), JSON.stringify({ exe: binary }));
 
   const socket = path.join(dir, 'core.sock');
-  const server: ChildProcess = spawn(process.execPath, [CLI, '--core', id, '--store', store, '--socket', socket], { stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv() });
+  const server: ChildProcess = spawn(process.execPath, [CLI, '--core', id, '--store', store, '--socket', socket], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: cleanEnv(),
+  });
   t.teardown(() => server.kill('SIGKILL'));
   const exited = once(server, 'exit');
   const line = await new Promise<string>((resolve, reject) => {

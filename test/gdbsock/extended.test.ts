@@ -8,20 +8,24 @@ const binary = fixture('gdbsock');
 t.test('extended-remote: run starts the program again (vRun), catch syscall, monitor', async (t) => {
   const server = await startGdbsock(['--listen', '127.0.0.1:0', '--', binary, 'count', '3']);
   t.teardown(() => server.stop());
-  const out = await runGdb(`target extended-remote ${server.target}`, [
-    'set remote exec-file ' + binary,
-    'break step_me',
-    'run',
-    'print i',
-    'info inferiors',
-    'delete',
-    'catch syscall write',
-    'continue',
-    'print $_siginfo.si_signo',
-    'delete',
-    'continue',
-    'monitor help',
-  ], { file: binary });
+  const out = await runGdb(
+    `target extended-remote ${server.target}`,
+    [
+      `set remote exec-file ${binary}`,
+      'break step_me',
+      'run',
+      'print i',
+      'info inferiors',
+      'delete',
+      'catch syscall write',
+      'continue',
+      'print $_siginfo.si_signo',
+      'delete',
+      'continue',
+      'monitor help',
+    ],
+    { file: binary },
+  );
   t.match(out, /Breakpoint 1, step_me \(i=i@entry=0\)/, 'run stopped at the breakpoint');
   t.match(out, /\$1 = 0/);
   t.match(out, /Catchpoint 2 \(call to syscall write\)/);
@@ -33,14 +37,11 @@ t.test('threads created and exiting while running; breakpoints in new threads', 
   const threads = fixture('threads');
   const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', threads, 'churn', '40']);
   t.teardown(() => server.stop());
-  const out = await runGdb(`target extended-remote ${server.target}`, [
-    'break short_lived if (long)arg == 30',
-    'continue',
-    'print (long)arg',
-    'info threads',
-    'delete',
-    'continue',
-  ], { file: threads });
+  const out = await runGdb(
+    `target extended-remote ${server.target}`,
+    ['break short_lived if (long)arg == 30', 'continue', 'print (long)arg', 'info threads', 'delete', 'continue'],
+    { file: threads },
+  );
   t.match(out, /hit Breakpoint 1, short_lived \(arg=0x1e\)/, 'the condition picked the 31st thread');
   t.match(out, /\$1 = 30/);
   t.match(out, /\* 2 +Thread \d+\.\d+ "threads" short_lived/, 'the new thread is current');

@@ -186,7 +186,10 @@ t.test('attached process (gdbsock PID): catch fork, follow the parent, detach; n
   await new Promise((r) => setTimeout(r, 300));
   t.not(procState(target.pid), 't', 'the parent is not left in a tracing stop');
   const children = fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d) && ppidOf(Number(d)) === target.pid);
-  t.ok(children.every((c) => !['t', 'T'].includes(stateOf(Number(c)))), 'no child is left stopped');
+  t.ok(
+    children.every((c) => !['t', 'T'].includes(stateOf(Number(c)))),
+    'no child is left stopped',
+  );
 });
 
 t.test('target remote (not extended), detach-on-fork off: the session outlives the child', async (t) => {

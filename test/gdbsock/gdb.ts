@@ -127,7 +127,10 @@ export async function rspClient(target: string) {
   let acking = true;
   let wake: (() => void) | undefined;
   let closed = false;
-  socket.on('close', () => ((closed = true), wake?.()));
+  socket.on('close', () => {
+    closed = true;
+    wake?.();
+  });
   socket.on('data', (d: Buffer) => {
     for (const f of decoder.push(d)) {
       if (f.kind !== 'packet') continue;

@@ -205,7 +205,7 @@ t.test('threads: Ctrl-C while another thread range-steps (next) into a blocking 
   await detachedAndRunning(t, out, target, server, "the reader's read was still there to be interrupted");
 });
 
-t.test('after a Ctrl-C, gdb\'s `signal SIGUSR1` reaches the program (an interrupt stop cannot pass one on)', async (t) => {
+t.test("after a Ctrl-C, gdb's `signal SIGUSR1` reaches the program (an interrupt stop cannot pass one on)", async (t) => {
   for (const how of ['continue', 'stepi into read'] as const) {
     const { target, server } = await attachedTo(t, blocker, []);
     const toRead = ['set var armed = 1', 'break *at_syscall', 'continue', 'delete', 'stepi'];
@@ -215,7 +215,11 @@ t.test('after a Ctrl-C, gdb\'s `signal SIGUSR1` reaches the program (an interrup
     gdb.interrupt();
     t.equal(await gdb.exited, 0);
     const out = gdb.output();
-    t.match(out, /Program received signal SIGINT, Interrupt\.[^]*\n\[Inferior 1 \(process \d+\) exited normally\]/, `${how}: the handler ran and the program ended`);
+    t.match(
+      out,
+      /Program received signal SIGINT, Interrupt\.[\s\S]*\n\[Inferior 1 \(process \d+\) exited normally\]/,
+      `${how}: the handler ran and the program ended`,
+    );
     t.equal(await target.nextLine(), how === 'continue' ? 'alive 0' : 'alive -4', `${how}: as SIGUSR1 makes it`);
     t.equal(await server.exited, 0);
   }
@@ -223,7 +227,18 @@ t.test('after a Ctrl-C, gdb\'s `signal SIGUSR1` reaches the program (an interrup
 
 t.test('Ctrl-C while running: $_siginfo is a SIGINT sent by the server, as with gdbserver', async (t) => {
   // Run to reader() first: a Ctrl-C while gdb handles the dynamic loader's stops on the way is lost (in gdb, whatever the server).
-  const commands = ['info inferiors', 'break reader', 'continue', 'delete', 'continue', 'print $_siginfo.si_signo', 'print $_siginfo.si_code', 'print $_siginfo._sifields._kill.si_uid', 'print $_siginfo._sifields._kill.si_pid', 'kill'];
+  const commands = [
+    'info inferiors',
+    'break reader',
+    'continue',
+    'delete',
+    'continue',
+    'print $_siginfo.si_signo',
+    'print $_siginfo.si_code',
+    'print $_siginfo._sifields._kill.si_uid',
+    'print $_siginfo._sifields._kill.si_pid',
+    'kill',
+  ];
   const session = (connect: string) =>
     interruptedSession(connect, commands, async (gdb, pid) => {
       await gdb.printed(/Breakpoint 1, reader/);
@@ -251,7 +266,7 @@ t.test('SIGTERM to gdbsock while a stepi is stuck in a blocking read: detached, 
   t.match(gdb.output(), /Remote connection closed|Remote communication error/, 'gdb saw the server go');
   for (const tid of fs.readdirSync(`/proc/${target.pid}/task`)) t.not(procState(target.pid, Number(tid)), 't', `thread ${tid} not left stopped`);
   process.kill(target.pid, 'SIGUSR1');
-  t.equal(await target.nextLine(), 'alive -4', "no step trap was left to kill it: the read was still there to be interrupted");
+  t.equal(await target.nextLine(), 'alive -4', 'no step trap was left to kill it: the read was still there to be interrupted');
 });
 
 t.test('stepi into a blocking read and Ctrl-C: the same frame and registers as with gdbserver', async (t) => {
@@ -276,7 +291,11 @@ t.test('stepi into a blocking read and Ctrl-C: the same frame and registers as w
   // stepi end there and the SIGINT only at the next resume. gdbsock reports the interrupt at once.
   t.match(ours, /Program received signal SIGINT, Interrupt\./);
   // Stack addresses differ with the environment each server gives the program.
-  const pick = (s: string) => s.split('\n').filter((l) => /^(#\d|rip|rax|orig_rax) /.test(l)).map((l) => l.replace(/0x7fff[0-9a-f]+/g, '0x7fff_'));
+  const pick = (s: string) =>
+    s
+      .split('\n')
+      .filter((l) => /^(#\d|rip|rax|orig_rax) /.test(l))
+      .map((l) => l.replace(/0x7fff[0-9a-f]+/g, '0x7fff_'));
   t.ok(pick(ours).length >= 5, 'gdb printed the frames and registers');
   t.same(pick(ours), pick(theirs), 'same frames and registers as with gdbserver');
   t.match(ours, /rax +0xfffffffffffffe00 +-512/, 'read() was interrupted for a restart (-ERESTARTSYS)');
@@ -313,10 +332,7 @@ for (const kind of ['one thread', 'threads'] as const) {
 
   t.test(`${kind}: SIGKILL from outside while stopped, then continue: terminated`, async (t) => {
     const { target, server } = await attachedTo(t, program, args);
-    const out = await runGdb(
-      `target extended-remote ${server.target}`,
-      [stop, 'continue', `shell kill -9 ${target.pid}`, 'continue', 'info threads'],
-    );
+    const out = await runGdb(`target extended-remote ${server.target}`, [stop, 'continue', `shell kill -9 ${target.pid}`, 'continue', 'info threads']);
     t.match(out, /hit Breakpoint 1|Breakpoint 1, /);
     t.match(out, /Program terminated with signal SIGKILL, Killed\.\nThe program no longer exists\./);
     t.match(out, /No threads\./);

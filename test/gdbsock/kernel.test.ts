@@ -45,7 +45,9 @@ function writeKcore(file: string): void {
   let offset = Math.ceil((noteOffset + notes.length) / PAGE) * PAGE;
   const headers = [encodeProgramHeader({ type: 4, flags: 0, offset: noteOffset, vaddr: 0n, paddr: 0n, filesz: notes.length, memsz: 0n, align: 4n })];
   for (const s of segments) {
-    headers.push(encodeProgramHeader({ type: 1, flags: 7, offset, vaddr: s.vaddr, paddr: 0n, filesz: s.bytes.length, memsz: BigInt(s.bytes.length), align: BigInt(PAGE) }));
+    headers.push(
+      encodeProgramHeader({ type: 1, flags: 7, offset, vaddr: s.vaddr, paddr: 0n, filesz: s.bytes.length, memsz: BigInt(s.bytes.length), align: BigInt(PAGE) }),
+    );
     offset += s.bytes.length;
   }
   const head = Buffer.concat([encodeElfHeader({ machine: 62, phnum }), ...headers, notes]);
@@ -74,10 +76,15 @@ function gdb(commands: string[]): Promise<string> {
   args.push('-ex', `target remote | ${process.execPath} ${CLI} --stdio 0 --kcore ${kcore} --kallsyms ${kallsyms}`);
   for (const c of commands) args.push('-ex', c);
   return new Promise((resolve, reject) => {
-    execFile('/bin/sh', ['-c', 'exec gdb "$@" 2>&1', 'sh', ...args], { encoding: 'utf8', timeout: 60_000, env: cleanEnv(), maxBuffer: 16 << 20 }, (err, stdout) => {
-      if (err && (err as { killed?: boolean }).killed) reject(new Error(`gdb timed out:\n${stdout}`));
-      else resolve(stdout);
-    });
+    execFile(
+      '/bin/sh',
+      ['-c', 'exec gdb "$@" 2>&1', 'sh', ...args],
+      { encoding: 'utf8', timeout: 60_000, env: cleanEnv(), maxBuffer: 16 << 20 },
+      (err, stdout) => {
+        if (err && (err as { killed?: boolean }).killed) reject(new Error(`gdb timed out:\n${stdout}`));
+        else resolve(stdout);
+      },
+    );
   });
 }
 

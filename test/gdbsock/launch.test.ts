@@ -33,7 +33,7 @@ t.test('launch over TCP: break, continue, bt, registers, stepi, next, finish, ki
   t.match(out, /\$2 = 1/, 'the second continue hit the breakpoint again');
   t.match(out, /rip +0x40[0-9a-f]+ +0x40[0-9a-f]+ <step_me\+\d+>/, 'stepi moved one instruction');
   t.match(out, /0x[0-9a-f]+ in main \(argc=.*\n\d+\s+for \(long i = 0/, 'finish returned to main');
-  t.match(out, /Breakpoint 1, step_me \(i=i@entry=2\)[^]*\n\d+\s+watched = i;\n\$3 = 1/, 'next ran to the next line');
+  t.match(out, /Breakpoint 1, step_me \(i=i@entry=2\)[\s\S]*\n\d+\s+watched = i;\n\$3 = 1/, 'next ran to the next line');
   t.match(out, /\[Inferior 1 \(process \d+\) killed\]/);
   t.equal(await server.exited, 0, 'gdbsock --once exits after the session');
 });
@@ -98,7 +98,17 @@ t.test('range stepping with next over a loop, compared with gdbserver', async (t
 });
 
 t.test('info sharedlibrary, registers and a memory dump match gdbserver (libraries-svr4, target.xml, m)', async (t) => {
-  const commands = ['break step_me', 'continue', 'info sharedlibrary', 'info registers rip eflags cs ss', 'p/x $mxcsr', 'p $fctrl', 'x/4gx &total', 'p $_exitcode', 'kill'];
+  const commands = [
+    'break step_me',
+    'continue',
+    'info sharedlibrary',
+    'info registers rip eflags cs ss',
+    'p/x $mxcsr',
+    'p $fctrl',
+    'x/4gx &total',
+    'p $_exitcode',
+    'kill',
+  ];
   const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', binary, 'count', '4']);
   t.teardown(() => server.stop());
   const ours = await runGdb(`target extended-remote ${server.target}`, commands);

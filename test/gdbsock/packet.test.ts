@@ -1,15 +1,7 @@
 import { PassThrough } from 'node:stream';
 import t from 'tap';
 import { Connection } from '../../lib/gdbsock/connection';
-import {
-  PacketDecoder,
-  checksum,
-  escapeBinary,
-  frame,
-  runLengthDecode,
-  runLengthEncode,
-  unescapeBinary,
-} from '../../lib/gdbsock/packet';
+import { PacketDecoder, checksum, escapeBinary, frame, runLengthDecode, runLengthEncode, unescapeBinary } from '../../lib/gdbsock/packet';
 import { gdbCrc32, parseAddress, parseAddressIn, parseHex, parseHexIn, parseThreadId } from '../../lib/gdbsock/wire';
 
 const bytes = (s: string) => Buffer.from(s, 'latin1');
@@ -21,7 +13,11 @@ t.test('framing and checksums', async (t) => {
   t.same([...decoder.push(bytes('+$qC#b4'))], [{ kind: 'ack' }, { kind: 'packet', payload: bytes('qC') }]);
   t.same([...decoder.push(bytes('$qC#00'))], [{ kind: 'bad-checksum', expected: 0, got: 0xb4 }]);
   t.same([...decoder.push(Buffer.from([3]))], [{ kind: 'interrupt' }], '0x03 outside a packet is Ctrl-C');
-  t.same([...decoder.push(bytes('$q')), ...decoder.push(bytes('C#b')), ...decoder.push(bytes('4'))], [{ kind: 'packet', payload: bytes('qC') }], 'split across chunks');
+  t.same(
+    [...decoder.push(bytes('$q')), ...decoder.push(bytes('C#b')), ...decoder.push(bytes('4'))],
+    [{ kind: 'packet', payload: bytes('qC') }],
+    'split across chunks',
+  );
   const big = `$${'a'.repeat(150)}#00`;
   t.same([...decoder.push(bytes(big))], [{ kind: 'oversized', length: 150 }]);
   t.same([...decoder.push(bytes('junk$qC#b4'))], [{ kind: 'packet', payload: bytes('qC') }], 'garbage between packets is skipped');

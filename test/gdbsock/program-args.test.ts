@@ -46,6 +46,7 @@ const HOSTILE = [
   '~',
   '~root',
   '$HOME',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: the text a shell would expand, passed untouched
   '${HOME}',
   '$0',
   '',
@@ -71,7 +72,7 @@ const TRAPS = ['dollar-paren', 'backtick', 'semicolon', 'pipe', 'and'];
 /** What showargs prints for `args`, byte for byte. */
 function expected(args: readonly (string | Buffer)[]): Buffer {
   const lines = [Buffer.from(`argc=${args.length + 1}\n`)];
-  args.forEach((a, i) => lines.push(Buffer.from(`arg${i + 1}=`), Buffer.from(a), Buffer.from('\n')));
+  for (const [i, a] of args.entries()) lines.push(Buffer.from(`arg${i + 1}=`), Buffer.from(a), Buffer.from('\n'));
   return Buffer.concat(lines);
 }
 
@@ -91,7 +92,11 @@ function capture(server: Gdbsock): () => Promise<Buffer> {
 }
 
 function noTrapsSprung(t: Test): void {
-  t.same(TRAPS.filter((name) => fs.existsSync(path.join(work, name))), [], 'no shell ran the $(...), `...`, ; | && in the arguments');
+  t.same(
+    TRAPS.filter((name) => fs.existsSync(path.join(work, name))),
+    [],
+    'no shell ran the $(...), `...`, ; | && in the arguments',
+  );
 }
 
 /** A copy of showargs at a path full of shell syntax. */
@@ -124,7 +129,7 @@ t.test('gdbsock -- PROGRAM ARGS: the program gets ARGS exactly, no shell', async
   noTrapsSprung(t);
 });
 
-t.test('gdbsock --stdio -- PROGRAM ARGS (under gdb\'s `target remote |`): the same argv', async (t) => {
+t.test("gdbsock --stdio -- PROGRAM ARGS (under gdb's `target remote |`): the same argv", async (t) => {
   // gdb hands the pipe command to /bin/sh, which takes the single quotes off; gdbsock then execs the words as they are.
   // The program's stdout is gdbsock's stderr under --stdio (stdout is the protocol), which goes to a file here.
   const log = path.join(work, 'stdio.log');
@@ -279,7 +284,7 @@ t.test('gdbsock -- PROGRAM ARGS: a path and arguments that are not UTF-8 reach t
 for (const withShell of [false, true]) {
   t.test(`vRun, startup-with-shell ${withShell ? 'on' : 'off'}: a path and arguments that are not UTF-8, byte for byte`, async (t) => {
     const out = await vRun(t, notUtf8Program(t), NOT_UTF8, withShell);
-    t.same([...out], [...expected(NOT_UTF8)], withShell ? 'through the shell\'s quoting too' : 'exec\'d as they are');
+    t.same([...out], [...expected(NOT_UTF8)], withShell ? "through the shell's quoting too" : "exec'd as they are");
   });
 }
 

@@ -11,9 +11,29 @@ t.test('each packet family becomes its typed request', async (t) => {
   t.same(parse(p, 'm7ffff7dd0000,40'), { kind: 'readMemory', addr: 0x7ffff7dd0000n, length: 0x40 });
   t.same(parse(p, 'Z0,401136,1'), { kind: 'breakpoint', insert: true, type: 'software', addr: 0x401136n, length: 1, conditions: undefined });
   t.same(parse(p, 'z2,601040,8'), { kind: 'breakpoint', insert: false, type: 'write', addr: 0x601040n, length: 8, conditions: undefined });
-  t.same(parse(p, 'Z0,401136,1;X2,2201'), { kind: 'breakpoint', insert: true, type: 'software', addr: 0x401136n, length: 1, conditions: [Buffer.from([0x22, 0x01])] });
-  t.same(parse(p, 'vCont;s:p7.8;c'), { kind: 'vCont', actions: [{ type: 'step', signal: 0, tid: 8 }, { type: 'continue', signal: 0 }] });
-  t.same(parse(p, 'qXfer:features:read:target.xml:0,fff'), { kind: 'qXfer', object: 'features', annex: 'target.xml', pid: undefined, offset: 0, length: 0xfff });
+  t.same(parse(p, 'Z0,401136,1;X2,2201'), {
+    kind: 'breakpoint',
+    insert: true,
+    type: 'software',
+    addr: 0x401136n,
+    length: 1,
+    conditions: [Buffer.from([0x22, 0x01])],
+  });
+  t.same(parse(p, 'vCont;s:p7.8;c'), {
+    kind: 'vCont',
+    actions: [
+      { type: 'step', signal: 0, tid: 8 },
+      { type: 'continue', signal: 0 },
+    ],
+  });
+  t.same(parse(p, 'qXfer:features:read:target.xml:0,fff'), {
+    kind: 'qXfer',
+    object: 'features',
+    annex: 'target.xml',
+    pid: undefined,
+    offset: 0,
+    length: 0xfff,
+  });
   t.same(parse(p, 'qXfer:exec-file:read:1f:10,20'), { kind: 'qXfer', object: 'exec-file', annex: '1f', pid: 0x1f, offset: 0x10, length: 0x20 });
   t.same(parse(p, 'Hgp7.-1'), { kind: 'selectThread', op: 'g', pid: 7, tid: -1 });
   t.same(parse(p, 'D;1f'), { kind: 'detach', pid: 0x1f });
@@ -25,7 +45,8 @@ t.test('each packet family becomes its typed request', async (t) => {
 
 t.test('what the server does not know is unknown, what it cannot parse is malformed', async (t) => {
   const p = new RequestParser();
-  for (const s of ['vMustReplyEmpty', 'qOffsets', 'Hx1', 'Z9,1,1', 'Z10,1,1', 'qXfer:foo:write::0:', 'QFoo:1', 'j']) t.same(parse(p, s), { kind: 'unknown' }, s);
+  for (const s of ['vMustReplyEmpty', 'qOffsets', 'Hx1', 'Z9,1,1', 'Z10,1,1', 'qXfer:foo:write::0:', 'QFoo:1', 'j'])
+    t.same(parse(p, s), { kind: 'unknown' }, s);
   for (const s of ['mzz,1', 'm10', 'Z0,401136', 'vCont;q', 'vCont;', 'C99', 'M10,2:00', 'qXfer:auxv:read::x,1']) t.equal(parse(p, s).kind, 'malformed', s);
   t.match(parse(p, 'mzz,1'), { kind: 'malformed', packet: "packet 'mzz,1'", reason: /bad address/ });
 });

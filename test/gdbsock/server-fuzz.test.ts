@@ -121,7 +121,41 @@ t.test('fuzz: 3000 hostile packets, one reply each, no throw', async (t) => {
     seed = (seed * 1103515245 + 12345) & 0x7fffffff;
     return seed % n;
   };
-  const prefixes = ['m', 'M', 'X', 'g', 'G', 'p', 'P', 'Z0,', 'z1,', 'H', 'T', 'qXfer:', 'qXfer:features:read:', 'qXfer:siginfo:write::', 'vCont;', 'vFile:fstat:', 'vFile:pread:', 'vFile:close:', 'vFile:setfs:', 'qRcmd,', 'qCRC:', 'qSearch:memory:', 'QPassSignals:', 'QCatchSyscalls:1;', 'QEnvironmentHexEncoded:', 'qSupported:', 'vRun;', 'vAttach;', 'c', 'C', 'S', 'Hg', 'qC'];
+  const prefixes = [
+    'm',
+    'M',
+    'X',
+    'g',
+    'G',
+    'p',
+    'P',
+    'Z0,',
+    'z1,',
+    'H',
+    'T',
+    'qXfer:',
+    'qXfer:features:read:',
+    'qXfer:siginfo:write::',
+    'vCont;',
+    'vFile:fstat:',
+    'vFile:pread:',
+    'vFile:close:',
+    'vFile:setfs:',
+    'qRcmd,',
+    'qCRC:',
+    'qSearch:memory:',
+    'QPassSignals:',
+    'QCatchSyscalls:1;',
+    'QEnvironmentHexEncoded:',
+    'qSupported:',
+    'vRun;',
+    'vAttach;',
+    'c',
+    'C',
+    'S',
+    'Hg',
+    'qC',
+  ];
   // No vFile:open/pwrite/unlink here: those touch real files.
   const alphabet = '0123456789abcdefABCDEF,:;.-=p}xX\u00ff\u0000';
   let missing = 0;

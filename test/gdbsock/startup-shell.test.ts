@@ -35,7 +35,10 @@ t.test('startup-with-shell on: through $SHELL, the program gets what it gets und
   const { shell, log } = loggingShell(t);
   const saved = process.env.SHELL;
   process.env.SHELL = shell; // gdbsock's environment, as gdbserver's own $SHELL is what it uses
-  t.teardown(() => (saved === undefined ? delete process.env.SHELL : (process.env.SHELL = saved)));
+  t.teardown(() => {
+    if (saved === undefined) delete process.env.SHELL;
+    else process.env.SHELL = saved;
+  });
   const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', showargs]);
   t.teardown(() => server.stop());
   let ours = '';
@@ -43,7 +46,7 @@ t.test('startup-with-shell on: through $SHELL, the program gets what it gets und
   const commands = ['catch exec', 'break main', `run ${SHELL_ARGS}`, 'info inferiors', 'continue'];
   const gdbOut = await runGdb(`target extended-remote ${server.target}`, commands, { file: showargs });
   t.match(gdbOut, /\[Inferior 1 \(process \d+\) exited normally\]/);
-  t.notMatch(gdbOut, /Catchpoint 1 \(exec'd/, 'the shell\'s exec of the program is not an exec gdb sees: the run stops at the program');
+  t.notMatch(gdbOut, /Catchpoint 1 \(exec'd/, "the shell's exec of the program is not an exec gdb sees: the run stops at the program");
   t.match(gdbOut, /\* 1 +process \d+ .*showargs/, 'the first stop is the program itself');
   t.match(fs.readFileSync(log, 'utf8'), /^-c exec .*showargs /m, '$SHELL -c exec PROGRAM ARGS');
 
@@ -58,7 +61,10 @@ t.test('startup-with-shell off: exec directly, arguments as gdb split them; disa
   const { shell, log } = loggingShell(t);
   const saved = process.env.SHELL;
   process.env.SHELL = shell;
-  t.teardown(() => (saved === undefined ? delete process.env.SHELL : (process.env.SHELL = saved)));
+  t.teardown(() => {
+    if (saved === undefined) delete process.env.SHELL;
+    else process.env.SHELL = saved;
+  });
   const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', showargs]);
   t.teardown(() => server.stop());
   let ours = '';
@@ -71,11 +77,7 @@ t.test('startup-with-shell off: exec directly, arguments as gdb split them; disa
 t.test('startup-with-shell on with disable-randomization: the stack is where it was last run', async (t) => {
   const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', showargs]);
   t.teardown(() => server.stop());
-  const out = await runGdb(
-    `target extended-remote ${server.target}`,
-    ['break main', 'run same', 'print $sp', 'run same', 'print $sp'],
-    { file: showargs },
-  );
+  const out = await runGdb(`target extended-remote ${server.target}`, ['break main', 'run same', 'print $sp', 'run same', 'print $sp'], { file: showargs });
   const sps = [...out.matchAll(/^\$\d+ = \(void \*\) (0x[0-9a-f]+)/gm)].map((m) => m[1]);
   t.equal(sps.length, 2, 'both runs stopped at main');
   t.equal(sps[0], sps[1], 'same stack address: setarch -R held through the shell');
@@ -87,5 +89,5 @@ t.test('the shell word for each argument reads back as the argument exactly', as
   const [shell, flag, command] = shellCommand(showargs, args, '/bin/sh');
   t.equal(shell, '/bin/sh');
   const out = execFileSync(shell!, [flag!, command!], { encoding: 'utf8' });
-  t.equal(out, [`argc=${args.length + 1}`, ...args.map((a, i) => `arg${i + 1}=${a}`)].join('\n') + '\n');
+  t.equal(out, `${[`argc=${args.length + 1}`, ...args.map((a, i) => `arg${i + 1}=${a}`)].join('\n')}\n`);
 });

@@ -171,8 +171,16 @@ for (const f of FIXTURES) {
       t.match(ours.hit, /^T05swbreak:;/);
       const transcript = ours.after.map(([p, r]) => `${p} -> ${r.slice(0, 40)}`).join('\n');
       t.equal(ours.after.find(([p]) => p.startsWith('vCont'))![1], `X09;process:${ours.pid.toString(16)}`, `the step's reply is the end:\n${transcript}`);
-      t.same(ours.after.filter(([, r]) => r.startsWith('w')), [], 'no thread exit stands in for it');
-      t.same(ours.after.filter(([, r]) => isError(r)), [], 'nothing answered with an error');
+      t.same(
+        ours.after.filter(([, r]) => r.startsWith('w')),
+        [],
+        'no thread exit stands in for it',
+      );
+      t.same(
+        ours.after.filter(([, r]) => isError(r)),
+        [],
+        'nothing answered with an error',
+      );
       if (settled) {
         const threadsListed = ours.after.find(([p]) => p === 'qfThreadInfo')![1];
         t.match(threadsListed, new RegExp(`^m.*p${ours.pid.toString(16)}\\.`), 'its threads are still listed until gdb hears of the end');
@@ -210,8 +218,15 @@ t.test('churning threads: a w reported, then SIGKILL: packets naming its threads
     g: await s.ask('g'),
     end: await s.ask('vCont;c'),
   };
-  const transcript = s.log.slice(afterW).map(([p, r]) => `${p} -> ${r.slice(0, 40)}`).join('\n');
-  t.same(s.log.slice(afterW).filter(([, r]) => isError(r)), [], `nothing answered with an error:\n${transcript}`);
+  const transcript = s.log
+    .slice(afterW)
+    .map(([p, r]) => `${p} -> ${r.slice(0, 40)}`)
+    .join('\n');
+  t.same(
+    s.log.slice(afterW).filter(([, r]) => isError(r)),
+    [],
+    `nothing answered with an error:\n${transcript}`,
+  );
   t.match(answers.qfThreadInfo, new RegExp(`^m(.*,)?${leader}(,|$)`), 'the leader is still listed');
   t.equal(answers.T, 'OK', 'and alive for T');
   t.equal(answers.Hg, 'OK');
@@ -231,7 +246,9 @@ for (const then of ['stepi', 'continue']) {
     t.teardown(() => target.kill());
     const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', String(target.pid)]);
     t.teardown(() => server.stop());
-    const out = await runGdb(`target extended-remote ${server.target}`, ['break usleep', 'continue', `shell kill -9 ${target.pid}`, then, 'info threads'], { timeout: 60000 });
+    const out = await runGdb(`target extended-remote ${server.target}`, ['break usleep', 'continue', `shell kill -9 ${target.pid}`, then, 'info threads'], {
+      timeout: 60000,
+    });
     t.match(out, /hit Breakpoint 1, .*usleep/);
     t.match(out, /Program terminated with signal SIGKILL, Killed\.\nThe program no longer exists\./);
     t.match(out, /No threads\./);

@@ -37,7 +37,10 @@ t.test('QThreadEvents:1: a create stop per new thread, a w reply per exit, then 
   t.equal(end, `W00;process:${pid}`, 'the process end names the process');
   t.equal(created.size, 12, 'every thread (3 rounds of 4) was a create stop');
   t.same([...exited].sort(), [...created].sort(), 'and each of them a w reply');
-  t.ok([...created].every((id) => id.startsWith(`p${pid}.`)), 'multiprocess thread ids');
+  t.ok(
+    [...created].every((id) => id.startsWith(`p${pid}.`)),
+    'multiprocess thread ids',
+  );
 });
 
 t.test('QThreadEvents:0 (the default): threads pass silently', async (t) => {

@@ -70,7 +70,18 @@ t.test('every H form gets OK or an error; g reads the thread Hg chose', async (t
   t.equal(await g(), BREAK, 'g reads the thread at the breakpoint once Hg chose it');
   t.equal(await c.ask(`Hgp${p}.${hex(pid)}`), 'OK', 'Hgp PID.TID');
   t.equal(await g(), mainRip, 'and back to the main thread');
-  t.equal(await c.ask(`p10`), Buffer.from(BigInt.asUintN(64, mainRip as bigint).toString(16).padStart(16, '0'), 'hex').reverse().toString('hex'), 'p reads the same thread as g');
+  t.equal(
+    await c.ask(`p10`),
+    Buffer.from(
+      BigInt.asUintN(64, mainRip as bigint)
+        .toString(16)
+        .padStart(16, '0'),
+      'hex',
+    )
+      .reverse()
+      .toString('hex'),
+    'p reads the same thread as g',
+  );
   t.equal(await c.ask('qC'), `QCp${p}.${hex(pid)}`, 'qC names it');
 
   // Any thread, all threads.
@@ -84,7 +95,17 @@ t.test('every H form gets OK or an error; g reads the thread Hg chose', async (t
   // A thread that is gone, a process not debugged here: errors, and the selection stays as it was.
   t.equal(await c.ask(`Hg${hex(live)}`), 'OK');
   const otherPid = hex(process.pid); // alive, but not ours
-  for (const bad of [`Hg${hex(dead)}`, `Hgp${p}.${hex(dead)}`, `Hc${hex(dead)}`, `Hg${otherPid}`, `Hgp${otherPid}.${hex(live)}`, `Hgp${otherPid}.0`, `Hgp${otherPid}.-1`, `Hgp${otherPid}.${otherPid}`, `Hgp${p}.${otherPid}`]) {
+  for (const bad of [
+    `Hg${hex(dead)}`,
+    `Hgp${p}.${hex(dead)}`,
+    `Hc${hex(dead)}`,
+    `Hg${otherPid}`,
+    `Hgp${otherPid}.${hex(live)}`,
+    `Hgp${otherPid}.0`,
+    `Hgp${otherPid}.-1`,
+    `Hgp${otherPid}.${otherPid}`,
+    `Hgp${p}.${otherPid}`,
+  ]) {
     t.match(await c.ask(bad), /^E/, `${bad}: an error`);
   }
   t.equal(await g(), BREAK, 'refused H packets left the general thread alone');
@@ -125,7 +146,7 @@ t.test('every H form gets OK or an error; g reads the thread Hg chose', async (t
   t.match(await c.ask(`vKill;${p}`), /^(OK|X09)/);
 });
 
-t.test('after a stop the general thread is the stop\'s thread, whatever Hg chose before', async (t) => {
+t.test("after a stop the general thread is the stop's thread, whatever Hg chose before", async (t) => {
   const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', threads, 'churn', '3']);
   t.teardown(() => server.stop());
   const c = await rspClient(server.target);
@@ -149,7 +170,7 @@ t.test('after a stop the general thread is the stop\'s thread, whatever Hg chose
   t.equal(await c.ask(`Hgp${p}.${hex(first)}`), 'OK', 'gdb chooses the short-lived thread');
   const second = threadOf(await c.ask('vCont;c'));
   t.not(second, first, 'the next stop is in the next thread; the chosen one is gone');
-  t.equal(ripOf(await c.ask('g')), BREAK, 'g reads the new stop\'s thread, not an error for the dead one');
+  t.equal(ripOf(await c.ask('g')), BREAK, "g reads the new stop's thread, not an error for the dead one");
   t.equal(await c.ask('qC'), `QCp${p}.${hex(second)}`);
   t.match(await c.ask(`vKill;${p}`), /^(OK|X09)/);
 });
@@ -172,10 +193,42 @@ async function anchoredAnswers(target: string): Promise<string[]> {
       });
     const out = [`the step stops in ${roles(`p${hex(pid)}.${hex(threadOf(stepped))}`)}`];
     const templates = [
-      'g', 'HgMAIN', 'g', 'HgLIVE', 'g', 'HgpPID.MAIN', 'g', 'HgpPID.LIVE', 'g', 'Hg0', 'Hc0', 'HcLIVE', 'HgpPID.0', 'HgMAIN',
-      'HgDEAD', 'g', 'HgpPID.DEAD', 'HcDEAD', 'HgOTHER', 'HgpOTHER.LIVE', 'HgpOTHER.0', 'g', 'Hx1', 'qC',
+      'g',
+      'HgMAIN',
+      'g',
+      'HgLIVE',
+      'g',
+      'HgpPID.MAIN',
+      'g',
+      'HgpPID.LIVE',
+      'g',
+      'Hg0',
+      'Hc0',
+      'HcLIVE',
+      'HgpPID.0',
+      'HgMAIN',
+      'HgDEAD',
+      'g',
+      'HgpPID.DEAD',
+      'HcDEAD',
+      'HgOTHER',
+      'HgpOTHER.LIVE',
+      'HgpOTHER.0',
+      'g',
+      'Hx1',
+      'qC',
       // T (is the thread alive), which takes the same thread-ids.
-      'TLIVE', 'TpPID.LIVE', 'TMAIN', 'TDEAD', 'TpPID.DEAD', 'TOTHER', 'TpOTHER.LIVE', 'T0', 'T-1', 'TpPID.0', 'Tzz',
+      'TLIVE',
+      'TpPID.LIVE',
+      'TMAIN',
+      'TDEAD',
+      'TpPID.DEAD',
+      'TOTHER',
+      'TpOTHER.LIVE',
+      'T0',
+      'T-1',
+      'TpPID.0',
+      'Tzz',
     ];
     for (const template of templates) {
       const reply = await c.ask(render(template));
@@ -203,15 +256,27 @@ t.test('the same answers as gdbserver where the manual leaves no choice', async 
   // manual; and it takes Hgzz for Hg0 where we refuse a malformed id.
 });
 
-t.test('gdb switching threads reads each thread\'s registers, as with gdbserver', async (t) => {
+t.test("gdb switching threads reads each thread's registers, as with gdbserver", async (t) => {
   // Flushing gdb's register cache after each switch makes it ask again (Hg, then g).
   const flush = 'maintenance flush register-cache';
   const commands = [
-    'break short_lived', 'continue', 'continue',
-    'thread 1', flush, 'p $pc == short_lived',
-    'thread 3', flush, 'p $pc == short_lived', 'p $rdi',
-    'thread 1', flush, 'p $rdi == 1',
-    'thread 3', 'stepi', 'p $pc', 'p $rdi',
+    'break short_lived',
+    'continue',
+    'continue',
+    'thread 1',
+    flush,
+    'p $pc == short_lived',
+    'thread 3',
+    flush,
+    'p $pc == short_lived',
+    'p $rdi',
+    'thread 1',
+    flush,
+    'p $rdi == 1',
+    'thread 3',
+    'stepi',
+    'p $pc',
+    'p $rdi',
     'kill',
   ];
   const values = (out: string) => out.split('\n').filter((l) => /^\$\d+ = /.test(l));
@@ -223,7 +288,7 @@ t.test('gdb switching threads reads each thread\'s registers, as with gdbserver'
   t.equal(main, '$1 = 0', 'thread 1 is not at the breakpoint');
   t.equal(atBreak, '$2 = 1', 'thread 3 is');
   t.equal(arg, '$3 = 1', 'with its own argument in rdi');
-  t.equal(mainArg, '$4 = 0', 'which is not thread 1\'s rdi');
+  t.equal(mainArg, '$4 = 0', "which is not thread 1's rdi");
   t.match(afterStep, /^\$5 = .* <short_lived\+[1-9]\d*>$/, 'stepi moved thread 3');
   t.equal(argAfterStep, '$6 = 1', 'and g after the step read thread 3');
   const anchor = await startGdbserver([threads, 'churn', '3']);
@@ -245,8 +310,24 @@ async function forkAnswers(target: string): Promise<string[]> {
     const roles = (reply: string) => reply.replaceAll(`p${parent}.${parent}`, 'pPARENT.PARENT').replaceAll(`p${child}.${child}`, 'pCHILD.CHILD');
     const out: string[] = [];
     const templates = [
-      'HgpCHILD.0', 'qC', 'HgpCHILD.PARENT', 'HgpPARENT.CHILD', 'qC', 'HgpCHILD.CHILD', 'qC', 'TpCHILD.CHILD', 'TpPARENT.CHILD',
-      'HgpPARENT.0', 'qC', 'D;CHILD', 'HgpCHILD.0', 'HgpCHILD.CHILD', 'TpCHILD.CHILD', 'qC', 'HgpPARENT.PARENT', 'qC',
+      'HgpCHILD.0',
+      'qC',
+      'HgpCHILD.PARENT',
+      'HgpPARENT.CHILD',
+      'qC',
+      'HgpCHILD.CHILD',
+      'qC',
+      'TpCHILD.CHILD',
+      'TpPARENT.CHILD',
+      'HgpPARENT.0',
+      'qC',
+      'D;CHILD',
+      'HgpCHILD.0',
+      'HgpCHILD.CHILD',
+      'TpCHILD.CHILD',
+      'qC',
+      'HgpPARENT.PARENT',
+      'qC',
     ];
     for (const template of templates) {
       const reply = await c.ask(template.replaceAll('PARENT', parent).replaceAll('CHILD', child));
@@ -265,10 +346,24 @@ t.test('with a fork kept, pPID.TID must name a thread of PID; a detached child i
   t.teardown(() => server.stop());
   const ours = await forkAnswers(server.target);
   t.same(ours, [
-    'HgpCHILD.0 -> OK', 'qC -> QCpCHILD.CHILD', 'HgpCHILD.PARENT -> E01', 'HgpPARENT.CHILD -> E01', 'qC -> QCpCHILD.CHILD',
-    'HgpCHILD.CHILD -> OK', 'qC -> QCpCHILD.CHILD', 'TpCHILD.CHILD -> OK', 'TpPARENT.CHILD -> E01',
-    'HgpPARENT.0 -> OK', 'qC -> QCpPARENT.PARENT', 'D;CHILD -> OK', 'HgpCHILD.0 -> E01', 'HgpCHILD.CHILD -> E01', 'TpCHILD.CHILD -> E01',
-    'qC -> QCpPARENT.PARENT', 'HgpPARENT.PARENT -> OK', 'qC -> QCpPARENT.PARENT',
+    'HgpCHILD.0 -> OK',
+    'qC -> QCpCHILD.CHILD',
+    'HgpCHILD.PARENT -> E01',
+    'HgpPARENT.CHILD -> E01',
+    'qC -> QCpCHILD.CHILD',
+    'HgpCHILD.CHILD -> OK',
+    'qC -> QCpCHILD.CHILD',
+    'TpCHILD.CHILD -> OK',
+    'TpPARENT.CHILD -> E01',
+    'HgpPARENT.0 -> OK',
+    'qC -> QCpPARENT.PARENT',
+    'D;CHILD -> OK',
+    'HgpCHILD.0 -> E01',
+    'HgpCHILD.CHILD -> E01',
+    'TpCHILD.CHILD -> E01',
+    'qC -> QCpPARENT.PARENT',
+    'HgpPARENT.PARENT -> OK',
+    'qC -> QCpPARENT.PARENT',
   ]);
   const anchor = await startGdbserver([forker]);
   t.same(ours, await forkAnswers(anchor.target), 'the same answers as gdbserver');

@@ -89,7 +89,13 @@ function assertPrinted(t: Test, output: string, list: Check[], oracle: string): 
   for (const { command, expect } of list) {
     const marker = `@@@ ${command}\n`;
     const at = output.indexOf(marker);
-    const line = at < 0 ? undefined : output.slice(at + marker.length).split('\n')[0]!.replace(/^\$\d+ = /, '');
+    const line =
+      at < 0
+        ? undefined
+        : output
+            .slice(at + marker.length)
+            .split('\n')[0]!
+            .replace(/^\$\d+ = /, '');
     t.equal(line, expect, `${command} (${oracle})`);
   }
 }
@@ -112,7 +118,9 @@ t.test('the fixture and hostkit agree on what this CPU has', async (t) => {
   t.equal(await target.nextLine(), expected, 'CPUID and XGETBV in the fixture say what hostXsaveLayout says');
   t.ok(cpu, 'this x86-64 CPU has XSAVE');
   t.equal(cpu!.source, 'cpuid');
-  t.comment(`XCR0 ${hex(cpu!.xcr0)}: ${cpu!.components.map((c) => `${c.feature}@${hex(BigInt(c.offset))}`).join(' ')}${avx512 ? '' : ' (no AVX-512 here: its registers are checked absent, and present through the rewritten cores below)'}`);
+  t.comment(
+    `XCR0 ${hex(cpu!.xcr0)}: ${cpu!.components.map((c) => `${c.feature}@${hex(BigInt(c.offset))}`).join(' ')}${avx512 ? '' : ' (no AVX-512 here: its registers are checked absent, and present through the rewritten cores below)'}`,
+  );
 });
 
 t.test('attached: gdb prints what the program loaded, and a register gdb writes is what the program then holds', async (t) => {
@@ -120,7 +128,11 @@ t.test('attached: gdb prints what the program loaded, and a register gdb writes 
   t.teardown(target.kill);
   const server = await startGdbsock(['--once', String(target.pid)]);
   t.teardown(server.stop);
-  const write = avx512 ? 'set $zmm7.v8_int64[7] = 0x1122334455667788' : avx ? 'set $ymm7.v4_int64[3] = 0x1122334455667788' : 'set $xmm7.v2_int64[1] = 0x1122334455667788';
+  const write = avx512
+    ? 'set $zmm7.v8_int64[7] = 0x1122334455667788'
+    : avx
+      ? 'set $ymm7.v4_int64[3] = 0x1122334455667788'
+      : 'set $xmm7.v2_int64[1] = 0x1122334455667788';
   const writes = [write, ...(avx512 ? ['set $k3 = 0x5aa5'] : []), ...(pkru ? ['set $pkru = 0x55555550'] : []), 'set var go = 1', 'detach'];
   const out = await runGdb(`target extended-remote ${server.target}`, [...withMarkers(HERE), ...writes], { file: binary });
   assertPrinted(t, out, HERE, 'oracle: the values the program loaded');
@@ -177,19 +189,46 @@ t.test('a core the kernel wrote: gdbsock --core serves what the program loaded, 
 const ALL = checks({ avx: true, avx512: true, pkru: true });
 
 /** Zen 4 (AVX-512, no MPX), offsets as the kernel's note reports them there. */
-const ZEN4: [number, number, number][] = [[Xfeature.AVX, 576, 256], [Xfeature.OPMASK, 0x340, 64], [Xfeature.ZMM_HI256, 0x380, 512], [Xfeature.HI16_ZMM, 0x580, 1024], [Xfeature.PKRU, 0x980, 8]];
+const ZEN4: [number, number, number][] = [
+  [Xfeature.AVX, 576, 256],
+  [Xfeature.OPMASK, 0x340, 64],
+  [Xfeature.ZMM_HI256, 0x380, 512],
+  [Xfeature.HI16_ZMM, 0x580, 1024],
+  [Xfeature.PKRU, 0x980, 8],
+];
 /** Intel with MPX and AVX-512 (Skylake-SP): the standard offsets. */
-const INTEL_MPX: [number, number, number][] = [[Xfeature.AVX, 576, 256], [Xfeature.BNDREGS, 960, 64], [Xfeature.BNDCSR, 1024, 64], [Xfeature.OPMASK, 1088, 64], [Xfeature.ZMM_HI256, 1152, 512], [Xfeature.HI16_ZMM, 1664, 1024], [Xfeature.PKRU, 2688, 8]];
+const INTEL_MPX: [number, number, number][] = [
+  [Xfeature.AVX, 576, 256],
+  [Xfeature.BNDREGS, 960, 64],
+  [Xfeature.BNDCSR, 1024, 64],
+  [Xfeature.OPMASK, 1088, 64],
+  [Xfeature.ZMM_HI256, 1152, 512],
+  [Xfeature.HI16_ZMM, 1664, 1024],
+  [Xfeature.PKRU, 2688, 8],
+];
 
-for (const [name, components] of [['Zen 4', ZEN4], ['Intel with MPX', INTEL_MPX]] as const) {
+for (const [name, components] of [
+  ['Zen 4', ZEN4],
+  ['Intel with MPX', INTEL_MPX],
+] as const) {
   t.test(`a core in ${name}'s layout: gdb through gdbsock --core prints the patterns`, async (t) => {
     const file = await rewrittenCore(t, await kernelCore(), components);
     const core = openCore(file);
     t.teardown(() => core.close());
-    t.same(core.xsaveLayout?.components.map((c) => [c.feature, c.offset, c.size]), components, 'read back at the offsets written');
+    t.same(
+      core.xsaveLayout?.components.map((c) => [c.feature, c.offset, c.size]),
+      components,
+      'read back at the offsets written',
+    );
     t.equal(core.threads[0]!.vectors!.zmm[31]!.readBigUInt64LE(56), pattern(31, 7), 'openCore: zmm31');
     t.equal(core.threads[0]!.vectors!.k[1], kValue(1), 'openCore: k1');
-    const mpx = components === INTEL_MPX ? [{ command: 'p/x $bnd1raw', expect: '{lbound = 0x1000, ubound_raw = 0xffffffffffffdfff}' }, { command: 'p/x $bndcfgu', expect: '0x7001' }] : [];
+    const mpx =
+      components === INTEL_MPX
+        ? [
+            { command: 'p/x $bnd1raw', expect: '{lbound = 0x1000, ubound_raw = 0xffffffffffffdfff}' },
+            { command: 'p/x $bndcfgu', expect: '0x7001' },
+          ]
+        : [];
     const served = await gdbOn(['-ex', `target remote | ${process.execPath} ${CLI} --stdio --core ${file} 2>/dev/null`, binary], withMarkers([...ALL, ...mpx]));
     t.notMatch(served, /too small|unavailable/);
     assertPrinted(t, served, [...ALL, ...mpx], 'gdbsock --core; oracle: the patterns written');

@@ -60,7 +60,9 @@ t.test("a unix socket's peer: SO_PEERPIDFD names the client process", async (t) 
   await once(server, 'listening');
   t.teardown(() => server.close());
   const accepted = once(server, 'connection');
-  const client = spawn(process.execPath, ['-e', `require('node:net').connect(${JSON.stringify(socketPath)}); setTimeout(() => {}, 30000)`], { stdio: 'ignore' });
+  const client = spawn(process.execPath, ['-e', `require('node:net').connect(${JSON.stringify(socketPath)}); setTimeout(() => {}, 30000)`], {
+    stdio: 'ignore',
+  });
   t.teardown(() => client.kill('SIGKILL'));
   const [socket] = (await accepted) as [net.Socket];
   t.teardown(() => socket.destroy());

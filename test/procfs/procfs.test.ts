@@ -39,8 +39,14 @@ t.test('maps: paths with spaces and newlines, deleted files, special names', asy
     const m = maps.find((x) => x.path === special);
     t.ok(m?.special, `${special} is there and special`);
   }
-  t.ok(maps.some((m) => m.path === fixture('procfs') && m.executable), 'the executable text');
-  t.ok(maps.some((m) => m.path === '' && m.writable), 'anonymous memory has an empty path');
+  t.ok(
+    maps.some((m) => m.path === fixture('procfs') && m.executable),
+    'the executable text',
+  );
+  t.ok(
+    maps.some((m) => m.path === '' && m.writable),
+    'anonymous memory has an empty path',
+  );
 });
 
 t.test('stat and status survive a hostile process name', async (t) => {
@@ -72,8 +78,14 @@ t.test('tasks, exe, cwd, cmdline, environ, fds, auxv', async (t) => {
   t.same(procfs.cmdline(p.pid), [fixture('procfs'), p.name, p.keep, p.gone]);
   t.ok(procfs.environ(p.pid).includes(`PATH=${process.env.PATH}`));
   const fds = procfs.fds(p.pid);
-  t.ok(fds.some((f) => f.target === p.keep), 'the kept file is an open fd');
-  t.ok(fds.every((f) => f.target !== p.gone), 'the closed one is not');
+  t.ok(
+    fds.some((f) => f.target === p.keep),
+    'the kept file is an open fd',
+  );
+  t.ok(
+    fds.every((f) => f.target !== p.gone),
+    'the closed one is not',
+  );
   const auxv = procfs.auxv(p.pid);
   t.equal(auxv.get(AuxvType.AT_PAGESZ), 4096n);
   t.ok(auxv.get(AuxvType.AT_ENTRY)! > 0n);

@@ -30,7 +30,10 @@ t.test('attach stops every thread; detach leaves the process running and unharme
     t.not(procState(target.pid, tid), 't', `tid ${tid} runs again`);
     t.not(procState(target.pid, tid), 'T', `tid ${tid} has no stray group-stop`);
   }
-  t.same(pendingSignals(target.pid).filter((l) => /SigPnd|ShdPnd/.test(l)), ['SigPnd:\t0000000000000000', 'ShdPnd:\t0000000000000000']);
+  t.same(
+    pendingSignals(target.pid).filter((l) => /SigPnd|ShdPnd/.test(l)),
+    ['SigPnd:\t0000000000000000', 'ShdPnd:\t0000000000000000'],
+  );
   t.match(pendingSignals(target.pid).join('\n'), /TracerPid:\t0/);
   process.kill(target.pid, 'SIGUSR1');
   t.equal(await target.nextLine(), 'alive 1', 'its threads kept counting and it handles signals');

@@ -77,7 +77,10 @@ t.test('fork and vfork: the child is traced too when asked', async (t) => {
 
   const untraced = Tracee.launch(fixture('forker'));
   const plain = await runToEnd(untraced);
-  t.notOk(plain.some((e) => e.type === 'fork'), 'no fork events unless asked');
+  t.notOk(
+    plain.some((e) => e.type === 'fork'),
+    'no fork events unless asked',
+  );
   t.same(untraced.end, { pid: untraced.pid, code: 7 });
 });
 
@@ -152,7 +155,7 @@ t.test('events() is an async stream of every event', async (t) => {
   t.same(await tracee.ended(), { pid: tracee.pid, code: 4 });
 });
 
-t.test('a SIGKILL between the wait and the stop\'s description ends the threads, never throws', async (t) => {
+t.test("a SIGKILL between the wait and the stop's description ends the threads, never throws", async (t) => {
   const target = await startDetached(fixture('threads'), ['2']);
   t.teardown(target.kill);
   const tracee = await Tracee.attach(target.pid);

@@ -88,7 +88,10 @@ t.test('planLaunch: bytes stay bytes, a byte name is searched in PATH as bytes, 
   const plan = planLaunch(Buffer.from('sh'), [new Uint8Array([0xff])], { env: { PATH: '/nonexistent:/bin' } });
   t.ok(Buffer.isBuffer(plan.path) && plan.path.equals(Buffer.from('/bin/sh')), 'found in PATH, still a Buffer');
   t.ok(plan.argv.every(Buffer.isBuffer), 'argv[0] (the name as given) and the argument are Buffers');
-  t.same(plan.argv.map((a) => [...Buffer.from(a)]), [[...Buffer.from('sh')], [0xff]]);
+  t.same(
+    plan.argv.map((a) => [...Buffer.from(a)]),
+    [[...Buffer.from('sh')], [0xff]],
+  );
   t.same(planLaunch('/bin/sh', ['x'], {}).argv, ['/bin/sh', 'x'], 'strings stay strings');
   for (const bad of [Buffer.from([0x61, 0, 0x62]), 'a\0b']) {
     t.throws(() => Tracee.launch(fixture('exitcode'), [bad]), TypeError, 'NUL in an argument');

@@ -45,7 +45,13 @@ t.test('a read that runs into unmapped memory reports how much it read', async (
     .readFileSync(`/proc/${tracee.pid}/maps`, 'utf8')
     .trim()
     .split('\n')
-    .map((l) => l.split(' ')[0]!.split('-').map((h) => BigInt(`0x${h}`)) as [bigint, bigint]);
+    .map(
+      (l) =>
+        l
+          .split(' ')[0]!
+          .split('-')
+          .map((h) => BigInt(`0x${h}`)) as [bigint, bigint],
+    );
   const i = ranges.findIndex(([, end], k) => k + 1 < ranges.length && ranges[k + 1]![0] > end && !ranges[k]![0].toString(16).startsWith('ffff'));
   const end = ranges[i]![1];
   const partial = tracee.memory.read(end - 16n, 64);

@@ -27,8 +27,23 @@ import { fixture } from '../helpers';
 const AVX512_PKRU = 0x2e7n; // x87, SSE, AVX, opmask, ZMM_Hi256, Hi16_ZMM, PKRU
 
 /** CPUID leaf 0xD subleaves 2..9 as [eax size, ebx offset, ecx, edx]. */
-const ZEN4: Record<number, number[]> = { 2: [256, 576, 0, 0], 5: [64, 0x340, 0, 0], 6: [512, 0x380, 0, 0], 7: [1024, 0x580, 0, 0], 9: [8, 0x980, 0, 0], 11: [16, 0, 1, 0] };
-const SKYLAKE_SP: Record<number, number[]> = { 2: [256, 576, 0, 0], 3: [64, 960, 0, 0], 4: [64, 1024, 0, 0], 5: [64, 1088, 0, 0], 6: [512, 1152, 0, 0], 7: [1024, 1664, 0, 0], 9: [8, 2688, 0, 0] };
+const ZEN4: Record<number, number[]> = {
+  2: [256, 576, 0, 0],
+  5: [64, 0x340, 0, 0],
+  6: [512, 0x380, 0, 0],
+  7: [1024, 0x580, 0, 0],
+  9: [8, 0x980, 0, 0],
+  11: [16, 0, 1, 0],
+};
+const SKYLAKE_SP: Record<number, number[]> = {
+  2: [256, 576, 0, 0],
+  3: [64, 960, 0, 0],
+  4: [64, 1024, 0, 0],
+  5: [64, 1088, 0, 0],
+  6: [512, 1152, 0, 0],
+  7: [1024, 1664, 0, 0],
+  9: [8, 2688, 0, 0],
+};
 const cpuid = (table: Record<number, number[]>) => (i: number) => table[i] ?? [0, 0, 0, 0];
 const places = (l: { components: readonly { feature: number; offset: number; size: number }[] }) => l.components.map((c) => [c.feature, c.offset, c.size]);
 
@@ -52,19 +67,36 @@ t.test('this CPU: the layout matches /proc/cpuinfo and the kernel regset', async
 
 t.test('layouts from other CPUs’ CPUID: Zen 4 moves AVX-512 and PKRU, supervisor components are left out', async (t) => {
   const zen4 = cpuidXsaveLayout(AVX512_PKRU | (1n << 11n), cpuid(ZEN4));
-  t.same(places(zen4), [[2, 576, 256], [5, 0x340, 64], [6, 0x380, 512], [7, 0x580, 1024], [9, 0x980, 8]]);
+  t.same(places(zen4), [
+    [2, 576, 256],
+    [5, 0x340, 64],
+    [6, 0x380, 512],
+    [7, 0x580, 1024],
+    [9, 0x980, 8],
+  ]);
   t.equal(zen4.size, 0x988);
   const intel = cpuidXsaveLayout(AVX512_PKRU | 0x18n, cpuid(SKYLAKE_SP));
   t.same(places(intel), places(standardXsaveLayout(AVX512_PKRU | 0x18n)), "Skylake-SP's CPUID gives Intel's standard offsets");
   t.equal(intel.size, 2696);
-  t.same(places(standardXsaveLayout(0x207n)), [[2, 576, 256], [9, 2688, 8]], 'standard: only what XCR0 enables');
+  t.same(
+    places(standardXsaveLayout(0x207n)),
+    [
+      [2, 576, 256],
+      [9, 2688, 8],
+    ],
+    'standard: only what XCR0 enables',
+  );
 });
 
 t.test('the NT_X86_XSAVE_LAYOUT note: encoded as the kernel does, read back, bad input refused or ignored', async (t) => {
   const zen4 = cpuidXsaveLayout(AVX512_PKRU, cpuid(ZEN4));
   const desc = encodeXsaveLayoutNote(zen4);
   t.equal(desc.length, 5 * 16);
-  t.same([desc.readUInt32LE(16), desc.readUInt32LE(20), desc.readUInt32LE(24), desc.readUInt32LE(28)], [5, 64, 0x340, 0], 'opmask entry: {type, size, offset, flags}');
+  t.same(
+    [desc.readUInt32LE(16), desc.readUInt32LE(20), desc.readUInt32LE(24), desc.readUInt32LE(28)],
+    [5, 64, 0x340, 0],
+    'opmask entry: {type, size, offset, flags}',
+  );
   t.same(places(xsaveLayoutFromNote(desc, AVX512_PKRU)), places(zen4));
   const image = Buffer.alloc(0x988);
   image.writeBigUInt64LE(AVX512_PKRU, XCR0_OFFSET);
@@ -76,7 +108,11 @@ t.test('the NT_X86_XSAVE_LAYOUT note: encoded as the kernel does, read back, bad
   const wrongSize = Buffer.from(desc);
   wrongSize.writeUInt32LE(4, 20); // opmask claiming 4 bytes
   wrongSize.writeUInt32LE(100, 8); // AVX inside the legacy area
-  t.same(places(xsaveLayoutFromNote(wrongSize, AVX512_PKRU)).map(([f]) => f), [6, 7, 9], 'entries with impossible sizes or offsets are left out, not read past');
+  t.same(
+    places(xsaveLayoutFromNote(wrongSize, AVX512_PKRU)).map(([f]) => f),
+    [6, 7, 9],
+    'entries with impossible sizes or offsets are left out, not read past',
+  );
 });
 
 t.test('images moved between layouts keep every register; what the target cannot hold is dropped from XSTATE_BV and XCR0', async (t) => {
@@ -114,7 +150,11 @@ t.test("gdbsock's description follows the layout: AVX-512 and PKRU only where pr
   t.ok(['zmm31h', 'k7', 'xmm31', 'ymm16h', 'pkru'].every((n) => names.includes(n)));
   const avxOnly = x86_64Layout(cpuidXsaveLayout(0x7n, cpuid(ZEN4)));
   t.notMatch(avxOnly.xml.get('target.xml')!, /avx512|pkeys|zmm|<reg name="k0"/, 'an AVX-only CPU describes no AVX-512 or PKRU register');
-  t.equal(x86_64Layout(null).registers.some((r) => r.name === 'ymm0h'), false, 'no XSAVE image: no AVX');
+  t.equal(
+    x86_64Layout(null).registers.some((r) => r.name === 'ymm0h'),
+    false,
+    'no XSAVE image: no AVX',
+  );
   t.equal(x86_64Layout(zen4), full, 'one layout object per distinct XSAVE layout');
 
   // k3 written through the layout lands at Zen 4's opmask offset and sets its XSTATE_BV bit.

@@ -69,7 +69,7 @@ export async function runCored(argv: string[]): Promise<number> {
           process.exit(1);
         }
         // A read of the pipe may still be pending (the pass stopped early): leave now, which releases the process.
-        process.exit(0);
+        return process.exit(0);
       }
       case 'serve': {
         // serve [--socket PATH] [--config FILE]; --worker --listen-fd N is how the supervisor starts its worker.
@@ -79,7 +79,7 @@ export async function runCored(argv: string[]): Promise<number> {
           if (values['listen-fd'] === undefined || !Number.isInteger(fd) || fd < 0) throw new UsageError('serve --worker needs --listen-fd N');
           await runWorker({ listenFd: fd, config: values.config });
         } else await serve({ socket: values.socket, config: values.config });
-        process.exit(0);
+        return process.exit(0);
       }
       case 'recover': {
         const { values } = parseCommandLine(rest, { ...CONFIG, ...STATE });
@@ -88,7 +88,13 @@ export async function runCored(argv: string[]): Promise<number> {
         return 0;
       }
       case 'install': {
-        const { values } = parseCommandLine(rest, { ...CONFIG, ...STATE, 'pipe-limit': { type: 'string' }, mode: { type: 'string' }, socket: { type: 'string' } });
+        const { values } = parseCommandLine(rest, {
+          ...CONFIG,
+          ...STATE,
+          'pipe-limit': { type: 'string' },
+          mode: { type: 'string' },
+          socket: { type: 'string' },
+        });
         const limit = values['pipe-limit'];
         const mode = values.mode ?? 'auto';
         if (mode !== 'auto' && mode !== 'pipe' && mode !== 'socket') throw new UsageError(`--mode ${mode}: expected pipe, socket or auto`);
@@ -179,7 +185,8 @@ function status(argv: string[]): number {
     const launcher = pattern.slice(1).split(' ')[0]!;
     if (!fs.existsSync(launcher)) problems.push(`${launcher} does not exist`);
   }
-  if (ours && state?.daemon && !daemonAlive(state.daemon)) problems.push(`the daemon (${describeDaemon(state.daemon)}) is not running: crashes are lost until it is (cored install again)`);
+  if (ours && state?.daemon && !daemonAlive(state.daemon))
+    problems.push(`the daemon (${describeDaemon(state.daemon)}) is not running: crashes are lost until it is (cored install again)`);
   if (ours && state?.socket && !fs.lstatSync(state.socket, { throwIfNoEntry: false })?.isSocket()) problems.push(`${state.socket} is not a socket`);
   if (ours && state?.config) {
     try {
@@ -189,7 +196,16 @@ function status(argv: string[]): number {
     }
   }
   const mode = ours ? (state?.mode ?? 'pipe') : undefined;
-  const report = { installed: ours, mode: mode ?? null, why: ours ? (state?.why ?? null) : null, corePattern: pattern, corePipeLimit: Number(readSysctl(CORE_PIPE_LIMIT)), coreModes: kernelCoreModes() ?? null, state: state ?? null, problems };
+  const report = {
+    installed: ours,
+    mode: mode ?? null,
+    why: ours ? (state?.why ?? null) : null,
+    corePattern: pattern,
+    corePipeLimit: Number(readSysctl(CORE_PIPE_LIMIT)),
+    coreModes: kernelCoreModes() ?? null,
+    state: state ?? null,
+    problems,
+  };
   if (values.json) out(JSON.stringify(report, null, 2));
   else {
     out(`core_pattern: ${pattern}\ncore_pipe_limit: ${report.corePipeLimit}\ncore_modes: ${report.coreModes?.join(' ') ?? '(no /proc/sys/kernel/core_modes)'}`);
@@ -297,7 +313,9 @@ async function info(argv: string[]): Promise<number> {
   }
   out(`id:        ${record.id}`);
   out(`time:      ${new Date(record.time * 1000).toISOString()}`);
-  out(`process:   pid ${record.pid} ${JSON.stringify(record.comm)} uid ${record.uid} gid ${record.gid}${record.process.pidVerified ? ' (pidfd-verified)' : ''}`);
+  out(
+    `process:   pid ${record.pid} ${JSON.stringify(record.comm)} uid ${record.uid} gid ${record.gid}${record.process.pidVerified ? ' (pidfd-verified)' : ''}`,
+  );
   out(`exe:       ${JSON.stringify(record.exe ?? '?')}`);
   if (record.process.cmdline) out(`cmdline:   ${record.process.cmdline.map((a) => JSON.stringify(a)).join(' ')}`);
   if (record.process.cwd) out(`cwd:       ${JSON.stringify(record.process.cwd)}`);
@@ -306,7 +324,13 @@ async function info(argv: string[]): Promise<number> {
   if (record.core) {
     out(`threads:   ${record.core.threads.length}`);
     const t = record.core.crashingThread;
-    if (t) out(`crashed:   tid ${t.tid} ${['rip', 'rsp', 'rbp', 'pc', 'sp'].filter((r) => t.registers[r]).map((r) => `${r}=${t.registers[r]}`).join(' ')}`);
+    if (t)
+      out(
+        `crashed:   tid ${t.tid} ${['rip', 'rsp', 'rbp', 'pc', 'sp']
+          .filter((r) => t.registers[r])
+          .map((r) => `${r}=${t.registers[r]}`)
+          .join(' ')}`,
+      );
     for (const b of record.core.buildIds) out(`build-id:  ${b.buildId} ${b.path}`);
   }
   out(`core:      ${core ? `${core.file} (${core.format}, ${human(record.size)})` : 'not in this store'}${record.truncated ? ' TRUNCATED' : ''}`);

@@ -104,7 +104,22 @@ export function parseConfig(text: string, file?: string): CoredConfig {
   return new Validator(lines, file).config(root);
 }
 
-const UNITS: Record<string, number> = { '': 1, B: 1, K: 1024, KB: 1024, KIB: 1024, M: 1024 ** 2, MB: 1024 ** 2, MIB: 1024 ** 2, G: 1024 ** 3, GB: 1024 ** 3, GIB: 1024 ** 3, T: 1024 ** 4, TB: 1024 ** 4, TIB: 1024 ** 4 };
+const UNITS: Record<string, number> = {
+  '': 1,
+  B: 1,
+  K: 1024,
+  KB: 1024,
+  KIB: 1024,
+  M: 1024 ** 2,
+  MB: 1024 ** 2,
+  MIB: 1024 ** 2,
+  G: 1024 ** 3,
+  GB: 1024 ** 3,
+  GIB: 1024 ** 3,
+  T: 1024 ** 4,
+  TB: 1024 ** 4,
+  TIB: 1024 ** 4,
+};
 const SECONDS: Record<string, number> = { '': 1, s: 1, m: 60, min: 60, h: 3600 };
 
 class Validator {
@@ -291,7 +306,8 @@ class Validator {
     }
     const address = this.string(raw, 'address', `${key}.address`);
     if (!address) this.fail(`${key}.address`, 'missing: a unix socket path or host:port');
-    if (!address.startsWith('/') && !/^[^/]+:\d+$/.test(address)) this.fail(`${key}.address`, `'${address}' is neither an absolute unix socket path nor host:port`);
+    if (!address.startsWith('/') && !/^[^/]+:\d+$/.test(address))
+      this.fail(`${key}.address`, `'${address}' is neither an absolute unix socket path nor host:port`);
     return { type: 'socket', name, restricted, address, timeout };
   }
 

@@ -75,6 +75,10 @@ export function chooseMode(requested: InstallMode | 'auto', kernel: KernelCoreFa
     throw new HostkitError('ERR_HOSTKIT_UNSUPPORTED', `socket mode needs the kernel's coredump socket (core_pattern "@/path", Linux 6.16+): ${seen}`);
   }
   if (requested === 'pipe') return { mode: 'pipe', why: `asked for (--mode pipe); ${seen}` };
-  if (socket) return { mode: 'socket', why: requested === 'socket' ? `asked for (--mode socket); ${seen}` : `${seen}: one resident daemon, no per-crash process, no core_pipe_limit` };
+  if (socket)
+    return {
+      mode: 'socket',
+      why: requested === 'socket' ? `asked for (--mode socket); ${seen}` : `${seen}: one resident daemon, no per-crash process, no core_pipe_limit`,
+    };
   return { mode: 'pipe', why: `${seen}: the pipe handler, with core_pipe_limit 0 so no core is skipped` };
 }

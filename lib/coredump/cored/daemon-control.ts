@@ -30,7 +30,6 @@ export function systemdRunning(): boolean {
   return fs.existsSync('/run/systemd/system');
 }
 
-
 /** The units `cored install` writes under systemd: the socket held by systemd, the service socket-activated. */
 export function systemdUnits(target: { socket: string; config?: string; node?: string; script?: string }): Record<string, string> {
   const node = target.node ?? process.execPath;

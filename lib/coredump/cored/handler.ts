@@ -45,10 +45,13 @@ export async function handleCrash(argv: readonly string[], options: HandleOption
   const args = parseCrashArgs(argv);
   const { config, configError } = loadConfigOrDefault(options.configFile);
   // Backstop: even if a sink ignores every timeout, the process is released.
-  const hardStop = setTimeout(() => {
-    logLine(`pid ${args.pid}: time budget of ${config.limits.timeBudget} s exceeded by 10 s: exiting`);
-    process.exit(3);
-  }, config.limits.timeBudget * 1000 + 10_000);
+  const hardStop = setTimeout(
+    () => {
+      logLine(`pid ${args.pid}: time budget of ${config.limits.timeBudget} s exceeded by 10 s: exiting`);
+      process.exit(3);
+    },
+    config.limits.timeBudget * 1000 + 10_000,
+  );
   hardStop.unref();
   // /proc first: with core_pipe_limit 0 the kernel does not wait for us, but it cannot finish
   // writing a core bigger than the pipe before we drain it, so the process is still there.
@@ -262,8 +265,7 @@ function openSinks(targets: SinkConfig[], record: CrashRecord, config: CoredConf
         const max = config.limits.maxCoreSize;
         const length = record.expectedSize !== undefined && max !== undefined ? Math.min(record.expectedSize, max) : record.expectedSize;
         sinks.push(new HttpSink(target, record, length));
-      }
-      else sinks.push(new SocketSink(target, record));
+      } else sinks.push(new SocketSink(target, record));
     } catch (err) {
       record.sinks.push({ name: target.name, ok: false, bytes: 0, error: (err as Error).message });
     }

@@ -23,7 +23,6 @@ interface PendingEntry {
   record: CrashRecord;
 }
 
-
 const pendingName = (id: string) => `.${id}.pending.json`;
 
 /** Notes the crash as in flight; returns the journal entry's name, or undefined if the store refused it. */
@@ -122,7 +121,9 @@ export function recoverInterrupted(config: CoredConfig, log: (line: string) => v
       }
       store.appendLine(INDEX, JSON.stringify(indexEntry(record)));
       store.unlink(name);
-      log(`pid ${record.pid} ${JSON.stringify(record.comm)}: recovered an interrupted crash: ${record.sinks.map((s) => s.location).join(', ') || 'no bytes had reached the disk'}`);
+      log(
+        `pid ${record.pid} ${JSON.stringify(record.comm)}: recovered an interrupted crash: ${record.sinks.map((s) => s.location).join(', ') || 'no bytes had reached the disk'}`,
+      );
       recovered.push(record);
     }
   } finally {

@@ -82,7 +82,9 @@ export function buildPattern(options: { handler: string; pidfd?: boolean }): str
   const specifiers = SPECIFIERS.filter((s) => s !== '%F' || (options.pidfd ?? kernelHasPidfd()));
   const pattern = `|${handler} ${specifiers.join(' ')}`;
   if (pattern.length > PATTERN_MAX) {
-    throw new RangeError(`the core_pattern would be ${pattern.length} bytes, more than the kernel's ${PATTERN_MAX}: use a shorter state directory (${pattern})`);
+    throw new RangeError(
+      `the core_pattern would be ${pattern.length} bytes, more than the kernel's ${PATTERN_MAX}: use a shorter state directory (${pattern})`,
+    );
   }
   return pattern;
 }
@@ -99,7 +101,8 @@ export interface LauncherTarget {
  */
 export function launcherSource(target: LauncherTarget = {}): string {
   const node = target.node ?? process.execPath;
-  if (!path.isAbsolute(node) || /\s/.test(node)) throw new RangeError(`node path ${JSON.stringify(node)} must be absolute and without spaces (it is a #! line)`);
+  if (!path.isAbsolute(node) || /\s/.test(node))
+    throw new RangeError(`node path ${JSON.stringify(node)} must be absolute and without spaces (it is a #! line)`);
   const script = target.script ?? cliScript();
   const prefix = ['handle', ...(target.config ? ['-c', target.config] : [])];
   return [

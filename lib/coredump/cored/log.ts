@@ -6,6 +6,7 @@ const KMSG_PREFIX = '<11>';
 const KMSG_MAX = 900;
 
 export function logLine(line: string): void {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it escapes
   const clean = line.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
   try {
     fs.writeSync(2, `cored: ${clean}\n`);

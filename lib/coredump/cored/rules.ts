@@ -81,11 +81,13 @@ export function decide(config: CoredConfig, facts: CrashFacts, options: DecideOp
   const limits = config.limits;
   if (limits.maxCoreSize !== undefined && limits.onOversize === 'skip') {
     if (facts.size === undefined && !options.final) return { kind: 'later' };
-    if (facts.size !== undefined && facts.size > limits.maxCoreSize) return { kind: 'refuse', reason: `core of ${facts.size} bytes exceeds max_core_size ${limits.maxCoreSize}` };
+    if (facts.size !== undefined && facts.size > limits.maxCoreSize)
+      return { kind: 'refuse', reason: `core of ${facts.size} bytes exceeds max_core_size ${limits.maxCoreSize}` };
   }
   const chosen = chooseSinks(config, facts, options.final);
   if (!chosen) return { kind: 'later' };
-  if (chosen.rule !== undefined && chosen.sinks.length === 0) return { kind: 'refuse', reason: chosen.rule < 0 ? 'no rule matched' : `rule ${chosen.rule} ignores it` };
+  if (chosen.rule !== undefined && chosen.sinks.length === 0)
+    return { kind: 'refuse', reason: chosen.rule < 0 ? 'no rule matched' : `rule ${chosen.rule} ignores it` };
   // %d 2: dumped only because fs.suid_dumpable = 2; such a core may hold another user's secrets
   // (systemd CVE-2022-4415): only sinks marked `restricted` (root-only directories by default) get it.
   const allowed = facts.dumpMode === 1 ? chosen.sinks : chosen.sinks.filter((s) => s.restricted);

@@ -110,7 +110,7 @@ export async function serveCrashConnection(socket: Socket, options: SocketCrashO
       if (decision.kind === 'store') sinks = decision.sinks;
       const action = refused !== undefined ? CoredumpAction.REJECT : CoredumpAction.KERNEL;
       fs.writeSync(fd, encodeAck(request, action)); // 16 bytes into an empty socket buffer: never EAGAIN
-      const mark = parseMark(await reader.read(MARK_SIZE, HANDSHAKE_MS, 'the kernel\'s mark'));
+      const mark = parseMark(await reader.read(MARK_SIZE, HANDSHAKE_MS, "the kernel's mark"));
       if (mark !== 'REQACK') return drop(`${who}: the kernel answered our ${ACK_SIZE_VER0}-byte ack with ${mark}`);
     }
 

@@ -37,7 +37,8 @@ export function parseToml(text: string, file?: string): ParsedToml {
   try {
     program = parseTOML(text);
   } catch (err) {
-    if (err instanceof ParseError) throw new TomlError(err.lineNumber, `${err.message}: ${JSON.stringify(text.split('\n')[err.lineNumber - 1]?.trim() ?? '')}`, file);
+    if (err instanceof ParseError)
+      throw new TomlError(err.lineNumber, `${err.message}: ${JSON.stringify(text.split('\n')[err.lineNumber - 1]?.trim() ?? '')}`, file);
     throw err;
   }
   const lines: LineMap = new Map();
@@ -75,8 +76,9 @@ function rejectUnsafeIntegers(value: TomlValue, lines: LineMap, file: string | u
   if (typeof value === 'number' && Number.isInteger(value) && !Number.isSafeInteger(value)) {
     throw new TomlError(nearestLine(lines, path), `${path.join('.')}: ${value} is too large`, file);
   }
-  if (Array.isArray(value)) value.forEach((v, i) => rejectUnsafeIntegers(v, lines, file, [...path, String(i)]));
-  else if (typeof value === 'object' && !(value instanceof Date)) for (const [k, v] of Object.entries(value)) rejectUnsafeIntegers(v, lines, file, [...path, k]);
+  if (Array.isArray(value)) for (const [i, v] of value.entries()) rejectUnsafeIntegers(v, lines, file, [...path, String(i)]);
+  else if (typeof value === 'object' && !(value instanceof Date))
+    for (const [k, v] of Object.entries(value)) rejectUnsafeIntegers(v, lines, file, [...path, k]);
 }
 
 /** The line of a dotted key, or of its nearest enclosing table; 0 if none is known. */

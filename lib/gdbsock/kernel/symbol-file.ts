@@ -40,9 +40,7 @@ const SECTION_FLAGS: Record<Section['kind'], number> = {
 
 /** Builds the ELF image. */
 export function buildSymbolFile(symbols: readonly KernelSymbol[]): Buffer {
-  const placed = symbols
-    .map((s) => ({ ...s, kind: symbolKind(s.type) }))
-    .sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
+  const placed = symbols.map((s) => ({ ...s, kind: symbolKind(s.type) })).sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
 
   // Consecutive symbols of one kind share a section; each section reaches to the next one's start.
   const sections: Section[] = [];
@@ -122,7 +120,21 @@ export function buildSymbolFile(symbols: readonly KernelSymbol[]): Buffer {
   strBytes.copy(out, strtabOffset);
   shstrBytes.copy(out, shstrtabOffset);
 
-  const header = (index: number, h: { name: number; type: number; flags?: number; addr?: bigint; offset?: number; size: bigint | number; link?: number; info?: number; align?: number; entsize?: number }) => {
+  const header = (
+    index: number,
+    h: {
+      name: number;
+      type: number;
+      flags?: number;
+      addr?: bigint;
+      offset?: number;
+      size: bigint | number;
+      link?: number;
+      info?: number;
+      align?: number;
+      entsize?: number;
+    },
+  ) => {
     const at = shoff + index * SHDR_SIZE;
     out.writeUInt32LE(h.name, at);
     out.writeUInt32LE(h.type, at + 4);
@@ -139,7 +151,16 @@ export function buildSymbolFile(symbols: readonly KernelSymbol[]): Buffer {
     // NOBITS: an address range with no bytes in the file, so gdb reads its contents from the target.
     header(i + 1, { name: names[i]!, type: SHT_NOBITS, flags: SECTION_FLAGS[s.kind], addr: s.start, offset: shstrtabOffset, size: s.end - s.start, align: 1 });
   });
-  header(symtabIndex, { name: symtabName, type: SHT_SYMTAB, offset: symtabOffset, size: symtab.length, link: strtabIndex, info: firstGlobal, align: 8, entsize: SYM_SIZE });
+  header(symtabIndex, {
+    name: symtabName,
+    type: SHT_SYMTAB,
+    offset: symtabOffset,
+    size: symtab.length,
+    link: strtabIndex,
+    info: firstGlobal,
+    align: 8,
+    entsize: SYM_SIZE,
+  });
   header(strtabIndex, { name: strtabName, type: SHT_STRTAB, offset: strtabOffset, size: strBytes.length });
   header(shstrtabIndex, { name: shstrtabName, type: SHT_STRTAB, offset: shstrtabOffset, size: shstrBytes.length });
   return out;

@@ -29,7 +29,7 @@ export class DebugRegisters {
     const pieces = type === 'hardware' ? [{ address, length: 1 }] : split(address, length);
     const free = this.slots.flatMap((s, i) => (s ? [] : [i]));
     if (pieces.length === 0 || pieces.length > free.length) throw new RangeError('no free debug register');
-    pieces.forEach((p, k) => (this.slots[free[k]!] = { request: { type, address, length, owner }, ...p }));
+    for (const [k, p] of pieces.entries()) this.slots[free[k]!] = { request: { type, address, length, owner }, ...p };
   }
 
   get free(): number {
@@ -38,9 +38,7 @@ export class DebugRegisters {
 
   remove(type: BreakpointType, address: bigint, length: number, owner: SlotOwner = 'gdb'): void {
     this.slots = this.slots.map((s) =>
-      s && s.request.type === type && s.request.address === address && s.request.length === length && s.request.owner === owner
-        ? undefined
-        : s,
+      s && s.request.type === type && s.request.address === address && s.request.length === length && s.request.owner === owner ? undefined : s,
     );
   }
 
@@ -71,7 +69,7 @@ export class DebugRegisters {
     if (dr7 === 0n && !this.touched.has(thread.tid)) return;
     this.touched.add(thread.tid);
     thread.setDebugRegister(7, 0n);
-    this.slots.forEach((s, i) => thread.setDebugRegister(i, s ? s.address : 0n));
+    for (const [i, s] of this.slots.entries()) thread.setDebugRegister(i, s ? s.address : 0n);
     thread.setDebugRegister(7, dr7);
   }
 

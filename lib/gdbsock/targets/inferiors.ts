@@ -12,9 +12,21 @@
  */
 import type { RegisterLayout } from '../registers';
 import type { SessionOptions } from '../session-options';
-import type { BreakpointType, Capabilities, Condition, ForkEvents, MultiProcess, PartialRegisters, RegisterHex, ResumeAction, StopEvent, Target, ThreadInfo } from '../target';
+import type {
+  BreakpointType,
+  Capabilities,
+  Condition,
+  ForkEvents,
+  MultiProcess,
+  PartialRegisters,
+  RegisterHex,
+  ResumeAction,
+  StopEvent,
+  Target,
+  ThreadInfo,
+} from '../target';
 import { ProtocolError } from '../wire';
-import { LiveTarget } from './live';
+import type { LiveTarget } from './live';
 
 const SIGINT = 2;
 /** How often a process that has not stopped yet is asked again (it may have been between two resumes). */

@@ -85,7 +85,7 @@ export class KernelTarget extends ReadOnlyTarget implements OwnFiles, PartialReg
     try {
       kcore = openCore(kcorePath, { allowTruncated: true });
     } catch (err) {
-      if (err instanceof SystemError) throw explain(err, 'the kernel\'s memory', '--kcore FILE');
+      if (err instanceof SystemError) throw explain(err, "the kernel's memory", '--kcore FILE');
       if (err instanceof CoreFormatError) throw new Error(`${kcorePath}: ${err.message}`);
       throw err;
     }
@@ -96,7 +96,7 @@ export class KernelTarget extends ReadOnlyTarget implements OwnFiles, PartialReg
         text = fs.readFileSync(kallsymsPath, 'utf8');
       } catch (err) {
         const error = fromNodeError(err, { path: kallsymsPath });
-        throw error instanceof SystemError ? explain(error, 'the kernel\'s symbols', '--kallsyms FILE') : error;
+        throw error instanceof SystemError ? explain(error, "the kernel's symbols", '--kallsyms FILE') : error;
       }
       const symbols = parseKallsyms(text, kallsymsPath);
       dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gdbsock-kernel-'));
@@ -212,5 +212,9 @@ export class KernelTarget extends ReadOnlyTarget implements OwnFiles, PartialReg
 }
 
 function explain(err: SystemError, what: string, option: string): Error {
-  return Object.assign(new Error(`cannot read ${what}: ${err.message}; give another file with ${option}`), { code: err.code, errno: err.errno, path: err.path });
+  return Object.assign(new Error(`cannot read ${what}: ${err.message}; give another file with ${option}`), {
+    code: err.code,
+    errno: err.errno,
+    path: err.path,
+  });
 }

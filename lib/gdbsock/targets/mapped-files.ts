@@ -23,7 +23,12 @@ export class MappedFiles {
 
   /** The mapping holding `address`, if any. */
   private at(address: bigint): MappedFile | undefined {
-    return findRange(this.mappings, address, (m) => m.start, (m) => m.end);
+    return findRange(
+      this.mappings,
+      address,
+      (m) => m.start,
+      (m) => m.end,
+    );
   }
 
   /** Up to `length` bytes at `address`, as far as one mapping and its file go (maybe none). */

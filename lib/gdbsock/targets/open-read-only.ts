@@ -39,7 +39,9 @@ export async function openReadOnly(options: ReadOnlyOptions): Promise<ReadOnlySe
     let target: CoreTarget;
     try {
       const exe = options.exe ?? source.exe;
-      target = CoreTarget.open(source.file, { name: source.name, ...(exe ? { exe } : {}) }, (warning) => process.stderr.write(`gdbsock: warning: ${warning}\n`));
+      target = CoreTarget.open(source.file, { name: source.name, ...(exe ? { exe } : {}) }, (warning) =>
+        process.stderr.write(`gdbsock: warning: ${warning}\n`),
+      );
     } catch (err) {
       source.cleanup();
       // Name the file: "bad core at offset 16" alone does not say which.

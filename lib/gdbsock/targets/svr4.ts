@@ -74,7 +74,8 @@ export async function readLibraryList(pid: number, read: Read, auxv: Buffer | un
     let lm = await readWord(read, rDebug + 8n);
     for (let n = 0; lm !== 0n && n < 4096; n++) {
       const [lAddr, lName, lLd, lNext] = await Promise.all([0n, 8n, 16n, 24n].map((o) => readWord(read, lm + o)));
-      if (mainLm === undefined) mainLm = lm; // the program itself comes first
+      if (mainLm === undefined)
+        mainLm = lm; // the program itself comes first
       else {
         const name = lName ? await readString(read, lName) : '';
         rows.push(`<library name="${escapeXml(name)}" lm="${hex(lm)}" l_addr="${hex(lAddr!)}" l_ld="${hex(lLd!)}" lmid="0x0"/>`);

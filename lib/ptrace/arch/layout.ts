@@ -22,7 +22,7 @@ export interface ArchLayout {
 /** Decodes a regset buffer of 8-byte words into named registers. */
 export function decodeWords(names: readonly string[], raw: Buffer, base = 0): Record<string, bigint> {
   const out: Record<string, bigint> = {};
-  names.forEach((name, i) => (out[name] = raw.readBigUInt64LE(base + i * 8)));
+  for (const [i, name] of names.entries()) out[name] = raw.readBigUInt64LE(base + i * 8);
   return out;
 }
 

@@ -2,8 +2,33 @@ import type { ArchLayout } from './layout';
 
 /** struct user_regs_struct (arch/x86/include/asm/user_64.h), in order. */
 const GPR_NAMES = [
-  'r15', 'r14', 'r13', 'r12', 'rbp', 'rbx', 'r11', 'r10', 'r9', 'r8', 'rax', 'rcx', 'rdx', 'rsi', 'rdi',
-  'orig_rax', 'rip', 'cs', 'eflags', 'rsp', 'ss', 'fs_base', 'gs_base', 'ds', 'es', 'fs', 'gs',
+  'r15',
+  'r14',
+  'r13',
+  'r12',
+  'rbp',
+  'rbx',
+  'r11',
+  'r10',
+  'r9',
+  'r8',
+  'rax',
+  'rcx',
+  'rdx',
+  'rsi',
+  'rdi',
+  'orig_rax',
+  'rip',
+  'cs',
+  'eflags',
+  'rsp',
+  'ss',
+  'fs_base',
+  'gs_base',
+  'ds',
+  'es',
+  'fs',
+  'gs',
 ] as const;
 
 /** offsetof(struct user, u_debugreg): regs 216, fpvalid+pad 8, i387 512, 3 sizes,
@@ -40,8 +65,7 @@ export interface X86FpRegisters {
 }
 
 export function decodeFxsave(raw: Buffer): X86FpRegisters {
-  const slots = (base: number, count: number) =>
-    Array.from({ length: count }, (_, i) => Buffer.from(raw.subarray(base + i * 16, base + i * 16 + 16)));
+  const slots = (base: number, count: number) => Array.from({ length: count }, (_, i) => Buffer.from(raw.subarray(base + i * 16, base + i * 16 + 16)));
   return {
     fcw: raw.readUInt16LE(0),
     fsw: raw.readUInt16LE(2),

@@ -214,7 +214,9 @@ export function decodeVectorRegisters(xstate: Buffer, layout: XsaveLayout): X86V
   }
   if (avx512) {
     const zmmHigh = bytes(Xfeature.ZMM_HI256);
-    out.zmm = out.ymm.map((low, i) => (i < 16 ? Buffer.concat([low, zmmHigh.subarray(i * 32, i * 32 + 32)]) : Buffer.from(hi16!.subarray((i - 16) * 64, (i - 16) * 64 + 64))));
+    out.zmm = out.ymm.map((low, i) =>
+      i < 16 ? Buffer.concat([low, zmmHigh.subarray(i * 32, i * 32 + 32)]) : Buffer.from(hi16!.subarray((i - 16) * 64, (i - 16) * 64 + 64)),
+    );
     const opmask = bytes(Xfeature.OPMASK);
     out.k = Array.from({ length: 8 }, (_, i) => opmask.readBigUInt64LE(i * 8));
   }

@@ -82,7 +82,10 @@ async function writeParts(fd: number, parts: Buffer[]): Promise<void> {
     const total = rest.reduce((sum, p) => sum + p.length, 0);
     let n: number;
     try {
-      n = total <= CORED_SYNC_WRITE_MAX ? fs.writevSync(fd, rest) : await new Promise<number>((resolve, reject) => fs.writev(fd, rest, (err, written) => (err ? reject(err) : resolve(written))));
+      n =
+        total <= CORED_SYNC_WRITE_MAX
+          ? fs.writevSync(fd, rest)
+          : await new Promise<number>((resolve, reject) => fs.writev(fd, rest, (err, written) => (err ? reject(err) : resolve(written))));
     } catch (err) {
       throw fromNodeError(err, { fd });
     }

@@ -57,6 +57,6 @@ export type Mode =
   | { type: 'step' }
   | { type: 'range'; start: bigint; end: bigint }
   /** Stepping off breakpoint `address` (lifted meanwhile); then carry on as `then`. */
-  | { type: 'step-over'; address: bigint; then: Mode }
+  | { type: 'step-over'; address: bigint; after: Mode }
   /** Continued only to take the step's SIGTRAP still queued after an interrupt (see Execution.drainStepTraps). */
   | { type: 'drain' };

@@ -50,7 +50,7 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
       // Whatever ended the step, the lifted breakpoint goes back (if gdb still wants it).
       if (this.breakpoints.software.has(mode.address) && this.tracee.state === 'traced') this.tracee.breakpoints.insert(mode.address);
       if (e.type === 'step') return; // the one who started the step-over carries on
-      mode = mode.then;
+      mode = mode.after;
       this.modes.set(e.tid, mode);
     }
     if (mode.type === 'drain') {
@@ -99,7 +99,8 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
       }
       case 'vfork-done':
         this.vforkChildRunning = false;
-        if (this.options.vforkEvents && !stopping) return this.reportOrHold(e.tid, { kind: 'signal', tid: e.tid, signal: SIGTRAP, reason: { type: 'vforkdone' } });
+        if (this.options.vforkEvents && !stopping)
+          return this.reportOrHold(e.tid, { kind: 'signal', tid: e.tid, signal: SIGTRAP, reason: { type: 'vforkdone' } });
         return this.carryOn(t, mode, 0);
       case 'clone':
       case 'seccomp':
@@ -138,7 +139,7 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
       case 'syscall-entry':
       case 'syscall-exit': {
         const entry = e.type === 'syscall-entry';
-        const nr = entry ? e.nr : this.syscallEntry.get(e.tid) ?? -1;
+        const nr = entry ? e.nr : (this.syscallEntry.get(e.tid) ?? -1);
         if (entry) this.syscallEntry.set(e.tid, e.nr);
         const catching = this.options.catchSyscalls;
         const wanted = catching && (catching.size === 0 || catching.has(nr));

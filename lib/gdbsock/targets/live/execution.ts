@@ -139,7 +139,7 @@ export abstract class Execution<Self> extends StopReports {
    * then is reported); true if the thread is now past it, still stopped.
    */
   private async stepOff(t: Thread, address: bigint, signal: number, then: Mode): Promise<boolean> {
-    this.modes.set(t.tid, { type: 'step-over', address, then });
+    this.modes.set(t.tid, { type: 'step-over', address, after: then });
     this.tracee.breakpoints.remove(address);
     t.step(signal);
     const [event] = await nextEvents([t], WAIT_SETTLE_MS);
@@ -165,7 +165,7 @@ export abstract class Execution<Self> extends StopReports {
     for (const tid of this.queuedStepTraps) {
       this.queuedStepTraps.delete(tid);
       const t = this.tracee.threads.get(tid);
-      if (!t || t.state !== 'stopped' || !stepTrapQueued(this.pid, tid)) continue;
+      if (t?.state !== 'stopped' || !stepTrapQueued(this.pid, tid)) continue;
       this.modes.set(tid, { type: 'drain' });
       t.cont(0);
       await nextEvents([t], WAIT_SETTLE_MS);
@@ -197,7 +197,7 @@ export abstract class Execution<Self> extends StopReports {
 
   /** Resumes a thread as its mode says, after an event gdb need not see. */
   protected carryOn(t: Thread | undefined, mode: Mode, signal: number): void {
-    if (!t || t.state !== 'stopped' || !isRunning(this.state)) return;
+    if (t?.state !== 'stopped' || !isRunning(this.state)) return;
     if (this.state === 'interrupting' && signal === 0) {
       // gdb asked for a stop and here is one. A thread that entered another trap (a false
       // condition) just as it was interrupted never reports the interrupt: entering any ptrace
@@ -240,7 +240,7 @@ export abstract class Execution<Self> extends StopReports {
     if (conditions && !this.breakpoints.anyTrue(tid, conditions)) {
       // False condition: step off it and carry on, without a word to gdb.
       this.tracee.breakpoints.remove(address);
-      this.modes.set(tid, { type: 'step-over', address, then: mode });
+      this.modes.set(tid, { type: 'step-over', address, after: mode });
       t.step(0);
       t.nextEvent().then((next) => {
         if (next.type === 'step' && t.state === 'stopped' && isRunning(this.state)) {

@@ -208,7 +208,7 @@ export class LiveTarget extends TraceEvents<LiveTarget> implements Target, ForkE
 
   siginfo(tid: number): Buffer | undefined {
     const t = this.tracee.threads.get(tid);
-    if (!t || t.state !== 'stopped') return undefined;
+    if (t?.state !== 'stopped') return undefined;
     if (this.last.kind === 'signal' && this.last.tid === tid && this.last.signal === SIGINT && t.lastEvent?.type !== 'signal') {
       return ctrlCSiginfo(); // a Ctrl-C reported at an interrupt (or other trap) stop, whose own siginfo is a SIGTRAP's
     }

@@ -58,7 +58,11 @@ export async function launchTracee(file: ExecString, args: readonly ExecString[]
   const tracee = Tracee.launch(argv[0]!, argv.slice(1), { ...launchOptions, ...(argv0 ? { argv0 } : {}) });
   const leader = tracee.leader!;
   // A shell that forks on its way (it should not, with `exec`) must not leave a traced child behind.
-  const letGo = (child: Tracee) => void child.leader?.stopped().then(() => child.detach(), () => undefined);
+  const letGo = (child: Tracee) =>
+    void child.leader?.stopped().then(
+      () => child.detach(),
+      () => undefined,
+    );
   tracee.on('child', letGo);
   try {
     for (let execs = 0; execs < wrappers; ) {
