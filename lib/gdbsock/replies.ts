@@ -71,6 +71,16 @@ export function memory(data: Buffer, length: number): string {
   return data.length || length === 0 ? data.toString('hex') : error();
 }
 
+/** An `x` reply (GDB manual, "Packets", x): `b` and the bytes, escaped; an error if none of `length` could be read. */
+export function binaryMemory(data: Buffer, length: number): Reply {
+  if (data.length === 0 && length !== 0) return error();
+  const escaped = escapeBinary(data);
+  const out = Buffer.allocUnsafe(escaped.length + 1);
+  out[0] = 0x62; // b
+  escaped.copy(out, 1);
+  return out;
+}
+
 /** `NN:` for register numbers in stop replies, built once. */
 const REGNO_PREFIX = Array.from({ length: 256 }, (_, n) => `${n < 16 ? '0' : ''}${n.toString(16)}:`);
 
@@ -226,6 +236,7 @@ export function supported(f: Features): string {
     'qXfer:siginfo:read+',
     'qXfer:siginfo:write+',
     'qXfer:libraries-svr4:read+',
+    'binary-upload+',
     ...(f.multiprocess ? ['multiprocess+'] : []),
     'swbreak+',
     'hwbreak+',

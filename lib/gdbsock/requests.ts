@@ -17,6 +17,8 @@ import {
   parseConditions,
   parseHex,
   parseHexIn,
+  parseId,
+  parseIdIn,
   parseThreadId,
   parseVCont,
   signalList,
@@ -27,14 +29,26 @@ import {
  * owned by the parser and overwritten by the next parse: read their fields
  * before anything awaits.
  */
+/**
+ * `tid` in the register packets: the thread LLDB names in a `;thread:TID;`
+ * suffix once QThreadSuffixSupported said OK (lldbgdbremote.md); 0 for the
+ * thread Hg chose.
+ */
+export interface ReadRegisters {
+  kind: 'readRegisters';
+  tid: number;
+}
 export interface ReadRegister {
   kind: 'readRegister';
   regno: number;
+  tid: number;
 }
+/** m, and x (`binary`: gdb 16's binary read, GDB manual "Packets", x). */
 export interface ReadMemory {
   kind: 'readMemory';
   addr: bigint;
   length: number;
+  binary: boolean;
 }
 export interface Breakpoint {
   kind: 'breakpoint';
@@ -53,10 +67,10 @@ export interface VCont {
 
 export type Request =
   | { kind: 'stopReason' }
-  | { kind: 'readRegisters' }
-  | { kind: 'writeRegisters'; data: Buffer }
+  | ReadRegisters
+  | { kind: 'writeRegisters'; data: Buffer; tid: number }
   | ReadRegister
-  | { kind: 'writeRegister'; regno: number; value: Buffer }
+  | { kind: 'writeRegister'; regno: number; value: Buffer; tid: number }
   | ReadMemory
   /** M and X; `binary` is X (whose empty write is gdb's probe for it). */
   | { kind: 'writeMemory'; addr: bigint; data: Buffer; binary: boolean }
@@ -105,6 +119,14 @@ export type Request =
   | { kind: 'environmentReset' }
   | { kind: 'environmentSet'; name: string; value: string }
   | { kind: 'environmentUnset'; name: string }
+  /** LLDB's queries (lldbgdbremote.md). */
+  | { kind: 'hostInfo' }
+  | { kind: 'processInfo' }
+  | { kind: 'memoryRegionInfo'; addr: bigint }
+  | { kind: 'shlibInfoAddr' }
+  | { kind: 'threadSuffixSupported' }
+  | { kind: 'threadStopInfo'; tid: number }
+  | { kind: 'threadsInfo' }
   | { kind: 'unknown' }
   | { kind: 'malformed'; packet: string; reason: string };
 
@@ -112,14 +134,14 @@ export type RequestKind = Request['kind'];
 
 const Z_TYPES: readonly (BreakpointType | undefined)[] = ['software', 'hardware', 'write', 'read', 'access'];
 
-const READ_REGISTERS: Request = { kind: 'readRegisters' };
 const STOP_REASON: Request = { kind: 'stopReason' };
 const UNKNOWN: Request = { kind: 'unknown' };
 
 /** One per connection: it holds the hot kinds' reused objects and the last QPassSignals. */
 export class RequestParser {
-  private readonly readRegister: ReadRegister = { kind: 'readRegister', regno: 0 };
-  private readonly readMemory: ReadMemory = { kind: 'readMemory', addr: 0n, length: 0 };
+  private readonly readRegisters: ReadRegisters = { kind: 'readRegisters', tid: 0 };
+  private readonly readRegister: ReadRegister = { kind: 'readRegister', regno: 0, tid: 0 };
+  private readonly readMemory: ReadMemory = { kind: 'readMemory', addr: 0n, length: 0, binary: false };
   private readonly breakpoint: Breakpoint = { kind: 'breakpoint', insert: false, type: 'software', addr: 0n, length: 0, conditions: undefined };
   private readonly vCont: VCont = { kind: 'vCont', actions: [] };
   /** gdb sends the same QPassSignals before every resume: parsed once, the same set after that. */
@@ -138,17 +160,25 @@ export class RequestParser {
       case '?':
         return STOP_REASON;
       case 'g':
-        return READ_REGISTERS;
-      case 'G':
-        return { kind: 'writeRegisters', data: hexToBuffer(text.slice(1)) };
-      case 'p':
-        this.readRegister.regno = parseHexIn(text, 1, text.length, 'register');
+        this.readRegisters.tid = text.length > 1 ? threadSuffix(text, 1) : 0;
+        return this.readRegisters;
+      case 'G': {
+        const end = suffixStart(text);
+        return { kind: 'writeRegisters', data: hexToBuffer(text.slice(1, end)), tid: threadSuffix(text, end) };
+      }
+      case 'p': {
+        const end = suffixStart(text);
+        this.readRegister.regno = parseHexIn(text, 1, end, 'register');
+        this.readRegister.tid = end < text.length ? threadSuffix(text, end) : 0;
         return this.readRegister;
+      }
       case 'P': {
-        const [n, v] = text.slice(1).split('=');
-        return { kind: 'writeRegister', regno: parseHex(n ?? '', 'register'), value: hexToBuffer(v ?? '') };
+        const end = suffixStart(text);
+        const [n, v] = text.slice(1, end).split('=');
+        return { kind: 'writeRegister', regno: parseHex(n ?? '', 'register'), value: hexToBuffer(v ?? ''), tid: threadSuffix(text, end) };
       }
       case 'm':
+      case 'x':
         return this.parseReadMemory(text);
       case 'M': {
         const [where, data] = text.slice(1).split(':');
@@ -182,7 +212,7 @@ export class RequestParser {
         return { kind: 'legacyResume', step: text[0] === 'S', signal: linuxSignal(parseHex(sig ?? '', 'signal')) };
       }
       case 'D':
-        return { kind: 'detach', pid: text.startsWith('D;') ? parseHex(text.slice(2), 'pid') : undefined };
+        return { kind: 'detach', pid: text.startsWith('D;') ? parseId(text.slice(2)) : undefined };
       case 'k':
         return { kind: 'kill' };
       case '!':
@@ -198,11 +228,12 @@ export class RequestParser {
     }
   }
 
-  /** m addr,length, parsed in place. */
+  /** m addr,length and x addr,length, parsed in place. */
   private parseReadMemory(text: string): Request {
     const comma = text.indexOf(',');
-    if (comma < 0) throw new ProtocolError('m needs addr,length');
+    if (comma < 0) throw new ProtocolError(`${text[0]} needs addr,length`);
     const r = this.readMemory;
+    r.binary = text.charCodeAt(0) === 0x78; // x
     r.addr = parseAddressIn(text, 1, comma);
     r.length = parseHexIn(text, comma + 1, text.length, 'length');
     return r;
@@ -239,6 +270,11 @@ export class RequestParser {
       return { kind: 'crc', addr: parseAddress(addr ?? ''), length: parseHex(len ?? '', 'length') };
     }
     if (text.startsWith('qSearch:memory:')) return parseSearchMemory(payload);
+    if (text === 'qHostInfo') return { kind: 'hostInfo' };
+    if (text === 'qProcessInfo') return { kind: 'processInfo' };
+    if (text.startsWith('qMemoryRegionInfo:')) return { kind: 'memoryRegionInfo', addr: parseAddress(text.slice('qMemoryRegionInfo:'.length)) };
+    if (text === 'qShlibInfoAddr') return { kind: 'shlibInfoAddr' };
+    if (text.startsWith('qThreadStopInfo')) return { kind: 'threadStopInfo', tid: parseId(text.slice('qThreadStopInfo'.length), 'thread id') };
     // qOffsets, qThreadExtraInfo and the rest: the empty reply.
     return UNKNOWN;
   }
@@ -274,6 +310,8 @@ export class RequestParser {
         const [k, v = ''] = splitOnce(hexToBuffer(value).toString(), '=');
         return { kind: 'environmentSet', name: k, value: v };
       }
+      case 'QThreadSuffixSupported':
+        return { kind: 'threadSuffixSupported' };
       case 'QEnvironmentUnset':
         return { kind: 'environmentUnset', name: hexToBuffer(value).toString() };
       default:
@@ -288,8 +326,8 @@ export class RequestParser {
       return this.vCont;
     }
     if (text.startsWith('vFile:')) return { kind: 'vFile', body: payload.subarray(6) };
-    if (text.startsWith('vKill')) return { kind: 'vKill', pid: text.startsWith('vKill;') ? parseHex(text.slice(6), 'pid') : undefined };
-    if (text.startsWith('vAttach;')) return { kind: 'vAttach', pid: parseHex(text.slice(8), 'pid') };
+    if (text.startsWith('vKill')) return { kind: 'vKill', pid: text.startsWith('vKill;') ? parseId(text.slice(6)) : undefined };
+    if (text.startsWith('vAttach;')) return { kind: 'vAttach', pid: parseId(text.slice(8)) };
     if (text.startsWith('vRun;')) return { kind: 'vRun', argv: text.slice(5).split(';').map(hexToBuffer) };
     // vMustReplyEmpty and the rest: the empty reply.
     return UNKNOWN;
@@ -319,7 +357,7 @@ function parseXfer(text: string, payload: Buffer): Request {
   const [offText, lenText] = range.split(',');
   const offset = parseHex(offText ?? '', 'offset');
   const length = parseHex(lenText ?? '', 'length');
-  const pid = object === 'exec-file' && annex ? parseHex(annex, 'pid') : undefined;
+  const pid = object === 'exec-file' && annex ? parseId(annex) : undefined;
   return { kind: 'qXfer', object, annex, pid, offset, length };
 }
 
@@ -335,6 +373,21 @@ function parseSearchMemory(payload: Buffer): Request {
     length: parseHex(payload.subarray(semi1 + 1, semi2).toString('latin1'), 'length'),
     pattern: unescapeBinary(payload.subarray(semi2 + 1)),
   };
+}
+
+/** Where a `;thread:TID;` suffix starts in a register packet, or the packet's end. */
+function suffixStart(text: string): number {
+  const semicolon = text.indexOf(';', 1);
+  return semicolon < 0 ? text.length : semicolon;
+}
+
+/** The TID of a `;thread:TID;` suffix at text[from...] (the final `;` optional); 0 when there is none. */
+function threadSuffix(text: string, from: number): number {
+  if (from >= text.length) return 0;
+  if (!text.startsWith(';thread:', from)) throw new ProtocolError('expected ;thread:TID;');
+  const start = from + ';thread:'.length;
+  const end = text.charCodeAt(text.length - 1) === 0x3b ? text.length - 1 : text.length;
+  return parseIdIn(text, start, end, 'thread id');
 }
 
 function splitOnce(text: string, sep: string): [string, string?] {

@@ -10,6 +10,7 @@ import type { ExecString } from '../ptrace';
 import type { Connection } from './connection';
 import { adopt, negotiate } from './extensions';
 import { type LaunchSettings, type TargetProvider, applyLaunchSetting, defaultLaunchSettings } from './launch-settings';
+import * as lldb from './lldb-queries';
 import { searchMemory } from './memory-search';
 import { monitorCommand } from './monitor';
 import * as reply from './replies';
@@ -28,6 +29,21 @@ export { PACKET_SIZE } from './replies';
 export type { LaunchSettings, TargetProvider } from './launch-settings';
 
 export type ServerEnd = 'closed' | 'detached' | 'killed' | 'exit-requested';
+
+const NO_SYSCALL = Buffer.alloc(8, 0xff);
+
+/**
+ * After a client moves a thread's pc: a thread stopped inside an interrupted
+ * system call would otherwise have the kernel back its new pc up by the
+ * syscall instruction and run the call again (arch/x86/kernel/signal.c).
+ * orig_rax = -1 says there is no call to restart. gdb writes it itself
+ * (amd64_linux_write_pc); LLDB does not, so its expressions, which set the pc
+ * to the function called, crashed in a thread attached in pause().
+ */
+function noSyscallRestart(t: Target, tid: number): void {
+  const regno = t.registers.registers.findIndex((r) => r.name === 'orig_rax');
+  if (regno >= 0) t.writeRegister(tid, regno, NO_SYSCALL);
+}
 
 /**
  * Emits 'log' (a line) for packets it could not make sense of, and 'end'
@@ -143,9 +159,10 @@ export class Server extends EventEmitter {
       case 'vCont':
         return this.resumeAndWait(r.actions);
       case 'readMemory': {
-        const length = Math.min(r.length, PACKET_SIZE / 2);
+        const length = Math.min(r.length, PACKET_SIZE / 2 - 1);
         const data = this.t.readMemory(r.addr, length);
-        return data instanceof Promise ? data.then((d) => reply.memory(d, length)) : reply.memory(data, length);
+        const spell = r.binary ? reply.binaryMemory : reply.memory;
+        return data instanceof Promise ? data.then((d) => spell(d, length)) : spell(data, length);
       }
       case 'breakpoint':
         if (!r.insert) {
@@ -161,7 +178,7 @@ export class Server extends EventEmitter {
         return OK;
       case 'readRegisters': {
         const t = this.t;
-        const tid = this.tid();
+        const tid = r.tid || this.tid();
         // Read first: the read may find the thread's registers gone (killed from outside).
         const hex = reply.hex(t.readRegisters(tid));
         return reply.registers(hex, t.registers, t.capabilities.partialRegisters?.unavailableRegisters(tid));
@@ -171,8 +188,9 @@ export class Server extends EventEmitter {
         if (regno >= this.t.registers.registers.length) return reply.NO_SUCH_REGISTER;
         // Read first: the read may find the thread's registers gone (killed from outside).
         const t = this.t;
-        const value = t.readRegister(this.tid(), regno);
-        if (t.capabilities.partialRegisters?.unavailableRegisters(this.tid())?.has(regno)) return reply.unavailableRegister(t.registers.registers[regno]!.size);
+        const tid = r.tid || this.tid();
+        const value = t.readRegister(tid, regno);
+        if (t.capabilities.partialRegisters?.unavailableRegisters(tid)?.has(regno)) return reply.unavailableRegister(t.registers.registers[regno]!.size);
         return reply.hex(value);
       }
       case 'malformed':
@@ -183,10 +201,14 @@ export class Server extends EventEmitter {
       case 'stopReason':
         return this.target ? this.stopReply(this.target.lastStop()) : reply.NO_PROCESS;
       case 'writeRegisters':
-        return this.writeAllRegisters(r.data);
-      case 'writeRegister':
-        this.t.writeRegister(this.tid(), r.regno, r.value);
+        return this.writeAllRegisters(r.data, r.tid || this.tid());
+      case 'writeRegister': {
+        const t = this.t;
+        const tid = r.tid || this.tid();
+        t.writeRegister(tid, r.regno, r.value);
+        if (r.regno === t.registers.pcRegno) noSyscallRestart(t, tid);
         return OK;
+      }
       case 'writeMemory':
         if (r.binary && r.data.length === 0) return OK; // gdb probes for X support with an empty write
         return this.t.writeMemory(r.addr, r.data) === r.data.length ? OK : reply.error();
@@ -210,8 +232,11 @@ export class Server extends EventEmitter {
           return OK;
         });
       }
-      case 'kill':
-        return this.killTarget().then(() => NO_REPLY);
+      case 'kill': {
+        // gdb reads no reply to k (it uses vKill when it may go on); LLDB waits for the exit's stop reply.
+        const pid = this.target?.pid;
+        return this.killTarget().then(() => (pid === undefined ? NO_REPLY : reply.formatStopReply({ kind: 'killed', pid, signal: 9 }, pid, this.options)));
+      }
       case 'vKill': {
         this.lastProgram = this.target?.execFile() ?? this.lastProgram;
         const several = this.target?.capabilities.multiProcess;
@@ -264,9 +289,29 @@ export class Server extends EventEmitter {
       }
       case 'searchMemory':
         return searchMemory(this.t, r.addr, r.length, r.pattern).then((at) => (at === 'unreadable' ? reply.error() : reply.searchResult(at)));
+      case 'hostInfo':
+        return lldb.hostInfo();
+      case 'processInfo':
+        return this.target ? lldb.processInfo(this.target) : reply.error();
+      case 'memoryRegionInfo':
+        return lldb.memoryRegionInfo(this.t, r.addr) ?? UNSUPPORTED;
+      case 'shlibInfoAddr':
+        return lldb.shlibInfoAddress(this.t).then((at) => (at === undefined ? reply.error() : at.toString(16)));
+      case 'threadSuffixSupported':
+        return OK;
+      case 'threadStopInfo':
+        return this.threadStopInfo(r.tid);
       default:
         return this.setting(r);
     }
+  }
+
+  /** qThreadStopInfoTID (LLDB): the last stop if it was this thread's, else a stop with no signal. */
+  private threadStopInfo(tid: number): Reply {
+    const t = this.t;
+    if (!isThreadOf(t, tid, undefined)) return reply.error();
+    const last = t.lastStop();
+    return this.stopReply(last.kind === 'signal' && last.tid === tid ? last : { kind: 'signal', tid, signal: 0 });
   }
 
   /** H op thread-id: Hg picks the thread g/G/p/P read and write; Hc and Hs are checked, then vCont names its own. */
@@ -289,9 +334,8 @@ export class Server extends EventEmitter {
     return stopReplyFor(this.t, event, this.options.multiprocess, afterStep);
   }
 
-  private writeAllRegisters(data: Buffer): Reply {
+  private writeAllRegisters(data: Buffer, tid: number): Reply {
     const t = this.t;
-    const tid = this.tid();
     let offset = 0;
     t.registers.registers.forEach((r, i) => {
       if (offset + r.size <= data.length) t.writeRegister(tid, i, data.subarray(offset, offset + r.size));

@@ -128,6 +128,18 @@ export interface Capabilities {
   partialRegisters?: PartialRegisters;
   registerHex?: RegisterHex;
   hostIo?: OwnFiles;
+  runningProcess?: RunningProcess;
+}
+
+/**
+ * A target that is a process running on this machine now, so /proc/PID
+ * describes it (its memory map, parent and ids: LLDB's qMemoryRegionInfo and
+ * qProcessInfo). A core's or the kernel's target is not one: a process of
+ * the same pid may exist and is another.
+ */
+export interface RunningProcess {
+  /** The process memory and breakpoint requests apply to now. */
+  readonly pid: number;
 }
 
 /**

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { escapeBinary, unescapeBinary } from './packet';
-import { ProtocolError, hexToBuffer, parseHex } from './wire';
+import { ProtocolError, hexToBuffer, parseHex, parseId } from './wire';
 
 /** Linux errno -> File-I/O errno; anything else is EUNKNOWN (9999). */
 const FILEIO_ERRNO: Record<string, number> = {
@@ -69,6 +69,11 @@ function encodeStat(st: fs.Stats): Buffer {
   return b;
 }
 
+/** vFile:fstat, stat and lstat: the size of the struct, then the struct itself, escaped. */
+function statReply(st: fs.Stats): Buffer {
+  return Buffer.concat([Buffer.from('F40;'), escapeBinary(encodeStat(st))]);
+}
+
 /**
  * The files gdb has open on one connection. Paths are resolved in the mount
  * namespace and root of the process named by vFile:setfs (0: gdbsock's own).
@@ -86,7 +91,7 @@ export class HostIo {
     try {
       switch (op) {
         case 'setfs':
-          this.fsPid = parseHex(args.toString('latin1'), 'pid');
+          this.fsPid = parseId(args.toString('latin1'));
           return 'F0';
         case 'open':
           return this.open(args.toString('latin1'));
@@ -97,7 +102,12 @@ export class HostIo {
         case 'pwrite':
           return this.pwrite(args);
         case 'fstat':
-          return this.fstat(args.toString('latin1'));
+          return statReply(fs.fstatSync(this.fd(args.toString('latin1'))));
+        // gdb 16 and 17: a file by name, without opening it; lstat does not follow a last symlink.
+        case 'stat':
+          return statReply(fs.statSync(this.resolve(args.toString('latin1'))));
+        case 'lstat':
+          return statReply(fs.lstatSync(this.resolve(args.toString('latin1'))));
         case 'unlink':
           fs.unlinkSync(this.resolve(args.toString('latin1')));
           return 'F0';
@@ -161,11 +171,6 @@ export class HostIo {
     const offset = parseHex(args.subarray(first + 1, second).toString('latin1'), 'offset');
     const data = unescapeBinary(args.subarray(second + 1));
     return `F${fs.writeSync(fd, data, 0, data.length, offset).toString(16)}`;
-  }
-
-  private fstat(args: string): Buffer {
-    const st = fs.fstatSync(this.fd(args));
-    return Buffer.concat([Buffer.from('F40;'), escapeBinary(encodeStat(st))]);
   }
 
   private readlink(args: string): Buffer {

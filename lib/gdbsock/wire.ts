@@ -68,7 +68,23 @@ export interface ThreadId {
 
 function parseIdPart(text: string, from: number, to: number): number {
   if (to - from === 2 && text.charCodeAt(from) === 0x2d && text.charCodeAt(from + 1) === 0x31) return -1; // "-1"
-  return parseHexIn(text, from, to, 'thread id');
+  return parseIdIn(text, from, to, 'thread id');
+}
+
+export function parseId(text: string, what = 'pid'): number {
+  return parseIdIn(text, 0, text.length, what);
+}
+
+/**
+ * A pid or tid of up to 16 hex digits: LLDB pads them with zeros to 16
+ * (`D;000000000000397c`), more than parseHexIn's 13. Leading zeros beyond 13
+ * digits are skipped; a value that needs more digits is no pid.
+ */
+export function parseIdIn(text: string, from: number, to: number, what = 'pid'): number {
+  if (to - from <= 13 || to - from > 16) return parseHexIn(text, from, to, what);
+  let at = from;
+  while (to - at > 13 && text.charCodeAt(at) === 0x30) at++;
+  return at === to - 13 ? parseHexIn(text, at, to, what) : parseHexIn(text, from, to, what);
 }
 
 export function parseThreadId(text: string, from = 0, to = text.length): ThreadId {

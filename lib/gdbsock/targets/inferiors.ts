@@ -40,7 +40,7 @@ export function followForks(target: Target, options: SessionOptions): Target {
 }
 
 export class Inferiors implements Target, MultiProcess, ForkEvents, PartialRegisters, RegisterHex {
-  readonly capabilities: Capabilities = { multiProcess: this, forkEvents: this, partialRegisters: this, registerHex: this };
+  readonly capabilities: Capabilities = { multiProcess: this, forkEvents: this, partialRegisters: this, registerHex: this, runningProcess: this };
   /** By pid, the first one first. */
   private readonly members = new Map<number, LiveTarget>();
   private selected: number;

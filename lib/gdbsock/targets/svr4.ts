@@ -34,10 +34,15 @@ async function readString(read: Read, address: bigint): Promise<string> {
   return b.subarray(0, end < 0 ? b.length : end).toString();
 }
 
-async function rDebugAddress(read: Read, auxv: Buffer): Promise<bigint> {
+/**
+ * Where the program's DT_DEBUG value lives (the dynamic linker stores r_debug's
+ * address there), with the value itself; undefined for a program without one
+ * (static). LLDB's qShlibInfoAddr asks for the slot, gdb's list needs the value.
+ */
+export async function debugEntry(read: Read, auxv: Buffer): Promise<{ slot: bigint; value: bigint } | undefined> {
   const phdr = auxvEntry(auxv, AT_PHDR);
   const phnum = Number(auxvEntry(auxv, AT_PHNUM) ?? 0n);
-  if (!phdr || phnum <= 0 || phnum > 256) return 0n;
+  if (!phdr || phnum <= 0 || phnum > 256) return undefined;
   const headers = await read(phdr, phnum * PHDR_SIZE);
   let bias: bigint | undefined;
   let dynamic: { vaddr: bigint; size: number } | undefined;
@@ -47,14 +52,15 @@ async function rDebugAddress(read: Read, auxv: Buffer): Promise<bigint> {
     if (type === PT_PHDR) bias = phdr - vaddr;
     if (type === PT_DYNAMIC) dynamic = { vaddr, size: Number(headers.readBigUInt64LE(i + 40)) };
   }
-  if (!dynamic) return 0n;
-  const dyn = await read((bias ?? 0n) + dynamic.vaddr, Math.min(dynamic.size, 16 * 1024));
+  if (!dynamic) return undefined;
+  const start = (bias ?? 0n) + dynamic.vaddr;
+  const dyn = await read(start, Math.min(dynamic.size, 16 * 1024));
   for (let i = 0; i + 16 <= dyn.length; i += 16) {
     const tag = dyn.readBigInt64LE(i);
     if (tag === DT_NULL) break;
-    if (tag === DT_DEBUG) return dyn.readBigUInt64LE(i + 8);
+    if (tag === DT_DEBUG) return { slot: start + BigInt(i + 8), value: dyn.readBigUInt64LE(i + 8) };
   }
-  return 0n;
+  return undefined;
 }
 
 export async function readLibraryList(pid: number, read: Read, auxv: Buffer | undefined): Promise<string | undefined> {
@@ -63,7 +69,7 @@ export async function readLibraryList(pid: number, read: Read, auxv: Buffer | un
   const empty = '<library-list-svr4 version="1.0"/>';
   let rDebug: bigint;
   try {
-    rDebug = await rDebugAddress(read, auxv);
+    rDebug = (await debugEntry(read, auxv))?.value ?? 0n;
   } catch {
     return empty;
   }

@@ -27,7 +27,7 @@ import { type LiveLaunchOptions, attachTracee, launchTracee } from './launch';
 import { SIGINT, ctrlCSiginfo } from './signal-injection';
 
 export class LiveTarget extends TraceEvents<LiveTarget> implements Target, ForkEvents, PartialRegisters, RegisterHex {
-  readonly capabilities: Capabilities = { forkEvents: this, partialRegisters: this, registerHex: this };
+  readonly capabilities: Capabilities = { forkEvents: this, partialRegisters: this, registerHex: this, runningProcess: this };
   /** Described from the CPU's XSAVE layout: its registers at its offsets (AVX-512 and PKRU where it has them). */
   readonly registers: RegisterLayout;
   /** Every register number, for threads whose registers are gone. */
