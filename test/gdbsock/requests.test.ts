@@ -1,14 +1,39 @@
 import t from 'tap';
 import * as reply from '../../lib/gdbsock/replies';
+import { describeRegion } from '../../lib/gdbsock/lldb-queries';
 import { RequestParser } from '../../lib/gdbsock/requests';
+import { parseMaps } from '../../lib/procfs';
 
 const parse = (p: RequestParser, s: string) => p.parse(Buffer.from(s, 'latin1'));
 
+t.test("LLDB's packets: 16-digit pids, thread-suffixed registers, its queries", async (t) => {
+  const p = new RequestParser();
+  t.same(parse(p, 'D;000000000000397c'), { kind: 'detach', pid: 0x397c });
+  t.same(parse(p, 'vKill;000000000000397c'), { kind: 'vKill', pid: 0x397c });
+  t.same(parse(p, 'Hgp000000000000397c.000000000000397d'), { kind: 'selectThread', op: 'g', pid: 0x397c, tid: 0x397d });
+  t.same(parse(p, 'T000000000000397d'), { kind: 'threadAlive', pid: undefined, tid: 0x397d });
+  t.equal(parse(p, 'D;100000000000397c').kind, 'malformed', 'more than 13 significant digits is no pid');
+  t.equal(parse(p, 'D;00000000000000000397c').kind, 'malformed', 'more than 16 digits');
+  t.same(parse(p, 'g;thread:397d;'), { kind: 'readRegisters', tid: 0x397d });
+  t.same(parse(p, 'p10;thread:397d;'), { kind: 'readRegister', regno: 0x10, tid: 0x397d });
+  t.same(parse(p, 'P5=0100000000000000;thread:397d;'), { kind: 'writeRegister', regno: 5, value: Buffer.from('0100000000000000', 'hex'), tid: 0x397d });
+  t.same(parse(p, 'G0102;thread:397d;'), { kind: 'writeRegisters', data: Buffer.from([1, 2]), tid: 0x397d });
+  t.same(parse(p, 'P5=01'), { kind: 'writeRegister', regno: 5, value: Buffer.from([1]), tid: 0 });
+  t.equal(parse(p, 'p10;core:1;').kind, 'malformed', 'a suffix other than thread');
+  t.same(parse(p, 'qHostInfo'), { kind: 'hostInfo' });
+  t.same(parse(p, 'qProcessInfo'), { kind: 'processInfo' });
+  t.same(parse(p, 'qShlibInfoAddr'), { kind: 'shlibInfoAddr' });
+  t.same(parse(p, 'qMemoryRegionInfo:7ffff7fe4b70'), { kind: 'memoryRegionInfo', addr: 0x7ffff7fe4b70n });
+  t.same(parse(p, 'qThreadStopInfo397d'), { kind: 'threadStopInfo', tid: 0x397d });
+  t.same(parse(p, 'QThreadSuffixSupported'), { kind: 'threadSuffixSupported' });
+});
+
 t.test('each packet family becomes its typed request', async (t) => {
   const p = new RequestParser();
-  t.same(parse(p, 'g'), { kind: 'readRegisters' });
-  t.same(parse(p, 'p1a'), { kind: 'readRegister', regno: 0x1a });
-  t.same(parse(p, 'm7ffff7dd0000,40'), { kind: 'readMemory', addr: 0x7ffff7dd0000n, length: 0x40 });
+  t.same(parse(p, 'g'), { kind: 'readRegisters', tid: 0 });
+  t.same(parse(p, 'p1a'), { kind: 'readRegister', regno: 0x1a, tid: 0 });
+  t.same(parse(p, 'm7ffff7dd0000,40'), { kind: 'readMemory', addr: 0x7ffff7dd0000n, length: 0x40, binary: false });
+  t.same(parse(p, 'x7ffff7dd0000,10000'), { kind: 'readMemory', addr: 0x7ffff7dd0000n, length: 0x10000, binary: true });
   t.same(parse(p, 'Z0,401136,1'), { kind: 'breakpoint', insert: true, type: 'software', addr: 0x401136n, length: 1, conditions: undefined });
   t.same(parse(p, 'z2,601040,8'), { kind: 'breakpoint', insert: false, type: 'write', addr: 0x601040n, length: 8, conditions: undefined });
   t.same(parse(p, 'Z0,401136,1;X2,2201'), {
@@ -69,6 +94,27 @@ t.test('replies', async (t) => {
   t.equal(reply.xferChunk(Buffer.from('abcdef'), 0, 4).toString(), 'mabcd');
   t.equal(reply.xferChunk(Buffer.from('abcdef'), 4, 4).toString(), 'lef');
   t.equal(reply.memory(Buffer.alloc(0), 4), 'E01', 'nothing readable');
+  t.same(
+    reply.binaryMemory(Buffer.from([0x41, 0x23, 0x24, 0x7d, 0x2a, 0]), 6),
+    Buffer.from([0x62, 0x41, 0x7d, 0x03, 0x7d, 0x04, 0x7d, 0x5d, 0x7d, 0x0a, 0]),
+    'x: b, then the bytes with #$}* escaped',
+  );
+  t.equal(reply.binaryMemory(Buffer.alloc(0), 4), 'E01', 'x: nothing readable');
+  t.same(reply.binaryMemory(Buffer.alloc(0), 0), Buffer.from('b'), 'x of length 0: b alone');
   t.equal(reply.threadList([]), 'l');
   t.equal(reply.formatStopReply({ kind: 'exited', pid: 7, code: 1 }, 7, { multiprocess: true }), 'W01;process:7');
+});
+
+t.test('qMemoryRegionInfo: the mapping, the gap before it, the gap after the last', async (t) => {
+  const maps = parseMaps('00400000-00401000 r-xp 00000000 08:01 12 /bin/prog\n7ffd0000-7ffd2000 rw-p 00000000 00:00 0 [stack]\n');
+  const hex = (s: string) => Buffer.from(s).toString('hex');
+  t.equal(describeRegion(maps, 0x400800n), `start:400000;size:1000;permissions:rx;name:${hex('/bin/prog')};`);
+  t.equal(describeRegion(maps, 0n), 'start:0;size:400000;', 'unmapped: no permissions');
+  t.equal(describeRegion(maps, 0x7ffd1fffn), `start:7ffd0000;size:2000;permissions:rw;name:${hex('[stack]')};`);
+  t.equal(describeRegion(maps, 0x401000n), 'start:401000;size:7fbcf000;', 'between two mappings');
+  t.equal(
+    describeRegion(maps, 0xffffffffff600000n),
+    `start:7ffd2000;size:${((1n << 64n) - 0x7ffd2000n).toString(16)};`,
+    'past the last one: to the end of the address space',
+  );
 });
