@@ -22,24 +22,54 @@ export function checksum(data: Buffer, start = 0, end = data.length): number {
   return sum & 0xff;
 }
 
-function needsEscape(byte: number): boolean {
-  return byte === DOLLAR || byte === HASH || byte === ESCAPE || byte === STAR;
+/** Where the bytes to escape are, reused between calls (grown as needed). */
+let escapeAt = new Int32Array(4096);
+
+/**
+ * Escapes binary data for a packet body (replies of x, qXfer and vFile:pread
+ * carry raw bytes). gdb 16 dumps memory through here in 512 KiB replies: the
+ * four bytes are found with Buffer.indexOf (memchr) and the runs between them
+ * copied whole, about ten times faster than a loop over every byte in JS.
+ */
+export function escapeBinary(data: Buffer): Buffer {
+  let count = 0;
+  // The next place of each of the four bytes; data.length when there is none left.
+  let dollar = next(data, DOLLAR, 0);
+  let hash = next(data, HASH, 0);
+  let escape = next(data, ESCAPE, 0);
+  let star = next(data, STAR, 0);
+  for (;;) {
+    const at = Math.min(dollar, hash, escape, star);
+    if (at === data.length) break;
+    if (count === escapeAt.length) {
+      const grown = new Int32Array(count * 2);
+      grown.set(escapeAt);
+      escapeAt = grown;
+    }
+    escapeAt[count++] = at;
+    if (at === dollar) dollar = next(data, DOLLAR, at + 1);
+    else if (at === hash) hash = next(data, HASH, at + 1);
+    else if (at === escape) escape = next(data, ESCAPE, at + 1);
+    else star = next(data, STAR, at + 1);
+  }
+  if (count === 0) return data;
+  const out = Buffer.allocUnsafe(data.length + count);
+  let from = 0;
+  let j = 0;
+  for (let k = 0; k < count; k++) {
+    const at = escapeAt[k]!;
+    j += data.copy(out, j, from, at);
+    out[j++] = ESCAPE;
+    out[j++] = data[at]! ^ 0x20;
+    from = at + 1;
+  }
+  data.copy(out, j, from);
+  return out;
 }
 
-/** Escapes binary data for a packet body (replies of qXfer and vFile:pread carry raw bytes). */
-export function escapeBinary(data: Buffer): Buffer {
-  let extra = 0;
-  for (const b of data) if (needsEscape(b)) extra++;
-  if (extra === 0) return data;
-  const out = Buffer.allocUnsafe(data.length + extra);
-  let j = 0;
-  for (const b of data) {
-    if (needsEscape(b)) {
-      out[j++] = ESCAPE;
-      out[j++] = b ^ 0x20;
-    } else out[j++] = b;
-  }
-  return out;
+function next(data: Buffer, byte: number, from: number): number {
+  const at = data.indexOf(byte, from);
+  return at < 0 ? data.length : at;
 }
 
 /** Undoes `}` escapes (X, vFile:pwrite, and any packet gdb escapes). Throws on a trailing `}`. */

@@ -159,7 +159,8 @@ export class Server extends EventEmitter {
       case 'vCont':
         return this.resumeAndWait(r.actions);
       case 'readMemory': {
-        const length = Math.min(r.length, PACKET_SIZE / 2 - 1);
+        // gdb asks x for PacketSize/2 bytes as it asks m: take all of them (the escaped reply may be longer; gdb grows its buffer).
+        const length = Math.min(r.length, PACKET_SIZE / 2);
         const data = this.t.readMemory(r.addr, length);
         const spell = r.binary ? reply.binaryMemory : reply.memory;
         return data instanceof Promise ? data.then((d) => spell(d, length)) : spell(data, length);
