@@ -36,10 +36,10 @@ export function escapeBinary(data: Buffer): Buffer {
   // The next place of each of the four bytes; data.length when there is none left.
   let dollar = next(data, DOLLAR, 0);
   let hash = next(data, HASH, 0);
-  let escape = next(data, ESCAPE, 0);
+  let brace = next(data, ESCAPE, 0);
   let star = next(data, STAR, 0);
   for (;;) {
-    const at = Math.min(dollar, hash, escape, star);
+    const at = Math.min(dollar, hash, brace, star);
     if (at === data.length) break;
     if (count === escapeAt.length) {
       const grown = new Int32Array(count * 2);
@@ -49,7 +49,7 @@ export function escapeBinary(data: Buffer): Buffer {
     escapeAt[count++] = at;
     if (at === dollar) dollar = next(data, DOLLAR, at + 1);
     else if (at === hash) hash = next(data, HASH, at + 1);
-    else if (at === escape) escape = next(data, ESCAPE, at + 1);
+    else if (at === brace) brace = next(data, ESCAPE, at + 1);
     else star = next(data, STAR, at + 1);
   }
   if (count === 0) return data;
