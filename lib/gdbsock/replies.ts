@@ -237,6 +237,7 @@ export function supported(f: Features): string {
     'qXfer:siginfo:write+',
     'qXfer:libraries-svr4:read+',
     'binary-upload+',
+    'qXfer:osdata:read+',
     ...(f.multiprocess ? ['multiprocess+'] : []),
     'swbreak+',
     'hwbreak+',

@@ -3,11 +3,13 @@
  * qXfer), read from a Target and sent in the chunks gdb asks for.
  */
 import { type Reply, UNSUPPORTED, error, threadsXml, xferChunk } from './replies';
+import { osdata } from './osdata';
 import type { Request } from './requests';
 import type { Target } from './target';
 
 export class XferObjects {
   private threadsDocument: string | undefined;
+  private osdataDocument: string | undefined;
 
   /** `target` throws if there is none; `tid`: the thread siginfo is read from; `threadId`: a thread's id as gdb is to see it. */
   read(target: () => Target, r: Extract<Request, { kind: 'qXfer' }>, tid: () => number, threadId: (tid: number) => string): Reply | Promise<Reply> {
@@ -34,6 +36,10 @@ export class XferObjects {
           );
         }
         return chunk(this.threadsDocument);
+      case 'osdata':
+        // The machine's, not the target's; built at offset 0 and kept for the chunks after it, as threads.
+        if (offset === 0 || this.osdataDocument === undefined) this.osdataDocument = osdata(r.annex);
+        return chunk(this.osdataDocument);
       case 'libraries-svr4':
         return target().librariesSvr4().then(chunk);
       default:
