@@ -42,6 +42,11 @@ export class DebugRegisters {
     );
   }
 
+  /** Whether gdb holds a slot of this kind at `address`. */
+  has(type: BreakpointType, address: bigint): boolean {
+    return this.slots.some((s) => s !== undefined && s.request.owner === 'gdb' && s.request.type === type && s.request.address === address);
+  }
+
   /** Addresses of the conditional breakpoints held in debug registers. */
   get conditionAddresses(): bigint[] {
     return this.slots.flatMap((s) => (s && s.request.owner === 'condition' ? [s.request.address] : []));

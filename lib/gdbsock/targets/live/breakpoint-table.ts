@@ -145,6 +145,12 @@ export class BreakpointTable {
     this.debugRegisters.clear();
   }
 
+  /** Whether gdb still has a breakpoint of this kind at `address` (a conditional one in a debug register counts as software). */
+  hasAt(type: 'software' | 'hardware', address: bigint): boolean {
+    if (type === 'software') return this.software.has(address) || this.hardwareConditions.has(address);
+    return this.debugRegisters.has('hardware', address);
+  }
+
   noteReportedHit(tid: number, address: bigint): void {
     this.reportedHits.set(tid, address);
   }

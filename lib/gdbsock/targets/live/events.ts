@@ -126,7 +126,10 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
         const hit = this.breakpoints.debugRegisters.hit(e.dr6 ?? 0n);
         if (hit && hit.owner === 'condition') {
           const conditions = this.breakpoints.hardwareConditions.get(hit.address);
-          if (conditions && !this.breakpoints.anyTrue(e.tid, conditions) && mode.type === 'continue') return this.carryOn(t, mode, 0);
+          // False for this thread: never news, whatever it was doing. The trap came before the
+          // instruction and the kernel set EFLAGS.RF, so a step or a continue now runs it, and a
+          // thread caught in a stop-all just stays stopped there.
+          if (conditions && !this.breakpoints.anyTrue(e.tid, conditions)) return this.carryOn(t, mode, 0);
           return this.reportOrHold(e.tid, { kind: 'signal', tid: e.tid, signal: SIGTRAP, reason: { type: 'swbreak' } });
         }
         if (hit) {

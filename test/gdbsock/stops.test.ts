@@ -1,0 +1,110 @@
+/**
+ * Stops in a live process as gdb sees them, against gdbserver (`stops`
+ * fixture). Scheduler locking (gdb.threads/schedlock.exp): with several
+ * threads on one line, a breakpoint whose target-side condition is false for
+ * some of them, then gdb stepping one thread with the others held, every stop
+ * must be of the thread gdb resumed; a hit another thread made while the
+ * first was being reported waits until gdb resumes that thread, and goes if
+ * gdb removed its breakpoint meanwhile.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import t from 'tap';
+import { fixture } from '../helpers';
+import { requireTool, runGdb, startGdbserver, startGdbsock } from './gdb';
+
+requireTool('gdb');
+requireTool('gdbserver');
+const stops = fixture('stops');
+
+const SOURCE = fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'stops.c'), 'utf8').split('\n');
+/** `stops.c:LINE` of the line marked `stops: MARKER`. */
+function at(marker: string): string {
+  const line = SOURCE.findIndex((l) => l.includes(`stops: ${marker} */`));
+  if (line < 0) throw new Error(`no marker ${marker} in stops.c`);
+  return `stops.c:${line + 1}`;
+}
+
+type Server = 'gdbsock' | 'gdbserver';
+
+async function withServer(server: Server, args: string[], commands: string[]): Promise<string> {
+  if (server === 'gdbsock') {
+    const s = await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', stops, ...args]);
+    try {
+      return await runGdb(`target extended-remote ${s.target}`, commands, { file: stops, timeout: 60000 });
+    } finally {
+      await s.stop();
+    }
+  }
+  const s = await startGdbserver([stops, ...args]);
+  try {
+    return await runGdb(`target extended-remote ${s.target}`, commands, { file: stops, timeout: 60000 });
+  } finally {
+    s.stop();
+  }
+}
+
+/** The values of `print $_thread` markers: `echo @NAME=` then the thread number. */
+function marks(out: string): Record<string, string> {
+  const found: Record<string, string> = {};
+  for (const m of out.matchAll(/@(\w+)=\$\d+ = (\S+)/g)) found[m[1]!] = m[2]!;
+  return found;
+}
+
+const mark = (name: string, expr = '$_thread') => [`echo @${name}=`, `print ${expr}`];
+
+const SCHEDLOCK = [
+  'set sysroot /',
+  `break ${at('all threads started')}`,
+  'continue',
+  'delete',
+  // A target-side condition false for the main thread (thread_function(0)): only the others stop.
+  `break ${at('main loop')} if my_number != 0`,
+  'continue',
+  'delete',
+  ...mark('cond', 'my_number != 0'),
+  'set scheduler-locking step',
+  ...mark('before'),
+  'step',
+  'step',
+  'step',
+  'next',
+  'next',
+  'stepi',
+  ...mark('stepped'),
+  // A breakpoint every thread hits: while one hit is reported, the others hit it too.
+  `break ${at('main loop')}`,
+  'continue',
+  ...mark('hit'),
+  'step', // over the breakpoint, this thread alone
+  'step',
+  'step',
+  'next',
+  ...mark('after'),
+  'delete',
+  'step',
+  'step',
+  ...mark('last'),
+  'kill',
+];
+
+for (const server of ['gdbsock', 'gdbserver'] as const) {
+  t.test(`scheduler locking: each step stops the thread gdb stepped (${server})`, async (t) => {
+    t.setTimeout(240000);
+    for (let round = 0; round < 2; round++) {
+      const out = await withServer(server, ['loop', '4'], SCHEDLOCK);
+      const m = marks(out);
+      t.notMatch(out, /internal-error|Remote failure|badly formatted/, `no protocol error (round ${round})`);
+      t.equal(m.cond, '1', `the conditional breakpoint stopped a thread it is true for (round ${round})`);
+      t.ok(m.before, 'a thread was current');
+      t.equal(m.stepped, m.before, `steps with scheduler-locking step stay in thread ${m.before} (round ${round})`);
+      t.ok(m.hit, 'a thread hit the unconditional breakpoint');
+      t.equal(m.after, m.hit, `stepping over a breakpoint the others hit stays in thread ${m.hit} (round ${round})`);
+      t.equal(m.last, m.hit, `and so does stepping once it is gone (round ${round})`);
+      if (m.stepped !== m.before || m.after !== m.hit || m.last !== m.hit) {
+        t.comment(out);
+        break;
+      }
+    }
+  });
+}
