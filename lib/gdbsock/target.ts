@@ -118,6 +118,15 @@ export class TargetRefusal extends Error {
 }
 
 /**
+ * Thrown by insertBreakpoint for a kind the hardware cannot do (a read-only
+ * watchpoint on x86): the server answers empty, as gdbserver does, and gdb
+ * falls back on an access watchpoint whose writes it filters out itself.
+ */
+export class BreakpointKindUnsupported extends Error {
+  override name = 'BreakpointKindUnsupported';
+}
+
+/**
  * The optional parts of a target, each an interface of its own (as delve's
  * RecordingManipulation): a target names the ones it implements, usually
  * itself, and leaves the others out.

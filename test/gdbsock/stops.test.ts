@@ -10,8 +10,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { fixture } from '../helpers';
-import { requireTool, runGdb, startGdbserver, startGdbsock } from './gdb';
+import { fixture, symbol } from '../helpers';
+import { requireTool, rspClient, runGdb, startGdbserver, startGdbsock } from './gdb';
 
 requireTool('gdb');
 requireTool('gdbserver');
@@ -108,3 +108,65 @@ for (const server of ['gdbsock', 'gdbserver'] as const) {
     }
   });
 }
+
+/** gdb's output with what differs between runs (pids, addresses, file fetches) taken out. */
+const normalized = (out: string) =>
+  out
+    .split('\n')
+    .filter((l) => !/^Reading |process \d+|^warning: /.test(l))
+    .join('\n')
+    .replace(/0x0*[0-9a-f]{6,}/g, 'ADDR');
+
+const WATCH = [
+  'set sysroot /',
+  'break main',
+  'continue',
+  'watch watched_a',
+  'rwatch watched_b',
+  'awatch watched_pair[1]',
+  'continue',
+  'next', // a range step (vCont;r) over a write to watched_a
+  'next',
+  'next',
+  'stepi',
+  'stepi',
+  'stepi',
+  'stepi',
+  `break ${at('write b')}`,
+  'continue',
+  'continue', // from the breakpoint: gdb steps over it, and the step reads watched_a
+  'continue',
+  'continue',
+  'continue',
+  'continue',
+];
+
+t.test('watchpoints hit by steps, range steps and steps over a breakpoint say so, as with gdbserver', async (t) => {
+  t.setTimeout(120000);
+  const ours = normalized(await withServer('gdbsock', ['watch'], WATCH));
+  const theirs = normalized(await withServer('gdbserver', ['watch'], WATCH));
+  t.match(ours, /Hardware watchpoint 2: watched_a\s+Old value = 1\s+New value = 2/, 'a write during `next` stops it');
+  t.match(ours, /Hardware read watchpoint 3: watched_b\s+Value = 3/, 'a read watchpoint reports a read');
+  t.match(ours, /Hardware access \(read\/write\) watchpoint 4: watched_pair\[1\]/, 'an access watchpoint reports a write');
+  t.equal(ours, theirs, 'the same session as through gdbserver');
+});
+
+t.test('Z3 is refused (empty) on x86, as gdbserver does; Z4 and Z2 are not', async (t) => {
+  const watched = symbol(stops, 'watched_b').toString(16);
+  for (const server of ['gdbsock', 'gdbserver'] as const) {
+    const s = server === 'gdbsock' ? await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', stops, 'watch']) : await startGdbserver([stops, 'watch']);
+    const c = await rspClient(s.target);
+    try {
+      await c.ask('QStartNoAckMode');
+      await c.ask('?');
+      t.equal(await c.ask(`Z3,${watched},4`), '', `${server}: Z3 empty`);
+      t.equal(await c.ask(`Z4,${watched},4`), 'OK', `${server}: Z4 OK`);
+      t.equal(await c.ask(`z4,${watched},4`), 'OK', `${server}: z4 OK`);
+      t.equal(await c.ask(`Z2,${watched},4`), 'OK', `${server}: Z2 OK`);
+    } finally {
+      c.close();
+      if ('proc' in s) await s.stop();
+      else s.stop();
+    }
+  }
+});

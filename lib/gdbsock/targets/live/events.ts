@@ -46,10 +46,12 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
     const t = this.tracee.threads.get(e.tid);
     let mode: Mode = this.modes.get(e.tid) ?? CONTINUE;
     this.invalidate(e.tid);
+    // A step that wrote (or read) watched data is the watchpoint's stop: DR6 is read only while gdb watches something.
+    const watch = e.type === 'step' && this.breakpoints.debugRegisters.watching ? this.watchedByStep(t!) : undefined;
     if (mode.type === 'step-over') {
       // Whatever ended the step, the lifted breakpoint goes back (if gdb still wants it).
       if (this.breakpoints.software.has(mode.address) && this.tracee.state === 'traced') this.tracee.breakpoints.insert(mode.address);
-      if (e.type === 'step') return; // the one who started the step-over carries on
+      if (e.type === 'step' && !watch) return; // the one who started the step-over carries on
       mode = mode.after;
       this.modes.set(e.tid, mode);
     }
@@ -118,6 +120,7 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
         if (this.state === 'interrupting') return this.reportStop(e.tid, { kind: 'signal', tid: e.tid, signal: SIGINT });
         return this.carryOn(t, mode, 0);
       case 'step':
+        if (watch) return this.reportOrHold(e.tid, { kind: 'signal', tid: e.tid, signal: SIGTRAP, reason: watch });
         return this.onStep(t!, e.tid, mode);
       case 'breakpoint':
         return this.onBreakpoint(t!, e.tid, e.address, mode);
@@ -162,6 +165,11 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
         return this.reportOrHold(e.tid, { kind: 'signal', tid: e.tid, signal: e.signal });
       }
     }
+  }
+
+  private watchedByStep(t: Thread): { type: 'watch' | 'rwatch' | 'awatch'; address: bigint } | undefined {
+    const hit = this.breakpoints.debugRegisters.watchHit(t.getDebugRegister(6));
+    return hit && { type: watchKind(hit.type), address: hit.address };
   }
 
   /** gdb asked for fork events: once the child is in its first stop, report the fork (forks.ts). */

@@ -183,8 +183,8 @@ export abstract class Execution<Self> extends StopReports {
     this.tracee.breakpoints.remove(address);
     t.step(signal);
     const [event] = await nextEvents([t], WAIT_SETTLE_MS);
-    // handleEvent saw the event first and put the breakpoint back.
-    if (event.type !== 'step') return false;
+    // handleEvent saw the event first and put the breakpoint back (and reported a watchpoint the step fired).
+    if (event.type !== 'step' || !isRunning(this.state)) return false;
     this.invalidate(t.tid);
     if (then.type === 'step') {
       this.reportStop(t.tid, { kind: 'signal', tid: t.tid, signal: SIGTRAP });
@@ -270,6 +270,8 @@ export abstract class Execution<Self> extends StopReports {
 
   /** Range stepping (vCont;r): steps in native code until the pc leaves the range or lands on a breakpoint. */
   private stepThrough(t: Thread, range: { start: bigint; end: bigint }): void {
+    // The native loop would step over a watchpoint's hit (it stops as a plain step): one step at a time then, onStep deciding.
+    if (this.breakpoints.debugRegisters.watching) return t.stepWhileIn(0n, 0n, NO_ADDRESSES, 0);
     const inside = this.tracee.breakpoints.addresses.filter((a) => a >= range.start && a < range.end);
     t.stepWhileIn(range.start, range.end, inside.length ? BigUint64Array.from(inside) : NO_ADDRESSES, 0);
   }
