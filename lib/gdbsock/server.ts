@@ -255,7 +255,7 @@ export class Server extends EventEmitter {
           (tid) => this.threadId(tid),
         );
       case 'qXferWrite':
-        this.t.writeSiginfo(this.tid(), r.data);
+        this.t.writeSiginfo(this.tid(), r.data, r.offset);
         return reply.written(r.data.length);
       case 'monitor':
         return this.monitor(r.command);

@@ -94,7 +94,8 @@ export interface Target {
   /** The program of process `pid` (qXfer:exec-file's annex), or of the current one. */
   execFile(pid?: number): string | undefined;
   siginfo(tid: number): Buffer | undefined;
-  writeSiginfo(tid: number, data: Buffer): void;
+  /** Writes `data` at `offset` into the siginfo of the signal `tid` stopped for. */
+  writeSiginfo(tid: number, data: Buffer, offset: number): void;
   librariesSvr4(): Promise<string | undefined>;
 
   /**

@@ -170,3 +170,35 @@ t.test('Z3 is refused (empty) on x86, as gdbserver does; Z4 and Z2 are not', asy
     }
   }
 });
+
+t.test('a write to $_siginfo reaches the handler (qXfer:siginfo:write at its offset), as with gdbserver', async (t) => {
+  t.setTimeout(120000);
+  const commands = [
+    'set sysroot /',
+    'continue', // the SIGSEGV
+    'set $_siginfo._sifields._sigfault.si_addr = 0x666',
+    'echo @signo=',
+    'print $_siginfo.si_signo',
+    'break on_segv',
+    'continue',
+    'echo @addr=',
+    'print info->_sifields._sigfault.si_addr',
+    'kill',
+  ];
+  for (const server of ['gdbsock', 'gdbserver'] as const) {
+    const m = marks(await withServer(server, ['siginfo'], commands));
+    t.equal(m.signo, '11', `${server}: the rest of the siginfo is untouched`);
+    t.equal(m.addr, '(void', `${server}: the handler got a pointer`);
+  }
+  const out = await withServer('gdbsock', ['siginfo'], commands);
+  t.match(out, /@addr=\$\d+ = \(void \*\) 0x666/, 'the handler sees the address gdb wrote');
+});
+
+t.test('catch syscall from inside a vfork: the return is reported with its number, as with gdbserver', async (t) => {
+  t.setTimeout(120000);
+  const commands = ['set sysroot /', 'catch vfork', 'continue', 'catch syscall', 'continue', 'continue', 'kill'];
+  const ours = await withServer('gdbsock', ['vfork'], commands);
+  t.match(ours, /Catchpoint 2 \(returned from syscall vfork\)/, 'the vfork return, named');
+  t.notMatch(ours, /badly formatted/, 'no malformed stop reply');
+  t.equal(normalized(ours).replace(/\d{3,}/g, 'N'), normalized(await withServer('gdbserver', ['vfork'], commands)).replace(/\d{3,}/g, 'N'));
+});

@@ -145,7 +145,9 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
       case 'syscall-entry':
       case 'syscall-exit': {
         const entry = e.type === 'syscall-entry';
-        const nr = entry ? e.nr : (this.syscallEntry.get(e.tid) ?? -1);
+        // An exit whose entry came before gdb caught syscalls (the vfork gdb was told of, resumed with
+        // PTRACE_SYSCALL only after): the number is still in orig_rax, as gdbserver reads it.
+        const nr = entry ? e.nr : (this.syscallEntry.get(e.tid) ?? this.syscallOfStop(t!));
         if (entry) this.syscallEntry.set(e.tid, e.nr);
         const catching = this.options.catchSyscalls;
         const wanted = catching && (catching.size === 0 || catching.has(nr));
@@ -154,7 +156,8 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
           kind: 'signal',
           tid: e.tid,
           signal: SIGTRAP,
-          reason: { type: entry ? 'syscall_entry' : 'syscall_return', nr },
+          // gdb reads the number as hex digits only: a negative one (syscall(-1)) goes as gdbserver's unsigned int does.
+          reason: { type: entry ? 'syscall_entry' : 'syscall_return', nr: nr >>> 0 },
         });
       }
       case 'signal': {
@@ -165,6 +168,11 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
         return this.reportOrHold(e.tid, { kind: 'signal', tid: e.tid, signal: e.signal });
       }
     }
+  }
+
+  private syscallOfStop(t: Thread): number {
+    const at = t.arch.gprNames.indexOf('orig_rax');
+    return at < 0 ? -1 : Number(BigInt.asIntN(32, t.registersOfStop().readBigUInt64LE(at * 8)));
   }
 
   private watchedByStep(t: Thread): { type: 'watch' | 'rwatch' | 'awatch'; address: bigint } | undefined {
