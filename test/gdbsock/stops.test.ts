@@ -7,6 +7,7 @@
  * first was being reported waits until gdb resumes that thread, and goes if
  * gdb removed its breakpoint meanwhile.
  */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
@@ -201,4 +202,39 @@ t.test('catch syscall from inside a vfork: the return is reported with its numbe
   t.match(ours, /Catchpoint 2 \(returned from syscall vfork\)/, 'the vfork return, named');
   t.notMatch(ours, /badly formatted/, 'no malformed stop reply');
   t.equal(normalized(ours).replace(/\d{3,}/g, 'N'), normalized(await withServer('gdbserver', ['vfork'], commands)).replace(/\d{3,}/g, 'N'));
+});
+
+t.test('a hit another thread made during a stop-all is not the answer to a step of this one (RSP, Z1)', async (t) => {
+  t.setTimeout(120000);
+  const line = at('main loop').split(':')[1];
+  const info = execFileSync('gdb', ['-q', '-batch', '-nx', '-ex', `info line stops.c:${line}`, stops], { encoding: 'utf8' });
+  const loop = /starts at address (0x[0-9a-f]+)/.exec(info)![1]!.slice(2);
+  for (const server of ['gdbsock', 'gdbserver'] as const) {
+    const s =
+      server === 'gdbsock' ? await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', stops, 'loop', '6']) : await startGdbserver([stops, 'loop', '6']);
+    const c = await rspClient(s.target);
+    try {
+      await c.ask('QStartNoAckMode');
+      await c.ask('qSupported:multiprocess+;swbreak+;hwbreak+');
+      const pid = Number.parseInt(/^QCp([0-9a-f]+)\./.exec(await c.ask('qC'))![1]!, 16).toString(16);
+      await c.ask('?');
+      let wrong = 0;
+      for (let round = 0; round < 8; round++) {
+        t.equal(await c.ask(`Z1,${loop},1`), 'OK');
+        const hit = await c.ask('vCont;c');
+        const tid = /thread:p[0-9a-f]+\.([0-9a-f]+);/.exec(hit)?.[1];
+        t.match(hit, /^T05/, `${server}: a thread hits the loop (round ${round})`);
+        // gdb's step over it: out, then only that thread steps.
+        t.equal(await c.ask(`z1,${loop},1`), 'OK');
+        const step = await c.ask(`vCont;s:p${pid}.${tid}`);
+        if (!step.includes(`thread:p${pid}.${tid};`) || /hwbreak/.test(step)) wrong++;
+      }
+      t.equal(wrong, 0, `${server}: every step stops the stepped thread, never a held hit`);
+      await c.ask(`vKill;${pid}`);
+    } finally {
+      c.close();
+      if ('proc' in s) await s.stop();
+      else s.stop();
+    }
+  }
 });
