@@ -100,7 +100,7 @@ export type Request =
   | { kind: 'symbolLookup' }
   /** `pid`: exec-file's annex, the process whose program gdb wants. */
   | { kind: 'qXfer'; object: string; annex: string; pid: number | undefined; offset: number; length: number }
-  | { kind: 'qXferWrite'; object: 'siginfo'; annex: string; data: Buffer }
+  | { kind: 'qXferWrite'; object: 'siginfo'; annex: string; offset: number; data: Buffer }
   | { kind: 'monitor'; command: string }
   | { kind: 'crc'; addr: bigint; length: number }
   | { kind: 'searchMemory'; addr: bigint; length: number; pattern: Buffer }
@@ -351,7 +351,8 @@ function parseXfer(text: string, payload: Buffer): Request {
   if (op === 'write') {
     if (object !== 'siginfo') return UNKNOWN;
     const headerLength = ['qXfer', object, op, annex, range].join(':').length + 1;
-    return { kind: 'qXferWrite', object, annex, data: unescapeBinary(payload.subarray(headerLength)) };
+    // qXfer:OBJECT:write:ANNEX:OFFSET:DATA (GDB manual, "General Query Packets"): gdb writes one field, at its offset.
+    return { kind: 'qXferWrite', object, annex, offset: parseHex(range, 'offset'), data: unescapeBinary(payload.subarray(headerLength)) };
   }
   if (op !== 'read') return UNKNOWN;
   const [offText, lenText] = range.split(',');

@@ -16,7 +16,7 @@ import { monitorCommand } from './monitor';
 import * as reply from './replies';
 import { NO_REPLY, OK, PACKET_SIZE, UNSUPPORTED, type Reply } from './replies';
 import { type Request, RequestParser, describePacket } from './requests';
-import { type ResumeAction, type StopEvent, type Target, TargetRefusal } from './target';
+import { BreakpointKindUnsupported, type ResumeAction, type StopEvent, type Target, TargetRefusal } from './target';
 import { SessionOptions } from './session-options';
 import { stopReplyFor } from './stop-reply';
 import { chooseThread, currentThread, isThreadOf, processOf } from './thread-choice';
@@ -174,6 +174,7 @@ export class Server extends EventEmitter {
           this.t.insertBreakpoint(r.type, r.addr, r.length, r.conditions);
         } catch (err) {
           if (err instanceof RangeError) return reply.error();
+          if (err instanceof BreakpointKindUnsupported) return reply.UNSUPPORTED;
           throw err;
         }
         return OK;
@@ -280,7 +281,7 @@ export class Server extends EventEmitter {
           (tid) => this.threadId(tid),
         );
       case 'qXferWrite':
-        this.t.writeSiginfo(this.tid(), r.data);
+        this.t.writeSiginfo(this.tid(), r.data, r.offset);
         return reply.written(r.data.length);
       case 'monitor':
         return this.monitor(r.command);

@@ -94,7 +94,8 @@ export interface Target {
   /** The program of process `pid` (qXfer:exec-file's annex), or of the current one. */
   execFile(pid?: number): string | undefined;
   siginfo(tid: number): Buffer | undefined;
-  writeSiginfo(tid: number, data: Buffer): void;
+  /** Writes `data` at `offset` into the siginfo of the signal `tid` stopped for. */
+  writeSiginfo(tid: number, data: Buffer, offset: number): void;
   librariesSvr4(): Promise<string | undefined>;
 
   /**
@@ -115,6 +116,15 @@ export interface Target {
  */
 export class TargetRefusal extends Error {
   override name = 'TargetRefusal';
+}
+
+/**
+ * Thrown by insertBreakpoint for a kind the hardware cannot do (a read-only
+ * watchpoint on x86): the server answers empty, as gdbserver does, and gdb
+ * falls back on an access watchpoint whose writes it filters out itself.
+ */
+export class BreakpointKindUnsupported extends Error {
+  override name = 'BreakpointKindUnsupported';
 }
 
 /**

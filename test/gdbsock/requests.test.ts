@@ -60,6 +60,14 @@ t.test('each packet family becomes its typed request', async (t) => {
     length: 0xfff,
   });
   t.same(parse(p, 'qXfer:exec-file:read:1f:10,20'), { kind: 'qXfer', object: 'exec-file', annex: '1f', pid: 0x1f, offset: 0x10, length: 0x20 });
+  // gdb writes one field of $_siginfo at its offset (si_addr: 0x10), its bytes raw.
+  t.same(parse(p, 'qXfer:siginfo:write::10:f\x06\0\0\0\0\0\0'), {
+    kind: 'qXferWrite',
+    object: 'siginfo',
+    annex: '',
+    offset: 0x10,
+    data: Buffer.from([0x66, 0x06, 0, 0, 0, 0, 0, 0]),
+  });
   t.same(parse(p, 'Hgp7.-1'), { kind: 'selectThread', op: 'g', pid: 7, tid: -1 });
   t.same(parse(p, 'D;1f'), { kind: 'detach', pid: 0x1f });
   t.same(parse(p, 'vRun;;6161'), { kind: 'vRun', argv: [Buffer.alloc(0), Buffer.from('aa')] });

@@ -30,6 +30,27 @@ export class DebugRegisters {
     const free = this.slots.flatMap((s, i) => (s ? [] : [i]));
     if (pieces.length === 0 || pieces.length > free.length) throw new RangeError('no free debug register');
     for (const [k, p] of pieces.entries()) this.slots[free[k]!] = { request: { type, address, length, owner }, ...p };
+    this.noteWatching();
+  }
+
+  /**
+   * Some slot watches data. A step that also fires a watchpoint stops as a
+   * step (si_code TRAP_TRACE wins: arch/x86/kernel/traps.c, get_si_code), so
+   * only then is DR6 worth reading after a step.
+   */
+  watching = false;
+
+  private noteWatching(): void {
+    this.watching = this.slots.some((s) => s !== undefined && s.request.type !== 'hardware' && s.request.type !== 'software');
+  }
+
+  /** The watchpoint DR6 says fired, if any. */
+  watchHit(dr6: bigint): Slot['request'] | undefined {
+    for (let i = 0; i < 4; i++) {
+      const s = this.slots[i];
+      if ((dr6 >> BigInt(i)) & 1n && s && s.request.type !== 'hardware' && s.request.type !== 'software') return s.request;
+    }
+    return undefined;
   }
 
   get free(): number {
@@ -40,6 +61,12 @@ export class DebugRegisters {
     this.slots = this.slots.map((s) =>
       s && s.request.type === type && s.request.address === address && s.request.length === length && s.request.owner === owner ? undefined : s,
     );
+    this.noteWatching();
+  }
+
+  /** Whether gdb holds a slot of this kind at `address`. */
+  has(type: BreakpointType, address: bigint): boolean {
+    return this.slots.some((s) => s !== undefined && s.request.owner === 'gdb' && s.request.type === type && s.request.address === address);
   }
 
   /** Addresses of the conditional breakpoints held in debug registers. */
@@ -49,6 +76,7 @@ export class DebugRegisters {
 
   clear(): void {
     this.slots = [undefined, undefined, undefined, undefined];
+    this.watching = false;
   }
 
   get dr7(): bigint {

@@ -297,8 +297,8 @@ export class Inferiors implements Target, MultiProcess, ForkEvents, PartialRegis
     return this.ownerOrCurrent(tid).siginfo(tid);
   }
 
-  writeSiginfo(tid: number, data: Buffer): void {
-    this.ownerOrCurrent(tid).writeSiginfo(tid, data);
+  writeSiginfo(tid: number, data: Buffer, offset: number): void {
+    this.ownerOrCurrent(tid).writeSiginfo(tid, data, offset);
   }
 
   librariesSvr4(): Promise<string | undefined> {

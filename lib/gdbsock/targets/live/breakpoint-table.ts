@@ -6,7 +6,7 @@
  */
 import type { Thread, Tracee } from '../../../ptrace';
 import { AgentError, evaluate } from '../../agent';
-import type { BreakpointType, Condition } from '../../target';
+import { type BreakpointType, BreakpointKindUnsupported, type Condition } from '../../target';
 import { DebugRegisters } from '../debug-registers';
 
 export class BreakpointTable {
@@ -54,6 +54,8 @@ export class BreakpointTable {
 
   insert(type: BreakpointType, address: bigint, length: number, conditions?: Condition[]): void {
     if (type === 'software') return this.insertSoftware(address, conditions);
+    // x86 debug registers trap reads and writes alike, never reads alone (Intel SDM vol. 3, 18.2.4: R/W 11).
+    if (type === 'read' && this.tracee.arch.debugRegisters) throw new BreakpointKindUnsupported('no read-only watchpoints');
     if (this.debugRegisters.free === 0) this.evictConditionSlot();
     this.debugRegisters.insert(type, address, length);
     this.applyToStopped();
@@ -143,6 +145,12 @@ export class BreakpointTable {
   forDetach(): void {
     this.lifted.clear();
     this.debugRegisters.clear();
+  }
+
+  /** Whether gdb still has a breakpoint of this kind at `address` (a conditional one in a debug register counts as software). */
+  hasAt(type: 'software' | 'hardware', address: bigint): boolean {
+    if (type === 'software') return this.software.has(address) || this.hardwareConditions.has(address);
+    return this.debugRegisters.has('hardware', address);
   }
 
   noteReportedHit(tid: number, address: bigint): void {

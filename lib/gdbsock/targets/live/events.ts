@@ -46,10 +46,12 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
     const t = this.tracee.threads.get(e.tid);
     let mode: Mode = this.modes.get(e.tid) ?? CONTINUE;
     this.invalidate(e.tid);
+    // A step that wrote (or read) watched data is the watchpoint's stop: DR6 is read only while gdb watches something.
+    const watch = e.type === 'step' && this.breakpoints.debugRegisters.watching ? this.watchedByStep(t!) : undefined;
     if (mode.type === 'step-over') {
       // Whatever ended the step, the lifted breakpoint goes back (if gdb still wants it).
       if (this.breakpoints.software.has(mode.address) && this.tracee.state === 'traced') this.tracee.breakpoints.insert(mode.address);
-      if (e.type === 'step') return; // the one who started the step-over carries on
+      if (e.type === 'step' && !watch) return; // the one who started the step-over carries on
       mode = mode.after;
       this.modes.set(e.tid, mode);
     }
@@ -118,6 +120,7 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
         if (this.state === 'interrupting') return this.reportStop(e.tid, { kind: 'signal', tid: e.tid, signal: SIGINT });
         return this.carryOn(t, mode, 0);
       case 'step':
+        if (watch) return this.reportOrHold(e.tid, { kind: 'signal', tid: e.tid, signal: SIGTRAP, reason: watch });
         return this.onStep(t!, e.tid, mode);
       case 'breakpoint':
         return this.onBreakpoint(t!, e.tid, e.address, mode);
@@ -126,7 +129,10 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
         const hit = this.breakpoints.debugRegisters.hit(e.dr6 ?? 0n);
         if (hit && hit.owner === 'condition') {
           const conditions = this.breakpoints.hardwareConditions.get(hit.address);
-          if (conditions && !this.breakpoints.anyTrue(e.tid, conditions) && mode.type === 'continue') return this.carryOn(t, mode, 0);
+          // False for this thread: never news, whatever it was doing. The trap came before the
+          // instruction and the kernel set EFLAGS.RF, so a step or a continue now runs it, and a
+          // thread caught in a stop-all just stays stopped there.
+          if (conditions && !this.breakpoints.anyTrue(e.tid, conditions)) return this.carryOn(t, mode, 0);
           return this.reportOrHold(e.tid, { kind: 'signal', tid: e.tid, signal: SIGTRAP, reason: { type: 'swbreak' } });
         }
         if (hit) {
@@ -139,7 +145,9 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
       case 'syscall-entry':
       case 'syscall-exit': {
         const entry = e.type === 'syscall-entry';
-        const nr = entry ? e.nr : (this.syscallEntry.get(e.tid) ?? -1);
+        // An exit whose entry came before gdb caught syscalls (the vfork gdb was told of, resumed with
+        // PTRACE_SYSCALL only after): the number is still in orig_rax, as gdbserver reads it.
+        const nr = entry ? e.nr : (this.syscallEntry.get(e.tid) ?? this.syscallOfStop(t!));
         if (entry) this.syscallEntry.set(e.tid, e.nr);
         const catching = this.options.catchSyscalls;
         const wanted = catching && (catching.size === 0 || catching.has(nr));
@@ -148,7 +156,8 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
           kind: 'signal',
           tid: e.tid,
           signal: SIGTRAP,
-          reason: { type: entry ? 'syscall_entry' : 'syscall_return', nr },
+          // gdb reads the number as hex digits only: a negative one (syscall(-1)) goes as gdbserver's unsigned int does.
+          reason: { type: entry ? 'syscall_entry' : 'syscall_return', nr: nr >>> 0 },
         });
       }
       case 'signal': {
@@ -159,6 +168,16 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
         return this.reportOrHold(e.tid, { kind: 'signal', tid: e.tid, signal: e.signal });
       }
     }
+  }
+
+  private syscallOfStop(t: Thread): number {
+    const at = t.arch.gprNames.indexOf('orig_rax');
+    return at < 0 ? -1 : Number(BigInt.asIntN(32, t.registersOfStop().readBigUInt64LE(at * 8)));
+  }
+
+  private watchedByStep(t: Thread): { type: 'watch' | 'rwatch' | 'awatch'; address: bigint } | undefined {
+    const hit = this.breakpoints.debugRegisters.watchHit(t.getDebugRegister(6));
+    return hit && { type: watchKind(hit.type), address: hit.address };
   }
 
   /** gdb asked for fork events: once the child is in its first stop, report the fork (forks.ts). */

@@ -9,7 +9,7 @@ import type { Thread, Tracee } from '../../../ptrace';
 import { nextEvents } from '../../../ptrace/thread';
 import { SessionOptions } from '../../session-options';
 import { SIGTRAP } from '../../signals';
-import type { ResumeAction } from '../../target';
+import type { ResumeAction, StopEvent } from '../../target';
 import type { StopRegisters } from '../stop-registers';
 import { killedMeanwhile, stepTrapQueued } from '../pending-signals';
 import { type Mode, allStopAfter, isRunning } from './all-stop';
@@ -20,6 +20,11 @@ import { SIGINT, SignalInjection } from './signal-injection';
 import { ThreadNames } from './thread-names';
 
 const NO_ADDRESSES = new BigUint64Array(0);
+
+/** gdb's action for thread `tid` in a vCont: its own, or the default one. */
+function actionFor(tid: number, actions: ResumeAction[]): ResumeAction | undefined {
+  return actions.find((a) => a.tid === tid) ?? actions.find((a) => a.tid === undefined);
+}
 
 export abstract class Execution<Self> extends StopReports {
   /** What gdb negotiated, shared with the server and every process of the session (session-options.ts). */
@@ -71,7 +76,7 @@ export abstract class Execution<Self> extends StopReports {
       const threadExit = this.endFirst() ? -1 : this.held.findIndex((e) => e.kind === 'thread-exited');
       return this.report(threadExit >= 0 ? this.held.splice(threadExit, 1)[0]! : this.exitEvent);
     }
-    const held = this.held.shift();
+    const held = this.takeHeld(actions);
     if (held) return this.report(held);
     if (this.queuedStepTraps.size > 0) {
       await this.drainStepTraps();
@@ -81,7 +86,7 @@ export abstract class Execution<Self> extends StopReports {
     const plan: [Thread, ResumeAction][] = [];
     for (const t of this.tracee.threads.values()) {
       if (t.state !== 'stopped') continue;
-      const action = actions.find((a) => a.tid === t.tid) ?? actions.find((a) => a.tid === undefined);
+      const action = actionFor(t.tid, actions);
       if (action && action.type !== 'stop') plan.push([t, action]);
     }
     if (plan.length === 0) {
@@ -134,6 +139,41 @@ export abstract class Execution<Self> extends StopReports {
   }
 
   /**
+   * The first held event gdb may hear of at this resume. An event of a thread
+   * gdb leaves stopped stays held until gdb resumes that thread: with
+   * scheduler locking gdb steps one thread, and a stop of another would be
+   * news it cannot place (gdb: "finish_step_over: trap_expected"). gdbserver
+   * keeps such a status pending per thread too (linux-low.cc, resume_status_pending).
+   * A held breakpoint hit whose breakpoint gdb has since removed is dropped,
+   * as gdbserver discards a pending hit that no longer explains the stop:
+   * the thread's pc is still at the breakpoint (a debug register traps before
+   * the instruction), so it simply runs on from there. Births and exits of
+   * threads are news whichever threads resume.
+   */
+  private takeHeld(actions: ResumeAction[]): StopEvent | undefined {
+    for (let i = 0; i < this.held.length; i++) {
+      const event = this.held[i]!;
+      if (event.kind === 'signal' && event.reason?.type !== 'create') {
+        const action = actionFor(event.tid, actions);
+        if (!action || action.type === 'stop') continue;
+        const reason = event.reason?.type;
+        if ((reason === 'swbreak' || reason === 'hwbreak') && !this.breakpointStillAt(event.tid, reason)) {
+          this.held.splice(i--, 1);
+          continue;
+        }
+      }
+      return this.held.splice(i, 1)[0];
+    }
+    return undefined;
+  }
+
+  private breakpointStillAt(tid: number, reason: 'swbreak' | 'hwbreak'): boolean {
+    const t = this.tracee.threads.get(tid);
+    if (t?.state !== 'stopped') return true; // gone or dying: let the event stand, its end follows
+    return this.breakpoints.hasAt(reason === 'swbreak' ? 'software' : 'hardware', t.getPc());
+  }
+
+  /**
    * Steps `t` off the breakpoint at `address` while every other thread stays
    * stopped. Returns false if the step ended in something to report (which
    * then is reported); true if the thread is now past it, still stopped.
@@ -143,8 +183,8 @@ export abstract class Execution<Self> extends StopReports {
     this.tracee.breakpoints.remove(address);
     t.step(signal);
     const [event] = await nextEvents([t], WAIT_SETTLE_MS);
-    // handleEvent saw the event first and put the breakpoint back.
-    if (event.type !== 'step') return false;
+    // handleEvent saw the event first and put the breakpoint back (and reported a watchpoint the step fired).
+    if (event.type !== 'step' || !isRunning(this.state)) return false;
     this.invalidate(t.tid);
     if (then.type === 'step') {
       this.reportStop(t.tid, { kind: 'signal', tid: t.tid, signal: SIGTRAP });
@@ -230,6 +270,8 @@ export abstract class Execution<Self> extends StopReports {
 
   /** Range stepping (vCont;r): steps in native code until the pc leaves the range or lands on a breakpoint. */
   private stepThrough(t: Thread, range: { start: bigint; end: bigint }): void {
+    // The native loop would step over a watchpoint's hit (it stops as a plain step): one step at a time then, onStep deciding.
+    if (this.breakpoints.debugRegisters.watching) return t.stepWhileIn(0n, 0n, NO_ADDRESSES, 0);
     const inside = this.tracee.breakpoints.addresses.filter((a) => a >= range.start && a < range.end);
     t.stepWhileIn(range.start, range.end, inside.length ? BigUint64Array.from(inside) : NO_ADDRESSES, 0);
   }
@@ -245,7 +287,9 @@ export abstract class Execution<Self> extends StopReports {
       t.nextEvent().then((next) => {
         if (next.type === 'step' && t.state === 'stopped' && isRunning(this.state)) {
           this.modes.set(tid, mode);
-          this.carryOn(t, mode, 0);
+          // The step off it was an instruction of gdb's step or range too: a stepi ends here.
+          if (mode.type === 'continue' || this.state === 'interrupting') this.carryOn(t, mode, 0);
+          else this.onStep(t, tid, mode);
         }
       });
       return;

@@ -221,11 +221,12 @@ export class LiveTarget extends TraceEvents<LiveTarget> implements Target, ForkE
     }
   }
 
-  writeSiginfo(tid: number, data: Buffer): void {
+  writeSiginfo(tid: number, data: Buffer, offset: number): void {
     const current = this.siginfo(tid);
     if (!current) throw new RangeError('no siginfo');
+    if (offset >= current.length) throw new RangeError('past the end of siginfo');
     const merged = Buffer.from(current);
-    data.copy(merged, 0, 0, Math.min(data.length, 128));
+    data.copy(merged, offset, 0, Math.min(data.length, merged.length - offset));
     this.tracee.thread(tid).setSiginfo(merged);
   }
 
