@@ -11,7 +11,7 @@ import type { Connection } from './connection';
 import { adopt, negotiate } from './extensions';
 import { type LaunchSettings, type TargetProvider, applyLaunchSetting, defaultLaunchSettings } from './launch-settings';
 import { searchMemory } from './memory-search';
-import { monitorCommand } from './monitor';
+import { type DebugSettings, debugLine, defaultDebugSettings, monitorCommand, packetLine } from './monitor';
 import * as reply from './replies';
 import { NO_REPLY, OK, PACKET_SIZE, UNSUPPORTED, type Reply } from './replies';
 import { type Request, RequestParser, describePacket } from './requests';
@@ -56,6 +56,8 @@ export class Server extends EventEmitter {
     private readonly connection: Connection,
     private target: Target | undefined,
     private readonly provider?: TargetProvider,
+    /** gdbserver's debug switches (`monitor set debug…`), shared by the sessions of one gdbsock. */
+    private readonly debug: DebugSettings = defaultDebugSettings(),
   ) {
     super();
     target?.useSession(this.options);
@@ -93,6 +95,7 @@ export class Server extends EventEmitter {
    */
   private run(payload: Buffer): void {
     if (this.ended) return;
+    if (this.debug.remote) this.debugLog(packetLine('getpkt', payload));
     let result: Reply | Promise<Reply>;
     try {
       result = this.dispatch(this.requests.parse(payload));
@@ -118,6 +121,7 @@ export class Server extends EventEmitter {
 
   private reply(answer: Reply): void {
     if (answer === NO_REPLY || this.ended) return;
+    if (this.debug.remote) this.debugLog(packetLine('putpkt', typeof answer === 'string' ? Buffer.from(answer, 'latin1') : answer));
     this.connection.send(answer, { binary: typeof answer !== 'string' });
     // gdb answers at once: take its next packet without waiting for the event loop.
     if (!this.busy && !this.backlog.length) this.connection.pumpSoon();
@@ -376,10 +380,18 @@ export class Server extends EventEmitter {
   }
 
   private monitor(command: string): Reply {
-    const { output, exit } = monitorCommand(command);
-    if (exit) this.exitRequested = true;
-    this.connection.send(reply.consoleOutput(output));
-    return OK;
+    const { output, ok, exit } = monitorCommand(command, this.debug);
+    if (output) this.connection.send(reply.consoleOutput(output));
+    if (exit) {
+      // As gdbserver: OK, then gone at once.
+      this.exitRequested = true;
+      this.finishSoon('exit-requested');
+    }
+    return ok ? OK : reply.error();
+  }
+
+  private debugLog(line: string): void {
+    this.emit('log', debugLine(this.debug, line));
   }
 
   /** The Q packets: settings for this connection and for the programs vRun starts. */
