@@ -4,7 +4,10 @@
  * connection; Sessions decides what each connection gets and what is left
  * behind when it ends. Whatever way a session ends (gdb hangs up, detaches,
  * quits with `monitor exit`, or the caller closes), the process is never
- * left stopped or traced: it is detached and runs on as if gdb never came.
+ * left stopped or traced: it is detached and runs on as if gdb never came
+ * (after `monitor exit`, a program gdbsock launched is killed, as gdbserver
+ * does). With 'keep' (gdbserver's way) a process gdb leaves is kept for the
+ * next gdb instead, and let go when serving ends.
  */
 import { EventEmitter } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
@@ -141,8 +144,10 @@ export class Sessions extends EventEmitter {
     const stopping = this.onlyOne || how === 'exit-requested';
     // gdbserver's way: a process gdb left is kept for the next gdb, as long as something of it is left.
     const kept = this.next === 'keep' && !stopping && left !== undefined && left.threads().length > 0 ? left : undefined;
+    // `monitor exit`, as gdbserver: what was launched for gdb is killed, what was attached to is let go.
+    if (left && how === 'exit-requested' && !left.attached) await this.kill(left);
     // Disconnected without a word: the process goes on as if gdb never came.
-    if (left && !kept && (how === 'closed' || how === 'exit-requested')) await this.release(left);
+    else if (left && !kept && (how === 'closed' || how === 'exit-requested')) await this.release(left);
     // A read-only target is the same for everyone; anything live is attached afresh, or not at all.
     this.target = this.next === 'same' ? (left ?? this.target) : kept;
     connection.close();
@@ -164,6 +169,14 @@ export class Sessions extends EventEmitter {
     const target = this.current;
     this.target = undefined;
     await this.release(target);
+  }
+
+  private async kill(target: Target): Promise<void> {
+    try {
+      await target.kill();
+    } catch (err) {
+      this.emit('log', `killing ${target.pid}: ${(err as Error).message}`);
+    }
   }
 
   /** Leaves a target as gdb would want on the way out: detached and running. */

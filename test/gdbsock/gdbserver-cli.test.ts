@@ -5,12 +5,13 @@
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
+import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { UsageError } from '../../lib/cli-args';
 import { CommError, isGdbserverCommandLine, parseComm, parseGdbserverCommandLine } from '../../lib/gdbsock/gdbserver-args';
 import { defaultDebugSettings, monitorCommand } from '../../lib/gdbsock/monitor';
-import { fixture } from '../helpers';
+import { eventually, fixture } from '../helpers';
 import { cleanEnv, requireTool, runGdb } from './gdb';
 
 const CLI = path.join(__dirname, '..', '..', 'dist', 'gdbsock', 'cli.js');
@@ -126,6 +127,8 @@ t.test('monitor exit: gdbsock is gone right after OK, gdb still connected', asyn
   t.match(out, /The following monitor commands are supported/);
   t.match(out, /Protocol debug output enabled\./);
   t.match(g.output(), /getpkt \("qRcmd,/, 'packets on stderr while remote-debug was on');
+  const pid = Number(/pid = (\d+)/.exec(g.output())![1]);
+  await eventually(() => !fs.existsSync(`/proc/${pid}`), 'the launched process to be killed, as gdbserver does');
 });
 
 t.test('without --once: the launched process is kept, stopped, for the next gdb; serving ends with it', async (t) => {
