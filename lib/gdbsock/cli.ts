@@ -252,6 +252,7 @@ async function serveAsGdbserver(options: Options, gs: GdbserverCommandLine, argv
   const provider = wrappedProvider(gs.wrapper);
   const program = options.program && rawArgs(argv).slice(-options.program.length);
   let first: Target | undefined;
+  if (options.stdio) say('stdin/stdout redirected');
   try {
     if (program !== undefined) {
       first = await LiveTarget.launch(program[0]!, program.slice(1), {
@@ -266,7 +267,9 @@ async function serveAsGdbserver(options: Options, gs: GdbserverCommandLine, argv
       say(`Attached; pid = ${first.pid}`);
     }
   } catch (err) {
-    say(`${(err as Error).message}\nExiting`);
+    // gdbserver's last lines for each (gdb.server/non-existing-program.exp looks for them).
+    if (options.pid !== undefined) say(`Cannot attach to process ${options.pid}: ${(err as Error).message}\nExiting`);
+    else say(`gdbsock: ${(err as Error).message}\nError creating process\n\nExiting`);
     process.exit(1);
   }
   const sessions = new Sessions({ target: first, provider, next: 'keep', multi: gs.multi, once: options.once || options.stdio, debug });

@@ -40,6 +40,8 @@ export class Server extends EventEmitter {
   private extended = false;
   /** The program gdb last ran or killed: `run` after a kill sends vRun with an empty name (as gdbserver, run it again). */
   private lastProgram: ExecString | undefined;
+  /** The program and arguments vRun last started, for R. */
+  private lastArgv: ExecString[] | undefined;
   private generalThread = 0;
   private waiting = false;
   /** Packets that arrived while an asynchronous one (a resume, a big read) was being answered. */
@@ -233,6 +235,8 @@ export class Server extends EventEmitter {
       case 'vAttach':
       case 'vRun':
         return this.startTarget(r);
+      case 'restart':
+        return this.restart();
       case 'vFile':
         return this.target?.capabilities.hostIo?.hostIo(r.body) ?? this.hostIo.handle(r.body);
       case 'qSupported': {
@@ -366,11 +370,24 @@ export class Server extends EventEmitter {
         argv[0] = exe;
       }
       this.lastProgram = argv[0];
+      this.lastArgv = [...argv];
       if (this.target) await this.target.kill();
       this.target = adopt(this.options, await this.provider.launch(argv, this.launchSettings));
     }
     this.generalThread = 0;
     return this.stopReply(this.target.lastStop());
+  }
+
+  /** R (extended-remote, `set remote run-packet off`): the last program again, with its arguments; gdb asks `?` next. */
+  private async restart(): Promise<Reply> {
+    const exe = this.lastArgv?.[0] ?? this.target?.execFile() ?? this.lastProgram;
+    if (!this.extended || !this.provider || exe === undefined) return NO_REPLY;
+    const argv = this.lastArgv ?? [exe];
+    if (this.target) await this.target.kill();
+    this.target = undefined;
+    this.target = adopt(this.options, await this.provider.launch([...argv], this.launchSettings));
+    this.generalThread = 0;
+    return NO_REPLY;
   }
 
   /** A thread id for gdb, with the thread's own process when there are several. */
