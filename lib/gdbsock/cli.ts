@@ -11,6 +11,7 @@
 import fs from 'node:fs';
 import { parseCommandLine, UsageError } from '../cli-args';
 import { CommError, type GdbserverCommandLine, isGdbserverCommandLine, parseGdbserverCommandLine } from './gdbserver-args';
+import type { ExecString } from '../ptrace';
 import type { TargetProvider } from './launch-settings';
 import { type DebugSettings, debugLine } from './monitor';
 import { rawArgs } from './raw-args';
@@ -223,13 +224,27 @@ async function main(argv: string[]): Promise<void> {
   process.stdout.write(`gdbsock: process ${pid} ${how}; connect with:\n  gdb -ex 'target extended-remote ${gdbTarget(listener.endpoint, pid)}'\n`);
 }
 
-/** A provider that starts programs through gdbserver's --wrapper. */
-function wrappedProvider(wrapper: string[]): TargetProvider {
-  if (wrapper.length === 0) return liveProvider;
+/**
+ * gdbserver's lookup of a program named without a slash: the file of that
+ * name in the current directory if there is one, else $PATH's
+ * (gdb.server/abspath.exp).
+ */
+function inCurrentDirectory(program: ExecString): ExecString {
+  const bytes = Buffer.from(program);
+  if (bytes.includes(0x2f)) return program;
+  try {
+    return fs.statSync(bytes).isFile() ? Buffer.concat([Buffer.from(`${process.cwd()}/`), bytes]) : program;
+  } catch {
+    return program;
+  }
+}
+
+/** The provider of gdbserver's form: programs started through --wrapper, and found as gdbserver finds them. */
+function gdbserverProvider(wrapper: string[]): TargetProvider {
   return {
     attach: (pid) => LiveTarget.attach(pid),
     launch: (argv, settings) =>
-      LiveTarget.launch(argv[0]!, argv.slice(1), {
+      LiveTarget.launch(inCurrentDirectory(argv[0]!), argv.slice(1), {
         env: settings.env,
         disableRandomization: settings.disableRandomization,
         startupWithShell: settings.startupWithShell,
@@ -249,13 +264,13 @@ async function serveAsGdbserver(options: Options, gs: GdbserverCommandLine, argv
   const debug: DebugSettings = { debug: gs.debug, remote: gs.remoteDebug, timestamps: gs.timestamps };
   if (gs.debugFile !== undefined) logTo = fs.openSync(gs.debugFile, 'a');
   for (const option of gs.ignored) log(`${option} is not supported; ignored`);
-  const provider = wrappedProvider(gs.wrapper);
+  const provider = gdbserverProvider(gs.wrapper);
   const program = options.program && rawArgs(argv).slice(-options.program.length);
   let first: Target | undefined;
   if (options.stdio) say('stdin/stdout redirected');
   try {
     if (program !== undefined) {
-      first = await LiveTarget.launch(program[0]!, program.slice(1), {
+      first = await LiveTarget.launch(inCurrentDirectory(program[0]!), program.slice(1), {
         disableRandomization: gs.disableRandomization,
         startupWithShell: gs.startupWithShell,
         wrapper: gs.wrapper,
