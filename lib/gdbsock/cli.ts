@@ -131,6 +131,11 @@ function fromGdbserverForm(line: GdbserverCommandLine): Options {
     process.stdout.write(USAGE);
     process.exit(0);
   }
+  if (line.selftest) {
+    // The words gdb.server/unittest.exp takes for "none here".
+    process.stdout.write('Selftests have been disabled for this build.\n');
+    process.exit(0);
+  }
   if (line.version) {
     const { version } = JSON.parse(fs.readFileSync(`${__dirname}/../../package.json`, 'utf8')) as { version: string };
     process.stdout.write(`gdbsock (hostkit) ${version}\nA GDB remote-protocol server that takes gdbserver's command line.\n`);

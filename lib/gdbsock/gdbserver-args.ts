@@ -30,6 +30,8 @@ export interface GdbserverCommandLine {
   debugFile?: string;
   help: boolean;
   version: boolean;
+  /** gdbserver's own unit tests: gdbsock has none built in (its tests are the package's). */
+  selftest: boolean;
   /** Options gdbserver has and gdbsock accepts without acting on (said on stderr). */
   ignored: string[];
 }
@@ -55,6 +57,7 @@ const OPTIONS = {
   'disable-packet': { type: 'string' },
   help: { type: 'boolean' },
   version: { type: 'boolean' },
+  selftest: { type: 'boolean' },
 } as const;
 
 /** Options only gdbserver's command line has: any of them means that form. */
@@ -120,9 +123,10 @@ export function parseGdbserverCommandLine(argv: readonly string[]): GdbserverCom
     timestamps: false,
     help: values.help ?? false,
     version: values.version ?? false,
+    selftest: values.selftest ?? false,
     ignored: [],
   };
-  if (line.help || line.version) return line;
+  if (line.help || line.version || line.selftest) return line;
   for (const format of values['debug-format']?.split(',') ?? []) {
     if (format === 'all' || format === 'timestamp') line.timestamps = true;
     else if (format === 'none') line.timestamps = false;
