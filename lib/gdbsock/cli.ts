@@ -18,7 +18,8 @@ import { rawArgs } from './raw-args';
 import { Sessions } from './session';
 import type { Target } from './target';
 import { LiveTarget, liveProvider } from './targets/live';
-import { openReadOnly, type ReadOnlyServing } from './targets/open-read-only';
+import type { ReadOnlyServing } from './targets/open-read-only';
+const readOnlyTargets = () => require('./targets/open-read-only') as typeof import('./targets/open-read-only');
 import { type Endpoint, Listener, defaultSocketPath, gdbTarget, isLoopback, parseListen } from './transport';
 import './jit-tiering'; // last: module loading runs with V8's default tiering
 
@@ -171,7 +172,9 @@ async function main(argv: string[]): Promise<void> {
   // The program and its arguments as the kernel got them: Node's decoding of argv turns bytes that are not UTF-8 into U+FFFD.
   const program = options.program && rawArgs(argv).slice(-options.program.length);
   // A core or the kernel: one read-only target, shown to each connection in turn.
-  const fixed: ReadOnlyServing | undefined = await openReadOnly(options);
+  // Loaded only for a core or the kernel: the core engine, cored's store and zstd are most of gdbsock's start-up otherwise.
+  const readOnly = options.core !== undefined || options.pid === 0;
+  const fixed: ReadOnlyServing | undefined = readOnly ? await readOnlyTargets().openReadOnly(options) : undefined;
   const first = fixed
     ? fixed.target
     : program !== undefined
