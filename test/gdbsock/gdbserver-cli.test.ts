@@ -11,7 +11,7 @@ import t from 'tap';
 import { UsageError } from '../../lib/cli-args';
 import { CommError, isGdbserverCommandLine, parseComm, parseGdbserverCommandLine } from '../../lib/gdbsock/gdbserver-args';
 import { defaultDebugSettings, monitorCommand } from '../../lib/gdbsock/monitor';
-import { eventually, fixture } from '../helpers';
+import { eventually, fixture, startDetached } from '../helpers';
 import { cleanEnv, requireTool, runGdb } from './gdb';
 
 const CLI = path.join(__dirname, '..', '..', 'dist', 'gdbsock', 'cli.js');
@@ -159,4 +159,16 @@ t.test('--wrapper WRAPPER -- starts the program through the wrapper', async (t) 
   t.match(out, /exited normally/);
   await within(g.exited, 3000, 'gdbsock to exit');
   t.match(g.output(), /^yes$/m, 'the program saw what the wrapper set');
+});
+
+t.test('--attach COMM PID: attached, and let go running when gdb detaches', async (t) => {
+  const target = await startDetached(binary, ['sleep']);
+  t.teardown(() => target.kill());
+  const g = await startAsGdbserver(['--once', '--attach', '127.0.0.1:0', String(target.pid)]);
+  t.match(g.output(), new RegExp(`^Attached; pid = ${target.pid}$`, 'm'));
+  const out = await runGdb(`target remote ${g.target}`, ['info threads', 'detach']);
+  t.match(out, /Thread|process/, 'gdb sees the process');
+  t.equal(await within(g.exited, 3000, 'gdbsock to exit after the one gdb (--once)'), 0);
+  t.match(fs.readFileSync(`/proc/${target.pid}/status`, 'utf8'), /^TracerPid:\s+0$/m, 'untraced');
+  t.match(fs.readFileSync(`/proc/${target.pid}/stat`, 'utf8'), /\) [SR] /, 'running (or sleeping in usleep), not stopped');
 });
