@@ -27,7 +27,9 @@ export interface MonitorAnswer {
   exit: boolean;
 }
 
-const HELP = `The following monitor commands are supported:
+// The first line is gdbsock's; the second is what gdb's testsuite looks for in gdbserver's help (server-mon.exp).
+const HELP = `gdbsock monitor commands, as gdbserver's.
+The following monitor commands are supported:
   set debug <0|1>
     Enable general debugging messages
   set debug-format <all|none|timestamp>

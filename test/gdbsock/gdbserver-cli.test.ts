@@ -100,7 +100,7 @@ t.test("a bad COMM: gdbserver's message and status", async (t) => {
 
 t.test('monitor commands as gdbserver answers them', async (t) => {
   const debug = defaultDebugSettings();
-  t.match(monitorCommand('help', debug).output, /^The following monitor commands are supported:/);
+  t.match(monitorCommand('help', debug).output, /^gdbsock monitor commands.*\nThe following monitor commands are supported:\n/);
   t.same(monitorCommand('set debug 1', debug), { output: 'Debug output enabled.\n', ok: true, exit: false });
   t.equal(debug.debug, true);
   t.equal(monitorCommand('set remote-debug 1', debug).output, 'Protocol debug output enabled.\n');
