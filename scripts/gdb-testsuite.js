@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // npm run gdb-testsuite -- [options] [EXP...]: runs .exp files of gdb's own
-// testsuite (DejaGnu, board native-gdbserver) once against gdbserver and once
+// testsuite (DejaGnu, board native-gdbserver by default) once against gdbserver and once
 // against gdbsock, started by the testsuite with gdbserver's command line, and
 // prints PASS/FAIL per file side by side with the wall time of each.
 //
@@ -33,6 +33,8 @@ const USAGE = `usage: npm run gdb-testsuite -- [options] [EXP...]
   --only NAME        run one server only: gdbserver or gdbsock
   --timeout SECONDS  per .exp file (default 900)
   --out DIR          where logs go (default a new directory under ${os.tmpdir()})
+  --board NAME       the DejaGnu board (default native-gdbserver; native-extended-gdbserver
+                     starts one server with --multi per gdb)
 EXP default: ${DEFAULT_EXPS.join(' ')}
 `;
 const RESULT = /^(PASS|FAIL|XFAIL|KFAIL|XPASS|KPASS|UNRESOLVED|UNSUPPORTED|UNTESTED|ERROR|DUPLICATE|PATH):/;
@@ -85,10 +87,10 @@ function count(sumText) {
 }
 
 /** One runtest for one .exp; its own process group, killed whole on timeout. */
-function runOne(dir, exp, vars, timeoutMs) {
+function runOne(dir, exp, vars, board, timeoutMs) {
   return new Promise((resolve) => {
     const started = process.hrtime.bigint();
-    const child = spawn('runtest', [...vars, '--target_board=native-gdbserver', exp], { cwd: dir, detached: true, stdio: 'ignore' });
+    const child = spawn('runtest', [...vars, `--target_board=${board}`, exp], { cwd: dir, detached: true, stdio: 'ignore' });
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
@@ -118,6 +120,7 @@ async function main() {
       only: { type: 'string' },
       timeout: { type: 'string' },
       out: { type: 'string' },
+      board: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: true,
@@ -155,7 +158,7 @@ async function main() {
     const vars = [`GDB=${gdb}`, `GDBSERVER=${server.program}`, ...(dataDir ? [`GDB_DATA_DIRECTORY=${dataDir}`] : [])];
     process.stderr.write(`${server.name}: ${exps.length} files, logs in ${dir}\n`);
     for (const exp of exps) {
-      const r = await runOne(dir, exp, vars, timeoutMs);
+      const r = await runOne(dir, exp, vars, values.board ?? 'native-gdbserver', timeoutMs);
       const base = exp.replace(/\//g, '_').replace(/\.exp$/, '');
       fs.writeFileSync(path.join(dir, `${base}.sum`), r.sum);
       fs.writeFileSync(path.join(dir, `${base}.log`), r.log);
