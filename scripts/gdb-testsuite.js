@@ -86,18 +86,29 @@ function count(sumText) {
   return c;
 }
 
+/** The runtest under way: its process group goes with us when we are interrupted. */
+let running;
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    if (running) process.kill(-running.pid, 'SIGKILL');
+    process.exit(130);
+  });
+}
+
 /** One runtest for one .exp; its own process group, killed whole on timeout. */
 function runOne(dir, exp, vars, board, timeoutMs) {
   return new Promise((resolve) => {
     const started = process.hrtime.bigint();
     const child = spawn('runtest', [...vars, `--target_board=${board}`, exp], { cwd: dir, detached: true, stdio: 'ignore' });
     let timedOut = false;
+    running = child;
     const timer = setTimeout(() => {
       timedOut = true;
       process.kill(-child.pid, 'SIGKILL');
     }, timeoutMs);
     child.on('exit', () => {
       clearTimeout(timer);
+      running = undefined;
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const read = (f) => {
         try {

@@ -110,6 +110,9 @@ export function parseGdbserverCommandLine(argv: readonly string[]): GdbserverCom
   }
   const { values } = parseCommandLine(own, OPTIONS);
   const [commText, ...rest] = argv.slice(i);
+  // `COMM --attach PID` works too (gdbserver's older order; gdb's testsuite uses it).
+  const attachAfterComm = rest[0] === '--attach';
+  if (attachAfterComm) rest.shift();
   const line: GdbserverCommandLine = {
     comm: { kind: 'stdio' },
     commText: commText ?? '',
@@ -137,7 +140,7 @@ export function parseGdbserverCommandLine(argv: readonly string[]): GdbserverCom
   if (values['event-loop-debug']) line.ignored.push('--event-loop-debug');
   if (commText === undefined) throw new UsageError('give COMM: HOST:PORT, :PORT, - or stdio');
   line.comm = parseComm(commText);
-  if (values.attach) {
+  if (values.attach || attachAfterComm) {
     const [pid, ...extra] = rest;
     if (pid === undefined || !/^\d+$/.test(pid) || Number(pid) === 0)
       throw new UsageError(`--attach needs a process id after COMM${pid === undefined ? '' : `, not '${pid}'`}`);

@@ -75,6 +75,7 @@ t.test('gdbserver form parsed: options end at COMM, --wrapper at --', async (t) 
   t.equal(line.startupWithShell, false);
   t.same(parseGdbserverCommandLine(['--multi', ':0']).program, undefined, '--multi needs no program');
   t.equal(parseGdbserverCommandLine(['--attach', ':0', '42']).pid, 42);
+  t.equal(parseGdbserverCommandLine(['--once', ':0', '--attach', '42']).pid, 42, 'COMM --attach PID, the older order');
   t.same(parseComm(':7'), { kind: 'tcp', host: '127.0.0.1', port: 7 }, ':PORT stays on loopback');
   t.same(parseComm('[::1]:7'), { kind: 'tcp', host: '::1', port: 7 });
   t.throws(() => parseGdbserverCommandLine([':0']), UsageError, 'no program, no --multi');
