@@ -1,17 +1,25 @@
 #!/usr/bin/env node
 /**
  * gdbsock [options] <pid>  |  gdbsock [options] -- <program> [args...]
+ * gdbsock [--once] [--multi] [--attach] COMM [PROG [ARGS...] | PID]  (gdbserver's form, gdbserver-args.ts)
  * Attaches to (or launches) a process and serves the GDB remote protocol for
  * it until gdb is done. Whatever happens (gdb disconnects, detaches, SIGINT or
  * SIGTERM to gdbsock), the process is never left stopped or traced. The
  * sessions' lifecycle is session.ts's; here are the arguments, what is
  * printed, and the signals.
  */
+import fs from 'node:fs';
 import { parseCommandLine, UsageError } from '../cli-args';
+import { CommError, type GdbserverCommandLine, isGdbserverCommandLine, parseGdbserverCommandLine } from './gdbserver-args';
+import type { ExecString } from '../ptrace';
+import type { TargetProvider } from './launch-settings';
+import { type DebugSettings, debugLine } from './monitor';
 import { rawArgs } from './raw-args';
 import { Sessions } from './session';
+import type { Target } from './target';
 import { LiveTarget, liveProvider } from './targets/live';
-import { openReadOnly, type ReadOnlyServing } from './targets/open-read-only';
+import type { ReadOnlyServing } from './targets/open-read-only';
+const readOnlyTargets = () => require('./targets/open-read-only') as typeof import('./targets/open-read-only');
 import { type Endpoint, Listener, defaultSocketPath, gdbTarget, isLoopback, parseListen } from './transport';
 import './jit-tiering'; // last: module loading runs with V8's default tiering
 
@@ -19,6 +27,7 @@ const USAGE = `usage: gdbsock [options] <pid>
        gdbsock [options] -- <program> [args...]
        gdbsock [options] --core FILE|ID [--exe PROGRAM]
        gdbsock [options] 0 [--kcore FILE] [--kallsyms FILE]
+       gdbsock [--once] [--multi] [--attach] [gdbserver options] COMM [PROG [ARGS...] | PID]
 
 Serve the GDB remote protocol for a Linux process, so a stock gdb can debug it:
 attach to <pid> (every thread), or launch <program> stopped at its first instruction.
@@ -37,6 +46,18 @@ options:
   -h, --help           show this help
 
 By default the socket is $XDG_RUNTIME_DIR/gdbsock/<pid>.sock (/run/gdbsock/<pid>.sock for root).
+
+gdbserver's command line works too, so whatever starts gdbserver can start gdbsock:
+  COMM                 HOST:PORT, :PORT (loopback; name a host such as 0.0.0.0 to go beyond), - or stdio
+  --attach             COMM is followed by the pid to attach to
+  --multi              keep serving when gdb's process is gone (gdb runs or attaches another);
+                       without PROG or PID, start with no process
+  --wrapper W... --    start programs through the command W... (which must exec them)
+  --no-startup-with-shell, --startup-with-shell (default)
+  --no-disable-randomization, --disable-randomization (default)
+  --debug, --remote-debug, --debug-format=all|none|timestamp, --debug-file=FILE
+Without --once or --multi, a process gdb disconnects from is kept, stopped, for the next
+gdb; serving ends when it is gone. gdbserver's --once, --multi and monitor commands behave as there.
 `;
 
 interface Options {
@@ -51,6 +72,8 @@ interface Options {
   store?: string;
   kcore?: string;
   kallsyms?: string;
+  /** Given in gdbserver's form. */
+  gdbserver?: GdbserverCommandLine;
 }
 
 const OPTIONS = {
@@ -67,6 +90,7 @@ const OPTIONS = {
 } as const;
 
 function parseArgs(argv: string[]): Options {
+  if (isGdbserverCommandLine(argv)) return fromGdbserverForm(parseGdbserverCommandLine(argv));
   // A program and its own arguments come after `--`, untouched; before it, at most one pid.
   const { values, positionals, rest } = parseCommandLine(argv, OPTIONS, { positionals: 1, after: 'dashes' });
   if (values.help) {
@@ -102,21 +126,55 @@ function parseArgs(argv: string[]): Options {
   return options;
 }
 
-const log = (line: string) => process.stderr.write(`gdbsock: ${line}\n`);
+/** gdbserver's form as the options of gdbsock's own. */
+function fromGdbserverForm(line: GdbserverCommandLine): Options {
+  if (line.help) {
+    process.stdout.write(USAGE);
+    process.exit(0);
+  }
+  if (line.selftest) {
+    // The words gdb.server/unittest.exp takes for "none here".
+    process.stdout.write('Selftests have been disabled for this build.\n');
+    process.exit(0);
+  }
+  if (line.version) {
+    const { version } = JSON.parse(fs.readFileSync(`${__dirname}/../../package.json`, 'utf8')) as { version: string };
+    process.stdout.write(`gdbsock (hostkit) ${version}\nA GDB remote-protocol server that takes gdbserver's command line.\n`);
+    process.exit(0);
+  }
+  const options: Options = { stdio: line.comm.kind === 'stdio', once: line.once, gdbserver: line };
+  if (line.comm.kind === 'tcp') options.listen = { host: line.comm.host, port: line.comm.port };
+  if (line.pid !== undefined) options.pid = line.pid;
+  if (line.program !== undefined) options.program = line.program;
+  return options;
+}
+
+let logTo = 2;
+const log = (line: string) => fs.writeSync(logTo, `gdbsock: ${line}\n`);
+/** gdbserver's own lines, unprefixed (scripts and gdb's testsuite wait for "Listening on port"). */
+const say = (line: string) => process.stderr.write(`${line}\n`);
 
 async function main(argv: string[]): Promise<void> {
   let options: Options;
   try {
     options = parseArgs(argv);
   } catch (err) {
+    if (err instanceof CommError) {
+      say(`${err.message}\nExiting`);
+      process.exit(1);
+    }
     if (!(err instanceof UsageError || err instanceof RangeError)) throw err;
     process.stderr.write(`${USAGE}\ngdbsock: ${err.message}\n`);
     process.exit(2);
   }
+  const gs = options.gdbserver;
+  if (gs) return serveAsGdbserver(options, gs, argv);
   // The program and its arguments as the kernel got them: Node's decoding of argv turns bytes that are not UTF-8 into U+FFFD.
   const program = options.program && rawArgs(argv).slice(-options.program.length);
   // A core or the kernel: one read-only target, shown to each connection in turn.
-  const fixed: ReadOnlyServing | undefined = await openReadOnly(options);
+  // Loaded only for a core or the kernel: the core engine, cored's store and zstd are most of gdbsock's start-up otherwise.
+  const readOnly = options.core !== undefined || options.pid === 0;
+  const fixed: ReadOnlyServing | undefined = readOnly ? await readOnlyTargets().openReadOnly(options) : undefined;
   const first = fixed
     ? fixed.target
     : program !== undefined
@@ -172,6 +230,107 @@ async function main(argv: string[]): Promise<void> {
   }
   const how = options.program ? `launched ${options.program[0]}` : 'attached';
   process.stdout.write(`gdbsock: process ${pid} ${how}; connect with:\n  gdb -ex 'target extended-remote ${gdbTarget(listener.endpoint, pid)}'\n`);
+}
+
+/**
+ * gdbserver's lookup of a program named without a slash: the file of that
+ * name in the current directory if there is one, else $PATH's
+ * (gdb.server/abspath.exp).
+ */
+function inCurrentDirectory(program: ExecString): ExecString {
+  const bytes = Buffer.from(program);
+  if (bytes.includes(0x2f)) return program;
+  try {
+    return fs.statSync(bytes).isFile() ? Buffer.concat([Buffer.from(`${process.cwd()}/`), bytes]) : program;
+  } catch {
+    return program;
+  }
+}
+
+/** The provider of gdbserver's form: programs started through --wrapper, and found as gdbserver finds them. */
+function gdbserverProvider(wrapper: string[]): TargetProvider {
+  return {
+    attach: (pid) => LiveTarget.attach(pid),
+    launch: (argv, settings) =>
+      LiveTarget.launch(inCurrentDirectory(argv[0]!), argv.slice(1), {
+        env: settings.env,
+        disableRandomization: settings.disableRandomization,
+        startupWithShell: settings.startupWithShell,
+        wrapper,
+        ...(settings.cwd ? { cwd: settings.cwd } : {}),
+      }),
+  };
+}
+
+/**
+ * gdbserver's form: its lines on stderr ("Process PROG created; pid = N",
+ * "Listening on port N"), its errors for COMM, and its lifecycle: the
+ * process is kept for the next gdb (until --once), and --multi serves on
+ * with no process.
+ */
+async function serveAsGdbserver(options: Options, gs: GdbserverCommandLine, argv: string[]): Promise<void> {
+  const debug: DebugSettings = { debug: gs.debug, remote: gs.remoteDebug, timestamps: gs.timestamps };
+  if (gs.debugFile !== undefined) logTo = fs.openSync(gs.debugFile, 'a');
+  for (const option of gs.ignored) log(`${option} is not supported; ignored`);
+  const provider = gdbserverProvider(gs.wrapper);
+  const program = options.program && rawArgs(argv).slice(-options.program.length);
+  let first: Target | undefined;
+  if (options.stdio) say('stdin/stdout redirected');
+  try {
+    if (program !== undefined) {
+      first = await LiveTarget.launch(inCurrentDirectory(program[0]!), program.slice(1), {
+        disableRandomization: gs.disableRandomization,
+        startupWithShell: gs.startupWithShell,
+        wrapper: gs.wrapper,
+        ...(options.stdio ? { stdio: ['inherit', 2, 'inherit'] } : {}),
+      });
+      say(`Process ${options.program![0]} created; pid = ${first.pid}`);
+    } else if (options.pid !== undefined) {
+      first = await LiveTarget.attach(options.pid);
+      say(`Attached; pid = ${first.pid}`);
+    }
+  } catch (err) {
+    // gdbserver's last lines for each (gdb.server/non-existing-program.exp looks for them).
+    if (options.pid !== undefined) say(`Cannot attach to process ${options.pid}: ${(err as Error).message}\nExiting`);
+    else say(`gdbsock: ${(err as Error).message}\nError creating process\n\nExiting`);
+    process.exit(1);
+  }
+  const sessions = new Sessions({ target: first, provider, next: 'keep', multi: gs.multi, once: options.once || options.stdio, debug });
+  sessions.on('log', (line: string) => log(debug.timestamps ? debugLine(debug, line) : line));
+  let listener: Listener | undefined;
+  let shuttingDown = false;
+  const shutdown = async (code: number) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    listener?.close();
+    await sessions.close();
+    process.exit(code);
+  };
+  sessions.on('done', () => void shutdown(0));
+  process.on('SIGINT', () => (options.stdio ? undefined : void shutdown(0)));
+  process.on('SIGTERM', () => void shutdown(0));
+  if (options.stdio) {
+    say('Remote debugging using stdio');
+    sessions.accept(process.stdin, process.stdout);
+    return;
+  }
+  const { host, port } = options.listen!;
+  if (!isLoopback(host)) log(`WARNING: listening on ${gs.commText} beyond loopback: the GDB protocol has no authentication.`);
+  try {
+    listener = await Listener.open({ kind: 'tcp', host, port }, (socket) => {
+      if (shuttingDown || !sessions.accept(socket, socket)) return void socket.end();
+      say(`Remote debugging from host ${socket.remoteAddress}, port ${socket.remotePort}`);
+    });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') say("Can't bind address: Address already in use.");
+    else if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') say(`${gs.commText}: cannot resolve name: Name or service not known`);
+    else say(`Can't listen on socket: ${(err as Error).message}`);
+    say('Exiting');
+    await sessions.close();
+    process.exit(1);
+  }
+  if (listener.endpoint.kind === 'tcp') say(`Listening on port ${listener.endpoint.port}`);
 }
 
 main(process.argv.slice(2)).catch((err) => {

@@ -88,6 +88,8 @@ export type Request =
   /** vKill, or vKill;PID. */
   | { kind: 'vKill'; pid: number | undefined }
   | { kind: 'extendedMode' }
+  /** R XX: extended-remote's restart, the last program run again (GDB manual, "Packets"); no reply. */
+  | { kind: 'restart' }
   | { kind: 'vAttach'; pid: number }
   /** Kept as bytes, not decoded: a program's path and arguments need not be UTF-8. */
   | { kind: 'vRun'; argv: Buffer[] }
@@ -217,6 +219,8 @@ export class RequestParser {
         return { kind: 'kill' };
       case '!':
         return { kind: 'extendedMode' };
+      case 'R':
+        return { kind: 'restart' };
       case 'q':
         return this.parseQuery(text, payload);
       case 'Q':

@@ -12,7 +12,7 @@ import { adopt, negotiate } from './extensions';
 import { type LaunchSettings, type TargetProvider, applyLaunchSetting, defaultLaunchSettings } from './launch-settings';
 import * as lldb from './lldb-queries';
 import { searchMemory } from './memory-search';
-import { monitorCommand } from './monitor';
+import { type DebugSettings, debugLine, defaultDebugSettings, monitorCommand, packetLine } from './monitor';
 import * as reply from './replies';
 import { NO_REPLY, OK, PACKET_SIZE, UNSUPPORTED, type Reply } from './replies';
 import { type Request, RequestParser, describePacket } from './requests';
@@ -56,6 +56,8 @@ export class Server extends EventEmitter {
   private extended = false;
   /** The program gdb last ran or killed: `run` after a kill sends vRun with an empty name (as gdbserver, run it again). */
   private lastProgram: ExecString | undefined;
+  /** The program and arguments vRun last started, for R. */
+  private lastArgv: ExecString[] | undefined;
   private generalThread = 0;
   private waiting = false;
   /** Packets that arrived while an asynchronous one (a resume, a big read) was being answered. */
@@ -72,6 +74,8 @@ export class Server extends EventEmitter {
     private readonly connection: Connection,
     private target: Target | undefined,
     private readonly provider?: TargetProvider,
+    /** gdbserver's debug switches (`monitor set debug…`), shared by the sessions of one gdbsock. */
+    private readonly debug: DebugSettings = defaultDebugSettings(),
   ) {
     super();
     target?.useSession(this.options);
@@ -109,6 +113,7 @@ export class Server extends EventEmitter {
    */
   private run(payload: Buffer): void {
     if (this.ended) return;
+    if (this.debug.remote) this.debugLog(packetLine('getpkt', payload));
     let result: Reply | Promise<Reply>;
     try {
       result = this.dispatch(this.requests.parse(payload));
@@ -134,6 +139,7 @@ export class Server extends EventEmitter {
 
   private reply(answer: Reply): void {
     if (answer === NO_REPLY || this.ended) return;
+    if (this.debug.remote) this.debugLog(packetLine('putpkt', typeof answer === 'string' ? Buffer.from(answer, 'latin1') : answer));
     this.connection.send(answer, { binary: typeof answer !== 'string' });
     // gdb answers at once: take its next packet without waiting for the event loop.
     if (!this.busy && !this.backlog.length) this.connection.pumpSoon();
@@ -256,6 +262,8 @@ export class Server extends EventEmitter {
       case 'vAttach':
       case 'vRun':
         return this.startTarget(r);
+      case 'restart':
+        return this.restart();
       case 'vFile':
         return this.target?.capabilities.hostIo?.hostIo(r.body) ?? this.hostIo.handle(r.body);
       case 'qSupported': {
@@ -408,11 +416,24 @@ export class Server extends EventEmitter {
         argv[0] = exe;
       }
       this.lastProgram = argv[0];
+      this.lastArgv = [...argv];
       if (this.target) await this.target.kill();
       this.target = adopt(this.options, await this.provider.launch(argv, this.launchSettings));
     }
     this.generalThread = 0;
     return this.stopReply(this.target.lastStop());
+  }
+
+  /** R (extended-remote, `set remote run-packet off`): the last program again, with its arguments; gdb asks `?` next. */
+  private async restart(): Promise<Reply> {
+    const exe = this.lastArgv?.[0] ?? this.target?.execFile() ?? this.lastProgram;
+    if (!this.extended || !this.provider || exe === undefined) return NO_REPLY;
+    const argv = this.lastArgv ?? [exe];
+    if (this.target) await this.target.kill();
+    this.target = undefined;
+    this.target = adopt(this.options, await this.provider.launch([...argv], this.launchSettings));
+    this.generalThread = 0;
+    return NO_REPLY;
   }
 
   /** A thread id for gdb, with the thread's own process when there are several. */
@@ -422,10 +443,18 @@ export class Server extends EventEmitter {
   }
 
   private monitor(command: string): Reply {
-    const { output, exit } = monitorCommand(command);
-    if (exit) this.exitRequested = true;
-    this.connection.send(reply.consoleOutput(output));
-    return OK;
+    const { output, ok, exit } = monitorCommand(command, this.debug);
+    if (output) this.connection.send(reply.consoleOutput(output));
+    if (exit) {
+      // As gdbserver: OK, then gone at once.
+      this.exitRequested = true;
+      this.finishSoon('exit-requested');
+    }
+    return ok ? OK : reply.error();
+  }
+
+  private debugLog(line: string): void {
+    this.emit('log', debugLine(this.debug, line));
   }
 
   /** The Q packets: settings for this connection and for the programs vRun starts. */

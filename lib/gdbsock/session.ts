@@ -4,12 +4,16 @@
  * connection; Sessions decides what each connection gets and what is left
  * behind when it ends. Whatever way a session ends (gdb hangs up, detaches,
  * quits with `monitor exit`, or the caller closes), the process is never
- * left stopped or traced: it is detached and runs on as if gdb never came.
+ * left stopped or traced: it is detached and runs on as if gdb never came
+ * (after `monitor exit`, a program gdbsock launched is killed, as gdbserver
+ * does). With 'keep' (gdbserver's way) a process gdb leaves is kept for the
+ * next gdb instead, and let go when serving ends.
  */
 import { EventEmitter } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
 import { liveStartTime } from '../procfs/stat';
 import { Connection } from './connection';
+import { type DebugSettings, defaultDebugSettings } from './monitor';
 import type { TargetProvider } from './launch-settings';
 import { PACKET_SIZE } from './replies';
 import { Server, type ServerEnd } from './server';
@@ -20,9 +24,12 @@ import type { Target } from './target';
  * - 'reattach': the same process, attached again (none if it has ended since,
  *   when its pid may be another's); for a process gdbsock attached to;
  * - 'same': the same target as it is (a core file or the kernel, which no session changes);
- * - 'none': nothing, serving ends with the first session (a program launched for gdb is gdb's to the end).
+ * - 'none': nothing, serving ends with the first session (a program launched for gdb is gdb's to the end);
+ * - 'keep': what gdb left, still traced and stopped where it was, as gdbserver
+ *   does without --once: gdb may connect again to the same process. Once no
+ *   process is left (detached, killed, exited), serving ends, unless `multi`.
  */
-export type NextSession = 'reattach' | 'same' | 'none';
+export type NextSession = 'reattach' | 'same' | 'none' | 'keep';
 
 export interface SessionsOptions {
   /** What the first gdb debugs; undefined: no process until gdb runs or attaches one. */
@@ -33,6 +40,13 @@ export interface SessionsOptions {
   next?: NextSession;
   /** Serve one gdb only. */
   once?: boolean;
+  /**
+   * gdbserver's --multi: serving goes on when gdb's processes are gone (gdb
+   * may run or attach another), until `monitor exit` or `once`.
+   */
+  multi?: boolean;
+  /** Debug output (`monitor set debug…`, gdbserver's --debug and --remote-debug), kept across sessions. */
+  debug?: DebugSettings;
 }
 
 /**
@@ -45,6 +59,8 @@ export class Sessions extends EventEmitter {
   private readonly provider: TargetProvider | undefined;
   private readonly next: NextSession;
   private readonly onlyOne: boolean;
+  private readonly multi: boolean;
+  private readonly debug: DebugSettings;
   /** What the next connection gets. */
   private target: Target | undefined;
   /** The process 'reattach' goes back to, and when it started (a pid alone may be another process's by then). */
@@ -60,6 +76,8 @@ export class Sessions extends EventEmitter {
     this.target = options.target;
     this.provider = options.provider;
     this.onlyOne = options.once ?? false;
+    this.multi = options.multi ?? false;
+    this.debug = options.debug ?? defaultDebugSettings();
     this.next = options.next ?? (options.target?.attached && options.provider ? 'reattach' : 'none');
     if (this.next === 'reattach' && options.target) {
       this.process = { pid: options.target.pid, startTime: liveStartTime(options.target.pid) };
@@ -98,7 +116,7 @@ export class Sessions extends EventEmitter {
     // The connection only now: packets gdb sent meanwhile wait in the stream for the server.
     const connection = new Connection(input, output, PACKET_SIZE + 1024);
     connection.on('protocol-error', (message: string) => this.emit('log', message));
-    const server = new Server(connection, this.target, this.provider);
+    const server = new Server(connection, this.target, this.provider, this.debug);
     this.server = server;
     server.on('log', (line: string) => this.emit('log', line));
     server.on('end', (how: ServerEnd) => void this.end(server, connection, how));
@@ -123,13 +141,19 @@ export class Sessions extends EventEmitter {
   private async end(server: Server, connection: Connection, how: ServerEnd): Promise<void> {
     const left = server.current;
     this.server = undefined;
+    const stopping = this.onlyOne || how === 'exit-requested';
+    // gdbserver's way: a process gdb left is kept for the next gdb, as long as something of it is left.
+    const kept = this.next === 'keep' && !stopping && left !== undefined && left.threads().length > 0 ? left : undefined;
+    // `monitor exit`, as gdbserver: what was launched for gdb is killed, what was attached to is let go.
+    if (left && how === 'exit-requested' && !left.attached) await this.kill(left);
     // Disconnected without a word: the process goes on as if gdb never came.
-    if (left && (how === 'closed' || how === 'exit-requested')) await this.release(left);
+    else if (left && !kept && (how === 'closed' || how === 'exit-requested')) await this.release(left);
     // A read-only target is the same for everyone; anything live is attached afresh, or not at all.
-    this.target = this.next === 'same' ? (left ?? this.target) : undefined;
+    this.target = this.next === 'same' ? (left ?? this.target) : kept;
     connection.close();
     this.serving = false;
-    if (this.onlyOne || how === 'exit-requested' || this.next === 'none') this.finish();
+    const nothingLeft = this.next === 'none' || (this.next === 'keep' && !kept && !this.multi);
+    if (stopping || nothingLeft) this.finish();
   }
 
   private finish(): void {
@@ -145,6 +169,14 @@ export class Sessions extends EventEmitter {
     const target = this.current;
     this.target = undefined;
     await this.release(target);
+  }
+
+  private async kill(target: Target): Promise<void> {
+    try {
+      await target.kill();
+    } catch (err) {
+      this.emit('log', `killing ${target.pid}: ${(err as Error).message}`);
+    }
   }
 
   /** Leaves a target as gdb would want on the way out: detached and running. */

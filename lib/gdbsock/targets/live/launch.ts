@@ -22,7 +22,11 @@ const SETARCH_ARCH: Record<string, string> = { x64: 'x86_64', arm64: 'aarch64' }
  */
 export const FOLLOW_FORKS = Option.TRACEFORK | Option.TRACEVFORK | Option.TRACEVFORKDONE;
 
-export type LiveLaunchOptions = LaunchOptions & { disableRandomization?: boolean; startupWithShell?: boolean };
+/**
+ * `wrapper`: a command the program is started through (gdbserver's `--wrapper`),
+ * given the program and its arguments after its own; it must exec the program once.
+ */
+export type LiveLaunchOptions = LaunchOptions & { disableRandomization?: boolean; startupWithShell?: boolean; wrapper?: readonly ExecString[] };
 
 /** Attaches to every thread of `pid`, leaving them stopped. */
 export function attachTracee(pid: number): Promise<Tracee> {
@@ -36,17 +40,17 @@ export function attachTracee(pid: number): Promise<Tracee> {
  * the program's own exec, so addresses match a gdbserver session run to run.
  */
 export async function launchTracee(file: ExecString, args: readonly ExecString[], options: LiveLaunchOptions = {}): Promise<Tracee> {
-  const { disableRandomization, startupWithShell, ...rest } = options;
+  const { disableRandomization, startupWithShell, wrapper = [], ...rest } = options;
   const launchOptions = { ...rest, options: (rest.options ?? 0) | FOLLOW_FORKS };
   const setarch = disableRandomization === true && fs.existsSync(SETARCH);
-  if (!setarch && !startupWithShell) return Tracee.launch(file, args, launchOptions);
+  if (!setarch && !startupWithShell && wrapper.length === 0) return Tracee.launch(file, args, launchOptions);
   const program = resolveExecutable(typeof file === 'string' ? file : Buffer.from(file), (launchOptions.env ?? process.env).PATH);
-  // Each wrapper is one more exec before the program's own: `setarch -R $SHELL -c 'exec PROGRAM ARGS'`.
-  let argv: ExecString[] = [program, ...args];
-  let wrappers = 0;
+  // Each wrapper is one more exec before the program's own: `setarch -R $SHELL -c 'exec WRAPPER PROGRAM ARGS'`.
+  let argv: ExecString[] = [...wrapper, program, ...args];
+  let wrappers = wrapper.length > 0 ? 1 : 0;
   let argv0: ExecString | undefined;
   if (startupWithShell) {
-    argv = shellCommand(program, args);
+    argv = wrapper.length > 0 ? shellCommand(wrapper[0]!, [...wrapper.slice(1), program, ...args]) : shellCommand(program, args);
     argv0 = argv[0];
     wrappers++;
   }
