@@ -7,7 +7,7 @@
  */
 import os from 'node:os';
 import { type Mapping, maps, status } from '../procfs';
-import type { Target } from './target';
+import type { StopEvent, Target } from './target';
 import { debugEntry } from './targets/svr4';
 
 /** gdbsock serves x86_64 Linux only (registers.ts). */
@@ -79,4 +79,10 @@ export async function shlibInfoAddress(target: Target): Promise<bigint | undefin
   if (!auxv) return undefined;
   const entry = await debugEntry(async (a, n) => target.readMemory(a, n), auxv);
   return entry?.slot;
+}
+
+/** qThreadStopInfoTID: the last stop if it was this thread's, else a stop with no signal. */
+export function threadStop(t: Target, tid: number): StopEvent {
+  const last = t.lastStop();
+  return last.kind === 'signal' && last.tid === tid ? last : { kind: 'signal', tid, signal: 0 };
 }

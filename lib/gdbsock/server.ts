@@ -12,12 +12,13 @@ import { adopt, negotiate } from './extensions';
 import { type LaunchSettings, type TargetProvider, applyLaunchSetting, defaultLaunchSettings } from './launch-settings';
 import * as lldb from './lldb-queries';
 import { searchMemory } from './memory-search';
+import * as registers from './register-requests';
 import { type DebugSettings, debugLine, defaultDebugSettings, monitorCommand, packetLine } from './monitor';
 import * as reply from './replies';
 import { NO_REPLY, OK, PACKET_SIZE, UNSUPPORTED, type Reply } from './replies';
 import { type Request, RequestParser, describePacket } from './requests';
 import { BreakpointKindUnsupported, type ResumeAction, type StopEvent, type Target, TargetRefusal } from './target';
-import { SessionOptions } from './session-options';
+import { SessionOptions, applySessionSetting } from './session-options';
 import { stopReplyFor } from './stop-reply';
 import { chooseThread, currentThread, isThreadOf, processOf } from './thread-choice';
 import { HostIo } from './vfile';
@@ -29,21 +30,6 @@ export { PACKET_SIZE } from './replies';
 export type { LaunchSettings, TargetProvider } from './launch-settings';
 
 export type ServerEnd = 'closed' | 'detached' | 'killed' | 'exit-requested';
-
-const NO_SYSCALL = Buffer.alloc(8, 0xff);
-
-/**
- * After a client moves a thread's pc: a thread stopped inside an interrupted
- * system call would otherwise have the kernel back its new pc up by the
- * syscall instruction and run the call again (arch/x86/kernel/signal.c).
- * orig_rax = -1 says there is no call to restart. gdb writes it itself
- * (amd64_linux_write_pc); LLDB does not, so its expressions, which set the pc
- * to the function called, crashed in a thread attached in pause().
- */
-function noSyscallRestart(t: Target, tid: number): void {
-  const regno = t.registers.registers.findIndex((r) => r.name === 'orig_rax');
-  if (regno >= 0) t.writeRegister(tid, regno, NO_SYSCALL);
-}
 
 /**
  * Emits 'log' (a line) for packets it could not make sense of, and 'end'
@@ -184,23 +170,10 @@ export class Server extends EventEmitter {
           throw err;
         }
         return OK;
-      case 'readRegisters': {
-        const t = this.t;
-        const tid = r.tid || this.tid();
-        // Read first: the read may find the thread's registers gone (killed from outside).
-        const hex = reply.hex(t.readRegisters(tid));
-        return reply.registers(hex, t.registers, t.capabilities.partialRegisters?.unavailableRegisters(tid));
-      }
-      case 'readRegister': {
-        const regno = r.regno;
-        if (regno >= this.t.registers.registers.length) return reply.NO_SUCH_REGISTER;
-        // Read first: the read may find the thread's registers gone (killed from outside).
-        const t = this.t;
-        const tid = r.tid || this.tid();
-        const value = t.readRegister(tid, regno);
-        if (t.capabilities.partialRegisters?.unavailableRegisters(tid)?.has(regno)) return reply.unavailableRegister(t.registers.registers[regno]!.size);
-        return reply.hex(value);
-      }
+      case 'readRegisters':
+        return registers.readAll(this.t, r.tid || this.tid());
+      case 'readRegister':
+        return registers.readOne(this.t, r.tid || this.tid(), r.regno);
       case 'malformed':
         this.emit('log', `${r.packet}: ${r.reason}`);
         return reply.error();
@@ -209,14 +182,9 @@ export class Server extends EventEmitter {
       case 'stopReason':
         return this.target ? this.stopReply(this.target.lastStop()) : reply.NO_PROCESS;
       case 'writeRegisters':
-        return this.writeAllRegisters(r.data, r.tid || this.tid());
-      case 'writeRegister': {
-        const t = this.t;
-        const tid = r.tid || this.tid();
-        t.writeRegister(tid, r.regno, r.value);
-        if (r.regno === t.registers.pcRegno) noSyscallRestart(t, tid);
-        return OK;
-      }
+        return registers.writeAll(this.t, r.tid || this.tid(), r.data);
+      case 'writeRegister':
+        return registers.writeOne(this.t, r.tid || this.tid(), r.regno, r.value);
       case 'writeMemory':
         if (r.binary && r.data.length === 0) return OK; // gdb probes for X support with an empty write
         return this.t.writeMemory(r.addr, r.data) === r.data.length ? OK : reply.error();
@@ -310,18 +278,10 @@ export class Server extends EventEmitter {
       case 'threadSuffixSupported':
         return OK;
       case 'threadStopInfo':
-        return this.threadStopInfo(r.tid);
+        return isThreadOf(this.t, r.tid, undefined) ? this.stopReply(lldb.threadStop(this.t, r.tid)) : reply.error();
       default:
         return this.setting(r);
     }
-  }
-
-  /** qThreadStopInfoTID (LLDB): the last stop if it was this thread's, else a stop with no signal. */
-  private threadStopInfo(tid: number): Reply {
-    const t = this.t;
-    if (!isThreadOf(t, tid, undefined)) return reply.error();
-    const last = t.lastStop();
-    return this.stopReply(last.kind === 'signal' && last.tid === tid ? last : { kind: 'signal', tid, signal: 0 });
   }
 
   /** H op thread-id: Hg picks the thread g/G/p/P read and write; Hc and Hs are checked, then vCont names its own. */
@@ -342,16 +302,6 @@ export class Server extends EventEmitter {
   /** `afterStep`: the stop answers a resume that stepped a thread (vCont s or r). */
   private stopReply(event: StopEvent, afterStep = false): string {
     return stopReplyFor(this.t, event, this.options.multiprocess, afterStep);
-  }
-
-  private writeAllRegisters(data: Buffer, tid: number): Reply {
-    const t = this.t;
-    let offset = 0;
-    t.registers.registers.forEach((r, i) => {
-      if (offset + r.size <= data.length) t.writeRegister(tid, i, data.subarray(offset, offset + r.size));
-      offset += r.size;
-    });
-    return OK;
   }
 
   private async resumeAndWait(actions: ResumeAction[]): Promise<string> {
@@ -415,24 +365,27 @@ export class Server extends EventEmitter {
         if (!exe) return reply.error();
         argv[0] = exe;
       }
-      this.lastProgram = argv[0];
-      this.lastArgv = [...argv];
-      if (this.target) await this.target.kill();
-      this.target = adopt(this.options, await this.provider.launch(argv, this.launchSettings));
+      await this.launch(this.provider, argv);
     }
     this.generalThread = 0;
-    return this.stopReply(this.target.lastStop());
+    return this.stopReply(this.t.lastStop());
+  }
+
+  /** The program gdb runs, in place of the target there was. */
+  private async launch(provider: TargetProvider, argv: ExecString[]): Promise<void> {
+    this.lastProgram = argv[0];
+    this.lastArgv = [...argv];
+    if (this.target) await this.target.kill();
+    this.target = undefined;
+    this.target = adopt(this.options, await provider.launch(argv, this.launchSettings));
+    this.generalThread = 0;
   }
 
   /** R (extended-remote, `set remote run-packet off`): the last program again, with its arguments; gdb asks `?` next. */
   private async restart(): Promise<Reply> {
     const exe = this.lastArgv?.[0] ?? this.target?.execFile() ?? this.lastProgram;
     if (!this.extended || !this.provider || exe === undefined) return NO_REPLY;
-    const argv = this.lastArgv ?? [exe];
-    if (this.target) await this.target.kill();
-    this.target = undefined;
-    this.target = adopt(this.options, await this.provider.launch([...argv], this.launchSettings));
-    this.generalThread = 0;
+    await this.launch(this.provider, [...(this.lastArgv ?? [exe])]);
     return NO_REPLY;
   }
 
@@ -466,20 +419,8 @@ export class Server extends EventEmitter {
         return NO_REPLY;
       case 'nonStop':
         return r.on ? reply.error() : OK;
-      case 'passSignals':
-        this.options.passSignals = r.signals;
-        return OK;
-      case 'programSignals':
-        this.options.programSignals = r.signals;
-        return OK;
-      case 'threadEvents':
-        this.options.threadEvents = r.on;
-        return OK;
-      case 'catchSyscalls':
-        this.options.catchSyscalls = r.syscalls;
-        return OK;
       default:
-        return applyLaunchSetting(this.launchSettings, r) ? OK : UNSUPPORTED;
+        return applySessionSetting(this.options, r) || applyLaunchSetting(this.launchSettings, r) ? OK : UNSUPPORTED;
     }
   }
 }

@@ -1,3 +1,5 @@
+import type { Request } from './requests';
+
 /**
  * What gdb and gdbsock agreed on for one connection, in one object: the
  * qSupported features (GDB manual, "General Query Packets") and the Q packets
@@ -25,4 +27,24 @@ export class SessionOptions {
   vforkEvents = false;
   /** Report thread creation (`create`) and thread exits (`w`) as stops (QThreadEvents). */
   threadEvents = false;
+}
+
+/** A Q packet that changes what targets report, applied; false for any other request. */
+export function applySessionSetting(options: SessionOptions, r: Request): boolean {
+  switch (r.kind) {
+    case 'passSignals':
+      options.passSignals = r.signals;
+      return true;
+    case 'programSignals':
+      options.programSignals = r.signals;
+      return true;
+    case 'threadEvents':
+      options.threadEvents = r.on;
+      return true;
+    case 'catchSyscalls':
+      options.catchSyscalls = r.syscalls;
+      return true;
+    default:
+      return false;
+  }
 }
