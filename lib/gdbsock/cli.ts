@@ -190,20 +190,7 @@ async function main(argv: string[]): Promise<void> {
     once: options.once || options.stdio,
   });
   sessions.on('log', log);
-  let listener: Listener | undefined;
-  let shuttingDown = false;
-  const shutdown = async (code: number) => {
-    if (shuttingDown) return;
-    shuttingDown = true;
-    listener?.close();
-    await sessions.close();
-    fixed?.close();
-    process.exit(code);
-  };
-  sessions.on('done', () => void shutdown(0));
-  // Under --stdio gdb's own Ctrl-C reaches its pipe command too; the interrupt gdb means comes as 0x03 on the pipe.
-  process.on('SIGINT', () => (options.stdio ? undefined : void shutdown(0)));
-  process.on('SIGTERM', () => void shutdown(0));
+  const end = endOfServing(sessions, options.stdio, () => fixed?.close());
 
   if (options.stdio) {
     log(`serving ${fixed ? fixed.label : `process ${pid}`} on stdin/stdout`);
@@ -219,10 +206,11 @@ async function main(argv: string[]): Promise<void> {
       `WARNING: anyone who can reach ${endpoint.host}:${endpoint.port} can ${fixed ? `read ${fixed.label}` : `read, change and run code in process ${pid}`}.`,
     );
   }
-  listener = await Listener.open(endpoint, (socket) => {
+  const listener = await Listener.open(endpoint, (socket) => {
     // One gdb at a time: another is turned away.
-    if (shuttingDown || !sessions.accept(socket, socket)) socket.end();
+    if (end.closing || !sessions.accept(socket, socket)) socket.end();
   });
+  end.listener = listener;
   if (fixed) {
     process.stdout.write(`gdbsock: serving ${fixed.label} read-only; connect with:\n  gdb -ex 'target remote ${gdbTarget(listener.endpoint, pid)}'\n`);
     for (const line of fixed.hints) process.stdout.write(`  ${line}\n`);
@@ -297,18 +285,7 @@ async function serveAsGdbserver(options: Options, gs: GdbserverCommandLine, argv
   }
   const sessions = new Sessions({ target: first, provider, next: 'keep', multi: gs.multi, once: options.once || options.stdio, debug });
   sessions.on('log', (line: string) => log(debug.timestamps ? debugLine(debug, line) : line));
-  let listener: Listener | undefined;
-  let shuttingDown = false;
-  const shutdown = async (code: number) => {
-    if (shuttingDown) return;
-    shuttingDown = true;
-    listener?.close();
-    await sessions.close();
-    process.exit(code);
-  };
-  sessions.on('done', () => void shutdown(0));
-  process.on('SIGINT', () => (options.stdio ? undefined : void shutdown(0)));
-  process.on('SIGTERM', () => void shutdown(0));
+  const end = endOfServing(sessions, options.stdio);
   if (options.stdio) {
     say('Remote debugging using stdio');
     sessions.accept(process.stdin, process.stdout);
@@ -316,9 +293,10 @@ async function serveAsGdbserver(options: Options, gs: GdbserverCommandLine, argv
   }
   const { host, port } = options.listen!;
   if (!isLoopback(host)) log(`WARNING: listening on ${gs.commText} beyond loopback: the GDB protocol has no authentication.`);
+  let listener: Listener;
   try {
     listener = await Listener.open({ kind: 'tcp', host, port }, (socket) => {
-      if (shuttingDown || !sessions.accept(socket, socket)) return void socket.end();
+      if (end.closing || !sessions.accept(socket, socket)) return void socket.end();
       say(`Remote debugging from host ${socket.remoteAddress}, port ${socket.remotePort}`);
     });
   } catch (err) {
@@ -330,7 +308,37 @@ async function serveAsGdbserver(options: Options, gs: GdbserverCommandLine, argv
     await sessions.close();
     process.exit(1);
   }
+  end.listener = listener;
   if (listener.endpoint.kind === 'tcp') say(`Listening on port ${listener.endpoint.port}`);
+}
+
+/**
+ * How serving ends, the same for both command-line forms: once, on 'done',
+ * SIGINT or SIGTERM, the listener closes, every session lets its process go
+ * as it decides, `release` frees what the target held, and gdbsock exits.
+ * Under --stdio gdb's own Ctrl-C reaches its pipe command too; the interrupt
+ * gdb means comes as 0x03 on the pipe, so SIGINT is ignored there.
+ */
+function endOfServing(sessions: Sessions, stdio: boolean, release?: () => void): { listener?: Listener; readonly closing: boolean } {
+  let closing = false;
+  const end: { listener?: Listener; readonly closing: boolean } = {
+    get closing() {
+      return closing;
+    },
+  };
+  const shutdown = async () => {
+    if (closing) return;
+    closing = true;
+    end.listener?.close();
+    await sessions.close();
+    release?.();
+    process.exit(0);
+  };
+  sessions.on('done', () => void shutdown());
+  // A handler either way: under --stdio it keeps gdb's Ctrl-C from killing gdbsock.
+  process.on('SIGINT', () => (stdio ? undefined : void shutdown()));
+  process.on('SIGTERM', () => void shutdown());
+  return end;
 }
 
 main(process.argv.slice(2)).catch((err) => {
