@@ -1,6 +1,7 @@
 import type { ArchLayout } from './arch';
 import type { TraceEvent } from './events';
 import type { Memory } from './memory';
+import { nextSequence } from './sequence';
 import type { Thread } from './thread';
 
 /**
@@ -10,6 +11,8 @@ import type { Thread } from './thread';
  */
 export class Breakpoints {
   private readonly saved = new Map<bigint, Buffer>();
+  /** When (nextSequence()) each breakpoint removed since it was last inserted went. */
+  private readonly removedAt = new Map<bigint, number>();
 
   constructor(
     private readonly memory: Memory,
@@ -23,6 +26,7 @@ export class Breakpoints {
     if (original.length < size) throw new RangeError(`cannot place a breakpoint at 0x${address.toString(16)}: unmapped`);
     this.memory.writeForced(address, this.arch.breakpoint);
     this.saved.set(address, original);
+    this.removedAt.delete(address);
   }
 
   remove(address: bigint): void {
@@ -30,6 +34,7 @@ export class Breakpoints {
     if (!original) return;
     this.memory.writeForced(address, original);
     this.saved.delete(address);
+    this.removedAt.set(address, nextSequence());
   }
 
   has(address: bigint): boolean {
@@ -48,12 +53,24 @@ export class Breakpoints {
   /** After exec the old address space, and every breakpoint in it, is gone. */
   forget(): void {
     this.saved.clear();
+    this.removedAt.clear();
   }
 
   /** The breakpoint a trap with this pc came from, if it is one of ours. */
   hitBy(pc: bigint): bigint | undefined {
     const address = pc - BigInt(this.arch.pcAfterBreakpoint);
     return this.saved.has(address) ? address : undefined;
+  }
+
+  /**
+   * The breakpoint a trap with this pc came from if it was removed after the
+   * thread was resumed (at `resumedAt`): the thread ran into the trap while
+   * it was still there, and its stop was reaped only after the removal.
+   */
+  removedHitBy(pc: bigint, resumedAt: number): bigint | undefined {
+    const address = pc - BigInt(this.arch.pcAfterBreakpoint);
+    const removed = this.removedAt.get(address);
+    return removed !== undefined && removed > resumedAt ? address : undefined;
   }
 
   /** Replaces breakpoint bytes in `data` (read at `address`) by the original code. */

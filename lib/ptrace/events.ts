@@ -11,6 +11,12 @@ export type TraceEvent =
   | { type: 'step'; tid: number }
   /** A software breakpoint of ours was hit; the pc is already back at `address`. */
   | { type: 'breakpoint'; tid: number; address: bigint }
+  /**
+   * The trap of a software breakpoint removed while this thread was running
+   * into it (its stop reaped after the removal); the pc is back at `address`,
+   * where the original instruction now is.
+   */
+  | { type: 'removed-breakpoint'; tid: number; address: bigint }
   /** A hardware breakpoint or watchpoint fired; `dr6` (x86) says which. */
   | { type: 'hardware-trap'; tid: number; siginfo: Siginfo; dr6?: bigint }
   /** Stopped by PTRACE_INTERRUPT (interrupt(), stopAll(), attach). */

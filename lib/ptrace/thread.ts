@@ -7,6 +7,7 @@ import { NoteType, Request, Signal } from './constants';
 import type { TraceEvent } from './events';
 import { PLAIN_STEP_CODE, SIGINFO_SIZE, type Siginfo, decodeSiginfo } from './siginfo';
 import { SYSCALL_INFO_SIZE, type SyscallInfo, decodeSyscallInfo } from './syscall-info';
+import { nextSequence } from './sequence';
 import { tracer } from './tracer';
 
 export type ThreadState = 'running' | 'stopped' | 'exited';
@@ -65,6 +66,8 @@ export class Thread {
   /** Created by clone and not yet seen in its first stop. */
   starting: boolean;
   lastResume: ResumeRequest = Request.CONT;
+  /** When (nextSequence()) the thread was last resumed: a breakpoint removed later may still have trapped it. */
+  resumedAt = 0;
   private waiters: ((event: TraceEvent) => void)[] = [];
   /** registersOfStop() of the current stop; gone when the thread runs. */
   private stopRegisters: Buffer | undefined;
@@ -335,6 +338,7 @@ export class Thread {
     this.stopRegisters = undefined;
     this.pendingSignal = 0;
     this.lastResume = request;
+    this.resumedAt = nextSequence();
     tracer.setRunning(this.tid, true);
   }
 

@@ -311,6 +311,11 @@ export class Tracee extends EventEmitter implements ExitHook {
           thread.setPc(address);
           return { type: 'breakpoint', tid, address };
         }
+        const removed = this.breakpoints.removedHitBy(thread.getPc(), thread.resumedAt);
+        if (removed !== undefined) {
+          thread.setPc(removed);
+          return { type: 'removed-breakpoint', tid, address: removed };
+        }
       }
       if (thread.lastResume === Request.SINGLESTEP && STEP_CODES.includes(siginfo.code)) return { type: 'step', tid };
     }

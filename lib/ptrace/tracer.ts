@@ -27,6 +27,12 @@ const VANISHED = -1;
 const SETTLE_SPINS = 20;
 /** The longest settle() keeps the event loop waiting while events keep coming. */
 const SETTLE_BUDGET_MS = 50;
+/**
+ * The longest one reap() goes on while handlers keep resuming threads that
+ * stop again at once (a breakpoint whose condition is always false): then the
+ * rest waits for the event loop's next turn, so a Ctrl-C from gdb is read.
+ */
+const REAP_BUDGET_MS = 10;
 
 /** A thread as the reaper sees it. */
 export interface ReapedThread {
@@ -55,6 +61,7 @@ class Tracer {
   private readonly statuses = new Int32Array(2 * 64);
   private reaping = false;
   private again = false;
+  private reapQueued = false;
 
   add(thread: ReapedThread): void {
     this.start();
@@ -112,7 +119,8 @@ class Tracer {
    * Reaps every pending status. SIGCHLD coalesces, so one signal may stand for
    * many stops: poll every traced tid (one native pass), again and again,
    * until a pass finds nothing (handlers may resume threads that stop again at
-   * once, or add tids).
+   * once, or add tids), or until REAP_BUDGET_MS is spent: the rest is then
+   * reaped on the event loop's next turn.
    */
   reap(): number {
     if (this.reaping) {
@@ -121,8 +129,13 @@ class Tracer {
     }
     this.reaping = true;
     let handled = 0;
+    const start = performance.now();
     try {
       do {
+        if (handled > 0 && performance.now() - start > REAP_BUDGET_MS) {
+          this.reapSoon();
+          break;
+        }
         this.again = false;
         const pairs = addon.reap(this.tidArray(), this.statuses);
         for (let i = 0; i < pairs; i++) {
@@ -137,6 +150,15 @@ class Tracer {
       this.reaping = false;
     }
     return handled;
+  }
+
+  private reapSoon(): void {
+    if (this.reapQueued) return;
+    this.reapQueued = true;
+    setImmediate(() => {
+      this.reapQueued = false;
+      this.reap();
+    });
   }
 
   /** A status waited for outside reap() (Thread.stepWhileIn): handled as if reaped. */

@@ -139,20 +139,30 @@ export async function rspClient(target: string) {
       wake?.();
     }
   });
-  const ask = async (body: string, timeoutMs = 10000): Promise<string> => {
-    socket.write(frame(Buffer.from(body, 'latin1'), false));
+  /** Sends a packet without waiting for its reply (a vCont;c whose stop comes later). */
+  const send = (body: string): void => void socket.write(frame(Buffer.from(body, 'latin1'), false));
+  /** The next packet from the server; `what` names it in the error when none comes. */
+  const next = async (timeoutMs: number, what: string): Promise<string> => {
     const deadline = Date.now() + timeoutMs;
     while (replies.length === 0) {
-      if (closed) throw new Error(`connection closed after ${JSON.stringify(body)}`);
-      if (Date.now() > deadline) throw new Error(`no reply to ${JSON.stringify(body)}`);
+      if (closed) throw new Error(`connection closed awaiting ${what}`);
+      if (Date.now() > deadline) throw new Error(`no ${what}`);
       await new Promise<void>((resolve) => {
         wake = resolve;
         setTimeout(resolve, 100);
       });
     }
-    const reply = replies.shift()!;
+    return replies.shift()!;
+  };
+  const ask = async (body: string, timeoutMs = 10000): Promise<string> => {
+    send(body);
+    const reply = await next(timeoutMs, `reply to ${JSON.stringify(body)}`);
     if (body === 'QStartNoAckMode' && reply === 'OK') acking = false;
     return reply;
   };
-  return { ask, close: () => socket.destroy() };
+  /** gdb's Ctrl-C: the interrupt byte, outside any packet. */
+  const interrupt = (): void => void socket.write('\x03');
+  /** Packets that came unasked and were not read yet. */
+  const unread = (): string[] => replies.splice(0);
+  return { ask, send, next, interrupt, unread, close: () => socket.destroy() };
 }

@@ -124,6 +124,14 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
         return this.onStep(t!, e.tid, mode);
       case 'breakpoint':
         return this.onBreakpoint(t!, e.tid, e.address, mode);
+      case 'removed-breakpoint':
+        // The thread trapped on a breakpoint that went before its stop was reaped: lifted for
+        // another thread's step off a false condition (gdb still wants it: judge this hit too),
+        // or removed by gdb (z0). The pc is back on the original instruction; a stop that gdb
+        // never asked for must not reach it (gdb would take a bare SIGTRAP for the program's).
+        if (this.breakpoints.software.has(e.address)) return this.onBreakpoint(t!, e.tid, e.address, mode);
+        if (stopping) return;
+        return this.carryOn(t, mode, 0);
       case 'hardware-trap': {
         // No need to clear DR6: the kernel resets its ptrace view at every #DB (arch/x86/kernel/traps.c, exc_debug_user).
         const hit = this.breakpoints.debugRegisters.hit(e.dr6 ?? 0n);

@@ -36,7 +36,7 @@ export class SignalInjection {
 }
 
 /** Stops whose resume delivers the signal it is given: signal-delivery stops (SIGTRAP ones included) and syscall stops. */
-const SIGNAL_STOPS = new Set<TraceEvent['type']>(['signal', 'step', 'breakpoint', 'hardware-trap', 'syscall-entry', 'syscall-exit']);
+const SIGNAL_STOPS = new Set<TraceEvent['type']>(['signal', 'step', 'breakpoint', 'removed-breakpoint', 'hardware-trap', 'syscall-entry', 'syscall-exit']);
 
 function takesSignal(event: TraceEvent | undefined): boolean {
   return event !== undefined && SIGNAL_STOPS.has(event.type);
