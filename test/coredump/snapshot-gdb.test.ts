@@ -84,6 +84,24 @@ function placedRight(): (feature: number) => boolean {
 }
 
 /**
+ * gdb's `info registers` without the rows of XSAVE components gcore got
+ * wrong on this CPU (see vectors()): gdb 13 on a Zen 4 without MPX reads
+ * k0..k7 from Intel's offset, where this CPU keeps other state, and gcore's
+ * core then holds those wrong values (zeros, seen here) while ours holds what
+ * the program had. test/gdbsock/xsave-registers.test.ts is their oracle.
+ */
+function withoutMisplacedRegisters(output: string, trusted: (feature: number) => boolean): string {
+  const dropped: RegExp[] = [];
+  if (!trusted(Xfeature.OPMASK)) dropped.push(/^k[0-7] /);
+  if (!trusted(Xfeature.PKRU)) dropped.push(/^pkru /);
+  if (dropped.length === 0) return output;
+  return output
+    .split('\n')
+    .filter((line) => !dropped.some((re) => re.test(line)))
+    .join('\n');
+}
+
+/**
  * gdb's output with the threads in one order. Which thread a core lists after
  * the first is the writer's choice, and gdb numbers threads in that order:
  * gcore 13 writes ascending tids, gcore 16 the leader and then descending
@@ -187,7 +205,9 @@ for (const c of cases) {
     const gdbOurs = gdbOnCore(binary, ours, c.commands);
     for (const e of c.expect) t.match(gdbOurs, e, `gdb finds ${e} in our core`);
     t.notMatch(gdbOurs, /Cannot access memory|not in the core|warning: .*truncated/i, 'no memory gdb needs is missing');
-    t.equal(threadOrderFree(normalise(gdbOurs)), threadOrderFree(normalise(gdbTheirs)), 'gdb output is the same');
+    const trusted = placedRight();
+    const comparable = (output: string) => threadOrderFree(withoutMisplacedRegisters(normalise(output), trusted));
+    t.equal(comparable(gdbOurs), comparable(gdbTheirs), 'gdb output is the same');
 
     const a = openCore(theirs);
     const b = openCore(ours);
@@ -195,7 +215,6 @@ for (const c of cases) {
       a.close();
       b.close();
     });
-    const trusted = placedRight();
     const sa = summary(a, trusted);
     const sb = summary(b, trusted);
     t.same(sb.threads, sa.threads, 'same threads, registers and FP state');
