@@ -115,6 +115,17 @@ export class Thread {
     else tracer.deliver(this.tid, status);
   }
 
+  /**
+   * Resumes a thread that has a signal queued behind the stop it is in (an
+   * interrupt stop comes before a queued trap: kernel/signal.c, get_signal),
+   * to take that signal's stop now: the thread runs none of its code before
+   * it, so this is still the run in which the signal was raised (resumedAt
+   * stays).
+   */
+  deliverQueued(): void {
+    this.resume(Request.CONT, 0, false);
+  }
+
   /** Resumes until the next syscall entry or exit. */
   syscall(signal = this.pendingSignal): void {
     this.resume(Request.SYSCALL, signal);
@@ -326,19 +337,19 @@ export class Thread {
     this.resume(this.lastResume, 0);
   }
 
-  private resume(request: ResumeRequest, signal: number): void {
+  private resume(request: ResumeRequest, signal: number, newRun = true): void {
     checkSignal(signal);
     if (this.state !== 'stopped') this.requireStopped(requestName(request)); // the name only on the error path
     addon.ptrace(request, this.tid, 0, signal);
-    this.markResumed(request);
+    this.markResumed(request, newRun);
   }
 
-  private markResumed(request: ResumeRequest): void {
+  private markResumed(request: ResumeRequest, newRun = true): void {
     this.state = 'running';
     this.stopRegisters = undefined;
     this.pendingSignal = 0;
     this.lastResume = request;
-    this.resumedAt = nextSequence();
+    if (newRun) this.resumedAt = nextSequence();
     tracer.setRunning(this.tid, true);
   }
 

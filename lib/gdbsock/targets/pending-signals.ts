@@ -11,7 +11,10 @@
  * -ERESTARTSYS, the trap is queued, and the interrupt stop comes first
  * (kernel/signal.c, get_signal: job-control traps before dequeuing). The trap
  * stays queued: delivered at the next resume, it is a SIGTRAP gdb never asked
- * for; after a detach, nothing catches it and it kills the process.
+ * for; after a detach, nothing catches it and it kills the process. The same
+ * holds for the trap of a breakpoint or a debug register hit just as the
+ * interrupt came (gdb.threads/schedlock.exp met it: the breakpoint deleted
+ * meanwhile, the trap arrived as a bare SIGTRAP).
  *
  * A SIGKILL from outside: it ends a thread's ptrace stop, so a thread gdb saw
  * stopped may be dying, or gone, when gdb resumes it.
@@ -25,7 +28,7 @@ const SIGTRAP_BIT = 1n << 4n; // signal 5: bit 4 of /proc's signal masks
  * kernel will deliver it (a signal-delivery stop) before the thread runs any
  * more of its code.
  */
-export function stepTrapQueued(pid: number, tid: number): boolean {
+export function trapQueued(pid: number, tid: number): boolean {
   try {
     const s = status(pid, tid);
     return (s.sigPending & ~s.sigBlocked & SIGTRAP_BIT) !== 0n;

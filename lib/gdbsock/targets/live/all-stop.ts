@@ -58,5 +58,5 @@ export type Mode =
   | { type: 'range'; start: bigint; end: bigint }
   /** Stepping off breakpoint `address` (lifted meanwhile); then carry on as `then`. */
   | { type: 'step-over'; address: bigint; after: Mode }
-  /** Continued only to take the step's SIGTRAP still queued after an interrupt (see Execution.drainStepTraps). */
+  /** Continued only to take a SIGTRAP still queued after an interrupt (see Execution.drainQueuedTraps). */
   | { type: 'drain' };

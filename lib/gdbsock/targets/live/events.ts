@@ -4,11 +4,11 @@
  * The base of LiveTarget right below its facade (index.ts).
  */
 import { hasCode } from '../../../errors';
-import { Request, type Thread, type TraceEvent, type Tracee } from '../../../ptrace';
+import type { Thread, TraceEvent, Tracee } from '../../../ptrace';
 import { SIGTRAP } from '../../signals';
 import type { BreakpointType, StopEvent } from '../../target';
 import type { StopRegisters } from '../stop-registers';
-import { stepTrapQueued } from '../pending-signals';
+import { trapQueued } from '../pending-signals';
 import { type Mode, isRunning } from './all-stop';
 import { Execution } from './execution';
 import { SIGINT, SIGSTOP } from './signal-injection';
@@ -58,11 +58,7 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
     if (mode.type === 'drain') {
       mode = STOPPED;
       this.modes.set(e.tid, mode);
-      // The kernel's own trap (a positive si_code) goes; one a program sent is news like any signal.
-      if (e.type === 'signal' && e.signal === SIGTRAP && e.siginfo.code > 0) {
-        t!.dropPendingSignal();
-        return;
-      }
+      if (this.drained(t!, e)) return;
     }
     const stopping = this.state === 'stopping';
     switch (e.type) {
@@ -115,7 +111,7 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
         if (!this.options.execEvents) return this.carryOn(t, mode, 0);
         return this.reportOrHold(e.tid, { kind: 'signal', tid: e.tid, signal: SIGTRAP, reason: { type: 'exec', path: this.execFile() ?? '' } });
       case 'interrupted':
-        if (t?.lastResume === Request.SINGLESTEP && stepTrapQueued(this.pid, e.tid)) this.queuedStepTraps.add(e.tid);
+        if (trapQueued(this.pid, e.tid)) this.queuedTraps.add(e.tid);
         if (stopping) return; // stopAll's own
         if (this.state === 'interrupting') return this.reportStop(e.tid, { kind: 'signal', tid: e.tid, signal: SIGINT });
         return this.carryOn(t, mode, 0);
@@ -146,6 +142,12 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
         if (hit) {
           const reason = hit.type === 'hardware' ? { type: 'hwbreak' as const } : { type: watchKind(hit.type), address: hit.address };
           return this.reportOrHold(e.tid, { kind: 'signal', tid: e.tid, signal: SIGTRAP, reason });
+        }
+        if (staleDebugTrap(e.dr6)) {
+          // A debug register gdb has since cleared fired before the removal and was reaped after it
+          // (the race of 'removed-breakpoint'): news of nothing gdb still asks for.
+          if (stopping) return;
+          return this.carryOn(t, mode, 0);
         }
         if (mode.type === 'step' || mode.type === 'range' || mode.type === 'step-over') return this.onStep(t!, e.tid, mode);
         return this.reportOrHold(e.tid, { kind: 'signal', tid: e.tid, signal: SIGTRAP });
@@ -178,6 +180,32 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
     }
   }
 
+  /**
+   * A queued trap taken before the thread runs on (drainQueuedTraps): true when
+   * it is dropped. The kernel's own SIGTRAP (a positive si_code) goes; one a
+   * program sent is news like any signal. A software breakpoint's trap goes
+   * too, its pc already back on the breakpoint: if gdb still has it there, the
+   * thread hits it again when it runs and is judged then. A debug register's
+   * trap is judged now, unless the register has since been cleared: an
+   * instruction breakpoint does not trap twice (EFLAGS.RF), and a watchpoint's
+   * write is done.
+   */
+  private drained(t: Thread, e: TraceEvent): boolean {
+    switch (e.type) {
+      case 'signal':
+        if (e.signal !== SIGTRAP || e.siginfo.code <= 0) return false;
+        t.dropPendingSignal();
+        return true;
+      case 'breakpoint':
+      case 'removed-breakpoint':
+        return true;
+      case 'hardware-trap':
+        return this.breakpoints.debugRegisters.hit(e.dr6 ?? 0n) === undefined && staleDebugTrap(e.dr6);
+      default:
+        return false;
+    }
+  }
+
   private syscallOfStop(t: Thread): number {
     const at = t.arch.gprNames.indexOf('orig_rax');
     return at < 0 ? -1 : Number(BigInt.asIntN(32, t.registersOfStop().readBigUInt64LE(at * 8)));
@@ -202,6 +230,12 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
     super.onProcessEnd();
   }
 }
+
+/** DR6's B0..B3 (a debug register fired) without BS (not a single-step's trap). */
+function staleDebugTrap(dr6: bigint | undefined): boolean {
+  return dr6 !== undefined && (dr6 & 0xfn) !== 0n && (dr6 & DR6_SINGLE_STEP) === 0n;
+}
+const DR6_SINGLE_STEP = 1n << 14n;
 
 function watchKind(type: BreakpointType): 'watch' | 'rwatch' | 'awatch' {
   return type === 'write' ? 'watch' : type === 'read' ? 'rwatch' : 'awatch';

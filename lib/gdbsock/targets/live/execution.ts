@@ -11,7 +11,7 @@ import { SessionOptions } from '../../session-options';
 import { SIGTRAP } from '../../signals';
 import type { ResumeAction, StopEvent } from '../../target';
 import type { StopRegisters } from '../stop-registers';
-import { killedMeanwhile, stepTrapQueued } from '../pending-signals';
+import { killedMeanwhile, trapQueued } from '../pending-signals';
 import { type Mode, allStopAfter, isRunning } from './all-stop';
 import { BreakpointTable } from './breakpoint-table';
 import { Forks } from './forks';
@@ -34,8 +34,12 @@ export abstract class Execution<Self> extends StopReports {
   protected readonly forks: Forks<Self>;
   protected readonly signals: SignalInjection;
   protected readonly names: ThreadNames;
-  /** Threads interrupted inside a system call they were single-stepping into, the step's SIGTRAP still queued (pending-signals.ts). */
-  protected readonly queuedStepTraps = new Set<number>();
+  /**
+   * Threads whose interrupt stop came before a SIGTRAP still queued (pending-signals.ts): a step
+   * into a system call that blocked, or a breakpoint or debug-register trap raised just as the
+   * interrupt came. Taken before the threads run on (drainQueuedTraps).
+   */
+  protected readonly queuedTraps = new Set<number>();
   /** A vfork child runs in our memory (until vfork-done): what gdb removes must come out at once. */
   protected vforkChildRunning = false;
 
@@ -78,8 +82,8 @@ export abstract class Execution<Self> extends StopReports {
     }
     const held = this.takeHeld(actions);
     if (held) return this.report(held);
-    if (this.queuedStepTraps.size > 0) {
-      await this.drainStepTraps();
+    if (this.queuedTraps.size > 0) {
+      await this.drainQueuedTraps();
       if (this.pendingReport) return; // a drained stop was a real signal after all: gdb hears of it first
     }
     this.breakpoints.liftNow();
@@ -195,19 +199,21 @@ export abstract class Execution<Self> extends StopReports {
   }
 
   /**
-   * Takes the queued step traps (see pending-signals.ts) before the threads run on
+   * Takes the queued traps (see pending-signals.ts) before the threads run on
    * or are let go: each such thread is continued with no signal and stops at
    * once for its SIGTRAP, before running any of its code; that stop is
-   * dropped. When the call was interrupted (-ERESTARTSYS), the resume after
-   * it goes back into the call (arch/x86/kernel/signal.c, arch_do_signal_or_restart).
+   * dropped (a breakpoint's pc goes back first: it traps again when the thread
+   * runs, if the breakpoint is still there; see drained()). When a system call
+   * was interrupted (-ERESTARTSYS), the resume after it goes back into the call
+   * (arch/x86/kernel/signal.c, arch_do_signal_or_restart).
    */
-  protected async drainStepTraps(): Promise<void> {
-    for (const tid of this.queuedStepTraps) {
-      this.queuedStepTraps.delete(tid);
+  protected async drainQueuedTraps(): Promise<void> {
+    for (const tid of this.queuedTraps) {
+      this.queuedTraps.delete(tid);
       const t = this.tracee.threads.get(tid);
-      if (t?.state !== 'stopped' || !stepTrapQueued(this.pid, tid)) continue;
+      if (t?.state !== 'stopped' || !trapQueued(this.pid, tid)) continue;
       this.modes.set(tid, { type: 'drain' });
-      t.cont(0);
+      t.deliverQueued();
       await nextEvents([t], WAIT_SETTLE_MS);
     }
   }

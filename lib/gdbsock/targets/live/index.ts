@@ -243,7 +243,7 @@ export class LiveTarget extends TraceEvents<LiveTarget> implements Target, ForkE
     if (this.tracee.state !== 'traced') return;
     // Every thread stopped first (gdbsock told to quit while they run), so none keeps a trap queued or a debug register set.
     await this.tracee.stopAll();
-    await this.drainStepTraps();
+    await this.drainQueuedTraps();
     if (this.tracee.state !== 'traced') return;
     this.breakpoints.applyToStopped();
     this.withholdSignals();
