@@ -9,7 +9,7 @@
  * osdata-system.ts.
  */
 import fs from 'node:fs';
-import { cmdline, comm, stat, tasks } from '../procfs';
+import { comm, stat, tasks } from '../procfs';
 import { type Row, commandLineOf, commandOf, table, userNames } from './osdata-table';
 import { messageQueues, semaphores, sharedMemory } from './osdata-ipc';
 import { cpus, modules, sockets } from './osdata-system';
@@ -58,13 +58,12 @@ function processes(): Row[] {
   for (const pid of pids()) {
     try {
       const uid = fs.statSync(`/proc/${pid}`).uid;
-      const args = cmdline(pid);
-      // Kernel threads have no command line: their name, as ps shows it.
-      const command = args.length ? args.join(' ') : comm(pid);
+      // As gdbserver: the arguments each followed by a space; a kernel thread's name in brackets.
+      const command = commandLineOf(pid);
       const cores = [...new Set(tasks(pid).map((tid) => safeCore(pid, tid)))].filter((c) => c >= 0).sort((a, b) => a - b);
       rows.push([
         ['pid', pid],
-        ['user', users.get(uid) ?? String(uid)],
+        ['user', users.get(uid) ?? ''],
         ['command', command],
         ['cores', cores.join(',')],
       ]);
