@@ -28,8 +28,8 @@ const TYPES: [string, string, string, string, () => Row[]][] = [
   ['threads', 'Listing of all threads', 'Threads', 'threads', threads],
 ];
 
-/** The document for `annex`, or undefined for a type gdbsock does not serve. */
-export function osdata(annex: string): string | undefined {
+/** The document for `annex`; nothing at all for a type gdbsock does not serve (gdb then warns "Wrong osdata type?", as with gdbserver). */
+export function osdata(annex: string): string {
   if (annex === '') {
     return table(
       'types',
@@ -41,7 +41,7 @@ export function osdata(annex: string): string | undefined {
     );
   }
   const served = TYPES.find(([type]) => type === annex);
-  return served ? table(served[3], served[4]()) : undefined;
+  return served ? table(served[3], served[4]()) : '';
 }
 
 function pids(): number[] {
