@@ -11,7 +11,12 @@
  *   MODID's block for this thread, or -1 (TLS_DTV_UNALLOCATED) before the
  *   thread first touched it;
  * - MODID is the link_map's `l_tls_modid`, and a module in the static TLS area
- *   has its block at fs_base - `l_tls_offset`.
+ *   has its block at fs_base - `l_tls_offset`;
+ * - dtv[0] holds the generation the thread's dtv was last brought up to, and
+ *   the dynamic linker's slotinfo list (`_rtld_global._dl_tls_dtv_slotinfo_list`)
+ *   the generation each module id was last (re)used at: a slot older than its
+ *   module (a module id reused after a dlclose) is stale, and is not read, as
+ *   libthread_db's td_thr_tlsbase does not read it.
  *
  * Where those fields sit is glibc's business and moves between releases (the
  * link_map grew between 2.36 and 2.41), so the offsets come from the
@@ -46,6 +51,21 @@ interface Layout {
   dtvPointer: Field;
   /** One dtv slot (dtv_t); the block address is its first word. */
   dtvSlot: Field;
+  /** Where module ids' generations are, when this glibc says (else slots are trusted). */
+  slotinfo?: SlotinfoLayout;
+}
+
+interface SlotinfoLayout {
+  /** libc's __nptl_rtld_global: a pointer to the dynamic linker's _rtld_global. */
+  rtldGlobalPointer: bigint;
+  /** _rtld_global._dl_tls_dtv_slotinfo_list: the list's first chunk. */
+  list: Field;
+  /** A chunk: its length, its next chunk, its array of dtv_slotinfo. */
+  length: Field;
+  next: Field;
+  array: Field;
+  /** A dtv_slotinfo's generation. */
+  generation: Field;
 }
 
 const TLS_DTV_UNALLOCATED = 0xffffffffffffffffn;
@@ -72,7 +92,8 @@ export async function threadLocalAddress(target: Target, tid: number, offset: bi
   const slot = BigInt(layout.dtvSlot.size);
   if (dtv !== 0n) {
     const slots = (await read(dtv - slot, 8)).readBigUInt64LE(0);
-    if (modid <= slots) {
+    const current = async (s: SlotinfoLayout) => (await read(dtv, 8)).readBigUInt64LE(0) >= (await moduleGeneration(read, s, modid));
+    if (modid <= slots && (!layout.slotinfo || (await current(layout.slotinfo)))) {
       const block = (await read(dtv + modid * slot + layout.dtvSlot.offset, 8)).readBigUInt64LE(0);
       if (block !== TLS_DTV_UNALLOCATED && block !== 0n) return block + offset;
     }
@@ -83,6 +104,20 @@ export async function threadLocalAddress(target: Target, tid: number, offset: bi
     if (staticOffset !== NO_TLS_OFFSET && staticOffset !== FORCED_DYNAMIC_TLS_OFFSET) return tp - staticOffset + offset;
   }
   throw new TlsUnavailable(`module ${modid}'s block is not allocated in thread ${tid} yet`);
+}
+
+/** The generation module id `modid` was last given out at, from the dynamic linker's slotinfo list (chunks of `length` entries). */
+async function moduleGeneration(read: Read, s: SlotinfoLayout, modid: bigint): Promise<bigint> {
+  const rtldGlobal = (await read(s.rtldGlobalPointer, 8)).readBigUInt64LE(0);
+  let chunk = await readField(read, rtldGlobal, s.list);
+  let index = modid;
+  for (let n = 0; chunk !== 0n && n < 1024; n++) {
+    const length = await readField(read, chunk, s.length);
+    if (index < length) return readField(read, chunk + s.array.offset + index * BigInt(s.array.size), s.generation);
+    index -= length;
+    chunk = await readField(read, chunk, s.next);
+  }
+  throw new TlsUnavailable(`module ${modid} is not in the dynamic linker's slotinfo list`);
 }
 
 async function readField(read: Read, base: bigint, field: Field): Promise<bigint> {
@@ -138,8 +173,18 @@ async function readLayout(read: Read, base: bigint, dynamic: bigint): Promise<La
     field('dtv_dtv'),
   ]);
   if (!modid || !tlsOffset || !dtvPointer || !dtvSlot) return undefined;
+  const [list, length, next, array, generation] = await Promise.all([
+    field('rtld_global__dl_tls_dtv_slotinfo_list'),
+    field('dtv_slotinfo_list_len'),
+    field('dtv_slotinfo_list_next'),
+    field('dtv_slotinfo_list_slotinfo'),
+    field('dtv_slotinfo_gen'),
+  ]);
+  const rtldGlobalPointer = await symbols.lookup('__nptl_rtld_global');
+  const slotinfo =
+    list && length && next && array && generation && rtldGlobalPointer !== undefined ? { rtldGlobalPointer, list, length, next, array, generation } : undefined;
   // dtv_dtv describes the vector itself: its element is one dtv_t, the block address first.
-  return { modid, tlsOffset, dtvPointer, dtvSlot: { offset: 0n, size: dtvSlot.size } };
+  return { modid, tlsOffset, dtvPointer, dtvSlot: { offset: 0n, size: dtvSlot.size }, ...(slotinfo ? { slotinfo } : {}) };
 }
 
 const DT_NULL = 0n;

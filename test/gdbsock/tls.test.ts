@@ -99,3 +99,23 @@ t.test('qGetTLSAddr: E01 for a malformed packet and for a thread that is not the
     }
   }
 });
+
+t.test('a module id reused after dlclose: a thread whose dtv slot is stale gets no address, as through gdbserver', async (t) => {
+  const reuse = fixture('tls-reuse');
+  const commands = ['break tls_reuse_ready', 'continue', 'thread apply all -c print tlsmod2_value', 'kill'];
+  const ours = await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', reuse]);
+  t.teardown(() => ours.stop());
+  const oursOut = await runGdb(`target extended-remote ${ours.target}`, commands, { file: reuse, timeout: 60000 });
+  const anchor = await startGdbserver([reuse]);
+  t.teardown(() => anchor.stop());
+  const anchorOut = await runGdb(`target remote ${anchor.target}`, commands, { file: reuse, timeout: 60000 });
+  for (const [server, out] of [
+    ['gdbsock', oursOut],
+    ['gdbserver', anchorOut],
+  ] as const) {
+    // The worker last touched libtlsmod.so's block through that slot: its 11 must not show through as tlsmod2_value.
+    t.notMatch(out, /^\$\d+ = 11$/m, `${server}: no stale value:\n${out}`);
+    t.match(out, /Cannot find thread-local storage for Thread \d+\.\d+, shared library \S*libtlsmod2\.so/, `${server}: the worker's copy is not allocated yet`);
+    t.match(out, /^Thread 1 \(Thread \d+\.\d+ [^\n]*\n\$\d+ = 22$/m, `${server}: main's copy`);
+  }
+});
