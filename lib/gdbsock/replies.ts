@@ -236,6 +236,7 @@ export function supported(f: Features): string {
     'qXfer:siginfo:read+',
     'qXfer:siginfo:write+',
     'qXfer:libraries-svr4:read+',
+    'augmented-libraries-svr4-read+',
     'binary-upload+',
     'qXfer:osdata:read+',
     ...(f.multiprocess ? ['multiprocess+'] : []),

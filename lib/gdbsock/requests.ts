@@ -19,6 +19,7 @@ import {
   parseHexIn,
   parseId,
   parseIdIn,
+  type ThreadId,
   parseThreadId,
   parseVCont,
   signalList,
@@ -128,6 +129,8 @@ export type Request =
   | { kind: 'shlibInfoAddr' }
   | { kind: 'threadSuffixSupported' }
   | { kind: 'threadStopInfo'; tid: number }
+  /** qGetTLSAddr:THREAD,OFFSET,LM; undefined fields: a malformed packet, answered E01 as gdbserver does. */
+  | { kind: 'tlsAddress'; thread: ThreadId | undefined; offset: bigint; lm: bigint }
   | { kind: 'threadsInfo' }
   | { kind: 'unknown' }
   | { kind: 'malformed'; packet: string; reason: string };
@@ -278,6 +281,7 @@ export class RequestParser {
     if (text === 'qProcessInfo') return { kind: 'processInfo' };
     if (text.startsWith('qMemoryRegionInfo:')) return { kind: 'memoryRegionInfo', addr: parseAddress(text.slice('qMemoryRegionInfo:'.length)) };
     if (text === 'qShlibInfoAddr') return { kind: 'shlibInfoAddr' };
+    if (text.startsWith('qGetTLSAddr:')) return parseTlsAddress(text.slice('qGetTLSAddr:'.length));
     if (text.startsWith('qThreadStopInfo')) return { kind: 'threadStopInfo', tid: parseId(text.slice('qThreadStopInfo'.length), 'thread id') };
     // qOffsets, qThreadExtraInfo and the rest: the empty reply.
     return UNKNOWN;
@@ -367,6 +371,16 @@ function parseXfer(text: string, payload: Buffer): Request {
 }
 
 /** qSearch:memory:address;length;search-pattern (pattern binary, escaped). */
+function parseTlsAddress(text: string): Request {
+  const parts = text.split(',');
+  if (parts.length !== 3 || !parts.every((p) => /^[0-9a-fA-Fp.-]+$/.test(p))) return { kind: 'tlsAddress', thread: undefined, offset: 0n, lm: 0n };
+  try {
+    return { kind: 'tlsAddress', thread: parseThreadId(parts[0]!), offset: parseAddress(parts[1]!), lm: parseAddress(parts[2]!) };
+  } catch {
+    return { kind: 'tlsAddress', thread: undefined, offset: 0n, lm: 0n };
+  }
+}
+
 function parseSearchMemory(payload: Buffer): Request {
   const head = 'qSearch:memory:'.length;
   const semi1 = payload.indexOf(0x3b, head);

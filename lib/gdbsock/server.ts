@@ -21,6 +21,7 @@ import { BreakpointKindUnsupported, type ResumeAction, type StopEvent, type Targ
 import { SessionOptions, applySessionSetting } from './session-options';
 import { stopReplyFor } from './stop-reply';
 import { chooseThread, currentThread, isThreadOf, processOf } from './thread-choice';
+import { threadLocalAddress } from './tls';
 import { HostIo } from './vfile';
 import { XferObjects } from './xfer';
 import { ProtocolError, gdbCrc32 } from './wire';
@@ -275,6 +276,15 @@ export class Server extends EventEmitter {
         return lldb.memoryRegionInfo(this.t, r.addr) ?? UNSUPPORTED;
       case 'shlibInfoAddr':
         return lldb.shlibInfoAddress(this.t).then((at) => (at === undefined ? reply.error() : at.toString(16)));
+      case 'tlsAddress': {
+        // gdbserver: E01 for a malformed packet, a thread it does not have, or an address libthread_db cannot give.
+        const chosen = this.target && r.thread ? chooseThread(this.target, r.thread.pid, r.thread.tid) : undefined;
+        if (!chosen) return reply.error();
+        return threadLocalAddress(this.t, chosen, r.offset, r.lm).then(
+          (address) => address.toString(16),
+          () => reply.error(),
+        );
+      }
       case 'threadSuffixSupported':
         return OK;
       case 'threadStopInfo':

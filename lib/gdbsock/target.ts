@@ -6,6 +6,7 @@
  */
 import type { RegisterLayout } from './registers';
 import type { SessionOptions } from './session-options';
+import type { LibraryListStart } from './targets/svr4';
 
 export interface ThreadInfo {
   tid: number;
@@ -96,7 +97,8 @@ export interface Target {
   siginfo(tid: number): Buffer | undefined;
   /** Writes `data` at `offset` into the siginfo of the signal `tid` stopped for. */
   writeSiginfo(tid: number, data: Buffer, offset: number): void;
-  librariesSvr4(): Promise<string | undefined>;
+  /** qXfer:libraries-svr4: every namespace's libraries, or one namespace's from `from.start` on. */
+  librariesSvr4(from?: LibraryListStart): Promise<string | undefined>;
 
   /**
    * What gdb and gdbsock agreed on for the session (session-options.ts), held

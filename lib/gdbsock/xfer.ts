@@ -6,6 +6,7 @@ import { type Reply, UNSUPPORTED, error, threadsXml, xferChunk } from './replies
 import { osdata } from './osdata';
 import type { Request } from './requests';
 import type { Target } from './target';
+import { type LibraryListStart, parseLibraryListAnnex } from './targets/svr4';
 
 export class XferObjects {
   private threadsDocument: string | undefined;
@@ -40,8 +41,15 @@ export class XferObjects {
         // The machine's, not the target's; built at offset 0 and kept for the chunks after it, as threads.
         if (offset === 0 || this.osdataDocument === undefined) this.osdataDocument = osdata(r.annex);
         return chunk(this.osdataDocument);
-      case 'libraries-svr4':
-        return target().librariesSvr4().then(chunk);
+      case 'libraries-svr4': {
+        let from: LibraryListStart;
+        try {
+          from = parseLibraryListAnnex(r.annex);
+        } catch {
+          return error();
+        }
+        return target().librariesSvr4(from).then(chunk);
+      }
       default:
         return UNSUPPORTED;
     }

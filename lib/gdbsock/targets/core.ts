@@ -15,7 +15,7 @@ import type { Capabilities, OwnFiles, PartialRegisters, StopEvent, ThreadInfo } 
 import { MappedFiles } from './mapped-files';
 import { ReadOnlyTarget } from './read-only';
 import { ServedFiles } from './served-files';
-import { readLibraryList } from './svr4';
+import { type LibraryListStart, readLibraryList } from './svr4';
 
 export interface CoreTargetOptions {
   /** The program, when the core's own record of it (NT_FILE) is wrong or the file has moved. */
@@ -232,8 +232,8 @@ export class CoreTarget extends ReadOnlyTarget implements OwnFiles, PartialRegis
     return this.siginfoByTid.get(tid);
   }
 
-  librariesSvr4(): Promise<string | undefined> {
-    return readLibraryList(this.pid, async (a, n) => this.readMemory(a, n), this.rawAuxv);
+  librariesSvr4(from?: LibraryListStart): Promise<string | undefined> {
+    return readLibraryList(this.pid, async (a, n) => this.readMemory(a, n), this.rawAuxv, from);
   }
 }
 

@@ -12,6 +12,7 @@
  */
 import type { RegisterLayout } from '../registers';
 import type { SessionOptions } from '../session-options';
+import type { LibraryListStart } from './svr4';
 import type {
   BreakpointType,
   Capabilities,
@@ -301,8 +302,8 @@ export class Inferiors implements Target, MultiProcess, ForkEvents, PartialRegis
     this.ownerOrCurrent(tid).writeSiginfo(tid, data, offset);
   }
 
-  librariesSvr4(): Promise<string | undefined> {
-    return this.current().librariesSvr4();
+  librariesSvr4(from?: LibraryListStart): Promise<string | undefined> {
+    return this.current().librariesSvr4(from);
   }
 
   /** The members share the session's options; a fork child's target already has them from its parent's. */

@@ -6,6 +6,7 @@
  */
 import { type RegisterLayout, x86_64Layout } from '../registers';
 import { type Capabilities, type StopEvent, type Target, type ThreadInfo, TargetRefusal } from '../target';
+import type { LibraryListStart } from './svr4';
 
 export abstract class ReadOnlyTarget implements Target {
   /** The kernel target's AVX-only layout unless a subclass knows better (a core's own XSAVE layout). */
@@ -28,7 +29,7 @@ export abstract class ReadOnlyTarget implements Target {
   abstract auxv(): Buffer | undefined;
   abstract execFile(): string | undefined;
   abstract siginfo(tid: number): Buffer | undefined;
-  abstract librariesSvr4(): Promise<string | undefined>;
+  abstract librariesSvr4(from?: LibraryListStart): Promise<string | undefined>;
   /** Releases files; the CLI calls it when it stops serving. */
   abstract close(): void;
 

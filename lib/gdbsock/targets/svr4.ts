@@ -63,36 +63,97 @@ export async function debugEntry(read: Read, auxv: Buffer): Promise<{ slot: bigi
   return undefined;
 }
 
-export async function readLibraryList(pid: number, read: Read, auxv: Buffer | undefined): Promise<string | undefined> {
+/**
+ * Where gdb asks the list to start (qXfer:libraries-svr4's annex,
+ * "lmid=ADDR;start=ADDR;prev=ADDR", sent by gdb when a probe in the dynamic
+ * linker says libraries were added to one namespace): zero fields are absent.
+ */
+export interface LibraryListStart {
+  lmid: bigint;
+  start: bigint;
+  prev: bigint;
+}
+
+/** Parses the annex; unknown keys are skipped, as gdbserver does. */
+export function parseLibraryListAnnex(annex: string): LibraryListStart {
+  const from: LibraryListStart = { lmid: 0n, start: 0n, prev: 0n };
+  for (const field of annex.split(';')) {
+    const [key, value] = field.split('=');
+    if (value === undefined || !(key === 'lmid' || key === 'start' || key === 'prev')) continue;
+    if (!/^[0-9a-fA-F]+$/.test(value)) throw new RangeError(`qXfer:libraries-svr4: ${key} is not hex: ${JSON.stringify(value)}`);
+    from[key] = BigInt(`0x${value}`);
+  }
+  return from;
+}
+
+// <link.h>: r_debug { int r_version; link_map *r_map; ... }, and glibc 2.35's
+// r_debug_extended adds r_next (at 40 on LP64): the next namespace's r_debug,
+// walked when r_version is 2 or more.
+const R_MAP = 8n;
+const R_NEXT = 40n;
+// link_map { l_addr, l_name, l_ld, l_next, l_prev }
+const L_NAME = 8n;
+const L_LD = 16n;
+const L_NEXT = 24n;
+const L_PREV = 32n;
+
+/**
+ * The library list of every link-map namespace (dlmopen), each library tagged
+ * with its namespace's r_debug as lmid; or, given a start, that one namespace
+ * from there on. The base namespace's first entry is the program (main-lm);
+ * entries without a name are left out, and a chain whose l_prev does not
+ * point back is cut there (being changed under us).
+ */
+export async function readLibraryList(pid: number, read: Read, auxv: Buffer | undefined, from?: LibraryListStart): Promise<string | undefined> {
   void pid;
   if (!auxv) return undefined;
-  const empty = '<library-list-svr4 version="1.0"/>';
-  let rDebug: bigint;
-  try {
-    rDebug = (await debugEntry(read, auxv))?.value ?? 0n;
-  } catch {
-    return empty;
-  }
-  if (rDebug === 0n) return empty;
   const rows: string[] = [];
-  let mainLm: bigint | undefined;
+  const open = '<library-list-svr4 version="1.0"';
+  const close = '</library-list-svr4>';
+  if (from && from.start !== 0n) {
+    await readNamespace(read, rows, from.lmid, from.start, from.prev).catch(() => undefined);
+    return `${open}>${rows.join('')}${close}`;
+  }
+  let base: bigint;
   try {
-    let lm = await readWord(read, rDebug + 8n);
-    for (let n = 0; lm !== 0n && n < 4096; n++) {
-      const [lAddr, lName, lLd, lNext] = await Promise.all([0n, 8n, 16n, 24n].map((o) => readWord(read, lm + o)));
-      if (mainLm === undefined)
-        mainLm = lm; // the program itself comes first
-      else {
-        const name = lName ? await readString(read, lName) : '';
-        rows.push(`<library name="${escapeXml(name)}" lm="${hex(lm)}" l_addr="${hex(lAddr!)}" l_ld="${hex(lLd!)}" lmid="0x0"/>`);
+    base = (await debugEntry(read, auxv))?.value ?? 0n;
+  } catch {
+    return `${open}/>`;
+  }
+  if (base === 0n) return `${open}/>`;
+  let main = '';
+  try {
+    let rDebug = base;
+    for (let n = 0; rDebug !== 0n && n < 1024; n++) {
+      const version = (await read(rDebug, 4)).readInt32LE(0);
+      if (version < 1) break;
+      let lm = await readWord(read, rDebug + R_MAP);
+      let prev = 0n;
+      if (rDebug === base && lm !== 0n) {
+        main = ` main-lm="${hex(lm)}"`; // the program itself comes first
+        prev = lm;
+        lm = await readWord(read, lm + L_NEXT);
       }
-      lm = lNext!;
+      await readNamespace(read, rows, rDebug, lm, prev);
+      if (version < 2) break;
+      rDebug = await readWord(read, rDebug + R_NEXT);
     }
   } catch {
     // a list being changed under us: report what was read
   }
-  const main = mainLm === undefined ? '' : ` main-lm="${hex(mainLm)}"`;
-  return `<library-list-svr4 version="1.0"${main}>${rows.join('')}</library-list-svr4>`;
+  return `${open}${main}>${rows.join('')}${close}`;
+}
+
+async function readNamespace(read: Read, rows: string[], lmid: bigint, start: bigint, prev: bigint): Promise<void> {
+  let lm = start;
+  for (let n = 0; lm !== 0n && n < 4096; n++) {
+    const [lAddr, lName, lLd, lNext, lPrev] = await Promise.all([0n, L_NAME, L_LD, L_NEXT, L_PREV].map((o) => readWord(read, lm + o)));
+    if (lPrev !== prev) break;
+    const name = lName ? await readString(read, lName!).catch(() => '') : '';
+    if (name) rows.push(`<library name="${escapeXml(name)}" lm="${hex(lm)}" l_addr="${hex(lAddr!)}" l_ld="${hex(lLd!)}" lmid="${hex(lmid)}"/>`);
+    prev = lm;
+    lm = lNext!;
+  }
 }
 
 function escapeXml(s: string): string {

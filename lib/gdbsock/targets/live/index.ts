@@ -20,7 +20,7 @@ import type { SessionOptions } from '../../session-options';
 import type { BreakpointType, Capabilities, Condition, ForkEvents, PartialRegisters, RegisterHex, Target, ThreadInfo } from '../../target';
 import { StopRegisters } from '../stop-registers';
 import { killedMeanwhile } from '../pending-signals';
-import { readLibraryList } from '../svr4';
+import { type LibraryListStart, readLibraryList } from '../svr4';
 import { allStopAfter, isRunning } from './all-stop';
 import { TraceEvents } from './events';
 import { type LiveLaunchOptions, attachTracee, launchTracee } from './launch';
@@ -230,8 +230,8 @@ export class LiveTarget extends TraceEvents<LiveTarget> implements Target, ForkE
     this.tracee.thread(tid).setSiginfo(merged);
   }
 
-  librariesSvr4(): Promise<string | undefined> {
-    return readLibraryList(this.pid, async (a, n) => this.readMemory(a, n), this.auxv());
+  librariesSvr4(from?: LibraryListStart): Promise<string | undefined> {
+    return readLibraryList(this.pid, async (a, n) => this.readMemory(a, n), this.auxv(), from);
   }
 
   // ---- ending ----

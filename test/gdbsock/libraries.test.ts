@@ -1,0 +1,93 @@
+/**
+ * qXfer:libraries-svr4 with link-map namespaces (GDB manual, "Library List
+ * Format for SVR4 Targets"): the dlmopen fixture loads libtlsmod.so into the
+ * base namespace and into two namespaces of its own; gdbsock lists every
+ * namespace's libraries, each tagged with its namespace's r_debug as lmid,
+ * as gdbserver does, and answers the start/prev/lmid annex gdb sends for one
+ * namespace.
+ */
+import t from 'tap';
+import { fixture, symbol } from '../helpers';
+import { requireTool, rspClient, runGdb, startGdbserver, startGdbsock } from './gdb';
+
+requireTool('gdb');
+requireTool('gdbserver');
+const binary = fixture('dlmopen');
+const ready = symbol(binary, 'dlmopen_ready').toString(16);
+
+interface Library {
+  name: string;
+  lm: string;
+  lmid: string;
+}
+
+function libraries(document: string): Library[] {
+  return [...document.matchAll(/<library name="([^"]*)" lm="(0x[0-9a-f]+)" l_addr="0x[0-9a-f]+" l_ld="0x[0-9a-f]+" lmid="(0x[0-9a-f]+)"\/>/g)].map((m) => ({
+    name: m[1]!,
+    lm: m[2]!,
+    lmid: m[3]!,
+  }));
+}
+
+/** The shared-library table `info sharedlibrary` prints: the lines that name a library. */
+function sharedLibraryLines(out: string): string[] {
+  return out
+    .split('\n')
+    .filter((line) => /^0x[0-9a-f]+ +0x[0-9a-f]+ +\S+ +\S/.test(line))
+    .map((line) => line.replace(/^\S+ +\S+ +/, ''));
+}
+
+t.test('info sharedlibrary at dlmopen_ready lists every namespace, as through gdbserver', async (t) => {
+  const commands = ['break dlmopen_ready', 'continue', 'info sharedlibrary', 'kill'];
+  const ours = await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', binary]);
+  t.teardown(() => ours.stop());
+  const oursOut = await runGdb(`target extended-remote ${ours.target}`, commands, { file: binary, timeout: 60000 });
+  const anchor = await startGdbserver([binary]);
+  t.teardown(() => anchor.stop());
+  const anchorOut = await runGdb(`target remote ${anchor.target}`, commands, { file: binary, timeout: 60000 });
+  const oursLines = sharedLibraryLines(oursOut);
+  const anchorLines = sharedLibraryLines(anchorOut);
+  t.equal(oursLines.filter((l) => l.endsWith('/libtlsmod.so')).length, 3, `libtlsmod.so three times (one per namespace):\n${oursOut}`);
+  t.same(oursLines, anchorLines, 'the same libraries, in the same order, as through gdbserver');
+});
+
+t.test('qXfer:libraries-svr4: lmid per namespace, and the start/prev/lmid annex', async (t) => {
+  for (const server of ['gdbsock', 'gdbserver'] as const) {
+    const s = server === 'gdbsock' ? await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', binary]) : await startGdbserver([binary]);
+    const c = await rspClient(s.target);
+    try {
+      await c.ask('QStartNoAckMode');
+      const supported = await c.ask('qSupported:multiprocess+;swbreak+;hwbreak+');
+      t.match(supported, /(^|;)augmented-libraries-svr4-read\+(;|$)/, `${server}: augmented-libraries-svr4-read+`);
+      await c.ask('?');
+      t.equal(await c.ask(`Z0,${ready},1`), 'OK');
+      t.match(await c.ask('vCont;c'), /^T05/, `${server}: stopped at dlmopen_ready`);
+      const all = (await c.ask('qXfer:libraries-svr4:read::0,fff')).slice(1);
+      t.match(all, /^<library-list-svr4 version="1.0" main-lm="0x[0-9a-f]+">/, `${server}: main-lm`);
+      const listed = libraries(all);
+      const ours = listed.filter((l) => l.name.endsWith('/libtlsmod.so'));
+      t.equal(ours.length, 3, `${server}: libtlsmod.so in three namespaces`);
+      t.equal(new Set(ours.map((l) => l.lmid)).size, 3, `${server}: each under a namespace of its own`);
+      const namespaces = [...new Set(listed.map((l) => l.lmid))];
+      t.equal(namespaces.length, 3, `${server}: three namespaces`);
+      // The last namespace alone, from its first library on, as gdb asks after a dlmopen.
+      const last = listed.filter((l) => l.lmid === namespaces[2]);
+      const annex = `start=${last[0]!.lm.slice(2)};prev=0;lmid=${namespaces[2]!.slice(2)}`;
+      const one = (await c.ask(`qXfer:libraries-svr4:read:${annex}:0,fff`)).slice(1);
+      t.match(one, /^<library-list-svr4 version="1.0">/, `${server}: no main-lm for one namespace`);
+      t.same(libraries(one), last, `${server}: that namespace's libraries`);
+      // From its second library on, with the first as prev.
+      const rest = (
+        await c.ask(`qXfer:libraries-svr4:read:start=${last[1]!.lm.slice(2)};prev=${last[0]!.lm.slice(2)};lmid=${namespaces[2]!.slice(2)}:0,fff`)
+      ).slice(1);
+      t.same(libraries(rest), last.slice(1), `${server}: from the second library on`);
+      // A prev that is not the start's l_prev: the list is cut there.
+      const wrong = (await c.ask(`qXfer:libraries-svr4:read:start=${last[1]!.lm.slice(2)};prev=8;lmid=${namespaces[2]!.slice(2)}:0,fff`)).slice(1);
+      t.same(libraries(wrong), [], `${server}: nothing past a broken prev`);
+    } finally {
+      c.close();
+      if ('proc' in s) await s.stop();
+      else s.stop();
+    }
+  }
+});
