@@ -9,6 +9,7 @@ import { escapeBinary } from './packet';
 import type { RegisterLayout } from './registers';
 import { toGdbSignal } from './signals';
 import type { StopEvent } from './target';
+import { SUPPORTED_THREAD_OPTIONS } from './thread-options';
 
 /** The largest packet gdbsock takes (qSupported's PacketSize); gdb reads memory in chunks of about half this (two hex digits per byte). */
 export const PACKET_SIZE = 0x100000;
@@ -138,6 +139,7 @@ export function formatStopReply(
             break;
           case 'fork':
           case 'vfork':
+          case 'clone':
             reply += `${r.type}:${formatThreadId(r.childPid, r.childTid, options.multiprocess)};`;
             break;
         }
@@ -245,6 +247,7 @@ export function supported(f: Features): string {
     'QProgramSignals+',
     'QCatchSyscalls+',
     'QThreadEvents+',
+    `QThreadOptions=${SUPPORTED_THREAD_OPTIONS.toString(16)}`,
     'vContSupported+',
     'ConditionalBreakpoints+',
     'QDisableRandomization+',

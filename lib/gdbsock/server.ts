@@ -21,6 +21,7 @@ import { BreakpointKindUnsupported, type ResumeAction, type StopEvent, type Targ
 import { SessionOptions, applySessionSetting } from './session-options';
 import { stopReplyFor } from './stop-reply';
 import { chooseThread, currentThread, isThreadOf, processOf } from './thread-choice';
+import { applyThreadOptions } from './thread-options';
 import { HostIo } from './vfile';
 import { XferObjects } from './xfer';
 import { ProtocolError, gdbCrc32 } from './wire';
@@ -309,16 +310,14 @@ export class Server extends EventEmitter {
     this.waiting = true;
     try {
       await t.resume(actions);
-      for (;;) {
-        const event = await t.wait();
-        if (event.kind === 'thread-exited' && !this.options.threadEvents) continue;
-        if (event.kind === 'exited' || event.kind === 'killed') this.afterProcessEnd();
-        this.afterStop(event);
-        return this.stopReply(
-          event,
-          actions.some((a) => a.type === 'step' || a.type === 'range'),
-        );
-      }
+      // A thread's exit comes only when gdb wants it (QThreadEvents, or the thread's QThreadOptions): the target decides.
+      const event = await t.wait();
+      if (event.kind === 'exited' || event.kind === 'killed') this.afterProcessEnd();
+      this.afterStop(event);
+      return this.stopReply(
+        event,
+        actions.some((a) => a.type === 'step' || a.type === 'range'),
+      );
     } finally {
       this.waiting = false;
     }
@@ -419,6 +418,8 @@ export class Server extends EventEmitter {
         return NO_REPLY;
       case 'nonStop':
         return r.on ? reply.error() : OK;
+      case 'threadOptions':
+        return applyThreadOptions(this.options.threadOptions, r.entries, this.target) ? OK : reply.error();
       default:
         return applySessionSetting(this.options, r) || applyLaunchSetting(this.launchSettings, r) ? OK : UNSUPPORTED;
     }

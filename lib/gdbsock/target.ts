@@ -29,6 +29,8 @@ export type StopEvent =
         | { type: 'syscall_entry' | 'syscall_return'; nr: number }
         | { type: 'exec'; path: string }
         | { type: 'fork' | 'vfork'; childPid: number; childTid: number }
+        /** QThreadOptions' clone option: the thread made thread childTid, held stopped until gdb resumes it. */
+        | { type: 'clone'; childPid: number; childTid: number }
         | { type: 'vforkdone' }
         | { type: 'create' };
     }

@@ -6,6 +6,7 @@
 import { hasCode } from '../../../errors';
 import { Request, type Thread, type TraceEvent, type Tracee } from '../../../ptrace';
 import { SIGTRAP } from '../../signals';
+import { THREAD_OPTION_CLONE, THREAD_OPTION_EXIT } from '../../thread-options';
 import type { BreakpointType, StopEvent } from '../../target';
 import type { StopRegisters } from '../stop-registers';
 import { stepTrapQueued } from '../pending-signals';
@@ -18,6 +19,8 @@ const CONTINUE: Mode = { type: 'continue' };
 
 export abstract class TraceEvents<Self> extends Execution<Self> {
   private readonly syscallEntry = new Map<number, number>();
+  /** New threads whose clone was reported (QThreadOptions): they stay stopped at their first stop. */
+  private readonly cloneReported = new Set<number>();
 
   constructor(tracee: Tracee, attached: boolean, threadRegisters: StopRegisters) {
     super(tracee, attached, threadRegisters);
@@ -77,7 +80,9 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
         // resumes the others, gone too). gdb hears of all of them with the end.
         const withProcess = e.tid === this.pid || (e.type === 'killed' && this.ending());
         // Any other thread's exit is a `w` stop, if gdb wants them; else gdb finds it gone from the thread list.
-        const wStop = this.options.threadEvents && !withProcess && this.tracee.threads.size > 0;
+        const exitOption = this.threadOption(e.tid, THREAD_OPTION_EXIT);
+        this.options.threadOptions.delete(e.tid);
+        const wStop = (this.options.threadEvents || exitOption) && !withProcess && this.tracee.threads.size > 0;
         if (withProcess || wStop) this.departed.add(e.tid);
         if (wStop) this.reportThreadEvent(e.tid, { kind: 'thread-exited', tid: e.tid, code: e.type === 'exited' ? e.code : 0, pid: this.pid });
         return;
@@ -85,6 +90,8 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
       case 'thread-start':
         this.modes.set(e.tid, STOPPED);
         if (t) this.breakpoints.applyTo(t);
+        // Its clone was reported (QThreadOptions): it waits, stopped, for gdb to resume it.
+        if (this.cloneReported.delete(e.tid)) return;
         if (this.options.threadEvents && t) return this.reportThreadEvent(e.tid, { kind: 'signal', tid: e.tid, signal: SIGTRAP, reason: { type: 'create' } });
         if (isRunning(this.state) && t) {
           this.modes.set(e.tid, CONTINUE);
@@ -105,6 +112,11 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
           return this.reportOrHold(e.tid, { kind: 'signal', tid: e.tid, signal: SIGTRAP, reason: { type: 'vforkdone' } });
         return this.carryOn(t, mode, 0);
       case 'clone':
+        if (t && this.threadOption(e.tid, THREAD_OPTION_CLONE)) {
+          this.cloneReported.add(e.newTid);
+          return this.reportOrHold(e.tid, { kind: 'signal', tid: e.tid, signal: SIGTRAP, reason: { type: 'clone', childPid: this.pid, childTid: e.newTid } });
+        }
+        return this.carryOn(t, mode, 0);
       case 'seccomp':
       case 'exiting':
       case 'group-stop':
@@ -168,6 +180,10 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
         return this.reportOrHold(e.tid, { kind: 'signal', tid: e.tid, signal: e.signal });
       }
     }
+  }
+
+  private threadOption(tid: number, option: number): boolean {
+    return ((this.options.threadOptions.get(tid) ?? 0) & option) !== 0;
   }
 
   private syscallOfStop(t: Thread): number {
