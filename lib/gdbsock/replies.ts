@@ -129,6 +129,7 @@ export function formatStopReply(
           case 'rwatch':
           case 'awatch':
             reply += `${r.type}:${r.address.toString(16)};`;
+            if (r.others) for (const o of r.others) reply += `${o.type}:${o.address.toString(16)};`;
             break;
           case 'syscall_entry':
           case 'syscall_return':

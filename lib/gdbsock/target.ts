@@ -25,7 +25,12 @@ export type StopEvent =
       reason?:
         | { type: 'swbreak' }
         | { type: 'hwbreak' }
-        | { type: 'watch' | 'rwatch' | 'awatch'; address: bigint }
+        | {
+            type: 'watch' | 'rwatch' | 'awatch';
+            address: bigint;
+            /** Other watchpoints the same access fired (gdb 17 takes one watch entry per watchpoint). */
+            others?: { type: 'watch' | 'rwatch' | 'awatch'; address: bigint }[];
+          }
         | { type: 'syscall_entry' | 'syscall_return'; nr: number }
         | { type: 'exec'; path: string }
         | { type: 'fork' | 'vfork'; childPid: number; childTid: number }

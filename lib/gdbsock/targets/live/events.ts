@@ -148,8 +148,8 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
           return this.reportOrHold(e.tid, { kind: 'signal', tid: e.tid, signal: SIGTRAP, reason: { type: 'swbreak' } });
         }
         if (hit) {
-          const reason = hit.type === 'hardware' ? { type: 'hwbreak' as const } : { type: watchKind(hit.type), address: hit.address };
-          return this.reportOrHold(e.tid, { kind: 'signal', tid: e.tid, signal: SIGTRAP, reason });
+          const reason = hit.type === 'hardware' ? { type: 'hwbreak' as const } : this.watchReason(e.dr6 ?? 0n);
+          if (reason) return this.reportOrHold(e.tid, { kind: 'signal', tid: e.tid, signal: SIGTRAP, reason });
         }
         if (mode.type === 'step' || mode.type === 'range' || mode.type === 'step-over') return this.onStep(t!, e.tid, mode);
         return this.reportOrHold(e.tid, { kind: 'signal', tid: e.tid, signal: SIGTRAP });
@@ -191,9 +191,15 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
     return at < 0 ? -1 : Number(BigInt.asIntN(32, t.registersOfStop().readBigUInt64LE(at * 8)));
   }
 
-  private watchedByStep(t: Thread): { type: 'watch' | 'rwatch' | 'awatch'; address: bigint } | undefined {
-    const hit = this.breakpoints.debugRegisters.watchHit(t.getDebugRegister(6));
-    return hit && { type: watchKind(hit.type), address: hit.address };
+  private watchedByStep(t: Thread): WatchReason | undefined {
+    return this.watchReason(t.getDebugRegister(6));
+  }
+
+  /** Every watchpoint DR6 says fired: the first as the reason, the rest beside it. */
+  private watchReason(dr6: bigint): WatchReason | undefined {
+    const [first, ...rest] = this.breakpoints.debugRegisters.watchHits(dr6).map((h) => ({ type: watchKind(h.type), address: h.address }));
+    if (!first) return undefined;
+    return rest.length ? { ...first, others: rest } : first;
   }
 
   /** gdb asked for fork events: once the child is in its first stop, report the fork (forks.ts). */
@@ -210,6 +216,8 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
     super.onProcessEnd();
   }
 }
+
+type WatchReason = Extract<NonNullable<Extract<StopEvent, { kind: 'signal' }>['reason']>, { type: 'watch' | 'rwatch' | 'awatch' }>;
 
 function watchKind(type: BreakpointType): 'watch' | 'rwatch' | 'awatch' {
   return type === 'write' ? 'watch' : type === 'read' ? 'rwatch' : 'awatch';
