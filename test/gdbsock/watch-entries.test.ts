@@ -6,7 +6,7 @@
  */
 import t from 'tap';
 import { fixture, symbol } from '../helpers';
-import { rspClient, startGdbserver, startGdbsock } from './gdb';
+import { rspClient, runGdb, startGdbserver, startGdbsock } from './gdb';
 
 const watchpair = fixture('watchpair');
 const pair = symbol(watchpair, 'pair');
@@ -67,3 +67,30 @@ t.test('a watchpoint split over two debug registers is still one entry', async (
   const ours = await stopAfter('gdbsock', 'wide', [`Z2,${low},10`]);
   t.same(entries(ours), [`watch:${low}`], ours);
 });
+
+t.test('gdb 13+ through both servers: two watchpoints one store fires, the same session', async (t) => {
+  t.setTimeout(120000);
+  const commands = ['set sysroot /', 'break main', 'continue', 'watch pair[0]', 'watch pair[1]', 'continue', 'continue', 'continue'];
+  const out: Record<string, string> = {};
+  for (const server of ['gdbsock', 'gdbserver'] as const) {
+    const s =
+      server === 'gdbsock' ? await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', watchpair, 'wide']) : await startGdbserver([watchpair, 'wide']);
+    try {
+      out[server] = normalized(await runGdb(`target extended-remote ${s.target}`, commands, { file: watchpair, timeout: 60000 }));
+    } finally {
+      if ('proc' in s) await s.stop();
+      else s.stop();
+    }
+  }
+  t.match(out.gdbsock, /Hardware watchpoint \d: pair\[\d\]\s+Old value = 0\s+New value = [12]/, 'a watchpoint reported');
+  t.equal(out.gdbsock, out.gdbserver, 'what gdb makes of it is the same');
+});
+
+/** gdb's output without what differs between two runs: pids, and the inferior's own lines. */
+function normalized(out: string): string {
+  return out
+    .replace(/process \d+/g, 'process N')
+    .split('\n')
+    .filter((l) => !/^pair |^Reading |warning: |^Process |Child exited|Remote debugging|Listening/.test(l))
+    .join('\n');
+}
