@@ -4,7 +4,8 @@
  * gdbsock [--once] [--multi] [--attach] COMM [PROG [ARGS...] | PID]  (gdbserver's form, gdbserver-args.ts)
  * Attaches to (or launches) a process and serves the GDB remote protocol for
  * it until gdb is done. Whatever happens (gdb disconnects, detaches, SIGINT or
- * SIGTERM to gdbsock), the process is never left stopped or traced. The
+ * SIGTERM to gdbsock), the process is never left stopped or traced (after
+ * SIGTERM, a program gdbsock launched is killed, as gdbserver does). The
  * sessions' lifecycle is session.ts's; here are the arguments, what is
  * printed, and the signals.
  */
@@ -187,6 +188,7 @@ async function main(argv: string[]): Promise<void> {
   const sessions = new Sessions({
     target: first,
     ...(fixed ? { next: 'same' } : { provider: liveProvider, next: options.pid !== undefined ? 'reattach' : 'none' }),
+    ...(program && !fixed ? { program } : {}),
     once: options.once || options.stdio,
   });
   sessions.on('log', log);
@@ -283,7 +285,15 @@ async function serveAsGdbserver(options: Options, gs: GdbserverCommandLine, argv
     else say(`gdbsock: ${(err as Error).message}\nError creating process\n\nExiting`);
     process.exit(1);
   }
-  const sessions = new Sessions({ target: first, provider, next: 'keep', multi: gs.multi, once: options.once || options.stdio, debug });
+  const sessions = new Sessions({
+    target: first,
+    provider,
+    next: 'keep',
+    multi: gs.multi,
+    once: options.once || options.stdio,
+    debug,
+    ...(program ? { program: [inCurrentDirectory(program[0]!), ...program.slice(1)] } : {}),
+  });
   sessions.on('log', (line: string) => log(debug.timestamps ? debugLine(debug, line) : line));
   const end = endOfServing(sessions, options.stdio);
   if (options.stdio) {
@@ -326,18 +336,19 @@ function endOfServing(sessions: Sessions, stdio: boolean, release?: () => void):
       return closing;
     },
   };
-  const shutdown = async () => {
+  const shutdown = async (terminated = false) => {
     if (closing) return;
     closing = true;
     end.listener?.close();
-    await sessions.close();
+    // SIGTERM, as gdbserver: a program gdbsock launched dies with it, a process it attached to is let go.
+    await sessions.close({ killLaunched: terminated });
     release?.();
     process.exit(0);
   };
   sessions.on('done', () => void shutdown());
   // A handler either way: under --stdio it keeps gdb's Ctrl-C from killing gdbsock.
   process.on('SIGINT', () => (stdio ? undefined : void shutdown()));
-  process.on('SIGTERM', () => void shutdown());
+  process.on('SIGTERM', () => void shutdown(true));
   return end;
 }
 

@@ -15,6 +15,15 @@ export interface TargetProvider {
   launch(argv: ExecString[], options: LaunchSettings): Promise<Target>;
 }
 
+/**
+ * The program gdb ran last and its arguments, kept across the connections of
+ * one gdbsock as gdbserver keeps its program and arguments: a later gdb's vRun
+ * with an empty name, and R, run it again (first the command line's program).
+ */
+export interface ProgramHistory {
+  argv?: ExecString[];
+}
+
 export interface LaunchSettings {
   env: Record<string, string | undefined>;
   cwd?: string;

@@ -9,6 +9,7 @@ import { escapeBinary } from './packet';
 import type { RegisterLayout } from './registers';
 import { toGdbSignal } from './signals';
 import type { StopEvent } from './target';
+import { SUPPORTED_THREAD_OPTIONS } from './thread-options';
 
 /** The largest packet gdbsock takes (qSupported's PacketSize); gdb reads memory in chunks of about half this (two hex digits per byte). */
 export const PACKET_SIZE = 0x100000;
@@ -128,6 +129,7 @@ export function formatStopReply(
           case 'rwatch':
           case 'awatch':
             reply += `${r.type}:${r.address.toString(16)};`;
+            if (r.others) for (const o of r.others) reply += `${o.type}:${o.address.toString(16)};`;
             break;
           case 'syscall_entry':
           case 'syscall_return':
@@ -138,6 +140,7 @@ export function formatStopReply(
             break;
           case 'fork':
           case 'vfork':
+          case 'clone':
             reply += `${r.type}:${formatThreadId(r.childPid, r.childTid, options.multiprocess)};`;
             break;
         }
@@ -246,6 +249,7 @@ export function supported(f: Features): string {
     'QProgramSignals+',
     'QCatchSyscalls+',
     'QThreadEvents+',
+    `QThreadOptions=${SUPPORTED_THREAD_OPTIONS.toString(16)}`,
     'vContSupported+',
     'ConditionalBreakpoints+',
     'QDisableRandomization+',

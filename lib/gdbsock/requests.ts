@@ -7,6 +7,7 @@
  * with the empty reply so gdb can probe.
  */
 import { unescapeBinary } from './packet';
+import type { ThreadOptionsEntry } from './thread-options';
 import type { BreakpointType, ResumeAction } from './target';
 import {
   ProtocolError,
@@ -114,6 +115,8 @@ export type Request =
   /** Linux signal numbers. */
   | { kind: 'programSignals'; signals: Set<number> }
   | { kind: 'threadEvents'; on: boolean }
+  /** QThreadOptions;OPTIONS[:THREAD-ID]... (thread-options.ts). */
+  | { kind: 'threadOptions'; entries: ThreadOptionsEntry[] }
   /** undefined: stop catching; an empty set: catch every syscall. */
   | { kind: 'catchSyscalls'; syscalls: Set<number> | undefined }
   | { kind: 'disableRandomization'; on: boolean }
@@ -288,6 +291,7 @@ export class RequestParser {
   }
 
   private parseSetting(text: string): Request {
+    if (text === 'QThreadOptions' || text.startsWith('QThreadOptions;')) return { kind: 'threadOptions', entries: parseThreadOptions(text) };
     const [name, value = ''] = splitOnce(text, ':');
     switch (name) {
       case 'QStartNoAckMode':
@@ -421,4 +425,18 @@ export function describePacket(payload: Buffer): string {
     .toString('latin1')
     .replace(/[^\x20-\x7e]/g, '.');
   return `packet '${text}${payload.length > 60 ? '...' : ''}'`;
+}
+
+/** QThreadOptions[;OPTIONS[:THREAD-ID]]...: an entry without a thread-id applies to every thread. */
+function parseThreadOptions(text: string): ThreadOptionsEntry[] {
+  return text
+    .split(';')
+    .slice(1)
+    .map((entry) => {
+      const colon = entry.indexOf(':');
+      const options = parseHex(colon < 0 ? entry : entry.slice(0, colon), 'thread options');
+      if (colon < 0) return { options, tid: -1 };
+      const id = parseThreadId(entry, colon + 1);
+      return { options, pid: id.pid, tid: id.tid };
+    });
 }

@@ -9,7 +9,7 @@ import { EventEmitter } from 'node:events';
 import type { ExecString } from '../ptrace';
 import type { Connection } from './connection';
 import { adopt, negotiate } from './extensions';
-import { type LaunchSettings, type TargetProvider, applyLaunchSetting, defaultLaunchSettings } from './launch-settings';
+import { type LaunchSettings, type ProgramHistory, type TargetProvider, applyLaunchSetting, defaultLaunchSettings } from './launch-settings';
 import * as lldb from './lldb-queries';
 import { searchMemory } from './memory-search';
 import * as registers from './register-requests';
@@ -21,6 +21,7 @@ import { BreakpointKindUnsupported, type ResumeAction, type StopEvent, type Targ
 import { SessionOptions, applySessionSetting } from './session-options';
 import { stopReplyFor } from './stop-reply';
 import { chooseThread, currentThread, isThreadOf, processOf } from './thread-choice';
+import { applyThreadOptions } from './thread-options';
 import { threadLocalAddress } from './tls';
 import { HostIo } from './vfile';
 import { XferObjects } from './xfer';
@@ -41,10 +42,6 @@ export class Server extends EventEmitter {
   /** What gdb negotiated; the target holds the same object (session-options.ts). */
   private readonly options = new SessionOptions();
   private extended = false;
-  /** The program gdb last ran or killed: `run` after a kill sends vRun with an empty name (as gdbserver, run it again). */
-  private lastProgram: ExecString | undefined;
-  /** The program and arguments vRun last started, for R. */
-  private lastArgv: ExecString[] | undefined;
   private generalThread = 0;
   private waiting = false;
   /** Packets that arrived while an asynchronous one (a resume, a big read) was being answered. */
@@ -63,6 +60,12 @@ export class Server extends EventEmitter {
     private readonly provider?: TargetProvider,
     /** gdbserver's debug switches (`monitor set debug…`), shared by the sessions of one gdbsock. */
     private readonly debug: DebugSettings = defaultDebugSettings(),
+    /**
+     * The program gdb last ran (or killed), shared by the sessions of one
+     * gdbsock: `run` after a kill sends vRun with an empty name, and R takes
+     * no name at all (as gdbserver, run it again, R with its arguments).
+     */
+    private readonly history: ProgramHistory = {},
   ) {
     super();
     target?.useSession(this.options);
@@ -215,7 +218,10 @@ export class Server extends EventEmitter {
         return this.killTarget().then(() => (pid === undefined ? NO_REPLY : reply.formatStopReply({ kind: 'killed', pid, signal: 9 }, pid, this.options)));
       }
       case 'vKill': {
-        this.lastProgram = this.target?.execFile() ?? this.lastProgram;
+        // Another program than the one run last (one gdb attached to): `run` next means that one, without arguments.
+        const killed = this.target?.execFile();
+        const last = this.history.argv?.[0];
+        if (killed !== undefined && (last === undefined || !Buffer.from(last).equals(Buffer.from(killed)))) this.history.argv = [killed];
         const several = this.target?.capabilities.multiProcess;
         if (r.pid !== undefined && several) {
           return this.endProcess(several.killProcess(r.pid)).then((answer) => {
@@ -251,6 +257,8 @@ export class Server extends EventEmitter {
       case 'symbolLookup':
         return OK;
       case 'qXfer':
+        // No process (--multi before a run): no threads, as gdbserver answers, rather than an error.
+        if (r.object === 'threads' && !this.target) return reply.xferChunk(Buffer.from(reply.threadsXml([])), r.offset, r.length);
         return this.xfer.read(
           () => this.t,
           r,
@@ -319,16 +327,14 @@ export class Server extends EventEmitter {
     this.waiting = true;
     try {
       await t.resume(actions);
-      for (;;) {
-        const event = await t.wait();
-        if (event.kind === 'thread-exited' && !this.options.threadEvents) continue;
-        if (event.kind === 'exited' || event.kind === 'killed') this.afterProcessEnd();
-        this.afterStop(event);
-        return this.stopReply(
-          event,
-          actions.some((a) => a.type === 'step' || a.type === 'range'),
-        );
-      }
+      // A thread's exit comes only when gdb wants it (QThreadEvents, or the thread's QThreadOptions): the target decides.
+      const event = await t.wait();
+      if (event.kind === 'exited' || event.kind === 'killed') this.afterProcessEnd();
+      this.afterStop(event);
+      return this.stopReply(
+        event,
+        actions.some((a) => a.type === 'step' || a.type === 'range'),
+      );
     } finally {
       this.waiting = false;
     }
@@ -371,7 +377,7 @@ export class Server extends EventEmitter {
     } else {
       const argv: ExecString[] = r.argv;
       if (argv[0]!.length === 0) {
-        const exe = this.target?.execFile() ?? this.lastProgram;
+        const exe = this.target?.execFile() ?? this.history.argv?.[0];
         if (!exe) return reply.error();
         argv[0] = exe;
       }
@@ -383,8 +389,7 @@ export class Server extends EventEmitter {
 
   /** The program gdb runs, in place of the target there was. */
   private async launch(provider: TargetProvider, argv: ExecString[]): Promise<void> {
-    this.lastProgram = argv[0];
-    this.lastArgv = [...argv];
+    this.history.argv = [...argv];
     if (this.target) await this.target.kill();
     this.target = undefined;
     this.target = adopt(this.options, await provider.launch(argv, this.launchSettings));
@@ -393,9 +398,10 @@ export class Server extends EventEmitter {
 
   /** R (extended-remote, `set remote run-packet off`): the last program again, with its arguments; gdb asks `?` next. */
   private async restart(): Promise<Reply> {
-    const exe = this.lastArgv?.[0] ?? this.target?.execFile() ?? this.lastProgram;
-    if (!this.extended || !this.provider || exe === undefined) return NO_REPLY;
-    await this.launch(this.provider, [...(this.lastArgv ?? [exe])]);
+    const exe = this.target?.execFile();
+    const argv = this.history.argv ?? (exe === undefined ? undefined : [exe]);
+    if (!this.extended || !this.provider || argv === undefined) return NO_REPLY;
+    await this.launch(this.provider, argv);
     return NO_REPLY;
   }
 
@@ -429,6 +435,8 @@ export class Server extends EventEmitter {
         return NO_REPLY;
       case 'nonStop':
         return r.on ? reply.error() : OK;
+      case 'threadOptions':
+        return applyThreadOptions(this.options.threadOptions, r.entries, this.target) ? OK : reply.error();
       default:
         return applySessionSetting(this.options, r) || applyLaunchSetting(this.launchSettings, r) ? OK : UNSUPPORTED;
     }

@@ -27,6 +27,8 @@ export class SessionOptions {
   vforkEvents = false;
   /** Report thread creation (`create`) and thread exits (`w`) as stops (QThreadEvents). */
   threadEvents = false;
+  /** QThreadOptions: each thread's options (thread-options.ts), by tid; a thread not here has none. */
+  readonly threadOptions = new Map<number, number>();
 }
 
 /** A Q packet that changes what targets report, applied; false for any other request. */

@@ -14,7 +14,8 @@ import type { Readable, Writable } from 'node:stream';
 import { liveStartTime } from '../procfs/stat';
 import { Connection } from './connection';
 import { type DebugSettings, defaultDebugSettings } from './monitor';
-import type { TargetProvider } from './launch-settings';
+import type { ProgramHistory, TargetProvider } from './launch-settings';
+import type { ExecString } from '../ptrace';
 import { PACKET_SIZE } from './replies';
 import { Server, type ServerEnd } from './server';
 import type { Target } from './target';
@@ -47,6 +48,8 @@ export interface SessionsOptions {
   multi?: boolean;
   /** Debug output (`monitor set debug…`, gdbserver's --debug and --remote-debug), kept across sessions. */
   debug?: DebugSettings;
+  /** The program and arguments the first target was launched with: R runs them again, as gdbserver does. */
+  program?: ExecString[];
 }
 
 /**
@@ -61,6 +64,8 @@ export class Sessions extends EventEmitter {
   private readonly onlyOne: boolean;
   private readonly multi: boolean;
   private readonly debug: DebugSettings;
+  /** What gdb ran last, for every session (launch-settings.ts). */
+  private readonly history: ProgramHistory;
   /** What the next connection gets. */
   private target: Target | undefined;
   /** The process 'reattach' goes back to, and when it started (a pid alone may be another process's by then). */
@@ -78,6 +83,7 @@ export class Sessions extends EventEmitter {
     this.onlyOne = options.once ?? false;
     this.multi = options.multi ?? false;
     this.debug = options.debug ?? defaultDebugSettings();
+    this.history = options.program ? { argv: [...options.program] } : {};
     this.next = options.next ?? (options.target?.attached && options.provider ? 'reattach' : 'none');
     if (this.next === 'reattach' && options.target) {
       this.process = { pid: options.target.pid, startTime: liveStartTime(options.target.pid) };
@@ -116,7 +122,7 @@ export class Sessions extends EventEmitter {
     // The connection only now: packets gdb sent meanwhile wait in the stream for the server.
     const connection = new Connection(input, output, PACKET_SIZE + 1024);
     connection.on('protocol-error', (message: string) => this.emit('log', message));
-    const server = new Server(connection, this.target, this.provider, this.debug);
+    const server = new Server(connection, this.target, this.provider, this.debug, this.history);
     this.server = server;
     server.on('log', (line: string) => this.emit('log', line));
     server.on('end', (how: ServerEnd) => void this.end(server, connection, how));
@@ -162,13 +168,19 @@ export class Sessions extends EventEmitter {
     this.emit('done');
   }
 
-  /** No more sessions: what is debugged now (by a session under way or waiting for the next) is detached and let go. */
-  async close(): Promise<void> {
+  /**
+   * No more sessions: what is debugged now (by a session under way or
+   * waiting for the next) is detached and let go; with `killLaunched` (gdbsock
+   * told to terminate, as gdbserver on SIGTERM), a program gdbsock launched is
+   * killed instead, and only a process it attached to runs on.
+   */
+  async close(options: { killLaunched?: boolean } = {}): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     const target = this.current;
     this.target = undefined;
-    await this.release(target);
+    if (target && options.killLaunched && !target.attached && this.next !== 'same') await this.kill(target);
+    else await this.release(target);
   }
 
   private async kill(target: Target): Promise<void> {

@@ -26,10 +26,17 @@ export type StopEvent =
       reason?:
         | { type: 'swbreak' }
         | { type: 'hwbreak' }
-        | { type: 'watch' | 'rwatch' | 'awatch'; address: bigint }
+        | {
+            type: 'watch' | 'rwatch' | 'awatch';
+            address: bigint;
+            /** Other watchpoints the same access fired (gdb 17 takes one watch entry per watchpoint). */
+            others?: { type: 'watch' | 'rwatch' | 'awatch'; address: bigint }[];
+          }
         | { type: 'syscall_entry' | 'syscall_return'; nr: number }
         | { type: 'exec'; path: string }
         | { type: 'fork' | 'vfork'; childPid: number; childTid: number }
+        /** QThreadOptions' clone option: the thread made thread childTid, held stopped until gdb resumes it. */
+        | { type: 'clone'; childPid: number; childTid: number }
         | { type: 'vforkdone' }
         | { type: 'create' };
     }

@@ -29,7 +29,8 @@ export class DebugRegisters {
     const pieces = type === 'hardware' ? [{ address, length: 1 }] : split(address, length);
     const free = this.slots.flatMap((s, i) => (s ? [] : [i]));
     if (pieces.length === 0 || pieces.length > free.length) throw new RangeError('no free debug register');
-    for (const [k, p] of pieces.entries()) this.slots[free[k]!] = { request: { type, address, length, owner }, ...p };
+    const request = { type, address, length, owner }; // one object for all its pieces: watchHits names it once
+    for (const [k, p] of pieces.entries()) this.slots[free[k]!] = { request, ...p };
     this.noteWatching();
   }
 
@@ -46,11 +47,22 @@ export class DebugRegisters {
 
   /** The watchpoint DR6 says fired, if any. */
   watchHit(dr6: bigint): Slot['request'] | undefined {
+    return this.watchHits(dr6)[0];
+  }
+
+  /**
+   * Every watchpoint DR6 says fired, each once (a region split over several
+   * slots is one): one instruction can touch two watched regions, or two
+   * watchpoints can overlap, and the CPU then sets a bit for each (Intel SDM
+   * vol. 3, 18.2.3).
+   */
+  watchHits(dr6: bigint): Slot['request'][] {
+    const hits: Slot['request'][] = [];
     for (let i = 0; i < 4; i++) {
       const s = this.slots[i];
-      if ((dr6 >> BigInt(i)) & 1n && s && s.request.type !== 'hardware' && s.request.type !== 'software') return s.request;
+      if ((dr6 >> BigInt(i)) & 1n && s && s.request.type !== 'hardware' && s.request.type !== 'software' && !hits.includes(s.request)) hits.push(s.request);
     }
-    return undefined;
+    return hits;
   }
 
   get free(): number {

@@ -6,6 +6,7 @@
 import { hasCode } from '../../../errors';
 import type { Thread, TraceEvent, Tracee } from '../../../ptrace';
 import { SIGTRAP } from '../../signals';
+import { THREAD_OPTION_CLONE, THREAD_OPTION_EXIT } from '../../thread-options';
 import type { BreakpointType, StopEvent } from '../../target';
 import type { StopRegisters } from '../stop-registers';
 import { trapQueued } from '../pending-signals';
@@ -18,6 +19,8 @@ const CONTINUE: Mode = { type: 'continue' };
 
 export abstract class TraceEvents<Self> extends Execution<Self> {
   private readonly syscallEntry = new Map<number, number>();
+  /** New threads whose clone was reported (QThreadOptions): they stay stopped at their first stop. */
+  private readonly cloneReported = new Set<number>();
 
   constructor(tracee: Tracee, attached: boolean, threadRegisters: StopRegisters) {
     super(tracee, attached, threadRegisters);
@@ -73,7 +76,9 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
         // resumes the others, gone too). gdb hears of all of them with the end.
         const withProcess = e.tid === this.pid || (e.type === 'killed' && this.ending());
         // Any other thread's exit is a `w` stop, if gdb wants them; else gdb finds it gone from the thread list.
-        const wStop = this.options.threadEvents && !withProcess && this.tracee.threads.size > 0;
+        const exitOption = this.threadOption(e.tid, THREAD_OPTION_EXIT);
+        this.options.threadOptions.delete(e.tid);
+        const wStop = (this.options.threadEvents || exitOption) && !withProcess && this.tracee.threads.size > 0;
         if (withProcess || wStop) this.departed.add(e.tid);
         if (wStop) this.reportThreadEvent(e.tid, { kind: 'thread-exited', tid: e.tid, code: e.type === 'exited' ? e.code : 0, pid: this.pid });
         return;
@@ -81,6 +86,8 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
       case 'thread-start':
         this.modes.set(e.tid, STOPPED);
         if (t) this.breakpoints.applyTo(t);
+        // Its clone was reported (QThreadOptions): it waits, stopped, for gdb to resume it.
+        if (this.cloneReported.delete(e.tid)) return;
         if (this.options.threadEvents && t) return this.reportThreadEvent(e.tid, { kind: 'signal', tid: e.tid, signal: SIGTRAP, reason: { type: 'create' } });
         if (isRunning(this.state) && t) {
           this.modes.set(e.tid, CONTINUE);
@@ -101,6 +108,11 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
           return this.reportOrHold(e.tid, { kind: 'signal', tid: e.tid, signal: SIGTRAP, reason: { type: 'vforkdone' } });
         return this.carryOn(t, mode, 0);
       case 'clone':
+        if (t && this.threadOption(e.tid, THREAD_OPTION_CLONE)) {
+          this.cloneReported.add(e.newTid);
+          return this.reportOrHold(e.tid, { kind: 'signal', tid: e.tid, signal: SIGTRAP, reason: { type: 'clone', childPid: this.pid, childTid: e.newTid } });
+        }
+        return this.carryOn(t, mode, 0);
       case 'seccomp':
       case 'exiting':
       case 'group-stop':
@@ -140,8 +152,8 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
           return this.reportOrHold(e.tid, { kind: 'signal', tid: e.tid, signal: SIGTRAP, reason: { type: 'swbreak' } });
         }
         if (hit) {
-          const reason = hit.type === 'hardware' ? { type: 'hwbreak' as const } : { type: watchKind(hit.type), address: hit.address };
-          return this.reportOrHold(e.tid, { kind: 'signal', tid: e.tid, signal: SIGTRAP, reason });
+          const reason = hit.type === 'hardware' ? { type: 'hwbreak' as const } : this.watchReason(e.dr6 ?? 0n);
+          if (reason) return this.reportOrHold(e.tid, { kind: 'signal', tid: e.tid, signal: SIGTRAP, reason });
         }
         if (staleDebugTrap(e.dr6)) {
           // A debug register gdb has since cleared fired before the removal and was reaped after it
@@ -206,14 +218,24 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
     }
   }
 
+  private threadOption(tid: number, option: number): boolean {
+    return ((this.options.threadOptions.get(tid) ?? 0) & option) !== 0;
+  }
+
   private syscallOfStop(t: Thread): number {
     const at = t.arch.gprNames.indexOf('orig_rax');
     return at < 0 ? -1 : Number(BigInt.asIntN(32, t.registersOfStop().readBigUInt64LE(at * 8)));
   }
 
-  private watchedByStep(t: Thread): { type: 'watch' | 'rwatch' | 'awatch'; address: bigint } | undefined {
-    const hit = this.breakpoints.debugRegisters.watchHit(t.getDebugRegister(6));
-    return hit && { type: watchKind(hit.type), address: hit.address };
+  private watchedByStep(t: Thread): WatchReason | undefined {
+    return this.watchReason(t.getDebugRegister(6));
+  }
+
+  /** Every watchpoint DR6 says fired: the first as the reason, the rest beside it. */
+  private watchReason(dr6: bigint): WatchReason | undefined {
+    const [first, ...rest] = this.breakpoints.debugRegisters.watchHits(dr6).map((h) => ({ type: watchKind(h.type), address: h.address }));
+    if (!first) return undefined;
+    return rest.length ? { ...first, others: rest } : first;
   }
 
   /** gdb asked for fork events: once the child is in its first stop, report the fork (forks.ts). */
@@ -236,6 +258,8 @@ function staleDebugTrap(dr6: bigint | undefined): boolean {
   return dr6 !== undefined && (dr6 & 0xfn) !== 0n && (dr6 & DR6_SINGLE_STEP) === 0n;
 }
 const DR6_SINGLE_STEP = 1n << 14n;
+
+type WatchReason = Extract<NonNullable<Extract<StopEvent, { kind: 'signal' }>['reason']>, { type: 'watch' | 'rwatch' | 'awatch' }>;
 
 function watchKind(type: BreakpointType): 'watch' | 'rwatch' | 'awatch' {
   return type === 'write' ? 'watch' : type === 'read' ? 'rwatch' : 'awatch';

@@ -1,0 +1,62 @@
+/**
+ * QThreadOptions (gdb 15+, GDB manual "General Query Packets"): a thread with
+ * the clone option reports each thread it creates as `T05clone:ID;`, the new
+ * thread held stopped until gdb resumes it; a thread with the exit option
+ * reports its end as `w`, QThreadEvents or not. gdb 13.1 never sends the
+ * packet and gdbserver 13.1 lacks it, so this speaks it directly.
+ */
+import t from 'tap';
+import { fixture } from '../helpers';
+import { rspClient, startGdbsock } from './gdb';
+
+const threads = fixture('threads');
+
+t.test('QThreadOptions: clone stop, the new thread held and resumable, its exit as w, options cleared by 0', async (t) => {
+  // Two short-lived threads, one after the other.
+  const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', threads, 'churn', '2']);
+  t.teardown(() => server.stop());
+  const rsp = await rspClient(server.target);
+  t.teardown(rsp.close);
+  await rsp.ask('QStartNoAckMode');
+  t.match(await rsp.ask('qSupported:multiprocess+'), /(^|;)QThreadOptions=3(;|$)/, 'offered: clone and exit');
+  const pid = server.pid.toString(16);
+  t.match(await rsp.ask('QThreadOptions;4'), /^E/, 'an option gdbsock lacks is refused');
+  t.equal(await rsp.ask(`QThreadOptions;1:p${pid}.${pid}`), 'OK');
+
+  const clone = await rsp.ask('vCont;c');
+  const m = new RegExp(`^T05clone:p${pid}\\.([0-9a-f]+);.*thread:p${pid}\\.${pid};$`).exec(clone);
+  t.ok(m, `a clone stop of the main thread: ${clone}`);
+  const child = m![1]!;
+  t.match(await rsp.ask('qfThreadInfo'), new RegExp(`p${pid}\\.${child}(,|$)`), 'the new thread is listed');
+  t.equal(await rsp.ask(`Hgp${pid}.${child}`), 'OK');
+  t.match(await rsp.ask('g'), /^[0-9a-fx]+$/, 'and stopped: its registers read');
+  t.match(await rsp.ask(`vCont;s:p${pid}.${child}`), new RegExp(`^T05.*thread:p${pid}\\.${child};$`), 'it steps alone');
+
+  t.equal(await rsp.ask(`QThreadOptions;2:p${pid}.${child}`), 'OK', 'exit option on the new thread');
+  // Its end and the main thread's next clone race (pthread_join returns before the kernel reaps the thread).
+  const replies = [await rsp.ask('vCont;c'), await rsp.ask('vCont;c')];
+  t.ok(replies.includes(`w00;p${pid}.${child}`), `its end is a w reply without QThreadEvents: ${replies.join(' | ')}`);
+  const second = replies.map((r) => new RegExp(`^T05clone:p${pid}\\.([0-9a-f]+);`).exec(r)?.[1]).find((id) => id !== undefined);
+  t.ok(second, 'and the second thread a clone stop');
+
+  t.equal(await rsp.ask(`QThreadOptions;2:p${pid}.${second}`), 'OK');
+  t.equal(await rsp.ask('QThreadOptions;0'), 'OK', 'every option off');
+  t.equal(await rsp.ask('vCont;c'), `W00;process:${pid}`, 'the second thread ends silently');
+});
+
+t.test('QThreadOptions: a thread born later has no options of its own', async (t) => {
+  const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', threads, 'churn', '1']);
+  t.teardown(() => server.stop());
+  let out = '';
+  server.proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  const rsp = await rspClient(server.target);
+  t.teardown(rsp.close);
+  await rsp.ask('QStartNoAckMode');
+  await rsp.ask('qSupported:multiprocess+');
+  const pid = server.pid.toString(16);
+  t.equal(await rsp.ask('QThreadOptions;3'), 'OK', 'both options on every thread there is');
+  t.match(await rsp.ask('vCont;c'), new RegExp(`^T05clone:p${pid}\\.[0-9a-f]+;`));
+  t.equal(await rsp.ask('vCont;c'), `W00;process:${pid}`, 'the new thread ends silently, then the process');
+  await server.exited;
+  t.match(out, /churned 1/, 'the program ran to its end');
+});
