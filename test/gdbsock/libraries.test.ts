@@ -91,3 +91,25 @@ t.test('qXfer:libraries-svr4: lmid per namespace, and the start/prev/lmid annex'
     }
   }
 });
+
+t.test('a program started as `ld.so PROG`: gdb finds its libraries itself, as with gdbserver (gdb.server/solib-list.exp)', async (t) => {
+  // The process's own program is then ld.so, which has no DT_DEBUG: gdbserver answers the
+  // library list with an error and gdb finds r_debug through ld.so's _r_debug symbol. An empty
+  // list instead left gdb with no libraries at all.
+  // PROG is loaded only once ld.so runs: it stops itself later, with a fault (stops siginfo).
+  const ldso = '/lib64/ld-linux-x86-64.so.2';
+  const program = [ldso, fixture('stops'), 'siginfo'];
+  const commands = ['continue', 'info sharedlibrary', 'kill'];
+  const ours = await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', ...program]);
+  t.teardown(() => ours.stop());
+  const oursOut = await runGdb(`target extended-remote ${ours.target}`, commands, { timeout: 60000 });
+  const anchor = await startGdbserver(program);
+  t.teardown(() => anchor.stop());
+  const anchorOut = await runGdb(`target remote ${anchor.target}`, commands, { timeout: 60000 });
+  const oursLines = sharedLibraryLines(oursOut);
+  t.ok(
+    oursLines.some((l) => /\/libc\.so\.6$/.test(l)),
+    `libc listed:\n${oursOut}`,
+  );
+  t.same(oursLines, sharedLibraryLines(anchorOut), 'the same libraries as through gdbserver');
+});
