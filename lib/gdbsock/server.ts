@@ -379,7 +379,7 @@ export class Server extends EventEmitter {
   private everyStop(): Reply {
     this.stopQueue.length = 0;
     const t = this.target;
-    if (!t) return reply.NO_PROCESS;
+    if (!t) return OK; // no process: no thread stopped (gdbserver's answer too)
     for (const event of t.capabilities.nonStop?.stoppedThreads() ?? [t.lastStop()]) this.stopQueue.push(this.stopReply(event));
     return this.stopQueue[0] ?? OK;
   }
@@ -458,6 +458,8 @@ export class Server extends EventEmitter {
     if (r.kind === 'vAttach') {
       this.target = adopt(this.options, await this.provider.attach(r.pid));
       this.adoptMode();
+      // Non-stop: OK, and gdb stops the threads (vCont;t), each stop a notification (gdb's remote.c wants OK here).
+      if (this.nonStop) return OK;
     } else {
       const argv: ExecString[] = r.argv;
       if (argv[0]!.length === 0) {

@@ -9,11 +9,15 @@
  * gdbsock in each test.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import net from 'node:net';
+import path from 'node:path';
 import t, { type Test } from 'tap';
 import { frame, runLengthDecode } from '../../lib/gdbsock/packet';
 import { fixture, symbol } from '../helpers';
 import { cleanEnv, requireTool, startGdbserver, startGdbsock } from './gdb';
+
+const CLI = path.join(__dirname, '..', '..', 'dist', 'gdbsock', 'cli.js');
 
 requireTool('gdb');
 requireTool('gdbserver');
@@ -296,6 +300,74 @@ t.test('gdb with set non-stop on: break while others run, info threads, interrup
       const server = await serve(kind);
       t.teardown(() => server.stop());
       results[kind] = await gdbScenario(t, server.target);
+    });
+  }
+  t.same(results.gdbsock, results.gdbserver, 'gdb sees the same through both');
+});
+
+/** A server with no process until gdb attaches one (gdbserver's --multi, for both). */
+async function serveMulti(kind: 'gdbserver' | 'gdbsock'): Promise<{ target: string; stop: () => unknown }> {
+  if (kind === 'gdbserver') return startGdbserver([], { multi: true });
+  const proc = spawn(process.execPath, [CLI, '--once', '--multi', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv() });
+  let text = '';
+  const exited = once(proc, 'exit');
+  const port = await new Promise<number>((resolve, reject) => {
+    const look = (d: Buffer) => {
+      text += d.toString();
+      const m = /Listening on port (\d+)/.exec(text);
+      if (m) resolve(Number(m[1]));
+    };
+    proc.stdout!.on('data', look);
+    proc.stderr!.on('data', look);
+    void exited.then(() => reject(new Error(`gdbsock exited: ${text}`)));
+  });
+  return { target: `127.0.0.1:${port}`, stop: () => proc.exitCode === null && proc.kill() };
+}
+
+t.test('gdb attaches in non-stop mode (vAttach answers OK; vCont;t then stops each thread), runs and stops all, detaches', async (t) => {
+  const results: Record<string, string[]> = {};
+  for (const kind of ['gdbserver', 'gdbsock'] as const) {
+    await t.test(kind, async (t) => {
+      const program = spawn(nonstop, [], { stdio: ['ignore', 'pipe', 'ignore'] });
+      const programExit = once(program, 'exit');
+      t.teardown(() => void (program.exitCode === null && program.kill()));
+      await new Promise<void>((resolve) => program.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve()));
+      const server = await serveMulti(kind);
+      t.teardown(() => server.stop());
+      const seen: string[] = [];
+      const { send, proc } = interactiveGdb(server.target);
+      t.teardown(() => void (proc.exitCode === null && proc.kill()));
+      await send('set non-stop on', /\(gdb\)/);
+      await send(`target extended-remote ${server.target}`, /\(gdb\) $/);
+      const attached = await send(`attach ${program.pid}`, /(stopped\.[^]*){2}\(gdb\) $|\(gdb\) [^]*(stopped\.[^]*){2}/);
+      t.notMatch(attached, /exited/, 'no exit reported on the way');
+      let threads = '';
+      for (let i = 0; i < 100; i++) {
+        threads = await send('info threads', /\(gdb\) $/);
+        if (!/\(running\)/.test(threads) && (threads.match(/Thread /g) ?? []).length === 3) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      t.notMatch(threads, /\(running\)/, 'every thread stopped after the attach');
+      seen.push(`attached: ${(threads.match(/Thread /g) ?? []).length} threads, none running`);
+      await send('continue -a &', /Continuing/);
+      const running = await send('info threads', /\(gdb\) $/);
+      t.equal((running.match(/\(running\)/g) ?? []).length, 3, 'continue -a: all three run');
+      seen.push('continue -a: all running');
+      await send('interrupt -a', /stopped\./);
+      for (let i = 0; i < 100; i++) {
+        threads = await send('info threads', /\(gdb\) $/);
+        if (!/\(running\)/.test(threads)) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      t.notMatch(threads, /\(running\)/, 'interrupt -a: every thread stopped');
+      seen.push('interrupt -a: all stopped');
+      await send('print done = 1', /\$\d+ = 1/);
+      await send('detach', /Detaching from program/);
+      const [code] = await programExit;
+      t.equal(code, 0, 'the program runs on after the detach, and exits 0');
+      seen.push(`detached, exit ${code}`);
+      proc.stdin!.end('quit\n');
+      results[kind] = seen;
     });
   }
   t.same(results.gdbsock, results.gdbserver, 'gdb sees the same through both');

@@ -86,7 +86,7 @@ export abstract class Execution<Self> extends StopReports {
         if (stoppedForGdb) go.push({ ...action, tid: t.tid });
         continue;
       }
-      if (stoppedForGdb || this.stopRequests.has(t.tid)) continue;
+      if ((stoppedForGdb && !this.unannounced.has(t.tid)) || this.stopRequests.has(t.tid)) continue;
       this.stopRequests.set(t.tid, 0);
       if (t.state === 'stopped') {
         // Between two of our own steps (a step off a breakpoint): it stops right here.
@@ -99,7 +99,10 @@ export abstract class Execution<Self> extends StopReports {
         if (!hasCode(err, 'ESRCH')) throw err; // exiting: its exit is the news
       }
     }
-    for (const { tid } of go) this.threadStops.delete(tid!);
+    for (const { tid } of go) {
+      this.threadStops.delete(tid!);
+      this.unannounced.delete(tid!);
+    }
     if (go.length) await this.resumeThreads(go);
   }
 

@@ -187,15 +187,18 @@ export class LiveTarget extends TraceEvents<LiveTarget> implements Target, ForkE
     this.nonStop = on;
     this.threadStops.clear();
     this.stopRequests.clear();
+    this.unannounced.clear();
     if (!on) return;
     for (const t of this.tracee.threads.values()) {
       if (t.state !== 'stopped') continue;
+      this.unannounced.add(t.tid);
       const last = this.last;
       this.threadStops.set(t.tid, last.kind === 'signal' && last.tid === t.tid ? last : { kind: 'signal', tid: t.tid, signal: 0 });
     }
   }
 
   stoppedThreads(): StopEvent[] {
+    this.unannounced.clear();
     const stops: StopEvent[] = [];
     for (const t of this.tracee.threads.values()) {
       if (this.modes.get(t.tid)?.type !== 'stopped') continue;

@@ -45,6 +45,12 @@ export abstract class StopReports {
   protected readonly threadStops = new Map<number, StopEvent>();
   /** Non-stop: threads gdb asked to stop (vCont;t, vCtrlC), and the signal their stop is reported with. */
   protected readonly stopRequests = new Map<number, number>();
+  /**
+   * Non-stop: threads stopped that gdb has not been told of yet (those of a
+   * process just attached to): a vCont;t for one is answered with its stop,
+   * as for a running thread; `?` tells of them too.
+   */
+  protected readonly unannounced = new Set<number>();
   /** A settleWaiter is already scheduled for the next turn of the loop. */
   private settleQueued = false;
 
@@ -153,6 +159,7 @@ export abstract class StopReports {
   /** Non-stop: `tid` stays stopped and its stop is news at once; every other thread runs on. */
   private reportThreadStop(tid: number, event: StopEvent): void {
     this.stopRequests.delete(tid);
+    this.unannounced.delete(tid);
     if (event.kind === 'signal') {
       this.modes.set(tid, STOPPED);
       this.threadStops.set(tid, event);
