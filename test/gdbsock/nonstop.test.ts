@@ -230,6 +230,10 @@ function interactiveGdb(target: string): { send: (cmd: string, expect: RegExp, t
   return { send, proc };
 }
 
+/** `info threads`' table, whatever stop notices gdb prints around it. */
+const THREAD_TABLE = /Target Id[\s\S]*?\n\(gdb\) /;
+const tableOf = (said: string) => THREAD_TABLE.exec(said)![0];
+
 /** The gdb scenario, for either server; what it saw in a form both must share. */
 async function gdbScenario(t: Test, target: string): Promise<string[]> {
   const seen: string[] = [];
@@ -242,7 +246,7 @@ async function gdbScenario(t: Test, target: string): Promise<string[]> {
   await send('delete', /\(gdb\) $/);
 
   // One thread at the breakpoint, the others running.
-  const threads = await send('info threads', /\(gdb\) $/);
+  const threads = tableOf(await send('info threads', THREAD_TABLE));
   const hitter = /^\*?\s+(\d+)\s+Thread .* hit_me/m.exec(threads)?.[1];
   const running = [...threads.matchAll(/^\*?\s+(\d+)\s+Thread .*\(running\)/gm)].map((m) => m[1]!);
   t.ok(hitter, 'info threads: a thread in hit_me');
@@ -263,7 +267,7 @@ async function gdbScenario(t: Test, target: string): Promise<string[]> {
   await send('interrupt', new RegExp(`Thread ${running[0]} .*stopped`));
   seen.push('interrupt: one thread stopped');
   await send('interrupt -a', new RegExp(`Thread ${running[1]} .*stopped`));
-  const allStopped = await send('info threads', /\(gdb\) $/);
+  const allStopped = tableOf(await send('info threads', THREAD_TABLE));
   t.notMatch(allStopped, /\(running\)/, 'after interrupt -a, nothing runs');
   seen.push('interrupt -a: all stopped');
 
@@ -280,7 +284,7 @@ async function gdbScenario(t: Test, target: string): Promise<string[]> {
   const counting = running.find((n) => n !== '1') ?? running[0]!;
   await send(`thread ${counting}`, /Switching to thread/);
   await send('continue &', /Continuing/);
-  const oneRunning = await send('info threads', /\(gdb\) $/);
+  const oneRunning = tableOf(await send('info threads', THREAD_TABLE));
   const nowRunning = [...oneRunning.matchAll(/^\*?\s+(\d+)\s+Thread .*\(running\)/gm)].map((m) => m[1]);
   t.same(nowRunning, [counting], 'continue runs that thread only');
   seen.push(`continue one: ${nowRunning.length} running`);
@@ -343,19 +347,19 @@ t.test('gdb attaches in non-stop mode (vAttach answers OK; vCont;t then stops ea
       t.notMatch(attached, /exited/, 'no exit reported on the way');
       let threads = '';
       for (let i = 0; i < 100; i++) {
-        threads = await send('info threads', /\(gdb\) $/);
+        threads = tableOf(await send('info threads', THREAD_TABLE));
         if (!/\(running\)/.test(threads) && (threads.match(/Thread /g) ?? []).length === 3) break;
         await new Promise((r) => setTimeout(r, 100));
       }
       t.notMatch(threads, /\(running\)/, 'every thread stopped after the attach');
       seen.push(`attached: ${(threads.match(/Thread /g) ?? []).length} threads, none running`);
       await send('continue -a &', /Continuing/);
-      const running = await send('info threads', /\(gdb\) $/);
+      const running = tableOf(await send('info threads', THREAD_TABLE));
       t.equal((running.match(/\(running\)/g) ?? []).length, 3, 'continue -a: all three run');
       seen.push('continue -a: all running');
       await send('interrupt -a', /stopped\./);
       for (let i = 0; i < 100; i++) {
-        threads = await send('info threads', /\(gdb\) $/);
+        threads = tableOf(await send('info threads', THREAD_TABLE));
         if (!/\(running\)/.test(threads)) break;
         await new Promise((r) => setTimeout(r, 100));
       }
@@ -371,4 +375,40 @@ t.test('gdb attaches in non-stop mode (vAttach answers OK; vCont;t then stops ea
     });
   }
   t.same(results.gdbsock, results.gdbserver, 'gdb sees the same through both');
+});
+
+/** Thread births and exits (QThreadEvents) in non-stop: `create` stops, `w` for each exit, then the process's W, all through the queue. */
+async function threadEventScenario(t: Test, target: string): Promise<string[]> {
+  const c = await nonStopClient(target);
+  t.teardown(c.close);
+  await c.ask('qSupported:multiprocess+;swbreak+;hwbreak+;no-resumed+');
+  await c.ask('QStartNoAckMode');
+  t.equal(await c.ask('QNonStop:1'), 'OK');
+  const pid = Number.parseInt(/^QCp([0-9a-f]+)\./.exec(await c.ask('qC'))![1]!, 16);
+  await drain(c, await c.ask('?'));
+  t.equal(await c.ask(`Hgp${hex(pid)}.${hex(pid)}`), 'OK');
+  t.equal(await c.ask('QThreadEvents:1'), 'OK');
+  const describe = (stop: string) => (stop.startsWith('T05create') ? 'create' : kindOf(stop));
+  const seen: string[] = [];
+  // Two threads are born: each stops at birth.
+  t.equal(await c.ask('vCont;c'), 'OK');
+  while (seen.length < 2) for (const s of await drain(c, (await c.notification()).slice(5))) seen.push(describe(s));
+  // All of them on, told to finish: two `w`, then the end.
+  t.equal(await c.ask('vCont;c'), 'OK');
+  t.equal(await c.ask(`M${hex(DONE)},4:01000000`), 'OK');
+  while (!seen.some((s) => s.startsWith('W'))) for (const s of await drain(c, (await c.notification()).slice(5))) seen.push(describe(s));
+  return seen.map((s) => (s.startsWith('w') ? 'w0' : s));
+}
+
+t.test('thread events in non-stop: create, w for each exit, then W', async (t) => {
+  const results: Record<string, string[]> = {};
+  for (const kind of ['gdbserver', 'gdbsock'] as const) {
+    await t.test(kind, async (t) => {
+      const server = await serve(kind);
+      t.teardown(() => server.stop());
+      results[kind] = await threadEventScenario(t, server.target);
+    });
+  }
+  t.same(results.gdbserver, ['create', 'create', 'w0', 'w0', 'W0'], 'gdbserver: two births, two exits, the end');
+  t.same(results.gdbsock, results.gdbserver, 'gdbsock: the same');
 });
