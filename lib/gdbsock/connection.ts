@@ -76,6 +76,19 @@ export class Connection extends EventEmitter {
   }
 
   /**
+   * Sends a notification (GDB manual, "Notification Packets"): `%` instead
+   * of `$`, never acknowledged, so never sent again either.
+   */
+  notify(body: string): void {
+    if (this.closed) return;
+    const out = Buffer.allocUnsafe(body.length + 4);
+    out.write(body, 1, 'latin1');
+    const n = frameInPlace(out, body.length, false);
+    out[0] = 0x25; // '%'
+    this.write(out, n);
+  }
+
+  /**
    * Straight to the descriptor when nothing is queued on the stream (a Node
    * stream write costs about as much again as the syscall); whatever the
    * socket does not take at once goes through the stream, in order (copied:

@@ -29,6 +29,7 @@ export function negotiate(options: SessionOptions, features: Set<string>, target
       execEvents: options.execEvents,
       forkEvents: options.forkEvents,
       vforkEvents: options.vforkEvents,
+      nonStop: target === undefined || target.capabilities.nonStop !== undefined,
     }),
   };
 }

@@ -225,6 +225,8 @@ export interface Features {
   execEvents: boolean;
   forkEvents: boolean;
   vforkEvents: boolean;
+  /** QNonStop: the target can run in non-stop mode (GDB manual, "Remote Non-Stop"). */
+  nonStop: boolean;
 }
 
 /** The qSupported reply: what gdbsock offers, and which of gdb's offers it takes. */
@@ -232,6 +234,7 @@ export function supported(f: Features): string {
   return [
     `PacketSize=${f.packetSize.toString(16)}`,
     'QStartNoAckMode+',
+    ...(f.nonStop ? ['QNonStop+'] : []),
     'qXfer:features:read+',
     'qXfer:auxv:read+',
     'qXfer:exec-file:read+',

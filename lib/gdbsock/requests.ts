@@ -110,6 +110,10 @@ export type Request =
   | { kind: 'searchMemory'; addr: bigint; length: number; pattern: Buffer }
   | { kind: 'startNoAckMode' }
   | { kind: 'nonStop'; on: boolean }
+  /** gdb took the last stop notification (GDB manual, "Remote Non-Stop"): the next one, or OK. */
+  | { kind: 'vStopped' }
+  /** Ctrl-C as a packet, in non-stop mode. */
+  | { kind: 'vCtrlC' }
   /** Linux signal numbers. */
   | { kind: 'passSignals'; signals: Set<number> }
   /** Linux signal numbers. */
@@ -337,6 +341,8 @@ export class RequestParser {
       this.vCont.actions = parseVCont(text);
       return this.vCont;
     }
+    if (text === 'vStopped') return { kind: 'vStopped' };
+    if (text === 'vCtrlC') return { kind: 'vCtrlC' };
     if (text.startsWith('vFile:')) return { kind: 'vFile', body: payload.subarray(6) };
     if (text.startsWith('vKill')) return { kind: 'vKill', pid: text.startsWith('vKill;') ? parseId(text.slice(6)) : undefined };
     if (text.startsWith('vAttach;')) return { kind: 'vAttach', pid: parseId(text.slice(8)) };

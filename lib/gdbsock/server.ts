@@ -53,6 +53,18 @@ export class Server extends EventEmitter {
   private readonly launchSettings: LaunchSettings = defaultLaunchSettings();
   private ended = false;
   private readonly xfer = new XferObjects();
+  /** QNonStop:1 (GDB manual, "Remote Non-Stop"): vCont answers OK at once, and stops come as %Stop notifications. */
+  private nonStop = false;
+  /**
+   * Non-stop: stop replies not yet taken by gdb, oldest first. The first one
+   * went out as a %Stop notification (or as the answer to `?` or vStopped);
+   * gdb's vStopped takes it and asks for the next (GDB manual, "Notification Packets").
+   */
+  private readonly stopQueue: string[] = [];
+  /** Non-stop: the target whose stops are being collected into stopQueue. */
+  private collecting: Target | undefined;
+  /** Non-stop: the process has ended; the session ends once gdb has taken that news (vStopped). */
+  private endOnceTaken = false;
 
   constructor(
     private readonly connection: Connection,
@@ -74,7 +86,7 @@ export class Server extends EventEmitter {
       else this.run(payload);
     });
     connection.on('interrupt', () => {
-      if (this.waiting) this.target?.interrupt();
+      if (this.waiting || this.nonStop) this.target?.interrupt();
     });
     connection.on('close', () => {
       if (!this.busy) return this.finish(this.exitRequested ? 'exit-requested' : 'closed');
@@ -153,7 +165,7 @@ export class Server extends EventEmitter {
     // The hot kinds first: a switch over strings is a row of comparisons until V8 optimizes it.
     switch (r.kind) {
       case 'vCont':
-        return this.resumeAndWait(r.actions);
+        return this.nonStop ? this.resumeNonStop(r.actions) : this.resumeAndWait(r.actions);
       case 'readMemory': {
         // gdb asks x for PacketSize/2 bytes as it asks m: take all of them (the escaped reply may be longer; gdb grows its buffer).
         const length = Math.min(r.length, PACKET_SIZE / 2);
@@ -184,7 +196,14 @@ export class Server extends EventEmitter {
       case 'unknown':
         return UNSUPPORTED;
       case 'stopReason':
+        if (this.nonStop) return this.everyStop();
         return this.target ? this.stopReply(this.target.lastStop()) : reply.NO_PROCESS;
+      case 'vStopped':
+        return this.nextStop();
+      case 'vCtrlC':
+        if (!this.nonStop) return UNSUPPORTED;
+        this.t.interrupt();
+        return OK;
       case 'writeRegisters':
         return registers.writeAll(this.t, r.tid || this.tid(), r.data);
       case 'writeRegister':
@@ -207,6 +226,7 @@ export class Server extends EventEmitter {
         const several = this.t.capabilities.multiProcess;
         if (r.pid !== undefined && several) return this.endProcess(several.detachProcess(r.pid));
         // gdb still closes its vFile handles after this; the session ends when it hangs up.
+        this.collecting = undefined;
         return this.t.detach().then(() => {
           this.target = undefined;
           return OK;
@@ -243,7 +263,9 @@ export class Server extends EventEmitter {
         return this.target?.capabilities.hostIo?.hostIo(r.body) ?? this.hostIo.handle(r.body);
       case 'qSupported': {
         const { target, reply: answer } = negotiate(this.options, r.features, this.target);
+        const replaced = target !== this.target;
         this.target = target;
+        if (replaced) this.adoptMode();
         return answer;
       }
       case 'currentThread':
@@ -322,6 +344,82 @@ export class Server extends EventEmitter {
     return stopReplyFor(this.t, event, this.options.multiprocess, afterStep);
   }
 
+  /** Non-stop vCont: the threads named do as told, the others go on as they are; their stops come as notifications. */
+  private async resumeNonStop(actions: ResumeAction[]): Promise<Reply> {
+    const t = this.t;
+    await t.resume(actions);
+    this.collectStops(t);
+    return OK;
+  }
+
+  /** Non-stop: every stop of `t` from now on joins stopQueue, the first of a run announced with %Stop. */
+  private collectStops(t: Target): void {
+    if (this.collecting === t) return;
+    this.collecting = t;
+    const next = (): void => {
+      void t.wait().then((event) => {
+        if (this.collecting !== t || this.target !== t || this.ended) return;
+        const end = event.kind === 'exited' || event.kind === 'killed';
+        if (end) {
+          this.collecting = undefined;
+          if (!this.extended && !t.threads().length) this.endOnceTaken = true;
+        } else next();
+        this.queueStop(this.stopReply(event));
+      });
+    };
+    next();
+  }
+
+  private queueStop(text: string): void {
+    this.stopQueue.push(text);
+    if (this.stopQueue.length === 1) {
+      if (this.debug.remote) this.debugLog(`notif: Stop:${text}`);
+      this.connection.notify(`Stop:${text}`);
+    }
+  }
+
+  /** vStopped: gdb took the first stop of the queue; the next, or OK once none is left. */
+  private nextStop(): Reply {
+    if (!this.nonStop) return UNSUPPORTED;
+    this.stopQueue.shift();
+    const next = this.stopQueue[0];
+    if (next !== undefined) return next;
+    if (this.endOnceTaken) this.finishSoon('closed');
+    return OK;
+  }
+
+  /**
+   * `?` in non-stop: the stop of every thread gdb has stopped, through the
+   * same queue as notifications (the first one now, the rest for vStopped);
+   * stops not yet taken are dropped first, as those threads are listed anyway.
+   * OK when every thread runs.
+   */
+  private everyStop(): Reply {
+    this.stopQueue.length = 0;
+    const t = this.target;
+    if (!t) return OK; // no process: no thread stopped (gdbserver's answer too)
+    for (const event of t.capabilities.nonStop?.stoppedThreads() ?? [t.lastStop()]) this.stopQueue.push(this.stopReply(event));
+    return this.stopQueue[0] ?? OK;
+  }
+
+  /** QNonStop: needs a target that can (or no target yet: the one vRun or vAttach brings must). */
+  private setNonStop(on: boolean): Reply {
+    const t = this.target;
+    if (on && t && !t.capabilities.nonStop) return reply.error();
+    t?.capabilities.nonStop?.setNonStop(on);
+    this.nonStop = on;
+    this.stopQueue.length = 0;
+    this.collecting = undefined;
+    return OK;
+  }
+
+  /** A new target (vRun, vAttach, R) goes on in the mode gdb chose. */
+  private adoptMode(): void {
+    this.collecting = undefined;
+    this.stopQueue.length = 0;
+    if (this.nonStop) this.target?.capabilities.nonStop?.setNonStop(true);
+  }
+
   private async resumeAndWait(actions: ResumeAction[]): Promise<string> {
     const t = this.t;
     this.waiting = true;
@@ -364,6 +462,7 @@ export class Server extends EventEmitter {
   }
 
   private async killTarget(): Promise<void> {
+    this.collecting = undefined;
     if (this.target) await this.target.kill();
     this.target = undefined;
     if (!this.extended) this.finishSoon('killed');
@@ -374,6 +473,9 @@ export class Server extends EventEmitter {
     if (!this.provider) return reply.error();
     if (r.kind === 'vAttach') {
       this.target = adopt(this.options, await this.provider.attach(r.pid));
+      this.adoptMode();
+      // Non-stop: OK, and gdb stops the threads (vCont;t), each stop a notification (gdb's remote.c wants OK here).
+      if (this.nonStop) return OK;
     } else {
       const argv: ExecString[] = r.argv;
       if (argv[0]!.length === 0) {
@@ -393,6 +495,7 @@ export class Server extends EventEmitter {
     if (this.target) await this.target.kill();
     this.target = undefined;
     this.target = adopt(this.options, await provider.launch(argv, this.launchSettings));
+    this.adoptMode();
     this.generalThread = 0;
   }
 
@@ -434,7 +537,7 @@ export class Server extends EventEmitter {
         this.connection.stopAcking();
         return NO_REPLY;
       case 'nonStop':
-        return r.on ? reply.error() : OK;
+        return this.setNonStop(r.on);
       case 'threadOptions':
         return applyThreadOptions(this.options.threadOptions, r.entries, this.target) ? OK : reply.error();
       default:

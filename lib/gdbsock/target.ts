@@ -148,6 +148,22 @@ export interface Capabilities {
   registerHex?: RegisterHex;
   hostIo?: OwnFiles;
   runningProcess?: RunningProcess;
+  nonStop?: NonStop;
+}
+
+/**
+ * A target that can run in non-stop mode (GDB manual, "Remote Non-Stop"):
+ * a stop stops its own thread only, the others run on. While it is on,
+ * resume() takes per-thread actions, `stop` ones included (vCont;t, whose
+ * stop is reported with signal 0), and returns at once; wait() yields each
+ * stop as it happens, one per call, without stopping any other thread;
+ * interrupt() stops one running thread and reports it with SIGINT (vCtrlC).
+ */
+export interface NonStop {
+  /** QNonStop: switched while every thread is stopped (gdb sends it before it resumes any). */
+  setNonStop(on: boolean): void;
+  /** The stop of each thread gdb has stopped now, for `?`: the stop last reported for it, or signal 0. */
+  stoppedThreads(): StopEvent[];
 }
 
 /**

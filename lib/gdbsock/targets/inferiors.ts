@@ -19,6 +19,7 @@ import type {
   Condition,
   ForkEvents,
   MultiProcess,
+  NonStop,
   PartialRegisters,
   RegisterHex,
   ResumeAction,
@@ -40,8 +41,22 @@ export function followForks(target: Target, options: SessionOptions): Target {
   return new Inferiors(target as LiveTarget, options);
 }
 
-export class Inferiors implements Target, MultiProcess, ForkEvents, PartialRegisters, RegisterHex {
-  readonly capabilities: Capabilities = { multiProcess: this, forkEvents: this, partialRegisters: this, registerHex: this, runningProcess: this };
+export class Inferiors implements Target, MultiProcess, ForkEvents, PartialRegisters, RegisterHex, NonStop {
+  readonly capabilities: Capabilities = {
+    multiProcess: this,
+    forkEvents: this,
+    partialRegisters: this,
+    registerHex: this,
+    runningProcess: this,
+    nonStop: this,
+  };
+  /**
+   * Non-stop serves the first process only: its stops come one at a time
+   * (its own queue), while all-stop across processes here waits for the
+   * first stop of any. A fork child gdb keeps is held, as a member, but not
+   * run in non-stop.
+   */
+  private nonStopOn = false;
   /** By pid, the first one first. */
   private readonly members = new Map<number, LiveTarget>();
   private selected: number;
@@ -155,6 +170,7 @@ export class Inferiors implements Target, MultiProcess, ForkEvents, PartialRegis
 
   /** Each process gets the actions meant for it (its threads, its pid, or everyone); the others stay stopped. */
   resume(actions: ResumeAction[]): Promise<void> {
+    if (this.nonStopOn) return this.first.resume(actions.map(({ pid: _pid, ...a }) => a as ResumeAction));
     if (this.held.length) return Promise.resolve(); // wait() reports it without running anything
     // One process (nearly always): straight through, no race to set up at every step.
     if (this.members.size === 1 && this.waits.size === 0) {
@@ -181,6 +197,7 @@ export class Inferiors implements Target, MultiProcess, ForkEvents, PartialRegis
   }
 
   wait(): Promise<StopEvent> {
+    if (this.nonStopOn) return this.first.wait().then((event) => this.reported(event));
     const alone = this.alone;
     if (alone) {
       // Still `alone` while it runs: a Ctrl-C meanwhile goes to it.
@@ -248,7 +265,17 @@ export class Inferiors implements Target, MultiProcess, ForkEvents, PartialRegis
     if (this.selected === pid) this.selected = this.members.keys().next().value ?? pid;
   }
 
+  setNonStop(on: boolean): void {
+    this.nonStopOn = on;
+    this.first.setNonStop(on);
+  }
+
+  stoppedThreads(): StopEvent[] {
+    return this.first.stoppedThreads();
+  }
+
   interrupt(): void {
+    if (this.nonStopOn) return this.first.interrupt();
     this.alone?.interrupt();
     for (const m of this.waits.keys()) m.interrupt();
   }

@@ -68,6 +68,8 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
       case 'exited':
       case 'killed': {
         this.modes.delete(e.tid); // the process's end comes through onProcessEnd
+        this.threadStops.delete(e.tid);
+        this.stopRequests.delete(e.tid);
         this.names.forget(e.tid);
         // The leader is reaped last, as the process's end (kernel/exit.c, delay_group_leader). A thread
         // killed by a signal died of its process's death (a fatal signal kills the whole group:
@@ -125,6 +127,7 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
       case 'interrupted':
         if (trapQueued(this.pid, e.tid)) this.queuedTraps.add(e.tid);
         if (stopping) return; // stopAll's own
+        if (this.nonStop && this.stopRequests.has(e.tid)) return this.reportStop(e.tid, { kind: 'signal', tid: e.tid, signal: this.stopRequests.get(e.tid)! });
         if (this.state === 'interrupting') return this.reportStop(e.tid, { kind: 'signal', tid: e.tid, signal: SIGINT });
         return this.carryOn(t, mode, 0);
       case 'step':

@@ -56,7 +56,8 @@ export abstract class Execution<Self> extends StopReports {
 
   async resume(actions: ResumeAction[]): Promise<void> {
     try {
-      await this.resumeThreads(actions);
+      if (this.nonStop) await this.resumeSome(actions);
+      else await this.resumeThreads(actions);
     } catch (err) {
       if (!hasCode(err, 'ESRCH')) throw err;
       // SIGKILL from outside ends a ptrace stop (kernel/signal.c: it wakes traced threads to die), so a
@@ -70,6 +71,43 @@ export abstract class Execution<Self> extends StopReports {
   private waitForDeath(): void {
     for (const t of this.tracee.threads.values()) t.dying();
     if (!this.exitEvent) this.state = allStopAfter(this.state, 'resumed');
+  }
+
+  /**
+   * Non-stop: each thread gdb names does as told, the others go on as they
+   * are (GDB manual, "Remote Non-Stop"). `stop` stops a running thread, whose
+   * stop is then reported with signal 0; a thread gdb has stopped already is
+   * left alone, as gdbserver does.
+   */
+  private async resumeSome(actions: ResumeAction[]): Promise<void> {
+    if (this.exitEvent) return;
+    const go: ResumeAction[] = [];
+    for (const t of this.tracee.threads.values()) {
+      const action = actionFor(t.tid, actions);
+      if (!action) continue;
+      const stoppedForGdb = this.modes.get(t.tid)?.type === 'stopped';
+      if (action.type !== 'stop') {
+        if (stoppedForGdb) go.push({ ...action, tid: t.tid });
+        continue;
+      }
+      if ((stoppedForGdb && !this.unannounced.has(t.tid)) || this.stopRequests.has(t.tid)) continue;
+      this.stopRequests.set(t.tid, 0);
+      if (t.state === 'stopped') {
+        // Between two of our own steps (a step off a breakpoint): it stops right here.
+        this.reportStop(t.tid, { kind: 'signal', tid: t.tid, signal: 0 });
+        continue;
+      }
+      try {
+        t.interrupt();
+      } catch (err) {
+        if (!hasCode(err, 'ESRCH')) throw err; // exiting: its exit is the news
+      }
+    }
+    for (const { tid } of go) {
+      this.threadStops.delete(tid!);
+      this.unannounced.delete(tid!);
+    }
+    if (go.length) await this.resumeThreads(go);
   }
 
   private async resumeThreads(actions: ResumeAction[]): Promise<void> {
@@ -89,11 +127,12 @@ export abstract class Execution<Self> extends StopReports {
     this.breakpoints.liftNow();
     const plan: [Thread, ResumeAction][] = [];
     for (const t of this.tracee.threads.values()) {
-      if (t.state !== 'stopped') continue;
+      if (t.state !== 'stopped' || (this.nonStop && this.modes.get(t.tid)?.type !== 'stopped')) continue;
       const action = actionFor(t.tid, actions);
       if (action && action.type !== 'stop') plan.push([t, action]);
     }
     if (plan.length === 0) {
+      if (this.nonStop) return; // nothing of gdb's to run, and the others run on
       // The threads gdb resumed were killed from outside and are gone, or dying (see resume): the
       // process's end is the news, not "no-resumed", even while a thread left is still marked stopped.
       const threads = [...this.tracee.threads.values()];
@@ -113,6 +152,7 @@ export abstract class Execution<Self> extends StopReports {
         const then: Mode = action.type === 'range' ? { type: 'range', start: action.start, end: action.end } : { type: action.type };
         const signal = action.type === 'range' ? 0 : this.signals.deliverable(t, action.signal);
         const ok = await this.stepOff(t, pc, signal, then);
+        if (!ok && this.nonStop) continue; // its stop is reported; the others go on
         if (!ok) return; // the step is the stop to report, or something else happened during it
         if (then.type === 'range' && !this.inRange(t, then)) continue;
         rest.push([t, action.type === 'range' ? action : { ...action, signal: 0 }]);
@@ -229,6 +269,7 @@ export abstract class Execution<Self> extends StopReports {
   }
 
   interrupt(): void {
+    if (this.nonStop) return this.interruptOne();
     if (!isRunning(this.state)) return;
     const running = [...this.tracee.threads.values()].filter((t) => t.state === 'running');
     const victim = running.find((t) => t.tid === this.pid) ?? running[0];
@@ -238,6 +279,19 @@ export abstract class Execution<Self> extends StopReports {
       victim.interrupt();
     } catch (err) {
       if (!hasCode(err, 'ESRCH')) throw err; // exiting: its exit will be reported
+    }
+  }
+
+  /** Non-stop Ctrl-C (vCtrlC): one running thread stops, the leader if it runs, and is reported with SIGINT. */
+  private interruptOne(): void {
+    const running = [...this.tracee.threads.values()].filter((t) => this.modes.get(t.tid)?.type !== 'stopped' && t.state === 'running');
+    const victim = running.find((t) => t.tid === this.pid) ?? running[0];
+    if (!victim) return;
+    this.stopRequests.set(victim.tid, SIGINT);
+    try {
+      victim.interrupt();
+    } catch (err) {
+      if (!hasCode(err, 'ESRCH')) throw err;
     }
   }
 

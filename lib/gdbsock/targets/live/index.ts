@@ -17,7 +17,7 @@ import { hostXsaveLayout } from '../../../ptrace/cpu';
 import { type RegisterLayout, x86_64Layout } from '../../registers';
 import type { TargetProvider } from '../../launch-settings';
 import type { SessionOptions } from '../../session-options';
-import type { BreakpointType, Capabilities, Condition, ForkEvents, PartialRegisters, RegisterHex, Target, ThreadInfo } from '../../target';
+import type { BreakpointType, Capabilities, Condition, ForkEvents, NonStop, PartialRegisters, RegisterHex, StopEvent, Target, ThreadInfo } from '../../target';
 import { StopRegisters } from '../stop-registers';
 import { killedMeanwhile } from '../pending-signals';
 import { type LibraryListStart, readLibraryList } from '../svr4';
@@ -26,8 +26,8 @@ import { TraceEvents } from './events';
 import { type LiveLaunchOptions, attachTracee, launchTracee } from './launch';
 import { SIGINT, ctrlCSiginfo } from './signal-injection';
 
-export class LiveTarget extends TraceEvents<LiveTarget> implements Target, ForkEvents, PartialRegisters, RegisterHex {
-  readonly capabilities: Capabilities = { forkEvents: this, partialRegisters: this, registerHex: this, runningProcess: this };
+export class LiveTarget extends TraceEvents<LiveTarget> implements Target, ForkEvents, PartialRegisters, RegisterHex, NonStop {
+  readonly capabilities: Capabilities = { forkEvents: this, partialRegisters: this, registerHex: this, runningProcess: this, nonStop: this };
   /** Described from the CPU's XSAVE layout: its registers at its offsets (AVX-512 and PKRU where it has them). */
   readonly registers: RegisterLayout;
   /** Every register number, for threads whose registers are gone. */
@@ -181,6 +181,31 @@ export class LiveTarget extends TraceEvents<LiveTarget> implements Target, ForkE
   }
 
   // ---- what gdb negotiated ----
+
+  /** QNonStop (see NonStop). Each thread stopped now is a stop gdb may ask about with `?`: the last one reported, or signal 0. */
+  setNonStop(on: boolean): void {
+    this.nonStop = on;
+    this.threadStops.clear();
+    this.stopRequests.clear();
+    this.unannounced.clear();
+    if (!on) return;
+    for (const t of this.tracee.threads.values()) {
+      if (t.state !== 'stopped') continue;
+      this.unannounced.add(t.tid);
+      const last = this.last;
+      this.threadStops.set(t.tid, last.kind === 'signal' && last.tid === t.tid ? last : { kind: 'signal', tid: t.tid, signal: 0 });
+    }
+  }
+
+  stoppedThreads(): StopEvent[] {
+    this.unannounced.clear();
+    const stops: StopEvent[] = [];
+    for (const t of this.tracee.threads.values()) {
+      if (this.modes.get(t.tid)?.type !== 'stopped') continue;
+      stops.push(this.threadStops.get(t.tid) ?? { kind: 'signal', tid: t.tid, signal: 0 });
+    }
+    return stops;
+  }
 
   useSession(options: SessionOptions): void {
     this.options = options;

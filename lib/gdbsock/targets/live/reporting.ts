@@ -1,7 +1,9 @@
 /**
  * Reporting stops in all-stop mode: a stop to report first stops every other
  * thread (their events are held for the resumes that follow), then answers
- * gdb's wait(). The base of LiveTarget (see execution.ts and index.ts).
+ * gdb's wait(). In non-stop mode (GDB manual, "Remote Non-Stop") a stop
+ * stops its own thread only and joins a queue that wait() hands out one at
+ * a time. The base of LiveTarget (see execution.ts and index.ts).
  */
 import { hasCode } from '../../../errors';
 import type { Tracee } from '../../../ptrace';
@@ -35,6 +37,20 @@ export abstract class StopReports {
    */
   protected readonly departed = new Set<number>();
   private waiter: ((event: StopEvent) => void) | undefined;
+  /** QNonStop:1: stops are per thread (see reportStop) and queue in `reports`. */
+  protected nonStop = false;
+  /** Non-stop: stops reported and not yet handed to wait(), in order. */
+  private readonly reports: StopEvent[] = [];
+  /** Non-stop: the stop gdb was last told of for each thread it has stopped (`?` lists them again). */
+  protected readonly threadStops = new Map<number, StopEvent>();
+  /** Non-stop: threads gdb asked to stop (vCont;t, vCtrlC), and the signal their stop is reported with. */
+  protected readonly stopRequests = new Map<number, number>();
+  /**
+   * Non-stop: threads stopped that gdb has not been told of yet (those of a
+   * process just attached to): a vCont;t for one is answered with its stop,
+   * as for a running thread; `?` tells of them too.
+   */
+  protected readonly unannounced = new Set<number>();
   /** A settleWaiter is already scheduled for the next turn of the loop. */
   private settleQueued = false;
 
@@ -78,25 +94,26 @@ export abstract class StopReports {
    */
   private readonly settleWaiter = (): void => {
     this.settleQueued = false;
-    if (!this.waiter || !isRunning(this.state)) return;
+    if (!this.waiter || !isRunning(this.state) || this.nonStop) return;
     if (tracer.settle(WAIT_SETTLE_MS, () => !this.waiter || this.state === 'stopping') === 'busy') this.settleSoon();
   };
 
   /** After an event that was not worth reporting: the next one likely follows soon (a loop hitting a false condition). */
   protected settleSoon(): void {
-    if (this.settleQueued || !this.waiter || !isRunning(this.state)) return;
+    if (this.settleQueued || !this.waiter || !isRunning(this.state) || this.nonStop) return;
     this.settleQueued = true;
     setImmediate(this.settleWaiter);
   }
 
   protected report(event: StopEvent): void {
-    this.pendingReport = event;
+    if (this.nonStop) this.reports.push(event);
+    else this.pendingReport = event;
     this.flush();
   }
 
   private flush(): void {
-    if (!this.waiter || !this.pendingReport) return;
-    const event = this.pendingReport;
+    if (!this.waiter || (!this.pendingReport && !this.reports.length)) return;
+    const event = this.pendingReport ?? this.reports.shift()!;
     const resolve = this.waiter;
     this.pendingReport = undefined;
     this.waiter = undefined;
@@ -109,6 +126,7 @@ export abstract class StopReports {
 
   /** Stops every other thread, then reports `event`. */
   protected reportStop(tid: number, event: StopEvent): void {
+    if (this.nonStop) return this.reportThreadStop(tid, event);
     if (this.state === 'stopping') {
       this.held.push(event);
       return;
@@ -138,6 +156,17 @@ export abstract class StopReports {
     });
   }
 
+  /** Non-stop: `tid` stays stopped and its stop is news at once; every other thread runs on. */
+  private reportThreadStop(tid: number, event: StopEvent): void {
+    this.stopRequests.delete(tid);
+    this.unannounced.delete(tid);
+    if (event.kind === 'signal') {
+      this.modes.set(tid, STOPPED);
+      this.threadStops.set(tid, event);
+    }
+    this.report(event);
+  }
+
   private anyRunning(): boolean {
     for (const t of this.tracee.threads.values()) if (t.state === 'running') return true;
     return false;
@@ -155,7 +184,8 @@ export abstract class StopReports {
    * then reported at the next resume, so none is lost.
    */
   protected reportThreadEvent(tid: number, event: StopEvent): void {
-    if (!isRunning(this.state)) this.held.push(event);
+    if (this.nonStop) this.reportThreadStop(tid, event);
+    else if (!isRunning(this.state)) this.held.push(event);
     else this.reportStop(tid, event);
   }
 
