@@ -36,6 +36,8 @@ export function negotiate(options: SessionOptions, features: Set<string>, target
 
 /** A target for this session (a new one from vRun or vAttach, too): it reads the session's options; with fork events, one that can hold the forks gdb keeps. */
 export function adopt(options: SessionOptions, target: Target): Target {
+  // Thread options belong to the threads gdb set them on: none yet in a new process (a reused tid must not inherit them).
+  options.threadOptions.clear();
   target.useSession(options);
   return followForks(target, options);
 }
