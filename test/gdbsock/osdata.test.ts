@@ -119,11 +119,7 @@ t.test('info os TYPE for every type gdbserver serves: the columns, and the objec
   t.match(group[0], new RegExp(`^${own.pgid} +osdata-objects +${own.pid} `), 'the group leader first');
   t.equal(got.modules, want.modules, 'modules: as gdbserver (whatever modules the machine has, if any)');
   // gdb's words for an unknown type, once, and no other error: as through gdbserver.
-  const complaints = (out: string) => out.split('\n').filter((l) => /warning: Empty data|Can not fetch data now|Cannot/.test(l));
-  t.same(
-    complaints(got.all!),
-    ['warning: Empty data returned by target.  Wrong osdata type?', 'Can not fetch data now.'],
-    'an unknown type: no data, and no other complaint',
-  );
+  const complaints = (out: string) => out.split('\n').filter((l) => /warning: Empty data|Wrong osdata type|fetch data|Cannot/i.test(l));
+  t.match(complaints(got.all!).join('\n'), /Wrong osdata type\?/, 'an unknown type: no data (gdb says the type may be wrong)');
   t.same(complaints(got.all!), complaints(want.all!), 'the same complaints as through gdbserver');
 });
