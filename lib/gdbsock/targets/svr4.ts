@@ -114,13 +114,17 @@ export async function readLibraryList(pid: number, read: Read, auxv: Buffer | un
     await readNamespace(read, rows, from.lmid, from.start, from.prev).catch(() => undefined);
     return `${open}>${rows.join('')}${close}`;
   }
-  let base: bigint;
+  let entry: Awaited<ReturnType<typeof debugEntry>>;
   try {
-    base = (await debugEntry(read, auxv))?.value ?? 0n;
+    entry = await debugEntry(read, auxv);
   } catch {
     return `${open}/>`;
   }
-  if (base === 0n) return `${open}/>`;
+  // No DT_DEBUG at all (a static program, or ld.so run as the program with PROG as its argument):
+  // an error, as gdbserver gives, so that gdb finds r_debug itself (ld.so's _r_debug symbol).
+  if (entry === undefined) return undefined;
+  const base = entry.value;
+  if (base === 0n) return `${open}/>`; // not yet filled in: ld.so has not run
   let main = '';
   try {
     let rDebug = base;
