@@ -14,6 +14,7 @@ import { CommError, type GdbserverCommandLine, isGdbserverCommandLine, parseGdbs
 import type { ExecString } from '../ptrace';
 import type { TargetProvider } from './launch-settings';
 import { type DebugSettings, debugLine } from './monitor';
+import { packageVersion } from '../package-version';
 import { rawArgs } from './raw-args';
 import { Sessions } from './session';
 import type { Target } from './target';
@@ -138,8 +139,7 @@ function fromGdbserverForm(line: GdbserverCommandLine): Options {
     process.exit(0);
   }
   if (line.version) {
-    const { version } = JSON.parse(fs.readFileSync(`${__dirname}/../../package.json`, 'utf8')) as { version: string };
-    process.stdout.write(`gdbsock (hostkit) ${version}\nA GDB remote-protocol server that takes gdbserver's command line.\n`);
+    process.stdout.write(`gdbsock (hostkit) ${packageVersion()}\nA GDB remote-protocol server that takes gdbserver's command line.\n`);
     process.exit(0);
   }
   const options: Options = { stdio: line.comm.kind === 'stdio', once: line.once, gdbserver: line };
