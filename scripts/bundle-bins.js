@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// node scripts/bundle-bins.js: after `tsc -p tsconfig.json`, turns each bin
+// node scripts/bundle-bins.js [ROOT]: after `tsc -p tsconfig.json`, turns each bin
 // package.json names (dist/gdbsock/cli.js, ...) into one file holding every
 // module of dist/ it can require, and makes it executable (0755).
 //
@@ -24,7 +24,8 @@ const fs = require('node:fs');
 const path = require('node:path');
 const vm = require('node:vm');
 
-const root = path.join(__dirname, '..');
+// ROOT: another copy of the package (package.json and dist/), e.g. a build kept for a before/after benchmark.
+const root = path.resolve(process.argv[2] ?? path.join(__dirname, '..'));
 const dist = path.join(root, 'dist');
 const RELATIVE_REQUIRE = /\brequire\((['"])(\.{1,2}\/[^'"]*)\1\)/g;
 const BUNDLE_MARK = '// hostkit bundle: ';

@@ -151,8 +151,12 @@ function fromGdbserverForm(line: GdbserverCommandLine): Options {
 
 let logTo = 2;
 const log = (line: string) => fs.writeSync(logTo, `gdbsock: ${line}\n`);
-/** gdbserver's own lines, unprefixed (scripts and gdb's testsuite wait for "Listening on port"). */
-const say = (line: string) => process.stderr.write(`${line}\n`);
+/**
+ * gdbserver's own lines, unprefixed (scripts and gdb's testsuite wait for "Listening on port").
+ * Written straight to fd 2: making process.stderr's stream costs start-up time, and Node writes to
+ * a pipe or a terminal synchronously anyway.
+ */
+const say = (line: string) => fs.writeSync(2, `${line}\n`);
 
 async function main(argv: string[]): Promise<void> {
   let options: Options;

@@ -1,5 +1,5 @@
 'use strict';
-// npm run bench -- startup [--runs N] [PROGRAM]
+// npm run bench -- startup [--runs N] [--before BIN] [PROGRAM]
 // Start-up of gdbsock against gdbserver, as gdb's testsuite pays it at every
 // restart: the same command line (`:PORT PROGRAM`), from spawn to the port
 // accepting a connection, alternating the two, medians and the ratio. gdbsock
@@ -13,11 +13,6 @@ const { median } = require('./compile');
 
 const root = path.join(__dirname, '..', '..');
 const BIN = path.join(root, require(path.join(root, 'package.json')).bin.gdbsock);
-
-function option(args, name, fallback) {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-}
 
 /**
  * CPU seconds a process's threads have run so far, to the nanosecond: the first
@@ -90,24 +85,33 @@ async function timeToAccepting(command, args, port) {
   return seconds;
 }
 
+function option(args, name) {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
 async function main(args) {
-  const runs = option(args, '--runs', 20);
-  const program = args.filter((a, i) => !a.startsWith('--') && args[i - 1] !== '--runs')[0] ?? '/bin/true';
-  const bin = process.env.GDBSOCK_BIN ?? BIN; // another build, for a before/after
-  const times = { gdbserver: [], gdbsock: [] };
+  const runs = Number(option(args, '--runs') ?? 20);
+  const before = option(args, '--before'); // another build's bin, e.g. one kept from before a change: a third column
+  const program = args.filter((a, i) => !a.startsWith('--') && !['--runs', '--before'].includes(args[i - 1]))[0] ?? '/bin/true';
+  const servers = [
+    { name: 'gdbserver', command: 'gdbserver' },
+    ...(before ? [{ name: 'before', command: path.resolve(before) }] : []),
+    { name: 'gdbsock', command: BIN },
+  ];
+  const times = servers.map(() => []);
   for (let i = 0; i < runs; i++) {
-    let port = await freePort();
-    times.gdbserver.push(await timeToAccepting('gdbserver', [`:${port}`, program], port));
-    port = await freePort();
-    times.gdbsock.push(await timeToAccepting(bin, [`:${port}`, program], port));
+    for (const [k, server] of servers.entries()) {
+      const port = await freePort();
+      times[k].push(await timeToAccepting(server.command, [`:${port}`, program], port));
+    }
   }
-  process.stdout.write(`start-up to the port accepting, ${program}, medians of ${runs} (ms):\n          gdbserver  gdbsock  ratio\n`);
+  const columns = servers.map((s) => s.name.padStart(10)).join('');
+  process.stdout.write(`start-up to the port accepting, ${program}, medians of ${runs} (ms), ratio gdbsock/gdbserver:\n        ${columns}   ratio\n`);
   for (const kind of ['wall', 'cpu']) {
-    const a = median(times.gdbserver.map((t) => t[kind]));
-    const b = median(times.gdbsock.map((t) => t[kind]));
-    process.stdout.write(
-      `  ${kind.padEnd(6)} ${(a * 1000).toFixed(1).padStart(9)} ${(b * 1000).toFixed(1).padStart(8)} ${(a > 0 ? (b / a).toFixed(2) : '-').padStart(6)}\n`,
-    );
+    const medians = times.map((t) => median(t.map((x) => x[kind])) * 1000);
+    const ratio = medians[0] > 0 ? (medians.at(-1) / medians[0]).toFixed(2) : '-';
+    process.stdout.write(`  ${kind.padEnd(6)}${medians.map((m) => m.toFixed(1).padStart(10)).join('')} ${ratio.padStart(7)}\n`);
   }
 }
 
