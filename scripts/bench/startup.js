@@ -4,7 +4,8 @@
 // restart: the same command line (`:PORT PROGRAM`), from spawn to the port
 // accepting a connection, alternating the two, medians and the ratio. gdbsock
 // is started as its installed bin (package.json's, through its #! line), so
-// Node's own start-up is counted. Each server is then stopped.
+// Node's own start-up is counted; a bare Node listening on a port is timed
+// too, as the floor of any server written for Node. Each is then stopped.
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const net = require('node:net');
@@ -94,16 +95,19 @@ async function main(args) {
   const runs = Number(option(args, '--runs') ?? 20);
   const before = option(args, '--before'); // another build's bin, e.g. one kept from before a change: a third column
   const program = args.filter((a, i) => !a.startsWith('--') && !['--runs', '--before'].includes(args[i - 1]))[0] ?? '/bin/true';
+  // The floor of any Node server: Node starting and listening, nothing else.
+  const nodeFloor = (port) => [process.execPath, ['-e', `require('net').createServer().listen(${port}, '127.0.0.1')`]];
   const servers = [
-    { name: 'gdbserver', command: 'gdbserver' },
-    ...(before ? [{ name: 'before', command: path.resolve(before) }] : []),
-    { name: 'gdbsock', command: BIN },
+    { name: 'gdbserver', run: (port) => ['gdbserver', [`:${port}`, program]] },
+    { name: 'node', run: nodeFloor },
+    ...(before ? [{ name: 'before', run: (port) => [path.resolve(before), [`:${port}`, program]] }] : []),
+    { name: 'gdbsock', run: (port) => [BIN, [`:${port}`, program]] },
   ];
   const times = servers.map(() => []);
   for (let i = 0; i < runs; i++) {
     for (const [k, server] of servers.entries()) {
       const port = await freePort();
-      times[k].push(await timeToAccepting(server.command, [`:${port}`, program], port));
+      times[k].push(await timeToAccepting(...server.run(port), port));
     }
   }
   const columns = servers.map((s) => s.name.padStart(10)).join('');
