@@ -36,3 +36,16 @@ for (const [name, file] of Object.entries(bin)) {
     t.equal(out.split('\n')[0], `${name} (hostkit) ${version}`, `${name} --version names the package's version`);
   });
 }
+
+t.test("each bin's bundle is compiled from its build-time code cache by this Node", async (t) => {
+  for (const file of Object.values(bin)) {
+    const base = path.join(root, path.dirname(file), path.basename(file, '.js'));
+    // A Node of its own, as the bin runs: tap's loaders and options stay out.
+    const check = `const fs = require('node:fs'); const vm = require('node:vm');
+      const script = new vm.Script(fs.readFileSync(${JSON.stringify(`${base}.bundle.js`)}, 'utf8'), { cachedData: fs.readFileSync(${JSON.stringify(`${base}.bundle.cache`)}) });
+      process.stdout.write(String(script.cachedDataRejected));`;
+    const env = { ...process.env };
+    delete env.NODE_OPTIONS;
+    t.equal(execFileSync(process.execPath, ['-e', check], { encoding: 'utf8', env }), 'false', `${file}: the code cache is accepted`);
+  }
+});
