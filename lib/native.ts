@@ -127,10 +127,27 @@ export interface SupervisorNote {
 
 function loadAddon(): Addon {
   // dist/native.js and lib/native.ts both sit one level below the package root.
-  const load = require('node-gyp-build') as (dir: string) => unknown;
-  const binding = load(path.join(__dirname, '..')) as Addon;
+  const root = path.join(__dirname, '..');
+  const binding = localBuild(root) ?? ((require('node-gyp-build') as (dir: string) => unknown)(root) as Addon);
   binding.setErrorFactory((errno, syscall, info) => new SystemError(errno, syscall, info));
   return binding;
+}
+
+/**
+ * node-gyp-build's first choice, without loading node-gyp-build (a few
+ * milliseconds of every command's start-up): the local build, unless its
+ * variables point elsewhere (HOSTKIT_PREBUILD, PREBUILDS_ONLY). Undefined
+ * when there is none; a build that is there but fails to load throws, as it
+ * would through node-gyp-build.
+ */
+function localBuild(root: string): Addon | undefined {
+  if (process.env.HOSTKIT_PREBUILD !== undefined || process.env.PREBUILDS_ONLY) return undefined;
+  try {
+    return require(path.join(root, 'build', 'Release', 'hostkit.node')) as Addon;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND') return undefined;
+    throw err;
+  }
 }
 
 /**

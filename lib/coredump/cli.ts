@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { runUsageOnly } from '../cli-args';
+import { packageVersion } from '../package-version';
 
 // Loaded on demand: `cored snapshot` starts ~80 ms sooner without the daemon's modules, and vice versa.
 const snapshotCli = () => require('./snapshot-cli') as typeof import('./snapshot-cli');
@@ -26,10 +27,13 @@ commands:
   snapshot <pid> [-o FILE|-] [--minimal] [--all]
                             write a gcore-style core of a live process
   -h, --help                show this help
+  --version                 show hostkit's version
 `;
 
 const argv = process.argv.slice(2);
-if (argv[0] === 'snapshot' && !argv.includes('-h') && !argv.includes('--help')) {
+if (argv.length === 1 && argv[0] === '--version') {
+  process.stdout.write(`cored (hostkit) ${packageVersion()}\n`);
+} else if (argv[0] === 'snapshot' && !argv.includes('-h') && !argv.includes('--help')) {
   snapshotCli()
     .runSnapshot(argv.slice(1))
     .then(

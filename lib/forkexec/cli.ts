@@ -8,6 +8,7 @@
  */
 import os from 'node:os';
 import { parseCommandLine, UsageError } from '../cli-args';
+import { packageVersion } from '../package-version';
 import { launch, type LaunchOptions } from './launcher';
 import { ACTIONS, type Action } from './options';
 
@@ -21,12 +22,17 @@ const OPTIONS = {
   action: { type: 'string' },
   errno: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
 } as const;
 
 function parse(argv: string[]): { options: LaunchOptions; program: string; args: string[] } {
   const { values, rest } = parseCommandLine(argv, OPTIONS, { after: 'program' });
   if (values.help) {
     process.stdout.write(`${USAGE}\n`);
+    process.exit(0);
+  }
+  if (values.version) {
+    process.stdout.write(`forkexec (hostkit) ${packageVersion()}\n`);
     process.exit(0);
   }
   const options: LaunchOptions = {};

@@ -15,6 +15,7 @@ import { CommError, type GdbserverCommandLine, isGdbserverCommandLine, parseGdbs
 import type { ExecString } from '../ptrace';
 import type { TargetProvider } from './launch-settings';
 import { type DebugSettings, debugLine } from './monitor';
+import { packageVersion } from '../package-version';
 import { rawArgs } from './raw-args';
 import { Sessions } from './session';
 import type { Target } from './target';
@@ -139,8 +140,7 @@ function fromGdbserverForm(line: GdbserverCommandLine): Options {
     process.exit(0);
   }
   if (line.version) {
-    const { version } = JSON.parse(fs.readFileSync(`${__dirname}/../../package.json`, 'utf8')) as { version: string };
-    process.stdout.write(`gdbsock (hostkit) ${version}\nA GDB remote-protocol server that takes gdbserver's command line.\n`);
+    process.stdout.write(`gdbsock (hostkit) ${packageVersion()}\nA GDB remote-protocol server that takes gdbserver's command line.\n`);
     process.exit(0);
   }
   const options: Options = { stdio: line.comm.kind === 'stdio', once: line.once, gdbserver: line };
@@ -152,8 +152,12 @@ function fromGdbserverForm(line: GdbserverCommandLine): Options {
 
 let logTo = 2;
 const log = (line: string) => fs.writeSync(logTo, `gdbsock: ${line}\n`);
-/** gdbserver's own lines, unprefixed (scripts and gdb's testsuite wait for "Listening on port"). */
-const say = (line: string) => process.stderr.write(`${line}\n`);
+/**
+ * gdbserver's own lines, unprefixed (scripts and gdb's testsuite wait for "Listening on port").
+ * Written straight to fd 2: making process.stderr's stream costs start-up time, and Node writes to
+ * a pipe or a terminal synchronously anyway.
+ */
+const say = (line: string) => fs.writeSync(2, `${line}\n`);
 
 async function main(argv: string[]): Promise<void> {
   let options: Options;

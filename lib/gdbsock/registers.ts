@@ -284,6 +284,7 @@ function buildLayout(xsave: XsaveLayout | null): RegisterLayout {
   }
 
   const gSize = registers.reduce((n, r) => n + r.size, 0);
+  let xml: Map<string, string> | undefined;
 
   /** One buffer written in place: gdb asks for this at most stops. */
   function encodeAll(rs: Regsets): Buffer {
@@ -306,7 +307,11 @@ function buildLayout(xsave: XsaveLayout | null): RegisterLayout {
     gSize,
     encode,
     decode,
-    xml: describe(registers),
+    // Written when gdb first asks (qXfer:features): no start-up time spent on it.
+    get xml() {
+      xml ??= describe(registers);
+      return xml;
+    },
   };
 }
 

@@ -16,6 +16,24 @@ export function cleanEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
+/**
+ * The gdb and gdbserver a test drives: each a command line to put the tool's
+ * own arguments after (a path, or a loader and its options, then the path),
+ * and what to add to gdb's environment (gdbserver's is left as gdbsock's, so
+ * the programs both start see the same one). The host's by default; gdb
+ * 16.3's from a Debian 13 tree with test/gdbsock/debian13.ts.
+ */
+export interface GdbTools {
+  gdb: readonly string[];
+  gdbserver: readonly string[];
+  gdbEnv: Readonly<Record<string, string>>;
+}
+
+export const HOST_TOOLS: GdbTools = { gdb: ['gdb'], gdbserver: ['gdbserver'], gdbEnv: {} };
+
+/** gdbsock started with gdbserver's command line: a `gdbserver` for GdbTools, a drop-in for the real one. */
+export const GDBSOCK_AS_GDBSERVER: readonly string[] = [process.execPath, CLI];
+
 /** gdb and gdbserver are real peers here: missing means the machine is not set up, so fail loudly. */
 export function requireTool(name: string): void {
   try {
@@ -77,12 +95,14 @@ export async function startGdbsock(args: string[]): Promise<Gdbsock> {
 }
 
 /** Runs gdb in batch mode: connect with `connect`, then each command; returns everything gdb printed. */
-export function runGdb(connect: string, commands: string[], options: { file?: string; timeout?: number } = {}): Promise<string> {
-  const args = ['-q', '-batch', '-nx', '-ex', 'set pagination off', '-ex', 'set confirm off', '-ex', connect];
+export function runGdb(connect: string, commands: string[], options: { file?: string; timeout?: number; tools?: GdbTools } = {}): Promise<string> {
+  const tools = options.tools ?? HOST_TOOLS;
+  const args = [...tools.gdb.slice(1), '-q', '-batch', '-nx', '-ex', 'set pagination off', '-ex', 'set confirm off', '-ex', connect];
   for (const c of commands) args.push('-ex', c);
   if (options.file) args.push(options.file);
+  const env = { ...cleanEnv(), ...tools.gdbEnv };
   return new Promise((resolve, reject) => {
-    execFile('gdb', args, { timeout: options.timeout ?? 30000, encoding: 'utf8', env: cleanEnv() }, (error, stdout, stderr) => {
+    execFile(tools.gdb[0]!, args, { timeout: options.timeout ?? 30000, encoding: 'utf8', env }, (error, stdout, stderr) => {
       const out = stdout + stderr;
       if (error && (error as { killed?: boolean }).killed) reject(new Error(`gdb timed out; it said:\n${out}`));
       else resolve(out);
@@ -99,9 +119,13 @@ export interface Gdbserver {
 }
 
 /** gdbserver --once on a free TCP port, for the comparisons; with `multi`, no program until gdb runs one. */
-export async function startGdbserver(args: string[], options: { multi?: boolean } = {}): Promise<Gdbserver> {
+export async function startGdbserver(args: string[], options: { multi?: boolean; tools?: GdbTools } = {}): Promise<Gdbserver> {
   const mode = options.multi ? ['--multi'] : [];
-  const proc = spawn('gdbserver', ['--once', ...mode, '127.0.0.1:0', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv() });
+  const tools = options.tools ?? HOST_TOOLS;
+  const proc = spawn(tools.gdbserver[0]!, [...tools.gdbserver.slice(1), '--once', ...mode, '127.0.0.1:0', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: cleanEnv(),
+  });
   let text = '';
   const exited = once(proc, 'exit');
   const port = await new Promise<number>((resolve, reject) => {
