@@ -67,6 +67,7 @@ export interface Addon {
     stdio: (number | null)[],
     options: number,
     newProcessGroup: boolean,
+    noRandomization?: boolean,
   ): number;
   sigchldStart(callback: () => void): void;
   sigchldRef(keepAlive: boolean): void;

@@ -383,7 +383,7 @@ class Hostkit : public Napi::Addon<Hostkit> {
   Napi::Value Pread(const Napi::CallbackInfo &info) { return FdTransfer(info, false); }
   Napi::Value Pwrite(const Napi::CallbackInfo &info) { return FdTransfer(info, true); }
 
-  // launch(path, argv, envp, cwd|null, [stdin, stdout, stderr], options, newProcessGroup) -> pid
+  // launch(path, argv, envp, cwd|null, [stdin, stdout, stderr], options, newProcessGroup[, noRandomization]) -> pid
   // path and each argv element: a string or a Buffer of raw bytes.
   Napi::Value Launch(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
@@ -392,8 +392,8 @@ class Hostkit : public Napi::Addon<Hostkit> {
     int64_t options;
     if (!ArgCString(info[0], &path) || !ArgStrings(info[1], &argv) || !ArgStrings(info[2], &envp) ||
         !(info[3].IsString() || info[3].IsNull()) || !info[4].IsArray() || !ArgInt(info, 5, &options) ||
-        !info[6].IsBoolean())
-      return TypeError(env, "launch(path, argv, envp, cwd, stdio, options, newProcessGroup)");
+        !info[6].IsBoolean() || !(info[7].IsUndefined() || info[7].IsBoolean()))
+      return TypeError(env, "launch(path, argv, envp, cwd, stdio, options, newProcessGroup, noRandomization)");
     std::string cwd = info[3].IsString() ? info[3].As<Napi::String>().Utf8Value() : "";
     std::vector<char *> cargv = CStrings(argv), cenvp = CStrings(envp);
     hk_launch_request req = {};
@@ -408,6 +408,7 @@ class Hostkit : public Napi::Addon<Hostkit> {
     }
     req.options = (unsigned long)options;
     req.new_process_group = info[6].As<Napi::Boolean>().Value();
+    req.no_randomization = info[7].IsBoolean() && info[7].As<Napi::Boolean>().Value();
     pid_t pid = 0;
     hk_launch_stage stage;
     int rc = hk_launch(&req, &pid, &stage);

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
+#include <sys/personality.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -24,6 +25,10 @@ static void run_child(const struct hk_launch_request *req, int go_fd, int err_fd
   if (n != 1) _exit(127); /* the parent gave up */
 
   if (req->new_process_group && setpgid(0, 0) < 0) hk_child_fail(err_fd, HK_STAGE_SETPGID);
+  if (req->no_randomization) {
+    int persona = personality(0xffffffff);
+    if (persona < 0 || personality((unsigned long)persona | ADDR_NO_RANDOMIZE) < 0) hk_child_fail(err_fd, HK_STAGE_PERSONALITY);
+  }
   for (int i = 0; i < 3; i++) {
     int fd = req->stdio[i];
     if (fd < 0) {
@@ -113,6 +118,6 @@ int hk_launch(const struct hk_launch_request *req, pid_t *pid_out, enum hk_launc
 
 const char *hk_launch_stage_name(enum hk_launch_stage stage) {
   static const char *const names[] = {"launch", "pipe2", "fork", "ptrace(PTRACE_SEIZE)", "waitpid",
-                                      "setpgid", "dup2", "chdir", "execve"};
+                                      "setpgid", "personality", "dup2", "chdir", "execve"};
   return (unsigned)stage < sizeof names / sizeof names[0] ? names[stage] : "launch";
 }

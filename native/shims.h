@@ -87,7 +87,7 @@ ssize_t hk_pwrite(int fd, const void *buf, size_t len, uint64_t pos);
 
 /* launch.c */
 enum hk_launch_stage { HK_STAGE_NONE, HK_STAGE_PIPE, HK_STAGE_FORK, HK_STAGE_SEIZE, HK_STAGE_WAIT,
-                       HK_STAGE_SETPGID, HK_STAGE_DUP2, HK_STAGE_CHDIR, HK_STAGE_EXECVE };
+                       HK_STAGE_SETPGID, HK_STAGE_PERSONALITY, HK_STAGE_DUP2, HK_STAGE_CHDIR, HK_STAGE_EXECVE };
 struct hk_launch_request {
   const char *path;
   char *const *argv;
@@ -96,6 +96,7 @@ struct hk_launch_request {
   int stdio[3];          /* -1: inherit */
   unsigned long options; /* PTRACE_O_* for PTRACE_SEIZE; TRACEEXEC is forced */
   int new_process_group;
+  int no_randomization;  /* personality ADDR_NO_RANDOMIZE, kept across exec (gdb's default) */
 };
 /* On success *pid is the tracee, stopped at PTRACE_EVENT_EXEC, and the return is 0.
  * On failure *stage names the step that failed and the return is -errno. */

@@ -25,6 +25,8 @@ export interface LaunchOptions {
   options?: number;
   /** Put the program in a process group of its own (so a terminal's Ctrl-C spares it). */
   newProcessGroup?: boolean;
+  /** Start it with address-space randomization off (personality ADDR_NO_RANDOMIZE, kept across exec), as gdb does by default. */
+  noRandomization?: boolean;
 }
 
 /** What addon.launch takes, worked out from a user's request. */
@@ -35,6 +37,7 @@ export interface LaunchPlan {
   cwd: string | null;
   stdio: (number | null)[];
   newProcessGroup: boolean;
+  noRandomization: boolean;
 }
 
 export function planLaunch(file: ExecString, args: readonly ExecString[], options: LaunchOptions): LaunchPlan {
@@ -51,6 +54,7 @@ export function planLaunch(file: ExecString, args: readonly ExecString[], option
     cwd: options.cwd ?? null,
     stdio,
     newProcessGroup: options.newProcessGroup ?? false,
+    noRandomization: options.noRandomization ?? false,
   };
 }
 

@@ -79,7 +79,7 @@ export class Tracee extends EventEmitter implements ExitHook {
   static launch(file: ExecString, args: readonly ExecString[] = [], options: LaunchOptions = {}): Tracee {
     const plan = planLaunch(file, args, options);
     const ptraceOptions = DEFAULT_OPTIONS | Option.EXITKILL | (options.options ?? 0);
-    const pid = addon.launch(plan.path, plan.argv, plan.envp, plan.cwd, plan.stdio, ptraceOptions, plan.newProcessGroup);
+    const pid = addon.launch(plan.path, plan.argv, plan.envp, plan.cwd, plan.stdio, ptraceOptions, plan.newProcessGroup, plan.noRandomization);
     const tracee = new Tracee(pid, true, ptraceOptions);
     tracee.adopt(pid, false).noteStop({ type: 'exec', tid: pid, formerTid: pid });
     return tracee;

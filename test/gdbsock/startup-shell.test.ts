@@ -80,7 +80,7 @@ t.test('startup-with-shell on with disable-randomization: the stack is where it 
   const out = await runGdb(`target extended-remote ${server.target}`, ['break main', 'run same', 'print $sp', 'run same', 'print $sp'], { file: showargs });
   const sps = [...out.matchAll(/^\$\d+ = \(void \*\) (0x[0-9a-f]+)/gm)].map((m) => m[1]);
   t.equal(sps.length, 2, 'both runs stopped at main');
-  t.equal(sps[0], sps[1], 'same stack address: setarch -R held through the shell');
+  t.equal(sps[0], sps[1], 'same stack address: no randomization held through the shell');
   t.match(out, /Breakpoint 1, main \(argc=2, /, 'the program, with its argument, at main');
 });
 

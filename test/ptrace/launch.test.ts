@@ -24,6 +24,19 @@ t.test('launch stops at the first instruction, in the dynamic loader', async (t)
   t.same(await tracee.ended(), { pid: tracee.pid, code: 0 });
 });
 
+t.test('noRandomization: the program starts with ADDR_NO_RANDOMIZE, as setarch -R would give it', async (t) => {
+  const ADDR_NO_RANDOMIZE = 0x0040000;
+  const persona = (pid: number) => Number.parseInt(fs.readFileSync(`/proc/${pid}/personality`, 'utf8'), 16);
+  for (const noRandomization of [true, false]) {
+    const tracee = Tracee.launch(fixture('exitcode'), ['0'], { noRandomization });
+    t.teardown(() => tracee.state === 'traced' && tracee.kill());
+    t.equal((persona(tracee.pid) & ADDR_NO_RANDOMIZE) !== 0, noRandomization, `personality with noRandomization ${noRandomization}`);
+    tracee.leader!.cont();
+    t.same(await tracee.ended(), { pid: tracee.pid, code: 0 });
+  }
+  t.equal(persona(process.pid) & ADDR_NO_RANDOMIZE, 0, 'our own personality is untouched');
+});
+
 t.test('exit codes and fatal signals', async (t) => {
   const exits = Tracee.launch(fixture('exitcode'), ['42']);
   exits.leader!.cont();

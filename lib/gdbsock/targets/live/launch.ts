@@ -1,15 +1,11 @@
 /**
  * Starting or attaching to the process a LiveTarget debugs: the ptrace
  * options every live target traces with, and the wrappers a launch runs the
- * program through (setarch -R, the startup shell) before its own exec.
+ * program through (the startup shell, gdbserver's --wrapper) before its own exec.
  */
-import fs from 'node:fs';
 import { type LaunchOptions, Option, Tracee } from '../../../ptrace';
 import { type ExecString, resolveExecutable } from '../../../ptrace/launch';
 import { shellCommand } from '../startup-shell';
-
-const SETARCH = '/usr/bin/setarch';
-const SETARCH_ARCH: Record<string, string> = { x64: 'x86_64', arm64: 'aarch64' };
 
 /**
  * Forks are traced so that a child never runs into our breakpoints. When gdb
@@ -35,28 +31,22 @@ export function attachTracee(pid: number): Promise<Tracee> {
 
 /**
  * Starts a program stopped at its first instruction. With
- * `disableRandomization` (gdb's default, and gdbserver's), it runs through
- * `setarch -R` (personality ADDR_NO_RANDOMIZE, kept across exec) and stops at
- * the program's own exec, so addresses match a gdbserver session run to run.
+ * `disableRandomization` (gdb's default, and gdbserver's), the launcher sets
+ * personality ADDR_NO_RANDOMIZE before its exec (kept across exec, as
+ * gdbserver does), so addresses match a gdbserver session run to run.
  */
 export async function launchTracee(file: ExecString, args: readonly ExecString[], options: LiveLaunchOptions = {}): Promise<Tracee> {
   const { disableRandomization, startupWithShell, wrapper = [], ...rest } = options;
-  const launchOptions = { ...rest, options: (rest.options ?? 0) | FOLLOW_FORKS };
-  const setarch = disableRandomization === true && fs.existsSync(SETARCH);
-  if (!setarch && !startupWithShell && wrapper.length === 0) return Tracee.launch(file, args, launchOptions);
+  const launchOptions = { ...rest, options: (rest.options ?? 0) | FOLLOW_FORKS, noRandomization: disableRandomization === true };
+  if (!startupWithShell && wrapper.length === 0) return Tracee.launch(file, args, launchOptions);
   const program = resolveExecutable(typeof file === 'string' ? file : Buffer.from(file), (launchOptions.env ?? process.env).PATH);
-  // Each wrapper is one more exec before the program's own: `setarch -R $SHELL -c 'exec WRAPPER PROGRAM ARGS'`.
+  // Each wrapper is one more exec before the program's own: `$SHELL -c 'exec WRAPPER PROGRAM ARGS'`.
   let argv: ExecString[] = [...wrapper, program, ...args];
   let wrappers = wrapper.length > 0 ? 1 : 0;
   let argv0: ExecString | undefined;
   if (startupWithShell) {
     argv = wrapper.length > 0 ? shellCommand(wrapper[0]!, [...wrapper.slice(1), program, ...args]) : shellCommand(program, args);
     argv0 = argv[0];
-    wrappers++;
-  }
-  if (setarch) {
-    argv = [SETARCH, SETARCH_ARCH[process.arch] ?? process.arch, '-R', ...argv];
-    argv0 = 'setarch';
     wrappers++;
   }
   const tracee = Tracee.launch(argv[0]!, argv.slice(1), { ...launchOptions, ...(argv0 ? { argv0 } : {}) });
