@@ -110,6 +110,42 @@ export function runGdb(connect: string, commands: string[], options: { file?: st
   });
 }
 
+/** A server started with gdbserver's command line: its process, where it listens, what it printed. */
+export interface Listening {
+  proc: ChildProcess;
+  target: string;
+  /** What the server (and the programs it runs) printed so far. */
+  output(): string;
+  /** Its exit code (null when a signal ended it). */
+  exited: Promise<number | null>;
+}
+
+/**
+ * Spawns `file argv` (gdbserver, or gdbsock with gdbserver's command line) and
+ * resolves once it prints "Listening on port N" on stdout or stderr.
+ */
+export async function startListening(name: string, file: string, argv: string[]): Promise<Listening> {
+  const proc = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv() });
+  let text = '';
+  const exited = once(proc, 'exit').then(([code]) => code as number | null);
+  const port = await new Promise<number>((resolve, reject) => {
+    const look = (d: Buffer) => {
+      text += d.toString();
+      const m = /Listening on port (\d+)/.exec(text);
+      if (m) resolve(Number(m[1]));
+    };
+    proc.stdout!.on('data', look);
+    proc.stderr!.on('data', look);
+    void exited.then((code) => reject(new Error(`${name} exited (${code}): ${text}`)));
+  });
+  return { proc, target: `127.0.0.1:${port}`, output: () => text, exited };
+}
+
+/** gdbsock's built CLI with gdbserver's command line `args`. */
+export function startGdbsockAsGdbserver(args: string[]): Promise<Listening> {
+  return startListening('gdbsock', process.execPath, [CLI, ...args]);
+}
+
 export interface Gdbserver {
   target: string;
   exited: Promise<unknown>;
@@ -122,23 +158,14 @@ export interface Gdbserver {
 export async function startGdbserver(args: string[], options: { multi?: boolean; tools?: GdbTools } = {}): Promise<Gdbserver> {
   const mode = options.multi ? ['--multi'] : [];
   const tools = options.tools ?? HOST_TOOLS;
-  const proc = spawn(tools.gdbserver[0]!, [...tools.gdbserver.slice(1), '--once', ...mode, '127.0.0.1:0', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: cleanEnv(),
-  });
-  let text = '';
-  const exited = once(proc, 'exit');
-  const port = await new Promise<number>((resolve, reject) => {
-    const look = (d: Buffer) => {
-      text += d.toString();
-      const m = /Listening on port (\d+)/.exec(text);
-      if (m) resolve(Number(m[1]));
-    };
-    proc.stdout!.on('data', look);
-    proc.stderr!.on('data', look);
-    void exited.then(() => reject(new Error(`gdbserver exited: ${text}`)));
-  });
-  return { target: `127.0.0.1:${port}`, exited, output: () => text, stop: () => void (proc.exitCode === null && proc.kill()) };
+  const { proc, target, exited, output } = await startListening('gdbserver', tools.gdbserver[0]!, [
+    ...tools.gdbserver.slice(1),
+    '--once',
+    ...mode,
+    '127.0.0.1:0',
+    ...args,
+  ]);
+  return { target, exited, output, stop: () => void (proc.exitCode === null && proc.kill()) };
 }
 
 /** A bare RSP client over TCP: acks until QStartNoAckMode, one packet at a time. */

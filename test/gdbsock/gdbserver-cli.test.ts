@@ -3,8 +3,7 @@
  * its lifecycle there (a process kept for the next gdb, --multi) and the
  * monitor commands gdb's testsuite uses, against a real gdb and gdbserver.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { once } from 'node:events';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
@@ -12,37 +11,19 @@ import { UsageError } from '../../lib/cli-args';
 import { CommError, isGdbserverCommandLine, parseComm, parseGdbserverCommandLine } from '../../lib/gdbsock/gdbserver-args';
 import { defaultDebugSettings, monitorCommand } from '../../lib/gdbsock/monitor';
 import { eventually, fixture, startDetached } from '../helpers';
-import { cleanEnv, requireTool, runGdb } from './gdb';
+import { type Listening, cleanEnv, requireTool, runGdb, startGdbsockAsGdbserver } from './gdb';
 
 const CLI = path.join(__dirname, '..', '..', 'dist', 'gdbsock', 'cli.js');
 const binary = fixture('gdbsock');
 requireTool('gdb');
 requireTool('gdbserver');
 
-interface Started {
-  proc: ChildProcess;
-  target: string;
-  output(): string;
-  exited: Promise<number | null>;
-}
-
 /** gdbsock as the testsuite starts gdbserver: waits for "Listening on port N" on stderr. */
-async function startAsGdbserver(args: string[]): Promise<Started> {
-  const proc = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv() });
-  let text = '';
-  const exited = once(proc, 'exit').then(([code]) => code as number | null);
-  const port = await new Promise<number>((resolve, reject) => {
-    const look = (d: Buffer) => {
-      text += d.toString();
-      const m = /Listening on port (\d+)/.exec(text);
-      if (m) resolve(Number(m[1]));
-    };
-    proc.stdout!.on('data', look);
-    proc.stderr!.on('data', look);
-    void exited.then((code) => reject(new Error(`gdbsock exited (${code}): ${text}`)));
-  });
+async function startAsGdbserver(args: string[]): Promise<Listening> {
+  const started = await startGdbsockAsGdbserver(args);
+  const { proc } = started;
   t.teardown(() => void (proc.exitCode === null && proc.signalCode === null && proc.kill('SIGTERM')));
-  return { proc, target: `127.0.0.1:${port}`, output: () => text, exited };
+  return started;
 }
 
 function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {

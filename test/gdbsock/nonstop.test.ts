@@ -11,13 +11,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';
-import path from 'node:path';
 import t, { type Test } from 'tap';
 import { frame, runLengthDecode } from '../../lib/gdbsock/packet';
 import { fixture, symbol } from '../helpers';
-import { cleanEnv, requireTool, startGdbserver, startGdbsock } from './gdb';
-
-const CLI = path.join(__dirname, '..', '..', 'dist', 'gdbsock', 'cli.js');
+import { cleanEnv, requireTool, startGdbserver, startGdbsock, startGdbsockAsGdbserver } from './gdb';
 
 requireTool('gdb');
 requireTool('gdbserver');
@@ -312,20 +309,8 @@ t.test('gdb with set non-stop on: break while others run, info threads, interrup
 /** A server with no process until gdb attaches one (gdbserver's --multi, for both). */
 async function serveMulti(kind: 'gdbserver' | 'gdbsock'): Promise<{ target: string; stop: () => unknown }> {
   if (kind === 'gdbserver') return startGdbserver([], { multi: true });
-  const proc = spawn(process.execPath, [CLI, '--once', '--multi', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv() });
-  let text = '';
-  const exited = once(proc, 'exit');
-  const port = await new Promise<number>((resolve, reject) => {
-    const look = (d: Buffer) => {
-      text += d.toString();
-      const m = /Listening on port (\d+)/.exec(text);
-      if (m) resolve(Number(m[1]));
-    };
-    proc.stdout!.on('data', look);
-    proc.stderr!.on('data', look);
-    void exited.then(() => reject(new Error(`gdbsock exited: ${text}`)));
-  });
-  return { target: `127.0.0.1:${port}`, stop: () => proc.exitCode === null && proc.kill() };
+  const { proc, target } = await startGdbsockAsGdbserver(['--once', '--multi', '127.0.0.1:0']);
+  return { target, stop: () => proc.exitCode === null && proc.kill() };
 }
 
 t.test('gdb attaches in non-stop mode (vAttach answers OK; vCont;t then stops each thread), runs and stops all, detaches', async (t) => {

@@ -5,48 +5,24 @@
  * (and letting go of one it attached to), and packets that need a process
  * when there is none.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import fs from 'node:fs';
-import path from 'node:path';
 import t, { type Test } from 'tap';
 import { eventually, fixture, startDetached } from '../helpers';
-import { cleanEnv, requireTool, rspClient, runGdb, startGdbsock } from './gdb';
+import { type Listening, requireTool, rspClient, runGdb, startGdbsock, startGdbsockAsGdbserver, startListening } from './gdb';
 
 requireTool('gdb');
 requireTool('gdbserver');
-const CLI = path.join(__dirname, '..', '..', 'dist', 'gdbsock', 'cli.js');
 const program = fixture('gdbsock');
 const showargs = fixture('showargs');
 const SERVERS = ['gdbsock', 'gdbserver'] as const;
 type ServerName = (typeof SERVERS)[number];
 
-interface Started {
-  proc: ChildProcess;
-  target: string;
-  /** What the server (and the programs it runs) printed. */
-  output(): string;
-  exited: Promise<unknown>;
-}
-
 /** gdbsock or gdbserver with the same (gdbserver) command line; resolves at "Listening on port N". */
-async function start(t: Test, server: ServerName, args: string[]): Promise<Started> {
-  const [file, argv] = server === 'gdbsock' ? [process.execPath, [CLI, ...args]] : ['gdbserver', args];
-  const proc = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv() });
-  let text = '';
-  const exited = once(proc, 'exit');
-  const port = await new Promise<number>((resolve, reject) => {
-    const look = (d: Buffer) => {
-      text += d.toString();
-      const m = /Listening on port (\d+)/.exec(text);
-      if (m) resolve(Number(m[1]));
-    };
-    proc.stdout!.on('data', look);
-    proc.stderr!.on('data', look);
-    void exited.then(() => reject(new Error(`${server} exited: ${text}`)));
-  });
+async function start(t: Test, server: ServerName, args: string[]): Promise<Listening> {
+  const started = server === 'gdbsock' ? await startGdbsockAsGdbserver(args) : await startListening('gdbserver', 'gdbserver', args);
+  const { proc } = started;
   t.teardown(() => void (proc.exitCode === null && proc.signalCode === null && proc.kill('SIGKILL')));
-  return { proc, target: `127.0.0.1:${port}`, output: () => text, exited };
+  return started;
 }
 
 /** A process's state letter, or undefined once it is gone. */
