@@ -3,6 +3,8 @@
  * (long and short options, `--name=value`, `--` ends the options), with its
  * errors reworded as a `UsageError` a user reads: "--store needs a value".
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 
 /** Bad command line: the tools print their usage and exit with 2. */
@@ -83,4 +85,13 @@ export function runUsageOnly(usage: string, argv: readonly string[]): never {
   }
   process.stderr.write(`${usage}\nunknown command: ${argv.join(' ')}\n`);
   process.exit(2);
+}
+
+/**
+ * hostkit's version, for the command lines' --version: read from the
+ * package.json one level above this module (dist/ and lib/ both sit there).
+ */
+export function packageVersion(): string {
+  const { version } = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { version: string };
+  return version;
 }

@@ -1,6 +1,5 @@
 #!/usr/bin/env node
-import { runUsageOnly } from '../cli-args';
-import { packageVersion } from '../package-version';
+import { packageVersion, runUsageOnly } from '../cli-args';
 
 // Loaded on demand: `cored snapshot` starts ~80 ms sooner without the daemon's modules, and vice versa.
 const snapshotCli = () => require('./snapshot-cli') as typeof import('./snapshot-cli');

@@ -7,8 +7,7 @@
  * In report mode each refused call is a JSON line on stderr.
  */
 import os from 'node:os';
-import { parseCommandLine, UsageError } from '../cli-args';
-import { packageVersion } from '../package-version';
+import { packageVersion, parseCommandLine, UsageError } from '../cli-args';
 import { launch, type LaunchOptions } from './launcher';
 import { ACTIONS, type Action } from './options';
 

@@ -10,12 +10,11 @@
  * printed, and the signals.
  */
 import fs from 'node:fs';
-import { parseCommandLine, UsageError } from '../cli-args';
+import { packageVersion, parseCommandLine, UsageError } from '../cli-args';
 import { CommError, type GdbserverCommandLine, isGdbserverCommandLine, parseGdbserverCommandLine } from './gdbserver-args';
 import type { ExecString } from '../ptrace';
 import type { TargetProvider } from './launch-settings';
 import { type DebugSettings, debugLine } from './monitor';
-import { packageVersion } from '../package-version';
 import { rawArgs } from './raw-args';
 import { Sessions } from './session';
 import type { Target } from './target';

@@ -28,6 +28,8 @@ function normalise(out: string): string[] {
         .replace(/127\.0\.0\.1:\d+/g, 'HOST:PORT')
         .replace(/(process |Thread |pid=|pid@entry=|\[process )(\d+)/g, (_m, a: string, p: string) => a + pid(p))
         .replace(/Thread (PID\d+)\.\d+/g, 'Thread $1.TID')
+        // gdb pads table columns (info inferiors) to the widest pid: a pid with one digit more is not news.
+        .replace(/ {2,}/g, '  ')
         .replace(/ +$/, ''),
     );
 }
