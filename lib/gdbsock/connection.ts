@@ -24,7 +24,8 @@ const WRITE_WINDOW_MS = 1000;
 /**
  * One gdb session on a byte stream: acknowledgements until QStartNoAckMode,
  * retransmission on '-', and bad or oversized packets answered with '-' (GDB
- * manual, "Packet Acknowledgment"). Emits 'packet' (payload Buffer),
+ * manual, "Packet Acknowledgment"), and a retransmission of a packet still
+ * being answered acknowledged but not handled twice. Emits 'packet' (payload Buffer),
  * 'interrupt' (0x03), 'close' once the stream ends, and 'protocol-error'
  * (a description) for anything dropped.
  */
@@ -32,6 +33,18 @@ export class Connection extends EventEmitter {
   private readonly decoder: PacketDecoder;
   private acking = true;
   private lastSent: Buffer | undefined;
+  /**
+   * In ack mode, the packet handed out last: until a reply goes out, and for
+   * the rest of the input read with it. gdb sends nothing new before it has
+   * the reply to its last packet; the same packet again before gdb can have
+   * seen that reply is its retransmission, sent because our '+' was late (a
+   * slow start: gdb's remotetimeout is 2 s). Answering both put the second
+   * reply in the place of the next packet's ("Remote replied unexpectedly to
+   * 'vMustReplyEmpty'").
+   */
+  private unanswered: Buffer | undefined;
+  /** The packet last handed out from the input being dispatched (see unanswered). */
+  private inThisRead: Buffer | undefined;
   private closed = false;
   /** The input's file descriptor when it has one (sockets and pipes), for pump(). */
   private readonly fd: number | undefined;
@@ -72,6 +85,7 @@ export class Connection extends EventEmitter {
     else body.copy(out, 1);
     const n = frameInPlace(out, length, !options.binary && length <= RLE_LIMIT);
     if (this.acking) this.lastSent = Buffer.from(out.subarray(0, n));
+    this.unanswered = undefined;
     this.write(out, n);
   }
 
@@ -120,6 +134,7 @@ export class Connection extends EventEmitter {
   stopAcking(): void {
     this.acking = false;
     this.lastSent = undefined;
+    this.unanswered = undefined;
   }
 
   close(): void {
@@ -169,6 +184,7 @@ export class Connection extends EventEmitter {
 
   private onData(chunk: Buffer): void {
     this.dispatching = true;
+    this.inThisRead = undefined;
     try {
       const payload = this.decoder.single(chunk);
       if (payload) this.onFrame({ kind: 'packet', payload });
@@ -182,7 +198,12 @@ export class Connection extends EventEmitter {
   private onFrame(f: Frame): void {
     switch (f.kind) {
       case 'packet':
-        if (this.acking) this.output.write('+');
+        if (this.acking) {
+          this.output.write('+');
+          if (this.unanswered?.equals(f.payload) || this.inThisRead?.equals(f.payload)) return; // a retransmission (see unanswered)
+          this.unanswered = Buffer.from(f.payload);
+          this.inThisRead = this.unanswered;
+        }
         this.emit('packet', f.payload);
         return;
       case 'interrupt':

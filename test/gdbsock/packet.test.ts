@@ -84,6 +84,26 @@ t.test('connection: acks until QStartNoAckMode, retransmit on -, bad checksum an
   t.same(written, ['$E01#a6'], 'no ack any more; an oversized packet gets an error reply');
 });
 
+t.test('connection: a packet sent again before its reply (gdb retransmits when our + is late) is acked, not handled twice', async (t) => {
+  const input = new PassThrough();
+  const output = new PassThrough();
+  const written: string[] = [];
+  output.on('data', (d: Buffer) => written.push(d.toString('latin1')));
+  const conn = new Connection(input, output, 64);
+  const packets: string[] = [];
+  conn.on('packet', (p: Buffer) => {
+    packets.push(p.toString());
+    conn.send('QC1'); // answered at once, as the server does for most packets
+  });
+  input.write('$qC#b4$qC#b4'); // both copies in one read
+  await new Promise((r) => setImmediate(r));
+  t.same(packets, ['qC'], 'handled once');
+  t.same(written, ['+', '$QC1#c5', '+'], 'each copy acked, one reply');
+  input.write('$qC#b4'); // after the reply: gdb asking again, handled again
+  await new Promise((r) => setImmediate(r));
+  t.same(packets, ['qC', 'qC']);
+});
+
 t.test('thread ids and CRC', async (t) => {
   t.same(parseThreadId('p1a.2b'), { pid: 0x1a, tid: 0x2b });
   t.same(parseThreadId('p1a.-1'), { pid: 0x1a, tid: -1 });
