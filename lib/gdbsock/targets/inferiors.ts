@@ -274,6 +274,10 @@ export class Inferiors implements Target, MultiProcess, ForkEvents, PartialRegis
     return this.first.stoppedThreads();
   }
 
+  onStop(listener: ((event: StopEvent) => void) | undefined): void {
+    this.first.onStop(listener && ((event) => listener(this.reported(event))));
+  }
+
   interrupt(): void {
     if (this.nonStopOn) return this.first.interrupt();
     this.alone?.interrupt();
