@@ -366,10 +366,11 @@ export class Server extends EventEmitter {
     this.collecting = t;
     nonStop.onStop((event) => {
       if (this.collecting !== t || this.target !== t || this.ended) return nonStop.onStop(undefined);
-      if (event.kind === 'exited' || event.kind === 'killed') {
+      // The end of the last process (with forks kept, one process may end while others run on).
+      if ((event.kind === 'exited' || event.kind === 'killed') && !t.threads().length) {
         this.collecting = undefined;
         nonStop.onStop(undefined);
-        if (!this.extended && !t.threads().length) this.endOnceTaken = true;
+        if (!this.extended) this.endOnceTaken = true;
       }
       this.queueStop(event);
     });
