@@ -430,6 +430,8 @@ export class Server extends EventEmitter {
   private setNonStop(on: boolean): Reply {
     const t = this.target;
     if (on && t && !t.capabilities.nonStop) return reply.error();
+    // Stops from here on wait for the next collectStops (or wait(), in all-stop) instead of going to a listener that ignores them.
+    t?.capabilities.nonStop?.onStop(undefined);
     t?.capabilities.nonStop?.setNonStop(on);
     this.nonStop = on;
     this.stopQueue.length = 0;
