@@ -27,6 +27,12 @@ import { HostIo } from './vfile';
 import { XferObjects } from './xfer';
 import { ProtocolError, gdbCrc32 } from './wire';
 
+/** Non-stop: a stop gdb has not taken yet, and its stop reply (formatted when it happened, the thread stopped). */
+interface QueuedStop {
+  event: StopEvent;
+  text: string;
+}
+
 export { PACKET_SIZE } from './replies';
 
 export type { LaunchSettings, TargetProvider } from './launch-settings';
@@ -60,7 +66,7 @@ export class Server extends EventEmitter {
    * went out as a %Stop notification (or as the answer to `?` or vStopped);
    * gdb's vStopped takes it and asks for the next (GDB manual, "Notification Packets").
    */
-  private readonly stopQueue: string[] = [];
+  private readonly stopQueue: QueuedStop[] = [];
   /** Non-stop: the target whose stops are being collected into stopQueue. */
   private collecting: Target | undefined;
   /** Non-stop: the process has ended; the session ends once gdb has taken that news (vStopped). */
@@ -347,31 +353,32 @@ export class Server extends EventEmitter {
   /** Non-stop vCont: the threads named do as told, the others go on as they are; their stops come as notifications. */
   private async resumeNonStop(actions: ResumeAction[]): Promise<Reply> {
     const t = this.t;
-    await t.resume(actions);
+    // A thread's own action comes first (actionFor): `stop` for one already stopped leaves it as it is.
+    await t.resume([...this.queuedThreads().map((tid): ResumeAction => ({ type: 'stop', tid })), ...actions]);
     this.collectStops(t);
     return OK;
   }
 
   /** Non-stop: every stop of `t` from now on joins stopQueue, the first of a run announced with %Stop. */
   private collectStops(t: Target): void {
-    if (this.collecting === t) return;
+    const nonStop = t.capabilities.nonStop;
+    if (this.collecting === t || !nonStop) return;
     this.collecting = t;
-    const next = (): void => {
-      void t.wait().then((event) => {
-        if (this.collecting !== t || this.target !== t || this.ended) return;
-        const end = event.kind === 'exited' || event.kind === 'killed';
-        if (end) {
-          this.collecting = undefined;
-          if (!this.extended && !t.threads().length) this.endOnceTaken = true;
-        } else next();
-        this.queueStop(this.stopReply(event));
-      });
-    };
-    next();
+    nonStop.onStop((event) => {
+      if (this.collecting !== t || this.target !== t || this.ended) return nonStop.onStop(undefined);
+      // The end of the last process (with forks kept, one process may end while others run on).
+      if ((event.kind === 'exited' || event.kind === 'killed') && !t.threads().length) {
+        this.collecting = undefined;
+        nonStop.onStop(undefined);
+        if (!this.extended) this.endOnceTaken = true;
+      }
+      this.queueStop(event);
+    });
   }
 
-  private queueStop(text: string): void {
-    this.stopQueue.push(text);
+  private queueStop(event: StopEvent): void {
+    const text = this.stopReply(event);
+    this.stopQueue.push({ event, text });
     if (this.stopQueue.length === 1) {
       if (this.debug.remote) this.debugLog(`notif: Stop:${text}`);
       this.connection.notify(`Stop:${text}`);
@@ -383,29 +390,48 @@ export class Server extends EventEmitter {
     if (!this.nonStop) return UNSUPPORTED;
     this.stopQueue.shift();
     const next = this.stopQueue[0];
-    if (next !== undefined) return next;
+    if (next !== undefined) return next.text;
     if (this.endOnceTaken) this.finishSoon('closed');
     return OK;
   }
 
   /**
    * `?` in non-stop: the stop of every thread gdb has stopped, through the
-   * same queue as notifications (the first one now, the rest for vStopped);
-   * stops not yet taken are dropped first, as those threads are listed anyway.
-   * OK when every thread runs.
+   * same queue as notifications (the first one now, the rest for vStopped).
+   * Stops not yet taken stay ahead of them, as gdbserver keeps its queue
+   * (server.cc, handle_status): one may be news no thread lists, the
+   * process's end. OK when nothing is stopped or queued.
    */
   private everyStop(): Reply {
-    this.stopQueue.length = 0;
     const t = this.target;
     if (!t) return OK; // no process: no thread stopped (gdbserver's answer too)
-    for (const event of t.capabilities.nonStop?.stoppedThreads() ?? [t.lastStop()]) this.stopQueue.push(this.stopReply(event));
-    return this.stopQueue[0] ?? OK;
+    for (const event of t.capabilities.nonStop?.stoppedThreads() ?? [t.lastStop()]) this.stopQueue.push({ event, text: this.stopReply(event) });
+    return this.stopQueue[0]?.text ?? OK;
+  }
+
+  /**
+   * Non-stop: threads whose stop gdb has not taken yet (vStopped), and the
+   * child of a fork gdb has not been told of: a vCont leaves them stopped,
+   * whatever it says, so the stop is still true when gdb reads it, as
+   * gdbserver skips them (linux-low.cc, linux_set_resume_request).
+   */
+  private queuedThreads(): number[] {
+    const tids: number[] = [];
+    for (const { event } of this.stopQueue) {
+      if (event.kind !== 'signal') continue;
+      tids.push(event.tid);
+      const r = event.reason;
+      if (r?.type === 'fork' || r?.type === 'vfork') tids.push(r.childTid);
+    }
+    return tids;
   }
 
   /** QNonStop: needs a target that can (or no target yet: the one vRun or vAttach brings must). */
   private setNonStop(on: boolean): Reply {
     const t = this.target;
     if (on && t && !t.capabilities.nonStop) return reply.error();
+    // Stops from here on wait for the next collectStops (or wait(), in all-stop) instead of going to a listener that ignores them.
+    t?.capabilities.nonStop?.onStop(undefined);
     t?.capabilities.nonStop?.setNonStop(on);
     this.nonStop = on;
     this.stopQueue.length = 0;

@@ -164,6 +164,11 @@ export interface NonStop {
   setNonStop(on: boolean): void;
   /** The stop of each thread gdb has stopped now, for `?`: the stop last reported for it, or signal 0. */
   stoppedThreads(): StopEvent[];
+  /**
+   * Each stop, handed to `listener` as it is reported, synchronously, while
+   * its thread is still stopped (instead of wait()); undefined stops that.
+   */
+  onStop(listener: ((event: StopEvent) => void) | undefined): void;
 }
 
 /**

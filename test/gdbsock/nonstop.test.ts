@@ -10,11 +10,10 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import net from 'node:net';
 import t, { type Test } from 'tap';
-import { frame, runLengthDecode } from '../../lib/gdbsock/packet';
 import { fixture, symbol } from '../helpers';
 import { cleanEnv, requireTool, startGdbserver, startGdbsock, startGdbsockAsGdbserver } from './gdb';
+import { type Client, drain, hex, kindOf, nonStopClient, threadOf } from './nonstop-client';
 
 requireTool('gdb');
 requireTool('gdbserver');
@@ -27,77 +26,6 @@ const COUNTER = symbol(nonstop, 'counter');
 async function serve(kind: 'gdbserver' | 'gdbsock'): Promise<{ target: string; stop: () => unknown }> {
   if (kind === 'gdbserver') return startGdbserver([nonstop]);
   return startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', nonstop]);
-}
-
-/**
- * A bare RSP client that keeps notifications (`%Stop:...`) apart from
- * replies. Stop replies hold no `#` or `$`, and nothing here reads binary
- * data, so a pattern is enough to frame them.
- */
-async function nonStopClient(target: string) {
-  const [host, port] = target.split(':');
-  const socket = net.connect(Number(port), host);
-  await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject));
-  let text = '';
-  let acking = true;
-  const replies: string[] = [];
-  const notes: string[] = [];
-  /** Everything that came, in order: `$` for a reply, `%` for a notification. */
-  const order: string[] = [];
-  socket.on('data', (d: Buffer) => {
-    text += d.toString('latin1');
-    for (;;) {
-      text = text.replace(/^[+-]+/, '');
-      const m = /^([$%])([^#]*)#[0-9a-f]{2}/.exec(text);
-      if (!m) break;
-      text = text.slice(m[0].length);
-      if (m[1] === '$') {
-        if (acking) socket.write('+');
-      }
-      const body = runLengthDecode(Buffer.from(m[2]!, 'latin1')).toString('latin1');
-      if (m[1] === '$') replies.push(body);
-      else notes.push(body);
-      order.push(m[1] + body);
-    }
-  });
-  const until = async (have: () => boolean, what: string, timeoutMs = 20000) => {
-    const deadline = Date.now() + timeoutMs;
-    while (!have()) {
-      if (socket.destroyed) throw new Error(`connection closed waiting for ${what}`);
-      if (Date.now() > deadline) throw new Error(`no ${what}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  };
-  const ask = async (body: string): Promise<string> => {
-    socket.write(frame(Buffer.from(body, 'latin1'), false));
-    await until(() => replies.length > 0, `reply to ${body}`);
-    const reply = replies.shift()!;
-    if (body === 'QStartNoAckMode' && reply === 'OK') acking = false;
-    return reply;
-  };
-  const notification = async (): Promise<string> => {
-    await until(() => notes.length > 0, 'stop notification');
-    return notes.shift()!;
-  };
-  return { ask, notification, order, close: () => socket.destroy() };
-}
-
-type Client = Awaited<ReturnType<typeof nonStopClient>>;
-
-const hex = (n: number | bigint) => n.toString(16);
-const threadOf = (stop: string) => Number.parseInt(/thread:p[0-9a-f]+\.([0-9a-f]+);/.exec(stop)?.[1] ?? 'x', 16);
-/** The stop reply's kind and signal or code: T05, T00, W0 (gdbserver spells exit codes without padding). */
-const kindOf = (stop: string) => (stop[0] === 'W' ? `W${Number.parseInt(stop.slice(1), 16)}` : stop.slice(0, 3));
-
-/** Every stop of the vStopped queue after `first` (a notification, or `?`'s answer), up to gdb's OK. */
-async function drain(c: Client, first: string): Promise<string[]> {
-  const stops = [first];
-  for (;;) {
-    const next = await c.ask('vStopped');
-    if (next === 'OK') return stops;
-    stops.push(next);
-    if (stops.length > 20) throw new Error(`vStopped never ends: ${stops.join(' ')}`);
-  }
 }
 
 /** The 8-byte little-endian value at `address`, read while threads run. */

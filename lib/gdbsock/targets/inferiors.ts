@@ -51,12 +51,13 @@ export class Inferiors implements Target, MultiProcess, ForkEvents, PartialRegis
     nonStop: this,
   };
   /**
-   * Non-stop serves the first process only: its stops come one at a time
-   * (its own queue), while all-stop across processes here waits for the
-   * first stop of any. A fork child gdb keeps is held, as a member, but not
-   * run in non-stop.
+   * Non-stop: every process runs and stops on its own, each thread as gdb
+   * says; their stops go to one listener (onStop) as they come. All-stop
+   * across processes here waits for the first stop of any instead.
    */
   private nonStopOn = false;
+  /** Non-stop: who takes every process's stops (NonStop.onStop). */
+  private stopListener: ((event: StopEvent) => void) | undefined;
   /** By pid, the first one first. */
   private readonly members = new Map<number, LiveTarget>();
   private selected: number;
@@ -170,7 +171,7 @@ export class Inferiors implements Target, MultiProcess, ForkEvents, PartialRegis
 
   /** Each process gets the actions meant for it (its threads, its pid, or everyone); the others stay stopped. */
   resume(actions: ResumeAction[]): Promise<void> {
-    if (this.nonStopOn) return this.first.resume(actions.map(({ pid: _pid, ...a }) => a as ResumeAction));
+    if (this.nonStopOn) return this.resumeNonStop(actions);
     if (this.held.length) return Promise.resolve(); // wait() reports it without running anything
     // One process (nearly always): straight through, no race to set up at every step.
     if (this.members.size === 1 && this.waits.size === 0) {
@@ -183,12 +184,25 @@ export class Inferiors implements Target, MultiProcess, ForkEvents, PartialRegis
   /** The single process resumed through the fast path, whose wait() is the next stop. */
   private alone: LiveTarget | undefined;
 
+  /** The actions meant for `m`: those for its threads, its pid, or everyone. */
+  private actionsOf(m: LiveTarget, actions: ResumeAction[]): ResumeAction[] {
+    return actions
+      .filter((a) => (a.tid !== undefined ? m.isAlive(a.tid) : a.pid === undefined || a.pid === m.pid))
+      .map(({ pid: _pid, ...a }) => a as ResumeAction);
+  }
+
+  /** Non-stop: each process does what is meant for it, `stop` included; the others go on as they are. */
+  private async resumeNonStop(actions: ResumeAction[]): Promise<void> {
+    for (const m of [...this.members.values()]) {
+      const mine = this.actionsOf(m, actions);
+      if (mine.length) await m.resume(mine);
+    }
+  }
+
   private async resumeEach(actions: ResumeAction[]): Promise<void> {
     for (const m of this.members.values()) {
       if (this.waits.has(m)) continue;
-      const mine = actions
-        .filter((a) => (a.tid !== undefined ? m.isAlive(a.tid) : a.pid === undefined || a.pid === m.pid))
-        .map(({ pid: _pid, ...a }) => a as ResumeAction);
+      const mine = this.actionsOf(m, actions);
       if (!mine.some((a) => a.type !== 'stop')) continue;
       await m.resume(mine);
       this.waits.set(m, m.wait());
@@ -251,6 +265,11 @@ export class Inferiors implements Target, MultiProcess, ForkEvents, PartialRegis
       if (child) {
         child.useSession(this.options);
         this.members.set(child.pid, child);
+        if (this.nonStopOn) {
+          // gdb knows the child's thread from the fork event: stopped, waiting for gdb's vCont.
+          child.joinNonStop();
+          child.onStop(this.forward(this.stopListener));
+        }
       }
     }
     if (event.kind === 'exited' || event.kind === 'killed') this.forget(event.pid);
@@ -267,15 +286,25 @@ export class Inferiors implements Target, MultiProcess, ForkEvents, PartialRegis
 
   setNonStop(on: boolean): void {
     this.nonStopOn = on;
-    this.first.setNonStop(on);
+    for (const m of this.members.values()) m.setNonStop(on);
   }
 
   stoppedThreads(): StopEvent[] {
-    return this.first.stoppedThreads();
+    return [...this.members.values()].flatMap((m) => m.stoppedThreads());
+  }
+
+  onStop(listener: ((event: StopEvent) => void) | undefined): void {
+    this.stopListener = listener;
+    for (const m of this.members.values()) m.onStop(this.forward(listener));
+  }
+
+  /** A member's stops, taken into account (a fork adds its child) before the listener has them. */
+  private forward(listener: ((event: StopEvent) => void) | undefined): ((event: StopEvent) => void) | undefined {
+    return listener && ((event) => listener(this.reported(event)));
   }
 
   interrupt(): void {
-    if (this.nonStopOn) return this.first.interrupt();
+    if (this.nonStopOn) return (this.members.get(this.first.pid) ?? this.current()).interrupt();
     this.alone?.interrupt();
     for (const m of this.waits.keys()) m.interrupt();
   }

@@ -87,7 +87,8 @@ export abstract class Execution<Self> extends StopReports {
       if (!action) continue;
       const stoppedForGdb = this.modes.get(t.tid)?.type === 'stopped';
       if (action.type !== 'stop') {
-        if (stoppedForGdb) go.push({ ...action, tid: t.tid });
+        // One whose stop gdb has not heard of yet stays stopped (server.ts, queuedThreads).
+        if (stoppedForGdb && !this.stopQueued(t.tid)) go.push({ ...action, tid: t.tid });
         continue;
       }
       if ((stoppedForGdb && !this.unannounced.has(t.tid)) || this.stopRequests.has(t.tid)) continue;

@@ -197,6 +197,12 @@ export class LiveTarget extends TraceEvents<LiveTarget> implements Target, ForkE
     }
   }
 
+  /** Non-stop from its start, as a fork's child: its threads stopped, and gdb told of them by the fork event. */
+  joinNonStop(): void {
+    this.setNonStop(true);
+    this.unannounced.clear();
+  }
+
   stoppedThreads(): StopEvent[] {
     this.unannounced.clear();
     const stops: StopEvent[] = [];

@@ -37,6 +37,8 @@ export abstract class StopReports {
    */
   protected readonly departed = new Set<number>();
   private waiter: ((event: StopEvent) => void) | undefined;
+  /** Non-stop: who takes each stop as it happens (NonStop.onStop), instead of wait(). */
+  private stopListener: ((event: StopEvent) => void) | undefined;
   /** QNonStop:1: stops are per thread (see reportStop) and queue in `reports`. */
   protected nonStop = false;
   /** Non-stop: stops reported and not yet handed to wait(), in order. */
@@ -111,12 +113,33 @@ export abstract class StopReports {
     this.flush();
   }
 
+  /**
+   * Non-stop: each stop goes to `listener` the moment it is reported, its
+   * thread still stopped (stops reported before come at once). Through
+   * wait()'s promise the stop would reach the server a turn later, while it
+   * may already be answering a vCont that resumes that very thread (it reads
+   * gdb's next packets at once: connection.ts, pumpSoon), and the stop reply
+   * would find no registers.
+   */
+  onStop(listener: ((event: StopEvent) => void) | undefined): void {
+    this.stopListener = listener;
+    this.flush();
+  }
+
   private flush(): void {
+    if (this.nonStop && this.stopListener) {
+      while (this.reports.length && this.stopListener) this.handOut(this.reports.shift()!, this.stopListener);
+      return;
+    }
     if (!this.waiter || (!this.pendingReport && !this.reports.length)) return;
     const event = this.pendingReport ?? this.reports.shift()!;
     const resolve = this.waiter;
     this.pendingReport = undefined;
     this.waiter = undefined;
+    this.handOut(event, resolve);
+  }
+
+  private handOut(event: StopEvent, resolve: (event: StopEvent) => void): void {
     this.last = event;
     // gdb now knows: the thread, or every thread of the process, is gone.
     if (event.kind === 'thread-exited') this.departed.delete(event.tid);
@@ -165,6 +188,11 @@ export abstract class StopReports {
       this.threadStops.set(tid, event);
     }
     this.report(event);
+  }
+
+  /** Non-stop: `tid` stopped and wait() has not handed its stop out yet. */
+  protected stopQueued(tid: number): boolean {
+    return this.reports.some((e) => e.kind === 'signal' && e.tid === tid);
   }
 
   private anyRunning(): boolean {
