@@ -271,7 +271,7 @@ export abstract class Execution<Self> extends StopReports {
   interrupt(): void {
     if (this.nonStop) return this.interruptOne();
     if (!isRunning(this.state)) return;
-    const running = [...this.tracee.threads.values()].filter((t) => t.state === 'running');
+    const running = this.runningThreads();
     const victim = running.find((t) => t.tid === this.pid) ?? running[0];
     if (!victim) return;
     this.state = allStopAfter(this.state, 'interrupted');
@@ -284,7 +284,7 @@ export abstract class Execution<Self> extends StopReports {
 
   /** Non-stop Ctrl-C (vCtrlC): one running thread stops, the leader if it runs, and is reported with SIGINT. */
   private interruptOne(): void {
-    const running = [...this.tracee.threads.values()].filter((t) => this.modes.get(t.tid)?.type !== 'stopped' && t.state === 'running');
+    const running = this.runningThreads().filter((t) => this.modes.get(t.tid)?.type !== 'stopped');
     const victim = running.find((t) => t.tid === this.pid) ?? running[0];
     if (!victim) return;
     this.stopRequests.set(victim.tid, SIGINT);
@@ -293,6 +293,12 @@ export abstract class Execution<Self> extends StopReports {
     } catch (err) {
       if (!hasCode(err, 'ESRCH')) throw err;
     }
+  }
+
+  /** Threads running, less a leader gone ahead of its threads: an interrupt would never stop it. */
+  private runningThreads(): Thread[] {
+    const gone = this.tracee.leaderExited() ? this.pid : undefined;
+    return [...this.tracee.threads.values()].filter((t) => t.state === 'running' && t.tid !== gone);
   }
 
   /** Resumes a thread as its mode says, after an event gdb need not see. */
