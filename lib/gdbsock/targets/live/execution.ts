@@ -303,7 +303,14 @@ export abstract class Execution<Self> extends StopReports {
 
   /** Resumes a thread as its mode says, after an event gdb need not see. */
   protected carryOn(t: Thread | undefined, mode: Mode, signal: number): void {
-    if (t?.state !== 'stopped' || !isRunning(this.state)) return;
+    if (t?.state !== 'stopped') return;
+    if (this.nonStop && signal === 0 && this.stopRequests.has(t.tid)) {
+      // Non-stop: gdb asked this thread to stop (vCont;t, vCtrlC), and it is. Its interrupt stop
+      // will not come: a trap entered meanwhile (a step off a false condition) cleared it
+      // (kernel/signal.c, ptrace_stop: any trap clears a pending STOP trap).
+      return this.reportStop(t.tid, { kind: 'signal', tid: t.tid, signal: this.stopRequests.get(t.tid)! });
+    }
+    if (!isRunning(this.state)) return;
     if (this.state === 'interrupting' && signal === 0) {
       // gdb asked for a stop and here is one. A thread that entered another trap (a false
       // condition) just as it was interrupted never reports the interrupt: entering any ptrace
