@@ -132,7 +132,7 @@ export class Tracee extends EventEmitter implements ExitHook {
    */
   leaderExited(): boolean {
     const leader = this.leader;
-    if (!leader || leader.state !== 'running' || this.threads.size < 2) return false;
+    if (leader?.state !== 'running' || this.threads.size < 2) return false;
     if (!leader.zombie) leader.zombie = isZombie(this.pid);
     return leader.zombie;
   }
