@@ -70,6 +70,7 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
         this.modes.delete(e.tid); // the process's end comes through onProcessEnd
         this.threadStops.delete(e.tid);
         this.stopRequests.delete(e.tid);
+        this.owedSignals.delete(e.tid);
         this.names.forget(e.tid);
         // The leader is reaped last, as the process's end (kernel/exit.c, delay_group_leader). A thread
         // killed by a signal died of its process's death (a fatal signal kills the whole group:

@@ -40,6 +40,8 @@ export abstract class Execution<Self> extends StopReports {
    * interrupt came. Taken before the threads run on (drainQueuedTraps).
    */
   protected readonly queuedTraps = new Set<number>();
+  /** Signals gdb passed in a resume that ran no thread (a held event answered it): see oweSignals. */
+  protected readonly owedSignals = new Map<number, number>();
   /** A vfork child runs in our memory (until vfork-done): what gdb removes must come out at once. */
   protected vforkChildRunning = false;
 
@@ -119,7 +121,10 @@ export abstract class Execution<Self> extends StopReports {
       return this.report(threadExit >= 0 ? this.held.splice(threadExit, 1)[0]! : this.exitEvent);
     }
     const held = this.takeHeld(actions);
-    if (held) return this.report(held);
+    if (held) {
+      this.oweSignals(actions);
+      return this.report(held);
+    }
     if (this.queuedTraps.size > 0) {
       await this.drainQueuedTraps();
       if (this.pendingReport) return; // a drained stop was a real signal after all: gdb hears of it first
@@ -129,7 +134,7 @@ export abstract class Execution<Self> extends StopReports {
     for (const t of this.tracee.threads.values()) {
       if (t.state !== 'stopped' || (this.nonStop && this.modes.get(t.tid)?.type !== 'stopped')) continue;
       const action = actionFor(t.tid, actions);
-      if (action && action.type !== 'stop') plan.push([t, action]);
+      if (action && action.type !== 'stop') plan.push([t, this.withOwedSignal(t.tid, action)]);
     }
     if (plan.length === 0) {
       if (this.nonStop) return; // nothing of gdb's to run, and the others run on
@@ -180,6 +185,29 @@ export abstract class Execution<Self> extends StopReports {
         }
       }
     }
+  }
+
+  /**
+   * A resume answered with a held event runs no thread, yet gdb takes the
+   * signals it passed in it as delivered (it resumes those threads with none
+   * next time): they are kept for each thread's next resume, as gdbserver
+   * queues them (linux-low.cc, linux_resume_one_thread: "enqueue the signal").
+   */
+  private oweSignals(actions: ResumeAction[]): void {
+    for (const t of this.tracee.threads.values()) {
+      if (t.state !== 'stopped') continue;
+      const action = actionFor(t.tid, actions);
+      if (action && (action.type === 'continue' || action.type === 'step') && action.signal !== 0) this.owedSignals.set(t.tid, action.signal);
+    }
+  }
+
+  /** `action` with the signal owed to `tid` (see oweSignals), when gdb gives none now. */
+  private withOwedSignal(tid: number, action: ResumeAction): ResumeAction {
+    const owed = this.owedSignals.get(tid);
+    if (owed === undefined) return action;
+    this.owedSignals.delete(tid);
+    if ((action.type === 'continue' || action.type === 'step') && action.signal === 0) return { ...action, signal: owed };
+    return action;
   }
 
   /**
