@@ -10,8 +10,21 @@ import { addon } from '../native';
  */
 export class Memory {
   private memFd: number | undefined;
+  /**
+   * The task whose address space is read: the process's pid, or a live thread
+   * once the leader has exited ahead of the others (pthread_exit from main):
+   * a zombie leader has no mm, so process_vm_readv on it fails with ESRCH
+   * (mm/process_vm_access.c) while its threads still share the address space.
+   */
+  private via: number;
 
-  constructor(readonly pid: number) {}
+  /** `threads` lists the tids to try when the pid's own task has no address space left. */
+  constructor(
+    readonly pid: number,
+    private readonly threads?: () => Iterable<number>,
+  ) {
+    this.via = pid;
+  }
 
   /** Reads up to `length` bytes; a shorter buffer means the range ran into unmapped memory. */
   read(address: bigint | number, length: number): Buffer {
@@ -24,7 +37,8 @@ export class Memory {
   readInto(address: bigint | number, buffer: Buffer, offset = 0, length = buffer.length - offset): number {
     checkBuffer(buffer);
     if (length === 0) return 0;
-    return addon.vmRead(this.pid, checkAddress(address), buffer, offset, length);
+    const at = checkAddress(address);
+    return this.throughLiveTask((tid) => addon.vmRead(tid, at, buffer, offset, length));
   }
 
   /** Like read(), on libuv's thread pool, so a bulk read never blocks the event loop. */
@@ -43,7 +57,7 @@ export class Memory {
     const at = checkAddress(address);
     if (length === 0) return Promise.resolve(0);
     return new Promise((resolve, reject) => {
-      addon.vmReadAsync(this.pid, at, buffer, offset, length, (err, n) => (err ? reject(err) : resolve(n!)));
+      addon.vmReadAsync(this.via, at, buffer, offset, length, (err, n) => (err ? reject(err) : resolve(n!)));
     });
   }
 
@@ -56,7 +70,7 @@ export class Memory {
     checkBuffer(data, 'data');
     let done = 0;
     try {
-      done = data.length ? addon.vmWrite(this.pid, at, data, 0, data.length) : 0;
+      done = data.length ? this.throughLiveTask((tid) => addon.vmWrite(tid, at, data, 0, data.length)) : 0;
     } catch (err) {
       if (!hasCode(err, 'EFAULT')) throw err;
     }
@@ -83,6 +97,26 @@ export class Memory {
     return addon.pread(this.fd(), buffer, offset, length, at);
   }
 
+  /** `op` on the task last found with an address space; on ESRCH, on each other thread in turn. */
+  private throughLiveTask<T>(op: (tid: number) => T): T {
+    try {
+      return op(this.via);
+    } catch (err) {
+      if (!hasCode(err, 'ESRCH') || !this.threads) throw err;
+      for (const tid of [this.pid, ...this.threads()]) {
+        if (tid === this.via) continue;
+        try {
+          const result = op(tid);
+          this.via = tid;
+          return result;
+        } catch (again) {
+          if (!hasCode(again, 'ESRCH')) throw again;
+        }
+      }
+      throw err;
+    }
+  }
+
   /** Forgets the /proc/PID/mem descriptor: after exec it points at the old address space. */
   reopen(): void {
     this.close();
@@ -96,7 +130,7 @@ export class Memory {
 
   private fd(): number {
     if (this.memFd !== undefined) return this.memFd;
-    const path = `/proc/${this.pid}/mem`;
+    const path = this.via === this.pid ? `/proc/${this.pid}/mem` : `/proc/${this.pid}/task/${this.via}/mem`;
     try {
       this.memFd = fs.openSync(path, 'r+'); // libuv adds O_CLOEXEC
     } catch (err) {

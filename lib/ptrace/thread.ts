@@ -65,6 +65,13 @@ export class Thread {
   interruptRequested = false;
   /** Created by clone and not yet seen in its first stop. */
   starting: boolean;
+  /**
+   * The leader exited ahead of its threads (pthread_exit from main) and is a
+   * zombie until the last of them goes (kernel/exit.c, delay_group_leader):
+   * no stop comes from it. Set by Tracee.leaderExited; a stop clears it (a
+   * thread's exec takes the leader's place).
+   */
+  zombie = false;
   lastResume: ResumeRequest = Request.CONT;
   /** When (nextSequence()) the thread was last resumed: a breakpoint removed later may still have trapped it. */
   resumedAt = 0;
@@ -315,6 +322,7 @@ export class Thread {
    */
   noteStopped(registers?: Buffer): void {
     this.state = 'stopped';
+    this.zombie = false;
     this.stopRegisters = registers;
     tracer.setRunning(this.tid, false);
   }

@@ -52,7 +52,7 @@ export class Tracee extends EventEmitter implements ExitHook {
     readonly options: number,
   ) {
     super();
-    this.memory = new Memory(pid);
+    this.memory = new Memory(pid, () => this.threads.keys());
     this.breakpoints = new Breakpoints(this.memory, this.arch);
     tracer.addExitHook(this);
   }
@@ -110,14 +110,31 @@ export class Tracee extends EventEmitter implements ExitHook {
     this.stopping++;
     try {
       for (;;) {
-        const running = [...this.threads.values()].filter((t) => t.state === 'running');
+        const running = [...this.threads.values()].filter((t) => t.state === 'running' && !t.zombie);
         if (running.length === 0) return;
         for (const t of running) if (!t.starting && !t.interruptRequested) interruptQuietly(t);
-        await nextEvents(running, SETTLE_MS);
+        const stops = nextEvents(running, SETTLE_MS);
+        // A leader gone ahead of its threads never stops: wait for the others only (read from /proc
+        // only when the leader has not stopped within the settle, so no cost to a live one).
+        if (this.leader?.state === 'running' && running.includes(this.leader) && this.leaderExited()) continue;
+        await stops;
       }
     } finally {
       this.stopping--;
     }
+  }
+
+  /**
+   * True when the leader has exited while other threads live on: a zombie
+   * (kernel/exit.c, delay_group_leader) that PTRACE_INTERRUPT cannot stop,
+   * whose exit status comes only with the last thread's. Read from /proc once
+   * the leader is running; remembered (Thread.zombie) until it stops again.
+   */
+  leaderExited(): boolean {
+    const leader = this.leader;
+    if (leader?.state !== 'running' || this.threads.size < 2) return false;
+    if (!leader.zombie) leader.zombie = isZombie(this.pid);
+    return leader.zombie;
   }
 
   /** Continues every stopped thread, each with the signal it stopped for. */
@@ -140,7 +157,9 @@ export class Tracee extends EventEmitter implements ExitHook {
 
   /** SIGKILL to the whole process; 'exit' follows. */
   kill(): void {
-    const leader = this.leader ?? this.threads.values().next().value;
+    // A leader gone ahead of its threads takes no signal (tgkill to a zombie delivers nothing): one of them does.
+    const live = this.leaderExited() ? [...this.threads.values()].find((t) => t.tid !== this.pid) : undefined;
+    const leader = live ?? this.leader ?? this.threads.values().next().value;
     leader?.kill();
     for (const t of this.threads.values()) t.dying();
   }
@@ -432,6 +451,15 @@ function interruptQuietly(thread: Thread): void {
     thread.interrupt();
   } catch (err) {
     if (!hasCode(err, 'ESRCH')) throw err; // dying: its exit will be reaped
+  }
+}
+
+function isZombie(pid: number): boolean {
+  try {
+    const state = stat(pid, pid).state;
+    return state === 'Z' || state === 'X';
+  } catch {
+    return false; // gone: its exit status is on its way
   }
 }
 

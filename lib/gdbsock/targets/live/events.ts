@@ -70,6 +70,7 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
         this.modes.delete(e.tid); // the process's end comes through onProcessEnd
         this.threadStops.delete(e.tid);
         this.stopRequests.delete(e.tid);
+        this.owedSignals.delete(e.tid);
         this.names.forget(e.tid);
         // The leader is reaped last, as the process's end (kernel/exit.c, delay_group_leader). A thread
         // killed by a signal died of its process's death (a fatal signal kills the whole group:
@@ -83,6 +84,9 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
         const wStop = (this.options.threadEvents || exitOption) && !withProcess && this.tracee.threads.size > 0;
         if (withProcess || wStop) this.departed.add(e.tid);
         if (wStop) this.reportThreadEvent(e.tid, { kind: 'thread-exited', tid: e.tid, code: e.type === 'exited' ? e.code : 0, pid: this.pid });
+        // The last thread gdb resumed is gone and it holds the others (scheduler-locking): nothing
+        // is left to wait for, as gdbserver says with N (gdb: "No unwaited-for children left").
+        else if (!withProcess && !this.nonStop && isRunning(this.state) && this.noneResumed()) this.reportStop(e.tid, { kind: 'no-resumed' });
         return;
       }
       case 'thread-start':
@@ -219,6 +223,16 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
       default:
         return false;
     }
+  }
+
+  /** Every thread left is stopped for gdb (a leader gone ahead of its threads counts as none). */
+  private noneResumed(): boolean {
+    const gone = this.tracee.leaderExited() ? this.pid : undefined;
+    for (const t of this.tracee.threads.values()) {
+      if (t.tid === gone) continue;
+      if (t.state !== 'stopped' || this.modes.get(t.tid)?.type !== 'stopped') return false;
+    }
+    return true;
   }
 
   private threadOption(tid: number, option: number): boolean {

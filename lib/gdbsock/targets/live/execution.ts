@@ -40,6 +40,8 @@ export abstract class Execution<Self> extends StopReports {
    * interrupt came. Taken before the threads run on (drainQueuedTraps).
    */
   protected readonly queuedTraps = new Set<number>();
+  /** Signals gdb passed in a resume that ran no thread (a held event answered it): see oweSignals. */
+  protected readonly owedSignals = new Map<number, number>();
   /** A vfork child runs in our memory (until vfork-done): what gdb removes must come out at once. */
   protected vforkChildRunning = false;
 
@@ -120,7 +122,10 @@ export abstract class Execution<Self> extends StopReports {
       return this.report(threadExit >= 0 ? this.held.splice(threadExit, 1)[0]! : this.exitEvent);
     }
     const held = this.takeHeld(actions);
-    if (held) return this.report(held);
+    if (held) {
+      this.oweSignals(actions);
+      return this.report(held);
+    }
     if (this.queuedTraps.size > 0) {
       await this.drainQueuedTraps();
       if (this.pendingReport) return; // a drained stop was a real signal after all: gdb hears of it first
@@ -130,7 +135,7 @@ export abstract class Execution<Self> extends StopReports {
     for (const t of this.tracee.threads.values()) {
       if (t.state !== 'stopped' || (this.nonStop && this.modes.get(t.tid)?.type !== 'stopped')) continue;
       const action = actionFor(t.tid, actions);
-      if (action && action.type !== 'stop') plan.push([t, action]);
+      if (action && action.type !== 'stop') plan.push([t, this.withOwedSignal(t.tid, action)]);
     }
     if (plan.length === 0) {
       if (this.nonStop) return; // nothing of gdb's to run, and the others run on
@@ -181,6 +186,29 @@ export abstract class Execution<Self> extends StopReports {
         }
       }
     }
+  }
+
+  /**
+   * A resume answered with a held event runs no thread, yet gdb takes the
+   * signals it passed in it as delivered (it resumes those threads with none
+   * next time): they are kept for each thread's next resume, as gdbserver
+   * queues them (linux-low.cc, linux_resume_one_thread: "enqueue the signal").
+   */
+  private oweSignals(actions: ResumeAction[]): void {
+    for (const t of this.tracee.threads.values()) {
+      if (t.state !== 'stopped') continue;
+      const action = actionFor(t.tid, actions);
+      if (action && (action.type === 'continue' || action.type === 'step') && action.signal !== 0) this.owedSignals.set(t.tid, action.signal);
+    }
+  }
+
+  /** `action` with the signal owed to `tid` (see oweSignals), when gdb gives none now. */
+  private withOwedSignal(tid: number, action: ResumeAction): ResumeAction {
+    const owed = this.owedSignals.get(tid);
+    if (owed === undefined) return action;
+    this.owedSignals.delete(tid);
+    if ((action.type === 'continue' || action.type === 'step') && action.signal === 0) return { ...action, signal: owed };
+    return action;
   }
 
   /**
@@ -272,7 +300,7 @@ export abstract class Execution<Self> extends StopReports {
   interrupt(): void {
     if (this.nonStop) return this.interruptOne();
     if (!isRunning(this.state)) return;
-    const running = [...this.tracee.threads.values()].filter((t) => t.state === 'running');
+    const running = this.runningThreads();
     const victim = running.find((t) => t.tid === this.pid) ?? running[0];
     if (!victim) return;
     this.state = allStopAfter(this.state, 'interrupted');
@@ -285,7 +313,7 @@ export abstract class Execution<Self> extends StopReports {
 
   /** Non-stop Ctrl-C (vCtrlC): one running thread stops, the leader if it runs, and is reported with SIGINT. */
   private interruptOne(): void {
-    const running = [...this.tracee.threads.values()].filter((t) => this.modes.get(t.tid)?.type !== 'stopped' && t.state === 'running');
+    const running = this.runningThreads().filter((t) => this.modes.get(t.tid)?.type !== 'stopped');
     const victim = running.find((t) => t.tid === this.pid) ?? running[0];
     if (!victim) return;
     this.stopRequests.set(victim.tid, SIGINT);
@@ -296,9 +324,22 @@ export abstract class Execution<Self> extends StopReports {
     }
   }
 
+  /** Threads running, less a leader gone ahead of its threads: an interrupt would never stop it. */
+  private runningThreads(): Thread[] {
+    const gone = this.tracee.leaderExited() ? this.pid : undefined;
+    return [...this.tracee.threads.values()].filter((t) => t.state === 'running' && t.tid !== gone);
+  }
+
   /** Resumes a thread as its mode says, after an event gdb need not see. */
   protected carryOn(t: Thread | undefined, mode: Mode, signal: number): void {
-    if (t?.state !== 'stopped' || !isRunning(this.state)) return;
+    if (t?.state !== 'stopped') return;
+    if (this.nonStop && signal === 0 && this.stopRequests.has(t.tid)) {
+      // Non-stop: gdb asked this thread to stop (vCont;t, vCtrlC), and it is. Its interrupt stop
+      // will not come: a trap entered meanwhile (a step off a false condition) cleared it
+      // (kernel/signal.c, ptrace_stop: any trap clears a pending STOP trap).
+      return this.reportStop(t.tid, { kind: 'signal', tid: t.tid, signal: this.stopRequests.get(t.tid)! });
+    }
+    if (!isRunning(this.state)) return;
     if (this.state === 'interrupting' && signal === 0) {
       // gdb asked for a stop and here is one. A thread that entered another trap (a false
       // condition) just as it was interrupted never reports the interrupt: entering any ptrace

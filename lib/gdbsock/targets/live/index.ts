@@ -62,12 +62,16 @@ export class LiveTarget extends TraceEvents<LiveTarget> implements Target, ForkE
   }
 
   threads(): ThreadInfo[] {
-    const list = [...this.tracee.threads.values()].map((t) => {
-      const info: ThreadInfo = { tid: t.tid };
-      const name = this.names.name(t.tid);
-      if (name !== undefined) info.name = name;
-      return info;
-    });
+    // A leader gone ahead of its threads is left out, as gdbserver drops it (linux-low.cc, check_zombie_leaders).
+    const gone = this.tracee.leaderExited() ? this.pid : undefined;
+    const list = [...this.tracee.threads.values()]
+      .filter((t) => t.tid !== gone)
+      .map((t) => {
+        const info: ThreadInfo = { tid: t.tid };
+        const name = this.names.name(t.tid);
+        if (name !== undefined) info.name = name;
+        return info;
+      });
     for (const tid of this.departed) list.push({ tid });
     return list;
   }
