@@ -146,6 +146,34 @@ export function startGdbsockAsGdbserver(args: string[]): Promise<Listening> {
   return startListening('gdbsock', process.execPath, [CLI, ...args]);
 }
 
+/**
+ * gdb on a pipe, one command at a time: it reads the next command from its
+ * event loop, so stops in non-stop mode are printed as they come. `send`
+ * resolves with what gdb said after the command once it matches `expect`.
+ */
+export function interactiveGdb(program: string): { send: (cmd: string, expect: RegExp, timeoutMs?: number) => Promise<string>; proc: ChildProcess } {
+  const proc = spawn('gdb', ['-q', '-nx', '-ex', 'set pagination off', '-ex', 'set confirm off', '-ex', 'set width 0', program], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: cleanEnv(),
+  });
+  let out = '';
+  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const send = async (cmd: string, expect: RegExp, timeoutMs = 60000): Promise<string> => {
+    const from = out.length;
+    proc.stdin!.write(`${cmd}\n`);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const said = out.slice(from);
+      if (expect.test(said)) return said;
+      if (proc.exitCode !== null) throw new Error(`gdb exited after ${cmd}: ${said}`);
+      if (Date.now() > deadline) throw new Error(`gdb: no ${expect} after ${cmd}; it said:\n${said}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  return { send, proc };
+}
+
 export interface Gdbserver {
   target: string;
   exited: Promise<unknown>;

@@ -5,10 +5,9 @@
  * 7, then exits with the child's code: both ends are seen only if both
  * processes run. Real gdb against gdbserver and gdbsock.
  */
-import { spawn } from 'node:child_process';
 import t from 'tap';
 import { fixture } from '../helpers';
-import { cleanEnv, requireTool, startGdbserver, startGdbsock } from './gdb';
+import { interactiveGdb, requireTool, startGdbserver, startGdbsock } from './gdb';
 
 requireTool('gdb');
 requireTool('gdbserver');
@@ -17,30 +16,6 @@ const forker = fixture('forker');
 async function serve(kind: 'gdbserver' | 'gdbsock'): Promise<{ target: string; stop: () => unknown }> {
   if (kind === 'gdbserver') return startGdbserver([forker]);
   return startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', forker]);
-}
-
-/** gdb on a pipe, one command at a time, so that stops in non-stop mode are printed as they come. */
-function interactiveGdb(program: string) {
-  const proc = spawn('gdb', ['-q', '-nx', '-ex', 'set pagination off', '-ex', 'set confirm off', '-ex', 'set width 0', program], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-    env: cleanEnv(),
-  });
-  let out = '';
-  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const send = async (cmd: string, expect: RegExp, timeoutMs = 60000): Promise<string> => {
-    const from = out.length;
-    proc.stdin!.write(`${cmd}\n`);
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const said = out.slice(from);
-      if (expect.test(said)) return said;
-      if (proc.exitCode !== null) throw new Error(`gdb exited after ${cmd}: ${said}`);
-      if (Date.now() > deadline) throw new Error(`gdb: no ${expect} after ${cmd}; it said:\n${said}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  };
-  return { send, proc };
 }
 
 t.test('non-stop with detach-on-fork off: the kept child runs beside its parent, and both end', async (t) => {

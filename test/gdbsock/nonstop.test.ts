@@ -8,11 +8,11 @@
  * packet level and with real gdb (`set non-stop on`), gdbserver beside
  * gdbsock in each test.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import t, { type Test } from 'tap';
 import { fixture, symbol } from '../helpers';
-import { cleanEnv, requireTool, startGdbserver, startGdbsock, startGdbsockAsGdbserver } from './gdb';
+import { interactiveGdb, requireTool, startGdbserver, startGdbsock, startGdbsockAsGdbserver } from './gdb';
 import { type Client, drain, hex, kindOf, nonStopClient, threadOf } from './nonstop-client';
 
 requireTool('gdb');
@@ -127,34 +127,6 @@ t.test('packets: %Stop and vStopped, vCont;t, ? in non-stop, a bad vCont (gdbser
   t.same(results.gdbsock, results.gdbserver, 'the same stops in the same order');
 });
 
-/**
- * gdb on a pipe, one command at a time: it reads the next command from its
- * event loop, so stops in non-stop mode are printed as they come.
- */
-function interactiveGdb(target: string): { send: (cmd: string, expect: RegExp, timeoutMs?: number) => Promise<string>; proc: ChildProcess } {
-  const proc = spawn('gdb', ['-q', '-nx', '-ex', 'set pagination off', '-ex', 'set confirm off', '-ex', 'set width 0', nonstop], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-    env: cleanEnv(),
-  });
-  let out = '';
-  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  void target;
-  const send = async (cmd: string, expect: RegExp, timeoutMs = 30000): Promise<string> => {
-    const from = out.length;
-    proc.stdin!.write(`${cmd}\n`);
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const said = out.slice(from);
-      if (expect.test(said)) return said;
-      if (proc.exitCode !== null) throw new Error(`gdb exited after ${cmd}: ${said}`);
-      if (Date.now() > deadline) throw new Error(`gdb: no ${expect} after ${cmd}; it said:\n${said}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  };
-  return { send, proc };
-}
-
 /** `info threads`' table, whatever stop notices gdb prints around it. */
 const THREAD_TABLE = /Target Id[\s\S]*?\n\(gdb\) /;
 const tableOf = (said: string) => THREAD_TABLE.exec(said)![0];
@@ -162,7 +134,7 @@ const tableOf = (said: string) => THREAD_TABLE.exec(said)![0];
 /** The gdb scenario, for either server; what it saw in a form both must share. */
 async function gdbScenario(t: Test, target: string): Promise<string[]> {
   const seen: string[] = [];
-  const { send, proc } = interactiveGdb(target);
+  const { send, proc } = interactiveGdb(nonstop);
   t.teardown(() => void (proc.exitCode === null && proc.kill()));
   await send('set non-stop on', /\(gdb\)/);
   await send(`target remote ${target}`, /\(gdb\) $/);
@@ -252,7 +224,7 @@ t.test('gdb attaches in non-stop mode (vAttach answers OK; vCont;t then stops ea
       const server = await serveMulti(kind);
       t.teardown(() => server.stop());
       const seen: string[] = [];
-      const { send, proc } = interactiveGdb(server.target);
+      const { send, proc } = interactiveGdb(nonstop);
       t.teardown(() => void (proc.exitCode === null && proc.kill()));
       await send('set non-stop on', /\(gdb\)/);
       await send(`target extended-remote ${server.target}`, /\(gdb\) $/);

@@ -60,12 +60,17 @@ t.test('fuzz: random bodies survive encode/frame/decode; random bytes never thro
   t.pass('2000 round trips and 2000 junk chunks');
 });
 
-t.test('connection: acks until QStartNoAckMode, retransmit on -, bad checksum answered with -', async (t) => {
+/** A Connection over two PassThroughs: what is written to `input` is gdb speaking; `written`, what went back. */
+function connectionUnderTest() {
   const input = new PassThrough();
   const output = new PassThrough();
   const written: string[] = [];
   output.on('data', (d: Buffer) => written.push(d.toString('latin1')));
-  const conn = new Connection(input, output, 64);
+  return { input, written, conn: new Connection(input, output, 64) };
+}
+
+t.test('connection: acks until QStartNoAckMode, retransmit on -, bad checksum answered with -', async (t) => {
+  const { input, written, conn } = connectionUnderTest();
   const packets: string[] = [];
   conn.on('packet', (p: Buffer) => packets.push(p.toString()));
   input.write('$qC#b4');
@@ -85,11 +90,7 @@ t.test('connection: acks until QStartNoAckMode, retransmit on -, bad checksum an
 });
 
 t.test('connection: a packet sent again before its reply (gdb retransmits when our + is late) is acked, not handled twice', async (t) => {
-  const input = new PassThrough();
-  const output = new PassThrough();
-  const written: string[] = [];
-  output.on('data', (d: Buffer) => written.push(d.toString('latin1')));
-  const conn = new Connection(input, output, 64);
+  const { input, written, conn } = connectionUnderTest();
   const packets: string[] = [];
   conn.on('packet', (p: Buffer) => {
     packets.push(p.toString());
