@@ -27,7 +27,7 @@
  */
 import type { Target } from './target';
 import { DynamicSymbols } from './dynamic-symbols';
-import { debugEntry } from './targets/svr4';
+import { debugEntry, readString, readWord } from './targets/svr4';
 
 export class TlsUnavailable extends Error {
   constructor(message: string) {
@@ -92,10 +92,10 @@ export async function threadLocalAddress(target: Target, tid: number, offset: bi
   const dtv = await readField(read, tp, layout.dtvPointer);
   const slot = BigInt(layout.dtvSlot.size);
   if (dtv !== 0n) {
-    const slots = (await read(dtv - slot, 8)).readBigUInt64LE(0);
-    const current = async (s: SlotinfoLayout) => (await read(dtv, 8)).readBigUInt64LE(0) >= (await moduleGeneration(read, s, modid));
+    const slots = await readWord(read, dtv - slot);
+    const current = async (s: SlotinfoLayout) => (await readWord(read, dtv)) >= (await moduleGeneration(read, s, modid));
     if (modid <= slots && (!layout.slotinfo || (await current(layout.slotinfo)))) {
-      const block = (await read(dtv + modid * slot + layout.dtvSlot.offset, 8)).readBigUInt64LE(0);
+      const block = await readWord(read, dtv + modid * slot + layout.dtvSlot.offset);
       if (block !== TLS_DTV_UNALLOCATED && block !== 0n) return block + offset;
     }
   }
@@ -109,7 +109,7 @@ export async function threadLocalAddress(target: Target, tid: number, offset: bi
 
 /** The generation module id `modid` was last given out at, from the dynamic linker's slotinfo list (chunks of `length` entries). */
 async function moduleGeneration(read: Read, s: SlotinfoLayout, modid: bigint): Promise<bigint> {
-  const rtldGlobal = (await read(s.rtldGlobalPointer, 8)).readBigUInt64LE(0);
+  const rtldGlobal = await readWord(read, s.rtldGlobalPointer);
   let chunk = await readField(read, rtldGlobal, s.list);
   let index = modid;
   for (let n = 0; chunk !== 0n && n < 1024; n++) {
@@ -133,11 +133,11 @@ async function glibcLayout(target: Target, read: Read): Promise<Layout> {
   const auxv = target.auxv();
   const rDebug = auxv ? (await debugEntry(read, auxv))?.value : undefined;
   if (!rDebug) throw new TlsUnavailable('no link map (r_debug) yet');
-  let lm = (await read(rDebug + 8n, 8)).readBigUInt64LE(0);
+  let lm = await readWord(read, rDebug + 8n);
   for (let n = 0; lm !== 0n && n < 4096; n++) {
     const words = await read(lm, 32);
     const [lAddr, lName, lLd, lNext] = [0, 8, 16, 24].map((o) => words.readBigUInt64LE(o)) as [bigint, bigint, bigint, bigint];
-    const name = lName ? await readName(target, lName) : '';
+    const name = lName ? await readString(async (a, n) => target.readMemory(a, n), lName) : '';
     if (/\/(libc\.so\.6|libpthread\.so\.0)$/.test(name)) {
       const cached = layouts.get(target);
       if (cached?.libc === lm) return cached.layout;
@@ -150,12 +150,6 @@ async function glibcLayout(target: Target, read: Read): Promise<Layout> {
     lm = lNext;
   }
   throw new TlsUnavailable("no libthread_db descriptors in the program's libc");
-}
-
-async function readName(target: Target, address: bigint): Promise<string> {
-  const b = await target.readMemory(address, 512);
-  const end = b.indexOf(0);
-  return b.subarray(0, end < 0 ? b.length : end).toString();
 }
 
 async function readLayout(read: Read, base: bigint, dynamic: bigint): Promise<Layout | undefined> {

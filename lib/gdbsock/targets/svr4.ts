@@ -22,13 +22,15 @@ function auxvEntry(auxv: Buffer, type: bigint): bigint | undefined {
   return undefined;
 }
 
-async function readWord(read: Read, address: bigint): Promise<bigint> {
+/** One little-endian 64-bit word of the target's memory. */
+export async function readWord(read: Read, address: bigint): Promise<bigint> {
   const b = await read(address, 8);
   if (b.length < 8) throw new RangeError(`cannot read ${hex(address)}`);
   return b.readBigUInt64LE(0);
 }
 
-async function readString(read: Read, address: bigint): Promise<string> {
+/** A NUL-terminated string of the target's memory (a link map's l_name). */
+export async function readString(read: Read, address: bigint): Promise<string> {
   const b = await read(address, 4096);
   const end = b.indexOf(0);
   return b.subarray(0, end < 0 ? b.length : end).toString();
