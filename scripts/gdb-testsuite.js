@@ -35,6 +35,8 @@ const USAGE = `usage: npm run gdb-testsuite -- [options] [EXP...]
   --out DIR          where logs go (default a new directory under ${os.tmpdir()})
   --board NAME       the DejaGnu board (default native-gdbserver; native-extended-gdbserver
                      starts one server with --multi per gdb)
+  --jobs N           .exp files run at once (default 1); both servers take turns, file by
+                     file, so each file meets the same load under either server
 EXP default: ${DEFAULT_EXPS.join(' ')}
 `;
 const RESULT = /^(PASS|FAIL|XFAIL|KFAIL|XPASS|KPASS|UNRESOLVED|UNSUPPORTED|UNTESTED|ERROR|DUPLICATE|PATH):/;
@@ -86,11 +88,11 @@ function count(sumText) {
   return c;
 }
 
-/** The runtest under way: its process group goes with us when we are interrupted. */
-let running;
+/** The runtests under way: their process groups go with us when we are interrupted. */
+const running = new Set();
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.on(signal, () => {
-    if (running) process.kill(-running.pid, 'SIGKILL');
+    for (const child of running) process.kill(-child.pid, 'SIGKILL');
     process.exit(130);
   });
 }
@@ -101,14 +103,14 @@ function runOne(dir, exp, vars, board, timeoutMs) {
     const started = process.hrtime.bigint();
     const child = spawn('runtest', [...vars, `--target_board=${board}`, exp], { cwd: dir, detached: true, stdio: 'ignore' });
     let timedOut = false;
-    running = child;
+    running.add(child);
     const timer = setTimeout(() => {
       timedOut = true;
       process.kill(-child.pid, 'SIGKILL');
     }, timeoutMs);
     child.on('exit', () => {
       clearTimeout(timer);
-      running = undefined;
+      running.delete(child);
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const read = (f) => {
         try {
@@ -132,6 +134,7 @@ async function main() {
       timeout: { type: 'string' },
       out: { type: 'string' },
       board: { type: 'string' },
+      jobs: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: true,
@@ -157,20 +160,29 @@ async function main() {
   }
   if (values.only !== 'gdbserver') servers.push({ name: 'gdbsock', program: undefined });
 
-  const results = new Map(); // exp -> name -> result
+  const jobs = Math.max(1, Number(values.jobs ?? 1) || 1);
   for (const server of servers) {
     const dir = path.join(out, server.name);
-    configure(dir, src);
+    // One configured build directory per worker: runtest writes gdb.sum and gdb.log in its cwd.
+    server.workDirs = Array.from({ length: jobs }, (_, i) => (jobs === 1 ? dir : path.join(dir, `w${i}`)));
+    for (const d of server.workDirs) configure(d, src);
     if (!server.program) {
       // What npm's bin shim does: the testsuite spawns one executable, with gdbserver's arguments as they are.
       server.program = path.join(dir, 'gdbsock');
       fs.writeFileSync(server.program, `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(cli)} "$@"\n`, { mode: 0o755 });
     }
-    const vars = [`GDB=${gdb}`, `GDBSERVER=${server.program}`, ...(dataDir ? [`GDB_DATA_DIRECTORY=${dataDir}`] : [])];
+    server.vars = [`GDB=${gdb}`, `GDBSERVER=${server.program}`, ...(dataDir ? [`GDB_DATA_DIRECTORY=${dataDir}`] : [])];
     process.stderr.write(`${server.name}: ${exps.length} files, logs in ${dir}\n`);
-    for (const exp of exps) {
-      const r = await runOne(dir, exp, vars, values.board ?? 'native-gdbserver', timeoutMs);
+  }
+
+  const results = new Map(); // exp -> name -> result
+  const queue = exps.flatMap((exp) => servers.map((server) => ({ exp, server })));
+  const worker = async (i) => {
+    for (let job = queue.shift(); job; job = queue.shift()) {
+      const { exp, server } = job;
+      const r = await runOne(server.workDirs[i], exp, server.vars, values.board ?? 'native-gdbserver', timeoutMs);
       const base = exp.replace(/\//g, '_').replace(/\.exp$/, '');
+      const dir = path.join(out, server.name);
       fs.writeFileSync(path.join(dir, `${base}.sum`), r.sum);
       fs.writeFileSync(path.join(dir, `${base}.log`), r.log);
       const c = { ...count(r.sum), seconds: r.seconds, timedOut: r.timedOut };
@@ -180,7 +192,8 @@ async function main() {
         `  ${server.name} ${exp}: ${c.pass} pass, ${c.fail} fail, ${c.other} other, ${c.seconds.toFixed(1)} s${c.timedOut ? ' (timed out)' : ''}\n`,
       );
     }
-  }
+  };
+  await Promise.all(Array.from({ length: jobs }, (_, i) => worker(i)));
   printTable(exps, servers, results);
   process.stdout.write(`\nlogs: ${out}\n`);
 }
