@@ -233,7 +233,7 @@ export class CoreTarget extends ReadOnlyTarget implements OwnFiles, PartialRegis
   }
 
   librariesSvr4(from?: LibraryListStart): Promise<string | undefined> {
-    return readLibraryList(this.pid, async (a, n) => this.readMemory(a, n), this.rawAuxv, from);
+    return readLibraryList(async (a, n) => this.readMemory(a, n), this.rawAuxv, from);
   }
 }
 

@@ -106,8 +106,7 @@ const L_PREV = 32n;
  * entries without a name are left out, and a chain whose l_prev does not
  * point back is cut there (being changed under us).
  */
-export async function readLibraryList(pid: number, read: Read, auxv: Buffer | undefined, from?: LibraryListStart): Promise<string | undefined> {
-  void pid;
+export async function readLibraryList(read: Read, auxv: Buffer | undefined, from?: LibraryListStart): Promise<string | undefined> {
   if (!auxv) return undefined;
   const rows: string[] = [];
   const open = '<library-list-svr4 version="1.0"';

@@ -266,7 +266,7 @@ export class LiveTarget extends TraceEvents<LiveTarget> implements Target, ForkE
   }
 
   librariesSvr4(from?: LibraryListStart): Promise<string | undefined> {
-    return readLibraryList(this.pid, async (a, n) => this.readMemory(a, n), this.auxv(), from);
+    return readLibraryList(async (a, n) => this.readMemory(a, n), this.auxv(), from);
   }
 
   // ---- ending ----
