@@ -30,6 +30,8 @@ export interface Addon {
   readSoon(fd: number, buffer: Buffer, spinUs: number, timeoutMs: number): number;
   /** One write(2): bytes taken or -errno (-EAGAIN: full). */
   writeSome(fd: number, buffer: Buffer, offset: number, length: number): number;
+  /** Makes pgrp the foreground group of terminal fd (SIGTTOU blocked meanwhile): the previous one, or -errno (-ENOTTY: not our terminal). */
+  setForeground(fd: number, pgrp: number): number;
   /** CPUID: [eax, ebx, ecx, edx], or null when the CPU has no such leaf or is not x86. */
   cpuid(leaf: number, subleaf: number): Uint32Array | null;
   /** XGETBV(0): XCR0, the state components the OS enabled; null where XSAVE is off or not x86. */
@@ -189,6 +191,10 @@ export interface Libc {
   close(fd: number): void;
   /** flock(2): LOCK_EX 2, LOCK_NB 4, LOCK_UN 8. */
   flock(fd: number, operation: number): void;
+  /** Our process group (getpgrp(2) cannot fail). */
+  getpgrp(): number;
+  /** The foreground group of terminal fd, or -1 when fd is not our controlling terminal. */
+  tcgetpgrp(fd: number): number;
 }
 
 let libcCache: Libc | undefined;
@@ -218,6 +224,8 @@ function loadLibc(): Libc {
     listen: lib.func('int listen(int fd, int backlog)'),
     close: lib.func('int close(int fd)'),
     flock: lib.func('int flock(int fd, int operation)'),
+    getpgrp: lib.func('int getpgrp(void)'),
+    tcgetpgrp: lib.func('int tcgetpgrp(int fd)'),
   };
   const check = (rc: number, syscall: string, info: SystemErrorInfo): number => {
     if (rc < 0) throw new SystemError(koffi.errno(), syscall, info);
@@ -264,5 +272,7 @@ function loadLibc(): Libc {
     },
     close: (fd) => void check(fn.close(fd), 'close', { fd }),
     flock: (fd, operation) => void check(fn.flock(fd, operation), 'flock', { fd }),
+    getpgrp: () => fn.getpgrp(),
+    tcgetpgrp: (fd) => fn.tcgetpgrp(fd),
   };
 }

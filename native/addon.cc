@@ -65,6 +65,7 @@ class Hostkit : public Napi::Addon<Hostkit> {
         InstanceMethod("waitReady", &Hostkit::WaitReady),
         InstanceMethod("readSoon", &Hostkit::ReadSoon),
         InstanceMethod("writeSome", &Hostkit::WriteSome),
+        InstanceMethod("setForeground", &Hostkit::SetForeground),
         InstanceMethod("stepRange", &Hostkit::StepRange),
         InstanceMethod("cpuid", &Hostkit::Cpuid),
         InstanceMethod("xgetbv", &Hostkit::Xgetbv),
@@ -249,6 +250,14 @@ class Hostkit : public Napi::Addon<Hostkit> {
     size_t len;
     if (!ArgInt(info, 0, &fd) || !ArgRange(info, 1, &data, &len)) return TypeError(env, "writeSome(fd, buffer, offset, length)");
     return Napi::Number::New(env, (double)hk_write_some((int)fd, data, len));
+  }
+
+  // setForeground(fd, pgrp) -> the terminal's previous foreground group, or -errno (-ENOTTY: not our terminal).
+  Napi::Value SetForeground(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    int64_t fd, pgrp;
+    if (!ArgInt(info, 0, &fd) || !ArgInt(info, 1, &pgrp) || pgrp <= 0) return TypeError(env, "setForeground(fd, pgrp)");
+    return Napi::Number::New(env, (double)hk_set_foreground((int)fd, (pid_t)pgrp));
   }
 
   // cpuid(leaf, subleaf) -> [eax, ebx, ecx, edx], or null when the CPU has no such leaf (or is not x86).

@@ -46,6 +46,9 @@ long hk_read_soon(int fd, void *buf, size_t len, int spin_us, int timeout_ms);
 /* One write(2), retried on EINTR: bytes taken or -errno. */
 long hk_write_some(int fd, const void *buf, size_t len);
 
+/* terminal.c: the terminal's foreground group; the previous one, or -errno. */
+long hk_set_foreground(int fd, pid_t pgrp);
+
 /* step.c: single-steps `tid` (the first step delivering `signal`) while its pc,
  * at byte `pc_offset` of the NT_PRSTATUS regset, stays in [start, end) and off
  * `avoid`. Each step is waited for by polling, for at most `spin_us`; the loop

@@ -6,6 +6,7 @@
 import { type LaunchOptions, Option, Tracee } from '../../../ptrace';
 import { type ExecString, resolveExecutable } from '../../../ptrace/launch';
 import { shellCommand } from '../startup-shell';
+import { giveTerminalTo } from './terminal';
 
 /**
  * Forks are traced so that a child never runs into our breakpoints. When gdb
@@ -30,14 +31,26 @@ export function attachTracee(pid: number): Promise<Tracee> {
 }
 
 /**
- * Starts a program stopped at its first instruction. With
+ * Starts a program stopped at its first instruction, in a process group of its
+ * own that gets our terminal (see terminal.ts). With
  * `disableRandomization` (gdb's default, and gdbserver's), the launcher sets
  * personality ADDR_NO_RANDOMIZE before its exec (kept across exec, as
  * gdbserver does), so addresses match a gdbserver session run to run.
  */
 export async function launchTracee(file: ExecString, args: readonly ExecString[], options: LiveLaunchOptions = {}): Promise<Tracee> {
+  const tracee = await startTracee(file, args, options);
+  giveTerminalTo(tracee.pid);
+  return tracee;
+}
+
+async function startTracee(file: ExecString, args: readonly ExecString[], options: LiveLaunchOptions): Promise<Tracee> {
   const { disableRandomization, startupWithShell, wrapper = [], ...rest } = options;
-  const launchOptions = { ...rest, options: (rest.options ?? 0) | FOLLOW_FORKS, noRandomization: disableRandomization === true };
+  const launchOptions = {
+    newProcessGroup: true,
+    ...rest,
+    options: (rest.options ?? 0) | FOLLOW_FORKS,
+    noRandomization: disableRandomization === true,
+  };
   if (!startupWithShell && wrapper.length === 0) return Tracee.launch(file, args, launchOptions);
   const program = resolveExecutable(typeof file === 'string' ? file : Buffer.from(file), (launchOptions.env ?? process.env).PATH);
   // Each wrapper is one more exec before the program's own: `$SHELL -c 'exec WRAPPER PROGRAM ARGS'`.
