@@ -73,6 +73,32 @@ export class Breakpoints {
     return removed !== undefined && removed > resumedAt ? address : undefined;
   }
 
+  /**
+   * Writes `data` at `address` with `write`, around any breakpoints it
+   * covers: the traps stay in memory and the written bytes become their
+   * original code once the write went through (gdb, with breakpoints always
+   * inserted, writes over one and expects to read its bytes back and still
+   * hit it, as gdbserver gives: mem-break.cc, check_mem_write).
+   */
+  writeAround(address: bigint, data: Buffer, write: (bytes: Buffer) => number): number {
+    const end = address + BigInt(data.length);
+    const covered = [...this.saved].filter(([at, original]) => at < end && at + BigInt(original.length) > address);
+    if (covered.length === 0) return write(data);
+    const bytes = Buffer.from(data);
+    for (const [at] of covered)
+      this.arch.breakpoint.forEach((trap, i) => {
+        const offset = at + BigInt(i) - address;
+        if (offset >= 0n && offset < BigInt(data.length)) bytes[Number(offset)] = trap;
+      });
+    const written = write(bytes);
+    for (const [at, original] of covered)
+      original.forEach((_, i) => {
+        const offset = at + BigInt(i) - address;
+        if (offset >= 0n && offset < BigInt(written)) original[i] = data[Number(offset)]!;
+      });
+    return written;
+  }
+
   /** Replaces breakpoint bytes in `data` (read at `address`) by the original code. */
   unshadow(address: bigint, data: Buffer): Buffer {
     if (this.saved.size === 0) return data;

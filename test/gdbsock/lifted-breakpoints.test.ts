@@ -8,19 +8,22 @@
  */
 import t, { type Test } from 'tap';
 import { fixture, symbol } from '../helpers';
-import { requireTool, rspClient, startGdbsock } from './gdb';
+import { requireTool, rspClient, startGdbserver, startGdbsock } from './gdb';
 
 requireTool('gdb');
+requireTool('gdbserver');
 const inferior = fixture('gdbsock');
 const stepMe = symbol(inferior, 'step_me').toString(16);
 
-async function session(t: Test, calls: number) {
-  const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', inferior, 'count', String(calls)]);
+async function session(t: Test, calls: number, kind: 'gdbsock' | 'gdbserver' = 'gdbsock') {
+  const args = [inferior, 'count', String(calls)];
+  const server = kind === 'gdbserver' ? await startGdbserver(args) : await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', ...args]);
   t.teardown(() => server.stop());
   const rsp = await rspClient(server.target);
   t.teardown(rsp.close);
   t.equal(await rsp.ask('QStartNoAckMode'), 'OK');
   await rsp.ask('qSupported:swbreak+;multiprocess-');
+  await rsp.ask('?'); // as gdb asks first (gdbserver dies on a Z0 before it)
   return rsp;
 }
 
@@ -48,3 +51,19 @@ t.test("gdb's write over a removed breakpoint stays: the int3 comes out before t
   t.equal(await rsp.ask(`m${stepMe},1`), 'c3', 'memory shows what gdb wrote');
   t.equal(await rsp.ask('vCont;c'), 'W00', 'the process ran on (step_me now returns at once) and exited');
 });
+
+// gdb with `breakpoint always-inserted on` writes over an inserted breakpoint (gdb.base/break-always.exp).
+for (const kind of ['gdbserver', 'gdbsock'] as const)
+  t.test(`${kind}: a write over an inserted breakpoint reads back, and the breakpoint still hits`, async (t) => {
+    const rsp = await session(t, 3, kind);
+    const original = await rsp.ask(`m${stepMe},1`);
+    t.equal(await rsp.ask(`Z0,${stepMe},1`), 'OK');
+    t.equal(await rsp.ask(`M${stepMe},1:00`), 'OK', 'a zero over the breakpoint');
+    t.equal(await rsp.ask(`m${stepMe},1`), '00', 'memory shows what gdb wrote');
+    t.equal(await rsp.ask(`M${stepMe},1:${original}`), 'OK', 'the program byte back');
+    t.equal(await rsp.ask(`m${stepMe},1`), original);
+    t.match(await rsp.ask('vCont;c'), /^T05swbreak:;/, 'the breakpoint is still in place and hits');
+    t.equal(await rsp.ask(`z0,${stepMe},1`), 'OK');
+    t.equal(await rsp.ask(`m${stepMe},1`), original, 'removed: the program byte, not the int3');
+    t.equal(await rsp.ask('vCont;c'), 'W00', 'and the program runs to its end');
+  });

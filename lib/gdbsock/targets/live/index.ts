@@ -155,7 +155,7 @@ export class LiveTarget extends TraceEvents<LiveTarget> implements Target, ForkE
 
   writeMemory(address: bigint, data: Buffer): number {
     this.breakpoints.liftNow();
-    return this.tracee.memory.write(address, data);
+    return this.tracee.breakpoints.writeAround(address, data, (bytes) => this.tracee.memory.write(address, bytes));
   }
 
   insertBreakpoint(type: BreakpointType, address: bigint, length: number, conditions?: Condition[]): void {
