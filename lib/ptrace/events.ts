@@ -5,8 +5,12 @@ import type { Siginfo } from './siginfo';
  * the thread stopped until it is resumed.
  */
 export type TraceEvent =
-  /** A signal is about to be delivered; resume with it (or another, or 0) to decide its fate. */
-  | { type: 'signal'; tid: number; signal: number; siginfo: Siginfo }
+  /**
+   * A signal is about to be delivered; resume with it (or another, or 0) to decide its fate.
+   * `trapAt`: a SIGTRAP raised by a trap instruction of the program's own at that
+   * address (an int3 compiled in: gdb's "permanent breakpoint"); the pc is past it.
+   */
+  | { type: 'signal'; tid: number; signal: number; siginfo: Siginfo; trapAt?: bigint }
   /** A single-step finished. */
   | { type: 'step'; tid: number }
   /** A software breakpoint of ours was hit; the pc is already back at `address`. */

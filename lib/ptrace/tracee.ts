@@ -337,9 +337,23 @@ export class Tracee extends EventEmitter implements ExitHook {
         }
       }
       if (thread.lastResume === Request.SINGLESTEP && STEP_CODES.includes(siginfo.code)) return { type: 'step', tid };
+      const trapAt = siginfo.code === SiCode.SI_KERNEL || siginfo.code === SiCode.TRAP_BRKPT ? this.trapInstructionBefore(thread) : undefined;
+      thread.pendingSignal = signal;
+      return { type: 'signal', tid, signal, siginfo, ...(trapAt === undefined ? {} : { trapAt }) };
     }
     thread.pendingSignal = signal;
     return { type: 'signal', tid, signal, siginfo };
+  }
+
+  /** Where the arch's breakpoint instruction that a trap just raised sits in memory, if it does. */
+  private trapInstructionBefore(thread: Thread): bigint | undefined {
+    const at = thread.getPc() - BigInt(this.arch.pcAfterBreakpoint);
+    try {
+      return this.memory.read(at, this.arch.breakpoint.length).equals(this.arch.breakpoint) ? at : undefined;
+    } catch (err) {
+      if (!hasCode(err, 'EFAULT', 'EIO', 'ESRCH')) throw err;
+      return undefined; // unreadable: not an instruction we can vouch for
+    }
   }
 
   private describeEvent(thread: Thread, event: Extract<WaitStatus, { kind: 'event-stop' }>['event']): TraceEvent {

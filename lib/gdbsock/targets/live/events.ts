@@ -191,6 +191,7 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
       }
       case 'signal': {
         if (stopping && e.signal === SIGSTOP) return;
+        if (e.trapAt !== undefined) return this.onProgramTrap(t!, e.tid, e.trapAt, stopping);
         // gdb asked for it (see SignalInjection); caught up in a stop-all, it is reported instead, so never lost.
         if (this.signals.take(e.tid, e.signal) && isRunning(this.state)) return this.carryOn(t, mode, e.signal);
         if (this.options.passSignals.has(e.signal) && !stopping) return this.carryOn(t, mode, e.signal);
@@ -213,6 +214,7 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
     switch (e.type) {
       case 'signal':
         if (e.signal !== SIGTRAP || e.siginfo.code <= 0) return false;
+        if (e.trapAt !== undefined) t.setPc(e.trapAt); // the program's own int3 traps again when it runs
         t.dropPendingSignal();
         return true;
       case 'breakpoint':
@@ -223,6 +225,21 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
       default:
         return false;
     }
+  }
+
+  /**
+   * A trap instruction in the program's own code (gdb's "permanent
+   * breakpoint"): the pc goes back onto it and the stop is a software
+   * breakpoint's, as gdbserver reports any int3 trap (linux-low.cc,
+   * save_stop_reason); gdb finds its breakpoint there, judges its condition,
+   * and steps past the instruction itself. Caught in a stop-all, it is not
+   * news: back on the instruction, the thread traps again when resumed.
+   */
+  private onProgramTrap(t: Thread, tid: number, at: bigint, stopping: boolean): void {
+    t.setPc(at);
+    t.dropPendingSignal();
+    if (stopping) return;
+    this.reportOrHold(tid, { kind: 'signal', tid, signal: SIGTRAP, reason: { type: 'swbreak' } });
   }
 
   /** Every thread left is stopped for gdb (a leader gone ahead of its threads counts as none). */
