@@ -25,7 +25,9 @@ const LEN: Record<number, number> = { 1: 0, 2: 1, 4: 3, 8: 2 };
 export class DebugRegisters {
   private slots: (Slot | undefined)[] = [undefined, undefined, undefined, undefined];
 
+  /** Takes slots for the request; one already held is left as it is (gdb inserts again to change its conditions). */
   insert(type: BreakpointType, address: bigint, length: number, owner: SlotOwner = 'gdb'): void {
+    if (this.holds(type, address, length, owner)) return;
     const pieces = type === 'hardware' ? [{ address, length: 1 }] : split(address, length);
     const free = this.slots.flatMap((s, i) => (s ? [] : [i]));
     if (pieces.length === 0 || pieces.length > free.length) throw new RangeError('no free debug register');
@@ -74,6 +76,10 @@ export class DebugRegisters {
       s && s.request.type === type && s.request.address === address && s.request.length === length && s.request.owner === owner ? undefined : s,
     );
     this.noteWatching();
+  }
+
+  holds(type: BreakpointType, address: bigint, length: number, owner: SlotOwner): boolean {
+    return this.slots.some((s) => s?.request.type === type && s.request.address === address && s.request.length === length && s.request.owner === owner);
   }
 
   /** Whether gdb holds a slot of this kind at `address`. */

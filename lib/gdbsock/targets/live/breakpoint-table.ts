@@ -15,6 +15,8 @@ export class BreakpointTable {
   readonly debugRegisters = new DebugRegisters();
   /** Conditional breakpoints placed in debug registers, by address. */
   readonly hardwareConditions = new Map<bigint, Condition[]>();
+  /** The conditions gdb gave its own hardware breakpoints (Z1), by address. */
+  readonly hwbreakConditions = new Map<bigint, Condition[]>();
   /**
    * Software breakpoints gdb removed while the process is stopped, still in
    * its memory. gdb lifts every breakpoint at each stop and puts them back
@@ -56,6 +58,11 @@ export class BreakpointTable {
     if (type === 'software') return this.insertSoftware(address, conditions);
     // x86 debug registers trap reads and writes alike, never reads alone (Intel SDM vol. 3, 18.2.4: R/W 11).
     if (type === 'read' && this.tracee.arch.debugRegisters) throw new BreakpointKindUnsupported('no read-only watchpoints');
+    if (type === 'hardware') {
+      if (conditions) this.hwbreakConditions.set(address, conditions);
+      else this.hwbreakConditions.delete(address);
+    }
+    if (this.debugRegisters.holds(type, address, length, 'gdb')) return; // inserted again: new conditions at most
     if (this.debugRegisters.free === 0) this.evictConditionSlot();
     this.debugRegisters.insert(type, address, length);
     this.applyToStopped();
@@ -116,6 +123,7 @@ export class BreakpointTable {
       else this.lifted.add(address);
       return;
     }
+    if (type === 'hardware') this.hwbreakConditions.delete(address);
     this.debugRegisters.remove(type, address, length);
     this.applyToStopped();
   }
@@ -138,12 +146,14 @@ export class BreakpointTable {
   forgetAll(): void {
     this.software.clear();
     this.hardwareConditions.clear();
+    this.hwbreakConditions.clear();
     this.debugRegisters.clear();
   }
 
   /** A detach takes every int3 out; the debug registers are cleared in each thread (applyToStopped after this). */
   forDetach(): void {
     this.lifted.clear();
+    this.hwbreakConditions.clear();
     this.debugRegisters.clear();
   }
 

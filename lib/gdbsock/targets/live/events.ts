@@ -158,6 +158,11 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
           if (conditions && !this.breakpoints.anyTrue(e.tid, conditions)) return this.carryOn(t, mode, 0);
           return this.reportOrHold(e.tid, { kind: 'signal', tid: e.tid, signal: SIGTRAP, reason: { type: 'swbreak' } });
         }
+        if (hit?.type === 'hardware') {
+          // gdb's own hardware breakpoint, with the conditions it gave (target-side evaluation).
+          const conditions = this.breakpoints.hwbreakConditions.get(hit.address);
+          if (conditions && !this.breakpoints.anyTrue(e.tid, conditions)) return this.carryOn(t, mode, 0);
+        }
         if (hit) {
           const reason = hit.type === 'hardware' ? { type: 'hwbreak' as const } : this.watchReason(e.dr6 ?? 0n);
           if (reason) return this.reportOrHold(e.tid, { kind: 'signal', tid: e.tid, signal: SIGTRAP, reason });
