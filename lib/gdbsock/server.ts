@@ -6,6 +6,7 @@
  * while a resume waits for its stop.
  */
 import { EventEmitter } from 'node:events';
+import { hasCode } from '../errors';
 import type { ExecString } from '../ptrace';
 import type { Connection } from './connection';
 import { adopt, negotiate } from './extensions';
@@ -181,7 +182,13 @@ export class Server extends EventEmitter {
       }
       case 'breakpoint':
         if (!r.insert) {
-          this.t.removeBreakpoint(r.type, r.addr, r.length);
+          try {
+            this.t.removeBreakpoint(r.type, r.addr, r.length);
+          } catch (err) {
+            // Its page is gone (the program unmapped it): gdb warns "Error removing breakpoint", as with gdbserver.
+            if (hasCode(err, 'EIO', 'EFAULT')) return reply.error();
+            throw err;
+          }
           return OK;
         }
         try {

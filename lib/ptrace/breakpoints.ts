@@ -1,3 +1,4 @@
+import { hasCode } from '../errors';
 import type { ArchLayout } from './arch';
 import type { TraceEvent } from './events';
 import type { Memory } from './memory';
@@ -29,12 +30,23 @@ export class Breakpoints {
     this.removedAt.delete(address);
   }
 
+  /** Puts the original bytes back; throws if that fails (its page unmapped: the breakpoint went with it, and is forgotten). */
   remove(address: bigint): void {
     const original = this.saved.get(address);
     if (!original) return;
-    this.memory.writeForced(address, original);
     this.saved.delete(address);
     this.removedAt.set(address, nextSequence());
+    this.memory.writeForced(address, original);
+  }
+
+  /** Whether the breakpoint's page is still mapped (the program may have unmapped it while it ran). */
+  stillMapped(address: bigint): boolean {
+    try {
+      return this.memory.read(address, 1).length === 1;
+    } catch (err) {
+      if (hasCode(err, 'EFAULT', 'EIO')) return false;
+      throw err;
+    }
   }
 
   has(address: bigint): boolean {
@@ -45,9 +57,15 @@ export class Breakpoints {
     return [...this.saved.keys()];
   }
 
-  /** Puts every original byte back. */
+  /** Puts every original byte back, where the page is still there. */
   removeAll(): void {
-    for (const address of [...this.saved.keys()]) this.remove(address);
+    for (const address of [...this.saved.keys()]) {
+      try {
+        this.remove(address);
+      } catch (err) {
+        if (!hasCode(err, 'EIO', 'EFAULT')) throw err;
+      }
+    }
   }
 
   /** After exec the old address space, and every breakpoint in it, is gone. */

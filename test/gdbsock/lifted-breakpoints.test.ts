@@ -8,7 +8,7 @@
  */
 import t, { type Test } from 'tap';
 import { fixture, symbol } from '../helpers';
-import { requireTool, rspClient, startGdbserver, startGdbsock } from './gdb';
+import { requireTool, rspClient, runGdb, startGdbserver, startGdbsock } from './gdb';
 
 requireTool('gdb');
 requireTool('gdbserver');
@@ -66,4 +66,28 @@ for (const kind of ['gdbserver', 'gdbsock'] as const)
     t.equal(await rsp.ask(`z0,${stepMe},1`), 'OK');
     t.equal(await rsp.ask(`m${stepMe},1`), original, 'removed: the program byte, not the int3');
     t.equal(await rsp.ask('vCont;c'), 'W00', 'and the program runs to its end');
+  });
+
+// gdb.base/break-main-file-remove-fail.exp: the program unmaps the page of an inserted breakpoint.
+for (const kind of ['gdbserver', 'gdbsock'] as const)
+  t.test(`${kind}: removing a breakpoint whose page the program unmapped fails, and gdb warns`, async (t) => {
+    const args = [inferior, 'count', '3'];
+    const server = kind === 'gdbserver' ? await startGdbserver(args) : await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', ...args]);
+    t.teardown(() => server.stop());
+    const page = `(void *)(0x${stepMe} & ~0xfffUL)`;
+    const out = await runGdb(
+      `target remote ${server.target}`,
+      [
+        'break main',
+        'continue',
+        'set breakpoint always-inserted on',
+        'break step_me',
+        `print ((int (*)(void *, unsigned long)) munmap)(${page}, 4096)`,
+        'delete 2',
+        'kill',
+      ],
+      { file: inferior },
+    );
+    t.match(out, /\$1 = 0/, `munmap worked:\n${out}`);
+    t.match(out, /warning: Error removing breakpoint 2/, 'gdb warns that the breakpoint could not be removed');
   });

@@ -119,7 +119,9 @@ export class BreakpointTable {
     }
     if (type === 'software') {
       this.software.delete(address);
-      if (outNow || !this.tracee.breakpoints.has(address)) this.tracee.breakpoints.remove(address);
+      // Lifted only while its page is there: a removal that cannot happen is gdb's warning to give now (its z0 fails).
+      const memory = this.tracee.breakpoints;
+      if (outNow || !memory.has(address) || !memory.stillMapped(address)) memory.remove(address);
       else this.lifted.add(address);
       return;
     }
