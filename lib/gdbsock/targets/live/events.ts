@@ -4,7 +4,7 @@
  * The base of LiveTarget right below its facade (index.ts).
  */
 import { hasCode } from '../../../errors';
-import type { Thread, TraceEvent, Tracee } from '../../../ptrace';
+import { Signal, type Thread, type TraceEvent, type Tracee } from '../../../ptrace';
 import { SIGTRAP } from '../../signals';
 import { THREAD_OPTION_CLONE, THREAD_OPTION_EXIT } from '../../thread-options';
 import type { BreakpointType, StopEvent } from '../../target';
@@ -13,6 +13,8 @@ import { trapQueued } from '../pending-signals';
 import { type Mode, isRunning } from './all-stop';
 import { Execution } from './execution';
 import { SIGINT, SIGSTOP } from './signal-injection';
+
+const BREAKPOINT_LIKE: ReadonlySet<number> = new Set([Signal.SIGTRAP, Signal.SIGILL, Signal.SIGSEGV]);
 
 const STOPPED: Mode = { type: 'stopped' };
 const CONTINUE: Mode = { type: 'continue' };
@@ -199,7 +201,7 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
         if (e.trapAt !== undefined) return this.onProgramTrap(t!, e.tid, e.trapAt, stopping);
         // gdb asked for it (see SignalInjection); caught up in a stop-all, it is reported instead, so never lost.
         if (this.signals.take(e.tid, e.signal) && isRunning(this.state)) return this.carryOn(t, mode, e.signal);
-        if (this.options.passSignals.has(e.signal) && !stopping) return this.carryOn(t, mode, e.signal);
+        if (this.passesSilently(e.signal, mode) && !stopping) return this.carryOn(t, mode, e.signal);
         return this.reportOrHold(e.tid, { kind: 'signal', tid: e.tid, signal: e.signal });
       }
     }
@@ -245,6 +247,18 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
     t.dropPendingSignal();
     if (stopping) return;
     this.reportOrHold(tid, { kind: 'signal', tid, signal: SIGTRAP, reason: { type: 'swbreak' } });
+  }
+
+  /**
+   * A signal gdb asked to pass (QPassSignals) goes to the program without a
+   * stop, as gdbserver lets it (linux-low.cc, wait_1): never SIGTRAP, SIGILL
+   * or SIGSEGV, which a breakpoint may raise (gdb's return breakpoint for a
+   * function call on a non-executable stack is a SIGSEGV at that address),
+   * and never while gdb steps the thread.
+   */
+  private passesSilently(signal: number, mode: Mode): boolean {
+    if (!this.options.passSignals.has(signal) || BREAKPOINT_LIKE.has(signal)) return false;
+    return mode.type !== 'step' && mode.type !== 'range';
   }
 
   /** Every thread left is stopped for gdb (a leader gone ahead of its threads counts as none). */
