@@ -92,9 +92,8 @@ export class Server extends EventEmitter {
       if (this.busy) this.backlog.push(payload);
       else this.run(payload);
     });
-    connection.on('interrupt', () => {
-      if (this.waiting || this.nonStop) this.target?.interrupt();
-    });
+    // Also between resumes: an all-stop target keeps it for the next one, as gdbserver's queued SIGINT.
+    connection.on('interrupt', () => this.target?.interrupt());
     connection.on('close', () => {
       if (!this.busy) return this.finish(this.exitRequested ? 'exit-requested' : 'closed');
       this.closePending = true;

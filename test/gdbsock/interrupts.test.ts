@@ -14,6 +14,7 @@ requireTool('gdbserver');
 const blocker = fixture('blocker');
 const threads = fixture('threads');
 const loop = fixture('target');
+const spinLine = fixture('spin-line');
 /** Where a thread stopped inside blocking_read's read() is: just after the syscall instruction. */
 const afterSyscall = `0x${(symbol(blocker, 'at_syscall') + 2n).toString(16)}`;
 /** Failsafe only: every wait below is for an event, and ends long before this. */
@@ -377,3 +378,29 @@ t.test('without --once: gdbsock keeps serving after the process it attached to w
 function hexless(line: string): string {
   return line.replace(/0x[0-9a-f]+/g, '0x_');
 }
+
+/**
+ * Ctrl-C while gdb steps: a `next` over a long one-line loop (one range step,
+ * vCont;r) and a software watchpoint (gdb single-steps every instruction).
+ * A step's trap cancels a pending PTRACE_INTERRUPT, so the interrupt must not
+ * rest on it; gdb must stop with SIGINT at once, as with gdbserver (whose
+ * SIGINT stays queued). Before, the range step ran to its end (minutes) and
+ * the watchpoint's steps went on for ever.
+ */
+for (const kind of ['gdbserver', 'gdbsock'] as const)
+  for (const [what, commands] of [
+    ['a range step (next over a long line)', ['break 8', 'continue', 'next']],
+    ['software watchpoint steps', ['break main', 'continue', 'set can-use-hw-watchpoints 0', 'watch never_written', 'continue']],
+  ] as const)
+    t.test(`${kind}: Ctrl-C during ${what} stops the program with SIGINT`, async (t) => {
+      const server = kind === 'gdbserver' ? await startGdbserver([spinLine]) : await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', spinLine]);
+      t.teardown(() => server.stop());
+      const gdb = startGdb(`target remote ${server.target}`, [...commands, 'print a', 'kill']);
+      await gdb.printed(/Breakpoint 1, main/);
+      await new Promise((resolve) => setTimeout(resolve, 1000)); // well into the stepping
+      gdb.interrupt();
+      await gdb.printed(/SIGINT/);
+      t.pass('gdb reported SIGINT');
+      await gdb.exited;
+      t.notMatch(gdb.output(), /exited|SIGTRAP/, 'and nothing else');
+    });

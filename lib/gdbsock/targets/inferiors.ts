@@ -305,6 +305,7 @@ export class Inferiors implements Target, MultiProcess, ForkEvents, PartialRegis
 
   interrupt(): void {
     if (this.nonStopOn) return (this.members.get(this.first.pid) ?? this.current()).interrupt();
+    if (!this.alone && this.waits.size === 0) return this.current().interrupt(); // between resumes: kept for the next
     this.alone?.interrupt();
     for (const m of this.waits.keys()) m.interrupt();
   }

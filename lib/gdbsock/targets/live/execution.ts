@@ -42,6 +42,13 @@ export abstract class Execution<Self> extends StopReports {
   protected readonly queuedTraps = new Set<number>();
   /** Signals gdb passed in a resume that ran no thread (a held event answered it): see oweSignals. */
   protected readonly owedSignals = new Map<number, number>();
+  /**
+   * gdb's Ctrl-C came while nothing ran (it crossed a stop reply), or while a thread was stepping
+   * and the stop reported was the step's (its trap cleared the interrupt: kernel/signal.c,
+   * ptrace_stop). The next resume answers SIGINT at once, as gdbserver's SIGINT, still queued,
+   * stops the program before it runs an instruction.
+   */
+  protected interruptOwed = false;
   /** A vfork child runs in our memory (until vfork-done): what gdb removes must come out at once. */
   protected vforkChildRunning = false;
 
@@ -125,6 +132,17 @@ export abstract class Execution<Self> extends StopReports {
     if (held) {
       this.oweSignals(actions);
       return this.report(held);
+    }
+    if (this.interruptOwed) {
+      this.interruptOwed = false;
+      const resumed = [...this.tracee.threads.values()].find((t) => {
+        const action = actionFor(t.tid, actions);
+        return t.state === 'stopped' && action !== undefined && action.type !== 'stop';
+      });
+      if (resumed) {
+        this.oweSignals(actions);
+        return this.report({ kind: 'signal', tid: resumed.tid, signal: SIGINT });
+      }
     }
     if (this.queuedTraps.size > 0) {
       await this.drainQueuedTraps();
@@ -299,7 +317,12 @@ export abstract class Execution<Self> extends StopReports {
 
   interrupt(): void {
     if (this.nonStop) return this.interruptOne();
-    if (!isRunning(this.state)) return;
+    if (!isRunning(this.state)) {
+      // Between two resumes (gdb's 0x03 crossed a stop reply: a step of a software watchpoint ends
+      // within microseconds): the next resume answers it (see interruptOwed).
+      if (this.state === 'stopped' || this.state === 'stopping') this.interruptOwed = true;
+      return;
+    }
     const running = this.runningThreads();
     const victim = running.find((t) => t.tid === this.pid) ?? running[0];
     if (!victim) return;
@@ -361,12 +384,16 @@ export abstract class Execution<Self> extends StopReports {
   protected onStep(t: Thread, tid: number, mode: Mode): void {
     if (this.state === 'stopping') return;
     if (mode.type === 'range') {
+      // Ctrl-C during a range step: the step's trap cleared the interrupt (kernel/signal.c, ptrace_stop),
+      // so this stop is the one gdb asked for, and the range ends here, as with gdbserver (T02).
+      if (this.state === 'interrupting') return this.reportStop(tid, { kind: 'signal', tid, signal: SIGINT });
       const pc = t.getPc();
       if (pc >= mode.start && pc < mode.end && !this.tracee.breakpoints.has(pc)) {
         this.stepThrough(t, mode);
         return;
       }
     }
+    if (this.state === 'interrupting') this.interruptOwed = true; // a single step is done: gdb hears of it, and of the Ctrl-C next
     this.reportStop(tid, { kind: 'signal', tid, signal: SIGTRAP });
   }
 
