@@ -257,7 +257,9 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
 
   /** gdb asked for fork events: once the child is in its first stop, report the fork (forks.ts). */
   private async reportFork(parent: Thread, kind: 'fork' | 'vfork', child: Tracee, mode: Mode): Promise<void> {
-    if (!(await this.forks.prepare(child, kind))) return this.carryOn(parent, mode, 0);
+    this.forksInFlight.add(parent.tid);
+    const prepared = await this.forks.prepare(child, kind).finally(() => this.forksInFlight.delete(parent.tid));
+    if (!prepared) return this.carryOn(parent, mode, 0);
     this.forks.keep(child.pid, this.forkTarget(child));
     const event: StopEvent = { kind: 'signal', tid: parent.tid, signal: SIGTRAP, reason: { type: kind, childPid: child.pid, childTid: child.pid } };
     if (parent.state !== 'stopped') return; // the parent was killed meanwhile: its exit is the news
