@@ -315,7 +315,11 @@ export class Inferiors implements Target, MultiProcess, ForkEvents, PartialRegis
 
   // ---- ending ----
 
-  detachProcess(pid: number): Promise<number> {
+  async detachProcess(pid: number): Promise<number> {
+    // Its pending fork children first (LiveTarget.pendingForkChildren): gdb will not detach them now.
+    for (const child of this.members.get(pid)?.pendingForkChildren() ?? []) {
+      if (child !== pid && this.members.has(child)) await this.endProcess(child, (m) => m.detach());
+    }
     return this.endProcess(pid, (m) => m.detach());
   }
 

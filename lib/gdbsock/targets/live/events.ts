@@ -257,12 +257,18 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
 
   /** gdb asked for fork events: once the child is in its first stop, report the fork (forks.ts). */
   private async reportFork(parent: Thread, kind: 'fork' | 'vfork', child: Tracee, mode: Mode): Promise<void> {
-    this.forksInFlight.add(parent.tid);
-    const prepared = await this.forks.prepare(child, kind).finally(() => this.forksInFlight.delete(parent.tid));
-    if (!prepared) return this.carryOn(parent, mode, 0);
+    const preparing = this.forks.prepare(child, kind).finally(() => this.forksInFlight.delete(parent.tid));
+    this.forksInFlight.set(parent.tid, preparing);
+    const prepared = await preparing;
+    // A stop-all may have settled meanwhile: the parent is then stopped for gdb (modes), whatever it was doing.
+    const now = this.modes.get(parent.tid) ?? mode;
+    if (!prepared) return this.carryOn(parent, now, 0);
     this.forks.keep(child.pid, this.forkTarget(child));
     const event: StopEvent = { kind: 'signal', tid: parent.tid, signal: SIGTRAP, reason: { type: kind, childPid: child.pid, childTid: child.pid } };
     if (parent.state !== 'stopped') return; // the parent was killed meanwhile: its exit is the news
+    // All-stop: gdb was told of another stop meanwhile and holds this thread; the fork waits for
+    // its next resume (takeHeld), as any event found during a stop-all.
+    if (!this.nonStop && now.type === 'stopped') return void this.held.push(event);
     this.reportOrHold(parent.tid, event);
   }
 

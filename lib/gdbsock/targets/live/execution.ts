@@ -46,10 +46,12 @@ export abstract class Execution<Self> extends StopReports {
   protected vforkChildRunning = false;
   /**
    * Threads stopped at a fork whose report waits for the child's first stop
-   * (events.ts, reportFork). Non-stop: a vCont;t for one is answered by that
-   * report, not by a stop of its own (gdb would hear of the thread twice).
+   * (events.ts, reportFork), and when that wait ends. Non-stop: a vCont;t for
+   * one is answered by that report, not by a stop of its own (gdb would hear
+   * of the thread twice). All-stop: a resume waits for them, so that a fork
+   * caught up in a stop-all is held like any event, not resumed past.
    */
-  protected readonly forksInFlight = new Set<number>();
+  protected readonly forksInFlight = new Map<number, Promise<unknown>>();
 
   constructor(tracee: Tracee, attached: boolean, threadRegisters: StopRegisters) {
     super(tracee, attached, threadRegisters);
@@ -122,6 +124,7 @@ export abstract class Execution<Self> extends StopReports {
 
   private async resumeThreads(actions: ResumeAction[]): Promise<void> {
     this.last = { kind: 'no-resumed' };
+    if (!this.nonStop) while (this.forksInFlight.size > 0) await Promise.all(this.forksInFlight.values());
     if (this.exitEvent) {
       // Threads that exited before the process did are reported first (QThreadEvents), unless a
       // signal killed it (see endFirst).

@@ -276,14 +276,45 @@ export class LiveTarget extends TraceEvents<LiveTarget> implements Target, ForkE
     this.breakpoints.forDetach();
     this.names.forgetAll();
     if (this.tracee.state !== 'traced') return;
+    // Stops from here on are news to no one: forks among them are let go below, not handed out.
+    this.onStop(undefined);
     // Every thread stopped first (gdbsock told to quit while they run), so none keeps a trap queued or a debug register set.
     await this.tracee.stopAll();
+    await this.releaseUntoldForks();
     await this.drainQueuedTraps();
     if (this.tracee.state !== 'traced') return;
     this.breakpoints.applyToStopped();
     this.withholdSignals();
     // gdb already said what to deliver; drop what the bridge remembers, except real pending signals.
     await this.tracee.detach();
+  }
+
+  /**
+   * Children of forks gdb was told of whose parent thread it has not resumed
+   * since: gdb may not have got to them (a detach right after the stop, in
+   * non-stop), and they go with their parent, as gdbserver's pending fork
+   * children do (server.cc, handle_detach; target_thread_pending_child).
+   */
+  pendingForkChildren(): number[] {
+    const stops = this.nonStop ? [...this.threadStops.values()] : [this.last];
+    const children: number[] = [];
+    for (const e of stops) if (e.kind === 'signal' && (e.reason?.type === 'fork' || e.reason?.type === 'vfork')) children.push(e.reason.childPid);
+    return children;
+  }
+
+  /**
+   * The children of forks gdb was never told of (still being prepared, held
+   * for a resume, queued in non-stop) are let go with their parent, which
+   * would otherwise wait for them forever, as gdbserver detaches a pending
+   * fork child with its parent (server.cc, handle_detach).
+   */
+  private async releaseUntoldForks(): Promise<void> {
+    while (this.forksInFlight.size > 0) await Promise.all(this.forksInFlight.values());
+    for (const event of this.takeUntold()) {
+      const r = event.kind === 'signal' ? event.reason : undefined;
+      if (r?.type !== 'fork' && r?.type !== 'vfork') continue;
+      await this.forks.take(r.childPid)?.detach();
+    }
   }
 
   /**
