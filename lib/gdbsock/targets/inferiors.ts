@@ -315,11 +315,7 @@ export class Inferiors implements Target, MultiProcess, ForkEvents, PartialRegis
 
   // ---- ending ----
 
-  async detachProcess(pid: number): Promise<number> {
-    // Its pending fork children first (LiveTarget.pendingForkChildren): gdb will not detach them now.
-    for (const child of this.members.get(pid)?.pendingForkChildren() ?? []) {
-      if (child !== pid && this.members.has(child)) await this.endProcess(child, (m) => m.detach());
-    }
+  detachProcess(pid: number): Promise<number> {
     return this.endProcess(pid, (m) => m.detach());
   }
 

@@ -290,19 +290,6 @@ export class LiveTarget extends TraceEvents<LiveTarget> implements Target, ForkE
   }
 
   /**
-   * Children of forks gdb was told of whose parent thread it has not resumed
-   * since: gdb may not have got to them (a detach right after the stop, in
-   * non-stop), and they go with their parent, as gdbserver's pending fork
-   * children do (server.cc, handle_detach; target_thread_pending_child).
-   */
-  pendingForkChildren(): number[] {
-    const stops = this.nonStop ? [...this.threadStops.values()] : [this.last];
-    const children: number[] = [];
-    for (const e of stops) if (e.kind === 'signal' && (e.reason?.type === 'fork' || e.reason?.type === 'vfork')) children.push(e.reason.childPid);
-    return children;
-  }
-
-  /**
    * The children of forks gdb was never told of (still being prepared, held
    * for a resume, queued in non-stop) are let go with their parent, which
    * would otherwise wait for them forever, as gdbserver detaches a pending
