@@ -104,7 +104,7 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
       case 'vfork': {
         const child = this.forks.takeNew(e.newPid);
         if (e.type === 'vfork') this.vforkChildRunning = true;
-        if (child && t && (e.type === 'fork' ? this.options.forkEvents : this.options.vforkEvents)) return void this.reportFork(t, e.type, child, mode);
+        if (child && t && (e.type === 'fork' ? this.options.forkEvents : this.options.vforkEvents)) return this.startForkReport(t, e.type, child, mode);
         if (child) void this.forks.release(child, e.type === 'vfork');
         return this.carryOn(t, mode, 0);
       }
@@ -255,11 +255,20 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
     return rest.length ? { ...first, others: rest } : first;
   }
 
+  /**
+   * The fork stays in flight until reportFork has decided what becomes of it
+   * (reported, held, or carried on from), not merely until the child is
+   * ready: a resume waiting on it must find that decision made, and gdb's
+   * next packet may be read before the microtasks in between have run.
+   */
+  private startForkReport(parent: Thread, kind: 'fork' | 'vfork', child: Tracee, mode: Mode): void {
+    const deciding = this.reportFork(parent, kind, child, mode).finally(() => this.forksInFlight.delete(parent.tid));
+    this.forksInFlight.set(parent.tid, deciding);
+  }
+
   /** gdb asked for fork events: once the child is in its first stop, report the fork (forks.ts). */
   private async reportFork(parent: Thread, kind: 'fork' | 'vfork', child: Tracee, mode: Mode): Promise<void> {
-    const preparing = this.forks.prepare(child, kind).finally(() => this.forksInFlight.delete(parent.tid));
-    this.forksInFlight.set(parent.tid, preparing);
-    const prepared = await preparing;
+    const prepared = await this.forks.prepare(child, kind);
     // A stop-all may have settled meanwhile: the parent is then stopped for gdb (modes), whatever it was doing.
     const now = this.modes.get(parent.tid) ?? mode;
     if (!prepared) return this.carryOn(parent, now, 0);

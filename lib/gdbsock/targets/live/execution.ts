@@ -124,7 +124,7 @@ export abstract class Execution<Self> extends StopReports {
 
   private async resumeThreads(actions: ResumeAction[]): Promise<void> {
     this.last = { kind: 'no-resumed' };
-    if (!this.nonStop) while (this.forksInFlight.size > 0) await Promise.all(this.forksInFlight.values());
+    if (!this.nonStop) while (this.forksInFlight.size > 0) await Promise.allSettled(this.forksInFlight.values());
     if (this.exitEvent) {
       // Threads that exited before the process did are reported first (QThreadEvents), unless a
       // signal killed it (see endFirst).

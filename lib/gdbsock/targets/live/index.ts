@@ -296,7 +296,7 @@ export class LiveTarget extends TraceEvents<LiveTarget> implements Target, ForkE
    * fork child with its parent (server.cc, handle_detach).
    */
   private async releaseUntoldForks(): Promise<void> {
-    while (this.forksInFlight.size > 0) await Promise.all(this.forksInFlight.values());
+    while (this.forksInFlight.size > 0) await Promise.allSettled(this.forksInFlight.values());
     for (const event of this.takeUntold()) {
       const r = event.kind === 'signal' ? event.reason : undefined;
       if (r?.type !== 'fork' && r?.type !== 'vfork') continue;
