@@ -236,7 +236,7 @@ export class Server extends EventEmitter {
       case 'detach': {
         // D;PID: one process of several (a fork child gdb lets go, or the parent it leaves for the child).
         const several = this.t.capabilities.multiProcess;
-        if (r.pid !== undefined && several) return this.endProcess(several.detachProcess(r.pid));
+        if (r.pid !== undefined && several) return this.endProcess(this.releaseQueuedForks(r.pid).then(() => several.detachProcess(r.pid!)));
         // gdb still closes its vFile handles after this; the session ends when it hangs up.
         this.collecting = undefined;
         return this.t.detach().then(() => {
@@ -485,6 +485,31 @@ export class Server extends EventEmitter {
   private afterProcessEnd(): void {
     // Forks gdb keeps outlive the process that exited.
     if (!this.extended && !this.target?.threads().length) this.finishSoon('closed');
+  }
+
+  /**
+   * Non-stop: gdb detaches process `pid` while stops of it wait in the queue.
+   * They go (gdbserver discards them too: server.cc, handle_detach), and the
+   * child of each fork among them is let go first: gdb never took that stop,
+   * so it never will detach the child, whose parent would wait for it forever.
+   */
+  private async releaseQueuedForks(pid: number): Promise<void> {
+    const several = this.t.capabilities.multiProcess;
+    if (!several || this.stopQueue.length === 0) return;
+    const t = this.t;
+    const kept: QueuedStop[] = [];
+    for (const queued of this.stopQueue) {
+      const { event } = queued;
+      const ofPid = event.kind === 'signal' ? processOf(t, event.tid) === pid : 'pid' in event && event.pid === pid;
+      if (!ofPid) {
+        kept.push(queued);
+        continue;
+      }
+      const r = event.kind === 'signal' ? event.reason : undefined;
+      if ((r?.type === 'fork' || r?.type === 'vfork') && several.pidOf(r.childPid) === r.childPid) await several.detachProcess(r.childPid);
+    }
+    this.stopQueue.length = 0;
+    this.stopQueue.push(...kept);
   }
 
   /** After one process of several was detached or killed: none left means no target. */

@@ -106,7 +106,7 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
       case 'vfork': {
         const child = this.forks.takeNew(e.newPid);
         if (e.type === 'vfork') this.vforkChildRunning = true;
-        if (child && t && (e.type === 'fork' ? this.options.forkEvents : this.options.vforkEvents)) return void this.reportFork(t, e.type, child, mode);
+        if (child && t && (e.type === 'fork' ? this.options.forkEvents : this.options.vforkEvents)) return this.startForkReport(t, e.type, child, mode);
         if (child) void this.forks.release(child, e.type === 'vfork');
         return this.carryOn(t, mode, 0);
       }
@@ -291,12 +291,29 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
     return rest.length ? { ...first, others: rest } : first;
   }
 
+  /**
+   * The fork stays in flight until reportFork has decided what becomes of it
+   * (reported, held, or carried on from), not merely until the child is
+   * ready: a resume waiting on it must find that decision made, and gdb's
+   * next packet may be read before the microtasks in between have run.
+   */
+  private startForkReport(parent: Thread, kind: 'fork' | 'vfork', child: Tracee, mode: Mode): void {
+    const deciding = this.reportFork(parent, kind, child, mode).finally(() => this.forksInFlight.delete(parent.tid));
+    this.forksInFlight.set(parent.tid, deciding);
+  }
+
   /** gdb asked for fork events: once the child is in its first stop, report the fork (forks.ts). */
   private async reportFork(parent: Thread, kind: 'fork' | 'vfork', child: Tracee, mode: Mode): Promise<void> {
-    if (!(await this.forks.prepare(child, kind))) return this.carryOn(parent, mode, 0);
+    const prepared = await this.forks.prepare(child, kind);
+    // A stop-all may have settled meanwhile: the parent is then stopped for gdb (modes), whatever it was doing.
+    const now = this.modes.get(parent.tid) ?? mode;
+    if (!prepared) return this.carryOn(parent, now, 0);
     this.forks.keep(child.pid, this.forkTarget(child));
     const event: StopEvent = { kind: 'signal', tid: parent.tid, signal: SIGTRAP, reason: { type: kind, childPid: child.pid, childTid: child.pid } };
     if (parent.state !== 'stopped') return; // the parent was killed meanwhile: its exit is the news
+    // All-stop: gdb was told of another stop meanwhile and holds this thread; the fork waits for
+    // its next resume (takeHeld), as any event found during a stop-all.
+    if (!this.nonStop && now.type === 'stopped') return void this.held.push(event);
     this.reportOrHold(parent.tid, event);
   }
 

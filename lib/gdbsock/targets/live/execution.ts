@@ -51,6 +51,14 @@ export abstract class Execution<Self> extends StopReports {
   protected interruptOwed = false;
   /** A vfork child runs in our memory (until vfork-done): what gdb removes must come out at once. */
   protected vforkChildRunning = false;
+  /**
+   * Threads stopped at a fork whose report waits for the child's first stop
+   * (events.ts, reportFork), and when that wait ends. Non-stop: a vCont;t for
+   * one is answered by that report, not by a stop of its own (gdb would hear
+   * of the thread twice). All-stop: a resume waits for them, so that a fork
+   * caught up in a stop-all is held like any event, not resumed past.
+   */
+  protected readonly forksInFlight = new Map<number, Promise<unknown>>();
 
   constructor(tracee: Tracee, attached: boolean, threadRegisters: StopRegisters) {
     super(tracee, attached, threadRegisters);
@@ -102,6 +110,7 @@ export abstract class Execution<Self> extends StopReports {
       }
       if ((stoppedForGdb && !this.unannounced.has(t.tid)) || this.stopRequests.has(t.tid)) continue;
       this.stopRequests.set(t.tid, 0);
+      if (this.forksInFlight.has(t.tid)) continue; // the fork's report is its stop
       if (t.state === 'stopped') {
         // Between two of our own steps (a step off a breakpoint): it stops right here.
         this.reportStop(t.tid, { kind: 'signal', tid: t.tid, signal: 0 });
@@ -122,6 +131,7 @@ export abstract class Execution<Self> extends StopReports {
 
   private async resumeThreads(actions: ResumeAction[]): Promise<void> {
     this.last = { kind: 'no-resumed' };
+    if (!this.nonStop) while (this.forksInFlight.size > 0) await Promise.allSettled(this.forksInFlight.values());
     if (this.exitEvent) {
       // Threads that exited before the process did are reported first (QThreadEvents), unless a
       // signal killed it (see endFirst).
@@ -362,6 +372,14 @@ export abstract class Execution<Self> extends StopReports {
       // (kernel/signal.c, ptrace_stop: any trap clears a pending STOP trap).
       return this.reportStop(t.tid, { kind: 'signal', tid: t.tid, signal: this.stopRequests.get(t.tid)! });
     }
+    if (this.nonStop && this.stopRequests.has(t.tid)) {
+      // It stopped for a signal gdb passes before its interrupt stop came, which that stop
+      // cleared (kernel/signal.c, ptrace_stop: any trap clears a pending STOP trap), or which
+      // comes now as a stray the bridge would swallow: the signal goes in, then the thread
+      // is interrupted again, so gdb's stop request is answered.
+      this.resumeAs(t, mode, signal);
+      return t.interrupt();
+    }
     if (!isRunning(this.state)) return;
     if (this.state === 'interrupting' && signal === 0) {
       // gdb asked for a stop and here is one. A thread that entered another trap (a false
@@ -369,6 +387,10 @@ export abstract class Execution<Self> extends StopReports {
       // trap clears a pending one (kernel/signal.c, ptrace_stop).
       return this.reportStop(t.tid, { kind: 'signal', tid: t.tid, signal: SIGINT });
     }
+    this.resumeAs(t, mode, signal);
+  }
+
+  private resumeAs(t: Thread, mode: Mode, signal: number): void {
     switch (mode.type) {
       case 'continue':
         return this.go(t, signal);

@@ -276,14 +276,32 @@ export class LiveTarget extends TraceEvents<LiveTarget> implements Target, ForkE
     this.breakpoints.forDetach();
     this.names.forgetAll();
     if (this.tracee.state !== 'traced') return;
+    // Stops from here on are news to no one: forks among them are let go below, not handed out.
+    this.onStop(undefined);
     // Every thread stopped first (gdbsock told to quit while they run), so none keeps a trap queued or a debug register set.
     await this.tracee.stopAll();
+    await this.releaseUntoldForks();
     await this.drainQueuedTraps();
     if (this.tracee.state !== 'traced') return;
     this.breakpoints.applyToStopped();
     this.withholdSignals();
     // gdb already said what to deliver; drop what the bridge remembers, except real pending signals.
     await this.tracee.detach();
+  }
+
+  /**
+   * The children of forks gdb was never told of (still being prepared, held
+   * for a resume, queued in non-stop) are let go with their parent, which
+   * would otherwise wait for them forever, as gdbserver detaches a pending
+   * fork child with its parent (server.cc, handle_detach).
+   */
+  private async releaseUntoldForks(): Promise<void> {
+    while (this.forksInFlight.size > 0) await Promise.allSettled(this.forksInFlight.values());
+    for (const event of this.takeUntold()) {
+      const r = event.kind === 'signal' ? event.reason : undefined;
+      if (r?.type !== 'fork' && r?.type !== 'vfork') continue;
+      await this.forks.take(r.childPid)?.detach();
+    }
   }
 
   /**

@@ -190,6 +190,16 @@ export abstract class StopReports {
     this.report(event);
   }
 
+  /** Stops gdb has not been told of (held for a resume, or queued in non-stop); they go, and are returned. */
+  protected takeUntold(): StopEvent[] {
+    const untold = [...this.held, ...this.reports];
+    if (this.pendingReport) untold.push(this.pendingReport);
+    this.held.length = 0;
+    this.reports.length = 0;
+    this.pendingReport = undefined;
+    return untold;
+  }
+
   /** Non-stop: `tid` stopped and wait() has not handed its stop out yet. */
   protected stopQueued(tid: number): boolean {
     return this.reports.some((e) => e.kind === 'signal' && e.tid === tid);
