@@ -11,7 +11,7 @@
 import t, { type Test } from 'tap';
 import { fixture, symbol } from '../helpers';
 import { requireTool, startGdbserver, startGdbsock } from './gdb';
-import { nonStopClient, threadOf } from './nonstop-client';
+import { type Client, nonStopClient, threadOf } from './nonstop-client';
 
 requireTool('gdbserver');
 const spinners = fixture('spinners');
@@ -34,8 +34,11 @@ async function scenario(t: Test, target: string): Promise<void> {
   t.equal(await c.ask(`Z0,${TICK},1;${FALSE_CONDITION}`), 'OK', 'a breakpoint with a false condition');
   for (let round = 0; round < ROUNDS; round++) {
     t.equal(await c.ask('vCont;c'), 'OK');
-    // The threads start (first round) and run through the false condition for a while.
-    await new Promise((r) => setTimeout(r, round === 0 ? 300 : 20));
+    // The threads start (first round: until the server knows all of them, since vCont;t stops
+    // only the threads there are; a loaded machine may take seconds) and run through the false
+    // condition for a while.
+    if (round === 0) await knownThreads(c, THREADS);
+    await new Promise((r) => setTimeout(r, 20));
     t.equal(await c.ask('vCont;t'), 'OK');
     const stopped = new Map<number, string>();
     while (stopped.size < THREADS) {
@@ -51,6 +54,18 @@ async function scenario(t: Test, target: string): Promise<void> {
     );
   }
   await c.ask(`vKill;${pid.toString(16)}`);
+}
+
+/** Waits until qfThreadInfo/qsThreadInfo list `count` threads. */
+async function knownThreads(c: Client, count: number): Promise<void> {
+  const deadline = Date.now() + 20000;
+  for (;;) {
+    let listed = 0;
+    for (let answer = await c.ask('qfThreadInfo'); answer.startsWith('m'); answer = await c.ask('qsThreadInfo')) listed += answer.split(',').length;
+    if (listed >= count) return;
+    if (Date.now() > deadline) throw new Error(`only ${listed} of ${count} threads after 20 s`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 for (const kind of ['gdbserver', 'gdbsock'] as const) {
