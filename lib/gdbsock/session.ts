@@ -4,10 +4,11 @@
  * connection; Sessions decides what each connection gets and what is left
  * behind when it ends. Whatever way a session ends (gdb hangs up, detaches,
  * quits with `monitor exit`, or the caller closes), the process is never
- * left stopped or traced: it is detached and runs on as if gdb never came
- * (after `monitor exit`, a program gdbsock launched is killed, as gdbserver
- * does). With 'keep' (gdbserver's way) a process gdb leaves is kept for the
- * next gdb instead, and let go when serving ends.
+ * left stopped or traced: one gdbsock attached to is detached and runs on as
+ * if gdb never came; a program gdbsock launched is killed when serving ends
+ * with gdb gone or `monitor exit`, as gdbserver does (gdb's own detach lets
+ * it run). With 'keep' (gdbserver's way) a process gdb leaves is kept for the
+ * next gdb instead.
  */
 import { EventEmitter } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
@@ -150,10 +151,13 @@ export class Sessions extends EventEmitter {
     const stopping = this.onlyOne || how === 'exit-requested';
     // gdbserver's way: a process gdb left is kept for the next gdb, as long as something of it is left.
     const kept = this.next === 'keep' && !stopping && left !== undefined && left.threads().length > 0 ? left : undefined;
-    // `monitor exit`, as gdbserver: what was launched for gdb is killed, what was attached to is let go.
-    if (left && how === 'exit-requested' && !left.attached) await this.kill(left);
-    // Disconnected without a word: the process goes on as if gdb never came.
-    else if (left && !kept && (how === 'closed' || how === 'exit-requested')) await this.release(left);
+    // Serving ends (`monitor exit`, or gdb gone with nothing kept for the next), as gdbserver
+    // (server.cc, detach_or_kill_for_exit): what was launched for gdb is killed, what was attached
+    // to is let go, running as if gdb never came.
+    if (left && !kept && (how === 'closed' || how === 'exit-requested')) {
+      if (this.killsAtEnd(left)) await this.kill(left);
+      else await this.release(left);
+    }
     // A read-only target is the same for everyone; anything live is attached afresh, or not at all.
     this.target = this.next === 'same' ? (left ?? this.target) : kept;
     connection.close();
@@ -179,8 +183,13 @@ export class Sessions extends EventEmitter {
     this.closed = true;
     const target = this.current;
     this.target = undefined;
-    if (target && options.killLaunched && !target.attached && this.next !== 'same') await this.kill(target);
+    if (target && options.killLaunched && this.killsAtEnd(target)) await this.kill(target);
     else await this.release(target);
+  }
+
+  /** A live program gdbsock started (for the first gdb or a vRun): it does not outlive serving. */
+  private killsAtEnd(target: Target): boolean {
+    return !target.attached && this.next !== 'same';
   }
 
   private async kill(target: Target): Promise<void> {

@@ -97,6 +97,8 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
         // Its clone was reported (QThreadOptions): it waits, stopped, for gdb to resume it.
         if (this.cloneReported.delete(e.tid)) return;
         if (this.options.threadEvents && t) return this.reportThreadEvent(e.tid, { kind: 'signal', tid: e.tid, signal: SIGTRAP, reason: { type: 'create' } });
+        // Non-stop: gdb asked it to stop before its first stop came (vCont;t as it was born): this is that stop.
+        if (this.nonStop && this.stopRequests.has(e.tid)) return this.reportStop(e.tid, { kind: 'signal', tid: e.tid, signal: this.stopRequests.get(e.tid)! });
         if (isRunning(this.state) && t) {
           this.modes.set(e.tid, CONTINUE);
           this.go(t, 0);
