@@ -16,7 +16,10 @@ import { type ReapedThread, tracer } from './tracer';
 import { decodeWaitStatus } from './wait-status';
 
 class Leftover implements ReapedThread {
-  constructor(readonly tid: number) {}
+  constructor(
+    readonly tid: number,
+    private readonly onGone: () => void,
+  ) {}
 
   onWaitStatus(status: number): void {
     const s = decodeWaitStatus(status);
@@ -32,6 +35,7 @@ class Leftover implements ReapedThread {
 
   onVanished(): void {
     tracer.remove(this.tid);
+    this.onGone();
   }
 
   onStepped(): void {
@@ -41,13 +45,20 @@ class Leftover implements ReapedThread {
 
 /**
  * Reaps `tids` (still traced by us, and not ours any more) as their exit
- * statuses come. Node waits for them (they are about to die), but not for a
- * zombie leader `pid`, whose status may wait on threads that live on.
+ * statuses come; resolves once they are all reaped. The leader `pid` is
+ * left out of that wait when `leaderMayWait`: a zombie whose status waits
+ * on threads that were let go alive (it is reaped whenever they end).
  */
-export function reapLeftovers(pid: number, tids: readonly number[]): void {
-  for (const tid of tids) {
-    tracer.add(new Leftover(tid));
-    if (tid !== pid) tracer.setRunning(tid, true);
-  }
-  tracer.reap();
+export function reapLeftovers(pid: number, tids: readonly number[], leaderMayWait: boolean): Promise<void> {
+  const waited = tids.filter((tid) => tid !== pid || !leaderMayWait);
+  let left = waited.length;
+  return new Promise((resolve) => {
+    if (left === 0) resolve();
+    for (const tid of tids) {
+      const awaited = waited.includes(tid);
+      tracer.add(new Leftover(tid, () => awaited && --left === 0 && resolve()));
+      if (awaited) tracer.setRunning(tid, true);
+    }
+    tracer.reap();
+  });
 }

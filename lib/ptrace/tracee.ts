@@ -153,10 +153,14 @@ export class Tracee extends EventEmitter implements ExitHook {
     if (this.state !== 'traced') return; // it exited meanwhile
     this.breakpoints.removeAll();
     for (const t of this.threads.values()) detachQuietly(t);
-    // Dying threads (and a zombie leader) cannot be detached: reaped instead (leftovers.ts).
-    const left = [...this.threads.values()].filter((t) => t.state !== 'exited').map((t) => t.tid);
+    // Dying threads (and a zombie leader) cannot be detached: reaped instead (leftovers.ts), before
+    // the detach is done, as gdbserver does: the process is gone by then for whoever waits for it.
+    const threads = [...this.threads.values()];
+    const left = threads.filter((t) => t.state !== 'exited').map((t) => t.tid);
+    // A leader gone ahead of threads let go alive is reaped whenever they end, not waited for.
+    const leaderMayWait = this.leader?.zombie === true && threads.length > left.length;
     this.finish('detached');
-    if (left.length) reapLeftovers(this.pid, left);
+    if (left.length) await reapLeftovers(this.pid, left, leaderMayWait);
   }
 
   /** SIGKILL to the whole process; 'exit' follows. */
