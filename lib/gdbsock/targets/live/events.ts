@@ -241,9 +241,12 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
   private readonly onQuietSigchld = (): void => {
     if (this.tracee.state !== 'traced') return this.stopQuietWatch();
     if (this.nonStop || !isRunning(this.state) || this.exitEvent || this.tracee.threads.size < 2) return;
-    const others = [...this.tracee.threads.values()].filter((t) => t.tid !== this.pid);
-    if (others.some((t) => t.state !== 'stopped' || this.modes.get(t.tid)?.type !== 'stopped')) return;
-    if (!this.tracee.leaderExited() || others.some((t) => killedMeanwhile(this.pid, t.tid))) return;
+    // Cheap checks first: this runs after every SIGCHLD a settle() reaped already.
+    for (const t of this.tracee.threads.values()) {
+      if (t.tid !== this.pid && (t.state !== 'stopped' || this.modes.get(t.tid)?.type !== 'stopped')) return;
+    }
+    if (!this.tracee.leaderExited()) return;
+    for (const tid of this.tracee.threads.keys()) if (tid !== this.pid && killedMeanwhile(this.pid, tid)) return;
     this.reportStop(this.pid, { kind: 'no-resumed' });
   };
 
