@@ -20,8 +20,9 @@ for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.c'))) {
     continue;
   }
   const pie = file.endsWith('.pie.c'); // *.pie.c: position-independent, named without ".pie"
-  const binary = path.join(out, path.basename(file, pie ? '.pie.c' : '.c'));
+  const linkedStatic = file.endsWith('.static.c'); // *.static.c: statically linked, named without ".static"
+  const binary = path.join(out, path.basename(file, pie ? '.pie.c' : linkedStatic ? '.static.c' : '.c'));
   if (fs.existsSync(binary) && fs.statSync(binary).mtimeMs >= fs.statSync(source).mtimeMs) continue;
-  const pieFlags = pie ? ['-pie', '-fPIE'] : ['-no-pie'];
+  const pieFlags = pie ? ['-pie', '-fPIE'] : linkedStatic ? ['-no-pie', '-static'] : ['-no-pie'];
   execFileSync('gcc', ['-O1', '-g', ...pieFlags, '-pthread', '-Wall', '-o', binary, source], { stdio: 'inherit' });
 }

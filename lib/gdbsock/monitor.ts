@@ -4,6 +4,8 @@
  * testsuite looks for (gdb.server/server-mon.exp) are gdbserver's.
  */
 
+import { DEFAULT_THREAD_DB_SEARCH_PATH, type ThreadDbSettings } from './thread-db-path';
+
 /** What `monitor set debug…` turns on: diagnostics on gdbsock's stderr. */
 export interface DebugSettings {
   /** General events (sessions, targets). */
@@ -43,8 +45,16 @@ The following monitor commands are supported:
 const done = (output: string): MonitorAnswer => ({ output, ok: true, exit: false });
 const unknown: MonitorAnswer = { output: 'Unknown monitor command.\n\n', ok: false, exit: false };
 
-/** Runs a monitor command, changing `debug` for `set debug…`. */
-export function monitorCommand(command: string, debug: DebugSettings): MonitorAnswer {
+const THREAD_DB_PATH = /^set libthread-db-search-path(?:\s+([^]*))?$/;
+
+/** Runs a monitor command, changing `debug` for `set debug…` and `threadDb` for `set libthread-db-search-path`. */
+export function monitorCommand(command: string, debug: DebugSettings, threadDb?: ThreadDbSettings): MonitorAnswer {
+  const searchPath = threadDb && THREAD_DB_PATH.exec(command);
+  if (threadDb && searchPath) {
+    // As gdbserver: no PATH (or only spaces) sets the default again.
+    threadDb.searchPath = searchPath[1] || DEFAULT_THREAD_DB_SEARCH_PATH;
+    return done(`libthread-db-search-path set to \`${threadDb.searchPath}'\n`);
+  }
   const words = command.trim().split(/\s+/);
   switch (words.join(' ')) {
     case 'help':

@@ -23,6 +23,7 @@ import { SessionOptions, applySessionSetting } from './session-options';
 import { stopReplyFor } from './stop-reply';
 import { chooseThread, currentThread, isThreadOf, processOf } from './thread-choice';
 import { applyThreadOptions } from './thread-options';
+import { defaultThreadDbSettings, threadDbReachable } from './thread-db-path';
 import { threadLocalAddress } from './tls';
 import { HostIo } from './vfile';
 import { XferObjects } from './xfer';
@@ -72,6 +73,8 @@ export class Server extends EventEmitter {
   private collecting: Target | undefined;
   /** Non-stop: the process has ended; the session ends once gdb has taken that news (vStopped). */
   private endOnceTaken = false;
+  /** `monitor set libthread-db-search-path`: one that finds no libthread_db leaves qGetTLSAddr unanswered (E01), as gdbserver. */
+  private readonly threadDb = defaultThreadDbSettings();
 
   constructor(
     private readonly connection: Connection,
@@ -321,7 +324,7 @@ export class Server extends EventEmitter {
       case 'tlsAddress': {
         // gdbserver: E01 for a malformed packet, a thread it does not have, or an address libthread_db cannot give.
         const chosen = this.target && r.thread ? chooseThread(this.target, r.thread.pid, r.thread.tid) : undefined;
-        if (!chosen) return reply.error();
+        if (!chosen || !threadDbReachable(this.threadDb)) return reply.error();
         return threadLocalAddress(this.t, chosen, r.offset, r.lm).then(
           (address) => address.toString(16),
           () => reply.error(),
@@ -572,7 +575,7 @@ export class Server extends EventEmitter {
   }
 
   private monitor(command: string): Reply {
-    const { output, ok, exit } = monitorCommand(command, this.debug);
+    const { output, ok, exit } = monitorCommand(command, this.debug, this.threadDb);
     if (output) this.connection.send(reply.consoleOutput(output));
     if (exit) {
       // As gdbserver: OK, then gone at once.

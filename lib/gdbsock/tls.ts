@@ -23,11 +23,15 @@
  * descriptors glibc exports for libthread_db (`_thread_db_link_map_l_tls_modid`
  * and friends, in libc.so.6's dynamic symbols since 2.34, libpthread.so.0
  * before; nptl_db/structs.def): three 32-bit words, the field's size in bits,
- * its count, and its offset.
+ * its count, and its offset. A statically linked program has the same
+ * descriptors among its own symbols (.symtab, read from the file): no link
+ * map there, one TLS module (the program), and no dynamic linker to ask for
+ * generations.
  */
 import type { Target } from './target';
 import { DynamicSymbols } from './dynamic-symbols';
-import { debugEntry, readString, readWord } from './targets/svr4';
+import { fileSymbols } from './file-symbols';
+import { auxvEntry, debugEntry, readString, readWord } from './targets/svr4';
 
 export class TlsUnavailable extends Error {
   constructor(message: string) {
@@ -70,6 +74,7 @@ interface SlotinfoLayout {
 }
 
 const TLS_DTV_UNALLOCATED = 0xffffffffffffffffn;
+const AT_ENTRY = 9n;
 // l_tls_offset's two values that mean "no static block" (glibc's dl-tls.h).
 const NO_TLS_OFFSET = 0n;
 const FORCED_DYNAMIC_TLS_OFFSET = 0xffffffffffffffffn;
@@ -126,12 +131,15 @@ async function readField(read: Read, base: bigint, field: Field): Promise<bigint
   return field.size === 8 ? b.readBigUInt64LE(0) : BigInt(b.readUInt32LE(0));
 }
 
-const layouts = new WeakMap<Target, { libc: bigint; layout: Layout }>();
+const layouts = new WeakMap<Target, { libc: bigint | string; layout: Layout }>();
 
 /** The descriptors from the libc (or libpthread) of the program's base namespace; kept while that libc stays where it is. */
 async function glibcLayout(target: Target, read: Read): Promise<Layout> {
   const auxv = target.auxv();
-  const rDebug = auxv ? (await debugEntry(read, auxv))?.value : undefined;
+  const entry = auxv ? await debugEntry(read, auxv) : undefined;
+  // No DT_DEBUG at all: a statically linked program.
+  if (auxv && !entry) return staticLayout(target, read, auxv);
+  const rDebug = entry?.value;
   if (!rDebug) throw new TlsUnavailable('no link map (r_debug) yet');
   let lm = await readWord(read, rDebug + 8n);
   for (let n = 0; lm !== 0n && n < 4096; n++) {
@@ -152,11 +160,37 @@ async function glibcLayout(target: Target, read: Read): Promise<Layout> {
   throw new TlsUnavailable("no libthread_db descriptors in the program's libc");
 }
 
+/** The descriptors among a static program's own symbols; its load bias from AT_ENTRY (a static PIE moves). */
+async function staticLayout(target: Target, read: Read, auxv: Buffer): Promise<Layout> {
+  const file = target.execFile();
+  if (!file) throw new TlsUnavailable('no executable file to read the libthread_db descriptors from');
+  const cached = layouts.get(target);
+  if (cached?.libc === file) return cached.layout;
+  let found: Awaited<ReturnType<typeof fileSymbols>>;
+  try {
+    found = await fileSymbols(file, (name) => name.startsWith('_thread_db_'));
+  } catch (err) {
+    throw new TlsUnavailable(`cannot read the symbols of ${file}: ${(err as Error).message}`);
+  }
+  const bias = (auxvEntry(auxv, AT_ENTRY) ?? found.entry) - found.entry;
+  const layout = await layoutFrom(read, async (name) => {
+    const at = found.symbols.get(name);
+    return at === undefined ? undefined : at + bias;
+  });
+  if (!layout) throw new TlsUnavailable(`no libthread_db descriptors in ${file}`);
+  layouts.set(target, { libc: file, layout });
+  return layout;
+}
+
 async function readLayout(read: Read, base: bigint, dynamic: bigint): Promise<Layout | undefined> {
   const symbols = await DynamicSymbols.read(read, base, dynamic);
-  if (!symbols) return undefined;
+  return symbols && layoutFrom(read, (name) => symbols.lookup(name));
+}
+
+/** The layout from the descriptors `lookup` finds (their run-time addresses). */
+async function layoutFrom(read: Read, lookup: (name: string) => Promise<bigint | undefined>): Promise<Layout | undefined> {
   const field = async (name: string): Promise<Field | undefined> => {
-    const at = await symbols.lookup(`_thread_db_${name}`);
+    const at = await lookup(`_thread_db_${name}`);
     if (at === undefined) return undefined;
     const d = await read(at, 12);
     return { size: d.readUInt32LE(0) / 8, offset: BigInt(d.readUInt32LE(8)) };
@@ -175,7 +209,7 @@ async function readLayout(read: Read, base: bigint, dynamic: bigint): Promise<La
     field('dtv_slotinfo_list_slotinfo'),
     field('dtv_slotinfo_gen'),
   ]);
-  const rtldGlobalPointer = await symbols.lookup('__nptl_rtld_global');
+  const rtldGlobalPointer = await lookup('__nptl_rtld_global');
   const slotinfo =
     list && length && next && array && generation && rtldGlobalPointer !== undefined ? { rtldGlobalPointer, list, length, next, array, generation } : undefined;
   // dtv_dtv describes the vector itself: its element is one dtv_t, the block address first.

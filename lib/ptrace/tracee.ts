@@ -7,6 +7,7 @@ import { Breakpoints } from './breakpoints';
 import { DEFAULT_OPTIONS, Option, Request, Signal } from './constants';
 import type { ProcessEnd, TraceEvent } from './events';
 import { type ExecString, type LaunchOptions, planLaunch } from './launch';
+import { reapLeftovers } from './leftovers';
 import { Memory } from './memory';
 import { SiCode, STEP_CODES } from './siginfo';
 import { Thread, nextEvents } from './thread';
@@ -152,7 +153,14 @@ export class Tracee extends EventEmitter implements ExitHook {
     if (this.state !== 'traced') return; // it exited meanwhile
     this.breakpoints.removeAll();
     for (const t of this.threads.values()) detachQuietly(t);
+    // Dying threads (and a zombie leader) cannot be detached: reaped instead (leftovers.ts), before
+    // the detach is done, as gdbserver does: the process is gone by then for whoever waits for it.
+    const threads = [...this.threads.values()];
+    const left = threads.filter((t) => t.state !== 'exited').map((t) => t.tid);
+    // A leader gone ahead of threads let go alive is reaped whenever they end, not waited for.
+    const leaderMayWait = this.leader?.zombie === true && threads.length > left.length;
     this.finish('detached');
+    if (left.length) await reapLeftovers(this.pid, left, leaderMayWait);
   }
 
   /** SIGKILL to the whole process; 'exit' follows. */

@@ -59,6 +59,7 @@ class Tracer {
   private tidsStale = false;
   /** (tid, status) pairs from one native pass. */
   private readonly statuses = new Int32Array(2 * 64);
+  private readonly quietListeners = new Set<() => void>();
   private reaping = false;
   private again = false;
   private reapQueued = false;
@@ -105,6 +106,19 @@ class Tracer {
     this.referenced = false;
     addon.sigchldRef(false);
   };
+
+  /**
+   * `listener` runs after each SIGCHLD that left no status to reap. A traced
+   * leader that exits while its other threads live on turns zombie and tells
+   * its tracer with SIGCHLD (kernel/exit.c, exit_notify), yet waitpid reports
+   * nothing of it until they are gone (delay_group_leader). A SIGCHLD whose
+   * stop settle() reaped already comes here too. Returns the way to stop.
+   */
+  onQuietSigchld(listener: () => void): () => void {
+    this.start();
+    this.quietListeners.add(listener);
+    return () => this.quietListeners.delete(listener);
+  }
 
   addExitHook(hook: ExitHook): void {
     this.start();
@@ -220,7 +234,9 @@ class Tracer {
   private start(): void {
     if (this.started) return;
     this.started = true;
-    addon.sigchldStart(() => this.reap());
+    addon.sigchldStart(() => {
+      if (this.reap() === 0) for (const listener of [...this.quietListeners]) listener();
+    });
     process.once('exit', () => {
       for (const hook of [...this.exitHooks]) hook.onNodeExit();
     });

@@ -17,7 +17,7 @@ type Read = (address: bigint, length: number) => Promise<Buffer>;
 
 const hex = (v: bigint) => `0x${v.toString(16)}`;
 
-function auxvEntry(auxv: Buffer, type: bigint): bigint | undefined {
+export function auxvEntry(auxv: Buffer, type: bigint): bigint | undefined {
   for (let i = 0; i + 16 <= auxv.length; i += 16) if (auxv.readBigUInt64LE(i) === type) return auxv.readBigUInt64LE(i + 8);
   return undefined;
 }

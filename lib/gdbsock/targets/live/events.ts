@@ -5,11 +5,12 @@
  */
 import { hasCode } from '../../../errors';
 import { Signal, type Thread, type TraceEvent, type Tracee } from '../../../ptrace';
+import { tracer } from '../../../ptrace/tracer';
 import { SIGTRAP } from '../../signals';
 import { THREAD_OPTION_CLONE, THREAD_OPTION_EXIT } from '../../thread-options';
 import type { BreakpointType, StopEvent } from '../../target';
 import type { StopRegisters } from '../stop-registers';
-import { trapQueued } from '../pending-signals';
+import { killedMeanwhile, trapQueued } from '../pending-signals';
 import { type Mode, isRunning } from './all-stop';
 import { Execution } from './execution';
 import { SIGINT, SIGSTOP } from './signal-injection';
@@ -23,11 +24,14 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
   private readonly syscallEntry = new Map<number, number>();
   /** New threads whose clone was reported (QThreadOptions): they stay stopped at their first stop. */
   private readonly cloneReported = new Set<number>();
+  private readonly stopQuietWatch: () => void;
 
   constructor(tracee: Tracee, attached: boolean, threadRegisters: StopRegisters) {
     super(tracee, attached, threadRegisters);
     tracee.on('event', (e: TraceEvent) => this.onEvent(e));
     tracee.on('exit', () => this.onProcessEnd());
+    this.stopQuietWatch = tracer.onQuietSigchld(this.onQuietSigchld);
+    tracee.once('exit', this.stopQuietWatch);
   }
 
   /** The process is gone or every thread of it is on its way out (a SIGKILL from outside, say). */
@@ -262,6 +266,27 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
     if (!this.options.passSignals.has(signal) || BREAKPOINT_LIKE.has(signal)) return false;
     return mode.type !== 'step' && mode.type !== 'range';
   }
+
+  /**
+   * A SIGCHLD with nothing to reap while only the leader runs for gdb: the
+   * leader may have exited ahead of its threads (pthread_exit from main), a
+   * zombie that stops no more. gdb resumed it alone (scheduler-locking), so
+   * nothing is left to wait for: N, as gdbserver says once its wait finds
+   * the leader a zombie (linux-low.cc, check_zombie_leaders). A whole-process
+   * exit makes the leader a zombie too; then the others are dying of the
+   * group's SIGKILL, and their exits make the process's end.
+   */
+  private readonly onQuietSigchld = (): void => {
+    if (this.tracee.state !== 'traced') return this.stopQuietWatch();
+    if (this.nonStop || !isRunning(this.state) || this.exitEvent || this.tracee.threads.size < 2) return;
+    // Cheap checks first: this runs after every SIGCHLD a settle() reaped already.
+    for (const t of this.tracee.threads.values()) {
+      if (t.tid !== this.pid && (t.state !== 'stopped' || this.modes.get(t.tid)?.type !== 'stopped')) return;
+    }
+    if (!this.tracee.leaderExited()) return;
+    for (const tid of this.tracee.threads.keys()) if (tid !== this.pid && killedMeanwhile(this.pid, tid)) return;
+    this.reportStop(this.pid, { kind: 'no-resumed' });
+  };
 
   /** Every thread left is stopped for gdb (a leader gone ahead of its threads counts as none). */
   private noneResumed(): boolean {
