@@ -45,7 +45,7 @@ The following monitor commands are supported:
 const done = (output: string): MonitorAnswer => ({ output, ok: true, exit: false });
 const unknown: MonitorAnswer = { output: 'Unknown monitor command.\n\n', ok: false, exit: false };
 
-const THREAD_DB_PATH = /^set libthread-db-search-path(?:\s+([^]*))?$/;
+const THREAD_DB_PATH = /^set libthread-db-search-path(?:\s+([\s\S]*))?$/;
 
 /** Runs a monitor command, changing `debug` for `set debug…` and `threadDb` for `set libthread-db-search-path`. */
 export function monitorCommand(command: string, debug: DebugSettings, threadDb?: ThreadDbSettings): MonitorAnswer {
