@@ -63,6 +63,7 @@ class Tracer {
   private reaping = false;
   private again = false;
   private reapQueued = false;
+  private sigchldQueued = false;
 
   add(thread: ReapedThread): void {
     this.start();
@@ -222,6 +223,26 @@ class Tracer {
     }
   }
 
+  /**
+   * SIGCHLD reaps on the loop's next check phase, not in the signal's own
+   * callback. libuv reads its signal pipe until a read comes back short
+   * (unix/signal.c, uv__signal_event), calling back for each signal: a reap
+   * there resumes threads that stop again at once (a false condition), whose
+   * SIGCHLDs refill the pipe, and the loop never got back to polling gdb's
+   * socket (seen: non-stop vCont;t unanswered while five threads hit a false
+   * condition). One reap after the burst serves every signal of it.
+   */
+  private readonly onSigchld = (): void => {
+    if (this.sigchldQueued) return;
+    this.sigchldQueued = true;
+    setImmediate(this.afterSigchld);
+  };
+
+  private readonly afterSigchld = (): void => {
+    this.sigchldQueued = false;
+    if (this.reap() === 0) for (const listener of [...this.quietListeners]) listener();
+  };
+
   /** The traced tids as the native pass wants them, rebuilt only when the set changed. */
   private tidArray(): Int32Array {
     if (this.tids.length !== this.threads.size || this.tidsStale) {
@@ -234,9 +255,7 @@ class Tracer {
   private start(): void {
     if (this.started) return;
     this.started = true;
-    addon.sigchldStart(() => {
-      if (this.reap() === 0) for (const listener of [...this.quietListeners]) listener();
-    });
+    addon.sigchldStart(this.onSigchld);
     process.once('exit', () => {
       for (const hook of [...this.exitHooks]) hook.onNodeExit();
     });
