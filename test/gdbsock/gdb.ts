@@ -196,6 +196,11 @@ export async function startGdbserver(args: string[], options: { multi?: boolean;
   return { target, exited, output, stop: () => void (proc.exitCode === null && proc.kill()) };
 }
 
+/** The anchor or gdbsock, each serving `argv` (a program and its arguments) once on a free TCP port. */
+export function startServer(kind: 'gdbserver' | 'gdbsock', argv: string[]): Promise<{ target: string; stop(): unknown }> {
+  return kind === 'gdbserver' ? startGdbserver(argv) : startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', ...argv]);
+}
+
 /** A bare RSP client over TCP: acks until QStartNoAckMode, one packet at a time. */
 export async function rspClient(target: string) {
   const [host, port] = target.split(':');

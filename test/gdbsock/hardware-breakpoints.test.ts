@@ -8,7 +8,7 @@
  */
 import t from 'tap';
 import { fixture } from '../helpers';
-import { requireTool, runGdb, startGdbserver, startGdbsock } from './gdb';
+import { requireTool, runGdb, startServer } from './gdb';
 
 requireTool('gdb');
 requireTool('gdbserver');
@@ -16,7 +16,7 @@ const program = fixture('gdbsock');
 
 async function session(kind: 'gdbserver' | 'gdbsock', commands: string[]): Promise<string> {
   const args = [program, 'count', '5'];
-  const server = kind === 'gdbserver' ? await startGdbserver(args) : await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', ...args]);
+  const server = await startServer(kind, args);
   try {
     return await runGdb(`target remote ${server.target}`, commands, { file: program });
   } finally {

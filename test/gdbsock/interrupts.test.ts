@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import t, { type Test } from 'tap';
 import { type Detached, eventually, fixture, procState, startDetached, symbol } from '../helpers';
-import { type Gdbsock, cleanEnv, requireTool, startGdbserver, startGdbsock } from './gdb';
+import { cleanEnv, type Gdbsock, requireTool, startGdbserver, startGdbsock, startServer } from './gdb';
 
 requireTool('gdb');
 requireTool('gdbserver');
@@ -393,7 +393,7 @@ for (const kind of ['gdbserver', 'gdbsock'] as const)
     ['software watchpoint steps', ['break main', 'continue', 'set can-use-hw-watchpoints 0', 'watch never_written', 'continue']],
   ] as const)
     t.test(`${kind}: Ctrl-C during ${what} stops the program with SIGINT`, async (t) => {
-      const server = kind === 'gdbserver' ? await startGdbserver([spinLine]) : await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', spinLine]);
+      const server = await startServer(kind, [spinLine]);
       t.teardown(() => server.stop());
       const gdb = startGdb(`target remote ${server.target}`, [...commands, 'print a', 'kill']);
       await gdb.printed(/Breakpoint 1, main/);

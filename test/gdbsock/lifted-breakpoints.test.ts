@@ -8,7 +8,7 @@
  */
 import t, { type Test } from 'tap';
 import { fixture, symbol } from '../helpers';
-import { requireTool, rspClient, runGdb, startGdbserver, startGdbsock } from './gdb';
+import { requireTool, rspClient, runGdb, startServer } from './gdb';
 
 requireTool('gdb');
 requireTool('gdbserver');
@@ -17,7 +17,7 @@ const stepMe = symbol(inferior, 'step_me').toString(16);
 
 async function session(t: Test, calls: number, kind: 'gdbsock' | 'gdbserver' = 'gdbsock') {
   const args = [inferior, 'count', String(calls)];
-  const server = kind === 'gdbserver' ? await startGdbserver(args) : await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', ...args]);
+  const server = await startServer(kind, args);
   t.teardown(() => server.stop());
   const rsp = await rspClient(server.target);
   t.teardown(rsp.close);
@@ -72,7 +72,7 @@ for (const kind of ['gdbserver', 'gdbsock'] as const)
 for (const kind of ['gdbserver', 'gdbsock'] as const)
   t.test(`${kind}: removing a breakpoint whose page the program unmapped fails, and gdb warns`, async (t) => {
     const args = [inferior, 'count', '3'];
-    const server = kind === 'gdbserver' ? await startGdbserver(args) : await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', ...args]);
+    const server = await startServer(kind, args);
     t.teardown(() => server.stop());
     const page = `(void *)(0x${stepMe} & ~0xfffUL)`;
     const out = await runGdb(

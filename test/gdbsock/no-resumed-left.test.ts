@@ -10,40 +10,42 @@
  */
 import t from 'tap';
 import { fixture } from '../helpers';
-import { requireTool, runGdb, startGdbserver, startGdbsock } from './gdb';
+import { requireTool, runGdb, startServer } from './gdb';
 
 requireTool('gdb');
 requireTool('gdbserver');
-const program = fixture('lone-exit');
-const leaderExit = fixture('leader-exit');
+/** Who is resumed alone, where it stops first, and what gdb shows once it is gone. */
+const cases = [
+  {
+    what: 'the only resumed thread exits',
+    program: fixture('lone-exit'),
+    breakpoint: 'thread_done',
+    hit: /Thread 2 "lone-exit" hit Breakpoint 1, thread_done/,
+    left: /\n {2}1 +Thread \d+\.\d+ "lone-exit" [^\n]*\n\nThe current thread <Thread ID 2> has terminated/,
+  },
+  {
+    what: 'the leader, resumed alone, exits ahead of its thread',
+    program: fixture('leader-exit'),
+    breakpoint: 'leader_leaves',
+    hit: /Thread 1 "leader-exit" hit Breakpoint 1, leader_leaves/,
+    left: /\n {2}2 +Thread \d+\.\d+ "leader-exit" [^\n]*\n\nThe current thread <Thread ID 1> has terminated/,
+  },
+];
 
-for (const kind of ['gdbserver', 'gdbsock'] as const) {
-  t.test(`${kind}: the only resumed thread exits: no unwaited-for children left`, async (t) => {
-    const server = kind === 'gdbserver' ? await startGdbserver([program]) : await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', program]);
-    t.teardown(() => server.stop());
-    const out = await runGdb(
-      `target remote ${server.target}`,
-      ['set sysroot', 'break thread_done', 'continue', 'set scheduler-locking on', 'continue', 'info threads', 'kill'],
-      { file: program, timeout: 60000 },
-    );
-    t.match(out, /Thread 2 "lone-exit" hit Breakpoint 1, thread_done/, 'the thread at its breakpoint');
-    t.match(out, /No unwaited-for children left\./, 'the exit of the only resumed thread ends the continue');
-    t.match(out, /\n {2}1 +Thread \d+\.\d+ "lone-exit" [^\n]*\n\nThe current thread <Thread ID 2> has terminated/, 'main is left');
-  });
-}
-
-for (const kind of ['gdbserver', 'gdbsock'] as const) {
-  t.test(`${kind}: the leader, resumed alone, exits ahead of its thread: no unwaited-for children left`, async (t) => {
-    const server = kind === 'gdbserver' ? await startGdbserver([leaderExit]) : await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', leaderExit]);
-    t.teardown(() => server.stop());
-    const out = await runGdb(
-      `target remote ${server.target}`,
-      ['set sysroot', 'break leader_leaves', 'continue', 'set scheduler-locking on', 'continue', 'info threads', 'kill'],
-      { file: leaderExit, timeout: 60000 },
-    );
-    t.match(out, /Thread 1 "leader-exit" hit Breakpoint 1, leader_leaves/, 'main at its breakpoint');
-    t.match(out, /No unwaited-for children left\./, "the leader's exit ends the continue");
-    t.match(out, /\n {2}2 +Thread \d+\.\d+ "leader-exit" [^\n]*\n\nThe current thread <Thread ID 1> has terminated/, 'the other thread is left');
-    t.match(out, /\[Inferior 1 \(process \d+\) killed\]/, 'and is killed');
-  });
+for (const c of cases) {
+  for (const kind of ['gdbserver', 'gdbsock'] as const) {
+    t.test(`${kind}: ${c.what}: no unwaited-for children left`, async (t) => {
+      const server = await startServer(kind, [c.program]);
+      t.teardown(() => server.stop());
+      const out = await runGdb(
+        `target remote ${server.target}`,
+        ['set sysroot', `break ${c.breakpoint}`, 'continue', 'set scheduler-locking on', 'continue', 'info threads', 'kill'],
+        { file: c.program, timeout: 60000 },
+      );
+      t.match(out, c.hit, 'stopped at the breakpoint');
+      t.match(out, /No unwaited-for children left\./, 'the exit of the only resumed thread ends the continue');
+      t.match(out, c.left, 'the other thread is left');
+      t.match(out, /\[Inferior 1 \(process \d+\) killed\]/, 'and is killed');
+    });
+  }
 }

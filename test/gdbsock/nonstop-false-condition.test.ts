@@ -10,7 +10,7 @@
  */
 import t, { type Test } from 'tap';
 import { fixture, symbol } from '../helpers';
-import { requireTool, startGdbserver, startGdbsock } from './gdb';
+import { requireTool, startServer } from './gdb';
 import { type Client, nonStopClient, threadOf } from './nonstop-client';
 
 requireTool('gdbserver');
@@ -70,7 +70,7 @@ async function knownThreads(c: Client, count: number): Promise<void> {
 
 for (const kind of ['gdbserver', 'gdbsock'] as const) {
   t.test(`${kind}: vCont;t stops every thread while they step off a false condition`, async (t) => {
-    const server = kind === 'gdbserver' ? await startGdbserver([spinners]) : await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', spinners]);
+    const server = await startServer(kind, [spinners]);
     t.teardown(() => server.stop());
     await scenario(t, server.target);
   });

@@ -10,7 +10,7 @@
  */
 import t, { type Test } from 'tap';
 import { fixture, symbol } from '../helpers';
-import { requireTool, runGdb, startGdbserver, startGdbsock } from './gdb';
+import { requireTool, runGdb, startServer } from './gdb';
 
 requireTool('gdb');
 requireTool('gdbserver');
@@ -18,7 +18,7 @@ const program = fixture('permanent-trap');
 const trapInsn = `0x${symbol(program, 'trap_insn').toString(16)}`;
 
 async function session(kind: 'gdbserver' | 'gdbsock', commands: string[]): Promise<string> {
-  const server = kind === 'gdbserver' ? await startGdbserver([program]) : await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', program]);
+  const server = await startServer(kind, [program]);
   try {
     return await runGdb(`target remote ${server.target}`, commands, { file: program });
   } finally {

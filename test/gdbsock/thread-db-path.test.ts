@@ -8,7 +8,7 @@
  */
 import t from 'tap';
 import { fixture } from '../helpers';
-import { requireTool, runGdb, startGdbserver, startGdbsock } from './gdb';
+import { requireTool, runGdb, startServer } from './gdb';
 
 requireTool('gdb');
 requireTool('gdbserver');
@@ -16,7 +16,7 @@ const program = fixture('tls');
 
 for (const kind of ['gdbserver', 'gdbsock'] as const) {
   t.test(`${kind}: a libthread_db search path that finds none: no thread-local addresses`, async (t) => {
-    const server = kind === 'gdbserver' ? await startGdbserver([program]) : await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', program]);
+    const server = await startServer(kind, [program]);
     t.teardown(() => server.stop());
     const out = await runGdb(
       `target remote ${server.target}`,

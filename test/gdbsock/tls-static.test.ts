@@ -6,7 +6,7 @@
  */
 import t from 'tap';
 import { fixture } from '../helpers';
-import { requireTool, runGdb, startGdbserver, startGdbsock } from './gdb';
+import { requireTool, runGdb, startServer } from './gdb';
 
 requireTool('gdb');
 requireTool('gdbserver');
@@ -14,7 +14,7 @@ const program = fixture('tls-static');
 
 for (const kind of ['gdbserver', 'gdbsock'] as const) {
   t.test(`${kind}: each thread's __thread variable in a static program`, async (t) => {
-    const server = kind === 'gdbserver' ? await startGdbserver([program]) : await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', program]);
+    const server = await startServer(kind, [program]);
     t.teardown(() => server.stop());
     const out = await runGdb(`target remote ${server.target}`, ['break tls_ready', 'continue', 'thread apply all print tls_value', 'kill'], {
       file: program,
