@@ -27,7 +27,8 @@ export interface Addon {
   /** Sleeps until fd (-1: none) is readable, or writable if asked: 1; timeout: 0; a signal handler ran (SIGCHLD): -1. */
   waitReady(fd: number, timeoutMs: number, writable: boolean): number;
   /** Reads fd once it has data, spinning spinUs then sleeping, up to timeoutMs: bytes, 0 at its end, -errno (-EAGAIN: nothing came). */
-  readSoon(fd: number, buffer: Buffer, spinUs: number, timeoutMs: number): number;
+  /** With yieldToLoop, -EAGAIN as soon as the event loop has something to handle (a SIGCHLD), too. */
+  readSoon(fd: number, buffer: Buffer, spinUs: number, timeoutMs: number, yieldToLoop: boolean): number;
   /** One write(2): bytes taken or -errno (-EAGAIN: full). */
   writeSome(fd: number, buffer: Buffer, offset: number, length: number): number;
   /** Makes pgrp the foreground group of terminal fd (SIGTTOU blocked meanwhile): the previous one, or -errno (-ENOTTY: not our terminal). */

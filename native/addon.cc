@@ -231,15 +231,20 @@ class Hostkit : public Napi::Addon<Hostkit> {
     return Napi::Number::New(env, rc);
   }
 
-  // readSoon(fd, buffer, spinUs, timeoutMs) -> bytes read, 0 at end of stream, -errno (-EAGAIN: nothing came).
+  // readSoon(fd, buffer, spinUs, timeoutMs, yieldToLoop) -> bytes read, 0 at end of stream, -errno (-EAGAIN:
+  // nothing came, or, with yieldToLoop, the event loop had something to handle first: a SIGCHLD, another descriptor).
   // Errors come back as numbers: a quiet peer is the common case, not an exception.
   Napi::Value ReadSoon(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
     int64_t fd, spin_us, timeout;
-    if (!ArgInt(info, 0, &fd) || !info[1].IsBuffer() || !ArgInt(info, 2, &spin_us) || !ArgInt(info, 3, &timeout))
-      return TypeError(env, "readSoon(fd, buffer, spinUs, timeoutMs)");
+    if (!ArgInt(info, 0, &fd) || !info[1].IsBuffer() || !ArgInt(info, 2, &spin_us) || !ArgInt(info, 3, &timeout) ||
+        !info[4].IsBoolean())
+      return TypeError(env, "readSoon(fd, buffer, spinUs, timeoutMs, yieldToLoop)");
     auto buf = info[1].As<Napi::Buffer<uint8_t>>();
-    return Napi::Number::New(env, (double)hk_read_soon((int)fd, buf.Data(), buf.Length(), (int)spin_us, (int)timeout));
+    uv_loop_t *loop = nullptr;
+    int wake_fd = -1;
+    if (info[4].As<Napi::Boolean>().Value() && napi_get_uv_event_loop(env, &loop) == napi_ok && loop) wake_fd = uv_backend_fd(loop);
+    return Napi::Number::New(env, (double)hk_read_soon((int)fd, wake_fd, buf.Data(), buf.Length(), (int)spin_us, (int)timeout));
   }
 
   // writeSome(fd, buffer, offset, length) -> bytes written or -errno (-EAGAIN: the descriptor is full).

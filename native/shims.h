@@ -41,8 +41,9 @@ int hk_wait_ready(int fd, int writable, int timeout_ms);
 int64_t hk_now_us(void);
 
 /* io.c: socket I/O for gdbsock's connection. */
-/* Bytes read once fd has some (spinning spin_us, then asleep, up to timeout_ms); 0 at end of stream; -EAGAIN: none came. */
-long hk_read_soon(int fd, void *buf, size_t len, int spin_us, int timeout_ms);
+/* Bytes read once fd has some (spinning spin_us, then asleep, up to timeout_ms); 0 at end of stream;
+ * -EAGAIN: none came, or wake_fd (>= 0: the event loop's descriptor) became readable first. */
+long hk_read_soon(int fd, int wake_fd, void *buf, size_t len, int spin_us, int timeout_ms);
 /* One write(2), retried on EINTR: bytes taken or -errno. */
 long hk_write_some(int fd, const void *buf, size_t len);
 

@@ -54,6 +54,15 @@ export class Connection extends EventEmitter {
   private dispatching = false;
   private pumping = false;
   private pumpWanted = false;
+  /**
+   * Non-stop: the wait for gdb's next packet ends as soon as the event loop
+   * has something to handle (a SIGCHLD: a stop gdb waits to hear of, sending
+   * nothing until then). Not in all-stop, where every stop leaves a SIGCHLD
+   * behind in libuv's signal pipe that the stop reply has already answered
+   * (tracer.settle reaped it), and yielding to it would cost each step a turn
+   * of the event loop.
+   */
+  yieldToEvents = false;
 
   constructor(
     private readonly input: Readable,
@@ -177,7 +186,7 @@ export class Connection extends EventEmitter {
 
   /** Bytes read into readBuffer once gdb sent some within the window; 0 if it did not; -1 at the stream's end or an error. */
   private readNow(fd: number): number {
-    const n = addon.readSoon(fd, this.readBuffer, PUMP_SPIN_US, PUMP_WINDOW_MS);
+    const n = addon.readSoon(fd, this.readBuffer, PUMP_SPIN_US, PUMP_WINDOW_MS, this.yieldToEvents);
     if (n > 0) return n;
     return n === -EAGAIN ? 0 : -1;
   }

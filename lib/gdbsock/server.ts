@@ -443,6 +443,7 @@ export class Server extends EventEmitter {
     t?.capabilities.nonStop?.onStop(undefined);
     t?.capabilities.nonStop?.setNonStop(on);
     this.nonStop = on;
+    this.connection.yieldToEvents = on;
     this.stopQueue.length = 0;
     this.collecting = undefined;
     return OK;

@@ -3,6 +3,7 @@
  * addon.writeSome): errors are numbers, never exceptions, and a quiet peer,
  * a peer that hangs up and a peer that is gone each get their own answer.
  */
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';
 import { constants } from 'node:os';
@@ -37,17 +38,33 @@ t.test('readSoon: bytes once they come, -EAGAIN when none do, 0 at the end', asy
   const { fd, peer } = await socketPair(t);
   const buffer = Buffer.alloc(64);
   const started = performance.now();
-  t.equal(addon.readSoon(fd, buffer, 100, 30), -EAGAIN, 'a quiet peer: nothing, not an exception');
+  t.equal(addon.readSoon(fd, buffer, 100, 30, false), -EAGAIN, 'a quiet peer: nothing, not an exception');
   t.ok(performance.now() - started >= 25, 'it waited (most of) the window first');
 
   peer.write('$qC#b4');
   await new Promise((r) => setTimeout(r, 20));
-  const n = addon.readSoon(fd, buffer, 100, 1000);
+  const n = addon.readSoon(fd, buffer, 100, 1000, false);
   t.equal(buffer.toString('latin1', 0, n), '$qC#b4', 'what the peer sent');
 
   peer.end();
   await new Promise((r) => setTimeout(r, 20));
-  t.equal(addon.readSoon(fd, buffer, 100, 1000), 0, 'the peer hung up: end of stream');
+  t.equal(addon.readSoon(fd, buffer, 100, 1000, false), 0, 'the peer hung up: end of stream');
+});
+
+t.test('readSoon with yieldToLoop: a SIGCHLD ends the wait at once, without one it waits the window', async (t) => {
+  const { fd } = await socketPair(t);
+  const buffer = Buffer.alloc(64);
+  // A child that exits at once: its SIGCHLD reaches libuv's signal pipe (Node watches SIGCHLD for child_process).
+  const child = spawn('true');
+  const exited = once(child, 'exit');
+  const started = performance.now();
+  t.equal(addon.readSoon(fd, buffer, 100, 5000, true), -EAGAIN, 'nothing from the peer');
+  t.ok(performance.now() - started < 2500, `the event loop's work ended the wait (${Math.round(performance.now() - started)} ms of 5000)`);
+  await exited;
+
+  const quiet = performance.now();
+  t.equal(addon.readSoon(fd, buffer, 100, 200, false), -EAGAIN);
+  t.ok(performance.now() - quiet >= 190, 'without yieldToLoop only the window ends it');
 });
 
 t.test('writeSome: bytes taken, -errno once the peer is gone', async (t) => {
