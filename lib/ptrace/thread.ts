@@ -78,6 +78,8 @@ export class Thread {
   private waiters: ((event: TraceEvent) => void)[] = [];
   /** registersOfStop() of the current stop; gone when the thread runs. */
   private stopRegisters: Buffer | undefined;
+  /** registersOfStop() of the stop a SIGKILL ended, when they had been read (see lastRegisters). */
+  private killedRegisters: Buffer | undefined;
 
   constructor(
     readonly tid: number,
@@ -163,6 +165,7 @@ export class Thread {
   dying(): void {
     if (this.state !== 'stopped') return;
     this.state = 'running';
+    this.killedRegisters = this.stopRegisters;
     this.stopRegisters = undefined;
     this.pendingSignal = 0;
     tracer.setRunning(this.tid, true);
@@ -336,6 +339,7 @@ export class Thread {
 
   /** Called by the Tracee when the thread is gone. */
   noteExit(event: TraceEvent): void {
+    if (this.state === 'stopped') this.killedRegisters = this.stopRegisters; // reaped straight out of its stop
     this.markGone();
     this.settle(event);
   }
@@ -369,7 +373,18 @@ export class Thread {
     for (const resolve of waiters) resolve(event);
   }
 
+  /**
+   * The general regset of the stop the thread was killed out of (a SIGKILL
+   * from outside, while its tracer held it stopped), as read in that stop; or
+   * undefined. Its debugger, not yet told of the death, may still ask: gdb
+   * shows the frame it stopped in, as gdbserver (which reaps later) does.
+   */
+  get lastRegisters(): Buffer | undefined {
+    return this.killedRegisters;
+  }
+
   private markGone(): void {
+    this.stopRegisters = undefined;
     this.state = 'exited';
     tracer.remove(this.tid);
   }

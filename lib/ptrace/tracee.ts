@@ -27,7 +27,8 @@ type StopStatus = Exclude<WaitStatus, { kind: 'exited' | 'killed' | 'interrupt-s
 
 /**
  * A traced process and its threads. Events ('event', and each event's type)
- * are emitted as the kernel reports them; 'exit' once the process is gone;
+ * are emitted as the kernel reports them (a thread's end with the Thread,
+ * gone from `threads`); 'exit' once the process is gone;
  * 'child' with a new Tracee when a traced fork or vfork makes one.
  */
 export class Tracee extends EventEmitter implements ExitHook {
@@ -404,7 +405,7 @@ export class Tracee extends EventEmitter implements ExitHook {
   private threadEnded(thread: Thread, event: TraceEvent): void {
     thread.noteExit(event);
     this.threads.delete(thread.tid);
-    this.emit('event', event);
+    this.emit('event', event, thread); // the thread too: it is no longer in `threads`
     this.emit(event.type, event);
     if (thread.tid === this.pid || this.threads.size === 0) this.processEnded(event);
   }

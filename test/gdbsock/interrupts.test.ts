@@ -341,6 +341,43 @@ for (const kind of ['one thread', 'threads'] as const) {
     t.equal(await server.exited, 0);
   });
 
+  t.test(`${kind}: SIGKILL from outside while stopped, then a fresh look (gdb.base/killed-outside.exp): where it stopped, as with gdbserver`, async (t) => {
+    // `maint flush register-cache` makes gdb read the registers again: gdbsock has reaped the
+    // threads by then, gdbserver (which reaps when gdb resumes) has not; both show the frame.
+    const commands = (pid: number) => [
+      stop,
+      'continue',
+      `shell kill -9 ${pid}; while grep -qs '^State:.*tracing' /proc/${pid}/status; do sleep 0.02; done`,
+      'maint flush register-cache',
+      'info threads',
+      'info registers rip rsp',
+      'bt 1',
+    ];
+    const { target, server } = await attachedTo(t, program, args);
+    const ours = await runGdb(`target extended-remote ${server.target}`, commands(target.pid));
+    t.match(ours, new RegExp(`\\* \\d+ +Thread ${target.pid}\\.\\d+ "[^"]+" .*(marker|usleep)`), 'the stopped thread with its name and frame');
+    t.match(ours, /^rip +0x[0-9a-f]+ +0x[0-9a-f]+ <(marker|usleep)/m, 'its pc');
+    t.match(ours, /^#0 +(marker|usleep) /m, 'its frame');
+    t.equal(await server.exited, 0);
+    // Threads: gdbserver reads every thread's registers as it stops them, gdbsock only those of
+    // the threads gdb asked about (the others show as <unavailable>): compared with one thread.
+    if (kind === 'threads') return;
+    const other = await startDetached(program, args);
+    t.teardown(() => other.kill());
+    const anchor = await startGdbserver(['--attach', String(other.pid)]);
+    const theirs = await runGdb(`target extended-remote ${anchor.target}`, commands(other.pid));
+    const look = (s: string) =>
+      s
+        .split('\n')
+        .filter((l) => /^(\*? +\d+ +Thread |rip |rsp |#0 )/.test(l))
+        .map((l) =>
+          hexless(l)
+            .replace(/\d+\.\d+/, 'P.T')
+            .replace(/ +/g, ' '),
+        );
+    t.same(look(ours), look(theirs), 'the same thread, frame and registers as gdbserver shows');
+  });
+
   t.test(`${kind}: SIGKILL from outside while running under continue: gdb hears at once`, async (t) => {
     const { target, server } = await attachedTo(t, program, args);
     const gdb = startGdb(`target extended-remote ${server.target}`, ['continue', 'info threads']);

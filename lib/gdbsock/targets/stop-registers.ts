@@ -16,6 +16,8 @@ export class StopRegisters {
   private readonly gprCache = new Map<number, Record<string, bigint>>();
   /** For each gdb register number, its word in the kernel's general regset (-1: not there). */
   private readonly gprWordOf: number[];
+  private allRegisters: ReadonlySet<number> | undefined;
+  private outsideGpr: ReadonlySet<number> | undefined;
 
   constructor(
     readonly layout: RegisterLayout,
@@ -60,6 +62,34 @@ export class StopRegisters {
     else if (which === 'fxsave') thread.setFpRegistersRaw(rs.fxsave);
     else if (rs.xstate) thread.setXstate(rs.xstate);
     this.forget(tid);
+  }
+
+  /**
+   * Every register of a thread killed out of its stop, from the general regset
+   * kept of that stop (Thread.lastRegisters); the others, which were not kept,
+   * as zeros: unavailableWith says which.
+   */
+  readKept(raw: Buffer | undefined): Buffer {
+    return raw ? this.layout.encodeAll(this.keptRegsets(raw)) : Buffer.alloc(this.layout.gSize);
+  }
+
+  readKeptOne(raw: Buffer | undefined, regno: number): Buffer {
+    const size = this.layout.registers[regno]?.size ?? 0;
+    return raw ? this.layout.encode(this.keptRegsets(raw), regno) : Buffer.alloc(size);
+  }
+
+  /** The registers readKept has no value for: the ones outside the general regset, or all of them with none kept. */
+  unavailableWith(raw: Buffer | undefined): ReadonlySet<number> {
+    if (!raw) {
+      this.allRegisters ??= new Set(this.layout.registers.map((_, i) => i));
+      return this.allRegisters;
+    }
+    this.outsideGpr ??= new Set(this.gprWordOf.flatMap((word, i) => (word < 0 ? [i] : [])));
+    return this.outsideGpr;
+  }
+
+  private keptRegsets(raw: Buffer): Regsets {
+    return { gpr: decodeWords(this.gprNames, raw), fxsave: Buffer.alloc(512) };
   }
 
   /** Drops what was decoded for `tid` (every thread if none): it ran, or its registers changed. */

@@ -28,7 +28,7 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
 
   constructor(tracee: Tracee, attached: boolean, threadRegisters: StopRegisters) {
     super(tracee, attached, threadRegisters);
-    tracee.on('event', (e: TraceEvent) => this.onEvent(e));
+    tracee.on('event', (e: TraceEvent, ended?: Thread) => this.onEvent(e, ended));
     tracee.on('exit', () => this.onProcessEnd());
     this.stopQuietWatch = tracer.onQuietSigchld(this.onQuietSigchld);
     tracee.once('exit', this.stopQuietWatch);
@@ -40,9 +40,9 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
   /** A target for the child of a fork reported to gdb, with this one's settings. */
   protected abstract forkTarget(child: Tracee): Self;
 
-  private onEvent(e: TraceEvent): void {
+  private onEvent(e: TraceEvent, ended?: Thread): void {
     try {
-      this.handleEvent(e);
+      this.handleEvent(e, ended);
     } catch (err) {
       // A thread killed under us (SIGKILL ends its stop): its exit event follows.
       if (!hasCode(err, 'ESRCH')) throw err;
@@ -51,7 +51,8 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
     this.settleSoon();
   }
 
-  private handleEvent(e: TraceEvent): void {
+  /** `ended`: the thread whose end `e` is, gone from the tracee's threads. */
+  private handleEvent(e: TraceEvent, ended?: Thread): void {
     const t = this.tracee.threads.get(e.tid);
     let mode: Mode = this.modes.get(e.tid) ?? CONTINUE;
     this.invalidate(e.tid);
@@ -77,6 +78,7 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
         this.threadStops.delete(e.tid);
         this.stopRequests.delete(e.tid);
         this.owedSignals.delete(e.tid);
+        const name = this.names.name(e.tid); // the last one read: it is reaped
         this.names.forget(e.tid);
         // The leader is reaped last, as the process's end (kernel/exit.c, delay_group_leader). A thread
         // killed by a signal died of its process's death (a fatal signal kills the whole group:
@@ -88,7 +90,7 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
         const exitOption = this.threadOption(e.tid, THREAD_OPTION_EXIT);
         this.options.threadOptions.delete(e.tid);
         const wStop = (this.options.threadEvents || exitOption) && !withProcess && this.tracee.threads.size > 0;
-        if (withProcess || wStop) this.departed.add(e.tid);
+        if (withProcess || wStop) this.departed.set(e.tid, { name, registers: ended?.lastRegisters });
         if (wStop) this.reportThreadEvent(e.tid, { kind: 'thread-exited', tid: e.tid, code: e.type === 'exited' ? e.code : 0, pid: this.pid });
         // The last thread gdb resumed is gone and it holds the others (scheduler-locking): nothing
         // is left to wait for, as gdbserver says with N (gdb: "No unwaited-for children left").

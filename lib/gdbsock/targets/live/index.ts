@@ -31,7 +31,6 @@ export class LiveTarget extends TraceEvents<LiveTarget> implements Target, ForkE
   /** Described from the CPU's XSAVE layout: its registers at its offsets (AVX-512 and PKRU where it has them). */
   readonly registers: RegisterLayout;
   /** Every register number, for threads whose registers are gone. */
-  private allRegisters: ReadonlySet<number> | undefined;
   private endingSeen = false;
 
   private constructor(tracee: Tracee, attached: boolean, registers = x86_64Layout(hostXsaveLayout())) {
@@ -72,7 +71,7 @@ export class LiveTarget extends TraceEvents<LiveTarget> implements Target, ForkE
         if (name !== undefined) info.name = name;
         return info;
       });
-    for (const tid of this.departed) list.push({ tid });
+    for (const [tid, { name }] of this.departed) list.push(name === undefined ? { tid } : { tid, name });
     return list;
   }
 
@@ -83,7 +82,7 @@ export class LiveTarget extends TraceEvents<LiveTarget> implements Target, ForkE
   // ---- registers ----
 
   readRegisters(tid: number): Buffer {
-    if (this.registersGone(tid)) return Buffer.alloc(this.registers.gSize);
+    if (this.registersGone(tid)) return this.threadRegisters.readKept(this.keptRegisters(tid));
     try {
       return this.threadRegisters.readAll(tid);
     } catch (err) {
@@ -93,7 +92,7 @@ export class LiveTarget extends TraceEvents<LiveTarget> implements Target, ForkE
   }
 
   readRegister(tid: number, regno: number): Buffer {
-    if (this.registersGone(tid)) return Buffer.alloc(this.registers.registers[regno]?.size ?? 0);
+    if (this.registersGone(tid)) return this.threadRegisters.readKeptOne(this.keptRegisters(tid), regno);
     try {
       return this.threadRegisters.read(tid, regno);
     } catch (err) {
@@ -103,15 +102,19 @@ export class LiveTarget extends TraceEvents<LiveTarget> implements Target, ForkE
   }
 
   /**
-   * Every register of a thread that has none to read any more: reaped, or
-   * killed out of its stop (see killedInStop). gdb shows them as
-   * <unavailable>; gdbserver's answer for such a thread is whatever it still
-   * had cached, and gdbsock caches nothing beyond a stop.
+   * The registers of a thread that has none to read any more: reaped, or
+   * killed out of its stop (see killedInStop). gdbserver, which reaps only
+   * when gdb resumes, answers from what it cached; gdbsock keeps the general
+   * registers of that stop (so gdb still shows where it was, as through
+   * gdbserver) and says the rest are <unavailable>.
    */
   unavailableRegisters(tid: number): ReadonlySet<number> | undefined {
     if (!this.registersGone(tid)) return undefined;
-    this.allRegisters ??= new Set(this.registers.registers.map((_, i) => i));
-    return this.allRegisters;
+    return this.threadRegisters.unavailableWith(this.keptRegisters(tid));
+  }
+
+  private keptRegisters(tid: number): Buffer | undefined {
+    return this.departed.get(tid)?.registers ?? this.tracee.threads.get(tid)?.lastRegisters;
   }
 
   private registersGone(tid: number): boolean {

@@ -16,6 +16,14 @@ import { type AllStop, type Mode, allStopAfter, isRunning } from './all-stop';
 /** How long wait() blocks the JS thread for the next stop before leaving it to the event loop. */
 export const WAIT_SETTLE_MS = 10;
 
+/** What gdb may still ask of a thread the kernel has reaped (see StopReports.departed). */
+export interface DepartedThread {
+  /** Its name when last read. */
+  readonly name?: string;
+  /** The general regset of the stop it was killed out of (Thread.lastRegisters). */
+  readonly registers?: Buffer;
+}
+
 const STOPPED: Mode = { type: 'stopped' };
 
 export abstract class StopReports {
@@ -35,7 +43,7 @@ export abstract class StopReports {
    * would report the end (gdb 16: "Could not read registers"). gdbserver
    * keeps such threads until it reports their exit, too.
    */
-  protected readonly departed = new Set<number>();
+  protected readonly departed = new Map<number, DepartedThread>();
   private waiter: ((event: StopEvent) => void) | undefined;
   /** Non-stop: who takes each stop as it happens (NonStop.onStop), instead of wait(). */
   private stopListener: ((event: StopEvent) => void) | undefined;
