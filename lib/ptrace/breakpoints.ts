@@ -21,7 +21,7 @@ export class Breakpoints {
   ) {}
 
   insert(address: bigint): void {
-    if (this.saved.has(address)) return;
+    if (this.inPlace(address)) return;
     const size = this.arch.breakpoint.length;
     const original = this.memory.read(address, size);
     if (original.length < size) throw new RangeError(`cannot place a breakpoint at 0x${address.toString(16)}: unmapped`);
@@ -51,6 +51,30 @@ export class Breakpoints {
 
   has(address: bigint): boolean {
     return this.saved.has(address);
+  }
+
+  /**
+   * Whether a breakpoint of ours is at `address` with its trap still in
+   * memory. One whose code was replaced under it is forgotten: a library
+   * unloaded and another loaded at its address (gdb, which leaves the
+   * breakpoints of an unloaded library as they were, then inserts one there
+   * again: gdb.base/unload.exp), or the program writing over its own code.
+   * gdbserver checks the same when gdb inserts a breakpoint it already has
+   * (mem-break.cc, validate_inserted_breakpoint).
+   */
+  inPlace(address: bigint): boolean {
+    if (!this.saved.has(address)) return false;
+    const trap = this.arch.breakpoint;
+    let now: Buffer;
+    try {
+      now = this.memory.read(address, trap.length);
+    } catch (err) {
+      if (!hasCode(err, 'EFAULT', 'EIO')) throw err;
+      now = Buffer.alloc(0);
+    }
+    if (now.equals(trap)) return true;
+    this.saved.delete(address);
+    return false;
   }
 
   get addresses(): bigint[] {

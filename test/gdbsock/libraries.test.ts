@@ -113,3 +113,22 @@ t.test('a program started as `ld.so PROG`: gdb finds its libraries itself, as wi
   );
   t.same(oursLines, sharedLibraryLines(anchorOut), 'the same libraries as through gdbserver');
 });
+
+t.test('a breakpoint in a library loaded where an unloaded one was: hit, as with gdbserver (gdb.base/unload.exp)', async (t) => {
+  // gdb leaves the breakpoint of an unloaded library as it was and inserts the new one at the
+  // same address: gdbsock, which still had the first, must see that its trap went with the old code.
+  const reload = fixture('reload');
+  const commands = ['set breakpoint pending on', 'break tlsmod_set', 'break tlsmod2_set', 'continue', 'continue', 'info breakpoints', 'kill'];
+  const ours = await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', reload]);
+  t.teardown(() => ours.stop());
+  const oursOut = await runGdb(`target extended-remote ${ours.target}`, commands, { file: reload, timeout: 60000 });
+  const anchor = await startGdbserver([reload]);
+  t.teardown(() => anchor.stop());
+  const anchorOut = await runGdb(`target remote ${anchor.target}`, commands, { file: reload, timeout: 60000 });
+  const [first, second] = [...anchor.output().matchAll(/tlsmod2?_set (0x[0-9a-f]+)/g)].map((m) => m[1]);
+  t.equal(first, second, 'the two functions at one address (else this tests nothing)');
+  const hits = (out: string) => [...out.matchAll(/^Breakpoint (\d+), (\w+) /gm)].map((m) => `${m[1]} ${m[2]}`);
+  t.same(hits(oursOut), ['1 tlsmod_set', '2 tlsmod2_set'], `both breakpoints hit:\n${oursOut}`);
+  t.same(hits(oursOut), hits(anchorOut), 'as through gdbserver');
+  t.notMatch(oursOut, /exited normally/, 'the program was still there to kill');
+});

@@ -76,8 +76,8 @@ export class BreakpointTable {
    */
   private insertSoftware(address: bigint, conditions: Condition[] | undefined): void {
     const memory = this.tracee.breakpoints;
-    if (this.lifted.delete(address) && memory.has(address)) {
-      // Still in memory (an exec would have wiped it), so it only has to be gdb's again, unless a condition now wants a debug register.
+    if (this.lifted.delete(address) && memory.inPlace(address)) {
+      // Still in memory (an exec or a new mapping would have wiped it), so it only has to be gdb's again, unless a condition now wants a debug register.
       if (!conditions || this.debugRegisters.free === 0 || !this.tracee.arch.debugRegisters) {
         this.software.set(address, conditions);
         return;
