@@ -10,6 +10,8 @@ export interface AgentContext {
   register(regno: number): bigint;
   /** `size` bytes at `address`, little-endian; throws if unreadable. */
   memory(address: bigint, size: number): bigint;
+  /** The `printf` bytecode (dprintf-style agent): absent where printing means nothing (conditions). */
+  printf?(format: string, args: bigint[]): void;
 }
 
 export class AgentError extends Error {
@@ -208,6 +210,23 @@ export function evaluate(code: Buffer, ctx: AgentContext): bigint {
         push(a);
         break;
       } // rot
+      case 0x34: {
+        // printf nargs, a 16-bit length, the format (its NUL counted); pops the function and the
+        // channel (0: the server's own output), then the arguments, the first on top.
+        const nargs = Number(operand(pc, 1));
+        const length = Number(operand(pc + 1, 2));
+        const start = pc + 3;
+        if (start + length > code.length) throw new AgentError('printf format past the end');
+        const format = code.toString('latin1', start, code[start + length - 1] === 0 ? start + length - 1 : start + length);
+        pc = start + length;
+        pop();
+        pop();
+        const args: bigint[] = [];
+        for (let i = 0; i < nargs; i++) args.push(pop());
+        if (!ctx.printf) throw new AgentError('printf where nothing prints');
+        ctx.printf(format, args);
+        break;
+      }
       case 0x0c:
         pop();
         pop();

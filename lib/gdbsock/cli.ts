@@ -22,6 +22,7 @@ import { LiveTarget, liveProvider } from './targets/live';
 import type { ReadOnlyServing } from './targets/open-read-only';
 const readOnlyTargets = () => require('./targets/open-read-only') as typeof import('./targets/open-read-only');
 import { type Endpoint, Listener, defaultSocketPath, gdbTarget, isLoopback, parseListen } from './transport';
+import { agentOutputToStderr } from './agent-output';
 import './jit-tiering'; // last: module loading runs with V8's default tiering
 
 const USAGE = `usage: gdbsock [options] <pid>
@@ -198,6 +199,7 @@ async function main(argv: string[]): Promise<void> {
   const end = endOfServing(sessions, options.stdio, () => fixed?.close());
 
   if (options.stdio) {
+    agentOutputToStderr(); // what breakpoint commands print must not land in the protocol
     log(`serving ${fixed ? fixed.label : `process ${pid}`} on stdin/stdout`);
     sessions.accept(process.stdin, process.stdout);
     return;

@@ -255,6 +255,7 @@ export function supported(f: Features): string {
     `QThreadOptions=${SUPPORTED_THREAD_OPTIONS.toString(16)}`,
     'vContSupported+',
     'ConditionalBreakpoints+',
+    'BreakpointCommands+',
     'QDisableRandomization+',
     'QEnvironmentHexEncoded+',
     'QEnvironmentUnset+',

@@ -15,6 +15,7 @@ import {
   linuxSignal,
   parseAddress,
   parseAddressIn,
+  parseCommands,
   parseConditions,
   parseHex,
   parseHexIn,
@@ -61,6 +62,8 @@ export interface Breakpoint {
   length: number;
   /** Agent-expression bytecodes gdb wants evaluated before stopping. */
   conditions: Buffer[] | undefined;
+  /** Agent-expression bytecodes gdb wants run at each hit instead of a stop (cmds:). */
+  commands: Buffer[] | undefined;
 }
 export interface VCont {
   kind: 'vCont';
@@ -154,7 +157,15 @@ export class RequestParser {
   private readonly readRegisters: ReadRegisters = { kind: 'readRegisters', tid: 0 };
   private readonly readRegister: ReadRegister = { kind: 'readRegister', regno: 0, tid: 0 };
   private readonly readMemory: ReadMemory = { kind: 'readMemory', addr: 0n, length: 0, binary: false };
-  private readonly breakpoint: Breakpoint = { kind: 'breakpoint', insert: false, type: 'software', addr: 0n, length: 0, conditions: undefined };
+  private readonly breakpoint: Breakpoint = {
+    kind: 'breakpoint',
+    insert: false,
+    type: 'software',
+    addr: 0n,
+    length: 0,
+    conditions: undefined,
+    commands: undefined,
+  };
   private readonly vCont: VCont = { kind: 'vCont', actions: [] };
   /** gdb sends the same QPassSignals before every resume: parsed once, the same set after that. */
   private passSignals: { text: string; request: Request } | undefined;
@@ -267,6 +278,7 @@ export class RequestParser {
     r.addr = parseAddressIn(text, typeEnd + 1, comma);
     r.length = parseHexIn(text, comma + 1, semicolon < 0 ? text.length : semicolon, 'kind');
     r.conditions = r.insert && semicolon >= 0 ? parseConditions(text.slice(semicolon + 1)) : undefined;
+    r.commands = r.insert && semicolon >= 0 ? parseCommands(text.slice(semicolon + 1)) : undefined;
     return r;
   }
 

@@ -194,7 +194,7 @@ export class Server extends EventEmitter {
           return OK;
         }
         try {
-          this.t.insertBreakpoint(r.type, r.addr, r.length, r.conditions);
+          this.t.insertBreakpoint(r.type, r.addr, r.length, r.conditions, r.commands);
         } catch (err) {
           if (err instanceof RangeError) return reply.error();
           if (err instanceof BreakpointKindUnsupported) return reply.UNSUPPORTED;

@@ -63,6 +63,12 @@ export type BreakpointType = 'software' | 'hardware' | 'write' | 'read' | 'acces
 /** A target-side breakpoint condition: agent-expression bytecode (GDB manual, "Agent Expressions"). */
 export type Condition = Buffer;
 
+/**
+ * A target-side breakpoint command, agent-expression bytecode too: run at
+ * each hit instead of reporting it (gdb's `set dprintf-style agent`).
+ */
+export type BreakpointCommand = Buffer;
+
 export interface Target {
   readonly pid: number;
   readonly registers: RegisterLayout;
@@ -81,7 +87,8 @@ export interface Target {
   /** Returns the bytes written. */
   writeMemory(address: bigint, data: Buffer): number;
 
-  insertBreakpoint(type: BreakpointType, address: bigint, length: number, conditions?: Condition[]): void;
+  /** With `commands`, a hit whose condition holds runs them and is not reported. */
+  insertBreakpoint(type: BreakpointType, address: bigint, length: number, conditions?: Condition[], commands?: BreakpointCommand[]): void;
   removeBreakpoint(type: BreakpointType, address: bigint, length: number): void;
 
   /** Resumes per the actions; the next stop comes from wait(). */

@@ -97,20 +97,38 @@ export function parseThreadId(text: string, from = 0, to = text.length): ThreadI
   return { tid: parseIdPart(text, from, to) };
 }
 
-/** Conditions follow one ';' as "X<len>,<hex bytecode>" back to back; "cmds:" lists are not claimed. */
+/** A Z packet's conditions: after one ';', "X<len>,<hex bytecode>" back to back. */
 export function parseConditions(text: string): Buffer[] | undefined {
   const conditions: Buffer[] = [];
-  for (const extra of text.split(';')) {
-    let rest = extra;
-    while (rest.startsWith('X')) {
-      const comma = rest.indexOf(',');
-      if (comma < 0) throw new ProtocolError('condition without a length');
-      const len = parseHex(rest.slice(1, comma), 'condition length');
-      conditions.push(hexToBuffer(rest.slice(comma + 1, comma + 1 + len * 2)));
-      rest = rest.slice(comma + 1 + len * 2);
-    }
-  }
+  for (const extra of text.split(';')) if (!extra.startsWith('cmds:')) conditions.push(...agentExpressions(extra, 'condition'));
   return conditions.length ? conditions : undefined;
+}
+
+/** A Z packet's commands: ";cmds:<persist>,", then "X<len>,<hex bytecode>" back to back. */
+export function parseCommands(text: string): Buffer[] | undefined {
+  const commands: Buffer[] = [];
+  for (const extra of text.split(';')) {
+    if (!extra.startsWith('cmds:')) continue;
+    const comma = extra.indexOf(',');
+    if (comma < 0) throw new ProtocolError('cmds: without a persist flag');
+    commands.push(...agentExpressions(extra.slice(comma + 1), 'command'));
+  }
+  return commands.length ? commands : undefined;
+}
+
+function agentExpressions(text: string, what: string): Buffer[] {
+  const list: Buffer[] = [];
+  let rest = text;
+  while (rest.startsWith('X')) {
+    const comma = rest.indexOf(',');
+    if (comma < 0) throw new ProtocolError(`${what} without a length`);
+    const len = parseHex(rest.slice(1, comma), `${what} length`);
+    if (rest.length < comma + 1 + len * 2) throw new ProtocolError(`${what} shorter than its length`);
+    list.push(hexToBuffer(rest.slice(comma + 1, comma + 1 + len * 2)));
+    rest = rest.slice(comma + 1 + len * 2);
+  }
+  if (rest) throw new ProtocolError(`${what} list: unexpected "${rest.slice(0, 16)}"`);
+  return list;
 }
 
 /** vCont;action[:thread-id];... (GDB manual, "Packets", vCont), parsed in place. */

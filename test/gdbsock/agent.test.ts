@@ -1,5 +1,6 @@
 import t from 'tap';
 import { AgentError, evaluate } from '../../lib/gdbsock/agent';
+import { formatAgentPrintf } from '../../lib/gdbsock/agent-printf';
 
 const ctx = {
   register: (n: number) => BigInt(n * 10),
@@ -29,4 +30,33 @@ t.test('hostile bytecode: an error, never a hang or a crash', async (t) => {
   t.throws(() => run(0x22, 1, 0x22, 0, 0x05, 0x27), /division by zero/);
   t.throws(() => run(0x22, 1), /ran off the end/);
   t.throws(() => run(0x22, 5, 0x17, 0x27), /unreadable/, 'unreadable memory surfaces (the target then lets gdb decide)');
+});
+
+t.test('printf (dprintf-style agent): pops function, channel, then the arguments, first on top', async (t) => {
+  const printed: [string, bigint[]][] = [];
+  const withPrintf = { ...ctx, printf: (format: string, args: bigint[]) => void printed.push([format, args]) };
+  const format = Buffer.from('x=%d y=%d\\n\0', 'latin1');
+  // const8 2 (y); const8 1 (x); const8 0 (channel); const8 0 (function); printf 2 "..."; end
+  const code = Buffer.concat([Buffer.from([0x22, 2, 0x22, 1, 0x22, 0, 0x22, 0, 0x34, 2, 0, format.length]), format, Buffer.from([0x27])]);
+  evaluate(code, withPrintf);
+  t.same(printed, [['x=%d y=%d\\n', [1n, 2n]]], 'the format without its NUL, escapes as written, arguments in order');
+  t.throws(() => evaluate(code, ctx), /printf where nothing prints/, 'not in a condition');
+  t.throws(() => evaluate(Buffer.from([0x22, 0, 0x22, 0, 0x34, 3, 0, 1, 0, 0x27]), withPrintf), /stack underflow/, 'more arguments than the stack holds');
+  t.throws(() => evaluate(Buffer.from([0x22, 0, 0x22, 0, 0x34, 0, 0x10, 0]), withPrintf), /format past the end/);
+});
+
+t.test('formatAgentPrintf: C conversions on 64-bit values, strings read from the program', async (t) => {
+  const memory = new Map<bigint, string>([[0x1000n, 'hello\0junk']]);
+  const read = (address: bigint, max: number) => Buffer.from((memory.get(address) ?? '').slice(0, max), 'latin1');
+  const f = (format: string, ...args: bigint[]) => formatAgentPrintf(format, args, read);
+  t.equal(f('%d|%u|%x', -1n, -1n, -1n), '-1|4294967295|ffffffff', 'int conversions take the low 32 bits');
+  t.equal(f('%ld|%lu|%lx|%llX', -1n, -1n, 255n, 255n), '-1|18446744073709551615|ff|FF');
+  t.equal(f('%5d|%-5d|%05d|%+d|% d|%.3d', 42n, 42n, -42n, 7n, 7n, 5n), '   42|42   |-0042|+7| 7|005');
+  t.equal(f('%#x|%#o|%o|%#X', 255n, 8n, 8n, 255n), '0xff|010|10|0XFF');
+  t.equal(f('%s|%.3s|%8s|%-7s|', 0x1000n, 0x1000n, 0x1000n, 0x1000n), 'hello|hel|   hello|hello  |');
+  t.equal(f('%s %p %p', 0n, 0n, 0x7fffn), '(null) (nil) 0x7fff');
+  t.equal(f('%c%c 100%%\\t\\"q\\"\\n', 0x61n, 0x162n), 'ab 100%\t"q"\n', "a char is its low byte; escapes are C's");
+  t.throws(() => f('%d %d', 1n), AgentError, 'more conversions than arguments');
+  t.throws(() => f('\\q'), /unknown escape/);
+  t.throws(() => f('%k', 1n), /bad conversion/);
 });

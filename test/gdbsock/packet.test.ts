@@ -2,7 +2,7 @@ import { PassThrough } from 'node:stream';
 import t from 'tap';
 import { Connection } from '../../lib/gdbsock/connection';
 import { PacketDecoder, checksum, escapeBinary, frame, runLengthDecode, runLengthEncode, unescapeBinary } from '../../lib/gdbsock/packet';
-import { gdbCrc32, parseAddress, parseAddressIn, parseHex, parseHexIn, parseThreadId } from '../../lib/gdbsock/wire';
+import { gdbCrc32, parseAddress, parseAddressIn, parseCommands, parseConditions, parseHex, parseHexIn, parseThreadId } from '../../lib/gdbsock/wire';
 
 const bytes = (s: string) => Buffer.from(s, 'latin1');
 
@@ -134,4 +134,16 @@ t.test('hex numbers and addresses, parsed in place', async (t) => {
   t.throws(() => parseAddress('ffffffff8100000g'), /bad address/);
   t.throws(() => parseAddress('fffffffg81000000'), /bad address/);
   t.throws(() => parseAddress(''), /bad address/);
+});
+
+t.test("a Z packet's conditions and commands (;X...;cmds:persist,X...)", async (t) => {
+  const extras = 'X2,2227X1,27;cmds:1,X3,220027X1,27';
+  t.same(parseConditions(extras), [Buffer.from([0x22, 0x27]), Buffer.from([0x27])], 'conditions: the X list before cmds:');
+  t.same(parseCommands(extras), [Buffer.from([0x22, 0x00, 0x27]), Buffer.from([0x27])], 'commands: the X list after cmds:persist,');
+  t.equal(parseCommands('X1,27'), undefined, 'no cmds: no commands');
+  t.equal(parseConditions('cmds:0,X1,27'), undefined, 'no conditions');
+  t.throws(() => parseCommands('cmds:1'), /persist/, 'cmds: without its flag');
+  t.throws(() => parseCommands('cmds:1,X4,27'), /shorter than its length/);
+  t.throws(() => parseConditions('X1,27junk'), /unexpected "junk"/);
+  t.throws(() => parseConditions('Xzz,27'), /bad number|condition length/);
 });

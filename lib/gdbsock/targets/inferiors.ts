@@ -16,6 +16,7 @@ import type { LibraryListStart } from './svr4';
 import type {
   BreakpointType,
   Capabilities,
+  BreakpointCommand,
   Condition,
   ForkEvents,
   MultiProcess,
@@ -159,8 +160,8 @@ export class Inferiors implements Target, MultiProcess, ForkEvents, PartialRegis
     return this.current().writeMemory(address, data);
   }
 
-  insertBreakpoint(type: BreakpointType, address: bigint, length: number, conditions?: Condition[]): void {
-    this.current().insertBreakpoint(type, address, length, conditions);
+  insertBreakpoint(type: BreakpointType, address: bigint, length: number, conditions?: Condition[], commands?: BreakpointCommand[]): void {
+    this.current().insertBreakpoint(type, address, length, conditions, commands);
   }
 
   removeBreakpoint(type: BreakpointType, address: bigint, length: number): void {

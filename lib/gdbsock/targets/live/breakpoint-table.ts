@@ -6,7 +6,9 @@
  */
 import type { Thread, Tracee } from '../../../ptrace';
 import { AgentError, evaluate } from '../../agent';
-import { type BreakpointType, BreakpointKindUnsupported, type Condition } from '../../target';
+import { formatAgentPrintf } from '../../agent-printf';
+import { agentOutput } from '../../agent-output';
+import { type BreakpointCommand, type BreakpointType, BreakpointKindUnsupported, type Condition } from '../../target';
 import { DebugRegisters } from '../debug-registers';
 
 export class BreakpointTable {
@@ -17,6 +19,8 @@ export class BreakpointTable {
   readonly hardwareConditions = new Map<bigint, Condition[]>();
   /** The conditions gdb gave its own hardware breakpoints (Z1), by address. */
   readonly hwbreakConditions = new Map<bigint, Condition[]>();
+  /** Software breakpoints whose hits run gdb's commands instead of being reported (dprintf-style agent). */
+  readonly commands = new Map<bigint, BreakpointCommand[]>();
   /**
    * Software breakpoints gdb removed while the process is stopped, still in
    * its memory. gdb lifts every breakpoint at each stop and puts them back
@@ -48,14 +52,23 @@ export class BreakpointTable {
       return BigInt(bytes.readUIntLE(0, size));
     },
   };
+  /** Commands run where conditions do, and may print: a string argument is read up to its NUL. */
+  private readonly commandContext = {
+    ...this.conditionContext,
+    printf: (format: string, args: bigint[]) => agentOutput(formatAgentPrintf(format, args, (address, max) => this.readString(address, max))),
+  };
 
   constructor(
     private readonly tracee: Tracee,
     private readonly readRegister: (tid: number, regno: number) => Buffer,
   ) {}
 
-  insert(type: BreakpointType, address: bigint, length: number, conditions?: Condition[]): void {
-    if (type === 'software') return this.insertSoftware(address, conditions);
+  insert(type: BreakpointType, address: bigint, length: number, conditions?: Condition[], commands?: BreakpointCommand[]): void {
+    if (type === 'software') {
+      if (commands) this.commands.set(address, commands);
+      else this.commands.delete(address);
+      return this.insertSoftware(address, conditions);
+    }
     // x86 debug registers trap reads and writes alike, never reads alone (Intel SDM vol. 3, 18.2.4: R/W 11).
     if (type === 'read' && this.tracee.arch.debugRegisters) throw new BreakpointKindUnsupported('no read-only watchpoints');
     if (type === 'hardware') {
@@ -88,7 +101,8 @@ export class BreakpointTable {
       if (conditions) return void this.hardwareConditions.set(address, conditions);
       this.remove('software', address, 1, false);
     }
-    if (conditions && !memory.has(address) && this.debugRegisters.free > 0 && this.tracee.arch.debugRegisters) {
+    // A breakpoint with commands stays an int3: a debug register's hit knows only conditions.
+    if (conditions && !this.commands.has(address) && !memory.has(address) && this.debugRegisters.free > 0 && this.tracee.arch.debugRegisters) {
       this.debugRegisters.insert('hardware', address, 1, 'condition');
       this.applyToStopped();
       this.hardwareConditions.set(address, conditions);
@@ -119,6 +133,7 @@ export class BreakpointTable {
     }
     if (type === 'software') {
       this.software.delete(address);
+      this.commands.delete(address);
       // Lifted only while its page is there: a removal that cannot happen is gdb's warning to give now (its z0 fails).
       const memory = this.tracee.breakpoints;
       if (outNow || !memory.has(address) || !memory.stillMapped(address)) memory.remove(address);
@@ -147,6 +162,7 @@ export class BreakpointTable {
   /** An exec: the old address space, and every breakpoint in it, is gone; gdb inserts its own again. */
   forgetAll(): void {
     this.software.clear();
+    this.commands.clear();
     this.hardwareConditions.clear();
     this.hwbreakConditions.clear();
     this.debugRegisters.clear();
@@ -174,6 +190,29 @@ export class BreakpointTable {
     const reported = this.reportedHits.get(tid) === pc;
     this.reportedHits.delete(tid);
     return reported;
+  }
+
+  /**
+   * Runs gdb's commands for the breakpoint `tid` stopped at. One that fails
+   * (memory it cannot read, bytecode it does not know) is skipped with a
+   * word on the output, as gdbserver does; the program carries on.
+   */
+  runCommands(tid: number, commands: BreakpointCommand[]): void {
+    this.conditionTid = tid;
+    for (const code of commands) {
+      try {
+        evaluate(code, this.commandContext);
+      } catch (err) {
+        if (!(err instanceof AgentError || err instanceof RangeError || err instanceof TypeError || isSystemError(err))) throw err;
+        agentOutput(`gdbsock: breakpoint command failed: ${(err as Error).message}\n`);
+      }
+    }
+  }
+
+  private readString(address: bigint, max: number): Buffer {
+    const bytes = this.tracee.breakpoints.unshadow(address, this.tracee.memory.read(address, max));
+    const end = bytes.indexOf(0);
+    return end < 0 ? bytes : bytes.subarray(0, end);
   }
 
   /** Whether any of gdb's conditions holds at `tid`'s stop. */

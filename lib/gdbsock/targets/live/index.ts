@@ -17,7 +17,19 @@ import { hostXsaveLayout } from '../../../ptrace/cpu';
 import { type RegisterLayout, x86_64Layout } from '../../registers';
 import type { TargetProvider } from '../../launch-settings';
 import type { SessionOptions } from '../../session-options';
-import type { BreakpointType, Capabilities, Condition, ForkEvents, NonStop, PartialRegisters, RegisterHex, StopEvent, Target, ThreadInfo } from '../../target';
+import type {
+  BreakpointCommand,
+  BreakpointType,
+  Capabilities,
+  Condition,
+  ForkEvents,
+  NonStop,
+  PartialRegisters,
+  RegisterHex,
+  StopEvent,
+  Target,
+  ThreadInfo,
+} from '../../target';
 import { StopRegisters } from '../stop-registers';
 import { killedMeanwhile } from '../pending-signals';
 import { type LibraryListStart, readLibraryList } from '../svr4';
@@ -161,9 +173,9 @@ export class LiveTarget extends TraceEvents<LiveTarget> implements Target, ForkE
     return this.tracee.breakpoints.writeAround(address, data, (bytes) => this.tracee.memory.write(address, bytes));
   }
 
-  insertBreakpoint(type: BreakpointType, address: bigint, length: number, conditions?: Condition[]): void {
+  insertBreakpoint(type: BreakpointType, address: bigint, length: number, conditions?: Condition[], commands?: BreakpointCommand[]): void {
     try {
-      this.breakpoints.insert(type, address, length, conditions);
+      this.breakpoints.insert(type, address, length, conditions, commands);
     } catch (err) {
       // A process killed behind gdb's back has no memory or registers left to put it in. Its end
       // comes with the next resume; an error now would stop gdb short of that resume
