@@ -49,7 +49,8 @@ function which(name) {
 function expand(src, patterns) {
   const out = [];
   for (const p of patterns) {
-    const m = /^(.*)\/\*\.exp$/.exec(p);
+    // A directory stands for its .exp files (gdb.threads = gdb.threads/*.exp).
+    const m = /^(.*)\/\*\.exp$/.exec(p) ?? (fs.statSync(path.join(src, p), { throwIfNoEntry: false })?.isDirectory() ? [p, p.replace(/\/$/, '')] : null);
     if (!m) {
       if (!fs.existsSync(path.join(src, p))) throw new Error(`no such test: ${path.join(src, p)}`);
       out.push(p);

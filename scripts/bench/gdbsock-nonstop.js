@@ -9,31 +9,15 @@ const { execFileSync, spawn } = require('node:child_process');
 const { once } = require('node:events');
 const path = require('node:path');
 const { compile, median } = require('./compile');
+const { startGdbServer } = require('./gdb-servers');
 
 /** GDBSOCK_CLI: another build's cli.js, to compare two versions against the same anchor. */
 const cli = process.env.GDBSOCK_CLI || path.join(__dirname, '..', '..', 'dist', 'gdbsock', 'cli.js');
 const HITS = 64;
 
-async function startServer(kind, binary) {
-  const args = kind === 'gdbserver' ? ['--once', '127.0.0.1:0', binary] : [cli, '--once', '--listen', '127.0.0.1:0', '--', binary];
-  const proc = spawn(kind === 'gdbserver' ? 'gdbserver' : process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let text = '';
-  const port = await new Promise((resolve, reject) => {
-    const look = (d) => {
-      text += d.toString();
-      const m = /Listening on port (\d+)/.exec(text) || /target extended-remote 127\.0\.0\.1:(\d+)/.exec(text);
-      if (m) resolve(Number(m[1]));
-    };
-    proc.stdout.on('data', look);
-    proc.stderr.on('data', look);
-    proc.once('exit', () => reject(new Error(`${kind} exited: ${text}`)));
-  });
-  return { port, proc };
-}
-
 /** Milliseconds from `continue -a&` to the last hit gdb reports, or undefined if gdb never got there. */
 async function oneRun(kind, binary) {
-  const server = await startServer(kind, binary);
+  const server = await startGdbServer(kind, cli, [binary]);
   const gdb = spawn('gdb', ['-q', '-nx', binary], { stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   let started = 0;

@@ -4,12 +4,12 @@
 // or $GDB_BENCH_DIR) against gdbserver and against gdbsock, alternating runs in
 // one process; prints the medians and the ratio gdbsock/gdbserver. Each script
 // prints SCENARIO_SECONDS, timed inside gdb, so process start-up is not counted.
-const { execFile, execFileSync, spawn } = require('node:child_process');
-const { once } = require('node:events');
+const { execFile, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { median } = require('./compile');
+const { startGdbServer } = require('./gdb-servers');
 
 const root = path.join(__dirname, '..', '..');
 const cli = path.join(root, 'dist', 'gdbsock', 'cli.js');
@@ -29,26 +29,6 @@ function need(tool, pkg) {
   }
 }
 
-/** Starts a server on a free port and resolves with the port once it listens. */
-async function startServer(kind, binary) {
-  const args =
-    kind === 'gdbserver' ? ['--once', '127.0.0.1:0', binary, ...TARGET_ARGS] : [cli, '--once', '--listen', '127.0.0.1:0', '--', binary, ...TARGET_ARGS];
-  const proc = spawn(kind === 'gdbserver' ? 'gdbserver' : process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = once(proc, 'exit');
-  let text = '';
-  const port = await new Promise((resolve, reject) => {
-    const look = (d) => {
-      text += d.toString();
-      const m = /Listening on port (\d+)/.exec(text) || /target extended-remote 127\.0\.0\.1:(\d+)/.exec(text);
-      if (m) resolve(Number(m[1]));
-    };
-    proc.stdout.on('data', look);
-    proc.stderr.on('data', look);
-    exited.then(() => reject(new Error(`${kind} exited: ${text}`)));
-  });
-  return { port, exited, proc, log: () => text };
-}
-
 function runGdb(port, script, binary) {
   const args = ['-q', '-batch', '-nx', '-ex', 'set pagination off', '-ex', 'set confirm off'];
   args.push('-ex', `target remote 127.0.0.1:${port}`, '-x', script, '-ex', 'kill', binary);
@@ -58,7 +38,7 @@ function runGdb(port, script, binary) {
 }
 
 async function oneRun(kind, scenario, dir, binary) {
-  const server = await startServer(kind, binary);
+  const server = await startGdbServer(kind, cli, [binary, ...TARGET_ARGS]);
   const out = await runGdb(server.port, path.join(dir, `${scenario}.gdb`), binary);
   const timer = setTimeout(() => server.proc.kill('SIGKILL'), 10000);
   await server.exited;
