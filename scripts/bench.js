@@ -8,7 +8,7 @@ const path = require('node:path');
 const [name, ...rest] = process.argv.slice(2);
 const available = fs
   .readdirSync(path.join(__dirname, 'bench'))
-  .filter((f) => f.endsWith('.js'))
+  .filter((f) => f.endsWith('.js') && fs.readFileSync(path.join(__dirname, 'bench', f), 'utf8').includes('// npm run bench -- '))
   .map((f) => path.basename(f, '.js'));
 if (!name || !available.includes(name)) {
   process.stderr.write(`usage: npm run bench -- NAME [options]\nbenchmarks: ${available.join(', ')}\n`);

@@ -82,6 +82,17 @@ export function binaryMemory(data: Buffer, length: number): Reply {
   return out;
 }
 
+/**
+ * LLDB's x reply (lldbgdbremote.md, "x"): the escaped bytes with no 'b'
+ * before them, and OK to its probe `x0,0`. LLDB 19 reads with `m` (hex, twice
+ * the bytes) from a server that answers the probe otherwise.
+ */
+export function lldbBinaryMemory(data: Buffer, length: number): Reply {
+  if (length === 0) return OK;
+  if (data.length === 0) return error();
+  return escapeBinary(data);
+}
+
 /** `NN:` for register numbers in stop replies, built once. */
 const REGNO_PREFIX = Array.from({ length: 256 }, (_, n) => `${n < 16 ? '0' : ''}${n.toString(16)}:`);
 

@@ -63,6 +63,8 @@ export class Server extends EventEmitter {
   private readonly xfer = new XferObjects();
   /** QNonStop:1 (GDB manual, "Remote Non-Stop"): vCont answers OK at once, and stops come as %Stop notifications. */
   private nonStop = false;
+  /** The client is LLDB (its qSupported offers xmlRegisters=): `x` is spelled its way (replies.lldbBinaryMemory). */
+  private lldbClient = false;
   /**
    * Non-stop: stop replies not yet taken by gdb, oldest first. The first one
    * went out as a %Stop notification (or as the answer to `?` or vStopped);
@@ -179,7 +181,7 @@ export class Server extends EventEmitter {
         // gdb asks x for PacketSize/2 bytes as it asks m: take all of them (the escaped reply may be longer; gdb grows its buffer).
         const length = Math.min(r.length, PACKET_SIZE / 2);
         const data = this.t.readMemory(r.addr, length);
-        const spell = r.binary ? reply.binaryMemory : reply.memory;
+        const spell = !r.binary ? reply.memory : this.lldbClient ? reply.lldbBinaryMemory : reply.binaryMemory;
         return data instanceof Promise ? data.then((d) => spell(d, length)) : spell(data, length);
       }
       case 'breakpoint':
@@ -278,6 +280,7 @@ export class Server extends EventEmitter {
         return this.target?.capabilities.hostIo?.hostIo(r.body) ?? this.hostIo.handle(r.body);
       case 'qSupported': {
         const { target, reply: answer } = negotiate(this.options, r.features, this.target);
+        this.lldbClient = [...r.features].some((f) => f.startsWith('xmlRegisters='));
         const replaced = target !== this.target;
         this.target = target;
         if (replaced) this.adoptMode();

@@ -6,8 +6,8 @@ const path = require('node:path');
 
 const root = path.join(__dirname, '..', '..');
 
-exports.compile = function compile(name, extraFlags = []) {
-  const source = path.join(__dirname, `${name}.c`);
+/** `source`: a C file elsewhere (a test fixture) to build under `name`. */
+exports.compile = function compile(name, extraFlags = [], source = path.join(__dirname, `${name}.c`)) {
   const outDir = path.join(root, 'build', 'bench');
   const binary = path.join(outDir, name);
   fs.mkdirSync(outDir, { recursive: true });

@@ -1,13 +1,19 @@
 'use strict';
 // The two servers the gdb benchmarks compare, started the same way: gdbserver
-// or gdbsock (`cli`, a built cli.js) serving `argv` once on a free loopback port.
+// (`tools.gdbserver`, see gdb-tools.js) or gdbsock (`cli`, a built cli.js)
+// serving `argv` once on a free loopback port.
 const { spawn } = require('node:child_process');
 const { once } = require('node:events');
+const { HOST } = require('./gdb-tools');
 
 /** Resolves when the server listens: its port, its process, when it exits, what it printed. */
-async function startGdbServer(kind, cli, argv) {
-  const args = kind === 'gdbserver' ? ['--once', '127.0.0.1:0', ...argv] : [cli, '--once', '--listen', '127.0.0.1:0', '--', ...argv];
-  const proc = spawn(kind === 'gdbserver' ? 'gdbserver' : process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+/** With `attach`, argv is a pid to attach to (gdbserver's command line, which gdbsock takes too). */
+async function startGdbServer(kind, cli, argv, tools = HOST, { attach = false } = {}) {
+  const [file, ...args] =
+    kind === 'gdbserver'
+      ? [...tools.gdbserver, '--once', ...(attach ? ['--attach'] : []), '127.0.0.1:0', ...argv]
+      : [process.execPath, cli, '--once', '--listen', '127.0.0.1:0', ...(attach ? [] : ['--']), ...argv];
+  const proc = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = once(proc, 'exit');
   let text = '';
   const port = await new Promise((resolve, reject) => {

@@ -1,15 +1,17 @@
 'use strict';
-// npm run bench -- gdbsock [--runs N] [SCENARIO...]
-// The same gdb 13.1 client and the same gdb scripts (../shared/bench/gdb/*.gdb,
-// or $GDB_BENCH_DIR) against gdbserver and against gdbsock, alternating runs in
+// npm run bench -- gdbsock [--runs N] [--gdb16] [SCENARIO...]
+// The same gdb client and the same gdb scripts (../shared/bench/gdb/*.gdb, or
+// $GDB_BENCH_DIR) against gdbserver and against gdbsock, alternating runs in
 // one process; prints the medians and the ratio gdbsock/gdbserver. Each script
 // prints SCENARIO_SECONDS, timed inside gdb, so process start-up is not counted.
+// The host's gdb and gdbserver, or with --gdb16 Debian 13's 16.3 (gdb-tools.js).
 const { execFile, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { median } = require('./compile');
 const { startGdbServer } = require('./gdb-servers');
+const { gdbTools } = require('./gdb-tools');
 
 const root = path.join(__dirname, '..', '..');
 const cli = path.join(root, 'dist', 'gdbsock', 'cli.js');
@@ -29,17 +31,20 @@ function need(tool, pkg) {
   }
 }
 
-function runGdb(port, script, binary) {
+function runGdb(tools, port, script, binary) {
   const args = ['-q', '-batch', '-nx', '-ex', 'set pagination off', '-ex', 'set confirm off'];
   args.push('-ex', `target remote 127.0.0.1:${port}`, '-x', script, '-ex', 'kill', binary);
   return new Promise((resolve) => {
-    execFile('gdb', args, { timeout: 300000, encoding: 'utf8', maxBuffer: 64 << 20 }, (_err, stdout, stderr) => resolve(stdout + stderr));
+    const env = { ...process.env, ...tools.env };
+    execFile(tools.gdb[0], [...tools.gdb.slice(1), ...args], { timeout: 300000, encoding: 'utf8', maxBuffer: 64 << 20, env }, (_err, stdout, stderr) =>
+      resolve(stdout + stderr),
+    );
   });
 }
 
-async function oneRun(kind, scenario, dir, binary) {
-  const server = await startGdbServer(kind, cli, [binary, ...TARGET_ARGS]);
-  const out = await runGdb(server.port, path.join(dir, `${scenario}.gdb`), binary);
+async function oneRun(tools, kind, scenario, dir, binary) {
+  const server = await startGdbServer(kind, cli, [binary, ...TARGET_ARGS], tools);
+  const out = await runGdb(tools, server.port, path.join(dir, `${scenario}.gdb`), binary);
   const timer = setTimeout(() => server.proc.kill('SIGKILL'), 10000);
   await server.exited;
   clearTimeout(timer);
@@ -52,8 +57,9 @@ async function oneRun(kind, scenario, dir, binary) {
 }
 
 exports.main = async function main(args) {
-  need('gdb', 'gdb');
-  need('gdbserver', 'gdbserver');
+  const tools = gdbTools(args);
+  if (tools.gdb[0] === 'gdb') need('gdb', 'gdb');
+  if (tools.gdbserver[0] === 'gdbserver') need('gdbserver', 'gdbserver');
   let runs = 3;
   const i = args.indexOf('--runs');
   if (i >= 0) {
@@ -71,12 +77,13 @@ exports.main = async function main(args) {
   const binary = path.join(work, 'target');
   execFileSync('gcc', ['-O1', '-g', '-pthread', '-o', binary, path.join(dir, 'target.c')]);
   const rows = [];
+  console.log(`gdb and gdbserver: ${tools.label}`);
   console.log(`${'scenario'.padEnd(12)} ${'gdbserver_s'.padStart(12)} ${'gdbsock_s'.padStart(12)} ${'ratio'.padStart(8)}`);
   for (const scenario of scenarios) {
     const times = { gdbserver: [], gdbsock: [] };
     for (let r = 0; r < runs; r++) {
       for (const kind of ['gdbserver', 'gdbsock']) {
-        const s = await oneRun(kind, scenario, dir, binary);
+        const s = await oneRun(tools, kind, scenario, dir, binary);
         if (s !== undefined) times[kind].push(s);
       }
     }

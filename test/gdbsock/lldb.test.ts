@@ -6,6 +6,9 @@
  * packets, a reply to k, pids padded to 16 hex digits in D;PID.
  */
 import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import t from 'tap';
 import { fixture, procState, startDetached } from '../helpers';
 import { cleanEnv, requireTool, rspClient, startGdbsock } from './gdb';
@@ -97,4 +100,31 @@ t.test('D;PID with the pid padded to 16 hex digits, as LLDB sends it', async (t)
   t.equal(await server.exited, 0);
   process.kill(target.pid, 'SIGUSR1');
   t.equal(await target.nextLine(), 'alive 1');
+});
+
+t.test('64 MiB read by LLDB: x in its own form (no b before the bytes), the bytes the program holds', async (t) => {
+  // Oracle: the process's own memory, read through /proc/PID/mem after LLDB detached.
+  const program = await startDetached(fixture('bigbuffer'), ['64']);
+  t.teardown(() => program.kill());
+  const [, address, size] = /^buffer (0x[0-9a-f]+) (\d+)$/.exec(await program.nextLine()) ?? [];
+  const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', String(program.pid)]);
+  t.teardown(() => server.stop());
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'hostkit-lldb-'));
+  t.teardown(() => fs.rmSync(work, { recursive: true, force: true }));
+  const out = await runLldb(server.target, [
+    `log enable -f ${work}/packets.log gdb-remote packets`,
+    `memory read --force --binary --outfile ${work}/read.bin ${address} ${address}+${size}`,
+    'log disable gdb-remote packets',
+    'process detach',
+  ]);
+  t.match(out, new RegExp(`${size} bytes written`), out);
+  await server.exited;
+  const fd = fs.openSync(`/proc/${program.pid}/mem`, 'r');
+  const expected = Buffer.alloc(Number(size));
+  fs.readSync(fd, expected, 0, expected.length, Number(BigInt(address!)));
+  fs.closeSync(fd);
+  t.ok(fs.readFileSync(`${work}/read.bin`).equals(expected), 'every byte as the program holds it');
+  const log = fs.readFileSync(`${work}/packets.log`, 'latin1');
+  t.match(log, /read packet: \$OK#9a[\s\S]*send packet: \$x[0-9a-f]+,[0-9a-f]+#/, 'x0,0 answered OK, then the read went by x');
+  t.notMatch(log, /send packet: \$m[0-9a-f]+,[0-9a-f]{4,}#/, 'no big hex m reads');
 });
