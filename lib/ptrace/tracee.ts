@@ -33,6 +33,10 @@ type StopStatus = Exclude<WaitStatus, { kind: 'exited' | 'killed' | 'interrupt-s
  */
 export class Tracee extends EventEmitter implements ExitHook {
   readonly threads = new Map<number, Thread>();
+  /** Threads whose tid vanished (they called exec) before the exec stop came: see onVanished. */
+  private readonly execing = new Map<number, Thread>();
+  /** The callers of exec stops already seen whose tids have not vanished yet. */
+  private readonly execedBy = new Set<number>();
   readonly memory: Memory;
   readonly breakpoints: Breakpoints;
   readonly arch: ArchLayout = hostArch();
@@ -271,9 +275,17 @@ export class Tracee extends EventEmitter implements ExitHook {
     return this.autoResumeNewThreads && this.stopping === 0;
   }
 
-  /** A tid that vanished without an exit status: the thread that called exec, now the leader. */
+  /**
+   * A tid that vanished without an exit status: a thread that called exec
+   * and took the leader's tid (kernel/exec.c, de_thread). Its end is told
+   * after the exec stop, which comes on the leader's tid and may still be on
+   * its way (the new program loads first): told before, the thread would look
+   * like one that exited while the process ran on (gdbsock then answered a
+   * scheduler-locked continue with "no resumed threads left").
+   */
   private onVanished(thread: Thread): void {
-    this.threadEnded(thread, { type: 'exited', tid: thread.tid, code: 0 });
+    if (this.execedBy.delete(thread.tid)) this.threadEnded(thread, { type: 'exited', tid: thread.tid, code: 0 });
+    else this.execing.set(thread.tid, thread);
   }
 
   private onInterruptStop(thread: Thread): void {
@@ -398,8 +410,16 @@ export class Tracee extends EventEmitter implements ExitHook {
 
   private stopped(thread: Thread, event: TraceEvent): void {
     thread.noteStop(event);
+    // An exec by another thread: that thread (its tid gone) is over, told right after the exec.
+    const formerTid = event.type === 'exec' && event.formerTid !== event.tid ? event.formerTid : undefined;
+    const former = formerTid === undefined ? undefined : this.execing.get(formerTid);
+    if (former) {
+      this.execing.delete(former.tid);
+      this.threads.delete(former.tid); // not there for whoever handles the exec (nothing to stop)
+    } else if (formerTid !== undefined) this.execedBy.add(formerTid); // its tid vanishes next
     this.emit('event', event);
     this.emit(event.type, event);
+    if (former) this.threadEnded(former, { type: 'exited', tid: former.tid, code: 0 });
   }
 
   private threadEnded(thread: Thread, event: TraceEvent): void {

@@ -60,6 +60,34 @@ t.test('exec is reported, from the main thread and from another thread', async (
   t.same(threaded.end, { pid: threaded.pid, code: 6 });
 });
 
+t.test("exec from another thread while the leader is held stopped: the caller's end comes after the exec, never before", async (t) => {
+  // The caller's tid vanishes (it becomes the leader) before its exec stop is reported; told
+  // first, its end looked like a thread exiting while the process ran on (gdb.threads/
+  // non-ldr-exc-1.exp with scheduler-locking). The two race: a few runs see both orders.
+  for (let run = 0; run < 10; run++) {
+    const tracee = Tracee.launch(fixture('execer'), ['--thread', fixture('exitcode'), '6']);
+    const seen: TraceEvent[] = [];
+    tracee.on('event', (e: TraceEvent) => {
+      seen.push(e);
+      if (e.type === 'exited' || e.type === 'killed') return;
+      // The leader stays stopped at its clone, as gdb's scheduler-locking holds it, until the exec.
+      if (e.tid === tracee.pid && e.type === 'clone') return;
+      const thread = tracee.threads.get(e.tid);
+      if (thread?.state === 'stopped') thread.cont();
+    });
+    tracee.leader!.cont();
+    await tracee.ended();
+    const exec = seen.findIndex((e) => e.type === 'exec');
+    const formerTid = (seen[exec] as { formerTid: number } | undefined)?.formerTid;
+    const callerEnd = seen.findIndex((e) => e.type === 'exited' && e.tid === formerTid);
+    if (exec < 0 || formerTid === tracee.pid || callerEnd < exec) {
+      t.fail(`run ${run}: ${JSON.stringify(seen)}`);
+      return;
+    }
+    t.same(tracee.end, { pid: tracee.pid, code: 6 }, `run ${run}: the new program ran to its end`);
+  }
+});
+
 t.test('fork and vfork: the child is traced too when asked', async (t) => {
   const tracee = Tracee.launch(fixture('forker'), [], { options: Option.TRACEFORK | Option.TRACEVFORK });
   const children: Tracee[] = [];
