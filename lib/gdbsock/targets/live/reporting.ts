@@ -171,7 +171,7 @@ export abstract class StopReports {
       this.invalidate();
       // A thread's exit (QThreadEvents) comes before its process's, which the next resume reports,
       // unless a signal killed the process (see endFirst).
-      this.report(this.exitEvent && (event.kind !== 'thread-exited' || this.endFirst()) ? this.exitEvent : event);
+      this.report(this.exitEvent && (event.kind !== 'thread-exited' || this.endFirst()) ? this.exitEvent : this.watchFirst(event));
     };
     // Nothing else running (one thread, or a step with the others held): report at once.
     if (!this.anyRunning()) return settled();
@@ -185,6 +185,23 @@ export abstract class StopReports {
         })
         .then(settled);
     });
+  }
+
+  /**
+   * Of a breakpoint's stop and a watchpoint's caught by the same stop-all,
+   * the watchpoint's goes first. Told second, its change is lost: gdb reads
+   * watched values again at the breakpoint's stop (a shared-library event
+   * when a thread exits, say) and then finds nothing changed
+   * (gdb.threads/watchthreads2.exp; gdb/10116). The breakpoint's stop waits
+   * with the other held ones for the next resume.
+   */
+  private watchFirst(event: StopEvent): StopEvent {
+    if (event.kind !== 'signal' || (event.reason?.type !== 'swbreak' && event.reason?.type !== 'hwbreak')) return event;
+    const at = this.held.findIndex((e) => e.kind === 'signal' && (e.reason?.type === 'watch' || e.reason?.type === 'rwatch' || e.reason?.type === 'awatch'));
+    if (at < 0) return event;
+    const watch = this.held.splice(at, 1)[0]!;
+    this.held.unshift(event);
+    return watch;
   }
 
   /** Non-stop: `tid` stays stopped and its stop is news at once; every other thread runs on. */
