@@ -63,7 +63,11 @@ export class Server extends EventEmitter {
   private readonly xfer = new XferObjects();
   /** QNonStop:1 (GDB manual, "Remote Non-Stop"): vCont answers OK at once, and stops come as %Stop notifications. */
   private nonStop = false;
-  /** The client is LLDB (its qSupported offers xmlRegisters=): `x` is spelled its way (replies.lldbBinaryMemory). */
+  /**
+   * The client probed for `x` as LLDB does, with `x0,0` (gdb never reads 0
+   * bytes, and finds `x` through binary-upload+): its `x` replies are spelled
+   * LLDB's way (replies.lldbBinaryMemory).
+   */
   private lldbClient = false;
   /**
    * Non-stop: stop replies not yet taken by gdb, oldest first. The first one
@@ -181,6 +185,7 @@ export class Server extends EventEmitter {
         // gdb asks x for PacketSize/2 bytes as it asks m: take all of them (the escaped reply may be longer; gdb grows its buffer).
         const length = Math.min(r.length, PACKET_SIZE / 2);
         const data = this.t.readMemory(r.addr, length);
+        if (r.binary && r.length === 0 && r.addr === 0n) this.lldbClient = true;
         const spell = !r.binary ? reply.memory : this.lldbClient ? reply.lldbBinaryMemory : reply.binaryMemory;
         return data instanceof Promise ? data.then((d) => spell(d, length)) : spell(data, length);
       }
@@ -280,7 +285,6 @@ export class Server extends EventEmitter {
         return this.target?.capabilities.hostIo?.hostIo(r.body) ?? this.hostIo.handle(r.body);
       case 'qSupported': {
         const { target, reply: answer } = negotiate(this.options, r.features, this.target);
-        this.lldbClient = [...r.features].some((f) => f.startsWith('xmlRegisters='));
         const replaced = target !== this.target;
         this.target = target;
         if (replaced) this.adoptMode();

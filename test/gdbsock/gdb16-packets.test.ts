@@ -47,6 +47,16 @@ t.test('x: the same bytes as m, b first and escaped; errors as m', async (t) => 
   t.equal(await c.ask('x0,10'), 'E01', 'unreadable: an error, as gdbserver 16 answers');
 });
 
+t.test("x after LLDB's probe x0,0: OK to the probe, then the escaped bytes with no b (lldbgdbremote.md)", async (t) => {
+  const { c } = await connect(t);
+  const start = STEP_ME & ~0xfffn;
+  const viaM = Buffer.from(await c.ask(`m${start.toString(16)},1000`), 'hex');
+  t.equal(await c.ask('x0,0'), 'OK', 'the probe');
+  const x = bytesOf(await c.ask(`x${start.toString(16)},1000`));
+  t.same(unescapeBinary(x), viaM, 'the same bytes as m, nothing before them');
+  t.equal(await c.ask('x0,10'), 'E01', 'unreadable: an error');
+});
+
 t.test('vFile:stat follows a symlink, vFile:lstat does not; errors are File-I/O errnos', async (t) => {
   const { c } = await connect(t);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gdbsock-stat-'));

@@ -9,6 +9,9 @@ import type { Thread } from '../../ptrace';
 import { decodeWords } from '../../ptrace/arch';
 import type { Regsets, RegisterLayout } from '../registers';
 
+/** Stands in for the FXSAVE image where only a general register is decoded (nothing writes it). */
+const NO_FXSAVE = Buffer.alloc(512);
+
 export class StopRegisters {
   private readonly regsetCache = new Map<number, Regsets>();
   /** Hex of a stop's general regset (registersOfStop's buffer, new at each stop). */
@@ -55,9 +58,18 @@ export class StopRegisters {
   }
 
   write(tid: number, regno: number, value: Buffer): void {
+    const thread = this.thread(tid);
+    if ((this.gprWordOf[regno] ?? -1) >= 0) {
+      // A general register (P of the pc, say): one SETREGSET, without reading the XSAVE image.
+      const gpr = { ...this.gpr(tid) };
+      if (this.layout.decode({ gpr, fxsave: NO_FXSAVE }, regno, value) === 'gpr') {
+        thread.setRegisters(gpr);
+        this.forget(tid);
+        return;
+      }
+    }
     const rs = this.regsets(tid);
     const which = this.layout.decode(rs, regno, value);
-    const thread = this.thread(tid);
     if (which === 'gpr') thread.setRegisters(rs.gpr);
     else if (which === 'fxsave') thread.setFpRegistersRaw(rs.fxsave);
     else if (rs.xstate) thread.setXstate(rs.xstate);
