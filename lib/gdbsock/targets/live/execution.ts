@@ -26,6 +26,11 @@ function actionFor(tid: number, actions: ResumeAction[]): ResumeAction | undefin
   return actions.find((a) => a.tid === tid) ?? actions.find((a) => a.tid === undefined);
 }
 
+/** The action runs its thread (a vCont;t or no action at all leaves it stopped). */
+function resumes(action: ResumeAction | undefined): action is ResumeAction {
+  return action !== undefined && action.type !== 'stop';
+}
+
 export abstract class Execution<Self> extends StopReports {
   /** What gdb negotiated, shared with the server and every process of the session (session-options.ts). */
   protected options = new SessionOptions();
@@ -147,7 +152,7 @@ export abstract class Execution<Self> extends StopReports {
       this.interruptOwed = false;
       const resumed = [...this.tracee.threads.values()].find((t) => {
         const action = actionFor(t.tid, actions);
-        return t.state === 'stopped' && action !== undefined && action.type !== 'stop';
+        return t.state === 'stopped' && resumes(action);
       });
       if (resumed) {
         this.oweSignals(actions);
@@ -155,7 +160,7 @@ export abstract class Execution<Self> extends StopReports {
       }
     }
     if (this.queuedTraps.size > 0) {
-      await this.drainQueuedTraps();
+      await this.drainQueuedTraps((tid) => resumes(actionFor(tid, actions)));
       if (this.pendingReport) return; // a drained stop was a real signal after all: gdb hears of it first
     }
     this.breakpoints.liftNow();
@@ -163,7 +168,7 @@ export abstract class Execution<Self> extends StopReports {
     for (const t of this.tracee.threads.values()) {
       if (t.state !== 'stopped' || (this.nonStop && this.modes.get(t.tid)?.type !== 'stopped')) continue;
       const action = actionFor(t.tid, actions);
-      if (action && action.type !== 'stop') plan.push([t, this.withOwedSignal(t.tid, action)]);
+      if (resumes(action)) plan.push([t, this.withOwedSignal(t.tid, action)]);
     }
     if (plan.length === 0) {
       if (this.nonStop) return; // nothing of gdb's to run, and the others run on
@@ -256,7 +261,7 @@ export abstract class Execution<Self> extends StopReports {
       const event = this.held[i]!;
       if (event.kind === 'signal' && event.reason?.type !== 'create') {
         const action = actionFor(event.tid, actions);
-        if (!action || action.type === 'stop') continue;
+        if (!resumes(action)) continue;
         const reason = event.reason?.type;
         if ((reason === 'swbreak' || reason === 'hwbreak') && !this.breakpointStillAt(event.tid, reason)) {
           this.held.splice(i--, 1);
@@ -303,9 +308,14 @@ export abstract class Execution<Self> extends StopReports {
    * runs, if the breakpoint is still there; see drained()). When a system call
    * was interrupted (-ERESTARTSYS), the resume after it goes back into the call
    * (arch/x86/kernel/signal.c, arch_do_signal_or_restart).
+   * At a resume only the threads it runs are drained (`which`): a trap that is
+   * news (a watchpoint's) must not be told of a thread gdb leaves stopped, as
+   * when it steps one thread over a breakpoint with the others held (gdb:
+   * "finish_step_over: trap_expected"); the rest keep theirs for later.
    */
-  protected async drainQueuedTraps(): Promise<void> {
+  protected async drainQueuedTraps(which: (tid: number) => boolean = () => true): Promise<void> {
     for (const tid of this.queuedTraps) {
+      if (!which(tid)) continue;
       this.queuedTraps.delete(tid);
       const t = this.tracee.threads.get(tid);
       if (t?.state !== 'stopped' || !trapQueued(this.pid, tid)) continue;
