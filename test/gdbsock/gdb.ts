@@ -2,11 +2,14 @@
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { PacketDecoder, frame, runLengthDecode } from '../../lib/gdbsock/packet';
 
 const CLI = path.join(__dirname, '..', '..', 'dist', 'gdbsock', 'cli.js');
+/** gdb's working directory: one that hits an internal error dumps its core there (core_pattern "core"), not in the checkout. */
+const GDB_CWD = os.tmpdir();
 
 /** Our environment without tap's NODE_OPTIONS loaders, which would ride along into gdbsock. */
 export function cleanEnv(): NodeJS.ProcessEnv {
@@ -102,7 +105,7 @@ export function runGdb(connect: string, commands: string[], options: { file?: st
   if (options.file) args.push(options.file);
   const env = { ...cleanEnv(), ...tools.gdbEnv };
   return new Promise((resolve, reject) => {
-    execFile(tools.gdb[0]!, args, { timeout: options.timeout ?? 30000, encoding: 'utf8', env }, (error, stdout, stderr) => {
+    execFile(tools.gdb[0]!, args, { timeout: options.timeout ?? 30000, encoding: 'utf8', env, cwd: GDB_CWD }, (error, stdout, stderr) => {
       const out = stdout + stderr;
       if (error && (error as { killed?: boolean }).killed) reject(new Error(`gdb timed out; it said:\n${out}`));
       else resolve(out);
@@ -155,6 +158,7 @@ export function interactiveGdb(program: string): { send: (cmd: string, expect: R
   const proc = spawn('gdb', ['-q', '-nx', '-ex', 'set pagination off', '-ex', 'set confirm off', '-ex', 'set width 0', program], {
     stdio: ['pipe', 'pipe', 'pipe'],
     env: cleanEnv(),
+    cwd: GDB_CWD,
   });
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
