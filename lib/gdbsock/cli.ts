@@ -213,10 +213,17 @@ async function main(argv: string[]): Promise<void> {
       `WARNING: anyone who can reach ${endpoint.host}:${endpoint.port} can ${fixed ? `read ${fixed.label}` : `read, change and run code in process ${pid}`}.`,
     );
   }
-  const listener = await Listener.open(endpoint, (socket) => {
-    // One gdb at a time: another is turned away.
-    if (end.closing || !sessions.accept(socket, socket)) socket.end();
-  });
+  let listener: Listener;
+  try {
+    listener = await Listener.open(endpoint, (socket) => {
+      // One gdb at a time: another is turned away.
+      if (end.closing || !sessions.accept(socket, socket)) socket.end();
+    });
+  } catch (err) {
+    // No gdb will come: the program launched for it must not run on untraced.
+    await sessions.close({ killLaunched: true });
+    throw err;
+  }
   end.listener = listener;
   if (fixed) {
     process.stdout.write(`gdbsock: serving ${fixed.label} read-only; connect with:\n  gdb -ex 'target remote ${gdbTarget(listener.endpoint, pid)}'\n`);
@@ -320,7 +327,8 @@ async function serveAsGdbserver(options: Options, gs: GdbserverCommandLine, argv
     else if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') say(`${gs.commText}: cannot resolve name: Name or service not known`);
     else say(`Can't listen on socket: ${(err as Error).message}`);
     say('Exiting');
-    await sessions.close();
+    // As gdbserver (detach_or_kill_for_exit): the program created for gdb dies, a process attached to runs on.
+    await sessions.close({ killLaunched: true });
     process.exit(1);
   }
   end.listener = listener;

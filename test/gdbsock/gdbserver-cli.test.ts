@@ -5,6 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { UsageError } from '../../lib/cli-args';
@@ -73,12 +74,49 @@ t.test("a bad COMM: gdbserver's message and status", async (t) => {
   t.equal(ours.stderr.split('\n')[0], theirs.stderr.split('\n')[0], 'the same first line');
   const used = await startAsGdbserver(['--multi', '127.0.0.1:0']);
   const port = used.target.split(':')[1]!;
-  const busy = spawnSync(process.execPath, [CLI, `127.0.0.1:${port}`, binary], { encoding: 'utf8', env: cleanEnv() });
+  const busy = spawnSync(process.execPath, [CLI, `127.0.0.1:${port}`, binary, 'threads', '2'], { encoding: 'utf8', env: cleanEnv() });
   t.equal(busy.status, 1);
   t.match(busy.stderr, /Can't bind address: Address already in use\.\n/, 'the line the testsuite retries on');
+  // The program (one that runs until told to stop) was created before the bind, as gdbserver does;
+  // with no gdb to come it dies, as with gdbserver (gdb's testsuite retries on another port, and
+  // left it running before).
+  const created = Number(/created; pid = (\d+)/.exec(busy.stderr)?.[1]);
+  t.ok(created > 0, 'the program was created');
+  await eventually(() => !alive(created), `process ${created} to be gone`);
+  // gdbsock's own form: the same.
+  const copy = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'busy-port-')), 'busy-port-program');
+  fs.copyFileSync(binary, copy);
+  t.teardown(() => fs.rmSync(path.dirname(copy), { recursive: true, force: true }));
+  const native = spawnSync(process.execPath, [CLI, '--listen', `127.0.0.1:${port}`, '--', copy, 'threads', '2'], { encoding: 'utf8', env: cleanEnv() });
+  t.equal(native.status, 1, `gdbsock --listen on a busy port fails: ${native.stderr.trim()}`);
+  await eventually(() => runningFrom(copy).length === 0, 'no process running the program');
   used.proc.kill('SIGTERM');
   await used.exited;
 });
+
+/** `pid` exists and is not a zombie. */
+function alive(pid: number): boolean {
+  try {
+    return !/\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/** Live processes whose executable is `file`. */
+function runningFrom(file: string): number[] {
+  return fs
+    .readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        return fs.readlinkSync(`/proc/${d}/exe`) === file && alive(Number(d));
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
 
 t.test('monitor commands as gdbserver answers them', async (t) => {
   const debug = defaultDebugSettings();
