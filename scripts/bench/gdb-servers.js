@@ -4,9 +4,24 @@
 // serving `argv` once on a free loopback port.
 const { spawn } = require('node:child_process');
 const { once } = require('node:events');
+const fs = require('node:fs');
 const { HOST } = require('./gdb-tools');
 
-/** Resolves when the server listens: its port, its process, when it exits, what it printed. */
+/** User and system CPU seconds `pid` has used so far, or undefined once it is gone (proc(5), USER_HZ 100). */
+function cpuSeconds(pid) {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Resolves when the server listens: its port, its process, when it exits,
+ * what it printed, and cpu(): the CPU seconds it spent from listening to its
+ * exit (sampled every 10 ms; its start-up is not counted).
+ */
 /** With `attach`, argv is a pid to attach to (gdbserver's command line, which gdbsock takes too). */
 async function startGdbServer(kind, cli, argv, tools = HOST, { attach = false } = {}) {
   const [file, ...args] =
@@ -26,7 +41,13 @@ async function startGdbServer(kind, cli, argv, tools = HOST, { attach = false } 
     proc.stderr.on('data', look);
     exited.then(() => reject(new Error(`${kind} exited: ${text}`)));
   });
-  return { port, exited, proc, log: () => text };
+  const atListen = cpuSeconds(proc.pid) ?? 0;
+  let last = atListen;
+  const sampler = setInterval(() => {
+    last = cpuSeconds(proc.pid) ?? last;
+  }, 10);
+  exited.then(() => clearInterval(sampler));
+  return { port, exited, proc, log: () => text, cpu: () => last - atListen };
 }
 
 module.exports = { startGdbServer };

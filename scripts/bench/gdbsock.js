@@ -5,6 +5,9 @@
 // one process; prints the medians and the ratio gdbsock/gdbserver. Each script
 // prints SCENARIO_SECONDS, timed inside gdb, so process start-up is not counted.
 // The host's gdb and gdbserver, or with --gdb16 Debian 13's 16.3 (gdb-tools.js).
+// The cpu columns: each server's CPU seconds from listening to its exit
+// (medians), the whole session's; for the 64 MiB dump, nearly all of it is
+// the dump's, so cpu/seconds is the share of the dump spent inside the server.
 const { execFile, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
@@ -53,7 +56,7 @@ async function oneRun(tools, kind, scenario, dir, binary) {
     process.stderr.write(`--- ${kind} ${scenario} failed; gdb said:\n${out.split('\n').slice(-6).join('\n')}\n--- server said:\n${server.log().slice(-500)}\n`);
     return undefined;
   }
-  return Number(m[1]);
+  return { seconds: Number(m[1]), cpu: server.cpu() };
 }
 
 exports.main = async function main(args) {
@@ -78,20 +81,24 @@ exports.main = async function main(args) {
   execFileSync('gcc', ['-O1', '-g', '-pthread', '-o', binary, path.join(dir, 'target.c')]);
   const rows = [];
   console.log(`gdb and gdbserver: ${tools.label}`);
-  console.log(`${'scenario'.padEnd(12)} ${'gdbserver_s'.padStart(12)} ${'gdbsock_s'.padStart(12)} ${'ratio'.padStart(8)}`);
+  const head = ['gdbserver_s', 'gdbsock_s', 'ratio', 'gdbserver_cpu', 'gdbsock_cpu'];
+  console.log(`${'scenario'.padEnd(12)} ${head.map((h) => h.padStart(13)).join(' ')}`);
   for (const scenario of scenarios) {
-    const times = { gdbserver: [], gdbsock: [] };
+    const runsOf = { gdbserver: [], gdbsock: [] };
     for (let r = 0; r < runs; r++) {
       for (const kind of ['gdbserver', 'gdbsock']) {
-        const s = await oneRun(tools, kind, scenario, dir, binary);
-        if (s !== undefined) times[kind].push(s);
+        const run = await oneRun(tools, kind, scenario, dir, binary);
+        if (run !== undefined) runsOf[kind].push(run);
       }
     }
-    const a = times.gdbserver.length ? median(times.gdbserver) : undefined;
-    const b = times.gdbsock.length ? median(times.gdbsock) : undefined;
+    const of = (kind, key) => (runsOf[kind].length ? median(runsOf[kind].map((run) => run[key])) : undefined);
+    const a = of('gdbserver', 'seconds');
+    const b = of('gdbsock', 'seconds');
     const ratio = a && b ? (b / a).toFixed(2) : 'FAIL';
-    rows.push({ scenario, gdbserver: a, gdbsock: b, ratio });
-    console.log(`${scenario.padEnd(12)} ${String(a?.toFixed(4) ?? 'FAIL').padStart(12)} ${String(b?.toFixed(4) ?? 'FAIL').padStart(12)} ${ratio.padStart(8)}`);
+    const row = { scenario, gdbserver: a, gdbsock: b, ratio, gdbserverCpu: of('gdbserver', 'cpu'), gdbsockCpu: of('gdbsock', 'cpu') };
+    rows.push(row);
+    const cells = [a, b, ratio, row.gdbserverCpu, row.gdbsockCpu].map((v) => (typeof v === 'number' ? v.toFixed(4) : (v ?? 'FAIL')));
+    console.log(`${scenario.padEnd(12)} ${cells.map((c) => String(c).padStart(13)).join(' ')}`);
   }
   fs.rmSync(work, { recursive: true, force: true });
   return rows;

@@ -63,7 +63,7 @@ async function oneRun(tools, kind, binary, work) {
       );
       return undefined;
     }
-    return Number(m[1]);
+    return { seconds: Number(m[1]), cpu: server.cpu() };
   } finally {
     program.proc.kill('SIGKILL');
   }
@@ -77,20 +77,21 @@ exports.main = async function main(args) {
   if (i >= 0) runs = Number(args[i + 1]);
   const binary = compile('bigbuffer', [], path.join(root, 'test', 'fixtures', 'bigbuffer.c'));
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'lldb-bench-'));
-  const times = { gdbserver: [], gdbsock: [] };
+  const runsOf = { gdbserver: [], gdbsock: [] };
   for (let r = 0; r < runs; r++) {
     for (const kind of ['gdbserver', 'gdbsock']) {
-      const s = await oneRun(tools, kind, binary, work);
-      if (s !== undefined) times[kind].push(s);
+      const run = await oneRun(tools, kind, binary, work);
+      if (run !== undefined) runsOf[kind].push(run);
     }
   }
   fs.rmSync(work, { recursive: true, force: true });
-  const a = times.gdbserver.length ? median(times.gdbserver) : undefined;
-  const b = times.gdbsock.length ? median(times.gdbsock) : undefined;
-  console.log(`LLDB 19, ${MEGABYTES} MiB memory read; gdbserver: ${tools.label}; medians of ${runs}`);
-  console.log(`${'gdbserver_s'.padStart(12)} ${'gdbsock_s'.padStart(12)} ${'ratio'.padStart(8)}`);
-  console.log(
-    `${String(a?.toFixed(4) ?? 'FAIL').padStart(12)} ${String(b?.toFixed(4) ?? 'FAIL').padStart(12)} ${(a && b ? (b / a).toFixed(2) : 'FAIL').padStart(8)}`,
-  );
+  const of = (kind, key) => (runsOf[kind].length ? median(runsOf[kind].map((run) => run[key])) : undefined);
+  const a = of('gdbserver', 'seconds');
+  const b = of('gdbsock', 'seconds');
+  console.log(`LLDB 19, ${MEGABYTES} MiB memory read; gdbserver: ${tools.label}; medians of ${runs}; cpu: the server's, from listening to exit`);
+  const head = ['gdbserver_s', 'gdbsock_s', 'ratio', 'gdbserver_cpu', 'gdbsock_cpu'];
+  console.log(head.map((h) => h.padStart(13)).join(' '));
+  const cells = [a, b, a && b ? (b / a).toFixed(2) : 'FAIL', of('gdbserver', 'cpu'), of('gdbsock', 'cpu')];
+  console.log(cells.map((v) => String(typeof v === 'number' ? v.toFixed(4) : (v ?? 'FAIL')).padStart(13)).join(' '));
   return { gdbserver: a, gdbsock: b };
 };
