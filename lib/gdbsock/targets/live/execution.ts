@@ -313,6 +313,14 @@ export abstract class Execution<Self> extends StopReports {
    * when it steps one thread over a breakpoint with the others held (gdb:
    * "finish_step_over: trap_expected"); the rest keep theirs for later.
    */
+  protected async takeQueuedTraps(): Promise<void> {
+    try {
+      await this.drainQueuedTraps();
+    } catch (err) {
+      if (!hasCode(err, 'ESRCH')) throw err; // killed meanwhile: its end is the news
+    }
+  }
+
   protected async drainQueuedTraps(which: (tid: number) => boolean = () => true): Promise<void> {
     for (const tid of this.queuedTraps) {
       if (!which(tid)) continue;

@@ -183,9 +183,19 @@ export abstract class StopReports {
           // A thread killed under us (stopAll interrupts quietly, but a PTRACE_INTERRUPT may still race its death).
           if (!hasCode(err, 'ESRCH')) throw err;
         })
+        .then(() => this.takeQueuedTraps())
         .then(settled);
     });
   }
+
+  /**
+   * After a stop-all, before its stop is reported: the SIGTRAPs left queued
+   * behind the interrupts are taken (Execution.drainQueuedTraps), so a
+   * watchpoint's among them joins the held events and watchFirst sees it.
+   * Left for the next resume, it came after gdb had re-read the watched value
+   * at the reported stop, and the change was lost.
+   */
+  protected abstract takeQueuedTraps(): Promise<void>;
 
   /**
    * Of a breakpoint's stop and a watchpoint's caught by the same stop-all,
