@@ -5,6 +5,7 @@
 const { spawn } = require('node:child_process');
 const { once } = require('node:events');
 const fs = require('node:fs');
+const { median } = require('./compile');
 const { HOST } = require('./gdb-tools');
 
 /** User and system CPU seconds `pid` has used so far, or undefined once it is gone (proc(5), USER_HZ 100). */
@@ -50,4 +51,24 @@ async function startGdbServer(kind, cli, argv, tools = HOST, { attach = false } 
   return { port, exited, proc, log: () => text, cpu: () => last - atListen };
 }
 
-module.exports = { startGdbServer };
+/** The columns both gdb-server benchmarks print for their runs ({seconds, cpu} each, per kind). */
+const COLUMNS = ['gdbserver_s', 'gdbsock_s', 'ratio', 'gdbserver_cpu', 'gdbsock_cpu'];
+
+/** Medians of each kind's runs, the ratio of times, and the row's cells padded as COLUMNS. */
+function compareRuns(runsOf) {
+  const of = (kind, key) => (runsOf[kind].length ? median(runsOf[kind].map((run) => run[key])) : undefined);
+  const row = {
+    gdbserver: of('gdbserver', 'seconds'),
+    gdbsock: of('gdbsock', 'seconds'),
+    gdbserverCpu: of('gdbserver', 'cpu'),
+    gdbsockCpu: of('gdbsock', 'cpu'),
+  };
+  row.ratio = row.gdbserver && row.gdbsock ? (row.gdbsock / row.gdbserver).toFixed(2) : 'FAIL';
+  const values = [row.gdbserver, row.gdbsock, row.ratio, row.gdbserverCpu, row.gdbsockCpu];
+  const cells = values.map((v) => String(typeof v === 'number' ? v.toFixed(4) : (v ?? 'FAIL')).padStart(13)).join(' ');
+  return { row, cells };
+}
+
+const header = () => COLUMNS.map((h) => h.padStart(13)).join(' ');
+
+module.exports = { startGdbServer, compareRuns, header };

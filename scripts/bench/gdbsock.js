@@ -12,8 +12,7 @@ const { execFile, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { median } = require('./compile');
-const { startGdbServer } = require('./gdb-servers');
+const { compareRuns, header, startGdbServer } = require('./gdb-servers');
 const { gdbTools } = require('./gdb-tools');
 
 const root = path.join(__dirname, '..', '..');
@@ -81,8 +80,7 @@ exports.main = async function main(args) {
   execFileSync('gcc', ['-O1', '-g', '-pthread', '-o', binary, path.join(dir, 'target.c')]);
   const rows = [];
   console.log(`gdb and gdbserver: ${tools.label}`);
-  const head = ['gdbserver_s', 'gdbsock_s', 'ratio', 'gdbserver_cpu', 'gdbsock_cpu'];
-  console.log(`${'scenario'.padEnd(12)} ${head.map((h) => h.padStart(13)).join(' ')}`);
+  console.log(`${'scenario'.padEnd(12)} ${header()}`);
   for (const scenario of scenarios) {
     const runsOf = { gdbserver: [], gdbsock: [] };
     for (let r = 0; r < runs; r++) {
@@ -91,14 +89,9 @@ exports.main = async function main(args) {
         if (run !== undefined) runsOf[kind].push(run);
       }
     }
-    const of = (kind, key) => (runsOf[kind].length ? median(runsOf[kind].map((run) => run[key])) : undefined);
-    const a = of('gdbserver', 'seconds');
-    const b = of('gdbsock', 'seconds');
-    const ratio = a && b ? (b / a).toFixed(2) : 'FAIL';
-    const row = { scenario, gdbserver: a, gdbsock: b, ratio, gdbserverCpu: of('gdbserver', 'cpu'), gdbsockCpu: of('gdbsock', 'cpu') };
-    rows.push(row);
-    const cells = [a, b, ratio, row.gdbserverCpu, row.gdbsockCpu].map((v) => (typeof v === 'number' ? v.toFixed(4) : (v ?? 'FAIL')));
-    console.log(`${scenario.padEnd(12)} ${cells.map((c) => String(c).padStart(13)).join(' ')}`);
+    const { row, cells } = compareRuns(runsOf);
+    rows.push({ scenario, ...row });
+    console.log(`${scenario.padEnd(12)} ${cells}`);
   }
   fs.rmSync(work, { recursive: true, force: true });
   return rows;

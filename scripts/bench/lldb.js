@@ -10,8 +10,8 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const readline = require('node:readline');
-const { compile, median } = require('./compile');
-const { startGdbServer } = require('./gdb-servers');
+const { compile } = require('./compile');
+const { compareRuns, header, startGdbServer } = require('./gdb-servers');
 const { gdbTools } = require('./gdb-tools');
 
 const root = path.join(__dirname, '..', '..');
@@ -85,13 +85,9 @@ exports.main = async function main(args) {
     }
   }
   fs.rmSync(work, { recursive: true, force: true });
-  const of = (kind, key) => (runsOf[kind].length ? median(runsOf[kind].map((run) => run[key])) : undefined);
-  const a = of('gdbserver', 'seconds');
-  const b = of('gdbsock', 'seconds');
+  const { row, cells } = compareRuns(runsOf);
   console.log(`LLDB 19, ${MEGABYTES} MiB memory read; gdbserver: ${tools.label}; medians of ${runs}; cpu: the server's, from listening to exit`);
-  const head = ['gdbserver_s', 'gdbsock_s', 'ratio', 'gdbserver_cpu', 'gdbsock_cpu'];
-  console.log(head.map((h) => h.padStart(13)).join(' '));
-  const cells = [a, b, a && b ? (b / a).toFixed(2) : 'FAIL', of('gdbserver', 'cpu'), of('gdbsock', 'cpu')];
-  console.log(cells.map((v) => String(typeof v === 'number' ? v.toFixed(4) : (v ?? 'FAIL')).padStart(13)).join(' '));
-  return { gdbserver: a, gdbsock: b };
+  console.log(header());
+  console.log(cells);
+  return row;
 };

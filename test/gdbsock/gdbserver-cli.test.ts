@@ -11,6 +11,7 @@ import t from 'tap';
 import { UsageError } from '../../lib/cli-args';
 import { CommError, isGdbserverCommandLine, parseComm, parseGdbserverCommandLine } from '../../lib/gdbsock/gdbserver-args';
 import { defaultDebugSettings, monitorCommand } from '../../lib/gdbsock/monitor';
+import { liveStartTime } from '../../lib/procfs/stat';
 import { eventually, fixture, startDetached } from '../helpers';
 import { type Listening, cleanEnv, requireTool, runGdb, startGdbsockAsGdbserver } from './gdb';
 
@@ -95,13 +96,7 @@ t.test("a bad COMM: gdbserver's message and status", async (t) => {
 });
 
 /** `pid` exists and is not a zombie. */
-function alive(pid: number): boolean {
-  try {
-    return !/\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
+const alive = (pid: number): boolean => liveStartTime(pid) !== undefined;
 
 /** Live processes whose executable is `file`. */
 function runningFrom(file: string): number[] {

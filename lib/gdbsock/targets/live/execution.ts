@@ -313,14 +313,6 @@ export abstract class Execution<Self> extends StopReports {
    * when it steps one thread over a breakpoint with the others held (gdb:
    * "finish_step_over: trap_expected"); the rest keep theirs for later.
    */
-  protected async takeQueuedTraps(): Promise<void> {
-    try {
-      await this.drainQueuedTraps();
-    } catch (err) {
-      if (!hasCode(err, 'ESRCH')) throw err; // killed meanwhile: its end is the news
-    }
-  }
-
   protected async drainQueuedTraps(which: (tid: number) => boolean = () => true): Promise<void> {
     for (const tid of this.queuedTraps) {
       if (!which(tid)) continue;
@@ -330,6 +322,15 @@ export abstract class Execution<Self> extends StopReports {
       this.modes.set(tid, { type: 'drain' });
       t.deliverQueued();
       await nextEvents([t], WAIT_SETTLE_MS);
+    }
+  }
+
+  /** After a stop-all, every thread's (see StopReports.takeQueuedTraps). */
+  protected async takeQueuedTraps(): Promise<void> {
+    try {
+      await this.drainQueuedTraps();
+    } catch (err) {
+      if (!hasCode(err, 'ESRCH')) throw err; // killed meanwhile: its end is the news
     }
   }
 
