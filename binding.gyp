@@ -8,6 +8,7 @@
         "native/ptrace.c",
         "native/wait.c",
         "native/io.c",
+        "native/rsp_frame.c",
         "native/terminal.c",
         "native/step.c",
         "native/cpu.c",

@@ -31,6 +31,8 @@ export interface Addon {
   readSoon(fd: number, buffer: Buffer, spinUs: number, timeoutMs: number, yieldToLoop: boolean): number;
   /** One write(2): bytes taken or -errno (-EAGAIN: full). */
   writeSome(fd: number, buffer: Buffer, offset: number, length: number): number;
+  /** `$`, prefix (a byte, or -1 for none), data[offset, offset + length) escaped, `#` and checksum into `out` (2 * length + 5 bytes); the frame's length. */
+  frameBinary(data: Buffer, offset: number, length: number, prefix: number, out: Buffer): number;
   /** Makes pgrp the foreground group of terminal fd (SIGTTOU blocked meanwhile): the previous one, or -errno (-ENOTTY: not our terminal). */
   setForeground(fd: number, pgrp: number): number;
   /** CPUID: [eax, ebx, ecx, edx], or null when the CPU has no such leaf or is not x86. */

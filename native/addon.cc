@@ -65,6 +65,7 @@ class Hostkit : public Napi::Addon<Hostkit> {
         InstanceMethod("waitReady", &Hostkit::WaitReady),
         InstanceMethod("readSoon", &Hostkit::ReadSoon),
         InstanceMethod("writeSome", &Hostkit::WriteSome),
+        InstanceMethod("frameBinary", &Hostkit::FrameBinary),
         InstanceMethod("setForeground", &Hostkit::SetForeground),
         InstanceMethod("stepRange", &Hostkit::StepRange),
         InstanceMethod("cpuid", &Hostkit::Cpuid),
@@ -255,6 +256,20 @@ class Hostkit : public Napi::Addon<Hostkit> {
     size_t len;
     if (!ArgInt(info, 0, &fd) || !ArgRange(info, 1, &data, &len)) return TypeError(env, "writeSome(fd, buffer, offset, length)");
     return Napi::Number::New(env, (double)hk_write_some((int)fd, data, len));
+  }
+
+  // frameBinary(data, offset, length, prefix, out) -> the frame's length in `out` (RSP framing, rsp_frame.c);
+  // prefix is a byte or -1; `out` must hold 2 * length + 5 bytes.
+  Napi::Value FrameBinary(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    uint8_t *data;
+    size_t len;
+    int64_t prefix;
+    if (!ArgRange(info, 0, &data, &len) || !ArgInt(info, 3, &prefix) || prefix < -1 || prefix > 255 || !info[4].IsBuffer())
+      return TypeError(env, "frameBinary(data, offset, length, prefix, out)");
+    auto out = info[4].As<Napi::Buffer<uint8_t>>();
+    if (out.Length() < HK_FRAME_BINARY_SPACE(len)) return TypeError(env, "frameBinary: out must hold 2 * length + 5 bytes");
+    return Napi::Number::New(env, (double)hk_frame_binary(data, len, (int)prefix, out.Data()));
   }
 
   // setForeground(fd, pgrp) -> the terminal's previous foreground group, or -errno (-ENOTTY: not our terminal).

@@ -47,6 +47,11 @@ long hk_read_soon(int fd, int wake_fd, void *buf, size_t len, int spin_us, int t
 /* One write(2), retried on EINTR: bytes taken or -errno. */
 long hk_write_some(int fd, const void *buf, size_t len);
 
+/* rsp_frame.c: `$`, `prefix` (a byte, or none if < 0), `data` escaped, `#` and the checksum, into `out`,
+ * which must hold HK_FRAME_BINARY_SPACE(len) bytes. Returns the frame's length. */
+#define HK_FRAME_BINARY_SPACE(len) (2 * (size_t)(len) + 5)
+size_t hk_frame_binary(const uint8_t *data, size_t len, int prefix, uint8_t *out);
+
 /* terminal.c: the terminal's foreground group; the previous one, or -errno. */
 long hk_set_foreground(int fd, pid_t pgrp);
 

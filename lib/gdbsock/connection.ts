@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { addon } from '../native';
-import { type Frame, PacketDecoder, RLE_LIMIT, frameInPlace } from './packet';
+import { type Frame, PacketDecoder, RLE_LIMIT, type RawBinary, frameInPlace } from './packet';
 
 /**
  * How long pump() blocks the JS thread for gdb's next packet. gdb sends it
@@ -51,6 +51,8 @@ export class Connection extends EventEmitter {
   private readonly outputFd: number | undefined;
   private readonly readBuffer = Buffer.allocUnsafe(64 * 1024);
   private readonly replyBuffer = Buffer.allocUnsafe(64 * 1024);
+  /** Where raw binary replies are framed, kept between replies (a dump sends hundreds of them) and grown as needed. */
+  private rawBuffer = Buffer.alloc(0);
   private dispatching = false;
   private pumping = false;
   private pumpWanted = false;
@@ -96,6 +98,17 @@ export class Connection extends EventEmitter {
     if (this.acking) this.lastSent = Buffer.from(out.subarray(0, n));
     this.unanswered = undefined;
     this.write(out, n);
+  }
+
+  /** Sends raw bytes as a binary reply, escaped and framed in one native pass. */
+  sendRaw(raw: RawBinary): void {
+    if (this.closed) return;
+    const space = 2 * raw.data.length + 5;
+    if (this.rawBuffer.length < space) this.rawBuffer = Buffer.allocUnsafe(space);
+    const n = addon.frameBinary(raw.data, 0, raw.data.length, raw.prefix, this.rawBuffer);
+    if (this.acking) this.lastSent = Buffer.from(this.rawBuffer.subarray(0, n));
+    this.unanswered = undefined;
+    this.write(this.rawBuffer, n);
   }
 
   /**

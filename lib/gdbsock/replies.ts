@@ -5,7 +5,7 @@
  * server decides what to answer and never writes reply text itself;
  * connection.ts frames what comes out of here.
  */
-import { escapeBinary } from './packet';
+import { RawBinary } from './packet';
 import type { RegisterLayout } from './registers';
 import { toGdbSignal } from './signals';
 import type { StopEvent } from './target';
@@ -14,8 +14,14 @@ import { SUPPORTED_THREAD_OPTIONS } from './thread-options';
 /** The largest packet gdbsock takes (qSupported's PacketSize); gdb reads memory in chunks of about half this (two hex digits per byte). */
 export const PACKET_SIZE = 0x100000;
 
-/** A reply body: text, or binary (already escaped) where the protocol says so. */
-export type Reply = Buffer | string;
+/** A reply body: text, binary (already escaped) where the protocol says so, or raw bytes the connection escapes. */
+export type Reply = Buffer | string | RawBinary;
+
+/** A reply's body as the bytes that go out, unframed (for the debug log). */
+export function replyBytes(answer: Reply): Buffer {
+  if (typeof answer === 'string') return Buffer.from(answer, 'latin1');
+  return answer instanceof RawBinary ? answer.body() : answer;
+}
 
 /** Returned by a handler that has answered already, or must not answer. */
 export const NO_REPLY = '\u0000no-reply';
@@ -75,11 +81,7 @@ export function memory(data: Buffer, length: number): string {
 /** An `x` reply (GDB manual, "Packets", x): `b` and the bytes, escaped; an error if none of `length` could be read. */
 export function binaryMemory(data: Buffer, length: number): Reply {
   if (data.length === 0 && length !== 0) return error();
-  const escaped = escapeBinary(data);
-  const out = Buffer.allocUnsafe(escaped.length + 1);
-  out[0] = 0x62; // b
-  escaped.copy(out, 1);
-  return out;
+  return new RawBinary(0x62 /* b */, data);
 }
 
 /**
@@ -90,7 +92,7 @@ export function binaryMemory(data: Buffer, length: number): Reply {
 export function lldbBinaryMemory(data: Buffer, length: number): Reply {
   if (length === 0) return OK;
   if (data.length === 0) return error();
-  return escapeBinary(data);
+  return new RawBinary(-1, data);
 }
 
 /** `NN:` for register numbers in stop replies, built once. */
@@ -163,10 +165,10 @@ export function formatStopReply(
 }
 
 /** A qXfer read reply: 'l' for the last piece, 'm' when more follows; binary, escaped. */
-export function xferChunk(data: Buffer, offset: number, length: number): Buffer {
+export function xferChunk(data: Buffer, offset: number, length: number): RawBinary {
   const piece = data.subarray(Math.min(offset, data.length), Math.min(offset + length, data.length));
   const more = offset + length < data.length;
-  return Buffer.concat([Buffer.from(more ? 'm' : 'l'), escapeBinary(piece)]);
+  return new RawBinary(more ? 0x6d /* m */ : 0x6c /* l */, piece);
 }
 
 /** qfThreadInfo: all the ids at once. An empty 'm' is not a list: 'l' says there are none ("General Query Packets"). */

@@ -16,7 +16,9 @@ import { searchMemory } from './memory-search';
 import * as registers from './register-requests';
 import { type DebugSettings, debugLine, defaultDebugSettings, monitorCommand, packetLine } from './monitor';
 import * as reply from './replies';
-import { NO_REPLY, OK, PACKET_SIZE, UNSUPPORTED, type Reply } from './replies';
+import { RawBinary } from './packet';
+import { READ_AHEAD_FROM, ReadAhead } from './read-ahead';
+import { NO_REPLY, OK, PACKET_SIZE, UNSUPPORTED, type Reply, replyBytes } from './replies';
 import { type Request, RequestParser, describePacket } from './requests';
 import { BreakpointKindUnsupported, type ResumeAction, type StopEvent, type Target, TargetRefusal } from './target';
 import { SessionOptions, applySessionSetting } from './session-options';
@@ -69,6 +71,8 @@ export class Server extends EventEmitter {
    * LLDB's way (replies.lldbBinaryMemory).
    */
   private lldbClient = false;
+  /** The next piece of a bulk memory read, read while the client decodes the last one (all-stop). */
+  private readonly readAhead = new ReadAhead();
   /**
    * Non-stop: stop replies not yet taken by gdb, oldest first. The first one
    * went out as a %Stop notification (or as the answer to `?` or vStopped);
@@ -133,7 +137,9 @@ export class Server extends EventEmitter {
     if (this.debug.remote) this.debugLog(packetLine('getpkt', payload));
     let result: Reply | Promise<Reply>;
     try {
-      result = this.dispatch(this.requests.parse(payload));
+      const request = this.requests.parse(payload);
+      if (request.kind !== 'readMemory') this.readAhead.drop();
+      result = this.dispatch(request);
     } catch (err) {
       result = this.failed(payload, err);
     }
@@ -156,8 +162,13 @@ export class Server extends EventEmitter {
 
   private reply(answer: Reply): void {
     if (answer === NO_REPLY || this.ended) return;
-    if (this.debug.remote) this.debugLog(packetLine('putpkt', typeof answer === 'string' ? Buffer.from(answer, 'latin1') : answer));
-    this.connection.send(answer, { binary: typeof answer !== 'string' });
+    if (this.debug.remote) this.debugLog(packetLine('putpkt', replyBytes(answer)));
+    if (answer instanceof RawBinary) this.connection.sendRaw(answer);
+    else this.connection.send(answer, { binary: typeof answer !== 'string' });
+    if (this.target && !this.nonStop) {
+      const target = this.target;
+      this.readAhead.fill((addr, length) => target.readMemory(addr, length));
+    }
     // gdb answers at once: take its next packet without waiting for the event loop.
     if (!this.busy && !this.backlog.length) this.connection.pumpSoon();
   }
@@ -184,7 +195,8 @@ export class Server extends EventEmitter {
       case 'readMemory': {
         // gdb asks x for PacketSize/2 bytes as it asks m: take all of them (the escaped reply may be longer; gdb grows its buffer).
         const length = Math.min(r.length, PACKET_SIZE / 2);
-        const data = this.t.readMemory(r.addr, length);
+        const data = this.readAhead.take(r.addr, length) ?? this.t.readMemory(r.addr, length);
+        if (length >= READ_AHEAD_FROM && r.binary && !this.nonStop) this.readAhead.plan(r.addr, length);
         if (r.binary && r.length === 0 && r.addr === 0n) this.lldbClient = true;
         const spell = !r.binary ? reply.memory : this.lldbClient ? reply.lldbBinaryMemory : reply.binaryMemory;
         return data instanceof Promise ? data.then((d) => spell(d, length)) : spell(data, length);

@@ -82,3 +82,32 @@ t.test('vFile:stat follows a symlink, vFile:lstat does not; errors are File-I/O 
   t.equal(viaLstat.size, BigInt(binary.length), "a link's size is its target's length");
   t.equal(await c.ask(`vFile:stat:${hexPath(path.join(dir, 'missing'))}`), 'F-1,2', 'ENOENT');
 });
+
+t.test('x in a row, as dump sends it: the piece read ahead is the memory, and a write between two reads is seen', async (t) => {
+  const { c } = await connect(t);
+  const pid = Number.parseInt(/p([0-9a-f]+)\./.exec(await c.ask('qC'))![1], 16);
+  // Run to step_me, so that libc is mapped.
+  t.equal(await c.ask(`Z0,${STEP_ME.toString(16)},1`), 'OK');
+  t.match(await c.ask('vCont;c'), /^T05/, 'stopped at step_me');
+  // libc's text: read-only and long enough for three 64 KiB reads in a row.
+  const maps = fs.readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n');
+  const text = maps.find((l) => / r-xp .*libc[.-]/.test(l));
+  t.ok(text, 'libc text is mapped');
+  const [from, to] = text!
+    .split(' ')[0]
+    .split('-')
+    .map((h) => BigInt(`0x${h}`));
+  t.ok(to - from >= 0x30000n, 'libc text spans three reads');
+  const x = async (addr: bigint) => unescapeBinary(bytesOf(await c.ask(`x${addr.toString(16)},10000`)).subarray(1));
+  const m = async (addr: bigint) => Buffer.from(await c.ask(`m${addr.toString(16)},10000`), 'hex');
+
+  const first = await x(from);
+  const second = await x(from + 0x10000n); // the piece read ahead after the first reply
+  t.same(first, await m(from), 'first read: the bytes m reads');
+  t.same(second, await m(from + 0x10000n), 'read-ahead piece: the bytes m reads');
+
+  await x(from + 0x10000n); // plans from + 0x20000 and reads it after the reply
+  t.equal(await c.ask(`M${(from + 0x20000n).toString(16)},4:deadbeef`), 'OK', 'a write lands where the next read would be');
+  const third = await x(from + 0x20000n);
+  t.equal(third.subarray(0, 4).toString('hex'), 'deadbeef', 'the read after the write sees the write, not the piece read before it');
+});

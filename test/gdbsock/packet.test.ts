@@ -2,6 +2,7 @@ import { PassThrough } from 'node:stream';
 import t from 'tap';
 import { Connection } from '../../lib/gdbsock/connection';
 import { PacketDecoder, checksum, escapeBinary, frame, runLengthDecode, runLengthEncode, unescapeBinary } from '../../lib/gdbsock/packet';
+import { addon } from '../../lib/native';
 import { gdbCrc32, parseAddress, parseAddressIn, parseCommands, parseConditions, parseHex, parseHexIn, parseThreadId } from '../../lib/gdbsock/wire';
 
 const bytes = (s: string) => Buffer.from(s, 'latin1');
@@ -58,6 +59,29 @@ t.test('fuzz: random bodies survive encode/frame/decode; random bytes never thro
     for (const f of noisy.push(junk)) if (f.kind === 'packet' && f.payload.length > 512) return void t.fail('oversized packet delivered');
   }
   t.pass('2000 round trips and 2000 junk chunks');
+});
+
+t.test('the native framing of raw binary replies is the escape and frame of packet.ts', async (t): Promise<void> => {
+  let seed = 777;
+  const rand = (n: number) => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  // Lengths around the 16-byte blocks of the vector loop, and bodies dense and sparse in bytes to escape.
+  const lengths = [0, 1, 15, 16, 17, 31, 32, 33, 255, 4096, 65537];
+  for (let i = 0; i < 400; i++) {
+    const length = i < lengths.length ? lengths[i]! : rand(3000);
+    const special = bytes('$#}*');
+    const data = Buffer.from(Array.from({ length }, () => (rand(i % 3 === 0 ? 2 : 40) ? rand(256) : special[rand(4)]!)));
+    const prefix = [-1, 0x62, 0x6c][i % 3]!;
+    const out = Buffer.alloc(2 * length + 5);
+    const n = addon.frameBinary(data, 0, length, prefix, out);
+    const body = prefix < 0 ? escapeBinary(data) : Buffer.concat([Buffer.from([prefix]), escapeBinary(data)]);
+    if (!out.subarray(0, n).equals(frame(body, false))) return void t.fail(`frame ${i} (${length} bytes, prefix ${prefix}) differs`);
+  }
+  t.throws(() => addon.frameBinary(Buffer.alloc(8), 0, 8, 0x62, Buffer.alloc(20)), TypeError, 'an output buffer too small is refused');
+  t.throws(() => addon.frameBinary(Buffer.alloc(8), 4, 8, -1, Buffer.alloc(40)), TypeError, 'a range past the data is refused');
+  t.pass('400 bodies framed alike');
 });
 
 /** A Connection over two PassThroughs: what is written to `input` is gdb speaking; `written`, what went back. */

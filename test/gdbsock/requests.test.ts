@@ -99,16 +99,16 @@ t.test('replies', async (t) => {
   t.equal(reply.NO_SUCH_REGISTER, 'E45');
   t.equal(reply.errorText('no $ here#'), 'E.no ? here?');
   t.equal(reply.UNSUPPORTED, '');
-  t.equal(reply.xferChunk(Buffer.from('abcdef'), 0, 4).toString(), 'mabcd');
-  t.equal(reply.xferChunk(Buffer.from('abcdef'), 4, 4).toString(), 'lef');
+  t.equal(reply.xferChunk(Buffer.from('abcdef'), 0, 4).body().toString(), 'mabcd');
+  t.equal(reply.xferChunk(Buffer.from('abcdef'), 4, 4).body().toString(), 'lef');
   t.equal(reply.memory(Buffer.alloc(0), 4), 'E01', 'nothing readable');
   t.same(
-    reply.binaryMemory(Buffer.from([0x41, 0x23, 0x24, 0x7d, 0x2a, 0]), 6),
+    reply.replyBytes(reply.binaryMemory(Buffer.from([0x41, 0x23, 0x24, 0x7d, 0x2a, 0]), 6)),
     Buffer.from([0x62, 0x41, 0x7d, 0x03, 0x7d, 0x04, 0x7d, 0x5d, 0x7d, 0x0a, 0]),
     'x: b, then the bytes with #$}* escaped',
   );
   t.equal(reply.binaryMemory(Buffer.alloc(0), 4), 'E01', 'x: nothing readable');
-  t.same(reply.binaryMemory(Buffer.alloc(0), 0), Buffer.from('b'), 'x of length 0: b alone');
+  t.same(reply.replyBytes(reply.binaryMemory(Buffer.alloc(0), 0)), Buffer.from('b'), 'x of length 0: b alone');
   t.equal(reply.threadList([]), 'l');
   t.equal(reply.formatStopReply({ kind: 'exited', pid: 7, code: 1 }, 7, { multiprocess: true }), 'W01;process:7');
 });
