@@ -33,6 +33,8 @@ export interface Addon {
   writeSome(fd: number, buffer: Buffer, offset: number, length: number): number;
   /** `$`, prefix (a byte, or -1 for none), data[offset, offset + length) escaped, `#` and checksum into `out` (2 * length + 5 bytes); the frame's length. */
   frameBinary(data: Buffer, offset: number, length: number, prefix: number, out: Buffer): number;
+  /** `$`, data[offset, offset + length) in lower-case hex, `#` and checksum into `out` (2 * length + 5 bytes); the frame's length. */
+  frameHex(data: Buffer, offset: number, length: number, out: Buffer): number;
   /** Makes pgrp the foreground group of terminal fd (SIGTTOU blocked meanwhile): the previous one, or -errno (-ENOTTY: not our terminal). */
   setForeground(fd: number, pgrp: number): number;
   /** CPUID: [eax, ebx, ecx, edx], or null when the CPU has no such leaf or is not x86. */

@@ -66,6 +66,7 @@ class Hostkit : public Napi::Addon<Hostkit> {
         InstanceMethod("readSoon", &Hostkit::ReadSoon),
         InstanceMethod("writeSome", &Hostkit::WriteSome),
         InstanceMethod("frameBinary", &Hostkit::FrameBinary),
+        InstanceMethod("frameHex", &Hostkit::FrameHex),
         InstanceMethod("setForeground", &Hostkit::SetForeground),
         InstanceMethod("stepRange", &Hostkit::StepRange),
         InstanceMethod("cpuid", &Hostkit::Cpuid),
@@ -270,6 +271,17 @@ class Hostkit : public Napi::Addon<Hostkit> {
     auto out = info[4].As<Napi::Buffer<uint8_t>>();
     if (out.Length() < HK_FRAME_BINARY_SPACE(len)) return TypeError(env, "frameBinary: out must hold 2 * length + 5 bytes");
     return Napi::Number::New(env, (double)hk_frame_binary(data, len, (int)prefix, out.Data()));
+  }
+
+  // frameHex(data, offset, length, out) -> the frame's length: `$`, the bytes in hex, `#` and the checksum.
+  Napi::Value FrameHex(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    uint8_t *data;
+    size_t len;
+    if (!ArgRange(info, 0, &data, &len) || !info[3].IsBuffer()) return TypeError(env, "frameHex(data, offset, length, out)");
+    auto out = info[3].As<Napi::Buffer<uint8_t>>();
+    if (out.Length() < HK_FRAME_BINARY_SPACE(len)) return TypeError(env, "frameHex: out must hold 2 * length + 5 bytes");
+    return Napi::Number::New(env, (double)hk_frame_hex(data, len, out.Data()));
   }
 
   // setForeground(fd, pgrp) -> the terminal's previous foreground group, or -errno (-ENOTTY: not our terminal).

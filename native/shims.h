@@ -51,6 +51,8 @@ long hk_write_some(int fd, const void *buf, size_t len);
  * which must hold HK_FRAME_BINARY_SPACE(len) bytes. Returns the frame's length. */
 #define HK_FRAME_BINARY_SPACE(len) (2 * (size_t)(len) + 5)
 size_t hk_frame_binary(const uint8_t *data, size_t len, int prefix, uint8_t *out);
+/* `$`, `data` in lower-case hex, `#` and the checksum into `out` (HK_FRAME_BINARY_SPACE(len) bytes suffice). */
+size_t hk_frame_hex(const uint8_t *data, size_t len, uint8_t *out);
 
 /* terminal.c: the terminal's foreground group; the previous one, or -errno. */
 long hk_set_foreground(int fd, pid_t pgrp);

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { addon } from '../native';
-import { type Frame, PacketDecoder, RLE_LIMIT, type RawBinary, frameInPlace } from './packet';
+import { type Frame, PacketDecoder, RLE_LIMIT, type RawReply, frameInPlace } from './packet';
 
 /**
  * How long pump() blocks the JS thread for gdb's next packet. gdb sends it
@@ -100,12 +100,15 @@ export class Connection extends EventEmitter {
     this.write(out, n);
   }
 
-  /** Sends raw bytes as a binary reply, escaped and framed in one native pass. */
-  sendRaw(raw: RawBinary): void {
+  /** Sends raw bytes as a reply, escaped or in hex and framed in one native pass. */
+  sendRaw(raw: RawReply): void {
     if (this.closed) return;
     const space = 2 * raw.data.length + 5;
     if (this.rawBuffer.length < space) this.rawBuffer = Buffer.allocUnsafe(space);
-    const n = addon.frameBinary(raw.data, 0, raw.data.length, raw.prefix, this.rawBuffer);
+    const n =
+      raw.encoding === 'hex'
+        ? addon.frameHex(raw.data, 0, raw.data.length, this.rawBuffer)
+        : addon.frameBinary(raw.data, 0, raw.data.length, raw.prefix, this.rawBuffer);
     if (this.acking) this.lastSent = Buffer.from(this.rawBuffer.subarray(0, n));
     this.unanswered = undefined;
     this.write(this.rawBuffer, n);

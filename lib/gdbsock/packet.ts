@@ -142,19 +142,23 @@ export function runLengthDecode(data: Buffer): Buffer {
 }
 
 /**
- * A reply body of raw bytes, escaped and framed by the connection in one pass
- * of native code (addon.frameBinary): memory dumps, where the escape, copy and
- * checksum passes in JavaScript were most of the server's time.
+ * A reply body of raw bytes, encoded and framed by the connection in one pass
+ * of native code (addon.frameBinary, addon.frameHex): memory dumps, where the
+ * escape or hex, copy and checksum passes in JavaScript were most of the
+ * server's time.
  */
-export class RawBinary {
+export class RawReply {
   constructor(
-    /** A byte sent before the data unescaped (`b` of an x reply), or -1 for none. */
+    /** escaped: binary with `$#}*` escaped (x, qXfer); hex: two digits a byte (m). */
+    readonly encoding: 'escaped' | 'hex',
+    /** A byte sent before the data unescaped (`b` of an x reply), or -1 for none (always for hex). */
     readonly prefix: number,
     readonly data: Buffer,
   ) {}
 
   /** The body as it goes out, unframed (for the debug log and the tests). */
   body(): Buffer {
+    if (this.encoding === 'hex') return Buffer.from(this.data.toString('hex'), 'latin1');
     const escaped = escapeBinary(this.data);
     return this.prefix < 0 ? escaped : Buffer.concat([Buffer.from([this.prefix]), escaped]);
   }

@@ -1,6 +1,6 @@
 /**
  * Bulk reads ahead of the client. gdb's `dump` and LLDB's `memory read`
- * fetch a large range as a row of `x` requests, each starting where the last
+ * fetch a large range as a row of `x` requests (`m` before gdb 16.2), each starting where the last
  * one ended and each as long as the packet allows; the client then spends
  * as long decoding the reply as the server spent making it. Reading the next
  * piece while the client decodes this one takes the server off the critical

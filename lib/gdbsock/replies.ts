@@ -5,7 +5,7 @@
  * server decides what to answer and never writes reply text itself;
  * connection.ts frames what comes out of here.
  */
-import { RawBinary } from './packet';
+import { RLE_LIMIT, RawReply } from './packet';
 import type { RegisterLayout } from './registers';
 import { toGdbSignal } from './signals';
 import type { StopEvent } from './target';
@@ -15,12 +15,12 @@ import { SUPPORTED_THREAD_OPTIONS } from './thread-options';
 export const PACKET_SIZE = 0x100000;
 
 /** A reply body: text, binary (already escaped) where the protocol says so, or raw bytes the connection escapes. */
-export type Reply = Buffer | string | RawBinary;
+export type Reply = Buffer | string | RawReply;
 
 /** A reply's body as the bytes that go out, unframed (for the debug log). */
 export function replyBytes(answer: Reply): Buffer {
   if (typeof answer === 'string') return Buffer.from(answer, 'latin1');
-  return answer instanceof RawBinary ? answer.body() : answer;
+  return answer instanceof RawReply ? answer.body() : answer;
 }
 
 /** Returned by a handler that has answered already, or must not answer. */
@@ -73,15 +73,20 @@ export function registers(hex: string, layout: RegisterLayout, unavailable: Read
     .join('');
 }
 
-/** An `m` reply: the bytes in hex, or an error if none of `length` could be read. */
-export function memory(data: Buffer, length: number): string {
-  return data.length || length === 0 ? data.toString('hex') : error();
+/**
+ * An `m` reply: the bytes in hex, or an error if none of `length` could be
+ * read. A reply too long to be run-length encoded is left to native code
+ * (the hex and checksum of a 512 KiB dump piece cost ~2 ms in JavaScript).
+ */
+export function memory(data: Buffer, length: number): Reply {
+  if (data.length === 0 && length !== 0) return error();
+  return data.length * 2 > RLE_LIMIT ? new RawReply('hex', -1, data) : data.toString('hex');
 }
 
 /** An `x` reply (GDB manual, "Packets", x): `b` and the bytes, escaped; an error if none of `length` could be read. */
 export function binaryMemory(data: Buffer, length: number): Reply {
   if (data.length === 0 && length !== 0) return error();
-  return new RawBinary(0x62 /* b */, data);
+  return new RawReply('escaped', 0x62 /* b */, data);
 }
 
 /**
@@ -92,7 +97,7 @@ export function binaryMemory(data: Buffer, length: number): Reply {
 export function lldbBinaryMemory(data: Buffer, length: number): Reply {
   if (length === 0) return OK;
   if (data.length === 0) return error();
-  return new RawBinary(-1, data);
+  return new RawReply('escaped', -1, data);
 }
 
 /** `NN:` for register numbers in stop replies, built once. */
@@ -165,10 +170,10 @@ export function formatStopReply(
 }
 
 /** A qXfer read reply: 'l' for the last piece, 'm' when more follows; binary, escaped. */
-export function xferChunk(data: Buffer, offset: number, length: number): RawBinary {
+export function xferChunk(data: Buffer, offset: number, length: number): RawReply {
   const piece = data.subarray(Math.min(offset, data.length), Math.min(offset + length, data.length));
   const more = offset + length < data.length;
-  return new RawBinary(more ? 0x6d /* m */ : 0x6c /* l */, piece);
+  return new RawReply('escaped', more ? 0x6d /* m */ : 0x6c /* l */, piece);
 }
 
 /** qfThreadInfo: all the ids at once. An empty 'm' is not a list: 'l' says there are none ("General Query Packets"). */

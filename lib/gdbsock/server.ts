@@ -16,7 +16,7 @@ import { searchMemory } from './memory-search';
 import * as registers from './register-requests';
 import { type DebugSettings, debugLine, defaultDebugSettings, monitorCommand, packetLine } from './monitor';
 import * as reply from './replies';
-import { RawBinary } from './packet';
+import { RawReply } from './packet';
 import { READ_AHEAD_FROM, ReadAhead } from './read-ahead';
 import { NO_REPLY, OK, PACKET_SIZE, UNSUPPORTED, type Reply, replyBytes } from './replies';
 import { type Request, RequestParser, describePacket } from './requests';
@@ -163,7 +163,7 @@ export class Server extends EventEmitter {
   private reply(answer: Reply): void {
     if (answer === NO_REPLY || this.ended) return;
     if (this.debug.remote) this.debugLog(packetLine('putpkt', replyBytes(answer)));
-    if (answer instanceof RawBinary) this.connection.sendRaw(answer);
+    if (answer instanceof RawReply) this.connection.sendRaw(answer);
     else this.connection.send(answer, { binary: typeof answer !== 'string' });
     if (this.target && !this.nonStop) {
       const target = this.target;
@@ -196,7 +196,7 @@ export class Server extends EventEmitter {
         // gdb asks x for PacketSize/2 bytes as it asks m: take all of them (the escaped reply may be longer; gdb grows its buffer).
         const length = Math.min(r.length, PACKET_SIZE / 2);
         const data = this.readAhead.take(r.addr, length) ?? this.t.readMemory(r.addr, length);
-        if (length >= READ_AHEAD_FROM && r.binary && !this.nonStop) this.readAhead.plan(r.addr, length);
+        if (length >= READ_AHEAD_FROM && !this.nonStop) this.readAhead.plan(r.addr, length);
         if (r.binary && r.length === 0 && r.addr === 0n) this.lldbClient = true;
         const spell = !r.binary ? reply.memory : this.lldbClient ? reply.lldbBinaryMemory : reply.binaryMemory;
         return data instanceof Promise ? data.then((d) => spell(d, length)) : spell(data, length);

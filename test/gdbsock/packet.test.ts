@@ -84,6 +84,19 @@ t.test('the native framing of raw binary replies is the escape and frame of pack
   t.pass('400 bodies framed alike');
 });
 
+t.test('native hex framing: the same frame as hex in JavaScript and frame(), at every length around the 16-byte steps', async (t) => {
+  for (let length = 0; length < 300; length++) {
+    const data = Buffer.from(Array.from({ length }, (_, k) => (k * 151 + length * 7) & 0xff));
+    const out = Buffer.alloc(2 * length + 5);
+    const n = addon.frameHex(data, 0, length, out);
+    const expected = frame(Buffer.from(data.toString('hex'), 'latin1'), false);
+    if (!out.subarray(0, n).equals(expected)) return void t.fail(`frame of ${length} bytes differs`);
+  }
+  t.throws(() => addon.frameHex(Buffer.alloc(8), 0, 8, Buffer.alloc(20)), TypeError, 'an output buffer too small is refused');
+  t.throws(() => addon.frameHex(Buffer.alloc(8), 1, 8, Buffer.alloc(40)), TypeError, 'a range past the data is refused');
+  t.pass('300 lengths framed alike');
+});
+
 /** A Connection over two PassThroughs: what is written to `input` is gdb speaking; `written`, what went back. */
 function connectionUnderTest() {
   const input = new PassThrough();
