@@ -19,7 +19,10 @@
         "native/landlock.c",
         "native/forkexec_supervisor.c",
         "native/forkexec_spawn.c",
-        "native/forkexec_binding.cc"
+        "native/forkexec_binding.cc",
+        "native/probe.c",
+        "native/measure.c",
+        "native/host_binding.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "_GNU_SOURCE"],

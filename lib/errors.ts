@@ -9,6 +9,8 @@ export interface SystemErrorInfo {
   fd?: number;
   address?: bigint;
   noteType?: number;
+  /** Why, when the host's settings explain it (a Yama scope), and what to do: appended to the message. */
+  hint?: string;
 }
 
 const errorMap = getSystemErrorMap();
@@ -38,6 +40,11 @@ function describeErrno(positive: number): [code: string, description: string] {
   return [`Unknown system error ${positive}`, 'unknown error'];
 }
 
+/** The code of an errno, either sign: 'EPERM' for 1 or -1. */
+export function errnoCode(errno: number): string {
+  return describeErrno(Math.abs(errno))[0];
+}
+
 /**
  * A failed syscall, shaped like Node's own fs errors: `code` ('ESRCH'),
  * `errno` (negative, as Node reports it: -3 for ESRCH), `syscall`
@@ -54,16 +61,17 @@ export class SystemError extends Error {
   declare readonly fd?: number;
   declare readonly address?: bigint;
   declare readonly noteType?: number;
+  declare readonly hint?: string;
 
   constructor(errno: number, syscall: string, info: SystemErrorInfo = {}) {
     const positive = Math.abs(errno);
     const [code, description] = describeErrno(positive);
-    super(`${code}: ${description}, ${syscall}${describe(info)}`);
+    super(`${code}: ${description}, ${syscall}${describe(info)}${info.hint ? `: ${info.hint}` : ''}`);
     this.name = 'SystemError';
     this.code = code;
     this.errno = -positive;
     this.syscall = syscall;
-    for (const key of ['pid', 'tid', 'path', 'fd', 'address', 'noteType'] as const) {
+    for (const key of ['pid', 'tid', 'path', 'fd', 'address', 'noteType', 'hint'] as const) {
       if (info[key] !== undefined) Object.defineProperty(this, key, { value: info[key], enumerable: true });
     }
   }

@@ -39,6 +39,14 @@ export interface Addon {
   setForeground(fd: number, pgrp: number): number;
   /** CPUID: [eax, ebx, ecx, edx], or null when the CPU has no such leaf or is not x86. */
   cpuid(leaf: number, subleaf: number): Uint32Array | null;
+  /** hostkit doctor (native/probe.c): PTRACE_SET_SYSCALL_INFO tried on a child of ours; rc 0 or -errno, and the call it concerns. */
+  probeSetSyscallInfo(): { rc: number; syscall: string };
+  /** seccomp(SECCOMP_GET_ACTION_AVAIL): 0, or -errno (-EOPNOTSUPP: no such action). */
+  probeSeccompAction(action: number): number;
+  /** seccomp(SECCOMP_GET_NOTIF_SIZES): [notif, resp, data] sizes, or -errno. */
+  probeSeccompNotifSizes(): [number, number, number] | number;
+  /** hostkit measure (native/measure.c): one sample of n operations of a MeasureKind; mean ns per operation. */
+  measure(kind: number, n: number, filter: Buffer | null): number;
   /** XGETBV(0): XCR0, the state components the OS enabled; null where XSAVE is off or not x86. */
   xgetbv(index: 0): bigint | null;
   /**
@@ -187,6 +195,10 @@ export interface Libc {
   getsockoptInt(fd: number, level: number, option: number, name: string): number;
   /** ioctl(2) whose argument is a buffer the kernel reads and fills. */
   ioctlBuffer(fd: number, request: number, buffer: Buffer, name: string): number;
+  /** fanotify_init(2): the group's fd. */
+  fanotifyInit(flags: number, eventFlags: number): number;
+  /** fanotify_mark(2) on a path (relative to the cwd). */
+  fanotifyMark(fd: number, flags: number, mask: bigint, path: string): void;
   /**
    * A listening AF_UNIX stream socket bound to `path` (close-on-exec), made
    * outside libuv so nothing in this process accepts on it: for handing to a
@@ -224,6 +236,8 @@ function loadLibc(): Libc {
     getsockopt: lib.func('int getsockopt(int fd, int level, int optname, _Out_ int *optval, _Inout_ uint32_t *optlen)'),
     // ioctl is variadic in C; glibc's x86-64 and aarch64 wrappers read the third argument as a plain pointer.
     ioctl: lib.func('int ioctl(int fd, unsigned long request, _Inout_ uint8_t *arg)'),
+    fanotifyInit: lib.func('int fanotify_init(unsigned int flags, unsigned int event_f_flags)'),
+    fanotifyMark: lib.func('int fanotify_mark(int fd, unsigned int flags, uint64_t mask, int dirfd, const char *path)'),
     socket: lib.func('int socket(int domain, int type, int protocol)'),
     bind: lib.func('int bind(int fd, const uint8_t *addr, uint32_t len)'),
     listen: lib.func('int listen(int fd, int backlog)'),
@@ -256,6 +270,11 @@ function loadLibc(): Libc {
       return value[0]!;
     },
     ioctlBuffer: (fd, request, buffer, name) => check(fn.ioctl(fd, request, buffer), `ioctl(${name})`, { fd }),
+    fanotifyInit: (flags, eventFlags) => check(fn.fanotifyInit(flags, eventFlags), 'fanotify_init', {}),
+    fanotifyMark(fd, flags, mask, path) {
+      const AT_FDCWD = -100;
+      check(fn.fanotifyMark(fd, flags, mask, AT_FDCWD, path), 'fanotify_mark', { fd, path });
+    },
     listenUnix(path, backlog) {
       const AF_UNIX = 1;
       const SOCK_STREAM_CLOEXEC = 1 | 0o2000000;

@@ -12,6 +12,7 @@
 #include "sigchld.h"
 
 void RegisterForkexec(Napi::Env env, Napi::Object exports);  // forkexec_binding.cc
+void RegisterHost(Napi::Env env, Napi::Object exports);      // host_binding.cc
 
 namespace {
 
@@ -81,6 +82,7 @@ class Hostkit : public Napi::Addon<Hostkit> {
         InstanceMethod("sigchldRef", &Hostkit::SigchldRef),
     });
     RegisterForkexec(env, exports);
+    RegisterHost(env, exports);
     env.AddCleanupHook([this] {
       if (sigchld_) sigchld_->Close();
       sigchld_ = nullptr;

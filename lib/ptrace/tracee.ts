@@ -2,6 +2,7 @@ import { EventEmitter, on } from 'node:events';
 import { HostkitError, SystemError, checkPid, hasCode } from '../errors';
 import { addon } from '../native';
 import { stat, status, tasks } from '../procfs';
+import { ptraceRefusal } from '../procfs/ptrace-access';
 import { type ArchLayout, hostArch } from './arch';
 import { Breakpoints } from './breakpoints';
 import { DEFAULT_OPTIONS, Option, Request, Signal } from './constants';
@@ -226,7 +227,8 @@ export class Tracee extends EventEmitter implements ExitHook {
         return true;
       }
       const e = err as SystemError;
-      throw new SystemError(e.errno, e.syscall, { pid: this.pid, tid });
+      const hint = hasCode(err, 'EPERM') ? ptraceRefusal(this.pid) : undefined;
+      throw new SystemError(e.errno, e.syscall, { pid: this.pid, tid, hint });
     }
   }
 

@@ -1,0 +1,34 @@
+/**
+ * One line of `hostkit doctor`: a kernel facility, what this host says of it,
+ * which hostkit feature stands on it, and what to do when it falls short.
+ */
+
+/**
+ * ok: works as hostkit needs. limited: works, with a restriction that some
+ * uses meet. missing: absent or refused. info: a fact with no good or bad
+ * (the CPU's XSAVE layout, a mitigation).
+ */
+export type State = 'ok' | 'limited' | 'missing' | 'info';
+
+export interface Finding {
+  /** Short name: 'ptrace', 'seccomp user notification', 'fs-verity /home'. */
+  facility: string;
+  state: State;
+  /** What the probe saw, in words. */
+  detail: string;
+  /** The hostkit features that need it. */
+  neededBy: string;
+  /** What to do, when state is limited or missing. */
+  fix?: string;
+  /** The raw facts, for --json. */
+  facts?: Record<string, unknown>;
+}
+
+/** The first line of a file under /proc or /sys, or undefined when it cannot be read. */
+export function readSetting(path: string, read: (p: string) => string): string | undefined {
+  try {
+    return read(path).trim();
+  } catch {
+    return undefined;
+  }
+}

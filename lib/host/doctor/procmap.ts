@@ -1,0 +1,42 @@
+/**
+ * PROCMAP_QUERY (Linux 6.11): one ioctl on /proc/PID/maps finds the mapping
+ * holding an address, with its file's build-id, instead of parsing the text.
+ */
+import fs from 'node:fs';
+import { errnoCode } from '../../errors';
+import { libc } from '../../native';
+import type { Finding } from './finding';
+
+/** struct procmap_query (include/uapi/linux/fs.h): 104 bytes; _IOWR('f', 17, it). */
+const QUERY_SIZE = 104;
+const PROCMAP_QUERY = (3 << 30) | (QUERY_SIZE << 16) | (0x66 << 8) | 17;
+/** PROCMAP_QUERY_COVERING_OR_NEXT_VMA: the first mapping at or after the address. */
+const COVERING_OR_NEXT = 0x10;
+
+export function probeProcmapQuery(): Finding {
+  const fd = fs.openSync('/proc/self/maps', 'r');
+  let found: { start: bigint; end: bigint } | undefined;
+  let error = '';
+  try {
+    const q = Buffer.alloc(QUERY_SIZE);
+    q.writeBigUInt64LE(BigInt(QUERY_SIZE), 0);
+    q.writeBigUInt64LE(BigInt(COVERING_OR_NEXT), 8);
+    q.writeBigUInt64LE(0n, 16); // the lowest mapping
+    libc().ioctlBuffer(fd, PROCMAP_QUERY, q, 'PROCMAP_QUERY');
+    found = { start: q.readBigUInt64LE(24), end: q.readBigUInt64LE(32) };
+  } catch (err) {
+    error = errnoCode((err as NodeJS.ErrnoException).errno ?? 0);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return {
+    facility: 'PROCMAP_QUERY',
+    state: found ? 'ok' : 'missing',
+    detail: found
+      ? `answered for this process (first mapping 0x${found.start.toString(16)}-0x${found.end.toString(16)})`
+      : `ioctl on /proc/self/maps: ${error} (before Linux 6.11)`,
+    neededBy: 'nothing yet: procfs parses /proc/PID/maps text (works everywhere)',
+    fix: found ? undefined : 'nothing to do: the text is parsed instead',
+    facts: { works: Boolean(found), error: error || null },
+  };
+}
