@@ -13,6 +13,10 @@ extern "C" {
 #endif
 
 /* probe.c */
+#include <sys/types.h>
+/* A child that asks to be traced, stops itself (SIGSTOP), then runs then(n) if
+ * given and exits; returned stopped, with TRACESYSGOOD and EXITKILL set. */
+pid_t hk_fork_tracee(void (*then)(uint64_t n), uint64_t n, const char **failed);
 /* Whether ptrace(PTRACE_SET_SYSCALL_INFO) (Linux 6.16) works, tried on a child of
  * ours at a syscall-exit stop: 0 it does, -EIO the kernel lacks it, another -errno
  * when no child could be traced to ask. */

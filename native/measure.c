@@ -189,40 +189,6 @@ static void notified_syscalls(const struct hk_measure_job *job, struct child_res
   }
 }
 
-/* A child that asks to be traced and stops, for the ptrace kinds; 0 when it is
- * stopped and ready. */
-static pid_t start_tracee(void (*loop)(uint64_t n), uint64_t n, const char **failed) {
-  pid_t pid = fork();
-  if (pid < 0) {
-    *failed = "fork";
-    return -errno;
-  }
-  if (pid == 0) {
-    if (ptrace(PTRACE_TRACEME, 0, 0, 0) < 0) _exit(127);
-    raise(SIGSTOP);
-    loop(n);
-    _exit(0);
-  }
-  int status;
-  int rc = wait_stop(pid, &status);
-  if (rc < 0) {
-    *failed = "waitpid";
-    return rc;
-  }
-  if (!WIFSTOPPED(status)) {
-    *failed = "ptrace(PTRACE_TRACEME)"; /* Yama scope 3, or a seccomp filter, refused it */
-    return -EPERM;
-  }
-  if (ptrace(PTRACE_SETOPTIONS, pid, 0, PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD) < 0) {
-    int e = -errno;
-    kill(pid, SIGKILL);
-    wait_exit(pid);
-    *failed = "ptrace(PTRACE_SETOPTIONS)";
-    return e;
-  }
-  return pid;
-}
-
 static void breakpoint_loop(uint64_t n) {
 #if defined(__x86_64__)
   for (uint64_t i = 0; i < n; i++) __asm__ volatile("int3");
@@ -258,7 +224,7 @@ static int trace_until_exit(pid_t pid, int request, uint64_t *stops, int64_t *el
 }
 
 static int measure_ptrace(void (*loop)(uint64_t n), int request, uint64_t n, double *ns, const char **failed) {
-  pid_t pid = start_tracee(loop, n, failed);
+  pid_t pid = hk_fork_tracee(loop, n, failed);
   if (pid < 0) return pid;
   uint64_t stops = 0;
   int64_t elapsed = 0;
@@ -276,6 +242,40 @@ static int measure_ptrace(void (*loop)(uint64_t n), int request, uint64_t n, dou
   return 0;
 }
 
+/* n round trips between this process and a child: each writes `size` bytes and
+ * waits for as many back (the child reads child_reads and answers on child_writes). */
+struct channel {
+  int parent_writes, parent_reads, child_reads, child_writes;
+  size_t size;
+};
+
+static int ping_pong(const struct channel *ch, uint64_t n, double *round_trip_ns, const char **failed) {
+  pid_t pid = fork();
+  if (pid < 0) {
+    *failed = "fork";
+    return -errno;
+  }
+  uint64_t word = 1; /* an eventfd takes 8-byte counts; a pipe gets the first byte */
+  if (pid == 0) {
+    for (uint64_t i = 0; i < n; i++)
+      if (read(ch->child_reads, &word, ch->size) != (ssize_t)ch->size || write(ch->child_writes, &word, ch->size) != (ssize_t)ch->size) break;
+    _exit(0);
+  }
+  int rc = 0;
+  int64_t t0 = now_ns();
+  for (uint64_t i = 0; i < n && rc == 0; i++) {
+    word = 1;
+    if (write(ch->parent_writes, &word, ch->size) != (ssize_t)ch->size || read(ch->parent_reads, &word, ch->size) != (ssize_t)ch->size) {
+      rc = -(errno ? errno : EPIPE);
+      *failed = "write/read (ping-pong)";
+    }
+  }
+  *round_trip_ns = (double)(now_ns() - t0) / (double)n;
+  if (rc < 0) kill(pid, SIGKILL);
+  wait_exit(pid);
+  return rc;
+}
+
 /* A one-byte ping-pong over two pipes: one round trip per operation, as `perf bench sched pipe`. */
 static int measure_pipe(uint64_t n, double *ns, const char **failed) {
   int there[2], back[2];
@@ -289,31 +289,9 @@ static int measure_pipe(uint64_t n, double *ns, const char **failed) {
     *failed = "pipe2";
     return e;
   }
-  int rc = 0;
-  pid_t pid = fork();
-  if (pid < 0) {
-    rc = -errno;
-    *failed = "fork";
-  } else if (pid == 0) {
-    char c;
-    close(there[1]), close(back[0]); /* so that the parent's close is this end's EOF */
-    while (read(there[0], &c, 1) == 1)
-      if (write(back[1], &c, 1) != 1) break;
-    _exit(0);
-  } else {
-    char c = 'x';
-    int64_t t0 = now_ns();
-    for (uint64_t i = 0; i < n && rc == 0; i++) {
-      if (write(there[1], &c, 1) != 1 || read(back[0], &c, 1) != 1) {
-        rc = -errno;
-        *failed = "write/read(pipe)";
-      }
-    }
-    *ns = (double)(now_ns() - t0) / (double)n;
-    if (rc < 0) kill(pid, SIGKILL);
-  }
+  struct channel ch = {.parent_writes = there[1], .parent_reads = back[0], .child_reads = there[0], .child_writes = back[1], .size = 1};
+  int rc = ping_pong(&ch, n, ns, failed);
   close(there[0]), close(there[1]), close(back[0]), close(back[1]);
-  if (pid > 0) wait_exit(pid);
   return rc;
 }
 
@@ -377,37 +355,15 @@ static int measure_eventfd(uint64_t n, double *ns, const char **failed) {
   if (ping < 0 || pong < 0) {
     int e = -errno;
     if (ping >= 0) close(ping);
+    if (pong >= 0) close(pong);
     *failed = "eventfd";
     return e;
   }
-  int rc = 0;
-  pid_t pid = fork();
-  if (pid < 0) {
-    rc = -errno;
-    *failed = "fork";
-  } else if (pid == 0) {
-    uint64_t v;
-    for (uint64_t i = 0; i < n; i++) {
-      if (read(ping, &v, 8) != 8) break;
-      v = 1;
-      if (write(pong, &v, 8) != 8) break;
-    }
-    _exit(0);
-  } else {
-    uint64_t v = 1;
-    int64_t t0 = now_ns();
-    for (uint64_t i = 0; i < n && rc == 0; i++) {
-      v = 1;
-      if (write(ping, &v, 8) != 8 || read(pong, &v, 8) != 8) {
-        rc = -errno;
-        *failed = "write/read(eventfd)";
-      }
-    }
-    *ns = (double)(now_ns() - t0) / (double)n / 2;
-    if (rc < 0) kill(pid, SIGKILL);
-  }
+  struct channel ch = {.parent_writes = ping, .parent_reads = pong, .child_reads = ping, .child_writes = pong, .size = 8};
+  double round_trip = 0;
+  int rc = ping_pong(&ch, n, &round_trip, failed);
+  *ns = round_trip / 2;
   close(ping), close(pong);
-  if (pid > 0) wait_exit(pid);
   return rc;
 }
 

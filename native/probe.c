@@ -30,7 +30,7 @@ static void reap(pid_t pid) {
   wait_for(pid, &status);
 }
 
-int hk_probe_set_syscall_info(const char **failed) {
+pid_t hk_fork_tracee(void (*then)(uint64_t n), uint64_t n, const char **failed) {
   pid_t pid = fork();
   if (pid < 0) {
     *failed = "fork";
@@ -39,19 +39,33 @@ int hk_probe_set_syscall_info(const char **failed) {
   if (pid == 0) {
     if (ptrace(PTRACE_TRACEME, 0, 0, 0) < 0) _exit(127);
     raise(SIGSTOP);
+    if (then) then(n);
     _exit(0);
   }
-  int status, rc;
-  /* Stopped by its SIGSTOP; PTRACE_SYSCALL then stops it at its next syscall's entry (exit_group). */
-  if ((rc = wait_for(pid, &status)) < 0 || !WIFSTOPPED(status)) {
+  int status;
+  int rc = wait_for(pid, &status);
+  if (rc < 0 || !WIFSTOPPED(status)) {
+    /* Exited instead: PTRACE_TRACEME was refused (Yama scope 3, a seccomp filter). */
     *failed = rc < 0 ? "waitpid" : "ptrace(PTRACE_TRACEME)";
-    if (rc < 0) kill(pid, SIGKILL);
-    wait_for(pid, &status);
+    if (rc < 0) reap(pid);
     return rc < 0 ? rc : -EPERM;
   }
   /* PTRACE_GET_SYSCALL_INFO tells syscall stops apart only under TRACESYSGOOD (their si_code SIGTRAP|0x80). */
-  if (ptrace(PTRACE_SETOPTIONS, pid, 0, PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL) < 0 || ptrace(PTRACE_SYSCALL, pid, 0, 0) < 0 ||
-      wait_for(pid, &status) < 0 || !WIFSTOPPED(status)) {
+  if (ptrace(PTRACE_SETOPTIONS, pid, 0, PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL) < 0) {
+    rc = -errno;
+    *failed = "ptrace(PTRACE_SETOPTIONS)";
+    reap(pid);
+    return rc;
+  }
+  return pid;
+}
+
+int hk_probe_set_syscall_info(const char **failed) {
+  pid_t pid = hk_fork_tracee(NULL, 0, failed);
+  if (pid < 0) return pid;
+  int status, rc;
+  /* Stopped by its SIGSTOP; PTRACE_SYSCALL then stops it at its next syscall's entry (exit_group). */
+  if (ptrace(PTRACE_SYSCALL, pid, 0, 0) < 0 || wait_for(pid, &status) < 0 || !WIFSTOPPED(status)) {
     rc = -(errno ? errno : EPROTO);
     *failed = "ptrace(PTRACE_SYSCALL)";
     reap(pid);
