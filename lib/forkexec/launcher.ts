@@ -18,6 +18,7 @@ import path from 'node:path';
 import { SystemError } from '../errors';
 import { addon, type SupervisorHandle } from '../native';
 import { buildFilter, type Verdict } from './filter';
+import { landlockAbi } from './landlock-support';
 import { withInterpreters } from './interpreter';
 import { actionVerdict, parseOptions, type Action } from './options';
 import { toAttempt, type Attempt } from './report';
@@ -68,7 +69,7 @@ export function launch(program: string, args: string[], options: LaunchOptions =
 
   let ruleset = -1;
   if (policy.execAllow) {
-    addon.landlockAbi(); // throws where Landlock is missing or off
+    landlockAbi(); // throws where Landlock is missing or off, saying why
     ruleset = addon.landlockExecRuleset(withInterpreters([file, ...policy.execAllow.map((p) => path.resolve(p))]));
   }
 

@@ -14,6 +14,7 @@ import { isMainThread } from 'node:worker_threads';
 import { HostkitError } from '../errors';
 import { addon, type SupervisorHandle } from '../native';
 import { buildFilter } from './filter';
+import { landlockAbi } from './landlock-support';
 import { filterSpec, parseOptions, type Action, type LockOptions, type Policy } from './options';
 import { toAttempt, type Attempt } from './report';
 import { execCallTable } from './syscalls';
@@ -121,7 +122,7 @@ function describeLock(policy: Policy): InstalledLock {
  * option, so the allow-list lives in the launcher, whose child is single-threaded.
  */
 function refuseInProcessLandlock(allow: string[]): never {
-  const abi = addon.landlockAbi();
+  const abi = landlockAbi();
   const threads = fs.readdirSync('/proc/self/task').length;
   throw new HostkitError(
     'ERR_HOSTKIT_LANDLOCK_THREADS',

@@ -9,6 +9,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
+import { SystemError } from '../../lib/errors';
+import { landlockAbsence } from '../../lib/forkexec/landlock-support';
 import { doctor, type Finding } from '../../lib/host';
 import { verityOf } from '../../lib/host/doctor/fsverity';
 import { mitigations } from '../../lib/host/doctor/mitigations';
@@ -172,4 +174,16 @@ t.test('the command: a table for people, JSON for machines, usage errors exit 2'
     t.equal(r.status, 2, `${args.join(' ')}: exit 2`);
     t.match(r.stderr, /^hostkit: .*\nusage: hostkit doctor/);
   }
+});
+
+t.test("the same facts explain other commands' refusals", async (t) => {
+  // cored install as a user who may not set the kernel's core settings: the error says who may.
+  const script = `const { writeSysctl } = require(${JSON.stringify(path.resolve(__dirname, '../../dist/coredump/cored/kernel-pattern'))});
+    process.setgid(65534); process.setuid(65534);
+    try { writeSysctl('/proc/sys/kernel/core_pipe_limit', '0'); } catch (e) { process.stdout.write(JSON.stringify({ code: e.code, syscall: e.syscall, path: e.path, hint: e.hint })); }`;
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+  t.match(JSON.parse(r.stdout || '{}'), { code: 'EACCES', path: '/proc/sys/kernel/core_pipe_limit', hint: /only root in the initial namespace/ }, r.stderr);
+  // Landlock's absence in words, for each way landlock_create_ruleset refuses (this kernel has it, so the errors are built).
+  t.match(landlockAbsence(new SystemError(-95, 'landlock_create_ruleset')), { why: /not enabled/, fix: /lsm=/ });
+  t.match(landlockAbsence(new SystemError(-38, 'landlock_create_ruleset')), { why: /no Landlock/, fix: /CONFIG_SECURITY_LANDLOCK/ });
 });

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { HostkitError, fromNodeError } from '../../errors';
+import { HostkitError, fromNodeError, hasCode } from '../../errors';
 import { loadConfig } from './config';
 import { type InstallMode, chooseMode } from './core-modes';
 import { DEFAULT_SOCKET, type DaemonHandle, startDaemon, stopDaemon } from './daemon-control';
@@ -57,7 +57,12 @@ export function writeSysctl(file: string, value: string): void {
   try {
     fs.writeFileSync(file, `${value}\n`);
   } catch (err) {
-    throw fromNodeError(err, { path: file });
+    // The kernel's core settings belong to root in the initial user namespace (a container's root gets EACCES or EPERM).
+    const refused = hasCode(err, 'EACCES', 'EPERM', 'EROFS');
+    throw fromNodeError(err, {
+      path: file,
+      hint: refused ? 'only root in the initial namespace may set it: run cored install as root on the host, not in a container' : undefined,
+    });
   }
   const back = readSysctl(file);
   if (back !== value) throw new HostkitError('ERR_HOSTKIT_SYSCTL', `${file}: wrote ${JSON.stringify(value)} but the kernel kept ${JSON.stringify(back)}`);

@@ -1,5 +1,5 @@
 /** Landlock: the ABI version landlock_create_ruleset reports, or why there is none. */
-import { hasCode } from '../../errors';
+import { landlockAbsence } from '../../forkexec/landlock-support';
 import { addon } from '../../native';
 import type { Finding } from './finding';
 
@@ -20,16 +20,15 @@ export function probeLandlock(): Finding {
   try {
     abi = addon.landlockAbi();
   } catch (err) {
-    const disabled = hasCode(err, 'EOPNOTSUPP');
+    const { why, fix } = landlockAbsence(err);
+    const code = (err as NodeJS.ErrnoException).code ?? null;
     return {
       facility: 'Landlock',
       state: 'missing',
-      detail: disabled
-        ? 'built in but not enabled (not in the lsm= list)'
-        : `landlock_create_ruleset: ${(err as NodeJS.ErrnoException).code} (not in this kernel)`,
+      detail: `${why} (landlock_create_ruleset: ${code})`,
       neededBy: 'forkexec launcher --exec-allow (exec only beneath given paths)',
-      fix: disabled ? 'add landlock to the lsm= kernel parameter (or CONFIG_LSM) and reboot' : 'a kernel with CONFIG_SECURITY_LANDLOCK (5.13+)',
-      facts: { abi: null, error: (err as NodeJS.ErrnoException).code ?? null },
+      fix,
+      facts: { abi: null, error: code },
     };
   }
   const tsync = abi >= 8;
