@@ -22,6 +22,9 @@ using hostkit_args::ArgStrings;
 using hostkit_args::CStrings;
 using hostkit_args::TypeError;
 
+// Linux 6.16; glibc 2.36's sys/ptrace.h does not name it.
+constexpr int kPtraceSetSyscallInfo = 0x4212;
+
 struct PtraceRequestInfo {
   int request;
   const char *name;
@@ -45,6 +48,7 @@ const PtraceRequestInfo kRequests[] = {
     {PTRACE_SETREGSET, "PTRACE_SETREGSET", 0},   {PTRACE_SEIZE, "PTRACE_SEIZE", 0},
     {PTRACE_INTERRUPT, "PTRACE_INTERRUPT", 0},   {PTRACE_LISTEN, "PTRACE_LISTEN", 0},
     {PTRACE_GET_SYSCALL_INFO, "PTRACE_GET_SYSCALL_INFO", 0},
+    {kPtraceSetSyscallInfo, "PTRACE_SET_SYSCALL_INFO", 0},
 };
 
 const PtraceRequestInfo *FindRequest(int request) {
@@ -168,7 +172,7 @@ class Hostkit : public Napi::Addon<Hostkit> {
     auto buf = info[3].As<Napi::Buffer<uint8_t>>();
     const PtraceRequestInfo *r = FindRequest((int)request);
     size_t need = r ? r->buffer_bytes : 0;
-    if (request == PTRACE_GET_SYSCALL_INFO) need = (size_t)addr;  // addr is the buffer size
+    if (request == PTRACE_GET_SYSCALL_INFO || request == kPtraceSetSyscallInfo) need = (size_t)addr;  // addr is the buffer size
     if (!r || need == 0 || buf.Length() < need) {
       Napi::RangeError::New(env, PtraceName((int)request) + ": buffer too small or request not allowed")
           .ThrowAsJavaScriptException();

@@ -18,6 +18,8 @@ export const Request = {
   INTERRUPT: 0x4207,
   LISTEN: 0x4208,
   GET_SYSCALL_INFO: 0x420e,
+  /** Linux 6.16: rewrites a syscall stop's number, arguments or result. */
+  SET_SYSCALL_INFO: 0x4212,
 } as const;
 
 export const Option = {

@@ -1,5 +1,6 @@
 export { Tracee, type AttachOptions } from './tracee';
 export { Thread, type ThreadState } from './thread';
+export { RemoteSyscalls, type RemoteMethod } from './remote';
 export { Memory } from './memory';
 export { Breakpoints } from './breakpoints';
 export type { TraceEvent, TraceEventType, ProcessEnd } from './events';

@@ -9,6 +9,7 @@ import { DEFAULT_OPTIONS, Option, Request, Signal } from './constants';
 import type { ProcessEnd, TraceEvent } from './events';
 import { type ExecString, type LaunchOptions, planLaunch } from './launch';
 import { reapLeftovers } from './leftovers';
+import { RemoteSyscalls } from './remote';
 import { Memory } from './memory';
 import { SiCode, STEP_CODES } from './siginfo';
 import { Thread, nextEvents } from './thread';
@@ -39,6 +40,8 @@ export class Tracee extends EventEmitter implements ExitHook {
   /** The callers of exec stops already seen whose tids have not vanished yet. */
   private readonly execedBy = new Set<number>();
   readonly memory: Memory;
+  /** Threads whose stops are ours (a remote system call's steps), not to be told to listeners. */
+  private readonly hidden = new Set<number>();
   readonly breakpoints: Breakpoints;
   readonly arch: ArchLayout = hostArch();
   state: 'traced' | 'detached' | 'exited' = 'traced';
@@ -100,6 +103,28 @@ export class Tracee extends EventEmitter implements ExitHook {
   /** Forgets every thread's pending signal (Thread.dropPendingSignal): a detach then delivers none. */
   dropPendingSignals(): void {
     for (const t of this.threads.values()) t.dropPendingSignal();
+  }
+
+  /**
+   * System calls made by `thread` (default the leader) on our behalf while it is
+   * stopped: `await tracee.remote().syscall('getpid')` (see remote.ts).
+   */
+  remote(thread: Thread | number | undefined = this.leader): RemoteSyscalls {
+    const t = typeof thread === 'number' ? this.thread(thread) : thread;
+    if (!t) throw new HostkitError('ERR_HOSTKIT_NO_THREAD', `process ${this.pid} has no thread to make the call`);
+    return new RemoteSyscalls(this, t);
+  }
+
+  /** Resumes `thread` with `resume` and gives its next event without telling listeners (an exit is still told). */
+  async hiddenStop(thread: Thread, resume: () => void): Promise<TraceEvent> {
+    this.hidden.add(thread.tid);
+    try {
+      const next = thread.nextEvent();
+      resume();
+      return await next;
+    } finally {
+      this.hidden.delete(thread.tid);
+    }
   }
 
   get leader(): Thread | undefined {
@@ -412,6 +437,7 @@ export class Tracee extends EventEmitter implements ExitHook {
 
   private stopped(thread: Thread, event: TraceEvent): void {
     thread.noteStop(event);
+    if (this.hidden.has(thread.tid)) return; // a stop of our own making (remote.ts): its waiter alone hears of it
     // An exec by another thread: that thread (its tid gone) is over, told right after the exec.
     const formerTid = event.type === 'exec' && event.formerTid !== event.tid ? event.formerTid : undefined;
     const former = formerTid === undefined ? undefined : this.execing.get(formerTid);
