@@ -21,6 +21,7 @@ import { maps } from '../procfs';
 import { encodeWords } from './arch/layout';
 import { type SyscallAbi, syscallAbi } from './arch/syscall-abi';
 import { Request } from './constants';
+import { RemoteStub } from './remote-stub';
 import type { TraceEvent } from './events';
 import { SYSCALL_INFO_SIZE } from './syscall-info';
 import type { Thread } from './thread';
@@ -30,7 +31,7 @@ export type RemoteMethod = 'auto' | 'registers';
 /** What RemoteSyscalls needs of its Tracee. */
 export interface RemoteHost {
   readonly pid: number;
-  readonly memory: { read(address: bigint, length: number): Buffer };
+  readonly memory: { read(address: bigint, length: number): Buffer; write(address: bigint, data: Buffer): number };
   /** Resumes the thread with `resume` and gives its next event without telling listeners. */
   hiddenStop(thread: Thread, resume: () => void): Promise<TraceEvent>;
 }
@@ -42,7 +43,7 @@ const NOT_IN_SYSCALL = (1n << 64n) - 1n; // -1 as the kernel reads orig_rax
 const MAX_STEPS = 8;
 
 export class RemoteSyscalls {
-  private readonly abi: SyscallAbi;
+  readonly abi: SyscallAbi;
   private instructionAt: bigint | undefined;
 
   constructor(
@@ -60,22 +61,45 @@ export class RemoteSyscalls {
    * (`syscall` 'remote NAME') for an errno result.
    */
   async syscall(call: string | number, args: readonly (bigint | number)[] = [], options: { method?: RemoteMethod } = {}): Promise<bigint> {
-    const nr = typeof call === 'number' ? call : this.abi.numbers[call];
+    const { nr, name } = this.resolve(call, args);
+    const result = await this.hijack(name, ({ atEntry, registers, caught }) =>
+      atEntry && options.method !== 'registers' && setSyscallInfoWorks(this.thread)
+        ? this.viaSyscallInfo(nr, args, name)
+        : this.viaInstruction(nr, args, name, registers, caught),
+    );
+    if (result >= -MAX_ERRNO && result < 0n) throw new SystemError(Number(-result), `remote ${name}`, { pid: this.host.pid, tid: this.thread.tid });
+    return result;
+  }
+
+  /** Maps a stub into the process for batches of calls (remote-stub.ts); cure() removes it. */
+  installStub(): Promise<RemoteStub> {
+    return RemoteStub.install(this, this.host);
+  }
+
+  /** A call's number and the name errors give it; RangeError for an unknown name or too many arguments. */
+  resolve(call: string | number, args: readonly unknown[] = []): { nr: number; name: string } {
+    const nr = typeof call === 'number' ? call : Object.hasOwn(this.abi.numbers, call) ? this.abi.numbers[call] : undefined;
     if (nr === undefined || !Number.isInteger(nr) || nr < 0) throw new RangeError(`unknown system call ${JSON.stringify(call)}`);
     if (args.length > this.abi.args.length) throw new RangeError(`a system call takes at most ${this.abi.args.length} arguments, got ${args.length}`);
-    const name = typeof call === 'string' ? call : `syscall ${call}`;
+    return { nr, name: typeof call === 'string' ? call : `syscall ${call}` };
+  }
+
+  /**
+   * Lends the stopped thread to `work`, then gives it back as it was: its
+   * registers, its stop (a syscall-entry stop's call is entered again), its
+   * pending signal; signals that stopped it meanwhile (`caught`) are raised
+   * again, to be reported when it runs.
+   */
+  async hijack<T>(name: string, work: (lent: { atEntry: boolean; registers: Buffer; caught: number[] }) => Promise<T>): Promise<T> {
     const thread = this.thread;
     if (!thread.isStopped) throw new HostkitError('ERR_HOSTKIT_NOT_STOPPED', `remote ${name}: thread ${thread.tid} of process ${this.host.pid} is not stopped`);
     const saved = { registers: thread.getRegistersRaw(), lastEvent: thread.lastEvent, pendingSignal: thread.pendingSignal };
     const atEntry = saved.lastEvent?.type === 'syscall-entry';
-    const caught: number[] = []; // signals that stopped the thread meanwhile, raised again at the end
-    let result: bigint;
+    const caught: number[] = [];
     try {
-      result =
-        atEntry && options.method !== 'registers' && setSyscallInfoWorks(thread)
-          ? await this.viaSyscallInfo(nr, args, name)
-          : await this.viaInstruction(nr, args, name, saved.registers, caught);
+      const result = await work({ atEntry, registers: saved.registers, caught });
       if (atEntry) await this.reenter(saved.registers, name, caught);
+      return result;
     } finally {
       if (thread.isStopped) {
         thread.setRegistersRaw(saved.registers);
@@ -84,8 +108,6 @@ export class RemoteSyscalls {
         for (const signal of caught) libc().tgkill(this.host.pid, thread.tid, signal);
       }
     }
-    if (result >= -MAX_ERRNO && result < 0n) throw new SystemError(Number(-result), `remote ${name}`, { pid: this.host.pid, tid: thread.tid });
-    return result;
   }
 
   /** The call run from a `syscall` instruction in the thread's memory, by single steps. */
@@ -136,7 +158,8 @@ export class RemoteSyscalls {
     throw new HostkitError('ERR_HOSTKIT_REMOTE', `remote ${name}: thread ${this.thread.tid} did not enter its own system call again`);
   }
 
-  private async resumeHidden(resume: () => void, name: string): Promise<TraceEvent> {
+  /** Resumes the lent thread and gives its next stop, unseen by listeners; its end is an ESRCH SystemError. */
+  async resumeHidden(resume: () => void, name: string): Promise<TraceEvent> {
     const event = await this.host.hiddenStop(this.thread, resume);
     if (event.type === 'exited' || event.type === 'killed') {
       throw new SystemError(3, `remote ${name}`, { pid: this.host.pid, tid: this.thread.tid, hint: `the thread ended during the call (${event.type})` });
