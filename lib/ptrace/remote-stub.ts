@@ -58,6 +58,7 @@ const SIGTRAP = 5;
 /** SIGILL, SIGBUS, SIGFPE, SIGSEGV: raised by the stub's own code, they would come back at every resume. */
 const FAULTS = [4, 7, 8, 11];
 const MAX_ERRNO = 4095n;
+const NO_ARGS: readonly number[] = [];
 
 export interface BatchCall {
   call: string | number;
@@ -69,6 +70,33 @@ export interface BatchResult {
   name: string;
   value: bigint;
   errno?: string;
+}
+
+/**
+ * The count, then each record (nr and six arguments, 8 bytes each), as the
+ * stub reads them. Numbers are split into 32-bit halves by hand: a BigInt
+ * per argument cost more than the system call it describes.
+ */
+function encodeRecords(calls: readonly { nr: number; args: readonly (bigint | number)[] }[]): Buffer {
+  const words = 1 + calls.length * (Layout.record / 8);
+  const buffer = new ArrayBuffer(words * 8);
+  const u32 = new Uint32Array(buffer);
+  const u64 = new BigUint64Array(buffer);
+  const put = (word: number, value: bigint | number) => {
+    if (typeof value === 'bigint') u64[word] = BigInt.asUintN(64, value);
+    else if (Number.isSafeInteger(value)) {
+      const high = Math.floor(value / 0x1_0000_0000); // negative for a negative value: two's complement below
+      u32[word * 2] = value - high * 0x1_0000_0000;
+      u32[word * 2 + 1] = high >>> 0;
+    } else throw new RangeError(`system call argument ${value} is not an integer`);
+  };
+  put(0, calls.length);
+  calls.forEach((c, i) => {
+    const at = 1 + i * (Layout.record / 8);
+    put(at, c.nr);
+    for (let j = 0; j < c.args.length; j++) put(at + 1 + j, c.args[j]!);
+  });
+  return Buffer.from(buffer);
 }
 
 export class RemoteStub {
@@ -125,14 +153,12 @@ export class RemoteStub {
     if (this.cured) throw new HostkitError('ERR_HOSTKIT_STUB_CURED', `the stub in process ${this.host.pid} was removed`);
     if (calls.length === 0) return [];
     if (calls.length > MAX_BATCH) throw new RangeError(`a batch holds at most ${MAX_BATCH} calls, got ${calls.length}`);
-    const resolved = calls.map((c) => ({ ...this.remote.resolve(c.call, c.args ?? []), args: c.args ?? [] }));
-    const data = Buffer.alloc(8 + resolved.length * Layout.record);
-    data.writeBigUInt64LE(BigInt(resolved.length), 0);
-    resolved.forEach((c, i) => {
-      const at = 8 + i * Layout.record;
-      data.writeBigUInt64LE(BigInt(c.nr), at);
-      for (const [j, a] of c.args.entries()) data.writeBigUInt64LE(BigInt.asUintN(64, BigInt(a)), at + 8 + j * 8);
+    const resolved = calls.map((c) => {
+      const args = c.args ?? NO_ARGS;
+      const { nr, name } = this.remote.resolve(c.call, args);
+      return { nr, name, args };
     });
+    const data = encodeRecords(resolved);
     fs.writeSync(this.fd, data, 0, data.length, Layout.data);
     fs.writeSync(this.fd, Buffer.alloc(8), 0, 8, Layout.done);
     const thread = this.remote.thread;

@@ -45,6 +45,8 @@ const MAX_STEPS = 8;
 export class RemoteSyscalls {
   readonly abi: SyscallAbi;
   private instructionAt: bigint | undefined;
+  /** Names and numbers already looked up: a batch resolves hundreds. */
+  private readonly resolved = new Map<string | number, { nr: number; name: string }>();
 
   constructor(
     private readonly host: RemoteHost,
@@ -78,10 +80,14 @@ export class RemoteSyscalls {
 
   /** A call's number and the name errors give it; RangeError for an unknown name or too many arguments. */
   resolve(call: string | number, args: readonly unknown[] = []): { nr: number; name: string } {
+    if (args.length > this.abi.args.length) throw new RangeError(`a system call takes at most ${this.abi.args.length} arguments, got ${args.length}`);
+    const known = this.resolved.get(call);
+    if (known) return known;
     const nr = typeof call === 'number' ? call : Object.hasOwn(this.abi.numbers, call) ? this.abi.numbers[call] : undefined;
     if (nr === undefined || !Number.isInteger(nr) || nr < 0) throw new RangeError(`unknown system call ${JSON.stringify(call)}`);
-    if (args.length > this.abi.args.length) throw new RangeError(`a system call takes at most ${this.abi.args.length} arguments, got ${args.length}`);
-    return { nr, name: typeof call === 'string' ? call : `syscall ${call}` };
+    const entry = { nr, name: typeof call === 'string' ? call : `syscall ${call}` };
+    this.resolved.set(call, entry);
+    return entry;
   }
 
   /**
@@ -116,15 +122,16 @@ export class RemoteSyscalls {
     const after = at + BigInt(this.abi.instruction.length);
     const regs = Buffer.from(registers);
     encodeWords(this.thread.arch.gprNames, regs, { ...this.callRegisters(nr, args), [this.thread.arch.pc]: at, [this.abi.inSyscall]: NOT_IN_SYSCALL });
-    this.thread.setRegistersRaw(regs);
     for (let step = 0; step < MAX_STEPS; step++) {
+      // Set again before each step: from a stop inside a system call (an exec or fork event, a
+      // syscall-entry stop) the first step ends at that call's exit, which stores its result in rax.
+      this.thread.setRegistersRaw(regs);
       const event = await this.resumeHidden(() => this.thread.step(0), name);
       if (event.type === 'signal') caught.push(event.signal);
       const pc = this.thread.getPc();
       if (pc === after) return this.resultRegister();
       if (pc !== at)
         throw new HostkitError('ERR_HOSTKIT_REMOTE', `remote ${name}: thread ${this.thread.tid} stopped at 0x${pc.toString(16)}, not at the system call`);
-      // Still in front of it: the stop at a syscall's exit (from an entry stop) or a signal came first.
     }
     throw new HostkitError('ERR_HOSTKIT_REMOTE', `remote ${name}: thread ${this.thread.tid} did not reach the system call in ${MAX_STEPS} steps`);
   }

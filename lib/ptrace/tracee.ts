@@ -16,6 +16,8 @@ import { Thread, nextEvents } from './thread';
 import { type ExitHook, tracer } from './tracer';
 import { type WaitStatus, decodeWaitStatus } from './wait-status';
 
+/** How long a hidden stop (remote.ts) is waited for on the JS thread before the event loop takes over. */
+const HIDDEN_SETTLE_MS = 5;
 /** How long stopAll() blocks the JS thread for interrupted threads before leaving them to the event loop. */
 const SETTLE_MS = 20;
 
@@ -120,7 +122,11 @@ export class Tracee extends EventEmitter implements ExitHook {
     this.hidden.add(thread.tid);
     try {
       const next = thread.nextEvent();
+      const seen = thread.events;
       resume();
+      // The stop follows within microseconds (a step, a short batch): wait for it on this thread
+      // instead of through the event loop's SIGCHLD wake-up, as gdbsock waits for a step.
+      tracer.settle(HIDDEN_SETTLE_MS, () => thread.events !== seen);
       return await next;
     } finally {
       this.hidden.delete(thread.tid);

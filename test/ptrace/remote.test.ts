@@ -106,6 +106,18 @@ t.test('at a syscall-entry stop, both ways: the entered call is entered again af
   }
 });
 
+t.test('at the exec stop of a launched program: inside execve, whose return would overwrite the call', async (t) => {
+  const tracee = Tracee.launch(fixture('exitcode'), ['4']);
+  const thread = tracee.leader!;
+  t.match(await thread.stopped(), { type: 'exec' });
+  const before = thread.getRegistersRaw();
+  t.equal(await tracee.remote().syscall('getpid'), BigInt(tracee.pid));
+  t.equal(await tracee.remote().syscall('getppid'), BigInt(process.pid), 'the launcher is its parent');
+  t.same(thread.getRegistersRaw(), before);
+  thread.cont(0);
+  t.same(await tracee.ended(), { pid: tracee.pid, code: 4 });
+});
+
 function pick(info: { arch: number; pc: bigint; sp: bigint }) {
   return { arch: info.arch, pc: info.pc, sp: info.sp };
 }
