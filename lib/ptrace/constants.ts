@@ -17,6 +17,8 @@ export const Request = {
   SEIZE: 0x4206,
   INTERRUPT: 0x4207,
   LISTEN: 0x4208,
+  GETSIGMASK: 0x420a,
+  SETSIGMASK: 0x420b,
   GET_SYSCALL_INFO: 0x420e,
   /** Linux 6.16: rewrites a syscall stop's number, arguments or result. */
   SET_SYSCALL_INFO: 0x4212,

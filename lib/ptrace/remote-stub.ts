@@ -9,28 +9,46 @@
  */
 import fs from 'node:fs';
 import { HostkitError, errnoCode, hasCode } from '../errors';
+import { addon } from '../native';
+import { Request } from './constants';
 import type { RemoteHost, RemoteSyscalls } from './remote';
 
 /**
  * The stub (x86-64, position independent; GNU as source in its comment).
- *   entry: lea data(%rip),%rbx; mov (%rbx),%r13           count
- *          lea 8(%rbx),%r12; lea 0x7000(%rbx),%r14         records, results
- *          xor %r15d,%r15d
- *   1:     cmp %r13,%r15; jae 2f
- *          mov (%r12),%rax; mov 8..48(%r12),%rdi,%rsi,%rdx,%r10,%r8,%r9
- *          syscall
- *          mov %rax,(%r14,%r15,8); add $56,%r12; inc %r15
- *          mov %r15,0x7ff8(%rbx)                           records done
- *          jmp 1b
- *   2:     int3
- * Nothing here touches the stack, which is the stub's own anyway.
+ *   0x000 entry: lea data(%rip),%rbx; mov (%rbx),%r13                count
+ *                lea 8(%rbx),%r12; lea 0x7000(%rbx),%r14; xor %r15d,%r15d
+ *         1:     cmp %r13,%r15; jae 9f
+ *                mov (%r12),%rax; mov 8(%r12),%rdi
+ *                cmp $-2,%rax; je 5f; cmp $-3,%rax; je 6f        touches, not calls
+ *                mov 16..48(%r12),%rsi,%rdx,%r10,%r8,%r9; syscall
+ *         2:     mov %rax,(%r14,%r15,8); add $56,%r12; inc %r15
+ *                mov %r15,0x7ff8(%rbx); jmp 1b                    records done
+ *         5:     movzbl (%rdi),%eax; xor %eax,%eax; jmp 2b        read a byte
+ *         6:     movzbl (%rdi),%eax; mov %al,(%rdi); xor %eax,%eax; jmp 2b   write it back
+ *         9:     int3                                             batch done (pc 0x72)
+ *   0x100 handler (SIGSEGV/SIGBUS, SA_SIGINFO): lea data(%rip),%rbx
+ *                signo, si_code (8(%rsi)), si_addr (16(%rsi)), and from the
+ *                ucontext's sigcontext (%rdx + 40) err [19], trapno [20], rip [16]
+ *                into 0x7f00(%rbx)..0x7f28(%rbx); int3          fault told (pc 0x14f)
+ *   0x180 restorer: mov $15,%eax; syscall                         rt_sigreturn (never reached: the tracer takes over)
+ * Nothing touches the thread's own stack: the stub has its own.
  */
 const STUB_CODE = Buffer.from(
-  '488d1df90f00004c8b2b4c8d63084c8db3007000004531ff4d39ef7338498b0424498b7c2408498b742410498b5424184d8b5424204d8b4424284d8b4c24300f054b8904fe4983c43849ffc74c89bbf87f0000ebc3cc',
+  '488d1df90f00004c8b2b4c8d63084c8db3007000004531ff4d39ef7354498b0424498b7c24084883f8fe74354883f8fd7436498b742410498b5424184d8b5424204d8b4424284d8b4c24300f054b8904fe4983c43849ffc74c89bbf87f0000ebb70fb60731c0ebe50fb607880731c0ebdccc' +
+    '00'.repeat(0x100 - 0x72) +
+    '488d1df90e00004889bb007f000048634608488983087f0000488b4610488983107f0000488b82c0000000488983187f0000488b82c8000000488983207f0000488b82a8000000488983287f0000cc' +
+    '00'.repeat(0x180 - 0x14f) +
+    'b80f0000000f05',
   'hex',
 );
-/** Where the pc is after the int3 that ends a batch. */
-const STUB_END = STUB_CODE.length;
+/** Where the pc is after the int3 that ends a batch, and after the one that ends the fault handler. */
+const BATCH_END = 0x72;
+const FAULT_END = 0x14f;
+const HANDLER = 0x100;
+const RESTORER = 0x180;
+/** Record numbers the stub takes as "touch this address" instead of a system call. */
+const TOUCH_READ = -2;
+const TOUCH_WRITE = -3;
 
 /** Offsets in the stub's mapping. */
 const Layout = {
@@ -39,12 +57,16 @@ const Layout = {
   data: 0x1000,
   records: 0x1008,
   results: 0x8000,
+  /** What the fault handler records: signo, si_code, si_addr, err, trapno, rip. */
+  fault: 0x8f00,
   done: 0x8ff8,
   stackTop: 0x10000,
   record: 56,
   /** Free for the caller's own data (a timespec, a path): the last 4 KiB before the results. */
   scratch: 0x7000,
-  scratchSize: 0x1000,
+  scratchSize: 0xf00,
+  /** After the caller's scratch: the sigactions a fault-catching batch installs and saves. */
+  sigactions: 0x7f00,
 } as const;
 /** As many records as fit before the results. */
 export const MAX_BATCH = Math.floor((Layout.scratch - Layout.records) / Layout.record);
@@ -55,10 +77,38 @@ const PROT_EXEC = 4;
 const MAP_SHARED = 1;
 const MFD_CLOEXEC = 1;
 const SIGTRAP = 5;
+const SIGBUS = 7;
+const SIGSEGV = 11;
+const SA_SIGINFO = 4;
+const SA_RESTORER = 0x04000000;
 /** SIGILL, SIGBUS, SIGFPE, SIGSEGV: raised by the stub's own code, they would come back at every resume. */
 const FAULTS = [4, 7, 8, 11];
 const MAX_ERRNO = 4095n;
 const NO_ARGS: readonly number[] = [];
+
+/** A record as the stub reads it. */
+interface Rec {
+  nr: number;
+  name: string;
+  args: readonly (bigint | number)[];
+}
+
+/** What the stub's handler read from the signal frame of a fault (SIGSEGV or SIGBUS). */
+export interface FaultInfo {
+  signal: number;
+  /** si_code: SEGV_MAPERR 1, SEGV_ACCERR 2, BUS_ADRERR 2 ... */
+  code: number;
+  /** si_addr: the address that faulted. */
+  address: bigint;
+  /** The page-fault error code (sigcontext err): bit 0 present, 1 write, 2 user, 4 instruction fetch. */
+  errorCode: bigint;
+  /** The trap number (sigcontext trapno): 14 for a page fault. */
+  trapNumber: bigint;
+  /** Where the stub was. */
+  ip: bigint;
+  /** Which record of the batch faulted. */
+  record: number;
+}
 
 export interface BatchCall {
   call: string | number;
@@ -77,7 +127,7 @@ export interface BatchResult {
  * stub reads them. Numbers are split into 32-bit halves by hand: a BigInt
  * per argument cost more than the system call it describes.
  */
-function encodeRecords(calls: readonly { nr: number; args: readonly (bigint | number)[] }[]): Buffer {
+function encodeRecords(calls: readonly Rec[]): Buffer {
   const words = 1 + calls.length * (Layout.record / 8);
   const buffer = new ArrayBuffer(words * 8);
   const u32 = new Uint32Array(buffer);
@@ -146,49 +196,161 @@ export class RemoteStub {
 
   /**
    * Runs the calls in order with one resume of the thread; each result is
-   * its value or its errno. A signal that stops the thread meanwhile is held
-   * and raised again afterwards; the process dying is an ESRCH SystemError.
+   * its value or its errno. A call may also be `{ call: 'touch', args: [address] }`
+   * (read a byte there) or `'touch-write'` (read it and write it back): the
+   * page is faulted in, or the fault is caught. With `catchFaults`, a SIGSEGV
+   * or SIGBUS in the batch is taken by the stub's own handler, which records
+   * what the signal frame says (faultInfo()), and the batch ends there: the
+   * results are those of the records before it. The process's own handlers
+   * and signal mask are put back either way. A signal that stops the thread
+   * meanwhile is held and raised again afterwards; the process dying is an
+   * ESRCH SystemError.
    */
-  async batch(calls: readonly BatchCall[]): Promise<BatchResult[]> {
+  async batch(calls: readonly BatchCall[], options: { catchFaults?: boolean } = {}): Promise<BatchResult[]> {
     if (this.cured) throw new HostkitError('ERR_HOSTKIT_STUB_CURED', `the stub in process ${this.host.pid} was removed`);
     if (calls.length === 0) return [];
-    if (calls.length > MAX_BATCH) throw new RangeError(`a batch holds at most ${MAX_BATCH} calls, got ${calls.length}`);
-    const resolved = calls.map((c) => {
-      const args = c.args ?? NO_ARGS;
-      const { nr, name } = this.remote.resolve(c.call, args);
-      return { nr, name, args };
+    const catching = options.catchFaults === true;
+    const extra = catching ? 2 : 0;
+    if (calls.length + extra > MAX_BATCH) throw new RangeError(`a batch holds at most ${MAX_BATCH - extra} calls, got ${calls.length}`);
+    const records = calls.map((c) => this.record(c));
+    this.lastFault = null;
+    const label = `batch of ${records.length}`;
+    const done = await this.remote.hijack(label, async ({ registers, caught }) => {
+      if (!catching) return this.run(records, registers, caught, label, false);
+      const mask = this.signalMask();
+      const sigaction = (signal: number, act: number, old: number) => ({
+        nr: this.remote.resolve('rt_sigaction').nr,
+        name: 'rt_sigaction',
+        args: [signal, act ? this.base + BigInt(act) : 0n, old ? this.base + BigInt(old) : 0n, 8],
+      });
+      const { act, oldSegv, oldBus } = this.writeHandlerAction();
+      const install = [sigaction(SIGSEGV, act, oldSegv), sigaction(SIGBUS, act, oldBus)];
+      const restore = [sigaction(SIGSEGV, oldSegv, 0), sigaction(SIGBUS, oldBus, 0)];
+      try {
+        const ran = await this.run([...install, ...records], registers, caught, label, true);
+        const installed = this.readResults(2);
+        if (installed.some((v) => v !== 0n))
+          throw new HostkitError('ERR_HOSTKIT_REMOTE', `the stub's fault handler could not be installed in process ${this.host.pid}`);
+        return ran - 2;
+      } finally {
+        // The process's own handlers back, and the mask the handler's entry changed.
+        if (this.remote.thread.isStopped) {
+          await this.run(restore, registers, caught, label, false);
+          this.setSignalMask(mask);
+        }
+      }
     });
-    const data = encodeRecords(resolved);
+    const offset = catching ? 2 : 0;
+    const values = this.readResults(done + offset).slice(offset);
+    return values.map((value, i) => {
+      const name = records[i]!.name;
+      return value >= -MAX_ERRNO && value < 0n ? { name, value, errno: errnoCode(Number(value)) } : { name, value };
+    });
+  }
+
+  /** What the stub's handler recorded of the fault that ended the last batch, or null. */
+  faultInfo(): FaultInfo | null {
+    return this.lastFault;
+  }
+
+  private lastFault: FaultInfo | null = null;
+
+  private record(c: BatchCall): Rec {
+    const args = c.args ?? NO_ARGS;
+    if (c.call === 'touch' || c.call === 'touch-write') {
+      if (args.length !== 1) throw new RangeError(`${c.call} takes one address`);
+      return { nr: c.call === 'touch' ? TOUCH_READ : TOUCH_WRITE, name: c.call, args };
+    }
+    const { nr, name } = this.remote.resolve(c.call, args);
+    return { nr, name, args };
+  }
+
+  /**
+   * Writes the records, points the lent thread at the stub and lets it run
+   * to its int3 (or, catching faults, to the handler's); the records done.
+   */
+  private async run(records: readonly Rec[], registers: Buffer, caught: number[], label: string, catching: boolean): Promise<number> {
+    const data = encodeRecords(records);
     fs.writeSync(this.fd, data, 0, data.length, Layout.data);
     fs.writeSync(this.fd, Buffer.alloc(8), 0, 8, Layout.done);
     const thread = this.remote.thread;
-    const label = `batch of ${resolved.length}`;
-    await this.remote.hijack(label, async ({ registers, caught }) => {
-      const regs = Buffer.from(registers);
-      const names = thread.arch.gprNames;
-      const put = (reg: string, value: bigint) => regs.writeBigUInt64LE(BigInt.asUintN(64, value), names.indexOf(reg) * 8);
-      put(thread.arch.pc, this.base + BigInt(Layout.code));
-      put(thread.arch.sp, this.base + BigInt(Layout.stackTop));
-      put(this.remote.abi.inSyscall, -1n); // not in a system call: the kernel restarts nothing of ours
-      thread.setRegistersRaw(regs);
-      const end = this.base + BigInt(STUB_END);
-      for (;;) {
-        const event = await this.remote.resumeHidden(() => thread.cont(0), label);
-        const pc = thread.getPc();
-        if (event.type === 'signal' && event.signal === SIGTRAP && pc === end) return;
-        const inCode = pc >= this.base && pc < this.base + BigInt(Layout.data);
-        if (event.type === 'signal' && inCode && FAULTS.includes(event.signal)) {
-          throw new HostkitError('ERR_HOSTKIT_REMOTE', `the stub in process ${this.host.pid} faulted (signal ${event.signal}) at 0x${pc.toString(16)}`);
-        }
-        if (event.type === 'signal') caught.push(event.signal); // raised again once the thread is given back
+    const regs = Buffer.from(registers);
+    const names = thread.arch.gprNames;
+    const put = (reg: string, value: bigint) => regs.writeBigUInt64LE(BigInt.asUintN(64, value), names.indexOf(reg) * 8);
+    put(thread.arch.pc, this.base + BigInt(Layout.code));
+    put(thread.arch.sp, this.base + BigInt(Layout.stackTop));
+    put(this.remote.abi.inSyscall, -1n); // not in a system call: the kernel restarts nothing of ours
+    thread.setRegistersRaw(regs);
+    const end = this.base + BigInt(BATCH_END);
+    const faultEnd = this.base + BigInt(FAULT_END);
+    let deliver = 0;
+    for (;;) {
+      const signal = deliver;
+      deliver = 0;
+      const event = await this.remote.resumeHidden(() => thread.cont(signal), label);
+      const pc = thread.getPc();
+      if (event.type === 'signal' && event.signal === SIGTRAP && pc === end) return this.recordsDone();
+      if (event.type === 'signal' && event.signal === SIGTRAP && pc === faultEnd && catching) {
+        this.lastFault = { ...this.readFault(), record: this.recordsDone() - 2 };
+        return this.recordsDone();
       }
-    });
-    const out = Buffer.alloc(resolved.length * 8);
+      const inCode = pc >= this.base && pc < this.base + BigInt(Layout.data);
+      if (event.type === 'signal' && inCode && FAULTS.includes(event.signal)) {
+        if (catching && (event.signal === SIGSEGV || event.signal === SIGBUS)) {
+          deliver = event.signal; // to the stub's own handler
+          continue;
+        }
+        throw new HostkitError('ERR_HOSTKIT_REMOTE', `the stub in process ${this.host.pid} faulted (signal ${event.signal}) at 0x${pc.toString(16)}`);
+      }
+      if (event.type === 'signal') caught.push(event.signal); // raised again once the thread is given back
+    }
+  }
+
+  private recordsDone(): number {
+    const done = Buffer.alloc(8);
+    fs.readSync(this.fd, done, 0, 8, Layout.done);
+    return Number(done.readBigUInt64LE(0));
+  }
+
+  private readResults(count: number): bigint[] {
+    const out = Buffer.alloc(count * 8);
     fs.readSync(this.fd, out, 0, out.length, Layout.results);
-    return resolved.map((c, i) => {
-      const value = out.readBigInt64LE(i * 8);
-      return value >= -MAX_ERRNO && value < 0n ? { name: c.name, value, errno: errnoCode(Number(value)) } : { name: c.name, value };
-    });
+    return Array.from({ length: count }, (_, i) => out.readBigInt64LE(i * 8));
+  }
+
+  private readFault(): Omit<FaultInfo, 'record'> {
+    const raw = Buffer.alloc(48);
+    fs.readSync(this.fd, raw, 0, 48, Layout.fault);
+    return {
+      signal: Number(raw.readBigUInt64LE(0)),
+      code: Number(raw.readBigInt64LE(8)),
+      address: raw.readBigUInt64LE(16),
+      errorCode: raw.readBigUInt64LE(24),
+      trapNumber: raw.readBigUInt64LE(32),
+      ip: raw.readBigUInt64LE(40),
+    };
+  }
+
+  /** struct kernel_sigaction for the handler (SA_SIGINFO | SA_RESTORER), and room for the two it replaces. */
+  private writeHandlerAction(): { act: number; oldSegv: number; oldBus: number } {
+    const act = Buffer.alloc(32);
+    act.writeBigUInt64LE(this.base + BigInt(HANDLER), 0);
+    act.writeBigUInt64LE(BigInt(SA_SIGINFO | SA_RESTORER), 8);
+    act.writeBigUInt64LE(this.base + BigInt(RESTORER), 16);
+    // Every signal blocked in the handler but SIGTRAP: a trap raised while blocked makes the kernel reset its handler (force_sig_info).
+    act.writeBigUInt64LE(((1n << 64n) - 1n) & ~(1n << BigInt(SIGTRAP - 1)), 24);
+    fs.writeSync(this.fd, act, 0, 32, Layout.sigactions);
+    return { act: Layout.sigactions, oldSegv: Layout.sigactions + 32, oldBus: Layout.sigactions + 64 };
+  }
+
+  private signalMask(): Buffer {
+    const mask = Buffer.alloc(8);
+    addon.ptraceBuffer(Request.GETSIGMASK, this.remote.thread.tid, 8, mask);
+    return mask;
+  }
+
+  private setSignalMask(mask: Buffer): void {
+    addon.ptraceBuffer(Request.SETSIGMASK, this.remote.thread.tid, 8, mask);
   }
 
   /** Where the scratch area is in the process: pointers in a batch's arguments may point into it. */

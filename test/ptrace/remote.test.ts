@@ -238,3 +238,50 @@ t.test('the stub: a signal during a batch is held and raised after; the process 
   other.leader!.cont(0);
   t.same(await other.ended(), { pid: other.pid, code: 3 }, 'the tracer still traces');
 });
+
+t.test('the stub catches a fault and reports what the signal frame says; the thread is given back whole', async (t) => {
+  const { target, tracee, fifo } = await blockedTarget(t);
+  const leader = tracee.leader!;
+  const before = { registers: leader.getRegistersRaw(), ...processState(target.pid) };
+  const stub = await tracee.remote().installStub();
+
+  const results = await stub.batch([{ call: 'getpid' }, { call: 'touch', args: [0x10] }, { call: 'getppid' }], { catchFaults: true });
+  t.same(
+    results.map((r) => r.name),
+    ['getpid'],
+    'the batch ends at the fault: the records before it only',
+  );
+  t.match(stub.faultInfo(), { signal: 11, code: 1 /* SEGV_MAPERR */, address: 0x10n, errorCode: 4n /* user read, not present */, trapNumber: 14n, record: 1 });
+  t.ok(stub.faultInfo()!.ip >= stub.base && stub.faultInfo()!.ip < stub.base + 0x1000n, 'the fault was in the stub');
+
+  // A write to the stub's own read-only code page: present, write, user.
+  await stub.batch([{ call: 'touch-write', args: [stub.base] }], { catchFaults: true });
+  t.match(stub.faultInfo(), { signal: 11, code: 2 /* SEGV_ACCERR */, address: stub.base, errorCode: 7n, trapNumber: 14n, record: 0 });
+
+  // A page that is there: no fault, a result of 0.
+  const fine = await stub.batch(
+    [
+      { call: 'touch', args: [stub.scratchAddress] },
+      { call: 'touch-write', args: [stub.scratchAddress] },
+    ],
+    { catchFaults: true },
+  );
+  t.same(
+    fine.map((r) => r.value),
+    [0n, 0n],
+  );
+  t.equal(stub.faultInfo(), null);
+
+  // Without catching, a fault is an error and nothing of it stays.
+  await t.rejects(stub.batch([{ call: 'touch', args: [0x10] }]), { code: 'ERR_HOSTKIT_REMOTE', message: /faulted \(signal 11\)/ });
+
+  await stub.cure();
+  t.same(
+    { registers: leader.getRegistersRaw(), ...processState(target.pid) },
+    before,
+    'every general register (rcx and r11 too), the handlers and the mask as found',
+  );
+  leader.cont();
+  fs.writeFileSync(fifo, 'still');
+  t.equal(await target.nextLine(), 'read 5 still', 'and the program goes on');
+});
