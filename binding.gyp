@@ -22,6 +22,7 @@
         "native/forkexec_binding.cc",
         "native/probe.c",
         "native/measure.c",
+        "native/futex.c",
         "native/host_binding.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -47,6 +47,12 @@ export interface Addon {
   probeSeccompNotifSizes(): [number, number, number] | number;
   /** hostkit measure (native/measure.c): one sample of n operations of a MeasureKind; mean ns per operation. */
   measure(kind: number, n: number, filter: Buffer | null): number;
+  /** A MAP_SHARED mapping of fd (native/futex.c), unmapped when the ArrayBuffer is collected. */
+  mapShared(fd: number, length: number): ArrayBuffer;
+  /** FUTEX_WAIT (shared) on the 4-byte word at offset: 0 woken, 1 it was not `expected`, -ETIMEDOUT, -EINTR. */
+  futexWait(buffer: ArrayBuffer, offset: number, expected: number, timeoutMs: number): number;
+  /** FUTEX_WAKE (shared): how many waiters were woken. */
+  futexWake(buffer: ArrayBuffer, offset: number, count: number): number;
   /** XGETBV(0): XCR0, the state components the OS enabled; null where XSAVE is off or not x86. */
   xgetbv(index: 0): bigint | null;
   /**

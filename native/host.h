@@ -26,6 +26,13 @@ int hk_probe_seccomp_action(uint32_t action);
 /* seccomp(SECCOMP_GET_NOTIF_SIZES): sizes of seccomp_notif, seccomp_notif_resp, seccomp_data. */
 int hk_probe_seccomp_notif_sizes(uint16_t sizes[3]);
 
+/* futex.c: the parked stub's shared page. */
+void *hk_map_shared(int fd, size_t len, const char **failed);
+void hk_unmap_shared(void *p, size_t len);
+/* 0 woken (or spurious), 1 the word was not `expected`, -ETIMEDOUT, -EINTR, -errno. */
+int hk_futex_wait(uint32_t *word, uint32_t expected, int timeout_ms);
+int hk_futex_wake(uint32_t *word, int count);
+
 /* measure.c */
 enum hk_measure_kind {
   HK_MEASURE_SYSCALL = 0,        /* getppid here */

@@ -2,6 +2,7 @@
 // argument checks and conversions only. A probe's -errno is an answer (the
 // facility is missing), returned as a number; a measurement that fails throws
 // a SystemError naming the call (errors.h).
+#include <errno.h>
 #include <napi.h>
 
 #include "errors.h"
@@ -64,6 +65,47 @@ Napi::Value Measure(const Napi::CallbackInfo &info) {
   return Napi::Number::New(env, ns);
 }
 
+// mapShared(fd, length) -> an ArrayBuffer over a MAP_SHARED mapping, unmapped when collected.
+Napi::Value MapShared(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int64_t fd, len;
+  if (!ArgInt(info, 0, &fd) || !ArgInt(info, 1, &len) || len <= 0) return TypeError(env, "mapShared(fd, length > 0)");
+  const char *failed = "mmap";
+  void *p = hk_map_shared((int)fd, (size_t)len, &failed);
+  if (!p) return ThrowSystemError(env, -errno, failed, hostkit_errors::Info(env, "fd", (double)fd));
+  size_t length = (size_t)len;
+  return Napi::ArrayBuffer::New(env, p, length, [length](Napi::Env, void *data) { hk_unmap_shared(data, length); });
+}
+
+// The 4-byte word at `offset` of an ArrayBuffer from mapShared, or null when out of range or unaligned.
+uint32_t *Word(const Napi::CallbackInfo &info) {
+  if (!info[0].IsArrayBuffer() || !info[1].IsNumber()) return nullptr;
+  auto buf = info[0].As<Napi::ArrayBuffer>();
+  int64_t offset;
+  if (!ArgInt(info, 1, &offset) || offset < 0 || offset % 4 != 0 || (size_t)offset + 4 > buf.ByteLength()) return nullptr;
+  return reinterpret_cast<uint32_t *>(static_cast<char *>(buf.Data()) + offset);
+}
+
+// futexWait(buffer, offset, expected, timeoutMs) -> 0 woken, 1 not `expected` any more, -errno (-ETIMEDOUT).
+Napi::Value FutexWait(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  uint32_t *word = Word(info);
+  int64_t expected, timeout;
+  if (!word || !ArgInt(info, 2, &expected) || !ArgInt(info, 3, &timeout)) return TypeError(env, "futexWait(buffer, offset, expected, timeoutMs)");
+  return Napi::Number::New(env, hk_futex_wait(word, (uint32_t)expected, (int)timeout));
+}
+
+// futexWake(buffer, offset, count) -> waiters woken.
+Napi::Value FutexWake(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  uint32_t *word = Word(info);
+  int64_t count;
+  if (!word || !ArgInt(info, 2, &count)) return TypeError(env, "futexWake(buffer, offset, count)");
+  int rc = hk_futex_wake(word, (int)count);
+  if (rc < 0) return ThrowSystemError(env, rc, "futex(FUTEX_WAKE)", Napi::Object::New(env));
+  return Napi::Number::New(env, rc);
+}
+
 }  // namespace
 
 void RegisterHost(Napi::Env env, Napi::Object exports) {
@@ -71,4 +113,7 @@ void RegisterHost(Napi::Env env, Napi::Object exports) {
   exports.Set("probeSeccompAction", Napi::Function::New(env, ProbeSeccompAction, "probeSeccompAction"));
   exports.Set("probeSeccompNotifSizes", Napi::Function::New(env, ProbeSeccompNotifSizes, "probeSeccompNotifSizes"));
   exports.Set("measure", Napi::Function::New(env, Measure, "measure"));
+  exports.Set("mapShared", Napi::Function::New(env, MapShared, "mapShared"));
+  exports.Set("futexWait", Napi::Function::New(env, FutexWait, "futexWait"));
+  exports.Set("futexWake", Napi::Function::New(env, FutexWake, "futexWake"));
 }

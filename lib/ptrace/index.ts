@@ -1,7 +1,7 @@
 export { Tracee, type AttachOptions } from './tracee';
 export { Thread, type ThreadState } from './thread';
 export { RemoteSyscalls, type RemoteMethod } from './remote';
-export { RemoteStub, MAX_BATCH, type BatchCall, type BatchResult, type FaultInfo } from './remote-stub';
+export { RemoteStub, ParkedStub, MAX_BATCH, type BatchCall, type BatchResult, type FaultInfo } from './remote-stub';
 export { Memory } from './memory';
 export { Breakpoints } from './breakpoints';
 export type { TraceEvent, TraceEventType, ProcessEnd } from './events';

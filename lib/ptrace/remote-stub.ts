@@ -31,6 +31,13 @@ import type { RemoteHost, RemoteSyscalls } from './remote';
  *                ucontext's sigcontext (%rdx + 40) err [19], trapno [20], rip [16]
  *                into 0x7f00(%rbx)..0x7f28(%rbx); int3          fault told (pc 0x14f)
  *   0x180 restorer: mov $15,%eax; syscall                         rt_sigreturn (never reached: the tracer takes over)
+ *   0x200 park: lea data(%rip),%rbx; xor %r12d,%r12d              r12d: the last request done
+ *         3:     mov 0x7fe0(%rbx),%eax; cmp %r12d,%eax; jne 4f    a new request?
+ *                futex(0x7fe0(%rbx), FUTEX_WAIT, %r12d, NULL); jmp 3b
+ *         4:     mov %eax,%r12d; cmp $-1,%eax; je 8f             -1: leave
+ *                the records, as at entry (record pointer in %rbp)
+ *                mov %r12d,0x7fe4(%rbx); futex(0x7fe4(%rbx), FUTEX_WAKE, 1); jmp 3b   answered
+ *         8:     int3                                             unparked (pc 0x29b)
  * Nothing touches the thread's own stack: the stub has its own.
  */
 const STUB_CODE = Buffer.from(
@@ -38,13 +45,17 @@ const STUB_CODE = Buffer.from(
     '00'.repeat(0x100 - 0x72) +
     '488d1df90e00004889bb007f000048634608488983087f0000488b4610488983107f0000488b82c0000000488983187f0000488b82c8000000488983207f0000488b82a8000000488983287f0000cc' +
     '00'.repeat(0x180 - 0x14f) +
-    'b80f0000000f05',
+    'b80f0000000f05' +
+    '00'.repeat(0x200 - 0x187) +
+    '488d1df90d00004531e48b83e07f00004439e07518488dbbe07f000031f64489e24531d2b8ca0000000f05ebdd4189c483f8ff74654c8b2b488d6b084c8db3007000004531ff4d39ef732b488b4500488b7d08488b7510488b55184c8b55204c8b45284c8b4d300f054b8904fe4883c53849ffc7ebd04489a3e47f0000488dbbe47f0000be01000000ba01000000b8ca0000000f05e970ffffffcc',
   'hex',
 );
 /** Where the pc is after the int3 that ends a batch, and after the one that ends the fault handler. */
 const BATCH_END = 0x72;
 const FAULT_END = 0x14f;
 const HANDLER = 0x100;
+const PARK = 0x200;
+const PARK_END = 0x29b;
 const RESTORER = 0x180;
 /** Record numbers the stub takes as "touch this address" instead of a system call. */
 const TOUCH_READ = -2;
@@ -59,6 +70,9 @@ const Layout = {
   results: 0x8000,
   /** What the fault handler records: signo, si_code, si_addr, err, trapno, rip. */
   fault: 0x8f00,
+  /** Parked mode: the request counter we raise, and the one the stub answers with. */
+  request: 0x8fe0,
+  answer: 0x8fe4,
   done: 0x8ff8,
   stackTop: 0x10000,
   record: 56,
@@ -248,6 +262,75 @@ export class RemoteStub {
     });
   }
 
+  /**
+   * Parks the thread in the stub, waiting on a futex in the shared page: each
+   * batch of the returned handle is then run with no ptrace stop at all (the
+   * idea of UML's seccomp mode and gVisor's systrap), answered through a
+   * second futex. unpark() gives the thread back as it was. While parked the
+   * thread runs; a signal that stops it is held and raised after unpark().
+   */
+  async park(): Promise<ParkedStub> {
+    if (this.cured) throw new HostkitError('ERR_HOSTKIT_STUB_CURED', `the stub in process ${this.host.pid} was removed`);
+    const shared = addon.mapShared(this.fd, Layout.size);
+    const words = new Int32Array(shared);
+    Atomics.store(words, Layout.request / 4, 0);
+    Atomics.store(words, Layout.answer / 4, 0);
+    const thread = this.remote.thread;
+    let leave!: () => void;
+    const leaving = new Promise<'leave'>((resolve) => {
+      leave = () => resolve('leave');
+    });
+    let parked!: () => void;
+    const running = new Promise<void>((resolve) => {
+      parked = resolve;
+    });
+    const lent = this.remote.hijack('parked stub', async ({ registers, caught }) => {
+      const regs = Buffer.from(registers);
+      const names = thread.arch.gprNames;
+      const put = (reg: string, value: bigint) => regs.writeBigUInt64LE(BigInt.asUintN(64, value), names.indexOf(reg) * 8);
+      put(thread.arch.pc, this.base + BigInt(PARK));
+      put(thread.arch.sp, this.base + BigInt(Layout.stackTop));
+      put(this.remote.abi.inSyscall, -1n);
+      thread.setRegistersRaw(regs);
+      const end = this.base + BigInt(PARK_END);
+      let left = false;
+      let stop = this.remote.resumeHidden(() => thread.cont(0), 'parked stub', false);
+      parked();
+      for (;;) {
+        const next = left ? await stop : await Promise.race([stop, leaving]);
+        if (next === 'leave') {
+          left = true;
+          Atomics.store(words, Layout.request / 4, -1);
+          addon.futexWake(shared, Layout.request, 1);
+          continue;
+        }
+        if (next.type === 'signal' && next.signal === SIGTRAP && thread.getPc() === end) return;
+        if (next.type === 'signal') caught.push(next.signal);
+        stop = this.remote.resumeHidden(() => thread.cont(0), 'parked stub', false);
+        if (left) {
+          Atomics.store(words, Layout.request / 4, -1);
+          addon.futexWake(shared, Layout.request, 1);
+        }
+      }
+    });
+    lent.catch(() => undefined); // told through unpark()
+    await running;
+    return new ParkedStub(this, shared, async () => {
+      leave();
+      await lent;
+    });
+  }
+
+  /** For ParkedStub: the records of a batch, checked and resolved. */
+  records(calls: readonly BatchCall[]): Rec[] {
+    if (calls.length > MAX_BATCH) throw new RangeError(`a batch holds at most ${MAX_BATCH} calls, got ${calls.length}`);
+    return calls.map((c) => {
+      const r = this.record(c);
+      if (r.nr < 0) throw new RangeError(`${r.name} is not run by a parked stub`);
+      return r;
+    });
+  }
+
   /** What the stub's handler recorded of the fault that ended the last batch, or null. */
   faultInfo(): FaultInfo | null {
     return this.lastFault;
@@ -255,7 +338,7 @@ export class RemoteStub {
 
   private lastFault: FaultInfo | null = null;
 
-  private record(c: BatchCall): Rec {
+  record(c: BatchCall): Rec {
     const args = c.args ?? NO_ARGS;
     if (c.call === 'touch' || c.call === 'touch-write') {
       if (args.length !== 1) throw new RangeError(`${c.call} takes one address`);
@@ -383,6 +466,68 @@ export class RemoteStub {
       if (!hasCode(err, 'ESRCH')) throw err; // a process that died took the stub with it
     } finally {
       fs.closeSync(this.fd);
+    }
+  }
+}
+
+/** How long a parked batch may go unanswered: the thread was stopped (a signal) or killed. */
+const PARKED_TIMEOUT_MS = 5000;
+/** Polls of the answer before sleeping on its futex: a short batch is answered within them. */
+const PARKED_SPINS = 2000;
+
+/** A stub whose thread waits in it: see RemoteStub.park(). */
+export class ParkedStub {
+  private request = 0;
+  private readonly words: Int32Array;
+  private readonly bytes: Uint8Array;
+  private gone = false;
+
+  constructor(
+    private readonly stub: RemoteStub,
+    private readonly shared: ArrayBuffer,
+    private readonly leave: () => Promise<void>,
+  ) {
+    this.words = new Int32Array(shared);
+    this.bytes = new Uint8Array(shared);
+  }
+
+  /**
+   * Runs the calls with no ptrace stop: records into the shared page, a futex
+   * wake, and the answer awaited on another futex (the JS thread blocks for it).
+   */
+  batch(calls: readonly BatchCall[]): BatchResult[] {
+    if (this.gone) throw new HostkitError('ERR_HOSTKIT_STUB_CURED', 'the stub was unparked');
+    if (calls.length === 0) return [];
+    const records = this.stub.records(calls);
+    this.bytes.set(encodeRecords(records), Layout.data);
+    this.request = (this.request % 0x7ffffffe) + 1;
+    Atomics.store(this.words, Layout.request / 4, this.request);
+    addon.futexWake(this.shared, Layout.request, 1);
+    this.awaitAnswer();
+    const values = new BigInt64Array(this.shared, Layout.results, records.length);
+    return records.map((r, i) => {
+      const value = values[i]!;
+      return value >= -MAX_ERRNO && value < 0n ? { name: r.name, value, errno: errnoCode(Number(value)) } : { name: r.name, value };
+    });
+  }
+
+  /** Gives the thread back as it was before park(). */
+  async unpark(): Promise<void> {
+    if (this.gone) return;
+    this.gone = true;
+    await this.leave();
+  }
+
+  private awaitAnswer(): void {
+    const slot = Layout.answer / 4;
+    for (let i = 0; i < PARKED_SPINS; i++) if (Atomics.load(this.words, slot) === this.request) return;
+    const deadline = Date.now() + PARKED_TIMEOUT_MS;
+    for (;;) {
+      const seen = Atomics.load(this.words, slot);
+      if (seen === this.request) return;
+      if (Date.now() > deadline)
+        throw new HostkitError('ERR_HOSTKIT_REMOTE', `the parked stub did not answer in ${PARKED_TIMEOUT_MS} ms (its thread was stopped or killed)`);
+      addon.futexWait(this.shared, Layout.answer, seen, 100);
     }
   }
 }

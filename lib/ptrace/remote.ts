@@ -33,7 +33,7 @@ export interface RemoteHost {
   readonly pid: number;
   readonly memory: { read(address: bigint, length: number): Buffer; write(address: bigint, data: Buffer): number };
   /** Resumes the thread with `resume` and gives its next event without telling listeners. */
-  hiddenStop(thread: Thread, resume: () => void): Promise<TraceEvent>;
+  hiddenStop(thread: Thread, resume: () => void, soon?: boolean): Promise<TraceEvent>;
 }
 
 /** Errno values come back as -1..-4095 (include/linux/err.h, MAX_ERRNO). */
@@ -166,8 +166,8 @@ export class RemoteSyscalls {
   }
 
   /** Resumes the lent thread and gives its next stop, unseen by listeners; its end is an ESRCH SystemError. */
-  async resumeHidden(resume: () => void, name: string): Promise<TraceEvent> {
-    const event = await this.host.hiddenStop(this.thread, resume);
+  async resumeHidden(resume: () => void, name: string, soon = true): Promise<TraceEvent> {
+    const event = await this.host.hiddenStop(this.thread, resume, soon);
     if (event.type === 'exited' || event.type === 'killed') {
       throw new SystemError(3, `remote ${name}`, { pid: this.host.pid, tid: this.thread.tid, hint: `the thread ended during the call (${event.type})` });
     }

@@ -117,16 +117,20 @@ export class Tracee extends EventEmitter implements ExitHook {
     return new RemoteSyscalls(this, t);
   }
 
-  /** Resumes `thread` with `resume` and gives its next event without telling listeners (an exit is still told). */
-  async hiddenStop(thread: Thread, resume: () => void): Promise<TraceEvent> {
+  /**
+   * Resumes `thread` with `resume` and gives its next event without telling
+   * listeners (an exit is still told). `soon`: the stop is expected within
+   * milliseconds, so it is waited for on the JS thread first.
+   */
+  async hiddenStop(thread: Thread, resume: () => void, soon = true): Promise<TraceEvent> {
     this.hidden.add(thread.tid);
     try {
       const next = thread.nextEvent();
       const seen = thread.events;
       resume();
-      // The stop follows within microseconds (a step, a short batch): wait for it on this thread
+      // A stop that follows within microseconds (a step, a short batch) is waited for on this thread
       // instead of through the event loop's SIGCHLD wake-up, as gdbsock waits for a step.
-      tracer.settle(HIDDEN_SETTLE_MS, () => thread.events !== seen);
+      if (soon) tracer.settle(HIDDEN_SETTLE_MS, () => thread.events !== seen);
       return await next;
     } finally {
       this.hidden.delete(thread.tid);

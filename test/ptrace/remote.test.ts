@@ -124,12 +124,15 @@ function pick(info: { arch: number; pc: bigint; sp: bigint }) {
 
 t.test('the process killed during a call: a clear error, and the tracer goes on', async (t) => {
   const { target, tracee } = await blockedTarget(t);
-  const call = tracee.remote().syscall('nanosleep', [0, 0]); // EFAULT normally; the kill comes first or after
+  // A call that lasts: nanosleep of 5 s, its timespec below the thread's stack red zone.
+  const sp = tracee.leader!.getRegisters().rsp!;
+  const timespec = Buffer.alloc(16);
+  timespec.writeBigInt64LE(5n, 0);
+  tracee.memory.write(sp - 1024n, timespec);
+  const call = tracee.remote().syscall('nanosleep', [sp - 1024n, 0]);
+  await new Promise((resolve) => setTimeout(resolve, 100));
   process.kill(target.pid, 'SIGKILL');
-  await call.then(
-    () => t.fail('the call should not succeed'),
-    (err) => t.match(err, { code: /^(ESRCH|EFAULT)$/ }),
-  );
+  await t.rejects(call, { name: 'SystemError', code: 'ESRCH', syscall: 'remote nanosleep', pid: target.pid, hint: /ended during the call/ });
   t.match(await tracee.ended(), { pid: target.pid });
   const other = Tracee.launch(fixture('exitcode'), ['3']);
   other.leader!.cont(0);
@@ -284,4 +287,33 @@ t.test('the stub catches a fault and reports what the signal frame says; the thr
   leader.cont();
   fs.writeFileSync(fifo, 'still');
   t.equal(await target.nextLine(), 'read 5 still', 'and the program goes on');
+});
+
+t.test('the parked stub: batches with no ptrace stop, then the thread given back whole', async (t) => {
+  const { target, tracee, fifo } = await blockedTarget(t);
+  const leader = tracee.leader!;
+  const before = { registers: leader.getRegistersRaw(), ...processState(target.pid) };
+  const told: string[] = [];
+  tracee.on('event', (e: { type: string }) => told.push(e.type));
+  const stub = await tracee.remote().installStub();
+  const parked = await stub.park();
+  const stopsBefore = leader.events;
+  for (let round = 0; round < 50; round++) {
+    const results = parked.batch([{ call: 'getpid' }, { call: 'close', args: [4321] }, { call: 'getppid' }]);
+    if (results[0]!.value !== BigInt(target.pid) || results[1]!.errno !== 'EBADF' || results[2]!.value <= 0n) {
+      t.fail(`round ${round}: ${JSON.stringify(results, (_, v) => (typeof v === 'bigint' ? String(v) : v))}`);
+      break;
+    }
+  }
+  t.equal(leader.events, stopsBefore, 'fifty batches and not one ptrace stop');
+  t.throws(() => parked.batch([{ call: 'touch', args: [0x10] }]), RangeError, 'touches need the stopping mode');
+  await parked.unpark();
+  t.throws(() => parked.batch([{ call: 'getpid' }]), { code: 'ERR_HOSTKIT_STUB_CURED' });
+  t.equal((await stub.batch([{ call: 'getpid' }]))[0]!.value, BigInt(target.pid), 'the stub still runs batches the stopping way');
+  await stub.cure();
+  t.same({ registers: leader.getRegistersRaw(), ...processState(target.pid) }, before, 'maps, fds, signal state and registers as found');
+  t.same(told, [], 'listeners saw nothing');
+  leader.cont();
+  fs.writeFileSync(fifo, 'again');
+  t.equal(await target.nextLine(), 'read 5 again');
 });
