@@ -317,3 +317,28 @@ t.test('the parked stub: batches with no ptrace stop, then the thread given back
   fs.writeFileSync(fifo, 'again');
   t.equal(await target.nextLine(), 'read 5 again');
 });
+
+t.test('a process under a forkexec lock: allowed calls work through the stub, refused ones stay refused', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hostkit-remote-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const fifo = path.join(dir, 'fifo');
+  execFileSync('mkfifo', [fifo]);
+  // The launcher locks fork and exec in the program it starts (seccomp, errno EACCES).
+  const launcher = path.resolve(__dirname, '../../dist/forkexec/cli.js');
+  const target = await startDetached(process.execPath, [launcher, '--no-fork', '--no-exec', '--', fixture('remote-target'), fifo]);
+  t.teardown(target.kill);
+  t.match(fs.readFileSync(`/proc/${target.pid}/status`, 'utf8'), /^Seccomp:\s+2$/m, 'the program runs under a filter');
+  await eventually(() => blockedIn(target.pid) === 0, 'the target blocked in read');
+  const tracee = await Tracee.attach(target.pid);
+  t.teardown(() => tracee.state === 'traced' && tracee.detach());
+  await tracee.stopAll();
+  const stub = await tracee.remote().installStub();
+  const results = await stub.batch([{ call: 'getpid' }, { call: 57 /* fork */ }, { call: 'getppid' }]);
+  t.equal(results[0]!.value, BigInt(target.pid));
+  t.match(results[1], { name: 'syscall 57', errno: 'EACCES' }, 'fork is still refused by the lock');
+  t.ok(results[2]!.value > 0n);
+  await stub.cure();
+  await tracee.detach();
+  fs.writeFileSync(fifo, 'locked');
+  t.equal(await target.nextLine(), 'read 6 locked', 'and the program goes on');
+});
