@@ -1,7 +1,8 @@
 /**
  * A skas0-style stub in a traced process (User-Mode Linux's idea): a page of
  * code and pages of data mapped from a memfd that hostkit opens too, so a
- * batch of system calls is written into shared memory, run by the thread
+ * batch of system calls is written into shared memory (our own mapping of
+ * the memfd: no system call on our side), run by the thread
  * with one resume and one stop (the int3 at its end), and its results read
  * back from the same memory. Installed with a few single remote calls
  * (memfd_create, ftruncate, mmap, mprotect, close), cured with one munmap:
@@ -166,6 +167,10 @@ function encodeRecords(calls: readonly Rec[]): Buffer {
 export class RemoteStub {
   private cured = false;
 
+  /** Our own MAP_SHARED mapping of the memfd: records, results and scratch are plain memory here. */
+  private readonly shared: ArrayBuffer;
+  private readonly memory: Buffer;
+
   private constructor(
     private readonly remote: RemoteSyscalls,
     private readonly host: RemoteHost,
@@ -173,7 +178,10 @@ export class RemoteStub {
     readonly base: bigint,
     /** Our descriptor of the memfd behind it. */
     private readonly fd: number,
-  ) {}
+  ) {
+    this.shared = addon.mapShared(fd, Layout.size);
+    this.memory = Buffer.from(this.shared);
+  }
 
   /** Maps the stub into the process of the remote's thread (which must be stopped). */
   static async install(remote: RemoteSyscalls, host: RemoteHost): Promise<RemoteStub> {
@@ -271,7 +279,7 @@ export class RemoteStub {
    */
   async park(): Promise<ParkedStub> {
     if (this.cured) throw new HostkitError('ERR_HOSTKIT_STUB_CURED', `the stub in process ${this.host.pid} was removed`);
-    const shared = addon.mapShared(this.fd, Layout.size);
+    const shared = this.shared;
     const words = new Int32Array(shared);
     Atomics.store(words, Layout.request / 4, 0);
     Atomics.store(words, Layout.answer / 4, 0);
@@ -354,8 +362,8 @@ export class RemoteStub {
    */
   private async run(records: readonly Rec[], registers: Buffer, caught: number[], label: string, catching: boolean): Promise<number> {
     const data = encodeRecords(records);
-    fs.writeSync(this.fd, data, 0, data.length, Layout.data);
-    fs.writeSync(this.fd, Buffer.alloc(8), 0, 8, Layout.done);
+    this.memory.set(data, Layout.data);
+    this.memory.writeBigUInt64LE(0n, Layout.done);
     const thread = this.remote.thread;
     const regs = Buffer.from(registers);
     const names = thread.arch.gprNames;
@@ -390,20 +398,15 @@ export class RemoteStub {
   }
 
   private recordsDone(): number {
-    const done = Buffer.alloc(8);
-    fs.readSync(this.fd, done, 0, 8, Layout.done);
-    return Number(done.readBigUInt64LE(0));
+    return Number(this.memory.readBigUInt64LE(Layout.done));
   }
 
   private readResults(count: number): bigint[] {
-    const out = Buffer.alloc(count * 8);
-    fs.readSync(this.fd, out, 0, out.length, Layout.results);
-    return Array.from({ length: count }, (_, i) => out.readBigInt64LE(i * 8));
+    return Array.from(new BigInt64Array(this.shared, Layout.results, count));
   }
 
   private readFault(): Omit<FaultInfo, 'record'> {
-    const raw = Buffer.alloc(48);
-    fs.readSync(this.fd, raw, 0, 48, Layout.fault);
+    const raw = this.memory.subarray(Layout.fault, Layout.fault + 48);
     return {
       signal: Number(raw.readBigUInt64LE(0)),
       code: Number(raw.readBigInt64LE(8)),
@@ -422,7 +425,7 @@ export class RemoteStub {
     act.writeBigUInt64LE(this.base + BigInt(RESTORER), 16);
     // Every signal blocked in the handler but SIGTRAP: a trap raised while blocked makes the kernel reset its handler (force_sig_info).
     act.writeBigUInt64LE(((1n << 64n) - 1n) & ~(1n << BigInt(SIGTRAP - 1)), 24);
-    fs.writeSync(this.fd, act, 0, 32, Layout.sigactions);
+    this.memory.set(act, Layout.sigactions);
     return { act: Layout.sigactions, oldSegv: Layout.sigactions + 32, oldBus: Layout.sigactions + 64 };
   }
 
@@ -444,15 +447,13 @@ export class RemoteStub {
   /** Writes `data` at `offset` of the scratch area, through the shared memory. */
   writeScratch(data: Buffer, offset = 0): void {
     if (offset < 0 || offset + data.length > Layout.scratchSize) throw new RangeError(`the scratch area holds ${Layout.scratchSize} bytes`);
-    fs.writeSync(this.fd, data, 0, data.length, Layout.scratch + offset);
+    this.memory.set(data, Layout.scratch + offset);
   }
 
   /** Reads `length` bytes at `offset` of the scratch area. */
   readScratch(length: number, offset = 0): Buffer {
     if (offset < 0 || offset + length > Layout.scratchSize) throw new RangeError(`the scratch area holds ${Layout.scratchSize} bytes`);
-    const out = Buffer.alloc(length);
-    fs.readSync(this.fd, out, 0, length, Layout.scratch + offset);
-    return out;
+    return Buffer.from(this.memory.subarray(Layout.scratch + offset, Layout.scratch + offset + length));
   }
 
   /** Unmaps the stub: the process keeps nothing of it. */
