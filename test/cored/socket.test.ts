@@ -20,7 +20,7 @@ import { install, readState, uninstall } from '../../lib/coredump/cored/kernel-p
 import type { CrashRecord } from '../../lib/coredump/cored/record';
 import type { IndexEntry } from '../../lib/coredump/cored/store';
 import { parseStat } from '../../lib/procfs/stat';
-import { fixture, lockCoreSettings } from '../helpers';
+import { eventually, fixture, lockCoreSettings } from '../helpers';
 import { readEntries, waitFor } from './store-watch';
 import { UNDELIVERED, kernelLogFromNow } from './kernel-log';
 import { requireGdb } from '../coredump/gdb';
@@ -408,5 +408,7 @@ t.test('the quota on the request: keep_free not met even after vacuuming, REJECT
   const entry = await entryFor(served.store, pid);
   t.match(entry.skipped, /^keep_free 7340032: \d+ bytes free in .*, even after deleting the oldest cores$/);
   t.equal(coreFiles(served.store).length, 0);
+  // The worker logs after it answers the kernel: its line may reach us after the entry does.
+  await eventually(() => /not stored: keep_free/.test(served.log()), 'the refusal in the log');
   t.match(served.log(), /not stored: keep_free/);
 });
