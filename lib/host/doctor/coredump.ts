@@ -4,16 +4,16 @@
  */
 import fs from 'node:fs';
 import { chooseMode, kernelCoreFacts } from '../../coredump/cored/core-modes';
-import type { Finding } from './finding';
+import { type Finding, readSetting } from './finding';
 
 const CORE_PATTERN = '/proc/sys/kernel/core_pattern';
 const CORE_PIPE_LIMIT = '/proc/sys/kernel/core_pipe_limit';
 const SUID_DUMPABLE = '/proc/sys/fs/suid_dumpable';
 
 export function probeCoredump(): Finding {
-  const pattern = read(CORE_PATTERN);
-  const pipeLimit = read(CORE_PIPE_LIMIT);
-  const suidDumpable = read(SUID_DUMPABLE);
+  const pattern = readSetting(CORE_PATTERN);
+  const pipeLimit = readSetting(CORE_PIPE_LIMIT);
+  const suidDumpable = readSetting(SUID_DUMPABLE);
   const facts = kernelCoreFacts();
   const choice = chooseMode('auto', facts);
   const target = pattern === undefined ? 'unreadable' : pattern.startsWith('@') ? 'socket' : pattern.startsWith('|') ? 'pipe' : 'file';
@@ -42,14 +42,6 @@ export function probeCoredump(): Finding {
       writable,
     },
   };
-}
-
-function read(path: string): string | undefined {
-  try {
-    return fs.readFileSync(path, 'utf8').replace(/\n$/, '');
-  } catch {
-    return undefined;
-  }
 }
 
 function canWrite(path: string): boolean {

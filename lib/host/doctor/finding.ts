@@ -2,6 +2,7 @@
  * One line of `hostkit doctor`: a kernel facility, what this host says of it,
  * which hostkit feature stands on it, and what to do when it falls short.
  */
+import fs from 'node:fs';
 
 /**
  * ok: works as hostkit needs. limited: works, with a restriction that some
@@ -24,10 +25,10 @@ export interface Finding {
   facts?: Record<string, unknown>;
 }
 
-/** The first line of a file under /proc or /sys, or undefined when it cannot be read. */
-export function readSetting(path: string, read: (p: string) => string): string | undefined {
+/** A setting under /proc or /sys without its trailing newline, or undefined when it cannot be read. */
+export function readSetting(path: string): string | undefined {
   try {
-    return read(path).trim();
+    return fs.readFileSync(path, 'utf8').replace(/\n$/, '');
   } catch {
     return undefined;
   }

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import { errnoCode } from '../../errors';
 import { Ret } from '../../forkexec/bpf';
 import { addon } from '../../native';
-import type { Finding } from './finding';
+import { type Finding, readSetting } from './finding';
 
 const ACTIONS_LOGGED = '/proc/sys/kernel/seccomp/actions_logged';
 
@@ -46,7 +46,7 @@ export function probeSeccomp(): Finding[] {
       },
     ];
   }
-  const logged = readWords(ACTIONS_LOGGED);
+  const logged = readSetting(ACTIONS_LOGGED)?.trim().split(/\s+/).filter(Boolean);
   const sizes = addon.probeSeccompNotifSizes();
   const notify = Array.isArray(sizes) && available.includes('user_notif');
   const logs = logged?.includes('log') ?? false;
@@ -86,12 +86,4 @@ function status(): string {
   const mode = /^Seccomp:\s*(\d)/m.exec(text)?.[1];
   const filters = /^Seccomp_filters:\s*(\d+)/m.exec(text)?.[1];
   return mode === '2' ? `this process runs under ${filters ?? 'some'} filter(s)` : 'this process is unfiltered';
-}
-
-function readWords(path: string): string[] | undefined {
-  try {
-    return fs.readFileSync(path, 'utf8').trim().split(/\s+/).filter(Boolean);
-  } catch {
-    return undefined;
-  }
 }
