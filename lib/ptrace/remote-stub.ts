@@ -11,80 +11,15 @@
 import fs from 'node:fs';
 import { HostkitError, errnoCode, hasCode } from '../errors';
 import { addon } from '../native';
+import { encodeWords, hostArch } from './arch';
+import { type StubImage, type StubLayout, stubImage } from './arch/stub-image';
 import { Request } from './constants';
 import type { RemoteHost, RemoteSyscalls } from './remote';
 
-/**
- * The stub (x86-64, position independent; GNU as source in its comment).
- *   0x000 entry: lea data(%rip),%rbx; mov (%rbx),%r13                count
- *                lea 8(%rbx),%r12; lea 0x7000(%rbx),%r14; xor %r15d,%r15d
- *         1:     cmp %r13,%r15; jae 9f
- *                mov (%r12),%rax; mov 8(%r12),%rdi
- *                cmp $-2,%rax; je 5f; cmp $-3,%rax; je 6f        touches, not calls
- *                mov 16..48(%r12),%rsi,%rdx,%r10,%r8,%r9; syscall
- *         2:     mov %rax,(%r14,%r15,8); add $56,%r12; inc %r15
- *                mov %r15,0x7ff8(%rbx); jmp 1b                    records done
- *         5:     movzbl (%rdi),%eax; xor %eax,%eax; jmp 2b        read a byte
- *         6:     movzbl (%rdi),%eax; mov %al,(%rdi); xor %eax,%eax; jmp 2b   write it back
- *         9:     int3                                             batch done (pc 0x72)
- *   0x100 handler (SIGSEGV/SIGBUS, SA_SIGINFO): lea data(%rip),%rbx
- *                signo, si_code (8(%rsi)), si_addr (16(%rsi)), and from the
- *                ucontext's sigcontext (%rdx + 40) err [19], trapno [20], rip [16]
- *                into 0x7f00(%rbx)..0x7f28(%rbx); int3          fault told (pc 0x14f)
- *   0x180 restorer: mov $15,%eax; syscall                         rt_sigreturn (never reached: the tracer takes over)
- *   0x200 park: lea data(%rip),%rbx; xor %r12d,%r12d              r12d: the last request done
- *         3:     mov 0x7fe0(%rbx),%eax; cmp %r12d,%eax; jne 4f    a new request?
- *                futex(0x7fe0(%rbx), FUTEX_WAIT, %r12d, NULL); jmp 3b
- *         4:     mov %eax,%r12d; cmp $-1,%eax; je 8f             -1: leave
- *                the records, as at entry (record pointer in %rbp)
- *                mov %r12d,0x7fe4(%rbx); futex(0x7fe4(%rbx), FUTEX_WAKE, 1); jmp 3b   answered
- *         8:     int3                                             unparked (pc 0x29b)
- * Nothing touches the thread's own stack: the stub has its own.
- */
-const STUB_CODE = Buffer.from(
-  '488d1df90f00004c8b2b4c8d63084c8db3007000004531ff4d39ef7354498b0424498b7c24084883f8fe74354883f8fd7436498b742410498b5424184d8b5424204d8b4424284d8b4c24300f054b8904fe4983c43849ffc74c89bbf87f0000ebb70fb60731c0ebe50fb607880731c0ebdccc' +
-    '00'.repeat(0x100 - 0x72) +
-    '488d1df90e00004889bb007f000048634608488983087f0000488b4610488983107f0000488b82c0000000488983187f0000488b82c8000000488983207f0000488b82a8000000488983287f0000cc' +
-    '00'.repeat(0x180 - 0x14f) +
-    'b80f0000000f05' +
-    '00'.repeat(0x200 - 0x187) +
-    '488d1df90d00004531e48b83e07f00004439e07518488dbbe07f000031f64489e24531d2b8ca0000000f05ebdd4189c483f8ff74654c8b2b488d6b084c8db3007000004531ff4d39ef732b488b4500488b7d08488b7510488b55184c8b55204c8b45284c8b4d300f054b8904fe4883c53849ffc7ebd04489a3e47f0000488dbbe47f0000be01000000ba01000000b8ca0000000f05e970ffffffcc',
-  'hex',
-);
-/** Where the pc is after the int3 that ends a batch, and after the one that ends the fault handler. */
-const BATCH_END = 0x72;
-const FAULT_END = 0x14f;
-const HANDLER = 0x100;
-const PARK = 0x200;
-const PARK_END = 0x29b;
-const RESTORER = 0x180;
-/** Record numbers the stub takes as "touch this address" instead of a system call. */
-const TOUCH_READ = -2;
-const TOUCH_WRITE = -3;
-
-/** Offsets in the stub's mapping. */
-const Layout = {
-  size: 0x10000,
-  code: 0x0,
-  data: 0x1000,
-  records: 0x1008,
-  results: 0x8000,
-  /** What the fault handler records: signo, si_code, si_addr, err, trapno, rip. */
-  fault: 0x8f00,
-  /** Parked mode: the request counter we raise, and the one the stub answers with. */
-  request: 0x8fe0,
-  answer: 0x8fe4,
-  done: 0x8ff8,
-  stackTop: 0x10000,
-  record: 56,
-  /** Free for the caller's own data (a timespec, a path): the last 4 KiB before the results. */
-  scratch: 0x7000,
-  scratchSize: 0xf00,
-  /** After the caller's scratch: the sigactions a fault-catching batch installs and saves. */
-  sigactions: 0x7f00,
-} as const;
-/** As many records as fit before the results. */
-export const MAX_BATCH = Math.floor((Layout.scratch - Layout.records) / Layout.record);
+/** The stub of the machine hostkit runs on (tracer and tracee share it); null where there is none yet. */
+const IMAGE = stubImage(hostArch().name) ?? null;
+/** As many records as fit before the scratch area. */
+export const MAX_BATCH = IMAGE ? Math.floor((IMAGE.layout.scratch - IMAGE.layout.records) / IMAGE.layout.record) : 0;
 
 const PROT_READ = 1;
 const PROT_WRITE = 2;
@@ -142,8 +77,9 @@ export interface BatchResult {
  * stub reads them. Numbers are split into 32-bit halves by hand: a BigInt
  * per argument cost more than the system call it describes.
  */
-function encodeRecords(calls: readonly Rec[]): Buffer {
-  const words = 1 + calls.length * (Layout.record / 8);
+function encodeRecords(calls: readonly Rec[], recordSize: number): Buffer {
+  const perRecord = recordSize / 8;
+  const words = 1 + calls.length * perRecord;
   const buffer = new ArrayBuffer(words * 8);
   const u32 = new Uint32Array(buffer);
   const u64 = new BigUint64Array(buffer);
@@ -157,7 +93,7 @@ function encodeRecords(calls: readonly Rec[]): Buffer {
   };
   put(0, calls.length);
   calls.forEach((c, i) => {
-    const at = 1 + i * (Layout.record / 8);
+    const at = 1 + i * perRecord;
     put(at, c.nr);
     for (let j = 0; j < c.args.length; j++) put(at + 1 + j, c.args[j]!);
   });
@@ -170,21 +106,27 @@ export class RemoteStub {
   /** Our own MAP_SHARED mapping of the memfd: records, results and scratch are plain memory here. */
   private readonly shared: ArrayBuffer;
   private readonly memory: Buffer;
+  private readonly layout: StubLayout;
 
   private constructor(
     private readonly remote: RemoteSyscalls,
     private readonly host: RemoteHost,
+    private readonly image: StubImage,
     /** Where the stub is mapped in the process. */
     readonly base: bigint,
     /** Our descriptor of the memfd behind it. */
     private readonly fd: number,
   ) {
-    this.shared = addon.mapShared(fd, Layout.size);
+    this.layout = image.layout;
+    this.shared = addon.mapShared(fd, this.layout.size);
     this.memory = Buffer.from(this.shared);
   }
 
   /** Maps the stub into the process of the remote's thread (which must be stopped). */
   static async install(remote: RemoteSyscalls, host: RemoteHost): Promise<RemoteStub> {
+    const image = IMAGE;
+    if (!image) throw new HostkitError('ERR_HOSTKIT_UNSUPPORTED', `the remote-call stub is not built for ${hostArch().name} yet`);
+    const { layout } = image;
     const thread = remote.thread;
     // The memfd's name goes below the thread's stack red zone (128 bytes on x86-64), put back after.
     const name = Buffer.from('hostkit-stub\0');
@@ -197,17 +139,17 @@ export class RemoteStub {
     try {
       host.memory.write(scratch, name);
       remoteFd = await remote.syscall('memfd_create', [scratch, MFD_CLOEXEC]);
-      await remote.syscall('ftruncate', [remoteFd, Layout.size]);
+      await remote.syscall('ftruncate', [remoteFd, layout.size]);
       ours = fs.openSync(`/proc/${host.pid}/fd/${remoteFd}`, 'r+');
-      fs.writeSync(ours, STUB_CODE, 0, STUB_CODE.length, Layout.code);
-      base = await remote.syscall('mmap', [0, Layout.size, PROT_READ | PROT_WRITE, MAP_SHARED, remoteFd, 0]);
-      await remote.syscall('mprotect', [base, Layout.data, PROT_READ | PROT_EXEC]);
+      fs.writeSync(ours, image.code, 0, image.code.length, 0);
+      base = await remote.syscall('mmap', [0, layout.size, PROT_READ | PROT_WRITE, MAP_SHARED, remoteFd, 0]);
+      await remote.syscall('mprotect', [base, layout.data, PROT_READ | PROT_EXEC]);
       await remote.syscall('close', [remoteFd]);
       remoteFd = undefined;
-      return new RemoteStub(remote, host, base, ours);
+      return new RemoteStub(remote, host, image, base, ours);
     } catch (err) {
       // Whatever was made is unmade; the first error is the one told.
-      if (base !== undefined) await remote.syscall('munmap', [base, Layout.size]).catch(() => undefined);
+      if (base !== undefined) await remote.syscall('munmap', [base, layout.size]).catch(() => undefined);
       if (remoteFd !== undefined) await remote.syscall('close', [remoteFd]).catch(() => undefined);
       if (ours !== undefined) fs.closeSync(ours);
       throw err;
@@ -275,14 +217,15 @@ export class RemoteStub {
    * batch of the returned handle is then run with no ptrace stop at all (the
    * idea of UML's seccomp mode and gVisor's systrap), answered through a
    * second futex. unpark() gives the thread back as it was. While parked the
-   * thread runs; a signal that stops it is held and raised after unpark().
+   * thread runs: a signal that stops it is held and raised after unpark(),
+   * and the thread goes back to its batch or its wait.
    */
   async park(): Promise<ParkedStub> {
     if (this.cured) throw new HostkitError('ERR_HOSTKIT_STUB_CURED', `the stub in process ${this.host.pid} was removed`);
-    const shared = this.shared;
-    const words = new Int32Array(shared);
-    Atomics.store(words, Layout.request / 4, 0);
-    Atomics.store(words, Layout.answer / 4, 0);
+    const { layout } = this;
+    const words = new Int32Array(this.shared);
+    Atomics.store(words, layout.request / 4, 0);
+    Atomics.store(words, layout.answer / 4, 0);
     const thread = this.remote.thread;
     let leave!: () => void;
     const leaving = new Promise<'leave'>((resolve) => {
@@ -292,15 +235,13 @@ export class RemoteStub {
     const running = new Promise<void>((resolve) => {
       parked = resolve;
     });
+    const raiseLeave = () => {
+      Atomics.store(words, layout.request / 4, -1);
+      addon.futexWake(this.shared, layout.request, 1);
+    };
     const lent = this.remote.hijack('parked stub', async ({ registers, caught }) => {
-      const regs = Buffer.from(registers);
-      const names = thread.arch.gprNames;
-      const put = (reg: string, value: bigint) => regs.writeBigUInt64LE(BigInt.asUintN(64, value), names.indexOf(reg) * 8);
-      put(thread.arch.pc, this.base + BigInt(PARK));
-      put(thread.arch.sp, this.base + BigInt(Layout.stackTop));
-      put(this.remote.abi.inSyscall, -1n);
-      thread.setRegistersRaw(regs);
-      const end = this.base + BigInt(PARK_END);
+      this.enter(this.image.entry.park, registers);
+      const end = this.base + BigInt(this.image.end.park);
       let left = false;
       let stop = this.remote.resumeHidden(() => thread.cont(0), 'parked stub', false);
       parked();
@@ -308,25 +249,22 @@ export class RemoteStub {
         const next = left ? await stop : await Promise.race([stop, leaving]);
         if (next === 'leave') {
           left = true;
-          Atomics.store(words, Layout.request / 4, -1);
-          addon.futexWake(shared, Layout.request, 1);
+          raiseLeave();
           continue;
         }
         if (next.type === 'signal' && next.signal === SIGTRAP && thread.getPc() === end) return;
         if (next.type === 'signal') caught.push(next.signal);
         stop = this.remote.resumeHidden(() => thread.cont(0), 'parked stub', false);
-        if (left) {
-          Atomics.store(words, Layout.request / 4, -1);
-          addon.futexWake(shared, Layout.request, 1);
-        }
+        if (left) raiseLeave(); // the stop may have come before the stub saw the request
       }
     });
-    lent.catch(() => undefined); // told through unpark()
-    await running;
-    return new ParkedStub(this, shared, async () => {
+    const parkedStub = new ParkedStub(this, this.shared, layout, async () => {
       leave();
       await lent;
     });
+    lent.catch((err: unknown) => parkedStub.lost(err));
+    await Promise.race([running, lent]); // lent fails first when the thread could not be lent at all
+    return parkedStub;
   }
 
   /** For ParkedStub: the records of a batch, checked and resolved. */
@@ -350,30 +288,35 @@ export class RemoteStub {
     const args = c.args ?? NO_ARGS;
     if (c.call === 'touch' || c.call === 'touch-write') {
       if (args.length !== 1) throw new RangeError(`${c.call} takes one address`);
-      return { nr: c.call === 'touch' ? TOUCH_READ : TOUCH_WRITE, name: c.call, args };
+      return { nr: c.call === 'touch' ? this.image.touch.read : this.image.touch.write, name: c.call, args };
     }
     const { nr, name } = this.remote.resolve(c.call, args);
     return { nr, name, args };
   }
 
   /**
-   * Writes the records, points the lent thread at the stub and lets it run
-   * to its int3 (or, catching faults, to the handler's); the records done.
+   * Points the lent thread at `entry` in the stub, on the stub's own stack,
+   * outside any system call (orig_rax -1: the kernel restarts nothing of ours).
    */
-  private async run(records: readonly Rec[], registers: Buffer, caught: number[], label: string, catching: boolean): Promise<number> {
-    const data = encodeRecords(records);
-    this.memory.set(data, Layout.data);
-    this.memory.writeBigUInt64LE(0n, Layout.done);
+  private enter(entry: number, registers: Buffer): void {
     const thread = this.remote.thread;
     const regs = Buffer.from(registers);
-    const names = thread.arch.gprNames;
-    const put = (reg: string, value: bigint) => regs.writeBigUInt64LE(BigInt.asUintN(64, value), names.indexOf(reg) * 8);
-    put(thread.arch.pc, this.base + BigInt(Layout.code));
-    put(thread.arch.sp, this.base + BigInt(Layout.stackTop));
-    put(this.remote.abi.inSyscall, -1n); // not in a system call: the kernel restarts nothing of ours
+    encodeWords(thread.arch.gprNames, regs, {
+      [thread.arch.pc]: this.base + BigInt(entry),
+      [thread.arch.sp]: this.base + BigInt(this.layout.stackTop),
+      [this.remote.abi.inSyscall]: -1n,
+    });
     thread.setRegistersRaw(regs);
-    const end = this.base + BigInt(BATCH_END);
-    const faultEnd = this.base + BigInt(FAULT_END);
+  }
+
+  /** Writes the records and lets the lent thread run them to the stub's int3 (or, catching faults, the handler's); the records done. */
+  private async run(records: readonly Rec[], registers: Buffer, caught: number[], label: string, catching: boolean): Promise<number> {
+    this.memory.set(encodeRecords(records, this.layout.record), this.layout.data);
+    this.memory.writeBigUInt64LE(0n, this.layout.done);
+    this.enter(this.image.entry.batch, registers);
+    const thread = this.remote.thread;
+    const end = this.base + BigInt(this.image.end.batch);
+    const faultEnd = this.base + BigInt(this.image.end.fault);
     let deliver = 0;
     for (;;) {
       const signal = deliver;
@@ -385,7 +328,7 @@ export class RemoteStub {
         this.lastFault = { ...this.readFault(), record: this.recordsDone() - 2 };
         return this.recordsDone();
       }
-      const inCode = pc >= this.base && pc < this.base + BigInt(Layout.data);
+      const inCode = pc >= this.base && pc < this.base + BigInt(this.layout.data);
       if (event.type === 'signal' && inCode && FAULTS.includes(event.signal)) {
         if (catching && (event.signal === SIGSEGV || event.signal === SIGBUS)) {
           deliver = event.signal; // to the stub's own handler
@@ -398,15 +341,15 @@ export class RemoteStub {
   }
 
   private recordsDone(): number {
-    return Number(this.memory.readBigUInt64LE(Layout.done));
+    return Number(this.memory.readBigUInt64LE(this.layout.done));
   }
 
   private readResults(count: number): bigint[] {
-    return Array.from(new BigInt64Array(this.shared, Layout.results, count));
+    return Array.from(new BigInt64Array(this.shared, this.layout.results, count));
   }
 
   private readFault(): Omit<FaultInfo, 'record'> {
-    const raw = this.memory.subarray(Layout.fault, Layout.fault + 48);
+    const raw = this.memory.subarray(this.layout.fault, this.layout.fault + 48);
     return {
       signal: Number(raw.readBigUInt64LE(0)),
       code: Number(raw.readBigInt64LE(8)),
@@ -420,13 +363,13 @@ export class RemoteStub {
   /** struct kernel_sigaction for the handler (SA_SIGINFO | SA_RESTORER), and room for the two it replaces. */
   private writeHandlerAction(): { act: number; oldSegv: number; oldBus: number } {
     const act = Buffer.alloc(32);
-    act.writeBigUInt64LE(this.base + BigInt(HANDLER), 0);
+    act.writeBigUInt64LE(this.base + BigInt(this.image.entry.handler), 0);
     act.writeBigUInt64LE(BigInt(SA_SIGINFO | SA_RESTORER), 8);
-    act.writeBigUInt64LE(this.base + BigInt(RESTORER), 16);
+    act.writeBigUInt64LE(this.base + BigInt(this.image.entry.restorer), 16);
     // Every signal blocked in the handler but SIGTRAP: a trap raised while blocked makes the kernel reset its handler (force_sig_info).
     act.writeBigUInt64LE(((1n << 64n) - 1n) & ~(1n << BigInt(SIGTRAP - 1)), 24);
-    this.memory.set(act, Layout.sigactions);
-    return { act: Layout.sigactions, oldSegv: Layout.sigactions + 32, oldBus: Layout.sigactions + 64 };
+    this.memory.set(act, this.layout.sigactions);
+    return { act: this.layout.sigactions, oldSegv: this.layout.sigactions + 32, oldBus: this.layout.sigactions + 64 };
   }
 
   private signalMask(): Buffer {
@@ -441,19 +384,19 @@ export class RemoteStub {
 
   /** Where the scratch area is in the process: pointers in a batch's arguments may point into it. */
   get scratchAddress(): bigint {
-    return this.base + BigInt(Layout.scratch);
+    return this.base + BigInt(this.layout.scratch);
   }
 
   /** Writes `data` at `offset` of the scratch area, through the shared memory. */
   writeScratch(data: Buffer, offset = 0): void {
-    if (offset < 0 || offset + data.length > Layout.scratchSize) throw new RangeError(`the scratch area holds ${Layout.scratchSize} bytes`);
-    this.memory.set(data, Layout.scratch + offset);
+    if (offset < 0 || offset + data.length > this.layout.scratchSize) throw new RangeError(`the scratch area holds ${this.layout.scratchSize} bytes`);
+    this.memory.set(data, this.layout.scratch + offset);
   }
 
   /** Reads `length` bytes at `offset` of the scratch area. */
   readScratch(length: number, offset = 0): Buffer {
-    if (offset < 0 || offset + length > Layout.scratchSize) throw new RangeError(`the scratch area holds ${Layout.scratchSize} bytes`);
-    return Buffer.from(this.memory.subarray(Layout.scratch + offset, Layout.scratch + offset + length));
+    if (offset < 0 || offset + length > this.layout.scratchSize) throw new RangeError(`the scratch area holds ${this.layout.scratchSize} bytes`);
+    return Buffer.from(this.memory.subarray(this.layout.scratch + offset, this.layout.scratch + offset + length));
   }
 
   /** Unmaps the stub: the process keeps nothing of it. */
@@ -462,7 +405,7 @@ export class RemoteStub {
     this.cured = true;
     try {
       if (this.remote.thread.state === 'exited') return; // the process died and took the stub with it
-      await this.remote.syscall('munmap', [this.base, Layout.size]);
+      await this.remote.syscall('munmap', [this.base, this.layout.size]);
     } catch (err) {
       if (!hasCode(err, 'ESRCH')) throw err; // a process that died took the stub with it
     } finally {
@@ -471,10 +414,14 @@ export class RemoteStub {
   }
 }
 
-/** How long a parked batch may go unanswered: the thread was stopped (a signal) or killed. */
-const PARKED_TIMEOUT_MS = 5000;
 /** Polls of the answer before sleeping on its futex: a short batch is answered within them. */
 const PARKED_SPINS = 2000;
+/**
+ * How long one futex wait for the answer blocks the event loop: between waits
+ * the loop runs, so a signal stop of the parked thread is seen and resumed,
+ * and its death ends the batch.
+ */
+const PARKED_WAIT_MS = 1;
 
 /** A stub whose thread waits in it: see RemoteStub.park(). */
 export class ParkedStub {
@@ -482,10 +429,14 @@ export class ParkedStub {
   private readonly words: Int32Array;
   private readonly bytes: Uint8Array;
   private gone = false;
+  private busy = false;
+  /** Why the parked thread was lost (the process died): every batch after it fails with this. */
+  private failure: unknown;
 
   constructor(
     private readonly stub: RemoteStub,
     private readonly shared: ArrayBuffer,
+    private readonly layout: StubLayout,
     private readonly leave: () => Promise<void>,
   ) {
     this.words = new Int32Array(shared);
@@ -494,22 +445,33 @@ export class ParkedStub {
 
   /**
    * Runs the calls with no ptrace stop: records into the shared page, a futex
-   * wake, and the answer awaited on another futex (the JS thread blocks for it).
+   * wake, and the answer polled, then awaited on another futex. A batch that
+   * is answered at once never leaves this call's synchronous part; a longer
+   * one (a call that blocks, a signal stopping the thread) lets the event
+   * loop run between short waits. The process dying is the ESRCH SystemError
+   * the bridge saw. One batch at a time.
    */
-  batch(calls: readonly BatchCall[]): BatchResult[] {
+  async batch(calls: readonly BatchCall[]): Promise<BatchResult[]> {
     if (this.gone) throw new HostkitError('ERR_HOSTKIT_STUB_CURED', 'the stub was unparked');
+    if (this.failure !== undefined) throw this.failure;
+    if (this.busy) throw new HostkitError('ERR_HOSTKIT_BUSY', 'the parked stub is running a batch: await it first');
     if (calls.length === 0) return [];
     const records = this.stub.records(calls);
-    this.bytes.set(encodeRecords(records), Layout.data);
-    this.request = (this.request % 0x7ffffffe) + 1;
-    Atomics.store(this.words, Layout.request / 4, this.request);
-    addon.futexWake(this.shared, Layout.request, 1);
-    this.awaitAnswer();
-    const values = new BigInt64Array(this.shared, Layout.results, records.length);
-    return records.map((r, i) => {
-      const value = values[i]!;
-      return value >= -MAX_ERRNO && value < 0n ? { name: r.name, value, errno: errnoCode(Number(value)) } : { name: r.name, value };
-    });
+    this.busy = true;
+    try {
+      this.bytes.set(encodeRecords(records, this.layout.record), this.layout.data);
+      this.request = (this.request % 0x7ffffffe) + 1;
+      Atomics.store(this.words, this.layout.request / 4, this.request);
+      addon.futexWake(this.shared, this.layout.request, 1);
+      if (!this.answeredSoon()) await this.answered();
+      const values = new BigInt64Array(this.shared, this.layout.results, records.length);
+      return records.map((r, i) => {
+        const value = values[i]!;
+        return value >= -MAX_ERRNO && value < 0n ? { name: r.name, value, errno: errnoCode(Number(value)) } : { name: r.name, value };
+      });
+    } finally {
+      this.busy = false;
+    }
   }
 
   /** Gives the thread back as it was before park(). */
@@ -519,16 +481,25 @@ export class ParkedStub {
     await this.leave();
   }
 
-  private awaitAnswer(): void {
-    const slot = Layout.answer / 4;
-    for (let i = 0; i < PARKED_SPINS; i++) if (Atomics.load(this.words, slot) === this.request) return;
-    const deadline = Date.now() + PARKED_TIMEOUT_MS;
+  /** From RemoteStub.park(): the parked thread was lost. */
+  lost(err: unknown): void {
+    this.failure ??= err;
+  }
+
+  private answeredSoon(): boolean {
+    const slot = this.layout.answer / 4;
+    for (let i = 0; i < PARKED_SPINS; i++) if (Atomics.load(this.words, slot) === this.request) return true;
+    return false;
+  }
+
+  private async answered(): Promise<void> {
+    const slot = this.layout.answer / 4;
     for (;;) {
       const seen = Atomics.load(this.words, slot);
       if (seen === this.request) return;
-      if (Date.now() > deadline)
-        throw new HostkitError('ERR_HOSTKIT_REMOTE', `the parked stub did not answer in ${PARKED_TIMEOUT_MS} ms (its thread was stopped or killed)`);
-      addon.futexWait(this.shared, Layout.answer, seen, 100);
+      if (this.failure !== undefined) throw this.failure;
+      addon.futexWait(this.shared, this.layout.answer, seen, PARKED_WAIT_MS);
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }
 }

@@ -75,7 +75,7 @@ async function parked(remote, calls, size) {
       const start = process.hrtime.bigint();
       const results = [];
       for (let i = 0; i < calls.length; i += size) {
-        for (const r of handle.batch(calls.slice(i, i + size))) results.push(r.value);
+        for (const r of await handle.batch(calls.slice(i, i + size))) results.push(r.value);
       }
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
       check(results, calls);

@@ -9,13 +9,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t, { type Test } from 'tap';
+import { libc } from '../../lib/native';
 import { maps } from '../../lib/procfs';
 import { Tracee } from '../../lib/ptrace';
 import { fixture, eventually, startDetached } from '../helpers';
 
 /** The syscall a process is blocked in, from /proc/PID/syscall (its first field), or -1 while it runs. */
-function blockedIn(pid: number): number {
-  const first = fs.readFileSync(`/proc/${pid}/syscall`, 'utf8').split(' ')[0]!;
+function blockedIn(pid: number, tid = pid): number {
+  const first = fs.readFileSync(`/proc/${pid}/task/${tid}/syscall`, 'utf8').split(' ')[0]!;
   return first === 'running' ? -1 : Number(first);
 }
 
@@ -140,8 +141,8 @@ t.test('the process killed during a call: a clear error, and the tracer goes on'
 });
 
 /** What a cure must leave as it found: the maps, the fds, the signal dispositions and masks. */
-function processState(pid: number) {
-  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+function processState(pid: number, tid = pid) {
+  const status = fs.readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
   return {
     maps: fs.readFileSync(`/proc/${pid}/maps`, 'utf8'),
     fds: fs.readdirSync(`/proc/${pid}/fd`).sort(),
@@ -299,16 +300,16 @@ t.test('the parked stub: batches with no ptrace stop, then the thread given back
   const parked = await stub.park();
   const stopsBefore = leader.events;
   for (let round = 0; round < 50; round++) {
-    const results = parked.batch([{ call: 'getpid' }, { call: 'close', args: [4321] }, { call: 'getppid' }]);
+    const results = await parked.batch([{ call: 'getpid' }, { call: 'close', args: [4321] }, { call: 'getppid' }]);
     if (results[0]!.value !== BigInt(target.pid) || results[1]!.errno !== 'EBADF' || results[2]!.value <= 0n) {
       t.fail(`round ${round}: ${JSON.stringify(results, (_, v) => (typeof v === 'bigint' ? String(v) : v))}`);
       break;
     }
   }
   t.equal(leader.events, stopsBefore, 'fifty batches and not one ptrace stop');
-  t.throws(() => parked.batch([{ call: 'touch', args: [0x10] }]), RangeError, 'touches need the stopping mode');
+  await t.rejects(parked.batch([{ call: 'touch', args: [0x10] }]), RangeError, 'touches need the stopping mode');
   await parked.unpark();
-  t.throws(() => parked.batch([{ call: 'getpid' }]), { code: 'ERR_HOSTKIT_STUB_CURED' });
+  await t.rejects(parked.batch([{ call: 'getpid' }]), { code: 'ERR_HOSTKIT_STUB_CURED' });
   t.equal((await stub.batch([{ call: 'getpid' }]))[0]!.value, BigInt(target.pid), 'the stub still runs batches the stopping way');
   await stub.cure();
   t.same({ registers: leader.getRegistersRaw(), ...processState(target.pid) }, before, 'maps, fds, signal state and registers as found');
@@ -341,4 +342,103 @@ t.test('a process under a forkexec lock: allowed calls work through the stub, re
   await tracee.detach();
   fs.writeFileSync(fifo, 'locked');
   t.equal(await target.nextLine(), 'read 6 locked', 'and the program goes on');
+});
+
+/** Lines until one matches `wanted`, counting the ticker's lines on the way. */
+async function lineMatching(target: { nextLine(): Promise<string> }, wanted: RegExp): Promise<{ line: string; ticks: number }> {
+  let ticks = 0;
+  for (;;) {
+    const line = await target.nextLine();
+    if (wanted.test(line)) return { line, ticks };
+    if (line.startsWith('tick ')) ticks++;
+  }
+}
+
+t.test('one thread of several lent to the stub while the others run: both modes, a signal to it, and nothing left', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hostkit-remote-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const fifo = path.join(dir, 'fifo');
+  execFileSync('mkfifo', [fifo]);
+  const target = await startDetached(fixture('remote-threads'), [fifo]);
+  t.teardown(target.kill);
+  const readerTid = Number((await lineMatching(target, /^reader /)).line.split(' ')[1]);
+  await eventually(() => blockedIn(target.pid, readerTid) === 0, 'the reader blocked in read');
+  const tracee = await Tracee.attach(target.pid);
+  t.teardown(() => tracee.state === 'traced' && tracee.detach());
+  tracee.resumeAll();
+  const reader = tracee.thread(readerTid);
+  reader.interrupt();
+  t.match(await reader.nextEvent(), { type: 'interrupted' });
+  const before = { registers: reader.getRegistersRaw(), ...processState(target.pid, readerTid) };
+  const remote = tracee.remote(reader);
+  const stub = await remote.installStub();
+
+  // The stopping mode: a batch that sleeps 0.2 s in the reader while the ticker goes on.
+  await lineMatching(target, /^tick /);
+  const timespec = Buffer.alloc(16);
+  timespec.writeBigInt64LE(200_000_000n, 8);
+  stub.writeScratch(timespec);
+  const tickerTid = fs
+    .readdirSync(`/proc/${target.pid}/task`)
+    .map(Number)
+    .find((tid) => tid !== target.pid && tid !== readerTid)!;
+  const switches = () => Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${target.pid}/task/${tickerTid}/status`, 'utf8'))![1]);
+  const switchesBefore = switches();
+  const [tid, slept, pid] = await stub.batch([{ call: 'gettid' }, { call: 'nanosleep', args: [stub.scratchAddress, 0] }, { call: 'getpid' }]);
+  t.equal(tid!.value, BigInt(readerTid), 'the calls ran in the lent thread');
+  t.equal(slept!.value, 0n);
+  t.equal(pid!.value, BigInt(target.pid));
+  t.ok(switches() - switchesBefore >= 5, `the ticker slept and woke during the batch (${switches() - switchesBefore} times)`);
+  t.equal(tracee.leader!.state, 'running', 'the other threads were never stopped');
+  const mapped = await stub.batch([{ call: 'mmap', args: [0, 4096, 3, 0x22 /* MAP_PRIVATE|MAP_ANONYMOUS */, -1, 0] }]);
+  const page = mapped[0]!.value;
+  t.match(
+    fs.readFileSync(`/proc/${target.pid}/maps`, 'utf8'),
+    new RegExp(`^${page.toString(16)}-`, 'm'),
+    "a mapping made by the reader is the whole process's",
+  );
+
+  // Parked: batches with no stop; a signal aimed at the parked thread is held and raised after.
+  const parked = await stub.park();
+  const stops = reader.events;
+  for (let round = 0; round < 20; round++) {
+    const [r] = await parked.batch([{ call: 'gettid' }]);
+    if (r!.value !== BigInt(readerTid)) t.fail(`round ${round}: ${r!.value}`);
+  }
+  t.equal(reader.events, stops, 'twenty parked batches and not one ptrace stop');
+  const sleeping = parked.batch([{ call: 'nanosleep', args: [stub.scratchAddress, 0] }, { call: 'gettid' }]);
+  await new Promise((r) => setTimeout(r, 50));
+  libc().tgkill(target.pid, readerTid, 28); // SIGWINCH, ignored by default: harmless when raised again
+  const [sleptParked, after] = await sleeping;
+  t.equal(sleptParked!.value, 0n, 'the parked sleep was restarted after the signal stop and ran to its end');
+  t.equal(after!.value, BigInt(readerTid));
+  await parked.unpark();
+  await stub.batch([{ call: 'munmap', args: [page, 4096] }]);
+  await stub.cure();
+  t.same({ registers: reader.getRegistersRaw(), ...processState(target.pid, readerTid) }, before, "the reader's registers, mask and the maps as found");
+  const signalled = reader.nextEvent();
+  reader.cont();
+  t.match(await signalled, { type: 'signal', signal: 28 }, 'SIGWINCH comes when the reader runs again');
+  reader.cont();
+  const ticksBefore = (await lineMatching(target, /^tick /)).line;
+  t.ok(ticksBefore, 'the ticker still ticks');
+  await tracee.detach();
+  fs.writeFileSync(fifo, 'many');
+  t.equal((await lineMatching(target, /^read /)).line, 'read 4 many', 'the read it was blocked in goes on');
+});
+
+t.test('the parked stub: the process killed during a batch is an ESRCH error at once, for that batch and the next', async (t) => {
+  const { target, tracee } = await blockedTarget(t);
+  const stub = await tracee.remote().installStub();
+  const long = Buffer.alloc(16);
+  long.writeBigInt64LE(30n, 0);
+  stub.writeScratch(long);
+  const parked = await stub.park();
+  const dying = parked.batch([{ call: 'nanosleep', args: [stub.scratchAddress, 0] }]);
+  await new Promise((r) => setTimeout(r, 100));
+  process.kill(target.pid, 'SIGKILL');
+  await t.rejects(dying, { code: 'ESRCH', syscall: 'remote parked stub' });
+  await t.rejects(parked.batch([{ call: 'getpid' }]), { code: 'ESRCH' });
+  await t.rejects(parked.unpark(), { code: 'ESRCH' });
+  await stub.cure();
 });
