@@ -429,10 +429,19 @@ t.test('one thread of several lent to the stub while the others run: both modes,
 
 t.test('the parked stub: the process killed during a batch is an ESRCH error at once, for that batch and the next', async (t) => {
   const { target, tracee } = await blockedTarget(t);
+  const linkOf = (fd: string) => {
+    try {
+      return fs.readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      return ''; // the descriptor readdir itself used
+    }
+  };
+  const stubFds = () => fs.readdirSync('/proc/self/fd').filter((fd) => linkOf(fd).startsWith('/memfd:hostkit-stub')).length;
   const stub = await tracee.remote().installStub();
   const long = Buffer.alloc(16);
   long.writeBigInt64LE(30n, 0);
   stub.writeScratch(long);
+  t.equal(stubFds(), 1, 'while the stub is there, we hold its memfd');
   const parked = await stub.park();
   const dying = parked.batch([{ call: 'nanosleep', args: [stub.scratchAddress, 0] }]);
   await new Promise((r) => setTimeout(r, 100));
@@ -441,4 +450,5 @@ t.test('the parked stub: the process killed during a batch is an ESRCH error at 
   await t.rejects(parked.batch([{ call: 'getpid' }]), { code: 'ESRCH' });
   await t.rejects(parked.unpark(), { code: 'ESRCH' });
   await stub.cure();
+  t.equal(stubFds(), 0, 'our descriptor of the memfd is closed: nothing leaks on our side');
 });
