@@ -1,0 +1,154 @@
+#!/usr/bin/env node
+/**
+ * veriexec gen DIR... -o FILE [--algorithm sha256|sha512] [--jobs N] [--json]
+ * veriexec check -f FILE [PATH...] [--json]
+ * veriexec query -f FILE PATH... [--json]
+ *
+ * gen: fingerprint the executables, scripts and libraries beneath DIRs into
+ * FILE (and FILE.pages), re-reading only what changed since the last run.
+ * check: the listed files on disk against FILE (exit 1 if any differs).
+ * query: what FILE says of PATH, and whether the file on disk matches.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { packageVersion, parseCommandLine, UsageError } from '../cli-args';
+import { type CheckResult, checkAll, checkFile } from './check';
+import { ALGORITHMS, type Algorithm } from './fingerprint';
+import { generate } from './gen';
+import { formatEntry } from './signatures';
+import { VeriexecTable } from './table';
+
+const USAGE = `usage: veriexec gen DIR... -o FILE [--algorithm ${ALGORITHMS.join('|')}] [--jobs N] [--json]
+       veriexec check -f FILE [PATH...] [--json]
+       veriexec query -f FILE PATH... [--json]`;
+
+const OPTIONS = {
+  output: { type: 'string', short: 'o' },
+  file: { type: 'string', short: 'f' },
+  algorithm: { type: 'string' },
+  jobs: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
+} as const;
+
+type Command =
+  | { name: 'gen'; roots: string[]; output: string; algorithm: Algorithm; jobs?: number; json: boolean }
+  | { name: 'check'; file: string; paths: string[]; json: boolean }
+  | { name: 'query'; file: string; paths: string[]; json: boolean };
+
+function parse(argv: string[]): Command {
+  const { values, positionals } = parseCommandLine(argv, OPTIONS, { positionals: Number.POSITIVE_INFINITY });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(0);
+  }
+  if (values.version) {
+    process.stdout.write(`veriexec (hostkit) ${packageVersion()}\n`);
+    process.exit(0);
+  }
+  const [name, ...rest] = positionals;
+  const json = values.json === true;
+  if (name === 'gen') {
+    if (rest.length === 0) throw new UsageError('gen: name at least one directory');
+    if (!values.output) throw new UsageError('gen: -o FILE is needed');
+    const algorithm = (values.algorithm ?? 'sha256') as Algorithm;
+    if (!ALGORITHMS.includes(algorithm)) throw new UsageError(`--algorithm: ${JSON.stringify(values.algorithm)} is not one of ${ALGORITHMS.join(', ')}`);
+    let jobs: number | undefined;
+    if (values.jobs !== undefined) {
+      jobs = Number(values.jobs);
+      if (!Number.isInteger(jobs) || jobs < 1 || jobs > 256)
+        throw new UsageError(`--jobs takes a whole number from 1 to 256, not ${JSON.stringify(values.jobs)}`);
+    }
+    return { name, roots: rest, output: values.output, algorithm, jobs, json };
+  }
+  if (name === 'check' || name === 'query') {
+    if (!values.file) throw new UsageError(`${name}: -f FILE is needed`);
+    if (name === 'query' && rest.length === 0) throw new UsageError('query: name a path');
+    return { name, file: values.file, paths: rest, json };
+  }
+  throw new UsageError(name === undefined ? 'no command given' : `unknown command ${JSON.stringify(name)}`);
+}
+
+/** A progress line on a terminal, redrawn at most every 100 ms. */
+function progressBar(): ((done: number, total: number, bytes: number) => void) | undefined {
+  if (!process.stderr.isTTY) return undefined;
+  let last = 0;
+  return (done, total, bytes) => {
+    const now = Date.now();
+    if (now - last < 100 && done < total) return;
+    last = now;
+    const width = 30;
+    const filled = total ? Math.round((done / total) * width) : width;
+    process.stderr.write(
+      `\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} files, ${(bytes / 2 ** 20).toFixed(0)} MiB hashed${done === total ? '\n' : ''}`,
+    );
+  };
+}
+
+function printChecks(results: CheckResult[], json: boolean): void {
+  if (json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+  else for (const r of results) process.stdout.write(`${r.status.padEnd(10)} ${JSON.stringify(r.path)}${r.detail ? ` (${r.detail})` : ''}\n`);
+  if (results.some((r) => r.status !== 'ok')) process.exitCode = 1;
+}
+
+async function run(command: Command): Promise<void> {
+  if (command.name === 'gen') {
+    const started = process.hrtime.bigint();
+    const report = await generate({ roots: command.roots, output: command.output, algorithm: command.algorithm, jobs: command.jobs, progress: progressBar() });
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    if (command.json) process.stdout.write(`${JSON.stringify({ ...report, seconds }, null, 2)}\n`);
+    else {
+      process.stdout.write(
+        `${command.output}: ${report.listed} files listed (${report.hashed} fingerprinted, ${(report.bytesHashed / 2 ** 20).toFixed(1)} MiB; ${report.reused} unchanged) in ${seconds.toFixed(2)} s\n`,
+      );
+      for (const p of report.problems) process.stderr.write(`veriexec gen: ${p.message}\n`);
+    }
+    if (report.problems.length > 0) process.exitCode = 1;
+    return;
+  }
+  const table = VeriexecTable.load(command.file);
+  // The table lists files where they are; a path through a symlink is looked up as the file it names (as exec does).
+  const paths = command.paths.map(realOrSame);
+  if (command.name === 'check') {
+    printChecks(paths.length ? paths.map((p) => checkFile(table, p)) : checkAll(table), command.json);
+    return;
+  }
+  const answers = paths.map((p) => ({ entry: table.get(p), check: checkFile(table, p) }));
+  if (command.json) {
+    const plain = answers.map(({ entry, check }) => ({ ...check, entry: entry && { ...entry, flags: [...entry.flags] } }));
+    process.stdout.write(`${JSON.stringify(plain, null, 2)}\n`);
+  } else {
+    for (const { entry, check } of answers)
+      process.stdout.write(
+        entry
+          ? `${formatEntry(entry)}\n  on disk: ${check.status}${check.detail ? ` (${check.detail})` : ''}\n`
+          : `${JSON.stringify(check.path)}: not in ${command.file}\n`,
+      );
+  }
+  if (answers.some((a) => a.check.status !== 'ok')) process.exitCode = 1;
+}
+
+function realOrSame(file: string): string {
+  try {
+    return fs.realpathSync(path.resolve(file));
+  } catch {
+    return path.resolve(file);
+  }
+}
+
+function main(): void {
+  let command: Command;
+  try {
+    command = parse(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`veriexec: ${(err as Error).message}\n${USAGE}\n`);
+    process.exit(2);
+  }
+  run(command).catch((err: Error) => {
+    process.stderr.write(`veriexec ${command.name}: ${err.message}\n`);
+    process.exit(1);
+  });
+}
+
+main();
