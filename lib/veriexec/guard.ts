@@ -350,4 +350,3 @@ export async function guard(options: GuardOptions): Promise<Guard> {
   g.start(link.channel);
   return g;
 }
-

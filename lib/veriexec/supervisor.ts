@@ -98,7 +98,10 @@ export async function linkSupervisor(socket: string, newGroup: () => Group): Pro
     const link = fs.readlinkSync(`/proc/self/fd/${fd}`);
     if (link !== 'anon_inode:[fanotify]') {
       libc().close(fd);
-      throw new HostkitError('ERR_HOSTKIT_SUPERVISOR_FD', `fd ${running.hello.fd} of the supervisor (pid ${running.hello.pid}) is ${link}, not a fanotify group`);
+      throw new HostkitError(
+        'ERR_HOSTKIT_SUPERVISOR_FD',
+        `fd ${running.hello.fd} of the supervisor (pid ${running.hello.pid}) is ${link}, not a fanotify group`,
+      );
     }
     // O_NONBLOCK lives in the open file description, which the copy shares: already set.
     return { group: { fd, preContent: running.hello.preContent }, channel: running.channel, pid: running.hello.pid, started: false, hello: running.hello };
