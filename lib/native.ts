@@ -123,10 +123,32 @@ export interface Addon {
   ): { pid: number; listener: number; pidfd: number; statusFd: number };
   /** Waits for the child's exec: returns once it happened, throws (naming the child's failed step) if it did not. */
   forkexecSpawnResult(statusFd: number, path: string, pid: number): void;
+  // hostkit/veriexec (native/veriexec_binding.cc): a thread reading a fanotify group; events of ownPids are allowed there.
+  /** Starts the reader; onBatch gets (mask, fd, pid, 0) quadruples; with a channel fd, each event's fd is noted there first. */
+  fanotifyReaderStart(group: number, channel: number, ownPids: number[], onBatch: (batch: Int32Array) => void): FanotifyReaderHandle;
+  /** Writes the response for an event fd (noting it done on the channel) and closes the fd: 0, or -errno (-ENOENT: not pending). */
+  fanotifyRespond(reader: FanotifyReaderHandle, fd: number, response: number): number;
+  fanotifyReaderState(reader: FanotifyReaderHandle): FanotifyReaderState;
+  /** Ends the reader thread (idempotent); responses can still be written afterwards. */
+  fanotifyReaderStop(reader: FanotifyReaderHandle): FanotifyReaderState;
+  /** Tells the supervisor on the channel that this decider leaves on purpose. */
+  fanotifyChannelBye(reader: FanotifyReaderHandle): void;
+  /** A connected, blocking AF_UNIX stream socket (close-on-exec). */
+  unixConnect(path: string): number;
 }
 
 /** What ended stepRange other than a stop: see Addon.stepRange. */
 export type StepOutcome = 'running' | 'vanished' | 'left';
+
+/** An opaque fanotify reader thread (native/veriexec_fanotify.c). */
+export type FanotifyReaderHandle = { readonly __fanotifyReader: unique symbol };
+/** Whether the reader runs, how many events of its own pids it allowed, and why it stopped early (errno 0: it did not). */
+export interface FanotifyReaderState {
+  running: boolean;
+  ownEvents: number;
+  errno: number;
+  syscall: string | null;
+}
 
 /** An opaque supervisor (native/forkexec_supervisor.c). */
 export type SupervisorHandle = { readonly __supervisor: unique symbol };
@@ -192,6 +214,8 @@ export interface Libc {
   kill(pid: number, signal: number): void;
   tgkill(pid: number, tid: number, signal: number): void;
   pidfdOpen(pid: number): number;
+  /** pidfd_getfd(2): a copy of another process's fd (needs ptrace access to it). */
+  pidfdGetfd(pidfd: number, fd: number): number;
   prctl(option: number, arg2?: number, arg3?: number, arg4?: number, arg5?: number): number;
   getrlimit(pid: number, resource: number): { soft: bigint; hard: bigint };
   setrlimit(pid: number, resource: number, limit: { soft: bigint; hard: bigint }): void;
@@ -236,6 +260,7 @@ function loadLibc(): Libc {
     kill: lib.func('int kill(int pid, int sig)'),
     tgkill: lib.func('int tgkill(int tgid, int tid, int sig)'),
     pidfdOpen: lib.func('int pidfd_open(int pid, unsigned int flags)'),
+    pidfdGetfd: lib.func('int pidfd_getfd(int pidfd, int targetfd, unsigned int flags)'),
     prctl: lib.func('int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)'),
     prlimit: lib.func('int prlimit(int pid, int resource, const hostkit_rlimit *lim, _Out_ hostkit_rlimit *old)'),
     fcntl: lib.func('int fcntl(int fd, int cmd, int arg)'),
@@ -260,6 +285,7 @@ function loadLibc(): Libc {
     kill: (pid, signal) => void check(fn.kill(pid, signal), 'kill', { pid }),
     tgkill: (pid, tid, signal) => void check(fn.tgkill(pid, tid, signal), 'tgkill', { pid, tid }),
     pidfdOpen: (pid) => check(fn.pidfdOpen(pid, 0), 'pidfd_open', { pid }),
+    pidfdGetfd: (pidfd, fd) => check(fn.pidfdGetfd(pidfd, fd, 0), 'pidfd_getfd', { fd }),
     prctl: (option, a2 = 0, a3 = 0, a4 = 0, a5 = 0) => check(fn.prctl(option, a2, a3, a4, a5), 'prctl', {}),
     getrlimit(pid, resource) {
       const old = { cur: 0n, max: 0n };

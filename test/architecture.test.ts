@@ -27,6 +27,7 @@ const MAY_IMPORT: Record<string, string[]> = {
   cored: ['errors', 'native', 'procfs', 'coredump', 'cli-args'],
   gdbsock: ['errors', 'native', 'procfs', 'ptrace', 'coredump', 'cli-args'],
   forkexec: ['errors', 'native', 'cli-args'],
+  veriexec: ['errors', 'native'],
   // doctor reports cored's view of the kernel (core-modes.ts) and measures forkexec's filter.
   host: ['errors', 'native', 'procfs', 'ptrace', 'cored', 'forkexec', 'cli-args'],
   index: ['errors', 'native', 'procfs', 'ptrace', 'coredump', 'cored', 'gdbsock', 'forkexec'],

@@ -10,3 +10,5 @@ export { ALGORITHMS, type Algorithm, type Fingerprint, PAGE_SIZE, fingerprintFd,
 export { type GenOptions, type GenReport, generate } from './gen';
 export { type Entry, type Flag, FLAGS, SignaturesError, formatSignatures, parseSignatures, readSignatures } from './signatures';
 export { VeriexecTable } from './table';
+export { type AccessEvent, DENY_ERRNOS, type DenyErrno, type EventKind, type Mark, type Verdict } from './fanotify';
+export { type DecisionRecord, type Decider, denialLine, type FailMode, Guard, type GuardOptions, type GuardRecord, type GuardStats, guard } from './guard';
