@@ -1,10 +1,11 @@
 /** Shared by the tests: built fixtures, their symbols, and targets started outside this Node's child list. */
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
+import type { Test } from 'tap';
 import type { Tracee } from '../lib/ptrace';
 
 const FIXTURES = path.join(__dirname, 'fixtures', 'bin');
@@ -158,4 +159,28 @@ export async function kernelCoreOf(binary: string, args: string[], signal: NodeJ
   const name = fs.readdirSync(dir).find((f) => f.startsWith('core.'));
   if (!name) throw new Error(`the kernel wrote no core into ${dir}`);
   return { core: path.join(dir, name), pid: Number(name.slice(5)) };
+}
+
+/** A fresh tmpfs, unmounted (lazily, should something still use it) at teardown. */
+export function tmpfs(t: Test): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hostkit-veriexec-'));
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64m', 'hostkit-veriexec', dir]);
+  t.teardown(() => {
+    try {
+      execFileSync('umount', [dir]);
+    } catch {
+      execFileSync('umount', ['-l', dir]);
+    }
+    fs.rmdirSync(dir);
+  });
+  return dir;
+}
+
+/** Runs `sh -c script`: the exit code and what it printed (both streams). */
+export function sh(script: string, args: string[] = []): Promise<{ code: number; out: string }> {
+  return new Promise((resolve) => {
+    execFile('/bin/sh', ['-c', script, 'sh', ...args], (err, stdout, stderr) => {
+      resolve({ code: err ? Number((err as NodeJS.ErrnoException).code ?? 1) : 0, out: `${stdout}${stderr}` });
+    });
+  });
 }

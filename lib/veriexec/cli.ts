@@ -3,11 +3,16 @@
  * veriexec gen DIR... -o FILE [--algorithm sha256|sha512] [--jobs N] [--json]
  * veriexec check -f FILE [PATH...] [--json]
  * veriexec query -f FILE PATH... [--json]
+ * veriexec enforce -f FILE [--level 0..3] [--watch PATH]... [--fail open|closed] [--socket PATH] [--json]
  *
  * gen: fingerprint the executables, scripts and libraries beneath DIRs into
  * FILE (and FILE.pages), re-reading only what changed since the last run.
  * check: the listed files on disk against FILE (exit 1 if any differs).
  * query: what FILE says of PATH, and whether the file on disk matches.
+ * enforce: a daemon deciding every exec and open on the filesystems of the
+ * listed files (or of --watch PATHs) against FILE at a strict level (policy.ts);
+ * one line per denial on stderr (a JSON record on stdout with --json);
+ * SIGHUP reads FILE again, SIGTERM/SIGINT end it.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -15,12 +20,15 @@ import { packageVersion, parseCommandLine, UsageError } from '../cli-args';
 import { type CheckResult, checkAll, checkFile } from './check';
 import { ALGORITHMS, type Algorithm } from './fingerprint';
 import { generate } from './gen';
+import { type FailMode, denialLine, guard } from './guard';
+import { LEVELS, type Level, tableDecider } from './policy';
 import { formatEntry } from './signatures';
 import { VeriexecTable } from './table';
 
 const USAGE = `usage: veriexec gen DIR... -o FILE [--algorithm ${ALGORITHMS.join('|')}] [--jobs N] [--json]
        veriexec check -f FILE [PATH...] [--json]
-       veriexec query -f FILE PATH... [--json]`;
+       veriexec query -f FILE PATH... [--json]
+       veriexec enforce -f FILE [--level 0..3] [--watch PATH]... [--fail open|closed] [--socket PATH] [--json]`;
 
 const OPTIONS = {
   output: { type: 'string', short: 'o' },
@@ -28,6 +36,10 @@ const OPTIONS = {
   algorithm: { type: 'string' },
   jobs: { type: 'string' },
   json: { type: 'boolean' },
+  level: { type: 'string' },
+  watch: { type: 'string', multiple: true },
+  fail: { type: 'string' },
+  socket: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } as const;
@@ -35,7 +47,8 @@ const OPTIONS = {
 type Command =
   | { name: 'gen'; roots: string[]; output: string; algorithm: Algorithm; jobs?: number; json: boolean }
   | { name: 'check'; file: string; paths: string[]; json: boolean }
-  | { name: 'query'; file: string; paths: string[]; json: boolean };
+  | { name: 'query'; file: string; paths: string[]; json: boolean }
+  | { name: 'enforce'; file: string; level: Level; watch: string[]; failMode: FailMode; socket?: string; json: boolean };
 
 function parse(argv: string[]): Command {
   const { values, positionals } = parseCommandLine(argv, OPTIONS, { positionals: Number.POSITIVE_INFINITY });
@@ -67,7 +80,68 @@ function parse(argv: string[]): Command {
     if (name === 'query' && rest.length === 0) throw new UsageError('query: name a path');
     return { name, file: values.file, paths: rest, json };
   }
+  if (name === 'enforce') {
+    if (!values.file) throw new UsageError('enforce: -f FILE is needed');
+    if (rest.length > 0) throw new UsageError(`enforce takes no arguments, got ${rest.join(' ')}`);
+    const level = Number(values.level ?? '1') as Level;
+    if (!LEVELS.includes(level)) throw new UsageError(`--level takes 0, 1, 2 or 3, not ${JSON.stringify(values.level)}`);
+    const failMode = (values.fail ?? 'open') as FailMode;
+    if (failMode !== 'open' && failMode !== 'closed') throw new UsageError(`--fail takes open or closed, not ${JSON.stringify(values.fail)}`);
+    return { name, file: values.file, level, watch: values.watch ?? [], failMode, socket: values.socket, json };
+  }
   throw new UsageError(name === undefined ? 'no command given' : `unknown command ${JSON.stringify(name)}`);
+}
+
+/** The filesystems to mark: those of the --watch paths, else one listed file per filesystem. */
+function watchedPaths(table: VeriexecTable, watch: string[]): string[] {
+  if (watch.length > 0) return watch;
+  const byDevice = new Map<number, string>();
+  for (const e of table.all()) {
+    const dir = path.dirname(e.path);
+    try {
+      const dev = fs.statSync(dir).dev;
+      if (!byDevice.has(dev)) byDevice.set(dev, dir);
+    } catch {
+      // a directory that is gone has nothing to mark
+    }
+  }
+  return [...byDevice.values()];
+}
+
+async function enforce(command: Extract<Command, { name: 'enforce' }>): Promise<void> {
+  let table = VeriexecTable.load(command.file);
+  let decider = tableDecider(table, command.level);
+  const paths = watchedPaths(table, command.watch);
+  if (paths.length === 0) throw new UsageError(`enforce: ${command.file} lists no file that exists, and no --watch was given`);
+  const running = await guard({
+    paths,
+    decider: { decide: (event) => decider.decide(event) },
+    failMode: command.failMode,
+    socket: command.socket,
+    log: (record) => {
+      process.stderr.write(`${denialLine(record)}\n`);
+      if (command.json) process.stdout.write(`${JSON.stringify(record)}\n`);
+    },
+  });
+  process.stderr.write(
+    `veriexec: enforcing ${command.file} (${table.size} files) at level ${command.level} on ${paths.join(', ')}; fail ${command.failMode}\n`,
+  );
+  process.on('SIGHUP', () => {
+    try {
+      table = VeriexecTable.load(command.file);
+      decider = tableDecider(table, command.level);
+      running.clearCache();
+      process.stderr.write(`veriexec: reloaded ${command.file} (${table.size} files)\n`);
+    } catch (err) {
+      process.stderr.write(`veriexec: reload failed, keeping the old table: ${(err as Error).message}\n`);
+    }
+  });
+  await new Promise<void>((resolve) => {
+    for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => resolve());
+  });
+  await running.close();
+  const stats = running.stats();
+  process.stderr.write(`veriexec: stopped: ${stats.events} events, ${stats.denied} denied, ${stats.cacheHits} from the cache\n`);
 }
 
 /** A progress line on a terminal, redrawn at most every 100 ms. */
@@ -93,6 +167,7 @@ function printChecks(results: CheckResult[], json: boolean): void {
 }
 
 async function run(command: Command): Promise<void> {
+  if (command.name === 'enforce') return enforce(command);
   if (command.name === 'gen') {
     const started = process.hrtime.bigint();
     const report = await generate({ roots: command.roots, output: command.output, algorithm: command.algorithm, jobs: command.jobs, progress: progressBar() });

@@ -56,7 +56,12 @@ export interface AccessEvent {
   stat: { dev: bigint; ino: bigint; size: bigint; mtimeNs: bigint; ctimeNs: bigint; mode: number };
 }
 
-export type Verdict = { allow: true } | { allow: false; reason: string; errno?: DenyErrno };
+/**
+ * A decision. `cache: false` keeps it from being remembered (a file on
+ * untrusted storage is checked at every open); `warning` on an allow is
+ * logged each time it is given (what a learning mode would have denied).
+ */
+export type Verdict = { allow: true; warning?: string; cache?: boolean } | { allow: false; reason: string; errno?: DenyErrno; cache?: boolean };
 
 /** A permission group: its fd and whether deny errnos work on it. */
 export interface Group {

@@ -86,7 +86,8 @@ export type GuardRecord =
 /** The one line a denial gets in a log: path, pid, exe, reason. */
 export function denialLine(r: GuardRecord): string {
   if (r.type !== 'decision') return `veriexec: ${r.type}: ${r.message}`;
-  return `veriexec: denied ${r.kind} of ${r.path} by pid ${r.pid} (${r.exe ?? 'unknown program'}): ${r.reason}${r.cached ? ' [cached]' : ''}`;
+  const what = r.verdict === 'deny' ? 'denied' : 'allowed';
+  return `veriexec: ${what} ${r.kind} of ${JSON.stringify(r.path)} by pid ${r.pid} (${JSON.stringify(r.exe ?? 'unknown program')}): ${r.reason}${r.cached ? ' [cached]' : ''}`;
 }
 
 export interface GuardStats {
@@ -203,7 +204,7 @@ export class Guard extends EventEmitter {
     const decision = this.ask(event).then(({ verdict, threw }) => {
       this.inflight.delete(key);
       // A decider that threw may work next time: its denial is not remembered.
-      if (!threw) this.cache.set(key, verdict);
+      if (!threw && verdict.cache !== false) this.cache.set(key, verdict);
       return verdict;
     });
     this.inflight.set(key, decision);
@@ -247,13 +248,17 @@ export class Guard extends EventEmitter {
       path: event.path,
       pid: event.pid,
       exe: event.exe,
-      ...(verdict.allow ? {} : { reason: verdict.reason, ...(verdict.errno ? { errno: verdict.errno } : {}) }),
+      ...(verdict.allow
+        ? verdict.warning
+          ? { reason: verdict.warning }
+          : {}
+        : { reason: verdict.reason, ...(verdict.errno ? { errno: verdict.errno } : {}) }),
       cached,
       dev: event.stat.dev.toString(),
       ino: event.stat.ino.toString(),
       us: Number(process.hrtime.bigint() - began) / 1000,
     };
-    if (!verdict.allow) this.log(record);
+    if (!verdict.allow || verdict.warning) this.log(record);
     this.emit('decision', record);
   }
 

@@ -5,40 +5,16 @@
  * asynchronously: spawn waits for its child's execve, and an execve under a
  * mark waits for this very process's decision.
  */
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { type AccessEvent, type DecisionRecord, type GuardRecord, guard, type Verdict } from '../../lib/veriexec';
-import { eventually, fixture } from '../helpers';
+import { eventually, fixture, sh, tmpfs } from '../helpers';
 
 const DIST = path.resolve(__dirname, '..', '..', 'dist', 'veriexec');
-
-/** A fresh tmpfs, unmounted (lazily, should something still use it) at teardown. */
-function tmpfs(t: Test): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hostkit-veriexec-'));
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64m', 'hostkit-veriexec', dir]);
-  t.teardown(() => {
-    try {
-      execFileSync('umount', [dir]);
-    } catch {
-      execFileSync('umount', ['-l', dir]);
-    }
-    fs.rmdirSync(dir);
-  });
-  return dir;
-}
-
-/** Runs `sh -c script`: the exit code and what it printed (both streams). */
-function sh(script: string, args: string[] = []): Promise<{ code: number; out: string }> {
-  return new Promise((resolve) => {
-    execFile('/bin/sh', ['-c', script, 'sh', ...args], (err, stdout, stderr) => {
-      resolve({ code: err ? Number((err as NodeJS.ErrnoException).code ?? 1) : 0, out: `${stdout}${stderr}` });
-    });
-  });
-}
 
 function program(dir: string, name: string): string {
   const file = path.join(dir, name);
