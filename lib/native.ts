@@ -120,6 +120,8 @@ export interface Addon {
     envp: string[],
     filter: Buffer,
     landlockFd: number,
+    /** >= 0: the child execs this open file (execveat, AT_EMPTY_PATH) instead of `path`. */
+    execFd?: number,
   ): { pid: number; listener: number; pidfd: number; statusFd: number };
   /** Waits for the child's exec: returns once it happened, throws (naming the child's failed step) if it did not. */
   forkexecSpawnResult(statusFd: number, path: string, pid: number): void;

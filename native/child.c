@@ -2,9 +2,11 @@
 #include "child.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/close_range.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 pid_t hk_child_fork(void) {
@@ -46,6 +48,14 @@ void hk_child_exec(const char *path, char *const argv[], char *const envp[], int
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
   execve(path, argv, envp);
+  hk_child_fail(fd, stage);
+}
+
+void hk_child_exec_fd(int exec_fd, char *const argv[], char *const envp[], int fd, int stage) {
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  syscall(SYS_execveat, exec_fd, "", argv, envp, AT_EMPTY_PATH);
   hk_child_fail(fd, stage);
 }
 

@@ -32,6 +32,9 @@ __attribute__((noreturn)) void hk_child_fail(int fd, int stage);
 __attribute__((noreturn)) void hk_child_exec(const char *path, char *const argv[], char *const envp[], int fd,
                                              int stage);
 
+/* In the child: as hk_child_exec, of the open file exec_fd (execveat with AT_EMPTY_PATH). */
+__attribute__((noreturn)) void hk_child_exec_fd(int exec_fd, char *const argv[], char *const envp[], int fd, int stage);
+
 /* In the parent: 1 when the child sent a failure (*stage and *err, a positive
  * errno, set), 0 at end of file (the exec happened), -EPROTO for a short
  * message, -errno if the read failed. */

@@ -83,6 +83,7 @@ struct hk_fe_spawn_request {
   const void *filter; /* sock_filter entries, installed with SECCOMP_FILTER_FLAG_NEW_LISTENER */
   size_t filter_count;
   int landlock_fd;    /* -1: none */
+  int exec_fd;        /* >= 0: execveat(exec_fd, "", AT_EMPTY_PATH), the very file the caller opened (and verified); -1: path */
 };
 enum hk_fe_stage { HK_FE_NONE, HK_FE_SOCKET, HK_FE_FORK, HK_FE_PRCTL, HK_FE_LANDLOCK, HK_FE_SECCOMP,
                    HK_FE_SENDMSG, HK_FE_RECVMSG, HK_FE_PIDFD, HK_FE_EXECVE };

@@ -230,13 +230,14 @@ Napi::Value ForkexecSpawn(const Napi::CallbackInfo &info) {
   std::vector<std::string> argv, envp;
   const void *filter;
   size_t count;
-  int64_t landlock;
+  int64_t landlock, exec_fd = -1;
   if (!info[0].IsString() || !ArgStrings(info[1], &argv) || !ArgStrings(info[2], &envp) ||
-      !ArgFilter(info, 3, &filter, &count) || !ArgInt(info, 4, &landlock))
-    return TypeError(env, "forkexecSpawn(path, argv, envp, filter, landlockFd)");
+      !ArgFilter(info, 3, &filter, &count) || !ArgInt(info, 4, &landlock) ||
+      (info.Length() > 5 && !ArgInt(info, 5, &exec_fd)))
+    return TypeError(env, "forkexecSpawn(path, argv, envp, filter, landlockFd, execFd = -1)");
   std::string path = info[0].As<Napi::String>().Utf8Value();
   std::vector<char *> cargv = CStrings(argv), cenvp = CStrings(envp);
-  hk_fe_spawn_request req = {path.c_str(), cargv.data(), cenvp.data(), filter, count, (int)landlock};
+  hk_fe_spawn_request req = {path.c_str(), cargv.data(), cenvp.data(), filter, count, (int)landlock, (int)exec_fd};
   pid_t pid = 0;
   int listener = -1, pidfd = -1, status_fd = -1;
   hk_fe_stage stage;

@@ -47,6 +47,7 @@ static void run_child(const struct hk_fe_spawn_request *req, int sock) {
   do w = sendmsg(sock, &msg, MSG_NOSIGNAL); while (w < 0 && errno == EINTR);
   if (w < 0) hk_child_fail(sock, HK_FE_SENDMSG);
   close(listener); /* the supervisor's copy is the only one left */
+  if (req->exec_fd >= 0) hk_child_exec_fd(req->exec_fd, req->argv, req->envp, sock, HK_FE_EXECVE);
   hk_child_exec(req->path, req->argv, req->envp, sock, HK_FE_EXECVE);
 }
 

@@ -1,17 +1,18 @@
 #!/usr/bin/env node
 /**
  * forkexec [--no-fork] [--no-exec] [--no-ptrace] [--exec-allow PATH]...
- *          [--action errno|kill|trap|log|report] [--errno NAME] -- program [args...]
+ *          [--action errno|kill|trap|log|report] [--errno NAME] [--verify FILE] -- program [args...]
  *
  * Runs the program under the rules (see launcher.ts); exits with its status.
- * In report mode each refused call is a JSON line on stderr.
+ * In report mode each refused call is a JSON line on stderr. With --verify,
+ * the program and its interpreter must match a veriexec signatures file.
  */
 import os from 'node:os';
 import { packageVersion, parseCommandLine, UsageError } from '../cli-args';
 import { launch, type LaunchOptions } from './launcher';
 import { ACTIONS, type Action } from './options';
 
-const USAGE = `usage: forkexec [--no-fork] [--no-exec] [--no-ptrace] [--exec-allow PATH]... [--action ${ACTIONS.join('|')}] [--errno NAME] -- program [args...]`;
+const USAGE = `usage: forkexec [--no-fork] [--no-exec] [--no-ptrace] [--exec-allow PATH]... [--action ${ACTIONS.join('|')}] [--errno NAME] [--verify FILE] -- program [args...]`;
 
 const OPTIONS = {
   'no-fork': { type: 'boolean' },
@@ -20,6 +21,7 @@ const OPTIONS = {
   'exec-allow': { type: 'string', multiple: true },
   action: { type: 'string' },
   errno: { type: 'string' },
+  verify: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } as const;
@@ -41,6 +43,7 @@ function parse(argv: string[]): { options: LaunchOptions; program: string; args:
   if (values['exec-allow']) options.execAllow = values['exec-allow'];
   if (values.action !== undefined) options.action = values.action as Action;
   if (values.errno !== undefined) options.errno = values.errno;
+  if (values.verify !== undefined) options.verify = values.verify;
   const [program, ...args] = rest;
   if (!program) throw new UsageError('no program given');
   return { options, program, args };

@@ -23,6 +23,8 @@ import { withInterpreters } from './interpreter';
 import { actionVerdict, parseOptions, type Action } from './options';
 import { toAttempt, type Attempt } from './report';
 import { execCallTable } from './syscalls';
+import { VeriexecTable } from '../veriexec/table';
+import { type VerifiedProgram, verifyProgram } from '../veriexec/verify-program';
 
 export interface LaunchOptions {
   fork?: boolean;
@@ -36,6 +38,13 @@ export interface LaunchOptions {
   env?: NodeJS.ProcessEnv;
   /** Each refused (or, for the first exec, allowed) call the supervisor answered. */
   onAttempt?: (attempt: Attempt) => void;
+  /**
+   * A veriexec signatures file (or a loaded table): the program and its
+   * interpreter must be listed and match, or launch throws VerifyError
+   * (ERR_HOSTKIT_VERIEXEC_DENIED) and nothing runs; an ELF program is
+   * executed from the very descriptor that was checked.
+   */
+  verify?: string | VeriexecTable;
 }
 
 export interface LaunchResult {
@@ -52,11 +61,26 @@ const CLD_EXITED = 1;
 export function launch(program: string, args: string[], options: LaunchOptions = {}): LaunchResult {
   if (typeof program !== 'string' || program === '') throw new TypeError('launch(program, args): program must be a non-empty string');
   if (!Array.isArray(args) || args.some((a) => typeof a !== 'string')) throw new TypeError('launch(program, args): args must be strings');
-  const { execAllow, env, onAttempt, ...rules } = options;
+  const { execAllow, env, onAttempt, verify, ...rules } = options;
   if (rules.exec && execAllow) throw new RangeError('exec: true and execAllow exclude each other');
   const policy = parseOptions(execAllow ? { ...rules, exec: { allow: execAllow } } : rules);
   const file = resolveProgram(program, env ?? process.env);
+  const verified = verify === undefined ? undefined : verifyProgram(typeof verify === 'string' ? VeriexecTable.load(verify) : verify, file);
+  try {
+    return start(program, args, file, verified, policy, { env, onAttempt });
+  } finally {
+    if (verified) fs.closeSync(verified.fd);
+  }
+}
 
+function start(
+  program: string,
+  args: string[],
+  file: string,
+  verified: VerifiedProgram | undefined,
+  policy: ReturnType<typeof parseOptions>,
+  { env, onAttempt }: Pick<LaunchOptions, 'env' | 'onAttempt'>,
+): LaunchResult {
   const verdict = actionVerdict(policy);
   // 'log' lets everything through, so it needs no supervisor; otherwise exec goes to the supervisor.
   const execVerdict: Verdict | undefined = policy.exec ? (policy.action === 'log' ? verdict : { kind: 'notify' }) : undefined;
@@ -78,7 +102,7 @@ export function launch(program: string, args: string[], options: LaunchOptions =
     .map(([k, v]) => `${k}=${v}`);
   let spawned: ReturnType<typeof addon.forkexecSpawn>;
   try {
-    spawned = addon.forkexecSpawn(file, [program, ...args], envp, filter, ruleset);
+    spawned = addon.forkexecSpawn(file, [program, ...args], envp, filter, ruleset, verified?.execByFd ? verified.fd : -1);
   } finally {
     if (ruleset >= 0) fs.closeSync(ruleset);
   }

@@ -89,8 +89,9 @@ const X32_EXECVEAT = 545;
 
 /**
  * Where each exec-family call keeps its path and argv (argument indexes), for
- * the supervisor's reports; `initial` marks the one call the launcher's own
- * first exec may be (its arch's native execve). The supervisor in
+ * the supervisor's reports; `initial` marks the calls the launcher's own
+ * first exec may be: its arch's native execve, or execveat when the program
+ * is run from the descriptor veriexec checked (--verify). The supervisor in
  * native/forkexec_supervisor.c gets this table and knows no numbers itself.
  */
 export interface ExecCall {
@@ -103,9 +104,9 @@ export interface ExecCall {
 
 export function execCalls(): ExecCall[] {
   const execve = (audit: number, nr: number, initial = false): ExecCall => ({ audit, nr, pathArg: 0, argvArg: 1, initial });
-  const execveat = (audit: number, nr: number): ExecCall => ({ audit, nr, pathArg: 1, argvArg: 2, initial: false });
+  const execveat = (audit: number, nr: number, initial = false): ExecCall => ({ audit, nr, pathArg: 1, argvArg: 2, initial });
   return [
-    ...[x86_64, aarch64].flatMap((t) => [execve(t.audit, t.exec[0]!, true), execveat(t.audit, t.exec[1]!)]),
+    ...[x86_64, aarch64].flatMap((t) => [execve(t.audit, t.exec[0]!, true), execveat(t.audit, t.exec[1]!, true)]),
     execve(AuditArch.X86_64, X32_SYSCALL_BIT | X32_EXECVE),
     execveat(AuditArch.X86_64, X32_SYSCALL_BIT | X32_EXECVEAT),
     execve(AuditArch.I386, I386_EXECVE),
