@@ -3,7 +3,7 @@
  * veriexec gen DIR... -o FILE [--algorithm sha256|sha512] [--jobs N] [--json]
  * veriexec check -f FILE [PATH...] [--json]
  * veriexec query -f FILE PATH... [--json]
- * veriexec enforce -f FILE [--level 0..3] [--watch PATH]... [--fail open|closed] [--socket PATH] [--json]
+ * veriexec enforce -f FILE [--level 0..3] [--watch PATH]... [--fail open|closed] [--socket PATH] [--cache N] [--json]
  *
  * gen: fingerprint the executables, scripts and libraries beneath DIRs into
  * FILE (and FILE.pages), re-reading only what changed since the last run.
@@ -28,7 +28,7 @@ import { VeriexecTable } from './table';
 const USAGE = `usage: veriexec gen DIR... -o FILE [--algorithm ${ALGORITHMS.join('|')}] [--jobs N] [--json]
        veriexec check -f FILE [PATH...] [--json]
        veriexec query -f FILE PATH... [--json]
-       veriexec enforce -f FILE [--level 0..3] [--watch PATH]... [--fail open|closed] [--socket PATH] [--json]`;
+       veriexec enforce -f FILE [--level 0..3] [--watch PATH]... [--fail open|closed] [--socket PATH] [--cache N] [--json]`;
 
 const OPTIONS = {
   output: { type: 'string', short: 'o' },
@@ -40,6 +40,7 @@ const OPTIONS = {
   watch: { type: 'string', multiple: true },
   fail: { type: 'string' },
   socket: { type: 'string' },
+  cache: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } as const;
@@ -48,7 +49,7 @@ type Command =
   | { name: 'gen'; roots: string[]; output: string; algorithm: Algorithm; jobs?: number; json: boolean }
   | { name: 'check'; file: string; paths: string[]; json: boolean }
   | { name: 'query'; file: string; paths: string[]; json: boolean }
-  | { name: 'enforce'; file: string; level: Level; watch: string[]; failMode: FailMode; socket?: string; json: boolean };
+  | { name: 'enforce'; file: string; level: Level; watch: string[]; failMode: FailMode; socket?: string; cacheSize?: number; json: boolean };
 
 function parse(argv: string[]): Command {
   const { values, positionals } = parseCommandLine(argv, OPTIONS, { positionals: Number.POSITIVE_INFINITY });
@@ -87,7 +88,12 @@ function parse(argv: string[]): Command {
     if (!LEVELS.includes(level)) throw new UsageError(`--level takes 0, 1, 2 or 3, not ${JSON.stringify(values.level)}`);
     const failMode = (values.fail ?? 'open') as FailMode;
     if (failMode !== 'open' && failMode !== 'closed') throw new UsageError(`--fail takes open or closed, not ${JSON.stringify(values.fail)}`);
-    return { name, file: values.file, level, watch: values.watch ?? [], failMode, socket: values.socket, json };
+    let cacheSize: number | undefined;
+    if (values.cache !== undefined) {
+      cacheSize = Number(values.cache);
+      if (!Number.isInteger(cacheSize) || cacheSize < 0) throw new UsageError(`--cache takes a number of verdicts (0: none), not ${JSON.stringify(values.cache)}`);
+    }
+    return { name, file: values.file, level, watch: values.watch ?? [], failMode, socket: values.socket, cacheSize, json };
   }
   throw new UsageError(name === undefined ? 'no command given' : `unknown command ${JSON.stringify(name)}`);
 }
@@ -118,6 +124,7 @@ async function enforce(command: Extract<Command, { name: 'enforce' }>): Promise<
     decider: { decide: (event) => decider.decide(event) },
     failMode: command.failMode,
     socket: command.socket,
+    cacheSize: command.cacheSize,
     log: (record) => {
       process.stderr.write(`${denialLine(record)}\n`);
       if (command.json) process.stdout.write(`${JSON.stringify(record)}\n`);
