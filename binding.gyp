@@ -23,7 +23,8 @@
         "native/probe.c",
         "native/measure.c",
         "native/futex.c",
-        "native/host_binding.cc"
+        "native/host_binding.cc",
+        "native/fuse.c", "native/fuse_binding.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "_GNU_SOURCE"],
