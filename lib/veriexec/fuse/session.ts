@@ -44,7 +44,9 @@ export class FuseSession {
     } catch (err) {
       this.fs.stats.malformed++;
       if (!(err instanceof WireError)) this.fs.stats.errors++;
-      return buf.length >= 16 ? reply(buf.readBigUInt64LE(8), -E.EIO) : null;
+      // Its id is enough to answer it, unless it is one of those the kernel expects no answer to.
+      if (buf.length < 16 || NO_REPLY.has(buf.readUInt32LE(4))) return null;
+      return reply(buf.readBigUInt64LE(8), -E.EIO);
     }
     try {
       return this.dispatch(req);
@@ -98,8 +100,8 @@ export class FuseSession {
 }
 
 /** The requests the protocol answers; FORGET, BATCH_FORGET and INTERRUPT get none. */
+const NO_REPLY: ReadonlySet<number> = new Set([Op.FORGET, Op.BATCH_FORGET, Op.INTERRUPT]);
+
 function replyIfDue(req: Request, error: number): Buffer | null {
-  const { opcode } = req.header;
-  if (opcode === Op.FORGET || opcode === Op.BATCH_FORGET || opcode === Op.INTERRUPT) return null;
-  return reply(req.header.unique, error);
+  return NO_REPLY.has(req.header.opcode) ? null : reply(req.header.unique, error);
 }
