@@ -9,6 +9,18 @@
  * every access to the mount point fails with ENOTCONN ("Transport endpoint
  * is not connected") until someone calls detachMount() (or umount -l) on it.
  * A process that exits normally detaches its mounts on the way out.
+ *
+ * The server answers on this process's JS thread, so this process must not
+ * wait synchronously on its own mount: no fs.*Sync call on it, no
+ * child_process (sync or not) that executes a program stored on it, because
+ * libuv's spawn waits for the child's execve, and that execve waits for our
+ * answer to its OPEN. Start such programs through a shell (`sh -c 'exec
+ * "$0"' FILE`), or serve from a process of its own.
+ *
+ * Caches: pages the kernel holds stay trusted until evicted (FOPEN_KEEP_CACHE).
+ * evict() drops them all, mapped ones included; posix_fadvise(DONTNEED) and
+ * `echo 1 > /proc/sys/vm/drop_caches` drop those no process maps (the test
+ * and the bench use them), and by the kernel's rules leave mapped pages alone.
  */
 import fs from 'node:fs';
 import path from 'node:path';

@@ -246,7 +246,9 @@ export class VerifyingFs {
    * the whole request with EIO: the kernel then fails read() with EIO and a
    * page fault with SIGBUS, and retries the pages the fault or read needed
    * one at a time (filemap_fault, filemap_read), so good pages next to a bad
-   * one still load. Past the end of the file the data is short, as read(2)'s.
+   * one still load. So a process whose readahead only came near the bad page
+   * is logged too (the test sees it), though it never gets that page and runs
+   * on. Past the end of the file the data is short, as read(2)'s.
    */
   private read(req: Request, fh: number, offset: number, size: number): Buffer {
     this.stats.reads++;
