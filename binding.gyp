@@ -25,7 +25,9 @@
         "native/futex.c",
         "native/host_binding.cc",
         "native/veriexec_fanotify.c",
-        "native/veriexec_binding.cc"
+        "native/veriexec_binding.cc",
+        "native/fuse.c",
+        "native/fuse_binding.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "_GNU_SOURCE"],

@@ -14,6 +14,7 @@
 void RegisterForkexec(Napi::Env env, Napi::Object exports);  // forkexec_binding.cc
 void RegisterHost(Napi::Env env, Napi::Object exports);      // host_binding.cc
 void RegisterVeriexec(Napi::Env env, Napi::Object exports);  // veriexec_binding.cc
+void RegisterFuse(Napi::Env env, Napi::Object exports);      // fuse_binding.cc
 
 namespace {
 
@@ -90,6 +91,7 @@ class Hostkit : public Napi::Addon<Hostkit> {
     RegisterForkexec(env, exports);
     RegisterHost(env, exports);
     RegisterVeriexec(env, exports);
+    RegisterFuse(env, exports);
     env.AddCleanupHook([this] {
       if (sigchld_) sigchld_->Close();
       sigchld_ = nullptr;

@@ -10,7 +10,9 @@ const dir = path.join(__dirname, '..', 'test', 'fixtures');
 const out = path.join(dir, 'bin');
 fs.mkdirSync(out, { recursive: true });
 
-for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.c'))) {
+// Libraries first: a program whose source says `link: NAME` links bin/libNAME.so, found at run time beside it ($ORIGIN).
+const sources = fs.readdirSync(dir).filter((f) => f.endsWith('.c'));
+for (const file of [...sources.filter((f) => f.endsWith('.lib.c')), ...sources.filter((f) => !f.endsWith('.lib.c'))]) {
   const source = path.join(dir, file);
   // *.lib.c: a shared library, bin/libNAME.so, for tests that load C into Node with koffi.
   if (file.endsWith('.lib.c')) {
@@ -24,5 +26,6 @@ for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.c'))) {
   const binary = path.join(out, path.basename(file, pie ? '.pie.c' : linkedStatic ? '.static.c' : '.c'));
   if (fs.existsSync(binary) && fs.statSync(binary).mtimeMs >= fs.statSync(source).mtimeMs) continue;
   const pieFlags = pie ? ['-pie', '-fPIE'] : linkedStatic ? ['-no-pie', '-static'] : ['-no-pie'];
-  execFileSync('gcc', ['-O1', '-g', ...pieFlags, '-pthread', '-Wall', '-o', binary, source], { stdio: 'inherit' });
+  const links = [...fs.readFileSync(source, 'utf8').matchAll(/\blink: ([\w-]+)/g)].flatMap((m) => [`-L${out}`, `-l${m[1]}`, '-Wl,-rpath,$ORIGIN']);
+  execFileSync('gcc', ['-O1', '-g', ...pieFlags, '-pthread', '-Wall', '-o', binary, source, ...links], { stdio: 'inherit' });
 }
