@@ -21,15 +21,17 @@ const MAY_IMPORT: Record<string, string[]> = {
   errors: [],
   native: ['errors'],
   'cli-args': [],
+  'exec-files': [],
   procfs: ['errors', 'native'],
   ptrace: ['errors', 'native', 'procfs'],
   coredump: ['errors', 'native', 'procfs', 'ptrace', 'cli-args'],
   cored: ['errors', 'native', 'procfs', 'coredump', 'cli-args'],
   gdbsock: ['errors', 'native', 'procfs', 'ptrace', 'coredump', 'cli-args'],
-  forkexec: ['errors', 'native', 'cli-args'],
-  veriexec: ['errors', 'native'],
+  veriexec: ['errors', 'native', 'cli-args', 'exec-files'],
+  // The launcher's --verify checks its one exec against a veriexec table.
+  forkexec: ['errors', 'native', 'cli-args', 'exec-files', 'veriexec'],
   // doctor reports cored's view of the kernel (core-modes.ts) and measures forkexec's filter.
-  host: ['errors', 'native', 'procfs', 'ptrace', 'cored', 'forkexec', 'cli-args'],
+  host: ['errors', 'native', 'procfs', 'ptrace', 'cored', 'forkexec', 'veriexec', 'cli-args'],
   index: ['errors', 'native', 'procfs', 'ptrace', 'coredump', 'cored', 'gdbsock', 'forkexec'],
 };
 /** cored's one door for the others: its public store API, re-exported by coredump/index.ts. */

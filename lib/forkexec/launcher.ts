@@ -19,7 +19,7 @@ import { SystemError } from '../errors';
 import { addon, type SupervisorHandle } from '../native';
 import { buildFilter, type Verdict } from './filter';
 import { landlockAbi } from './landlock-support';
-import { withInterpreters } from './interpreter';
+import { withInterpreters } from '../exec-files';
 import { actionVerdict, parseOptions, type Action } from './options';
 import { toAttempt, type Attempt } from './report';
 import { execCallTable } from './syscalls';

@@ -13,13 +13,23 @@
  * listed files (or of --watch PATHs) against FILE at a strict level (policy.ts);
  * one line per denial on stderr (a JSON record on stdout with --json);
  * SIGHUP reads FILE again, SIGTERM/SIGINT end it.
+ * mount: SRC served read-only at MNT, every page the kernel loads from it
+ * checked against FILE's page digests (EIO, SIGBUS for a mapped page, and a
+ * log line when one does not match); a file changed in SRC loses its cached
+ * pages at once; in the foreground until SIGTERM/SIGINT.
+ * status: what this kernel gives veriexec (fanotify, FUSE, fs-verity), and
+ * the verifying mounts in place.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { packageVersion, parseCommandLine, UsageError } from '../cli-args';
 import { type CheckResult, checkAll, checkFile } from './check';
 import { ALGORITHMS, type Algorithm } from './fingerprint';
+import { verityOf } from './fsverity';
+import { FSTYPE, mountVerified } from './fuse';
 import { generate } from './gen';
+import { tablePageVerifier } from './page-verifier';
+import { libc } from '../native';
 import { type FailMode, denialLine, guard } from './guard';
 import { LEVELS, type Level, tableDecider } from './policy';
 import { formatEntry } from './signatures';
@@ -28,7 +38,9 @@ import { VeriexecTable } from './table';
 const USAGE = `usage: veriexec gen DIR... -o FILE [--algorithm ${ALGORITHMS.join('|')}] [--jobs N] [--json]
        veriexec check -f FILE [PATH...] [--json]
        veriexec query -f FILE PATH... [--json]
-       veriexec enforce -f FILE [--level 0..3] [--watch PATH]... [--fail open|closed] [--socket PATH] [--cache N] [--json]`;
+       veriexec enforce -f FILE [--level 0..3] [--watch PATH]... [--fail open|closed] [--socket PATH] [--cache N] [--json]
+       veriexec mount -f FILE SRC MNT [--unlisted deny|read] [--json]
+       veriexec status [-f FILE] [--json]`;
 
 const OPTIONS = {
   output: { type: 'string', short: 'o' },
@@ -41,6 +53,7 @@ const OPTIONS = {
   fail: { type: 'string' },
   socket: { type: 'string' },
   cache: { type: 'string' },
+  unlisted: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } as const;
@@ -49,7 +62,9 @@ type Command =
   | { name: 'gen'; roots: string[]; output: string; algorithm: Algorithm; jobs?: number; json: boolean }
   | { name: 'check'; file: string; paths: string[]; json: boolean }
   | { name: 'query'; file: string; paths: string[]; json: boolean }
-  | { name: 'enforce'; file: string; level: Level; watch: string[]; failMode: FailMode; socket?: string; cacheSize?: number; json: boolean };
+  | { name: 'enforce'; file: string; level: Level; watch: string[]; failMode: FailMode; socket?: string; cacheSize?: number; json: boolean }
+  | { name: 'mount'; file: string; source: string; mountpoint: string; unlisted: 'deny' | 'read'; json: boolean }
+  | { name: 'status'; file?: string; json: boolean };
 
 function parse(argv: string[]): Command {
   const { values, positionals } = parseCommandLine(argv, OPTIONS, { positionals: Number.POSITIVE_INFINITY });
@@ -91,11 +106,119 @@ function parse(argv: string[]): Command {
     let cacheSize: number | undefined;
     if (values.cache !== undefined) {
       cacheSize = Number(values.cache);
-      if (!Number.isInteger(cacheSize) || cacheSize < 0) throw new UsageError(`--cache takes a number of verdicts (0: none), not ${JSON.stringify(values.cache)}`);
+      if (!Number.isInteger(cacheSize) || cacheSize < 0)
+        throw new UsageError(`--cache takes a number of verdicts (0: none), not ${JSON.stringify(values.cache)}`);
     }
     return { name, file: values.file, level, watch: values.watch ?? [], failMode, socket: values.socket, cacheSize, json };
   }
+  if (name === 'mount') {
+    if (!values.file) throw new UsageError('mount: -f FILE is needed');
+    if (rest.length !== 2) throw new UsageError('mount: name SRC and MNT');
+    const unlisted = (values.unlisted ?? 'deny') as 'deny' | 'read';
+    if (unlisted !== 'deny' && unlisted !== 'read') throw new UsageError(`--unlisted takes deny or read, not ${JSON.stringify(values.unlisted)}`);
+    return { name, file: values.file, source: rest[0]!, mountpoint: rest[1]!, unlisted, json };
+  }
+  if (name === 'status') {
+    if (rest.length > 0) throw new UsageError(`status takes no arguments, got ${rest.join(' ')}`);
+    return { name, file: values.file, json };
+  }
   throw new UsageError(name === undefined ? 'no command given' : `unknown command ${JSON.stringify(name)}`);
+}
+
+async function mount(command: Extract<Command, { name: 'mount' }>): Promise<void> {
+  const table = VeriexecTable.load(command.file);
+  const source = fs.realpathSync(command.source);
+  const verity = verityOf(source);
+  const mounted = await mountVerified({
+    source,
+    mountpoint: command.mountpoint,
+    verifier: tablePageVerifier(table, source, { unlisted: command.unlisted }),
+    log: {
+      denied(record) {
+        const line = `veriexec: refused ${record.page === undefined ? 'open' : `page ${record.page}`} of ${JSON.stringify(record.path)}${record.pid ? ` for pid ${record.pid}` : ''}: ${record.reason}`;
+        process.stderr.write(`${line}\n`);
+        if (command.json) process.stdout.write(`${JSON.stringify({ event: 'denied', ...record })}\n`);
+      },
+    },
+  });
+  // A file changed in the source loses its cached pages at once (FUSE_NOTIFY_INVAL_INODE, mapped pages
+  // included): the next page anyone touches is read, and checked, again.
+  const watcher = fs.watch(source, { recursive: true }, (_event, name) => {
+    if (!name) return;
+    const rel = name.toString();
+    mounted.evict(rel).then(
+      (had) => {
+        if (had && command.json) process.stdout.write(`${JSON.stringify({ event: 'evicted', path: rel })}\n`);
+      },
+      (err: Error) => process.stderr.write(`veriexec: could not evict ${JSON.stringify(rel)}: ${err.message}\n`),
+    );
+  });
+  const kernel =
+    verity.state === 'supported'
+      ? 'fs-verity is available on the source: files with verity enabled are checked by the kernel as well'
+      : `no fs-verity on the source (${verity.errno || 'unknown'}): pages are checked here`;
+  process.stderr.write(`veriexec: ${source} verified at ${mounted.mountpoint} against ${command.file} (${table.size} files); ${kernel}\n`);
+  await new Promise<void>((resolve) => {
+    for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.once(sig, () => resolve());
+  });
+  watcher.close();
+  const stats = mounted.stats();
+  await mounted.unmount();
+  process.stderr.write(`veriexec: unmounted ${mounted.mountpoint}: ${stats.pagesChecked} pages checked, ${stats.pagesRefused} refused\n`);
+}
+
+function status(command: Extract<Command, { name: 'status' }>): void {
+  const table = command.file ? VeriexecTable.load(command.file) : undefined;
+  const dirs = table ? [...new Set([...table.all()].map((e) => path.dirname(e.path)))] : ['/'];
+  const byDevice = new Map<number, string>();
+  for (const d of dirs) {
+    try {
+      const dev = fs.statSync(d).dev;
+      if (!byDevice.has(dev)) byDevice.set(dev, d);
+    } catch {
+      // gone
+    }
+  }
+  const report = {
+    table: table ? { file: table.file, files: table.size } : null,
+    fanotify: fanotifyPermissionEvents(),
+    fuse: fs.existsSync('/dev/fuse'),
+    fsVerity: [...byDevice.values()].map((d) => ({ path: d, ...verityOf(d) })),
+    mounts: verifiedMounts(),
+  };
+  if (command.json) {
+    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    return;
+  }
+  const lines = [
+    report.table ? `table:      ${report.table.file}, ${report.table.files} files` : 'table:      none given (-f FILE)',
+    `fanotify:   ${report.fanotify === 'ok' ? 'permission events available (enforce)' : `no permission events: ${report.fanotify}`}`,
+    `fuse:       ${report.fuse ? '/dev/fuse present (mount)' : 'no /dev/fuse: no verifying mount'}`,
+    ...report.fsVerity.map((v) => `fs-verity:  ${v.path}: ${v.state}${v.errno ? ` (${v.errno})` : ''}`),
+    ...(report.mounts.length ? report.mounts.map((m) => `mounted:    ${m}`) : ['mounted:    no verifying mount']),
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+/** Whether this process may open a fanotify group for permission events: 'ok', or the errno that says why not. */
+function fanotifyPermissionEvents(): string {
+  const FAN_CLASS_CONTENT = 0x4;
+  const FAN_CLOEXEC = 0x1;
+  try {
+    libc().close(libc().fanotifyInit(FAN_CLASS_CONTENT | FAN_CLOEXEC, fs.constants.O_RDONLY));
+    return 'ok';
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code ?? 'error';
+  }
+}
+
+/** Mount points of verifying filesystems (fuse.hostkit-veriexec) in this mount namespace. */
+function verifiedMounts(): string[] {
+  return fs
+    .readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter((l) => l.split(' - ')[1]?.startsWith(`${FSTYPE} `))
+    .map((l) => l.split(' ')[4]!);
 }
 
 /** The filesystems to mark: those of the --watch paths, else one listed file per filesystem. */
@@ -175,6 +298,8 @@ function printChecks(results: CheckResult[], json: boolean): void {
 
 async function run(command: Command): Promise<void> {
   if (command.name === 'enforce') return enforce(command);
+  if (command.name === 'mount') return mount(command);
+  if (command.name === 'status') return status(command);
   if (command.name === 'gen') {
     const started = process.hrtime.bigint();
     const report = await generate({ roots: command.roots, output: command.output, algorithm: command.algorithm, jobs: command.jobs, progress: progressBar() });

@@ -11,7 +11,7 @@
  */
 import fs from 'node:fs';
 import { HostkitError } from '../errors';
-import { interpreterOf } from '../forkexec/interpreter';
+import { interpreterOf } from '../exec-files';
 import { fingerprintFd } from './fingerprint';
 import type { VeriexecTable } from './table';
 

@@ -69,7 +69,10 @@ async function withFapolicyd(target, fn) {
       .replace(/^uid\s*=.*$/m, 'uid = root')
       .replace(/^gid\s*=.*$/m, 'gid = root');
     fs.writeFileSync('/etc/fapolicyd/fapolicyd.conf', conf);
-    fs.writeFileSync('/etc/fapolicyd/compiled.rules', `allow perm=any all : path=${target} trust=1\ndeny_audit perm=execute all : all\nallow perm=any all : all\n`);
+    fs.writeFileSync(
+      '/etc/fapolicyd/compiled.rules',
+      `allow perm=any all : path=${target} trust=1\ndeny_audit perm=execute all : all\nallow perm=any all : all\n`,
+    );
     const digest = execFileSync('sha256sum', [target], { encoding: 'utf8' }).split(' ')[0];
     fs.writeFileSync('/etc/fapolicyd/fapolicyd.trust', `${target} ${fs.statSync(target).size} ${digest}\n`);
     fs.rmSync('/var/lib/fapolicyd/data.mdb', { force: true });
@@ -152,9 +155,10 @@ function genPart(runs) {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'hostkit-bench-gen-'));
   try {
     const sig = path.join(work, 'sig');
-    const fresh = () => {
+    const freshGen = (jobs) => {
       fs.rmSync(sig, { force: true });
       fs.rmSync(`${sig}.pages`, { force: true });
+      execFileSync(process.execPath, [CLI, 'gen', ...roots, '-o', sig, '--jobs', jobs]);
     };
     execFileSync(process.execPath, [CLI, 'gen', ...roots, '-o', sig]); // the list of files, and a warm page cache
     const files = fs
@@ -166,8 +170,8 @@ function genPart(runs) {
     const bytes = files.reduce((sum, f) => sum + fs.statSync(f).size, 0);
     const ways = [
       ['sha256sum, one process', () => execFileSync('xargs', ['-0', 'sha256sum'], { input: list, stdio: ['pipe', 'ignore', 'inherit'], maxBuffer: 1 << 30 })],
-      ['veriexec gen --jobs 1', () => (fresh(), execFileSync(process.execPath, [CLI, 'gen', ...roots, '-o', sig, '--jobs', '1']))],
-      ['veriexec gen --jobs 2', () => (fresh(), execFileSync(process.execPath, [CLI, 'gen', ...roots, '-o', sig, '--jobs', '2']))],
+      ['veriexec gen --jobs 1', () => freshGen('1')],
+      ['veriexec gen --jobs 2', () => freshGen('2')],
       ['veriexec gen again, nothing changed', () => execFileSync(process.execPath, [CLI, 'gen', ...roots, '-o', sig])],
     ];
     const samples = new Map(ways.map(([name]) => [name, []]));
@@ -177,7 +181,9 @@ function genPart(runs) {
     process.stdout.write(`${'way'.padEnd(40)} ${'seconds'.padStart(9)} ${'MB/s'.padStart(7)} ${'vs sha256sum'.padStart(13)}\n`);
     for (const [name] of ways) {
       const s = median(samples.get(name));
-      process.stdout.write(`${name.padEnd(40)} ${s.toFixed(2).padStart(9)} ${(bytes / s / 1e6).toFixed(0).padStart(7)} ${(s / anchor).toFixed(2).padStart(13)}\n`);
+      process.stdout.write(
+        `${name.padEnd(40)} ${s.toFixed(2).padStart(9)} ${(bytes / s / 1e6).toFixed(0).padStart(7)} ${(s / anchor).toFixed(2).padStart(13)}\n`,
+      );
     }
   } finally {
     fs.rmSync(work, { recursive: true, force: true });

@@ -12,7 +12,7 @@ import t from 'tap';
 import { SystemError } from '../../lib/errors';
 import { landlockAbsence } from '../../lib/forkexec/landlock-support';
 import { doctor, type Finding } from '../../lib/host';
-import { verityOf } from '../../lib/host/doctor/fsverity';
+import { verityOf } from '../../lib/veriexec/fsverity';
 import { mitigations } from '../../lib/host/doctor/mitigations';
 import { mountOf, mounts } from '../../lib/host/doctor/mounts';
 import { fixture, withCoreSettings } from '../helpers';
