@@ -18,8 +18,8 @@ const binDir = fs.mkdtempSync(path.join(os.tmpdir(), 'hostkit-bins-'));
 t.teardown(() => fs.rmSync(binDir, { recursive: true, force: true }));
 for (const [name, file] of Object.entries(bin)) fs.symlinkSync(path.join(root, file), path.join(binDir, name));
 
-t.test('package.json names the four commands', async (t) => {
-  t.same(Object.keys(bin).sort(), ['cored', 'forkexec', 'gdbsock', 'hostkit']);
+t.test('package.json names the five commands', async (t) => {
+  t.same(Object.keys(bin).sort(), ['cored', 'forkexec', 'gdbsock', 'hostkit', 'veriexec']);
 });
 
 for (const [name, file] of Object.entries(bin)) {

@@ -12,3 +12,8 @@ export { type Entry, type Flag, FLAGS, SignaturesError, formatSignatures, parseS
 export { VeriexecTable } from './table';
 export { type AccessEvent, DENY_ERRNOS, type DenyErrno, type EventKind, type Mark, type Verdict } from './fanotify';
 export { type DecisionRecord, type Decider, denialLine, type FailMode, Guard, type GuardOptions, type GuardRecord, type GuardStats, guard } from './guard';
+export { LEVELS, type Level, tableDecider } from './policy';
+export { detachMount, FSTYPE, type FilePages, type MountOptions, mountVerified, type PageVerifier, type VerifiedMount, type VerifyLog } from './fuse';
+export { type PageVerifierOptions, tablePageVerifier } from './page-verifier';
+export { type VerifiedProgram, VerifyError, verifyProgram } from './verify-program';
+export { type VerityState, verityOf } from './fsverity';
