@@ -127,9 +127,15 @@ export interface Addon {
   forkexecSpawnResult(statusFd: number, path: string, pid: number): void;
   // hostkit/veriexec (native/veriexec_binding.cc): a thread reading a fanotify group; events of ownPids are allowed there.
   /** Starts the reader; onBatch gets (mask, fd, pid, 0) quadruples; with a channel fd, each event's fd is noted there first. */
-  fanotifyReaderStart(group: number, channel: number, ownPids: number[], onBatch: (batch: Int32Array) => void): FanotifyReaderHandle;
-  /** Writes the response for an event fd (noting it done on the channel) and closes the fd: 0, or -errno (-ENOENT: not pending). */
-  fanotifyRespond(reader: FanotifyReaderHandle, fd: number, response: number): number;
+  /** cacheSlots > 0: allows given with a rememberMask are answered on the reader thread when the same file state comes again. */
+  fanotifyReaderStart(group: number, channel: number, ownPids: number[], onBatch: (batch: Int32Array) => void, cacheSlots?: number): FanotifyReaderHandle;
+  /**
+   * Writes the response for an event fd (noting it done on the channel) and closes the fd: 0, or -errno (-ENOENT: not pending).
+   * With rememberMask (the event's FAN_OPEN_EXEC_PERM or FAN_OPEN_PERM) and FAN_ALLOW, the file's state is remembered first.
+   */
+  fanotifyRespond(reader: FanotifyReaderHandle, fd: number, response: number, rememberMask?: number): number;
+  /** Drops the remembered allows. */
+  fanotifyReaderForget(reader: FanotifyReaderHandle): void;
   fanotifyReaderState(reader: FanotifyReaderHandle): FanotifyReaderState;
   /** Ends the reader thread (idempotent); responses can still be written afterwards. */
   fanotifyReaderStop(reader: FanotifyReaderHandle): FanotifyReaderState;
@@ -148,6 +154,8 @@ export type FanotifyReaderHandle = { readonly __fanotifyReader: unique symbol };
 export interface FanotifyReaderState {
   running: boolean;
   ownEvents: number;
+  /** Events answered from the remembered allows, on the reader thread. */
+  cacheHits: number;
   errno: number;
   syscall: string | null;
 }

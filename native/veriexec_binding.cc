@@ -49,7 +49,7 @@ void Deliver(hk_fan_reader *c, int32_t *quads, int count) {
   if (r->tsfn.NonBlockingCall(batch, CallJs) != napi_ok) {
     // Node is going away: nobody will decide these.
     for (int i = 0; i < count; i++)
-      if (quads[i * 4 + 1] >= 0) hk_fan_respond(c, quads[i * 4 + 1], 2 /* FAN_DENY */);
+      if (quads[i * 4 + 1] >= 0) hk_fan_respond(c, quads[i * 4 + 1], 2 /* FAN_DENY */, 0);
     free(quads);
     delete batch;
   }
@@ -69,12 +69,13 @@ void StopThread(Reader *r) {
   r->tsfn.Release();
 }
 
-// fanotifyReaderStart(group, channel | -1, ownPids: number[], onBatch(Int32Array)) -> handle.
+// fanotifyReaderStart(group, channel | -1, ownPids: number[], onBatch(Int32Array), cacheSlots = 0) -> handle.
 Napi::Value ReaderStart(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  int64_t group, channel;
-  if (!ArgInt(info, 0, &group) || !ArgInt(info, 1, &channel) || !info[2].IsArray() || !info[3].IsFunction())
-    return TypeError(env, "fanotifyReaderStart(group, channel, ownPids: number[], onBatch)");
+  int64_t group, channel, slots = 0;
+  if (!ArgInt(info, 0, &group) || !ArgInt(info, 1, &channel) || !info[2].IsArray() || !info[3].IsFunction() ||
+      (info.Length() > 4 && (!ArgInt(info, 4, &slots) || slots < 0 || slots > (1 << 20))))
+    return TypeError(env, "fanotifyReaderStart(group, channel, ownPids: number[], onBatch, cacheSlots = 0)");
   auto pids = info[2].As<Napi::Array>();
   if (pids.Length() > HK_FAN_MAX_OWN) return TypeError(env, "fanotifyReaderStart: at most 8 own pids");
   auto *r = new Reader();
@@ -85,9 +86,14 @@ Napi::Value ReaderStart(const Napi::CallbackInfo &info) {
   for (uint32_t i = 0; i < pids.Length(); i++) r->c.own[i] = pids.Get(i).As<Napi::Number>().Int32Value();
   r->c.deliver = Deliver;
   r->c.context = r;
+  if (hk_fan_cache_init(&r->c, (uint32_t)slots) < 0) {
+    delete r;
+    return ThrowSystemError(env, -ENOMEM, "calloc", Napi::Object::New(env));
+  }
   r->c.stop = eventfd(0, EFD_CLOEXEC);
   if (r->c.stop < 0) {
     int e = errno;
+    hk_fan_cache_free(&r->c);
     delete r;
     return ThrowSystemError(env, -e, "eventfd", Napi::Object::New(env));
   }
@@ -96,6 +102,7 @@ Napi::Value ReaderStart(const Napi::CallbackInfo &info) {
   if (rc != 0) {
     r->tsfn.Release();
     close(r->c.stop);
+    hk_fan_cache_free(&r->c);
     delete r;
     return ThrowSystemError(env, -rc, "pthread_create", Napi::Object::New(env));
   }
@@ -103,30 +110,41 @@ Napi::Value ReaderStart(const Napi::CallbackInfo &info) {
   return Napi::External<Reader>::New(env, r, [](Napi::Env, Reader *r) {
     StopThread(r);
     close(r->c.stop);
+    hk_fan_cache_free(&r->c);
     delete r;
   });
 }
 
-// fanotifyRespond(handle, fd, response) -> 0 | -errno (-ENOENT: no such event pending).
+// fanotifyRespond(handle, fd, response, rememberMask = 0) -> 0 | -errno (-ENOENT: no such event pending).
 Napi::Value Respond(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   Reader *r = Unwrap(info[0]);
-  int64_t fd, response;
-  if (!r || !ArgInt(info, 1, &fd) || !ArgInt(info, 2, &response) || response < 0 || response > 0xffffffffLL)
-    return TypeError(env, "fanotifyRespond(handle, fd, response: u32)");
-  return Napi::Number::New(env, hk_fan_respond(&r->c, (int)fd, (uint32_t)response));
+  int64_t fd, response, mask = 0;
+  if (!r || !ArgInt(info, 1, &fd) || !ArgInt(info, 2, &response) || response < 0 || response > 0xffffffffLL ||
+      (info.Length() > 3 && (!ArgInt(info, 3, &mask) || mask < 0 || mask > 0xffffffffLL)))
+    return TypeError(env, "fanotifyRespond(handle, fd, response: u32, rememberMask: u32)");
+  return Napi::Number::New(env, hk_fan_respond(&r->c, (int)fd, (uint32_t)response, (uint32_t)mask));
+}
+
+// fanotifyReaderForget(handle): the remembered allows are dropped (the decider's rules changed).
+Napi::Value ReaderForget(const Napi::CallbackInfo &info) {
+  Reader *r = Unwrap(info[0]);
+  if (!r) return TypeError(info.Env(), "fanotifyReaderForget(handle)");
+  hk_fan_cache_clear(&r->c);
+  return info.Env().Undefined();
 }
 
 Napi::Value ReaderState(Napi::Env env, Reader *r) {
   Napi::Object out = Napi::Object::New(env);
   out.Set("running", Napi::Boolean::New(env, r->running));
   out.Set("ownEvents", Napi::Number::New(env, (double)__atomic_load_n(&r->c.own_events, __ATOMIC_RELAXED)));
+  out.Set("cacheHits", Napi::Number::New(env, (double)__atomic_load_n(&r->c.cache_hits, __ATOMIC_RELAXED)));
   out.Set("errno", Napi::Number::New(env, r->c.error));
   out.Set("syscall", r->c.error_call ? Napi::String::New(env, r->c.error_call) : env.Null());
   return out;
 }
 
-// fanotifyReaderState(handle) -> { running, ownEvents, errno (0: none), syscall }.
+// fanotifyReaderState(handle) -> { running, ownEvents, cacheHits, errno (0: none), syscall }.
 Napi::Value ReaderStateJs(const Napi::CallbackInfo &info) {
   Reader *r = Unwrap(info[0]);
   if (!r) return TypeError(info.Env(), "fanotifyReaderState(handle)");
@@ -182,6 +200,7 @@ Napi::Value UnixConnect(const Napi::CallbackInfo &info) {
 void RegisterVeriexec(Napi::Env env, Napi::Object exports) {
   exports.Set("fanotifyReaderStart", Napi::Function::New(env, ReaderStart, "fanotifyReaderStart"));
   exports.Set("fanotifyRespond", Napi::Function::New(env, Respond, "fanotifyRespond"));
+  exports.Set("fanotifyReaderForget", Napi::Function::New(env, ReaderForget, "fanotifyReaderForget"));
   exports.Set("fanotifyReaderState", Napi::Function::New(env, ReaderStateJs, "fanotifyReaderState"));
   exports.Set("fanotifyReaderStop", Napi::Function::New(env, ReaderStop, "fanotifyReaderStop"));
   exports.Set("fanotifyChannelBye", Napi::Function::New(env, ChannelBye, "fanotifyChannelBye"));

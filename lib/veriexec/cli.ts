@@ -271,7 +271,9 @@ async function enforce(command: Extract<Command, { name: 'enforce' }>): Promise<
   });
   await running.close();
   const stats = running.stats();
-  process.stderr.write(`veriexec: stopped: ${stats.events} events, ${stats.denied} denied, ${stats.cacheHits} from the cache\n`);
+  process.stderr.write(
+    `veriexec: stopped: ${stats.events + stats.nativeHits} events, ${stats.denied} denied, ${stats.cacheHits + stats.nativeHits} from the cache (${stats.nativeHits} on the reader thread)\n`,
+  );
 }
 
 /** A progress line on a terminal, redrawn at most every 100 ms. */

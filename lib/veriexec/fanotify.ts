@@ -182,20 +182,39 @@ export class FanotifyReader {
     channel: number,
     ownPids: number[],
     onEvents: (events: RawEvent[]) => void,
+    /** How many allowed file states the reader thread remembers and answers itself (0: none). */
+    cacheSlots = 0,
   ) {
-    this.handle = addon.fanotifyReaderStart(group.fd, channel, ownPids, (batch) => {
-      const events: RawEvent[] = [];
-      for (let i = 0; i < batch.length; i += 4) events.push({ mask: batch[i]! >>> 0, fd: batch[i + 1]!, pid: batch[i + 2]! });
-      onEvents(events);
-    });
+    this.handle = addon.fanotifyReaderStart(
+      group.fd,
+      channel,
+      ownPids,
+      (batch) => {
+        const events: RawEvent[] = [];
+        for (let i = 0; i < batch.length; i += 4) events.push({ mask: batch[i]! >>> 0, fd: batch[i + 1]!, pid: batch[i + 2]! });
+        onEvents(events);
+      },
+      cacheSlots,
+    );
   }
 
-  /** Answers an event and closes its fd: false if the kernel no longer had it pending (ENOENT). */
-  respond(fd: number, response: number): boolean {
-    const rc = addon.fanotifyRespond(this.handle, fd, response);
+  /**
+   * Answers an event and closes its fd: false if the kernel no longer had it
+   * pending (ENOENT). `remember` (with an allow): the reader thread answers
+   * the same file state, opened the same way by the same path, itself from now
+   * on (native/veriexec_fanotify.c: stat and path, no hop to this thread).
+   */
+  respond(fd: number, response: number, remember?: EventKind): boolean {
+    const mask = remember === undefined ? 0 : eventMask([remember]);
+    const rc = addon.fanotifyRespond(this.handle, fd, response, Number(mask));
     if (rc === 0) return true;
     if (errnoCode(rc) === 'ENOENT') return false;
     throw new SystemError(rc, 'write(fanotify response)', { fd });
+  }
+
+  /** Forgets what respond() was told to remember. */
+  forget(): void {
+    addon.fanotifyReaderForget(this.handle);
   }
 
   state(): FanotifyReaderState {

@@ -100,6 +100,8 @@ export interface GuardStats {
   /** Events of this process (and the supervisor) allowed on the reader thread at once. */
   ownEvents: number;
   cacheHits: number;
+  /** Events answered by the reader thread from the allows it remembers (not counted in events, nor seen by 'decision'). */
+  nativeHits: number;
   /** Events that joined a decision already under way for the same key. */
   cacheJoined: number;
   deciderCalls: number;
@@ -147,7 +149,7 @@ export class Guard extends EventEmitter {
     readonly supervisorPid: number | null,
     private readonly decider: Decider,
     private readonly log: (record: GuardRecord) => void,
-    cacheSize: number,
+    private readonly cacheSize: number,
   ) {
     super();
     this.cache = new VerdictCache(cacheSize);
@@ -156,9 +158,15 @@ export class Guard extends EventEmitter {
   /** @internal */
   start(channel: number): void {
     const own = [process.pid, ...(this.supervisorPid ? [this.supervisorPid] : [])];
-    this.reader = new FanotifyReader(this.group, channel, own, (events) => {
-      for (const e of events) this.handle(e);
-    });
+    this.reader = new FanotifyReader(
+      this.group,
+      channel,
+      own,
+      (events) => {
+        for (const e of events) this.handle(e);
+      },
+      this.cacheSize,
+    );
   }
 
   private handle(raw: RawEvent): void {
@@ -237,7 +245,10 @@ export class Guard extends EventEmitter {
       verdict = { allow: false, reason: `bad verdict: ${(err as Error).message}` };
       response = FAN_DENY;
     }
-    this.answer(event.fd, response);
+    // An allow that may be cached and says nothing to log is remembered by the reader thread too:
+    // the same file state is then answered there, without waking this thread (native/veriexec_fanotify.c).
+    const rememberable = verdict.allow && !verdict.warning && verdict.cache !== false && this.cacheSize > 0;
+    this.answer(event.fd, response, rememberable ? event.kind : undefined);
     if (verdict.allow) this.counts.allowed++;
     else this.counts.denied++;
     const record: DecisionRecord = {
@@ -263,11 +274,11 @@ export class Guard extends EventEmitter {
   }
 
   /** Writes the response and closes the event fd (the native side does both, the close whatever the write did). */
-  private answer(fd: number, response: number): void {
+  private answer(fd: number, response: number, remember?: EventKind): void {
     this.pending.delete(fd);
     if (!this.reader) return;
     try {
-      if (!this.reader.respond(fd, response)) this.counts.lostResponses++;
+      if (!this.reader.respond(fd, response, remember)) this.counts.lostResponses++;
     } catch (err) {
       this.counts.lostResponses++;
       this.log({ type: 'error', time: now(), message: `response for fd ${fd} failed: ${(err as Error).message}` });
@@ -285,12 +296,13 @@ export class Guard extends EventEmitter {
       allowed: c.allowed,
       denied: c.denied,
       ownEvents: this.reader?.state().ownEvents ?? 0,
+      nativeHits: this.reader?.state().cacheHits ?? 0,
       cacheHits: c.cacheHits,
       cacheJoined: c.cacheJoined,
       deciderCalls: c.deciderCalls,
       deciderErrors: c.deciderErrors,
       deciderMs,
-      savedMs: mean * (c.cacheHits + c.cacheJoined),
+      savedMs: mean * (c.cacheHits + c.cacheJoined + (this.reader?.state().cacheHits ?? 0)),
       lostResponses: c.lostResponses,
       unreadable: c.unreadable,
       overflows: c.overflows,
@@ -300,6 +312,7 @@ export class Guard extends EventEmitter {
   /** Forgets every remembered verdict (after the decider's table changed). */
   clearCache(): void {
     this.cache.clear();
+    this.reader?.forget();
   }
 
   /**

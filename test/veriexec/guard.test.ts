@@ -107,7 +107,7 @@ t.test('the cache: one decision per file state, asked again after any change', a
   await sh(file);
   await sh(file);
   t.equal(d.count('exec', file), 1, 'same file twice: asked once');
-  t.equal(g.stats().cacheHits, 1);
+  t.equal(g.stats().nativeHits, 1, 'the second answered by the reader thread from the allow it remembered');
 
   fs.appendFileSync(file, '# changed in place\n');
   await sh(file);
@@ -127,8 +127,57 @@ t.test('the cache: one decision per file state, asked again after any change', a
   await sh(file);
   t.equal(d.count('exec', file), 4, 'and then remembered');
   const s = g.stats();
-  t.equal(s.cacheHits, 2);
+  t.equal(s.cacheHits + s.nativeHits, 2);
   t.ok(s.deciderMs > 0 && s.savedMs > 0, 'time in the decider and saved by the cache are measured');
+});
+
+t.test("the reader thread's remembered allows: never a denial, never after clearCache(), never with no cache", async (t) => {
+  const dir = tmpfs(t);
+  const file = script(dir, 'remembered.sh');
+  let deny = false;
+  const asked: string[] = [];
+  const decider = {
+    decide: (e: AccessEvent): Verdict => {
+      asked.push(e.path);
+      return deny ? { allow: false, reason: 'now refused' } : { allow: true };
+    },
+  };
+  const g = await guard({ paths: [dir], decider, events: ['exec'], log: () => {} });
+  t.teardown(() => g.close());
+  await sh(file);
+  await sh(file);
+  t.equal(asked.length, 1);
+  t.equal(g.stats().nativeHits, 1);
+  deny = true;
+  g.clearCache();
+  t.not((await sh(file)).code, 0, 'after clearCache() the decider is asked again, and its denial holds');
+  t.not((await sh(file)).code, 0, 'a denial is not remembered by the reader thread');
+  t.equal(asked.length, 2, 'the second denial came from the JS cache');
+  t.equal(g.stats().nativeHits, 1);
+  await g.close();
+
+  // Both kinds marked: an exec's event and the open that follows are remembered apart (they once shared a slot and evicted each other).
+  const both = await guard({ paths: [dir], decider: { decide: () => ({ allow: true }) }, log: () => {} });
+  for (let i = 0; i < 3; i++) await sh(file);
+  const b = both.stats();
+  t.ok(
+    b.nativeHits >= 4 && b.events <= 3,
+    `exec and open both answered by the reader thread after the first run (${b.events} to the decider, ${b.nativeHits} on the thread)`,
+  );
+  await both.close();
+
+  const uncached = await guard({ paths: [dir], decider: { decide: () => ({ allow: true }) }, events: ['exec'], cacheSize: 0 });
+  t.teardown(() => uncached.close());
+  await sh(file);
+  await sh(file);
+  t.equal(uncached.stats().nativeHits, 0, 'cacheSize 0: nothing remembered anywhere');
+  t.equal(uncached.stats().events, 2);
+  const untrusted = await guard({ paths: [dir], decider: { decide: () => ({ allow: true, cache: false }) }, events: ['exec'] });
+  await uncached.close();
+  t.teardown(() => untrusted.close());
+  await sh(file);
+  await sh(file);
+  t.equal(untrusted.stats().nativeHits + untrusted.stats().cacheHits, 0, 'an allow marked cache: false is asked for every time');
 });
 
 t.test('a decider that throws denies that event and logs why', async (t) => {
