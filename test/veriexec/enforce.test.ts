@@ -131,12 +131,14 @@ t.test('level 0 refuses nothing and logs what it would have refused', async (t) 
   const { bin, sig, files, dir } = world(t);
   tamper(files.echo);
   tamper(files.lib);
+  tamper(files.script);
   const unlisted = path.join(bin, 'unlisted');
   fs.copyFileSync('/bin/true', unlisted);
   fs.chmodSync(unlisted, 0o755);
   const d = await enforce(t, sig, dir, 0);
   t.equal((await sh('"$@" x', [files.echo])).code, 0);
   t.equal((await sh('"$@"', [files.loader, files.lib])).code, 0);
+  t.not((await sh('"$@"', [files.script])).code, DENIED, 'the tampered script runs (what it prints is its own business)');
   t.equal((await sh('"$@"', [unlisted])).code, 0);
   await d.stop();
   t.notOk(
@@ -146,6 +148,11 @@ t.test('level 0 refuses nothing and logs what it would have refused', async (t) 
   const would = (f: string, why: RegExp) => d.records.some((r) => r.path === f && r.verdict === 'allow' && why.test(r.reason ?? ''));
   t.ok(would(files.echo, /would deny: fingerprint mismatch/), 'the tampered program is logged');
   t.ok(would(files.lib, /would deny: fingerprint mismatch/), 'the tampered library is logged');
+  t.ok(would(files.script, /would deny: fingerprint mismatch/), 'the tampered script is logged');
+  t.ok(
+    d.lines.some((l) => l.startsWith('veriexec: allowed exec of') && l.includes('would deny')),
+    'as log lines too',
+  );
   t.ok(would(unlisted, /would deny: not in the table/), 'the unlisted program is logged');
 });
 
