@@ -143,7 +143,29 @@ export interface Addon {
   fanotifyChannelBye(reader: FanotifyReaderHandle): void;
   /** A connected, blocking AF_UNIX stream socket (close-on-exec). */
   unixConnect(path: string): number;
+  // hostkit/veriexec's verifying filesystem (native/fuse_binding.cc, native/fuse.c). Expected failures are -errno; a failed mount throws.
+  /** Opens /dev/fuse and mounts it: the fd. Throws SystemError naming open(/dev/fuse) or mount. */
+  fuseMount(mountpoint: string, source: string, fstype: string, flags: number, options: string): number;
+  /** umount2(2): 0 or -errno (-EINVAL: not a mount point, -ENOENT: no such path). */
+  fuseUnmount(mountpoint: string, flags: number): number;
+  /** openat2 beneath dirfd, no symbolic links, no "..": fd or -errno (-ELOOP: a link on the way, -EXDEV: outside). */
+  fuseOpenBeneath(dirfd: number, path: string, flags: number): number;
+  /** A link's target (found as fuseOpenBeneath finds it) or -errno. */
+  fuseReadlinkBeneath(dirfd: number, path: string): Buffer | number;
+  /** One write(2) of a reply: bytes or -errno (-ENOENT: the kernel no longer waits for it). */
+  fuseWrite(fd: number, buffer: Buffer): number;
+  /** The same on libuv's pool, for notifications. */
+  fuseWriteAsync(fd: number, buffer: Buffer, callback: (result: number) => void): void;
+  /** A thread reading requests: onRequest(request, 0) for each, then onRequest(null, 0 | -errno) once at its end. */
+  fuseReaderStart(fd: number, bufferSize: number, onRequest: (request: Buffer | null, err: number) => void): FuseReaderHandle;
+  fuseReaderStop(handle: FuseReaderHandle): void;
+  fuseReaderRef(handle: FuseReaderHandle, keepAlive: boolean): void;
+  /** After the end only: joins the thread. */
+  fuseReaderFree(handle: FuseReaderHandle): void;
 }
+
+/** An opaque FUSE request reader (native/fuse_binding.cc). */
+export type FuseReaderHandle = { readonly __fuseReader: unique symbol };
 
 /** What ended stepRange other than a stop: see Addon.stepRange. */
 export type StepOutcome = 'running' | 'vanished' | 'left';

@@ -8,7 +8,7 @@
  * (fs.read on the fd); a thread of our own leaves libuv's four to Node and
  * stops on an eventfd instead of waiting for the kernel.
  */
-import { type FuseBinding, fuse, type ReaderHandle } from './binding';
+import { addon, type FuseReaderHandle } from '../../native';
 import type { FuseSession } from './session';
 import { MAX_WRITE } from './session';
 
@@ -19,27 +19,25 @@ const ENOENT = 2;
 export class RequestLoop {
   /** Replies the kernel refused for another reason than a withdrawn request. */
   writeErrors = 0;
-  private handle: ReaderHandle | null;
+  private handle: FuseReaderHandle | null;
   private readonly ended: Promise<number>;
-  private readonly binding: FuseBinding;
 
   constructor(
     private readonly fd: number,
     session: FuseSession,
   ) {
-    this.binding = fuse();
     let end!: (err: number) => void;
     this.ended = new Promise((resolve) => (end = resolve));
-    this.handle = this.binding.fuseReaderStart(fd, READ_BUFFER, (request, err) => {
+    this.handle = addon.fuseReaderStart(fd, READ_BUFFER, (request, err) => {
       if (request === null) {
-        if (this.handle) this.binding.fuseReaderFree(this.handle);
+        if (this.handle) addon.fuseReaderFree(this.handle);
         this.handle = null;
         end(err);
         return;
       }
       const answer = session.handle(request);
       if (answer === null) return;
-      const rc = this.binding.fuseWrite(this.fd, answer);
+      const rc = addon.fuseWrite(this.fd, answer);
       // -ENOENT: the request was interrupted and withdrawn meanwhile (fs/fuse/dev.c), nothing to do.
       if (rc < 0 && rc !== -ENOENT) this.writeErrors++;
     });
@@ -47,7 +45,7 @@ export class RequestLoop {
 
   /** Whether a live loop keeps Node's event loop alive (it does unless told). */
   ref(keepAlive: boolean): void {
-    if (this.handle) this.binding.fuseReaderRef(this.handle, keepAlive);
+    if (this.handle) addon.fuseReaderRef(this.handle, keepAlive);
   }
 
   /** Resolves with 0 once stopped, or -errno when the connection ended first (-ENODEV: unmounted, or aborted). */
@@ -56,7 +54,7 @@ export class RequestLoop {
   }
 
   async stop(): Promise<number> {
-    if (this.handle) this.binding.fuseReaderStop(this.handle);
+    if (this.handle) addon.fuseReaderStop(this.handle);
     return this.ended;
   }
 }

@@ -22,10 +22,10 @@
  * `echo 1 > /proc/sys/vm/drop_caches` drop those no process maps (the test
  * and the bench use them), and by the kernel's rules leave mapped pages alone.
  */
+import { addon } from '../../native';
 import fs from 'node:fs';
 import path from 'node:path';
 import { SystemError } from '../../errors';
-import { fuse } from './binding';
 import { RequestLoop } from './loop';
 import { type ServerStats, VerifyingFs } from './operations';
 import { FUSE_NOTIFY_INVAL_INODE } from './protocol';
@@ -88,7 +88,7 @@ function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.on('exit', () => {
-    for (const mountpoint of live) fuse().fuseUnmount(mountpoint, MNT_DETACH);
+    for (const mountpoint of live) addon.fuseUnmount(mountpoint, MNT_DETACH);
   });
 }
 
@@ -97,7 +97,7 @@ function installExitHook(): void {
  * ENOTCONN mount a dead server leaves. False when nothing was mounted there.
  */
 export function detachMount(mountpoint: string): boolean {
-  const rc = fuse().fuseUnmount(path.resolve(mountpoint), MNT_DETACH);
+  const rc = addon.fuseUnmount(path.resolve(mountpoint), MNT_DETACH);
   if (rc === -EINVAL || rc === -ENOENT) return false;
   if (rc < 0) throw new SystemError(rc, 'umount2', { path: mountpoint });
   return true;
@@ -111,13 +111,7 @@ export async function mountVerified(options: MountOptions): Promise<VerifiedMoun
   try {
     const uid = process.getuid?.() ?? 0;
     const gid = process.getgid?.() ?? 0;
-    fd = fuse().fuseMount(
-      mountpoint,
-      'hostkit-veriexec',
-      FSTYPE,
-      MS_RDONLY | MS_NOSUID | MS_NODEV,
-      `rootmode=40000,user_id=${uid},group_id=${gid},allow_other`,
-    );
+    fd = addon.fuseMount(mountpoint, 'hostkit-veriexec', FSTYPE, MS_RDONLY | MS_NOSUID | MS_NODEV, `rootmode=40000,user_id=${uid},group_id=${gid},allow_other`);
   } catch (err) {
     tree.close();
     throw err;
@@ -132,7 +126,7 @@ export async function mountVerified(options: MountOptions): Promise<VerifiedMoun
 
   const unmount = (): Promise<void> => {
     closing ??= (async () => {
-      const rc = fuse().fuseUnmount(mountpoint, MNT_DETACH);
+      const rc = addon.fuseUnmount(mountpoint, MNT_DETACH);
       live.delete(mountpoint);
       await loop.stop();
       ops.closeAll();
@@ -167,7 +161,7 @@ export async function mountVerified(options: MountOptions): Promise<VerifiedMoun
       if (nodeid === undefined || closing) return Promise.resolve(false);
       // Written on libuv's pool: the kernel may wait on a page lock that only our answer to a READ releases.
       return new Promise((resolve, reject) => {
-        fuse().fuseWriteAsync(fd, notifyInvalInode(nodeid, 0, 0, FUSE_NOTIFY_INVAL_INODE), (rc) => {
+        addon.fuseWriteAsync(fd, notifyInvalInode(nodeid, 0, 0, FUSE_NOTIFY_INVAL_INODE), (rc) => {
           if (rc === -ENOENT) resolve(false);
           else if (rc < 0) reject(new SystemError(rc, 'write(FUSE_NOTIFY_INVAL_INODE)', { path: relPath }));
           else resolve(true);

@@ -5,8 +5,8 @@
  * even when a directory is swapped for a link after the kernel looked it up.
  * Paths are relative, '/'-separated, '' for the root.
  */
+import { addon } from '../../native';
 import fs from 'node:fs';
-import { fuse } from './binding';
 
 const O_RDONLY = 0;
 const O_NOFOLLOW = 0o400000;
@@ -29,7 +29,7 @@ export class SourceTree {
 
   /** lstat of `rel` (a link is not followed), or -errno. */
   stat(rel: string): fs.BigIntStats | number {
-    const fd = fuse().fuseOpenBeneath(this.rootFd, rel, O_PATH | O_NOFOLLOW);
+    const fd = addon.fuseOpenBeneath(this.rootFd, rel, O_PATH | O_NOFOLLOW);
     if (fd < 0) return fd;
     try {
       return fs.fstatSync(fd, { bigint: true });
@@ -40,11 +40,11 @@ export class SourceTree {
 
   /** A read-only fd on the regular file or directory `rel`, or -errno (-ELOOP for a link). */
   open(rel: string, directory = false): number {
-    return fuse().fuseOpenBeneath(this.rootFd, rel, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | (directory ? O_DIRECTORY : 0));
+    return addon.fuseOpenBeneath(this.rootFd, rel, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | (directory ? O_DIRECTORY : 0));
   }
 
   readlink(rel: string): Buffer | number {
-    return fuse().fuseReadlinkBeneath(this.rootFd, rel);
+    return addon.fuseReadlinkBeneath(this.rootFd, rel);
   }
 
   /** The entries of the directory `rel` as they are now, with their lstat; -errno if it cannot be opened. */
