@@ -27,7 +27,7 @@ const MAY_IMPORT: Record<string, string[]> = {
   coredump: ['errors', 'native', 'procfs', 'ptrace', 'cli-args'],
   cored: ['errors', 'native', 'procfs', 'coredump', 'cli-args'],
   gdbsock: ['errors', 'native', 'procfs', 'ptrace', 'coredump', 'cli-args'],
-  veriexec: ['errors', 'native', 'cli-args', 'exec-files'],
+  veriexec: ['errors', 'native', 'procfs', 'cli-args', 'exec-files'],
   // The launcher's --verify checks its one exec against a veriexec table.
   forkexec: ['errors', 'native', 'cli-args', 'exec-files', 'veriexec'],
   // doctor reports cored's view of the kernel (core-modes.ts) and measures forkexec's filter.

@@ -8,3 +8,4 @@ export { status, parseStatus, type Status } from './status';
 export { auxv, parseAuxv, AuxvType, type Auxv, type AuxvEntry } from './auxv';
 export { tasks, exe, cwd, cmdline, environ, comm, fds, type OpenFile } from './process';
 export { pidfdInfo, peerPidfd, PidfdInfoMask, CoredumpMask, type PidfdInfo } from './pidfd';
+export { mounts, mountOf, type Mount } from './mounts';

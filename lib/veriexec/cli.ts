@@ -30,6 +30,7 @@ import { FSTYPE, mountVerified } from './fuse';
 import { generate } from './gen';
 import { tablePageVerifier } from './page-verifier';
 import { libc } from '../native';
+import { mounts } from '../procfs';
 import { type FailMode, denialLine, guard } from './guard';
 import { LEVELS, type Level, tableDecider } from './policy';
 import { formatEntry } from './signatures';
@@ -169,21 +170,11 @@ async function mount(command: Extract<Command, { name: 'mount' }>): Promise<void
 
 function status(command: Extract<Command, { name: 'status' }>): void {
   const table = command.file ? VeriexecTable.load(command.file) : undefined;
-  const dirs = table ? [...new Set([...table.all()].map((e) => path.dirname(e.path)))] : ['/'];
-  const byDevice = new Map<number, string>();
-  for (const d of dirs) {
-    try {
-      const dev = fs.statSync(d).dev;
-      if (!byDevice.has(dev)) byDevice.set(dev, d);
-    } catch {
-      // gone
-    }
-  }
   const report = {
     table: table ? { file: table.file, files: table.size } : null,
     fanotify: fanotifyPermissionEvents(),
     fuse: fs.existsSync('/dev/fuse'),
-    fsVerity: [...byDevice.values()].map((d) => ({ path: d, ...verityOf(d) })),
+    fsVerity: (table ? filesystemsOf(table) : ['/']).map((d) => ({ path: d, ...verityOf(d) })),
     mounts: verifiedMounts(),
   };
   if (command.json) {
@@ -214,27 +205,28 @@ function fanotifyPermissionEvents(): string {
 
 /** Mount points of verifying filesystems (fuse.hostkit-veriexec) in this mount namespace. */
 function verifiedMounts(): string[] {
-  return fs
-    .readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .filter((l) => l.split(' - ')[1]?.startsWith(`${FSTYPE} `))
-    .map((l) => l.split(' ')[4]!);
+  return mounts()
+    .filter((m) => m.type === FSTYPE)
+    .map((m) => m.mountPoint);
 }
 
-/** The filesystems to mark: those of the --watch paths, else one listed file per filesystem. */
-function watchedPaths(table: VeriexecTable, watch: string[]): string[] {
-  if (watch.length > 0) return watch;
+/** One directory of listed files per filesystem they live on (a directory that is gone has nothing to mark or ask). */
+function filesystemsOf(table: VeriexecTable): string[] {
   const byDevice = new Map<number, string>();
-  for (const e of table.all()) {
-    const dir = path.dirname(e.path);
+  for (const dir of new Set([...table.all()].map((e) => path.dirname(e.path)))) {
     try {
       const dev = fs.statSync(dir).dev;
       if (!byDevice.has(dev)) byDevice.set(dev, dir);
     } catch {
-      // a directory that is gone has nothing to mark
+      // gone
     }
   }
   return [...byDevice.values()];
+}
+
+/** The filesystems to mark: those of the --watch paths, else those of the listed files. */
+function watchedPaths(table: VeriexecTable, watch: string[]): string[] {
+  return watch.length > 0 ? watch : filesystemsOf(table);
 }
 
 async function enforce(command: Extract<Command, { name: 'enforce' }>): Promise<void> {

@@ -289,20 +289,21 @@ export class Guard extends EventEmitter {
     const c = this.counts;
     const deciderMs = Number(c.deciderNs) / 1e6;
     const mean = c.deciderCalls ? deciderMs / c.deciderCalls : 0;
+    const reader = this.reader?.state(); // one native call for both counters
     return {
       events: c.events,
       exec: c.exec,
       open: c.open,
       allowed: c.allowed,
       denied: c.denied,
-      ownEvents: this.reader?.state().ownEvents ?? 0,
-      nativeHits: this.reader?.state().cacheHits ?? 0,
+      ownEvents: reader?.ownEvents ?? 0,
+      nativeHits: reader?.cacheHits ?? 0,
       cacheHits: c.cacheHits,
       cacheJoined: c.cacheJoined,
       deciderCalls: c.deciderCalls,
       deciderErrors: c.deciderErrors,
       deciderMs,
-      savedMs: mean * (c.cacheHits + c.cacheJoined + (this.reader?.state().cacheHits ?? 0)),
+      savedMs: mean * (c.cacheHits + c.cacheJoined + (reader?.cacheHits ?? 0)),
       lostResponses: c.lostResponses,
       unreadable: c.unreadable,
       overflows: c.overflows,

@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { mounts } from '../procfs';
 
 const PSEUDO = new Set([
   'proc',
@@ -28,16 +29,13 @@ const PSEUDO = new Set([
   'nsfs',
 ]);
 
-/** Mount points of pseudo filesystems, from /proc/self/mountinfo (field 5 the mount point, the type after " - "). */
+/** Mount points of pseudo filesystems. */
 export function pseudoMounts(): Set<string> {
-  const out = new Set<string>();
-  for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const [left, right] = line.split(' - ');
-    if (!left || !right) continue;
-    const mountPoint = left.split(' ')[4]!.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8)));
-    if (PSEUDO.has(right.split(' ')[0]!)) out.add(mountPoint);
-  }
-  return out;
+  return new Set(
+    mounts()
+      .filter((m) => PSEUDO.has(m.type))
+      .map((m) => m.mountPoint),
+  );
 }
 
 export interface WalkProblem {

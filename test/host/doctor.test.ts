@@ -14,7 +14,7 @@ import { landlockAbsence } from '../../lib/forkexec/landlock-support';
 import { doctor, type Finding } from '../../lib/host';
 import { verityOf } from '../../lib/veriexec/fsverity';
 import { mitigations } from '../../lib/host/doctor/mitigations';
-import { mountOf, mounts } from '../../lib/host/doctor/mounts';
+import { mountOf, mounts } from '../../lib/procfs';
 import { fixture, withCoreSettings } from '../helpers';
 
 const CLI = path.resolve(__dirname, '../../dist/host/cli.js');

@@ -7,7 +7,7 @@
 import { errnoCode } from '../../errors';
 import { libc } from '../../native';
 import type { Finding } from './finding';
-import { mountOf } from './mounts';
+import { mountOf } from '../../procfs';
 
 const FAN_CLOEXEC = 0x1;
 const FAN_CLASS_CONTENT = 0x4;

@@ -8,7 +8,7 @@
  */
 import { VERITY_TYPES, verityOf } from '../../veriexec/fsverity';
 import type { Finding } from './finding';
-import { type Mount, mounts } from './mounts';
+import { type Mount, mounts } from '../../procfs';
 
 export function probeFsVerity(all: Mount[] = mounts()): Finding[] {
   const candidates = all.filter((m) => VERITY_TYPES.has(m.type));

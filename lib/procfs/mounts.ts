@@ -1,4 +1,4 @@
-/** The mounts this process sees (/proc/self/mountinfo), and the one holding a path. */
+/** The mounts this process sees (/proc/self/mountinfo), and the one holding a path: for doctor's probes and veriexec. */
 import fs from 'node:fs';
 import path from 'node:path';
 
