@@ -74,9 +74,20 @@ function statReply(st: fs.Stats): Buffer {
   return Buffer.concat([Buffer.from('F40;'), escapeBinary(encodeStat(st))]);
 }
 
+/** Whether process `pid` sees the mounts we see (a gone process: it does not). */
+function sharesMountNamespace(pid: number): boolean {
+  try {
+    return fs.readlinkSync(`/proc/${pid}/ns/mnt`) === fs.readlinkSync('/proc/self/ns/mnt');
+  } catch {
+    return false;
+  }
+}
+
 /**
- * The files gdb has open on one connection. Paths are resolved in the mount
- * namespace and root of the process named by vFile:setfs (0: gdbsock's own).
+ * The files gdb has open on one connection. Paths are resolved as gdbserver
+ * resolves them: as given (a relative one from our working directory) while
+ * the process named by vFile:setfs shares our mount namespace (or none is
+ * named, 0); under that process's root when its namespace is another.
  */
 export class HostIo {
   private readonly fds = new Set<number>();
@@ -131,7 +142,8 @@ export class HostIo {
   private resolve(hexPath: string): string {
     const name = hexToBuffer(hexPath).toString();
     if (name.includes('\0')) throw new ProtocolError('NUL in path');
-    return this.fsPid ? path.join(`/proc/${this.fsPid}/root`, name) : name;
+    if (!this.fsPid || sharesMountNamespace(this.fsPid)) return name;
+    return path.join(`/proc/${this.fsPid}/root`, name);
   }
 
   private open(args: string): string {

@@ -1,0 +1,71 @@
+/**
+ * vFile:setfs (GDB manual, "Host I/O Packets") names the process whose
+ * filesystem later paths mean. gdbserver opens them as given while that
+ * process shares its mount namespace, a relative path from its own working
+ * directory (gdb asks for `debug/.build-id/...` that way: gdb.base's
+ * build-id-seqno.exp), and inside the process's namespace otherwise. Oracle:
+ * the files as this test wrote them.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import t from 'tap';
+import { unescapeBinary } from '../../lib/gdbsock/packet';
+import { fixture } from '../helpers';
+import { rspClient, startGdbsock } from './gdb';
+
+const hexPath = (p: string) => Buffer.from(p).toString('hex');
+
+async function connect(t: { teardown(fn: () => unknown): void }) {
+  const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', fixture('gdbsock'), 'count', '1']);
+  t.teardown(() => server.stop());
+  const c = await rspClient(server.target);
+  t.teardown(c.close);
+  await c.ask('QStartNoAckMode');
+  await c.ask('qSupported:multiprocess+;swbreak+');
+  return c;
+}
+
+/** Opens `name` through vFile and reads its first 4 KiB; the error reply when the open fails. */
+async function readVia(c: Awaited<ReturnType<typeof connect>>, name: string): Promise<string> {
+  const open = await c.ask(`vFile:open:${hexPath(name)},0,0`);
+  if (!open.startsWith('F') || open.startsWith('F-')) return open;
+  const fd = open.slice(1);
+  const reply = Buffer.from(await c.ask(`vFile:pread:${fd},1000,0`), 'latin1');
+  t.equal(await c.ask(`vFile:close:${fd}`), 'F0');
+  return unescapeBinary(reply.subarray(reply.indexOf(0x3b) + 1)).toString();
+}
+
+t.test('a relative path after setfs to a process of our namespace is read from our working directory', async (t) => {
+  const c = await connect(t);
+  const pid = Number.parseInt(/p([0-9a-f]+)\./.exec(await c.ask('qC'))![1]!, 16);
+  t.equal(await c.ask(`vFile:setfs:${pid.toString(16)}`), 'F0');
+  const relative = path.relative(process.cwd(), path.resolve('package.json'));
+  t.equal(relative, 'package.json');
+  t.equal(await readVia(c, relative), fs.readFileSync('package.json', 'utf8').slice(0, 4096), 'the file in our cwd');
+  t.equal(await readVia(c, 'no/such/file'), 'F-1,2', 'a missing one: ENOENT');
+  t.equal(await c.ask('vFile:setfs:0'), 'F0');
+  t.equal(await readVia(c, relative), fs.readFileSync('package.json', 'utf8').slice(0, 4096), 'setfs 0: the same');
+});
+
+t.test('setfs to a process in another mount namespace reads that namespace', async (t) => {
+  const c = await connect(t);
+  // A tmpfs mounted only in a new namespace, over a directory that exists in ours too.
+  const holder = spawn(
+    'unshare',
+    ['-m', '--propagation', 'private', 'sh', '-c', 'mount -t tmpfs none /mnt && echo only-here > /mnt/marker && echo ready && exec sleep 60'],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  t.teardown(() => holder.kill('SIGKILL'));
+  await new Promise<void>((resolve, reject) => {
+    holder.stdout!.once('data', () => resolve());
+    holder.once('exit', (code) => reject(new Error(`unshare exited ${code}`)));
+  });
+  t.notOk(fs.existsSync('/mnt/marker'), 'our namespace has no marker');
+  t.equal(await c.ask(`vFile:setfs:${holder.pid!.toString(16)}`), 'F0');
+  t.equal(await readVia(c, '/mnt/marker'), 'only-here\n', "the file of the other process's namespace");
+  t.equal(await c.ask('vFile:setfs:0'), 'F0');
+  t.equal(await readVia(c, '/mnt/marker'), 'F-1,2', 'setfs 0: ours again, where it does not exist');
+});
