@@ -14,7 +14,7 @@ import { packageVersion, parseCommandLine, UsageError } from '../cli-args';
 import { CommError, type GdbserverCommandLine, isGdbserverCommandLine, parseGdbserverCommandLine } from './gdbserver-args';
 import type { ExecString } from '../ptrace';
 import type { TargetProvider } from './launch-settings';
-import { type DebugSettings, debugLine } from './monitor';
+import { type DebugSettings, debugLine, defaultDebugSettings, setComponent } from './monitor';
 import { rawArgs } from './raw-args';
 import { Sessions } from './session';
 import type { Target } from './target';
@@ -271,7 +271,8 @@ function gdbserverProvider(wrapper: string[]): TargetProvider {
  * with no process.
  */
 async function serveAsGdbserver(options: Options, gs: GdbserverCommandLine, argv: string[]): Promise<void> {
-  const debug: DebugSettings = { debug: gs.debug, remote: gs.remoteDebug, timestamps: gs.timestamps };
+  const debug: DebugSettings = { ...defaultDebugSettings(), debug: gs.debug, remote: gs.remoteDebug, timestamps: gs.timestamps };
+  for (const component of gs.debugComponents) setComponent(debug, component, true);
   if (gs.debugFile !== undefined) logTo = fs.openSync(gs.debugFile, 'a');
   for (const option of gs.ignored) log(`${option} is not supported; ignored`);
   const provider = gdbserverProvider(gs.wrapper);

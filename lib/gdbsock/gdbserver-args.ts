@@ -8,6 +8,7 @@
  * stops reading its own options at COMM; so does this.
  */
 import { parseCommandLine, UsageError } from '../cli-args';
+import { type DebugComponent, isDebugComponent } from './monitor';
 
 export type Comm = { kind: 'tcp'; host: string; port: number } | { kind: 'stdio' };
 
@@ -26,6 +27,8 @@ export interface GdbserverCommandLine {
   disableRandomization: boolean;
   debug: boolean;
   remoteDebug: boolean;
+  /** gdbserver 14+'s `--debug=COMPONENT[,...]`: all, threads, remote, event-loop. */
+  debugComponents: DebugComponent[];
   timestamps: boolean;
   debugFile?: string;
   help: boolean;
@@ -93,6 +96,7 @@ export function parseGdbserverCommandLine(argv: readonly string[]): GdbserverCom
   // gdbserver's options end at COMM; `--wrapper` takes every word up to `--`.
   const own: string[] = [];
   const wrapper: string[] = [];
+  const debugComponents: string[] = [];
   let i = 0;
   for (; i < argv.length; i++) {
     const a = argv[i]!;
@@ -105,6 +109,10 @@ export function parseGdbserverCommandLine(argv: readonly string[]): GdbserverCom
       continue;
     }
     if (a === '-' || !a.startsWith('-')) break;
+    if (a.startsWith('--debug=')) {
+      debugComponents.push(...a.slice('--debug='.length).split(','));
+      continue;
+    }
     own.push(a);
     if ((a === '--debug-format' || a === '--debug-file' || a === '--disable-packet') && i + 1 < argv.length) own.push(argv[++i]!);
   }
@@ -123,6 +131,7 @@ export function parseGdbserverCommandLine(argv: readonly string[]): GdbserverCom
     disableRandomization: !values['no-disable-randomization'],
     debug: values.debug ?? false,
     remoteDebug: values['remote-debug'] ?? false,
+    debugComponents: [],
     timestamps: false,
     help: values.help ?? false,
     version: values.version ?? false,
@@ -130,6 +139,10 @@ export function parseGdbserverCommandLine(argv: readonly string[]): GdbserverCom
     ignored: [],
   };
   if (line.help || line.version || line.selftest) return line;
+  for (const component of debugComponents) {
+    if (!isDebugComponent(component)) throw new UsageError(`--debug: unknown debug option '${component}' (all, threads, remote or event-loop)`);
+    line.debugComponents.push(component);
+  }
   for (const format of values['debug-format']?.split(',') ?? []) {
     if (format === 'all' || format === 'timestamp') line.timestamps = true;
     else if (format === 'none') line.timestamps = false;

@@ -12,12 +12,31 @@ export interface DebugSettings {
   debug: boolean;
   /** Every packet in and out. */
   remote: boolean;
+  /** Thread events (gdbserver 14+'s `threads` component). */
+  threads: boolean;
+  /** The event loop (`event-loop`). */
+  eventLoop: boolean;
+  /** Debug registers (`set debug-hw-points`). */
+  hwPoints: boolean;
   /** Each debug line starts with the time. */
   timestamps: boolean;
 }
 
 export function defaultDebugSettings(): DebugSettings {
-  return { debug: false, remote: false, timestamps: false };
+  return { debug: false, remote: false, threads: false, eventLoop: false, hwPoints: false, timestamps: false };
+}
+
+/**
+ * Whose wording `set debug 0|1` answers in. gdbserver 14 renamed its debug
+ * switches ("General debug output enabled.") in the release whose gdb first
+ * offers `error-message+`; a gdb, its scripts and its testsuite expect the
+ * words of the gdbserver of their own generation.
+ */
+export type MonitorDialect = 'gdbserver-13' | 'gdbserver-14';
+
+/** The dialect of a gdb that sent these qSupported features. */
+export function dialectOf(features: Set<string>): MonitorDialect {
+  return features.has('error-message+') ? 'gdbserver-14' : 'gdbserver-13';
 }
 
 export interface MonitorAnswer {
@@ -32,23 +51,47 @@ export interface MonitorAnswer {
 // The first line is gdbsock's; the second is what gdb's testsuite looks for in gdbserver's help (server-mon.exp).
 const HELP = `gdbsock monitor commands, as gdbserver's.
 The following monitor commands are supported:
-  set debug <0|1>
-    Enable general debugging messages
-  set debug-format <all|none|timestamp>
-    Add extra information to debugging messages (a comma-separated list)
+  set debug <on|off>
+    Enable general debugging messages; off disables all of them
+  set debug COMPONENT <on|off>
+    Enable debugging messages for COMPONENT, which is
+    one of: all, threads, remote, event-loop.
+  set debug-hw-points <0|1>
+    Enable h/w breakpoint/watchpoint debugging messages
+  set debug-format option1[,option2,...]
+    Add extra information to debugging messages
+    Options: all, none, timestamp
   set remote-debug <0|1>
-    Enable remote protocol debugging messages
+    Enable remote protocol debugging messages (gdbserver 13's form)
+  set libthread-db-search-path [PATH]
+    Where thread_db libraries are looked for (empty: the default)
   exit
     Quit gdbsock at once (detaching from attached processes, letting launched ones go)
 `;
 
 const done = (output: string): MonitorAnswer => ({ output, ok: true, exit: false });
 const unknown: MonitorAnswer = { output: 'Unknown monitor command.\n\n', ok: false, exit: false };
+/** A malformed `set debug…`: the reason, then the help, and an error for gdb (as gdbserver 14+). */
+const malformed = (reason: string): MonitorAnswer => ({ output: `${reason}\n${HELP.slice(HELP.indexOf('\n') + 1)}`, ok: false, exit: false });
 
 const THREAD_DB_PATH = /^set libthread-db-search-path(?:\s+([\s\S]*))?$/;
+const ON = new Set(['on', '1']);
+const OFF = new Set(['off', '0']);
+const COMPONENTS = ['all', 'threads', 'remote', 'event-loop'] as const;
+/** What gdbserver 14+'s `set debug COMPONENT` and `--debug=COMPONENT` name. */
+export type DebugComponent = (typeof COMPONENTS)[number];
 
-/** Runs a monitor command, changing `debug` for `set debug…` and `threadDb` for `set libthread-db-search-path`. */
-export function monitorCommand(command: string, debug: DebugSettings, threadDb?: ThreadDbSettings): MonitorAnswer {
+export function isDebugComponent(name: string): name is DebugComponent {
+  return (COMPONENTS as readonly string[]).includes(name);
+}
+
+/**
+ * Runs a monitor command, changing `debug` for `set debug…` and `threadDb`
+ * for `set libthread-db-search-path`. Both gdbserver 13's and 14's forms are
+ * understood whatever the dialect; the dialect picks the words of replies
+ * that differ between them.
+ */
+export function monitorCommand(command: string, debug: DebugSettings, threadDb?: ThreadDbSettings, dialect: MonitorDialect = 'gdbserver-14'): MonitorAnswer {
   const searchPath = threadDb && THREAD_DB_PATH.exec(command);
   if (threadDb && searchPath) {
     // As gdbserver: no PATH (or only spaces) sets the default again.
@@ -56,30 +99,62 @@ export function monitorCommand(command: string, debug: DebugSettings, threadDb?:
     return done(`libthread-db-search-path set to \`${threadDb.searchPath}'\n`);
   }
   const words = command.trim().split(/\s+/);
-  switch (words.join(' ')) {
-    case 'help':
-      return done(HELP);
-    case 'exit':
-      return { output: '', ok: true, exit: true };
-    case 'set debug 1':
-    case 'set debug on':
-      debug.debug = true;
-      return done('Debug output enabled.\n');
-    case 'set debug 0':
-    case 'set debug off':
-      debug.debug = false;
-      return done('Debug output disabled.\n');
-    case 'set remote-debug 1':
-    case 'set remote-debug on':
-      debug.remote = true;
-      return done('Protocol debug output enabled.\n');
-    case 'set remote-debug 0':
-    case 'set remote-debug off':
-      debug.remote = false;
-      return done('Protocol debug output disabled.\n');
+  const [verb, setting, ...rest] = words;
+  if (words.length === 1 && verb === 'help') return done(HELP);
+  if (words.length === 1 && verb === 'exit') return { output: '', ok: true, exit: true };
+  if (verb !== 'set' || rest.length === 0) return unknown;
+  switch (setting) {
+    case 'debug':
+      return setDebug(rest, debug, dialect);
+    case 'remote-debug':
+      return onOff(rest, (on) => {
+        debug.remote = on;
+        return `Protocol debug output ${on ? 'enabled' : 'disabled'}.\n`;
+      });
+    case 'debug-hw-points':
+      return onOff(rest, (on) => {
+        debug.hwPoints = on;
+        return `H/W point debugging output ${on ? 'enabled' : 'disabled'}.\n`;
+      });
+    case 'debug-format':
+      return rest.length === 1 ? debugFormat(rest[0]!, debug) : unknown;
+    default:
+      return unknown;
   }
-  if (words.length === 3 && words[0] === 'set' && words[1] === 'debug-format') return debugFormat(words[2]!, debug);
-  return unknown;
+}
+
+/** gdbserver 13's `set X 0|1` (on and off too): one value, nothing after it. */
+function onOff(values: string[], apply: (on: boolean) => string): MonitorAnswer {
+  const [value] = values;
+  if (values.length !== 1 || !(ON.has(value!) || OFF.has(value!))) return unknown;
+  return done(apply(ON.has(value!)));
+}
+
+/** `set debug on|off` and `set debug COMPONENT on|off`, with gdbserver 14+'s complaints. */
+function setDebug(args: string[], debug: DebugSettings, dialect: MonitorDialect): MonitorAnswer {
+  const [first, value, ...junk] = args as [string, ...string[]];
+  if (ON.has(first) || OFF.has(first)) {
+    if (value !== undefined) return malformed(`Junk '${[value, ...junk].join(' ')}' found at end of 'set debug ${first}' command.`);
+    const on = ON.has(first);
+    if (on) debug.debug = true;
+    else setComponent(debug, 'all', false);
+    if (dialect === 'gdbserver-13') return done(`Debug output ${on ? 'enabled' : 'disabled'}.\n`);
+    return done(on ? 'General debug output enabled.\n' : 'All debug output disabled.\n');
+  }
+  if (value === undefined) return malformed(`Missing value for 'set debug ${first}' command.`);
+  if (!isDebugComponent(first)) return malformed(`Error: unknown debug option '${first}'`);
+  if (!ON.has(value) && !OFF.has(value)) return malformed(`Invalid value '${value}' for 'set debug ${first}'.`);
+  if (junk.length > 0) return malformed(`Junk '${junk.join(' ')}' found at end of 'set debug ${first} ${value}' command.`);
+  setComponent(debug, first, ON.has(value));
+  return done(`Debug output for '${first}' ${ON.has(value) ? 'enabled' : 'disabled'}.\n`);
+}
+
+/** Turns one component's messages on or off; `all` is every one and the general messages. */
+export function setComponent(debug: DebugSettings, component: DebugComponent, on: boolean): void {
+  if (component === 'all' || component === 'remote') debug.remote = on;
+  if (component === 'all' || component === 'threads') debug.threads = on;
+  if (component === 'all' || component === 'event-loop') debug.eventLoop = on;
+  if (component === 'all') debug.debug = on;
 }
 
 /** A comma-separated list of all, none and timestamp, applied in order. */

@@ -14,7 +14,7 @@ import { type LaunchSettings, type ProgramHistory, type TargetProvider, applyLau
 import * as lldb from './lldb-queries';
 import { searchMemory } from './memory-search';
 import * as registers from './register-requests';
-import { type DebugSettings, debugLine, defaultDebugSettings, monitorCommand, packetLine } from './monitor';
+import { type DebugSettings, debugLine, defaultDebugSettings, dialectOf, type MonitorDialect, monitorCommand, packetLine } from './monitor';
 import * as reply from './replies';
 import { RawReply } from './packet';
 import { READ_AHEAD_FROM, ReadAhead } from './read-ahead';
@@ -85,6 +85,8 @@ export class Server extends EventEmitter {
   private endOnceTaken = false;
   /** `monitor set libthread-db-search-path`: one that finds no libthread_db leaves qGetTLSAddr unanswered (E01), as gdbserver. */
   private readonly threadDb = defaultThreadDbSettings();
+  /** Whose words `monitor` answers in: the gdbserver of the client's generation (from its qSupported). */
+  private monitorDialect: MonitorDialect = 'gdbserver-14';
 
   constructor(
     private readonly connection: Connection,
@@ -297,6 +299,7 @@ export class Server extends EventEmitter {
         return this.target?.capabilities.hostIo?.hostIo(r.body) ?? this.hostIo.handle(r.body);
       case 'qSupported': {
         const { target, reply: answer } = negotiate(this.options, r.features, this.target);
+        this.monitorDialect = dialectOf(r.features);
         const replaced = target !== this.target;
         this.target = target;
         if (replaced) this.adoptMode();
@@ -595,7 +598,7 @@ export class Server extends EventEmitter {
   }
 
   private monitor(command: string): Reply {
-    const { output, ok, exit } = monitorCommand(command, this.debug, this.threadDb);
+    const { output, ok, exit } = monitorCommand(command, this.debug, this.threadDb, this.monitorDialect);
     if (output) this.connection.send(reply.consoleOutput(output));
     if (exit) {
       // As gdbserver: OK, then gone at once.

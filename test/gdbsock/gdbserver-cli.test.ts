@@ -116,7 +116,7 @@ function runningFrom(file: string): number[] {
 t.test('monitor commands as gdbserver answers them', async (t) => {
   const debug = defaultDebugSettings();
   t.match(monitorCommand('help', debug).output, /^gdbsock monitor commands.*\nThe following monitor commands are supported:\n/);
-  t.same(monitorCommand('set debug 1', debug), { output: 'Debug output enabled.\n', ok: true, exit: false });
+  t.same(monitorCommand('set debug 1', debug, undefined, 'gdbserver-13'), { output: 'Debug output enabled.\n', ok: true, exit: false });
   t.equal(debug.debug, true);
   t.equal(monitorCommand('set remote-debug 1', debug).output, 'Protocol debug output enabled.\n');
   t.equal(monitorCommand('set debug-format all', debug).output, 'All extra debug format options enabled.\n');
