@@ -48,7 +48,9 @@ export interface MonitorAnswer {
   exit: boolean;
 }
 
-// The first line is gdbsock's; the second is what gdb's testsuite looks for in gdbserver's help (server-mon.exp).
+// The first line is gdbsock's. gdb's testsuite takes a stub for a GDBserver (target_is_gdbserver
+// in lib/gdb.exp) by the list's heading and "Quit GDBserver", and then expects what any GDBserver
+// shows, known gdb bugs of remote targets included (step-over-exec.exp's gdb/27020).
 const HELP = `gdbsock monitor commands, as gdbserver's.
 The following monitor commands are supported:
   set debug <on|off>
@@ -66,7 +68,7 @@ The following monitor commands are supported:
   set libthread-db-search-path [PATH]
     Where thread_db libraries are looked for (empty: the default)
   exit
-    Quit gdbsock at once (detaching from attached processes, letting launched ones go)
+    Quit GDBserver (gdbsock) at once: attached processes are detached, launched ones killed
 `;
 
 const done = (output: string): MonitorAnswer => ({ output, ok: true, exit: false });

@@ -88,6 +88,11 @@ t.test("Debian 13's gdb 16 and gdbserver 16", async (t) => {
 });
 
 t.test('both forms are understood in either dialect; the dialect comes from qSupported', async (t) => {
+  t.match(
+    monitorCommand('help', defaultDebugSettings()).output,
+    /The following monitor commands are supported[\s\S]*Quit GDBserver/,
+    "help passes gdb's testsuite probe for a GDBserver (target_is_gdbserver)",
+  );
   t.equal(dialectOf(new Set(['multiprocess+', 'error-message+'])), 'gdbserver-14');
   t.equal(dialectOf(new Set(['multiprocess+'])), 'gdbserver-13');
   const debug = defaultDebugSettings();
