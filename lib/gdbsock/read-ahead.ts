@@ -7,9 +7,12 @@
  * path. The piece read ahead is served only to the very next packet, and only
  * if that packet asks for exactly it: any other packet (a write, a resume, a
  * breakpoint) throws it away, so it never shows memory older than the last
- * thing that could have changed it. All-stop only: in non-stop mode threads run
- * between packets.
+ * thing that could have changed it. Only private memory is read ahead: another
+ * process may write a shared mapping (or its file) between two packets. All-stop
+ * only: in non-stop mode threads run between packets.
  */
+import { mappingAt } from '../procfs';
+
 /** Reads shorter than this are not bulk: gdb reads a few bytes at a time for a backtrace, and those are not read ahead. */
 export const READ_AHEAD_FROM = 64 * 1024;
 
@@ -38,11 +41,15 @@ export class ReadAhead {
     this.planned = { addr: addr + BigInt(length), length };
   }
 
-  /** Reads the planned piece, if any (after the reply has gone out). A read that fails is simply not kept. */
-  fill(read: (addr: bigint, length: number) => Buffer | Promise<Buffer>): void {
+  /**
+   * Reads the planned piece, if any (after the reply has gone out), from the
+   * memory of process `pid` (undefined: a core or the kernel, which nobody
+   * changes). A read that fails is simply not kept.
+   */
+  fill(read: (addr: bigint, length: number) => Buffer | Promise<Buffer>, pid: number | undefined): void {
     const planned = this.planned;
     this.planned = undefined;
-    if (!planned) return;
+    if (!planned || (pid !== undefined && !privateMemory(pid, planned.addr, planned.length))) return;
     try {
       const data = read(planned.addr, planned.length);
       if (data instanceof Promise) {
@@ -54,4 +61,10 @@ export class ReadAhead {
       // Past the end of a mapping: the client will ask and get its error then.
     }
   }
+}
+
+/** Whether [addr, addr + length) lies in one private mapping of `pid`, which only the (stopped) process itself can change. */
+function privateMemory(pid: number, addr: bigint, length: number): boolean {
+  const m = mappingAt(pid, addr);
+  return m !== undefined && !m.shared && addr + BigInt(length) <= m.end;
 }

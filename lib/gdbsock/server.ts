@@ -169,7 +169,7 @@ export class Server extends EventEmitter {
     else this.connection.send(answer, { binary: typeof answer !== 'string' });
     if (this.target && !this.nonStop) {
       const target = this.target;
-      this.readAhead.fill((addr, length) => target.readMemory(addr, length));
+      this.readAhead.fill((addr, length) => target.readMemory(addr, length), target.capabilities.runningProcess?.pid);
     }
     // gdb answers at once: take its next packet without waiting for the event loop.
     if (!this.busy && !this.backlog.length) this.connection.pumpSoon();

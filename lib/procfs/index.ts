@@ -3,6 +3,7 @@
  * that is gone gives ESRCH rather than ENOENT.
  */
 export { maps, parseMaps, type Mapping } from './maps';
+export { mappingAt, type MappingSpan } from './mapping-query';
 export { stat, parseStat, type Stat } from './stat';
 export { status, parseStatus, type Status } from './status';
 export { auxv, parseAuxv, AuxvType, type Auxv, type AuxvEntry } from './auxv';

@@ -111,3 +111,24 @@ t.test('x in a row, as dump sends it: the piece read ahead is the memory, and a 
   const third = await x(from + 0x20000n);
   t.equal(third.subarray(0, 4).toString('hex'), 'deadbeef', 'the read after the write sees the write, not the piece read before it');
 });
+
+t.test('x in a row over a shared mapping: a write by another process between two reads is seen (nothing read ahead there)', async (t) => {
+  const program = fixture('shared-mapping');
+  const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', program]);
+  t.teardown(() => server.stop());
+  const c = await rspClient(server.target);
+  t.teardown(c.close);
+  await c.ask('QStartNoAckMode');
+  await c.ask('qSupported:multiprocess+;swbreak+');
+  const pid = Number.parseInt(/p([0-9a-f]+)\./.exec(await c.ask('qC'))![1]!, 16);
+  t.equal(await c.ask(`Z0,${symbol(program, 'stop_here').toString(16)},1`), 'OK');
+  t.match(await c.ask('vCont;c'), /^T05/, 'stopped with the mapping filled');
+  const at = 0x200000000n;
+  const x = async (addr: bigint) => unescapeBinary(bytesOf(await c.ask(`x${addr.toString(16)},10000`)).subarray(1));
+  t.equal((await x(at)).readUInt32BE(0), 0x11111111, 'the first piece as the program filled it');
+  // Another process writes the next piece through the mapped file while the program is stopped.
+  const file = fs.openSync(`/proc/${pid}/map_files/${at.toString(16)}-${(at + 0x40000n).toString(16)}`, 'r+');
+  fs.writeSync(file, Buffer.from('deadbeef', 'hex'), 0, 4, 0x10000);
+  fs.closeSync(file);
+  t.equal((await x(at + 0x10000n)).toString('hex', 0, 4), 'deadbeef', 'the next read sees the write');
+});

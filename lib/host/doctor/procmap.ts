@@ -5,13 +5,8 @@
 import fs from 'node:fs';
 import { errnoCode } from '../../errors';
 import { libc } from '../../native';
+import { PROCMAP_QUERY, PROCMAP_QUERY_COVERING_OR_NEXT as COVERING_OR_NEXT, PROCMAP_QUERY_SIZE as QUERY_SIZE } from '../../procfs/mapping-query';
 import type { Finding } from './finding';
-
-/** struct procmap_query (include/uapi/linux/fs.h): 104 bytes; _IOWR('f', 17, it). */
-const QUERY_SIZE = 104;
-const PROCMAP_QUERY = (3 << 30) | (QUERY_SIZE << 16) | (0x66 << 8) | 17;
-/** PROCMAP_QUERY_COVERING_OR_NEXT_VMA: the first mapping at or after the address. */
-const COVERING_OR_NEXT = 0x10;
 
 export function probeProcmapQuery(): Finding {
   const fd = fs.openSync('/proc/self/maps', 'r');
@@ -35,7 +30,7 @@ export function probeProcmapQuery(): Finding {
     detail: found
       ? `answered for this process (first mapping 0x${found.start.toString(16)}-0x${found.end.toString(16)})`
       : `ioctl on /proc/self/maps: ${error} (before Linux 6.11)`,
-    neededBy: 'nothing yet: procfs parses /proc/PID/maps text (works everywhere)',
+    neededBy: "gdbsock's read-ahead (is the next piece in a private mapping?); the maps text is parsed without it",
     fix: found ? undefined : 'nothing to do: the text is parsed instead',
     facts: { works: Boolean(found), error: error || null },
   };
