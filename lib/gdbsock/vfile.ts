@@ -92,6 +92,14 @@ function sharesMountNamespace(pid: number): boolean {
 export class HostIo {
   private readonly fds = new Set<number>();
   private fsPid = 0;
+  /**
+   * gdb 16 reads vFile:stat as gdbserver 16 answers it, without following a
+   * last symlink: it asks whether a build-id link exists, dangling or not,
+   * before trying the next of .debug, .1.debug, ... (gdb.server/build-id-seqno.exp).
+   * gdb 17 added vFile:lstat for that and means stat(2) by vFile:stat (GDB
+   * manual, "Host I/O Packets"): a client that has sent vFile:lstat gets that.
+   */
+  private clientHasLstat = false;
 
   /** Handles the text after "vFile:"; returns the reply body (binary where the protocol says so). */
   handle(packet: Buffer): Buffer | string {
@@ -115,9 +123,12 @@ export class HostIo {
         case 'fstat':
           return statReply(fs.fstatSync(this.fd(args.toString('latin1'))));
         // gdb 16 and 17: a file by name, without opening it; lstat does not follow a last symlink.
-        case 'stat':
-          return statReply(fs.statSync(this.resolve(args.toString('latin1'))));
+        case 'stat': {
+          const name = this.resolve(args.toString('latin1'));
+          return statReply(this.clientHasLstat ? fs.statSync(name) : fs.lstatSync(name));
+        }
         case 'lstat':
+          this.clientHasLstat = true;
           return statReply(fs.lstatSync(this.resolve(args.toString('latin1'))));
         case 'unlink':
           fs.unlinkSync(this.resolve(args.toString('latin1')));

@@ -57,7 +57,7 @@ t.test("x after LLDB's probe x0,0: OK to the probe, then the escaped bytes with 
   t.equal(await c.ask('x0,10'), 'E01', 'unreadable: an error');
 });
 
-t.test('vFile:stat follows a symlink, vFile:lstat does not; errors are File-I/O errnos', async (t) => {
+t.test('vFile:stat is lstat for gdb 16 and stat once the client has sent vFile:lstat; errors are File-I/O errnos', async (t) => {
   const { c } = await connect(t);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gdbsock-stat-'));
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -72,14 +72,21 @@ t.test('vFile:stat follows a symlink, vFile:lstat does not; errors are File-I/O 
     t.equal(st.length, 64);
     return { mode: st.readUInt32BE(8), size: st.readBigUInt64BE(28) };
   };
+  const dangling = path.join(dir, 'dangling');
+  fs.symlinkSync(path.join(dir, 'missing'), dangling);
   await c.ask('vFile:setfs:0');
-  const real = fs.statSync(binary);
-  const viaStat = stat(await c.ask(`vFile:stat:${hexPath(link)}`));
-  t.equal(viaStat.mode, real.mode, 'stat: the program the link names');
-  t.equal(viaStat.size, BigInt(real.size));
+  // gdb 16, which has no vFile:lstat, means the link by vFile:stat (as gdbserver 16.3 answers it).
+  t.equal(stat(await c.ask(`vFile:stat:${hexPath(link)}`)).mode & 0o170000, 0o120000, 'stat before any lstat: the link itself');
+  t.equal(stat(await c.ask(`vFile:stat:${hexPath(dangling)}`)).size, BigInt(path.join(dir, 'missing').length), 'a dangling link exists');
+  // A client that sends vFile:lstat (gdb 17) gets stat(2) from vFile:stat, as the manual has it.
   const viaLstat = stat(await c.ask(`vFile:lstat:${hexPath(link)}`));
   t.equal(viaLstat.mode & 0o170000, 0o120000, 'lstat: the link itself (S_IFLNK)');
   t.equal(viaLstat.size, BigInt(binary.length), "a link's size is its target's length");
+  const real = fs.statSync(binary);
+  const viaStat = stat(await c.ask(`vFile:stat:${hexPath(link)}`));
+  t.equal(viaStat.mode, real.mode, 'stat after lstat: the program the link names');
+  t.equal(viaStat.size, BigInt(real.size));
+  t.equal(await c.ask(`vFile:stat:${hexPath(dangling)}`), 'F-1,2', 'a dangling link: ENOENT');
   t.equal(await c.ask(`vFile:stat:${hexPath(path.join(dir, 'missing'))}`), 'F-1,2', 'ENOENT');
 });
 
