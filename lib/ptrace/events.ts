@@ -39,7 +39,8 @@ export type TraceEvent =
   | { type: 'seccomp'; tid: number; data: number }
   /** PTRACE_O_TRACEEXIT: about to exit with this wait status. */
   | { type: 'exiting'; tid: number; status: number }
-  | { type: 'exited'; tid: number; code: number }
+  /** `execed`: the thread called execve from a non-leader tid, which vanished; it goes on as the leader. */
+  | { type: 'exited'; tid: number; code: number; execed?: true }
   | { type: 'killed'; tid: number; signal: number; coreDumped: boolean };
 
 export type TraceEventType = TraceEvent['type'];

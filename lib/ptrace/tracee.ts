@@ -321,7 +321,7 @@ export class Tracee extends EventEmitter implements ExitHook {
    * scheduler-locked continue with "no resumed threads left").
    */
   private onVanished(thread: Thread): void {
-    if (this.execedBy.delete(thread.tid)) this.threadEnded(thread, { type: 'exited', tid: thread.tid, code: 0 });
+    if (this.execedBy.delete(thread.tid)) this.threadEnded(thread, { type: 'exited', tid: thread.tid, code: 0, execed: true });
     else this.execing.set(thread.tid, thread);
   }
 
@@ -457,7 +457,7 @@ export class Tracee extends EventEmitter implements ExitHook {
     } else if (formerTid !== undefined) this.execedBy.add(formerTid); // its tid vanishes next
     this.emit('event', event);
     this.emit(event.type, event);
-    if (former) this.threadEnded(former, { type: 'exited', tid: former.tid, code: 0 });
+    if (former) this.threadEnded(former, { type: 'exited', tid: former.tid, code: 0, execed: true });
   }
 
   private threadEnded(thread: Thread, event: TraceEvent): void {

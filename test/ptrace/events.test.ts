@@ -84,6 +84,7 @@ t.test("exec from another thread while the leader is held stopped: the caller's 
       t.fail(`run ${run}: ${JSON.stringify(seen)}`);
       return;
     }
+    t.match(seen[callerEnd], { execed: true }, `run ${run}: the end says the tid went into the exec`);
     t.same(tracee.end, { pid: tracee.pid, code: 6 }, `run ${run}: the new program ran to its end`);
   }
 });

@@ -86,15 +86,18 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
         // which would stand in for that end (gdb, told only that the thread it stepped is gone,
         // resumes the others, gone too). gdb hears of all of them with the end.
         const withProcess = e.tid === this.pid || (e.type === 'killed' && this.ending());
+        // A non-leader that called execve lives on as the leader, whose exec stop gdb hears of: its
+        // old tid is no thread exit (gdbserver sends no `w` for it, whatever gdb's QThreadOptions).
+        const execed = e.type === 'exited' && e.execed === true;
         // Any other thread's exit is a `w` stop, if gdb wants them; else gdb finds it gone from the thread list.
         const exitOption = this.threadOption(e.tid, THREAD_OPTION_EXIT);
         this.options.threadOptions.delete(e.tid);
-        const wStop = (this.options.threadEvents || exitOption) && !withProcess && this.tracee.threads.size > 0;
+        const wStop = (this.options.threadEvents || exitOption) && !withProcess && !execed && this.tracee.threads.size > 0;
         if (withProcess || wStop) this.departed.set(e.tid, { name, registers: ended?.lastRegisters });
         if (wStop) this.reportThreadEvent(e.tid, { kind: 'thread-exited', tid: e.tid, code: e.type === 'exited' ? e.code : 0, pid: this.pid });
         // The last thread gdb resumed is gone and it holds the others (scheduler-locking): nothing
         // is left to wait for, as gdbserver says with N (gdb: "No unwaited-for children left").
-        else if (!withProcess && !this.nonStop && isRunning(this.state) && this.noneResumed()) this.reportStop(e.tid, { kind: 'no-resumed' });
+        else if (!withProcess && !execed && !this.nonStop && isRunning(this.state) && this.noneResumed()) this.reportStop(e.tid, { kind: 'no-resumed' });
         return;
       }
       case 'thread-start':
