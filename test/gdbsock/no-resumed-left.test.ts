@@ -6,11 +6,13 @@
  * when the one thread resumed is the leader and it leaves ahead of the
  * others (pthread_exit from main): a zombie, it never stops again, and no
  * wait status tells of it while the others live (kernel/exit.c,
- * delay_group_leader). gdbserver, in the same test, is the anchor.
+ * delay_group_leader). gdbserver, in the same test, is the anchor, with gdb
+ * 13 and with gdb 16 (which asks for the thread's exit and gets a `w`).
  */
 import t from 'tap';
 import { fixture } from '../helpers';
-import { requireTool, runGdb, startServer } from './gdb';
+import { debian13Tools } from './debian13';
+import { HOST_TOOLS, requireTool, runGdb, startGdbserver, startServer } from './gdb';
 
 requireTool('gdb');
 requireTool('gdbserver');
@@ -32,20 +34,28 @@ const cases = [
   },
 ];
 
-for (const c of cases) {
-  for (const kind of ['gdbserver', 'gdbsock'] as const) {
-    t.test(`${kind}: ${c.what}: no unwaited-for children left`, async (t) => {
-      const server = await startServer(kind, [c.program]);
-      t.teardown(() => server.stop());
-      const out = await runGdb(
-        `target remote ${server.target}`,
-        ['set sysroot', `break ${c.breakpoint}`, 'continue', 'set scheduler-locking on', 'continue', 'info threads', 'kill'],
-        { file: c.program, timeout: 60000 },
-      );
-      t.match(out, c.hit, 'stopped at the breakpoint');
-      t.match(out, /No unwaited-for children left\./, 'the exit of the only resumed thread ends the continue');
-      t.match(out, c.left, 'the other thread is left');
-      t.match(out, /\[Inferior 1 \(process \d+\) killed\]/, 'and is killed');
-    });
+/** gdb 15 and later ask (QThreadOptions) for the exit of the thread they resume alone: that exit is then the news, a `w`. */
+const clients = [
+  ["the host's gdb", HOST_TOOLS],
+  ['gdb 16', debian13Tools()],
+] as const;
+
+for (const [client, tools] of clients) {
+  for (const c of cases) {
+    for (const kind of ['gdbserver', 'gdbsock'] as const) {
+      t.test(`${client}, ${kind}: ${c.what}: no unwaited-for children left`, async (t) => {
+        const server = kind === 'gdbserver' ? await startGdbserver([c.program], { tools }) : await startServer(kind, [c.program]);
+        t.teardown(() => server.stop());
+        const out = await runGdb(
+          `target remote ${server.target}`,
+          ['set sysroot', `break ${c.breakpoint}`, 'continue', 'set scheduler-locking on', 'continue', 'info threads', 'kill'],
+          { file: c.program, timeout: 60000, tools },
+        );
+        t.match(out, c.hit, 'stopped at the breakpoint');
+        t.match(out, /No unwaited-for children left\./, 'the exit of the only resumed thread ends the continue');
+        t.match(out, c.left, 'the other thread is left');
+        t.match(out, /\[Inferior 1 \(process \d+\) killed\]/, 'and is killed');
+      });
+    }
   }
 }

@@ -277,7 +277,8 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
    * leader may have exited ahead of its threads (pthread_exit from main), a
    * zombie that stops no more. gdb resumed it alone (scheduler-locking), so
    * nothing is left to wait for: N, as gdbserver says once its wait finds
-   * the leader a zombie (linux-low.cc, check_zombie_leaders). A whole-process
+   * the leader a zombie (linux-low.cc, check_zombie_leaders), or the leader's
+   * exit if gdb asked for that thread's exits. A whole-process
    * exit makes the leader a zombie too; then the others are dying of the
    * group's SIGKILL, and their exits make the process's end.
    */
@@ -290,6 +291,13 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
     }
     if (!this.tracee.leaderExited()) return;
     for (const tid of this.tracee.threads.keys()) if (tid !== this.pid && killedMeanwhile(this.pid, tid)) return;
+    if (this.options.threadEvents || this.threadOption(this.pid, THREAD_OPTION_EXIT)) {
+      // gdb asked to hear of this thread's exit (QThreadOptions, gdb 15 and later): that is the
+      // news, a `w` as gdbserver sends it; gdb then finds nothing resumed itself. gdb 16 answered
+      // N with a hang, waiting for the exit it had asked for.
+      this.options.threadOptions.delete(this.pid);
+      return this.reportThreadEvent(this.pid, { kind: 'thread-exited', tid: this.pid, code: 0, pid: this.pid });
+    }
     this.reportStop(this.pid, { kind: 'no-resumed' });
   };
 
