@@ -37,6 +37,14 @@ interface QueuedStop {
   text: string;
 }
 
+/**
+ * Targets gdb has been told of an all-stop stop of (a stop reply, `?` or
+ * vAttach's answer): from then on every thread of them is stopped for gdb,
+ * as all-stop stops them all. Kept by target, not by connection: a process
+ * gdbsock keeps for the next gdb ('keep') stays told.
+ */
+const toldStopped = new WeakSet<Target>();
+
 export { PACKET_SIZE } from './replies';
 
 export type { LaunchSettings, TargetProvider } from './launch-settings';
@@ -278,6 +286,7 @@ export class Server extends EventEmitter {
         if (killed !== undefined && (last === undefined || !Buffer.from(last).equals(Buffer.from(killed)))) this.history.argv = [killed];
         const several = this.target?.capabilities.multiProcess;
         if (r.pid !== undefined && several) {
+          this.discardQueuedStops(r.pid);
           return this.endProcess(several.killProcess(r.pid)).then((answer) => {
             if (!this.target && !this.extended) this.finishSoon('killed'); // as `k`: the last process is gone
             return answer;
@@ -375,6 +384,7 @@ export class Server extends EventEmitter {
 
   /** `afterStep`: the stop answers a resume that stepped a thread (vCont s or r). */
   private stopReply(event: StopEvent, afterStep = false): string {
+    if (!this.nonStop) toldStopped.add(this.t);
     return stopReplyFor(this.t, event, this.options.multiprocess, afterStep);
   }
 
@@ -460,7 +470,7 @@ export class Server extends EventEmitter {
     if (on && t && !t.capabilities.nonStop) return reply.error();
     // Stops from here on wait for the next collectStops (or wait(), in all-stop) instead of going to a listener that ignores them.
     t?.capabilities.nonStop?.onStop(undefined);
-    t?.capabilities.nonStop?.setNonStop(on);
+    t?.capabilities.nonStop?.setNonStop(on, t !== undefined && !toldStopped.has(t));
     this.nonStop = on;
     this.connection.yieldToEvents = on;
     this.stopQueue.length = 0;
@@ -468,7 +478,11 @@ export class Server extends EventEmitter {
     return OK;
   }
 
-  /** A new target (vRun, vAttach, R) goes on in the mode gdb chose. */
+  /**
+   * A new target (vRun, vAttach, R) goes on in the mode gdb chose. Its
+   * threads stay stopped: after vAttach in non-stop gdb stops every one
+   * itself (vCont;t), and each is answered with its stop at once.
+   */
   private adoptMode(): void {
     this.collecting = undefined;
     this.stopQueue.length = 0;
@@ -535,6 +549,25 @@ export class Server extends EventEmitter {
     this.stopQueue.push(...kept);
   }
 
+  /**
+   * Non-stop: gdb kills process `pid` (every process, undefined): its stops
+   * not yet sent go, as gdbserver drops them (server.cc, handle_v_kill). The
+   * first of the queue stays: gdb has it already, and its vStopped must take
+   * that one, not the next.
+   */
+  private discardQueuedStops(pid: number | undefined): void {
+    if (this.stopQueue.length < 2) return;
+    const t = this.target;
+    const ofPid = ({ event }: QueuedStop) => {
+      if (pid === undefined) return true;
+      if (event.kind === 'signal') return t !== undefined && processOf(t, event.tid) === pid;
+      return 'pid' in event && event.pid === pid;
+    };
+    const kept = this.stopQueue.slice(1).filter((queued) => !ofPid(queued));
+    this.stopQueue.length = 1;
+    this.stopQueue.push(...kept);
+  }
+
   /** After one process of several was detached or killed: none left means no target. */
   private async endProcess(left: Promise<number>): Promise<Reply> {
     if ((await left) === 0) this.target = undefined;
@@ -543,6 +576,7 @@ export class Server extends EventEmitter {
 
   private async killTarget(): Promise<void> {
     this.collecting = undefined;
+    this.discardQueuedStops(undefined);
     if (this.target) await this.target.kill();
     this.target = undefined;
     if (!this.extended) this.finishSoon('killed');

@@ -285,9 +285,9 @@ export class Inferiors implements Target, MultiProcess, ForkEvents, PartialRegis
     if (this.selected === pid) this.selected = this.members.keys().next().value ?? pid;
   }
 
-  setNonStop(on: boolean): void {
+  setNonStop(on: boolean, untold = false): void {
     this.nonStopOn = on;
-    for (const m of this.members.values()) m.setNonStop(on);
+    for (const m of this.members.values()) m.setNonStop(on, untold);
   }
 
   stoppedThreads(): StopEvent[] {
