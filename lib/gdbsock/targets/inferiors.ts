@@ -283,6 +283,25 @@ export class Inferiors implements Target, MultiProcess, ForkEvents, PartialRegis
     this.waits.delete(m);
     if (this.alone === m) this.alone = undefined;
     if (this.selected === pid) this.selected = this.members.keys().next().value ?? pid;
+    if (this.members.size > 0 && !this.lastStillTrue()) this.last = this.plainStop(this.current());
+  }
+
+  /** The last stop names a thread still here (a process gdb detached or killed took its own with it). */
+  private lastStillTrue(): boolean {
+    return this.last.kind === 'signal' && this.owner(this.last.tid) !== undefined;
+  }
+
+  /**
+   * What `?` tells of a process left when the one last reported went: it is
+   * stopped, with no news (signal 0), at the thread it last stopped at. Its
+   * last stop itself may be an interrupt gdb never heard of (see
+   * stopQuietly), and the old one names a thread gdb no longer has (gdb 16:
+   * "switch_to_thread: Assertion `thr != NULL'" on reconnecting).
+   */
+  private plainStop(m: LiveTarget): StopEvent {
+    const own = m.lastStop();
+    const tid = own.kind === 'signal' && m.isAlive(own.tid) ? own.tid : (m.threads()[0]?.tid ?? m.pid);
+    return { kind: 'signal', tid, signal: 0 };
   }
 
   setNonStop(on: boolean, untold = false): void {
