@@ -20,7 +20,7 @@ import { RawReply } from './packet';
 import { READ_AHEAD_FROM, ReadAhead } from './read-ahead';
 import { NO_REPLY, OK, PACKET_SIZE, UNSUPPORTED, type Reply, replyBytes } from './replies';
 import { type Request, RequestParser, describePacket } from './requests';
-import { BreakpointKindUnsupported, type ResumeAction, type StopEvent, type Target, TargetRefusal } from './target';
+import { BreakpointKindUnsupported, type MultiProcess, type ResumeAction, type StopEvent, type Target, TargetRefusal } from './target';
 import { SessionOptions, applySessionSetting } from './session-options';
 import { stopReplyFor } from './stop-reply';
 import { chooseThread, currentThread, isThreadOf, processOf } from './thread-choice';
@@ -582,9 +582,15 @@ export class Server extends EventEmitter {
     if (!this.extended) this.finishSoon('killed');
   }
 
-  /** vAttach and vRun (extended-remote): a new target replaces the old. */
+  /**
+   * vAttach and vRun (extended-remote): a new target replaces the old, or,
+   * while gdb debugs processes it may keep several of (multiprocess), joins
+   * them as another inferior.
+   */
   private async startTarget(r: Extract<Request, { kind: 'vAttach' | 'vRun' }>): Promise<Reply> {
     if (!this.provider) return reply.error();
+    const several = this.extended && this.options.multiprocess && this.target?.threads().length ? this.target.capabilities.multiProcess : undefined;
+    if (several) return this.startBeside(several, this.provider, r);
     if (r.kind === 'vAttach') {
       this.target = adopt(this.options, await this.provider.attach(r.pid));
       this.adoptMode();
@@ -600,6 +606,32 @@ export class Server extends EventEmitter {
       await this.launch(this.provider, argv);
     }
     this.generalThread = 0;
+    return this.stopReply(this.t.lastStop());
+  }
+
+  /**
+   * Another process beside those gdb debugs: gdb's other inferiors stay as
+   * they are (gdbserver starts or attaches one more process, killing none).
+   */
+  private async startBeside(several: MultiProcess, provider: TargetProvider, r: Extract<Request, { kind: 'vAttach' | 'vRun' }>): Promise<Reply> {
+    let started: Target;
+    if (r.kind === 'vAttach') started = await provider.attach(r.pid);
+    else {
+      const argv: ExecString[] = r.argv;
+      if (argv[0]!.length === 0) {
+        const exe = this.history.argv?.[0];
+        if (!exe) return reply.error();
+        argv[0] = exe;
+      }
+      this.history.argv = [...argv];
+      started = await provider.launch(argv, this.launchSettings);
+    }
+    if (!several.addProcess(started)) {
+      await (r.kind === 'vAttach' ? started.detach() : started.kill());
+      return reply.error();
+    }
+    this.generalThread = 0;
+    if (r.kind === 'vAttach' && this.nonStop) return OK;
     return this.stopReply(this.t.lastStop());
   }
 

@@ -205,6 +205,13 @@ export interface RunningProcess {
 export interface MultiProcess {
   pidOf(tid: number): number | undefined;
   selectProcess(pid: number): void;
+  /**
+   * Debugs `target`'s process too, from now on the current one: extended-remote
+   * gdb runs or attaches another program while it debugs these (vRun, vAttach
+   * for a second inferior), and gdbserver keeps them all (server.cc,
+   * handle_v_requests). False, taking nothing, for a target it cannot hold.
+   */
+  addProcess(target: Target): boolean;
   /** Resolves to the number of processes still debugged. */
   detachProcess(pid: number): Promise<number>;
   killProcess(pid: number): Promise<number>;

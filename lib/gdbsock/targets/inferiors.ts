@@ -29,7 +29,7 @@ import type {
   ThreadInfo,
 } from '../target';
 import { ProtocolError } from '../wire';
-import type { LiveTarget } from './live';
+import { LiveTarget } from './live';
 
 const SIGINT = 2;
 /** How often a process that has not stopped yet is asked again (it may have been between two resumes). */
@@ -332,6 +332,20 @@ export class Inferiors implements Target, MultiProcess, ForkEvents, PartialRegis
 
   lastStop(): StopEvent {
     return this.last;
+  }
+
+  addProcess(target: Target): boolean {
+    if (!(target instanceof LiveTarget) || this.members.has(target.pid)) return false;
+    target.useSession(this.options);
+    this.members.set(target.pid, target);
+    this.selected = target.pid;
+    this.last = target.lastStop();
+    if (this.nonStopOn) {
+      // As after vAttach of the first: every thread stopped, each answered at gdb's vCont;t.
+      target.setNonStop(true);
+      target.onStop(this.forward(this.stopListener));
+    }
+    return true;
   }
 
   // ---- ending ----
