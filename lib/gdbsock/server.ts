@@ -20,7 +20,7 @@ import { RawReply } from './packet';
 import { READ_AHEAD_FROM, ReadAhead } from './read-ahead';
 import { NO_REPLY, OK, PACKET_SIZE, UNSUPPORTED, type Reply, replyBytes } from './replies';
 import { type Request, RequestParser, describePacket } from './requests';
-import { BreakpointKindUnsupported, type ResumeAction, type StopEvent, type Target, TargetRefusal } from './target';
+import { BreakpointKindUnsupported, type MultiProcess, type ResumeAction, type StopEvent, type Target, TargetRefusal } from './target';
 import { SessionOptions, applySessionSetting } from './session-options';
 import { stopReplyFor } from './stop-reply';
 import { chooseThread, currentThread, isThreadOf, processOf } from './thread-choice';
@@ -36,6 +36,14 @@ interface QueuedStop {
   event: StopEvent;
   text: string;
 }
+
+/**
+ * Targets gdb has been told of an all-stop stop of (a stop reply, `?` or
+ * vAttach's answer): from then on every thread of them is stopped for gdb,
+ * as all-stop stops them all. Kept by target, not by connection: a process
+ * gdbsock keeps for the next gdb ('keep') stays told.
+ */
+const toldStopped = new WeakSet<Target>();
 
 export { PACKET_SIZE } from './replies';
 
@@ -280,6 +288,7 @@ export class Server extends EventEmitter {
         if (killed !== undefined && (last === undefined || !Buffer.from(last).equals(Buffer.from(killed)))) this.history.argv = [killed];
         const several = this.target?.capabilities.multiProcess;
         if (r.pid !== undefined && several) {
+          this.discardQueuedStops(r.pid);
           return this.endProcess(several.killProcess(r.pid)).then((answer) => {
             if (!this.target && !this.extended) this.finishSoon('killed'); // as `k`: the last process is gone
             return answer;
@@ -378,6 +387,7 @@ export class Server extends EventEmitter {
 
   /** `afterStep`: the stop answers a resume that stepped a thread (vCont s or r). */
   private stopReply(event: StopEvent, afterStep = false): string {
+    if (!this.nonStop) toldStopped.add(this.t);
     return stopReplyFor(this.t, event, this.options.multiprocess, afterStep);
   }
 
@@ -463,7 +473,7 @@ export class Server extends EventEmitter {
     if (on && t && !t.capabilities.nonStop) return reply.error();
     // Stops from here on wait for the next collectStops (or wait(), in all-stop) instead of going to a listener that ignores them.
     t?.capabilities.nonStop?.onStop(undefined);
-    t?.capabilities.nonStop?.setNonStop(on);
+    t?.capabilities.nonStop?.setNonStop(on, t !== undefined && !toldStopped.has(t));
     this.nonStop = on;
     this.connection.yieldToEvents = on;
     this.stopQueue.length = 0;
@@ -471,7 +481,11 @@ export class Server extends EventEmitter {
     return OK;
   }
 
-  /** A new target (vRun, vAttach, R) goes on in the mode gdb chose. */
+  /**
+   * A new target (vRun, vAttach, R) goes on in the mode gdb chose. Its
+   * threads stay stopped: after vAttach in non-stop gdb stops every one
+   * itself (vCont;t), and each is answered with its stop at once.
+   */
   private adoptMode(): void {
     this.collecting = undefined;
     this.stopQueue.length = 0;
@@ -538,6 +552,25 @@ export class Server extends EventEmitter {
     this.stopQueue.push(...kept);
   }
 
+  /**
+   * Non-stop: gdb kills process `pid` (every process, undefined): its stops
+   * not yet sent go, as gdbserver drops them (server.cc, handle_v_kill). The
+   * first of the queue stays: gdb has it already, and its vStopped must take
+   * that one, not the next.
+   */
+  private discardQueuedStops(pid: number | undefined): void {
+    if (this.stopQueue.length < 2) return;
+    const t = this.target;
+    const ofPid = ({ event }: QueuedStop) => {
+      if (pid === undefined) return true;
+      if (event.kind === 'signal') return t !== undefined && processOf(t, event.tid) === pid;
+      return 'pid' in event && event.pid === pid;
+    };
+    const kept = this.stopQueue.slice(1).filter((queued) => !ofPid(queued));
+    this.stopQueue.length = 1;
+    this.stopQueue.push(...kept);
+  }
+
   /** After one process of several was detached or killed: none left means no target. */
   private async endProcess(left: Promise<number>): Promise<Reply> {
     if ((await left) === 0) this.target = undefined;
@@ -546,14 +579,21 @@ export class Server extends EventEmitter {
 
   private async killTarget(): Promise<void> {
     this.collecting = undefined;
+    this.discardQueuedStops(undefined);
     if (this.target) await this.target.kill();
     this.target = undefined;
     if (!this.extended) this.finishSoon('killed');
   }
 
-  /** vAttach and vRun (extended-remote): a new target replaces the old. */
+  /**
+   * vAttach and vRun (extended-remote): a new target replaces the old, or,
+   * while gdb debugs processes it may keep several of (multiprocess), joins
+   * them as another inferior.
+   */
   private async startTarget(r: Extract<Request, { kind: 'vAttach' | 'vRun' }>): Promise<Reply> {
     if (!this.provider) return reply.error();
+    const several = this.extended && this.options.multiprocess && this.target?.threads().length ? this.target.capabilities.multiProcess : undefined;
+    if (several) return this.startBeside(several, this.provider, r);
     if (r.kind === 'vAttach') {
       this.target = adopt(this.options, await this.provider.attach(r.pid));
       this.adoptMode();
@@ -569,6 +609,32 @@ export class Server extends EventEmitter {
       await this.launch(this.provider, argv);
     }
     this.generalThread = 0;
+    return this.stopReply(this.t.lastStop());
+  }
+
+  /**
+   * Another process beside those gdb debugs: gdb's other inferiors stay as
+   * they are (gdbserver starts or attaches one more process, killing none).
+   */
+  private async startBeside(several: MultiProcess, provider: TargetProvider, r: Extract<Request, { kind: 'vAttach' | 'vRun' }>): Promise<Reply> {
+    let started: Target;
+    if (r.kind === 'vAttach') started = await provider.attach(r.pid);
+    else {
+      const argv: ExecString[] = r.argv;
+      if (argv[0]!.length === 0) {
+        const exe = this.history.argv?.[0];
+        if (!exe) return reply.error();
+        argv[0] = exe;
+      }
+      this.history.argv = [...argv];
+      started = await provider.launch(argv, this.launchSettings);
+    }
+    if (!several.addProcess(started)) {
+      await (r.kind === 'vAttach' ? started.detach() : started.kill());
+      return reply.error();
+    }
+    this.generalThread = 0;
+    if (r.kind === 'vAttach' && this.nonStop) return OK;
     return this.stopReply(this.t.lastStop());
   }
 

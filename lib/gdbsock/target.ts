@@ -167,8 +167,16 @@ export interface Capabilities {
  * interrupt() stops one running thread and reports it with SIGINT (vCtrlC).
  */
 export interface NonStop {
-  /** QNonStop: switched while every thread is stopped (gdb sends it before it resumes any). */
-  setNonStop(on: boolean): void;
+  /**
+   * QNonStop: switched while every thread is stopped (gdb sends it before it
+   * resumes any). `untold`: gdb has heard of no stop of this target yet
+   * (QNonStop comes before `?` when it connects to a process gdbsock
+   * attached to): only the thread of lastStop() stays stopped for it, and
+   * the others, stopped by the attach alone, run on, as under gdbserver
+   * (linux-low.cc, resume_stopped_resumed_lwps). `?` then tells of that one
+   * stop, and gdb stops the others itself (vCont;t) if it wants them stopped.
+   */
+  setNonStop(on: boolean, untold?: boolean): void;
   /** The stop of each thread gdb has stopped now, for `?`: the stop last reported for it, or signal 0. */
   stoppedThreads(): StopEvent[];
   /**
@@ -197,6 +205,13 @@ export interface RunningProcess {
 export interface MultiProcess {
   pidOf(tid: number): number | undefined;
   selectProcess(pid: number): void;
+  /**
+   * Debugs `target`'s process too, from now on the current one: extended-remote
+   * gdb runs or attaches another program while it debugs these (vRun, vAttach
+   * for a second inferior), and gdbserver keeps them all (server.cc,
+   * handle_v_requests). False, taking nothing, for a target it cannot hold.
+   */
+  addProcess(target: Target): boolean;
   /** Resolves to the number of processes still debugged. */
   detachProcess(pid: number): Promise<number>;
   killProcess(pid: number): Promise<number>;

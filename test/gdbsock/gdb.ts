@@ -154,10 +154,14 @@ export function startGdbsockAsGdbserver(args: string[]): Promise<Listening> {
  * event loop, so stops in non-stop mode are printed as they come. `send`
  * resolves with what gdb said after the command once it matches `expect`.
  */
-export function interactiveGdb(program: string): { send: (cmd: string, expect: RegExp, timeoutMs?: number) => Promise<string>; proc: ChildProcess } {
-  const proc = spawn('gdb', ['-q', '-nx', '-ex', 'set pagination off', '-ex', 'set confirm off', '-ex', 'set width 0', program], {
+export function interactiveGdb(
+  program: string,
+  tools: GdbTools = HOST_TOOLS,
+): { send: (cmd: string, expect: RegExp, timeoutMs?: number) => Promise<string>; proc: ChildProcess } {
+  const args = [...tools.gdb.slice(1), '-q', '-nx', '-ex', 'set pagination off', '-ex', 'set confirm off', '-ex', 'set width 0', program];
+  const proc = spawn(tools.gdb[0]!, args, {
     stdio: ['pipe', 'pipe', 'pipe'],
-    env: cleanEnv(),
+    env: { ...cleanEnv(), ...tools.gdbEnv },
     cwd: GDB_CWD,
   });
   let out = '';

@@ -29,7 +29,7 @@ import type {
   ThreadInfo,
 } from '../target';
 import { ProtocolError } from '../wire';
-import type { LiveTarget } from './live';
+import { LiveTarget } from './live';
 
 const SIGINT = 2;
 /** How often a process that has not stopped yet is asked again (it may have been between two resumes). */
@@ -283,11 +283,30 @@ export class Inferiors implements Target, MultiProcess, ForkEvents, PartialRegis
     this.waits.delete(m);
     if (this.alone === m) this.alone = undefined;
     if (this.selected === pid) this.selected = this.members.keys().next().value ?? pid;
+    if (this.members.size > 0 && !this.lastStillTrue()) this.last = this.plainStop(this.current());
   }
 
-  setNonStop(on: boolean): void {
+  /** The last stop names a thread still here (a process gdb detached or killed took its own with it). */
+  private lastStillTrue(): boolean {
+    return this.last.kind === 'signal' && this.owner(this.last.tid) !== undefined;
+  }
+
+  /**
+   * What `?` tells of a process left when the one last reported went: it is
+   * stopped, with no news (signal 0), at the thread it last stopped at. Its
+   * last stop itself may be an interrupt gdb never heard of (see
+   * stopQuietly), and the old one names a thread gdb no longer has (gdb 16:
+   * "switch_to_thread: Assertion `thr != NULL'" on reconnecting).
+   */
+  private plainStop(m: LiveTarget): StopEvent {
+    const own = m.lastStop();
+    const tid = own.kind === 'signal' && m.isAlive(own.tid) ? own.tid : (m.threads()[0]?.tid ?? m.pid);
+    return { kind: 'signal', tid, signal: 0 };
+  }
+
+  setNonStop(on: boolean, untold = false): void {
     this.nonStopOn = on;
-    for (const m of this.members.values()) m.setNonStop(on);
+    for (const m of this.members.values()) m.setNonStop(on, untold);
   }
 
   stoppedThreads(): StopEvent[] {
@@ -313,6 +332,20 @@ export class Inferiors implements Target, MultiProcess, ForkEvents, PartialRegis
 
   lastStop(): StopEvent {
     return this.last;
+  }
+
+  addProcess(target: Target): boolean {
+    if (!(target instanceof LiveTarget) || this.members.has(target.pid)) return false;
+    target.useSession(this.options);
+    this.members.set(target.pid, target);
+    this.selected = target.pid;
+    this.last = target.lastStop();
+    if (this.nonStopOn) {
+      // As after vAttach of the first: every thread stopped, each answered at gdb's vCont;t.
+      target.setNonStop(true);
+      target.onStop(this.forward(this.stopListener));
+    }
+    return true;
   }
 
   // ---- ending ----

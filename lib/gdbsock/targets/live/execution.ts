@@ -334,6 +334,23 @@ export abstract class Execution<Self> extends StopReports {
     }
   }
 
+  /**
+   * Non-stop: threads stopped only because attaching stopped them, which gdb
+   * has not heard of and never asked to stop, run on as if it had resumed
+   * them, as gdbserver resumes such threads once it goes non-stop
+   * (linux-low.cc, resume_stopped_resumed_lwps). Fresh from the attach, none
+   * sits on a breakpoint or holds a queued trap.
+   */
+  protected runOn(threads: Thread[]): void {
+    if (threads.length === 0) return;
+    this.state = allStopAfter(this.state, 'resumed');
+    for (const t of threads) {
+      this.invalidate(t.tid);
+      this.modes.set(t.tid, { type: 'continue' });
+      this.go(t, 0);
+    }
+  }
+
   protected go(t: Thread, signal: number): void {
     if (this.options.catchSyscalls) t.syscall(signal);
     else t.cont(signal);

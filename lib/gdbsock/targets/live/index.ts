@@ -11,7 +11,7 @@
  */
 import fs from 'node:fs';
 import { hasCode } from '../../../errors';
-import type { Tracee } from '../../../ptrace';
+import type { Thread, Tracee } from '../../../ptrace';
 import type { ExecString } from '../../../ptrace/launch';
 import { hostXsaveLayout } from '../../../ptrace/cpu';
 import { type RegisterLayout, x86_64Layout } from '../../registers';
@@ -201,19 +201,30 @@ export class LiveTarget extends TraceEvents<LiveTarget> implements Target, ForkE
 
   // ---- what gdb negotiated ----
 
-  /** QNonStop (see NonStop). Each thread stopped now is a stop gdb may ask about with `?`: the last one reported, or signal 0. */
-  setNonStop(on: boolean): void {
+  /**
+   * QNonStop (see NonStop). Each thread that stays stopped is a stop gdb may
+   * ask about with `?`: the last one reported, or signal 0. Before gdb has
+   * heard of any stop, only the thread of lastStop() stays (see NonStop).
+   */
+  setNonStop(on: boolean, untold = false): void {
     this.nonStop = on;
     this.threadStops.clear();
     this.stopRequests.clear();
     this.unannounced.clear();
     if (!on) return;
+    const last = this.last;
+    const keep = last.kind === 'signal' ? last.tid : this.pid;
+    const runOn: Thread[] = [];
     for (const t of this.tracee.threads.values()) {
       if (t.state !== 'stopped') continue;
+      if (untold && t.tid !== keep) {
+        runOn.push(t);
+        continue;
+      }
       this.unannounced.add(t.tid);
-      const last = this.last;
       this.threadStops.set(t.tid, last.kind === 'signal' && last.tid === t.tid ? last : { kind: 'signal', tid: t.tid, signal: 0 });
     }
+    this.runOn(runOn);
   }
 
   /** Non-stop from its start, as a fork's child: its threads stopped, and gdb told of them by the fork event. */
@@ -330,8 +341,16 @@ export class LiveTarget extends TraceEvents<LiveTarget> implements Target, ForkE
     for (const t of this.tracee.threads.values()) if (t.pendingSignal !== 0 && !allowed.has(t.pendingSignal)) t.dropPendingSignal();
   }
 
+  /**
+   * The end of a process gdb kills is no news: gdb has mourned it already
+   * (vKill's OK, or `k`, which it does not wait on). A %Stop for it in
+   * non-stop would reach a gdb with no async target left to take it (gdb 16:
+   * "mark_async_event_handler: Assertion `is_async_p ()'"); gdbserver reaps
+   * a killed process itself and says nothing (linux-low.cc, kill_wait_lwp).
+   */
   async kill(): Promise<void> {
     if (this.tracee.state !== 'traced') return;
+    this.onStop(undefined);
     this.tracee.kill();
     await this.tracee.ended();
   }
