@@ -24,6 +24,8 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
   private readonly syscallEntry = new Map<number, number>();
   /** New threads whose clone was reported (QThreadOptions): they stay stopped at their first stop. */
   private readonly cloneReported = new Set<number>();
+  /** Clone stops to tell once the new thread (the key) has had its first stop. */
+  private readonly cloneReportsWaiting = new Map<number, () => void>();
   private readonly stopQuietWatch: () => void;
 
   constructor(tracee: Tracee, attached: boolean, threadRegisters: StopRegisters) {
@@ -104,7 +106,13 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
         this.modes.set(e.tid, STOPPED);
         if (t) this.breakpoints.applyTo(t);
         // Its clone was reported (QThreadOptions): it waits, stopped, for gdb to resume it.
-        if (this.cloneReported.delete(e.tid)) return;
+        if (this.cloneReported.delete(e.tid)) {
+          // Its parent's clone stop waited for this first stop: gdb reads the new thread's registers at once.
+          const report = this.cloneReportsWaiting.get(e.tid);
+          this.cloneReportsWaiting.delete(e.tid);
+          report?.();
+          return;
+        }
         if (this.options.threadEvents && t) return this.reportThreadEvent(e.tid, { kind: 'signal', tid: e.tid, signal: SIGTRAP, reason: { type: 'create' } });
         // Non-stop: gdb asked it to stop before its first stop came (vCont;t as it was born): this is that stop.
         if (this.nonStop && this.stopRequests.has(e.tid)) return this.reportStop(e.tid, { kind: 'signal', tid: e.tid, signal: this.stopRequests.get(e.tid)! });
@@ -129,7 +137,11 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
       case 'clone':
         if (t && this.threadOption(e.tid, THREAD_OPTION_CLONE)) {
           this.cloneReported.add(e.newTid);
-          return this.reportOrHold(e.tid, { kind: 'signal', tid: e.tid, signal: SIGTRAP, reason: { type: 'clone', childPid: this.pid, childTid: e.newTid } });
+          const report = () =>
+            this.reportOrHold(e.tid, { kind: 'signal', tid: e.tid, signal: SIGTRAP, reason: { type: 'clone', childPid: this.pid, childTid: e.newTid } });
+          // As gdbserver: the clone is told once the new thread has stopped too (its registers readable).
+          if (this.tracee.threads.get(e.newTid)?.starting) return void this.cloneReportsWaiting.set(e.newTid, report);
+          return report();
         }
         return this.carryOn(t, mode, 0);
       case 'seccomp':
