@@ -7,7 +7,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import t from 'tap';
-import { fixture } from '../helpers';
+import { fixture, symbol } from '../helpers';
 import { rspClient, startGdbsock } from './gdb';
 import { nonStopClient } from './nonstop-client';
 
@@ -98,4 +98,34 @@ t.test('QThreadOptions in non-stop: a step over clone3 is told once the new thre
     t.match((await rsp.ask('g')).slice(256, 272), /^[0-9a-f]{16}$/, `round ${round}: the new thread's rip, readable at once`);
     await server.stop();
   }
+});
+
+t.test('non-stop: the exit of the only thread gdb resumed is its w, then N from the vStopped queue', async (t) => {
+  // As gdbserver queues it; gdb with `maint set target-non-stop on` waited for ever for the N
+  // that says nothing is left running ("No unwaited-for children left", step-over-thread-exit.exp).
+  const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', threads, 'churn', '1']);
+  t.teardown(() => server.stop());
+  const rsp = await nonStopClient(server.target);
+  t.teardown(rsp.close);
+  await rsp.ask('QStartNoAckMode');
+  await rsp.ask('qSupported:multiprocess+');
+  t.equal(await rsp.ask('QNonStop:1'), 'OK');
+  const pid = server.pid.toString(16);
+  const leader = `p${pid}.${pid}`;
+  t.equal(await rsp.ask(`Z0,${symbol(threads, 'short_lived').toString(16)},1`), 'OK');
+  t.equal(await rsp.ask(`vCont;c:${leader}`), 'OK');
+  const hit = (await rsp.notification()).replace(/^Stop:/, '');
+  const thread = new RegExp(`thread:p${pid}\\.([0-9a-f]+);`).exec(hit)?.[1];
+  t.ok(thread && thread !== pid, `the new thread at its breakpoint: ${hit}`);
+  t.equal(await rsp.ask('vStopped'), 'OK');
+  t.equal(await rsp.ask(`z0,${symbol(threads, 'short_lived').toString(16)},1`), 'OK');
+  // The leader, in pthread_join, is stopped too: nothing but the new thread will run.
+  t.equal(await rsp.ask(`vCont;t:${leader}`), 'OK');
+  t.match(await rsp.notification(), new RegExp(`^Stop:T00.*thread:${leader};`), 'the leader stopped');
+  t.equal(await rsp.ask('vStopped'), 'OK');
+  t.equal(await rsp.ask(`QThreadOptions;2:p${pid}.${thread}`), 'OK', 'gdb wants its exit');
+  t.equal(await rsp.ask(`vCont;c:p${pid}.${thread}`), 'OK');
+  t.equal(await rsp.notification(), `Stop:w00;p${pid}.${thread}`, 'its exit');
+  t.equal(await rsp.ask('vStopped'), 'N', 'then: no resumed thread left');
+  t.equal(await rsp.ask('vStopped'), 'OK', 'and the queue is empty');
 });

@@ -100,6 +100,9 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
         // The last thread gdb resumed is gone and it holds the others (scheduler-locking): nothing
         // is left to wait for, as gdbserver says with N (gdb: "No unwaited-for children left").
         else if (!withProcess && !execed && !this.nonStop && isRunning(this.state) && this.noneResumed()) this.reportStop(e.tid, { kind: 'no-resumed' });
+        // Non-stop: the same news, queued after the `w` if there was one, as gdbserver queues N
+        // (gdb with `maint set target-non-stop on`: step-over-thread-exit.exp).
+        if (!withProcess && !execed && this.nonStop && this.tracee.threads.size > 0 && this.noneResumed()) this.reportStop(e.tid, { kind: 'no-resumed' });
         return;
       }
       case 'thread-start':
