@@ -21,10 +21,7 @@ export async function nonStopClient(target: string) {
   const notes: string[] = [];
   /** Everything that came, in order: `$` for a reply, `%` for a notification. */
   const order: string[] = [];
-  /** Wakes the waiter in `until` when something came. */
-  let wake: (() => void) | undefined;
   socket.on('data', (d: Buffer) => {
-    wake?.();
     text += d.toString('latin1');
     for (;;) {
       text = text.replace(/^[+-]+/, '');
@@ -45,10 +42,7 @@ export async function nonStopClient(target: string) {
     while (!have()) {
       if (socket.destroyed) throw new Error(`connection closed waiting for ${what}`);
       if (Date.now() > deadline) throw new Error(`no ${what}`);
-      await new Promise<void>((r) => {
-        wake = r;
-        setTimeout(r, 20);
-      });
+      await new Promise((r) => setTimeout(r, 20));
     }
   };
   const ask = async (body: string): Promise<string> => {
