@@ -6,7 +6,7 @@
  * packet and gdbserver 13.1 lacks it, so this speaks it directly.
  */
 import { execFileSync } from 'node:child_process';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { fixture, symbol } from '../helpers';
 import { rspClient, startGdbsock } from './gdb';
 import { nonStopClient } from './nonstop-client';
@@ -63,6 +63,19 @@ t.test('QThreadOptions: a thread born later has no options of its own', async (t
   t.match(out, /churned 1/, 'the program ran to its end');
 });
 
+/** gdbsock serving `argv` in non-stop mode to a bare client: the process's id in hex and its leader's thread id. */
+async function nonStopSession(t: Test, argv: string[]) {
+  const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', ...argv]);
+  t.teardown(() => server.stop());
+  const rsp = await nonStopClient(server.target);
+  t.teardown(rsp.close);
+  await rsp.ask('QStartNoAckMode');
+  await rsp.ask('qSupported:multiprocess+');
+  t.equal(await rsp.ask('QNonStop:1'), 'OK');
+  const pid = server.pid.toString(16);
+  return { server, rsp, pid, leader: `p${pid}.${pid}` };
+}
+
 t.test('QThreadOptions in non-stop: a step over clone3 is told once the new thread can be read', async (t) => {
   // gdb 15+ answers a clone stop with Hg and g for the new thread; gdbserver waits for the new
   // thread's first stop before telling. Told before it, rip was unavailable: gdb said "PC register
@@ -73,15 +86,7 @@ t.test('QThreadOptions in non-stop: a step over clone3 is told once the new thre
   t.ok(syscall, "clone3's syscall instruction");
   // The new thread's first stop races the parent's: a few rounds catch an early report.
   for (let round = 0; round < 5; round++) {
-    const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', program]);
-    t.teardown(() => server.stop());
-    const rsp = await nonStopClient(server.target);
-    t.teardown(rsp.close);
-    await rsp.ask('QStartNoAckMode');
-    await rsp.ask('qSupported:multiprocess+');
-    t.equal(await rsp.ask('QNonStop:1'), 'OK');
-    const pid = server.pid.toString(16);
-    const leader = `p${pid}.${pid}`;
+    const { server, rsp, pid, leader } = await nonStopSession(t, [program]);
     const stopOf = async (resume: string) => {
       t.equal(await rsp.ask(resume), 'OK', resume);
       const stop = (await rsp.notification()).replace(/^Stop:/, '');
@@ -103,15 +108,7 @@ t.test('QThreadOptions in non-stop: a step over clone3 is told once the new thre
 t.test('non-stop: the exit of the only thread gdb resumed is its w, then N from the vStopped queue', async (t) => {
   // As gdbserver queues it; gdb with `maint set target-non-stop on` waited for ever for the N
   // that says nothing is left running ("No unwaited-for children left", step-over-thread-exit.exp).
-  const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', threads, 'churn', '1']);
-  t.teardown(() => server.stop());
-  const rsp = await nonStopClient(server.target);
-  t.teardown(rsp.close);
-  await rsp.ask('QStartNoAckMode');
-  await rsp.ask('qSupported:multiprocess+');
-  t.equal(await rsp.ask('QNonStop:1'), 'OK');
-  const pid = server.pid.toString(16);
-  const leader = `p${pid}.${pid}`;
+  const { rsp, pid, leader } = await nonStopSession(t, [threads, 'churn', '1']);
   t.equal(await rsp.ask(`Z0,${symbol(threads, 'short_lived').toString(16)},1`), 'OK');
   t.equal(await rsp.ask(`vCont;c:${leader}`), 'OK');
   const hit = (await rsp.notification()).replace(/^Stop:/, '');
