@@ -77,6 +77,11 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
       case 'exited':
       case 'killed': {
         this.modes.delete(e.tid); // the process's end comes through onProcessEnd
+        // A new thread gone before its first stop: its parent's clone stop waits no longer.
+        this.cloneReported.delete(e.tid);
+        const cloneReport = this.cloneReportsWaiting.get(e.tid);
+        this.cloneReportsWaiting.delete(e.tid);
+        cloneReport?.();
         this.threadStops.delete(e.tid);
         this.stopRequests.delete(e.tid);
         this.owedSignals.delete(e.tid);
