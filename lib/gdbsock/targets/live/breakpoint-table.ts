@@ -5,6 +5,7 @@
  * which hit.
  */
 import type { Thread, Tracee } from '../../../ptrace';
+import { hasCode } from '../../../errors';
 import { AgentError, evaluate } from '../../agent';
 import { formatAgentPrintf } from '../../agent-printf';
 import { agentOutput } from '../../agent-output';
@@ -151,9 +152,38 @@ export class BreakpointTable {
     this.lifted.clear();
   }
 
+  /**
+   * Writes the debug registers into every thread. ptrace writes them only
+   * into a stopped thread, so a running one (gdb sets a watchpoint while the
+   * program runs, in non-stop or with a non-stop target) is interrupted and
+   * written at that stop (refresh), then runs on as before, as gdbserver
+   * stops its threads to update theirs (x86_linux_update_debug_registers).
+   * Before, the watchpoint never fired in a thread that was running
+   * (gdb.base/watchpoint-running.exp).
+   */
   applyToStopped(): void {
-    for (const t of this.tracee.threads.values()) if (t.state === 'stopped') this.debugRegisters.applyTo(t);
+    for (const t of this.tracee.threads.values()) {
+      if (t.state === 'stopped') {
+        this.staleDebugRegisters.delete(t.tid);
+        this.debugRegisters.applyTo(t);
+      } else if (t.arch.debugRegisters && !this.staleDebugRegisters.has(t.tid)) {
+        this.staleDebugRegisters.add(t.tid);
+        try {
+          t.interrupt();
+        } catch (err) {
+          if (!hasCode(err, 'ESRCH')) throw err; // exiting: its exit is next, no stop to write them at
+        }
+      }
+    }
   }
+
+  /** At any stop of `t`: its debug registers written if they changed while it ran (see applyToStopped). */
+  refresh(t: Thread): void {
+    if (this.staleDebugRegisters.delete(t.tid)) this.debugRegisters.applyTo(t);
+  }
+
+  /** Threads that ran while the debug registers changed, interrupted to take them at their next stop. */
+  private readonly staleDebugRegisters = new Set<number>();
 
   applyTo(t: Thread): void {
     this.debugRegisters.applyTo(t);

@@ -56,6 +56,7 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
   /** `ended`: the thread whose end `e` is, gone from the tracee's threads. */
   private handleEvent(e: TraceEvent, ended?: Thread): void {
     const t = this.tracee.threads.get(e.tid);
+    if (t?.state === 'stopped') this.breakpoints.refresh(t);
     let mode: Mode = this.modes.get(e.tid) ?? CONTINUE;
     this.invalidate(e.tid);
     // A step that wrote (or read) watched data is the watchpoint's stop: DR6 is read only while gdb watches something.
