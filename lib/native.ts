@@ -12,7 +12,7 @@ import { SystemError, type SystemErrorInfo } from './errors';
  * fails, and TypeError or RangeError for a bad argument. Outcomes a caller
  * expects often are values, not exceptions, and each comment below names
  * them: waitpid's null, reap's -1 status, waitReady's 0 and -1, stepRange's
- * strings, cpuid's and xgetbv's null, and readSoon's and writeSome's -errno
+ * strings, cpuid's and xgetbv's null, and readSoon's, takeInterrupt's and writeSome's -errno
  * (gdb's socket: a quiet or gone peer is an answer there). See native/shims.h.
  */
 export interface Addon {
@@ -29,6 +29,8 @@ export interface Addon {
   /** Reads fd once it has data, spinning spinUs then sleeping, up to timeoutMs: bytes, 0 at its end, -errno (-EAGAIN: nothing came). */
   /** With yieldToLoop, -EAGAIN as soon as the event loop has something to handle (a SIGCHLD), too. */
   readSoon(fd: number, buffer: Buffer, spinUs: number, timeoutMs: number, yieldToLoop: boolean): number;
+  /** 1 when the next byte on socket fd was gdb's Ctrl-C (0x03), now read; 0 if it is another or none; -errno (-ENOTSOCK: a pipe). */
+  takeInterrupt(fd: number): number;
   /** One write(2): bytes taken or -errno (-EAGAIN: full). */
   writeSome(fd: number, buffer: Buffer, offset: number, length: number): number;
   /** `$`, prefix (a byte, or -1 for none), data[offset, offset + length) escaped, `#` and checksum into `out` (2 * length + 5 bytes); the frame's length. */

@@ -72,6 +72,7 @@ class Hostkit : public Napi::Addon<Hostkit> {
         InstanceMethod("reap", &Hostkit::Reap),
         InstanceMethod("waitReady", &Hostkit::WaitReady),
         InstanceMethod("readSoon", &Hostkit::ReadSoon),
+        InstanceMethod("takeInterrupt", &Hostkit::TakeInterrupt),
         InstanceMethod("writeSome", &Hostkit::WriteSome),
         InstanceMethod("frameBinary", &Hostkit::FrameBinary),
         InstanceMethod("frameHex", &Hostkit::FrameHex),
@@ -258,6 +259,15 @@ class Hostkit : public Napi::Addon<Hostkit> {
     int wake_fd = -1;
     if (info[4].As<Napi::Boolean>().Value() && napi_get_uv_event_loop(env, &loop) == napi_ok && loop) wake_fd = uv_backend_fd(loop);
     return Napi::Number::New(env, (double)hk_read_soon((int)fd, wake_fd, buf.Data(), buf.Length(), (int)spin_us, (int)timeout));
+  }
+
+  // takeInterrupt(fd) -> 1 when the next byte on the socket was gdb's Ctrl-C (0x03), now read; 0 if it is
+  // another or none; -errno (-ENOTSOCK: a pipe, which cannot be peeked at). A number, as readSoon's.
+  Napi::Value TakeInterrupt(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    int64_t fd;
+    if (!ArgInt(info, 0, &fd)) return TypeError(env, "takeInterrupt(fd)");
+    return Napi::Number::New(env, hk_take_interrupt((int)fd));
   }
 
   // writeSome(fd, buffer, offset, length) -> bytes written or -errno (-EAGAIN: the descriptor is full).

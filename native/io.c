@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <sched.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "shims.h"
@@ -34,6 +35,24 @@ long hk_read_soon(int fd, int wake_fd, void *buf, size_t len, int spin_us, int t
     ssize_t n = read(fd, buf, len);
     if (n >= 0) return n;
     if (errno != EAGAIN && errno != EINTR) return -errno;
+  }
+}
+
+/* gdb's Ctrl-C (the byte 0x03), taken off socket `fd` only when it is the next
+ * byte there, so a wait for a stop can interrupt the program at once, before
+ * the event loop would read it. Anything else is left for the connection to
+ * read. Returns 1 if taken, 0 if the next byte is another or none is there,
+ * -errno (-ENOTSOCK for a pipe, which cannot be peeked at). */
+int hk_take_interrupt(int fd) {
+  unsigned char c;
+  for (;;) {
+    ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno == EAGAIN ? 0 : -errno;
+    if (n == 0 || c != 0x03) return 0;
+    n = recv(fd, &c, 1, MSG_DONTWAIT);
+    if (n < 0 && errno == EINTR) continue;
+    return n == 1 ? 1 : n < 0 ? -errno : 0;
   }
 }
 

@@ -46,6 +46,8 @@ int64_t hk_now_us(void);
 long hk_read_soon(int fd, int wake_fd, void *buf, size_t len, int spin_us, int timeout_ms);
 /* One write(2), retried on EINTR: bytes taken or -errno. */
 long hk_write_some(int fd, const void *buf, size_t len);
+/* 1 if the next byte on socket fd was gdb's Ctrl-C (0x03) and is now taken; 0 if it is another or none; -errno. */
+int hk_take_interrupt(int fd);
 
 /* rsp_frame.c: `$`, `prefix` (a byte, or none if < 0), `data` escaped, `#` and the checksum, into `out`,
  * which must hold HK_FRAME_BINARY_SPACE(len) bytes. Returns the frame's length. */

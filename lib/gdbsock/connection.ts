@@ -82,6 +82,11 @@ export class Connection extends EventEmitter {
     output.on('error', () => this.close());
   }
 
+  /** The input's file descriptor, -1 when the stream has none. */
+  get inputFd(): number {
+    return this.fd ?? -1;
+  }
+
   get isClosed(): boolean {
     return this.closed;
   }

@@ -110,6 +110,7 @@ export class Server extends EventEmitter {
     private readonly history: ProgramHistory = {},
   ) {
     super();
+    this.options.inputFd = connection.inputFd;
     target?.useSession(this.options);
     connection.on('packet', (payload: Buffer) => {
       if (this.busy) this.backlog.push(payload);

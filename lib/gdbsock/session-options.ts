@@ -29,6 +29,8 @@ export class SessionOptions {
   threadEvents = false;
   /** QThreadOptions: each thread's options (thread-options.ts), by tid; a thread not here has none. */
   readonly threadOptions = new Map<number, number>();
+  /** The descriptor gdb's packets arrive on (-1: none, or not a descriptor): a wait for a stop watches it for Ctrl-C. */
+  inputFd = -1;
 }
 
 /** A Q packet that changes what targets report, applied; false for any other request. */

@@ -194,13 +194,15 @@ class Tracer {
 
   /**
    * Blocks the JS thread, reaping as stops come, until `done()` holds
-   * ('done'), nothing was reaped for `idleMs` ('idle'), or SETTLE_BUDGET_MS
+   * ('done'), nothing was reaped for `idleMs` ('idle'), SETTLE_BUDGET_MS
    * went by while events kept coming ('busy': let the event loop have a turn,
-   * then settle again). Handlers run synchronously here but promise
+   * then settle again), or `inputFd` (if given) has something to read
+   * ('input'). With `spin` false it sleeps from the first pass: the stop it
+   * waits for needs this CPU more than a few spins save. Handlers run synchronously here but promise
    * continuations only after the caller returns, so `done` must be something
    * handlers make true. Returns 'idle' at once when called from a handler.
    */
-  settle(idleMs: number, done: () => boolean): 'done' | 'idle' | 'busy' {
+  settle(idleMs: number, done: () => boolean, inputFd = -1, spin = true): 'done' | 'idle' | 'busy' | 'input' {
     if (this.reaping || this.threads.size === 0) return 'idle';
     const start = performance.now();
     let deadline = start + idleMs;
@@ -218,8 +220,8 @@ class Tracer {
       // A stop usually follows within microseconds (a step): a few more passes
       // are cheaper than sleeping. After that, sleep until SIGCHLD; 1 ms slices
       // bound the cost of a signal that lands between the pass and the poll.
-      if (++spins < SETTLE_SPINS) continue;
-      addon.waitReady(-1, Math.min(Math.ceil(deadline - now), 1), false);
+      if (spin && ++spins < SETTLE_SPINS) continue;
+      if (addon.waitReady(inputFd, Math.min(Math.ceil(deadline - now), 1), false) === 1) return 'input';
     }
   }
 

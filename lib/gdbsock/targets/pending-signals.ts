@@ -19,7 +19,7 @@
  * A SIGKILL from outside: it ends a thread's ptrace stop, so a thread gdb saw
  * stopped may be dying, or gone, when gdb resumes it.
  */
-import { stat, status } from '../../procfs';
+import { stat, status, threadSignals } from '../../procfs';
 
 const SIGTRAP_BIT = 1n << 4n; // signal 5: bit 4 of /proc's signal masks
 
@@ -30,8 +30,8 @@ const SIGTRAP_BIT = 1n << 4n; // signal 5: bit 4 of /proc's signal masks
  */
 export function trapQueued(pid: number, tid: number): boolean {
   try {
-    const s = status(pid, tid);
-    return (s.sigPending & ~s.sigBlocked & SIGTRAP_BIT) !== 0n;
+    const s = threadSignals(pid, tid);
+    return (s.pending & ~s.blocked & SIGTRAP_BIT) !== 0n;
   } catch {
     return false; // gone: nothing will be delivered
   }

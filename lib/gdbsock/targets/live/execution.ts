@@ -35,6 +35,10 @@ export abstract class Execution<Self> extends StopReports {
   /** What gdb negotiated, shared with the server and every process of the session (session-options.ts). */
   protected options = new SessionOptions();
 
+  protected inputFd(): number {
+    return this.options.inputFd;
+  }
+
   protected readonly breakpoints: BreakpointTable;
   protected readonly forks: Forks<Self>;
   protected readonly signals: SignalInjection;
@@ -378,6 +382,9 @@ export abstract class Execution<Self> extends StopReports {
     } catch (err) {
       if (!hasCode(err, 'ESRCH')) throw err; // exiting: its exit will be reported
     }
+    // The stop follows within microseconds: wait for it on the JS thread, as for a step's,
+    // not for the SIGCHLD to come round the event loop (gdb may send its next command first).
+    this.settleSoon();
   }
 
   /** Non-stop Ctrl-C (vCtrlC): one running thread stops, the leader if it runs, and is reported with SIGINT. */

@@ -7,6 +7,7 @@
  */
 import { hasCode } from '../../../errors';
 import type { Tracee } from '../../../ptrace';
+import { addon } from '../../../native';
 import { tracer } from '../../../ptrace/tracer';
 import { SIGTRAP } from '../../signals';
 import type { StopEvent } from '../../target';
@@ -99,14 +100,31 @@ export abstract class StopReports {
    * breakpoint hit is then answered as fast as a C server would. Once all
    * threads are being stopped, stopAll settles for its own stops; after
    * WAIT_SETTLE_MS of nothing the stop is left to SIGCHLD and the event loop,
-   * and a long run of false conditions gives the loop a turn now and then, so
-   * Ctrl-C and the rest get through.
+   * and a long run of false conditions gives the loop a turn now and then.
+   * gdb's Ctrl-C is taken during the wait and the program interrupted at once,
+   * as gdbserver would: gdb's testsuite interrupts a `continue&` and types its
+   * next command a fraction of a millisecond later, expecting the stop first
+   * (gdb.base/bg-execution-repeat.exp). Anything else gdb sends ends the wait,
+   * for the event loop to read.
    */
   private readonly settleWaiter = (): void => {
     this.settleQueued = false;
-    if (!this.waiter || !isRunning(this.state) || this.nonStop) return;
-    if (tracer.settle(WAIT_SETTLE_MS, () => !this.waiter || this.state === 'stopping') === 'busy') this.settleSoon();
+    const fd = this.inputFd();
+    // After an interrupt, no spinning: the program must wake to stop, likely on this CPU.
+    for (let spin = true; ; spin = false) {
+      if (!this.waiter || !isRunning(this.state) || this.nonStop) return;
+      const outcome = tracer.settle(WAIT_SETTLE_MS, () => !this.waiter || this.state === 'stopping', fd, spin);
+      if (outcome === 'busy') this.settleSoon();
+      if (outcome !== 'input' || addon.takeInterrupt(fd) !== 1) return;
+      this.interrupt();
+    }
   };
+
+  /** gdb's Ctrl-C (Execution.interrupt). */
+  abstract interrupt(): void;
+
+  /** The descriptor gdb's packets come on, -1 if none is known. */
+  protected abstract inputFd(): number;
 
   /** After an event that was not worth reporting: the next one likely follows soon (a loop hitting a false condition). */
   protected settleSoon(): void {

@@ -1,0 +1,105 @@
+'use strict';
+// npm run bench -- gdbsock-interrupt [--rounds N] [--after MS] [--gdb16]
+// gdb's Ctrl-C, timed from the 0x03 leaving the client to the stop reply
+// arriving: a bare RSP client over loopback TCP (TCP_NODELAY, as gdb) sends
+// vCont;c, then 0x03 MS milliseconds later (default 2: inside the window in
+// which gdbsock waits for a stop on its JS thread), to gdbserver and to
+// gdbsock in turn, round after round, on a program sleeping 10 ms at a time
+// (gdb.base/bg-execution-repeat.c's loop). Prints each server's median, 90th
+// percentile and worst in milliseconds, and the ratios of medians.
+const net = require('node:net');
+const path = require('node:path');
+const { compile, median } = require('./compile');
+const { startGdbServer } = require('./gdb-servers');
+const { gdbTools } = require('./gdb-tools');
+
+const cli = process.env.GDBSOCK_CLI || path.join(__dirname, '..', '..', 'dist', 'gdbsock', 'cli.js');
+
+function frame(body) {
+  let sum = 0;
+  for (const c of Buffer.from(body, 'latin1')) sum = (sum + c) & 0xff;
+  return `$${body}#${sum.toString(16).padStart(2, '0')}`;
+}
+
+/** A client that takes replies in order (no-ack after QStartNoAckMode). */
+async function client(port) {
+  const socket = net.connect(port, '127.0.0.1');
+  socket.setNoDelay(true);
+  await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+  let text = '';
+  const waiters = [];
+  const replies = [];
+  let acking = true;
+  socket.on('data', (d) => {
+    text += d.toString('latin1');
+    for (;;) {
+      text = text.replace(/^[+-]+/, '');
+      const m = /^\$([^#]*)#[0-9a-f]{2}/.exec(text);
+      if (!m) break;
+      text = text.slice(m[0].length);
+      if (acking) socket.write('+');
+      const at = process.hrtime.bigint();
+      const w = waiters.shift();
+      if (w) w({ body: m[1], at });
+      else replies.push({ body: m[1], at });
+    }
+  });
+  const next = () => new Promise((resolve) => (replies.length ? resolve(replies.shift()) : waiters.push(resolve)));
+  const ask = async (body) => {
+    socket.write(frame(body));
+    const r = await next();
+    if (body === 'QStartNoAckMode') acking = false;
+    return r.body;
+  };
+  return { socket, next, ask };
+}
+
+async function rounds(kind, program, tools, count, afterMs) {
+  const server = await startGdbServer(kind, cli, [program], tools);
+  const c = await client(server.port);
+  await c.ask('qSupported:multiprocess+;swbreak+;hwbreak+');
+  await c.ask('QStartNoAckMode');
+  await c.ask('?');
+  const times = [];
+  for (let i = 0; i < count; i++) {
+    const stop = c.next();
+    c.socket.write(frame('vCont;c'));
+    await new Promise((r) => setTimeout(r, afterMs));
+    const sent = process.hrtime.bigint();
+    c.socket.write('\x03');
+    const { body, at } = await stop;
+    if (!body.startsWith('T02')) throw new Error(`${kind}: the stop for a Ctrl-C was ${body.slice(0, 20)}`);
+    times.push(Number(at - sent) / 1e6);
+  }
+  c.socket.write(frame('vKill;0'));
+  c.socket.destroy();
+  server.proc.kill('SIGKILL');
+  return times;
+}
+
+const percentile = (values, p) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * p))];
+
+async function main(args) {
+  const tools = gdbTools(args);
+  const option = (name, fallback) => {
+    const i = args.indexOf(name);
+    return i < 0 ? fallback : Number(args[i + 1]);
+  };
+  const count = option('--rounds', 50);
+  const afterMs = option('--after', 2);
+  const program = compile('interrupt-target');
+  const of = { gdbserver: [], gdbsock: [] };
+  // Alternate in batches, so both meet the same load.
+  for (let batch = 0; batch < 5; batch++) {
+    for (const kind of ['gdbserver', 'gdbsock']) of[kind].push(...(await rounds(kind, program, tools, Math.ceil(count / 5), afterMs)));
+  }
+  process.stdout.write(`gdbsock-interrupt (${tools.label}): ${of.gdbsock.length} Ctrl-Cs each, ${afterMs} ms after vCont;c, milliseconds to the stop reply\n`);
+  process.stdout.write(`${'server'.padEnd(10)} ${'median'.padStart(8)} ${'p90'.padStart(8)} ${'max'.padStart(8)}\n`);
+  for (const kind of ['gdbserver', 'gdbsock']) {
+    const t = of[kind];
+    process.stdout.write(`${kind.padEnd(10)} ${median(t).toFixed(3).padStart(8)} ${percentile(t, 0.9).toFixed(3).padStart(8)} ${Math.max(...t).toFixed(3).padStart(8)}\n`);
+  }
+  process.stdout.write(`ratio gdbsock/gdbserver: median ${(median(of.gdbsock) / median(of.gdbserver)).toFixed(2)}, p90 ${(percentile(of.gdbsock, 0.9) / percentile(of.gdbserver, 0.9)).toFixed(2)}\n`);
+}
+
+module.exports = { main };
