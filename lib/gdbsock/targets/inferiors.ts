@@ -253,7 +253,7 @@ export class Inferiors implements Target, MultiProcess, ForkEvents, PartialRegis
     let stop: StopEvent | undefined;
     void pending.then((e) => (stop = e));
     while (!stop) {
-      m.interrupt();
+      m.interruptRunning();
       await Promise.race([pending, new Promise((r) => setTimeout(r, INTERRUPT_RETRY_MS))]);
     }
     return stop;

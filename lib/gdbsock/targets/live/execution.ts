@@ -365,6 +365,18 @@ export abstract class Execution<Self> extends StopReports {
     return pc >= mode.start && pc < mode.end;
   }
 
+  /**
+   * Stops the program if it runs, for another process's stop (Inferiors: all-stop
+   * over several processes); its stop is reported with SIGINT. Unlike a Ctrl-C,
+   * nothing is owed when it has stopped already: owed, the next resume would
+   * be answered with a SIGINT gdb never asked for (vfork-follow-parent.exp with
+   * schedule-multiple: the vfork child, stopped at its exec as the parent's
+   * vfork-done came, then stopped with SIGINT at the first continue).
+   */
+  interruptRunning(): void {
+    if (isRunning(this.state)) this.interrupt();
+  }
+
   interrupt(): void {
     if (this.nonStop) return this.interruptOne();
     if (!isRunning(this.state)) {
