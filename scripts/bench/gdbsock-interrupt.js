@@ -97,9 +97,15 @@ async function main(args) {
   process.stdout.write(`${'server'.padEnd(10)} ${'median'.padStart(8)} ${'p90'.padStart(8)} ${'max'.padStart(8)}\n`);
   for (const kind of ['gdbserver', 'gdbsock']) {
     const t = of[kind];
-    process.stdout.write(`${kind.padEnd(10)} ${median(t).toFixed(3).padStart(8)} ${percentile(t, 0.9).toFixed(3).padStart(8)} ${Math.max(...t).toFixed(3).padStart(8)}\n`);
+    process.stdout.write(
+      `${kind.padEnd(10)} ${median(t).toFixed(3).padStart(8)} ${percentile(t, 0.9).toFixed(3).padStart(8)} ${Math.max(...t)
+        .toFixed(3)
+        .padStart(8)}\n`,
+    );
   }
-  process.stdout.write(`ratio gdbsock/gdbserver: median ${(median(of.gdbsock) / median(of.gdbserver)).toFixed(2)}, p90 ${(percentile(of.gdbsock, 0.9) / percentile(of.gdbserver, 0.9)).toFixed(2)}\n`);
+  process.stdout.write(
+    `ratio gdbsock/gdbserver: median ${(median(of.gdbsock) / median(of.gdbserver)).toFixed(2)}, p90 ${(percentile(of.gdbsock, 0.9) / percentile(of.gdbserver, 0.9)).toFixed(2)}\n`,
+  );
 }
 
 module.exports = { main };
