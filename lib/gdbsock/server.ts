@@ -533,13 +533,17 @@ export class Server extends EventEmitter {
    * They go (gdbserver discards them too: server.cc, handle_detach), and the
    * child of each fork among them is let go first: gdb never took that stop,
    * so it never will detach the child, whose parent would wait for it forever.
+   * The head of the queue stays, as in discardQueuedStops: gdb has it already
+   * (its %Stop went out), detaches a fork child it names itself, and its next
+   * vStopped acknowledges it. Dropped, its child was let go under gdb (whose
+   * D of the child got E01) and that vStopped took the next stop unsent.
    */
   private async releaseQueuedForks(pid: number): Promise<void> {
     const several = this.t.capabilities.multiProcess;
-    if (!several || this.stopQueue.length === 0) return;
+    if (!several || this.stopQueue.length < 2) return;
     const t = this.t;
-    const kept: QueuedStop[] = [];
-    for (const queued of this.stopQueue) {
+    const kept: QueuedStop[] = [this.stopQueue[0]!];
+    for (const queued of this.stopQueue.slice(1)) {
       const { event } = queued;
       const ofPid = event.kind === 'signal' ? processOf(t, event.tid) === pid : 'pid' in event && event.pid === pid;
       if (!ofPid) {
