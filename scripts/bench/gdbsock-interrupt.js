@@ -9,17 +9,15 @@
 // percentile and worst in milliseconds, and the ratios of medians.
 const net = require('node:net');
 const path = require('node:path');
+const { frame: rspFrame } = require('../../dist/gdbsock/packet');
 const { compile, median } = require('./compile');
 const { startGdbServer } = require('./gdb-servers');
 const { gdbTools } = require('./gdb-tools');
 
 const cli = process.env.GDBSOCK_CLI || path.join(__dirname, '..', '..', 'dist', 'gdbsock', 'cli.js');
 
-function frame(body) {
-  let sum = 0;
-  for (const c of Buffer.from(body, 'latin1')) sum = (sum + c) & 0xff;
-  return `$${body}#${sum.toString(16).padStart(2, '0')}`;
-}
+/** One packet, framed by gdbsock's own framer (no run-length encoding, as gdb sends). */
+const frame = (body) => rspFrame(Buffer.from(body, 'latin1'), false);
 
 /** A client that takes replies in order (no-ack after QStartNoAckMode). */
 async function client(port) {

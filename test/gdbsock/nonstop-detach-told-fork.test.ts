@@ -12,7 +12,7 @@
 import t from 'tap';
 import { fixture } from '../helpers';
 import { requireTool, startGdbserver, startGdbsock } from './gdb';
-import { drain, hex, nonStopClient } from './nonstop-client';
+import { hex, nonStopClient, openNonStop } from './nonstop-client';
 
 requireTool('gdbserver');
 const forker = fixture('forker');
@@ -23,12 +23,7 @@ for (const kind of ['gdbserver', 'gdbsock'] as const) {
     t.teardown(() => server.stop());
     const c = await nonStopClient(server.target);
     t.teardown(c.close);
-    await c.ask('qSupported:multiprocess+;fork-events+;vfork-events+;swbreak+;hwbreak+');
-    await c.ask('QStartNoAckMode');
-    t.equal(await c.ask('QNonStop:1'), 'OK');
-    const pid = Number.parseInt(/^QCp([0-9a-f]+)\./.exec(await c.ask('qC'))![1]!, 16);
-    await drain(c, await c.ask('?'));
-    t.equal(await c.ask(`Hgp${hex(pid)}.${hex(pid)}`), 'OK');
+    const pid = await openNonStop(t, c, 'multiprocess+;fork-events+;vfork-events+;swbreak+;hwbreak+');
     t.equal(await c.ask('vCont;c'), 'OK');
     const stop = await c.notification();
     const child = /^Stop:T05fork:p([0-9a-f]+)\./.exec(stop);

@@ -13,7 +13,7 @@ import { once } from 'node:events';
 import t, { type Test } from 'tap';
 import { fixture, symbol } from '../helpers';
 import { interactiveGdb, requireTool, startGdbserver, startGdbsock, startGdbsockAsGdbserver } from './gdb';
-import { type Client, drain, hex, kindOf, nonStopClient, threadOf } from './nonstop-client';
+import { type Client, drain, hex, kindOf, nonStopClient, openNonStop, threadOf } from './nonstop-client';
 
 requireTool('gdb');
 requireTool('gdbserver');
@@ -266,12 +266,7 @@ t.test('gdb attaches in non-stop mode (vAttach answers OK; vCont;t then stops ea
 async function threadEventScenario(t: Test, target: string): Promise<string[]> {
   const c = await nonStopClient(target);
   t.teardown(c.close);
-  await c.ask('qSupported:multiprocess+;swbreak+;hwbreak+;no-resumed+');
-  await c.ask('QStartNoAckMode');
-  t.equal(await c.ask('QNonStop:1'), 'OK');
-  const pid = Number.parseInt(/^QCp([0-9a-f]+)\./.exec(await c.ask('qC'))![1]!, 16);
-  await drain(c, await c.ask('?'));
-  t.equal(await c.ask(`Hgp${hex(pid)}.${hex(pid)}`), 'OK');
+  await openNonStop(t, c);
   t.equal(await c.ask('QThreadEvents:1'), 'OK');
   const describe = (stop: string) => (stop.startsWith('T05create') ? 'create' : kindOf(stop));
   const seen: string[] = [];

@@ -11,7 +11,7 @@
 import t from 'tap';
 import { fixture, symbol } from '../helpers';
 import { requireTool, startGdbserver, startGdbsock } from './gdb';
-import { drain, hex, nonStopClient } from './nonstop-client';
+import { hex, nonStopClient, openNonStop } from './nonstop-client';
 
 requireTool('gdbserver');
 const nonstop = fixture('nonstop');
@@ -23,12 +23,7 @@ for (const kind of ['gdbserver', 'gdbsock'] as const) {
     t.teardown(() => server.stop());
     const c = await nonStopClient(server.target);
     t.teardown(c.close);
-    await c.ask('qSupported:multiprocess+;swbreak+;hwbreak+;no-resumed+');
-    await c.ask('QStartNoAckMode');
-    t.equal(await c.ask('QNonStop:1'), 'OK');
-    const pid = Number.parseInt(/^QCp([0-9a-f]+)\./.exec(await c.ask('qC'))![1]!, 16);
-    await drain(c, await c.ask('?'));
-    t.equal(await c.ask(`Hgp${hex(pid)}.${hex(pid)}`), 'OK');
+    const pid = await openNonStop(t, c);
     t.equal(await c.ask('vCont;c'), 'OK', 'every thread runs');
     // Let the counting thread start and count (it writes `counter` every 0.5 ms).
     const before = await readCounter();

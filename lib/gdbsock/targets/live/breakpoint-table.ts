@@ -79,7 +79,7 @@ export class BreakpointTable {
     if (this.debugRegisters.holds(type, address, length, 'gdb')) return; // inserted again: new conditions at most
     if (this.debugRegisters.free === 0) this.evictConditionSlot();
     this.debugRegisters.insert(type, address, length);
-    this.applyToStopped();
+    this.applyToThreads();
   }
 
   /**
@@ -105,7 +105,7 @@ export class BreakpointTable {
     // A breakpoint with commands stays an int3: a debug register's hit knows only conditions.
     if (conditions && !this.commands.has(address) && !memory.has(address) && this.debugRegisters.free > 0 && this.tracee.arch.debugRegisters) {
       this.debugRegisters.insert('hardware', address, 1, 'condition');
-      this.applyToStopped();
+      this.applyToThreads();
       this.hardwareConditions.set(address, conditions);
       return;
     }
@@ -129,7 +129,7 @@ export class BreakpointTable {
     if (type === 'software' && this.hardwareConditions.has(address)) {
       this.hardwareConditions.delete(address);
       this.debugRegisters.remove('hardware', address, 1, 'condition');
-      this.applyToStopped();
+      this.applyToThreads();
       return;
     }
     if (type === 'software') {
@@ -143,7 +143,7 @@ export class BreakpointTable {
     }
     if (type === 'hardware') this.hwbreakConditions.delete(address);
     this.debugRegisters.remove(type, address, length);
-    this.applyToStopped();
+    this.applyToThreads();
   }
 
   /** Takes the breakpoints gdb removed out of memory (see `lifted`). */
@@ -161,7 +161,7 @@ export class BreakpointTable {
    * Before, the watchpoint never fired in a thread that was running
    * (gdb.base/watchpoint-running.exp).
    */
-  applyToStopped(): void {
+  applyToThreads(): void {
     for (const t of this.tracee.threads.values()) {
       if (t.state === 'stopped') {
         this.staleDebugRegisters.delete(t.tid);
@@ -177,7 +177,7 @@ export class BreakpointTable {
     }
   }
 
-  /** At any stop of `t`: its debug registers written if they changed while it ran (see applyToStopped). */
+  /** At any stop of `t`: its debug registers written if they changed while it ran (see applyToThreads). */
   refresh(t: Thread): void {
     if (this.staleDebugRegisters.delete(t.tid)) this.debugRegisters.applyTo(t);
   }
@@ -198,7 +198,7 @@ export class BreakpointTable {
     this.debugRegisters.clear();
   }
 
-  /** A detach takes every int3 out; the debug registers are cleared in each thread (applyToStopped after this). */
+  /** A detach takes every int3 out; the debug registers are cleared in each thread (applyToThreads after this). */
   forDetach(): void {
     this.lifted.clear();
     this.hwbreakConditions.clear();

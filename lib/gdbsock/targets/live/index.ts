@@ -309,7 +309,7 @@ export class LiveTarget extends TraceEvents<LiveTarget> implements Target, ForkE
     await this.releaseUntoldForks();
     await this.drainQueuedTraps();
     if (this.tracee.state !== 'traced') return;
-    this.breakpoints.applyToStopped();
+    this.breakpoints.applyToThreads();
     this.withholdSignals();
     // gdb already said what to deliver; drop what the bridge remembers, except real pending signals.
     await this.tracee.detach();
