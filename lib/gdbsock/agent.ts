@@ -12,6 +12,22 @@ export interface AgentContext {
   memory(address: bigint, size: number): bigint;
   /** The `printf` bytecode (dprintf-style agent): absent where printing means nothing (conditions). */
   printf?(format: string, args: bigint[]): void;
+  /**
+   * A tracepoint's collection (the trace bytecodes): `size` bytes at
+   * `address` into the trace frame; with `untilNul`, only up to the first
+   * NUL (tracenz). Absent where nothing is collected: the bytecodes are then no-ops.
+   */
+  collect?(address: bigint, size: number, untilNul: boolean): void;
+  /** Trace state variables (getv, setv, tracev): absent outside tracepoints, where using one is an error. */
+  variables?: AgentVariables;
+}
+
+/** gdb's trace state variables as the bytecode sees them (GDB manual, "Trace State Variables"). */
+export interface AgentVariables {
+  get(n: number): bigint;
+  set(n: number, value: bigint): void;
+  /** Records the variable's value in the trace frame (tracev). */
+  collect(n: number): void;
 }
 
 export class AgentError extends Error {
@@ -227,22 +243,60 @@ export function evaluate(code: Buffer, ctx: AgentContext): bigint {
         ctx.printf(format, args);
         break;
       }
-      case 0x0c:
-        pop();
-        pop();
-        break; // trace: nothing to collect in a condition
-      case 0x0d:
+      case 0x0c: {
+        // trace: addr size =>
+        const size = pop();
+        const address = pop();
+        ctx.collect?.(address, Number(BigInt.asUintN(32, size)), false);
+        break;
+      }
+      case 0x0d: {
+        // trace_quick n: addr => addr
+        const address = stack[stack.length - 1];
+        if (address === undefined) throw new AgentError('stack underflow');
+        ctx.collect?.(address, Number(operand(pc, 1)), false);
         pc += 1;
-        break; // trace_quick
-      case 0x30:
+        break;
+      }
+      case 0x30: {
+        // trace16 n: addr => addr
+        const address = stack[stack.length - 1];
+        if (address === undefined) throw new AgentError('stack underflow');
+        ctx.collect?.(address, Number(operand(pc, 2)), false);
         pc += 2;
-        break; // trace16
-      case 0x2f:
-        pop();
-        pop();
-        break; // tracenz: addr size
+        break;
+      }
+      case 0x2f: {
+        // tracenz: addr size =>
+        const size = pop();
+        const address = pop();
+        ctx.collect?.(address, Number(BigInt.asUintN(32, size)), true);
+        break;
+      }
+      case 0x2c:
+        push(variables(ctx).get(Number(operand(pc, 2))));
+        pc += 2;
+        break; // getv n: => v
+      case 0x2d: {
+        // setv n: v => v
+        const v = stack[stack.length - 1];
+        if (v === undefined) throw new AgentError('stack underflow');
+        variables(ctx).set(Number(operand(pc, 2)), v);
+        pc += 2;
+        break;
+      }
+      case 0x2e:
+        // tracev n: =>
+        if (ctx.collect) variables(ctx).collect(Number(operand(pc, 2)));
+        pc += 2;
+        break;
       default:
         throw new AgentError(`unsupported bytecode 0x${op.toString(16)} at ${pc - 1}`);
     }
   }
+}
+
+function variables(ctx: AgentContext): AgentVariables {
+  if (!ctx.variables) throw new AgentError('trace state variables outside a tracepoint');
+  return ctx.variables;
 }

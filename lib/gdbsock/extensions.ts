@@ -30,6 +30,7 @@ export function negotiate(options: SessionOptions, features: Set<string>, target
       forkEvents: options.forkEvents,
       vforkEvents: options.vforkEvents,
       nonStop: target === undefined || target.capabilities.nonStop !== undefined,
+      tracepoints: target === undefined || target.capabilities.tracepoints !== undefined,
     }),
   };
 }

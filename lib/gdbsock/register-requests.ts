@@ -13,6 +13,22 @@ export function readAll(t: Target, tid: number): Reply {
   return reply.registers(hex, t.registers, t.capabilities.partialRegisters?.unavailableRegisters(tid));
 }
 
+/** g from a saved block (a trace frame's), with the registers it lacks. */
+export function readAllSaved(t: Target, raw: Buffer, unavailable: ReadonlySet<number> | undefined): Reply {
+  return reply.registers(reply.hex(raw), t.registers, unavailable);
+}
+
+/** p from a saved block. */
+export function readOneSaved(t: Target, raw: Buffer, unavailable: ReadonlySet<number> | undefined, regno: number): Reply {
+  const layout = t.registers;
+  const def = layout.registers[regno];
+  if (!def) return reply.NO_SUCH_REGISTER;
+  if (unavailable?.has(regno)) return reply.unavailableRegister(def.size);
+  let offset = 0;
+  for (let i = 0; i < regno; i++) offset += layout.registers[i]!.size;
+  return reply.hex(raw.subarray(offset, offset + def.size));
+}
+
 /** p: one register. */
 export function readOne(t: Target, tid: number, regno: number): Reply {
   if (regno >= t.registers.registers.length) return reply.NO_SUCH_REGISTER;

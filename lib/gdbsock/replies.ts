@@ -245,7 +245,21 @@ export interface Features {
   vforkEvents: boolean;
   /** QNonStop: the target can run in non-stop mode (GDB manual, "Remote Non-Stop"). */
   nonStop: boolean;
+  /** The target runs trap tracepoints (tracing/tracing.ts). */
+  tracepoints: boolean;
 }
+
+/** What gdbserver offers of tracing without its in-process agent (server.cc, handle_query: qSupported). */
+const TRACEPOINT_FEATURES = [
+  'ConditionalTracepoints+',
+  'TraceStateVariables+',
+  'TracepointSource+',
+  'InstallInTrace+',
+  'qXfer:traceframe-info:read+',
+  'EnableDisableTracepoints+',
+  'QTBuffer:size+',
+  'tracenz+',
+];
 
 /** The qSupported reply: what gdbsock offers, and which of gdb's offers it takes. */
 export function supported(f: Features): string {
@@ -280,6 +294,7 @@ export function supported(f: Features): string {
     'QEnvironmentReset+',
     'QSetWorkingDir+',
     'QStartupWithShell+',
+    ...(f.tracepoints ? TRACEPOINT_FEATURES : []),
     ...(f.noResumed ? ['no-resumed+'] : []),
     ...(f.execEvents ? ['exec-events+'] : []),
     ...(f.forkEvents ? ['fork-events+'] : []),

@@ -7,6 +7,7 @@
  * with the empty reply so gdb can probe.
  */
 import { unescapeBinary } from './packet';
+import { type TraceRequest, parseTracePacket } from './tracing/packets';
 import type { ThreadOptionsEntry } from './thread-options';
 import type { BreakpointType, ResumeAction } from './target';
 import {
@@ -142,6 +143,8 @@ export type Request =
   /** qGetTLSAddr:THREAD,OFFSET,LM; undefined fields: a malformed packet, answered E01 as gdbserver does. */
   | { kind: 'tlsAddress'; thread: ThreadId | undefined; offset: bigint; lm: bigint }
   | { kind: 'threadsInfo' }
+  /** QT… and qT… (tracing/packets.ts). */
+  | { kind: 'trace'; request: TraceRequest }
   | { kind: 'unknown' }
   | { kind: 'malformed'; packet: string; reason: string };
 
@@ -283,6 +286,7 @@ export class RequestParser {
   }
 
   private parseQuery(text: string, payload: Buffer): Request {
+    if (text.startsWith('qT') && !text.startsWith('qThread')) return this.parseTrace(text);
     if (text.startsWith('qSupported')) return { kind: 'qSupported', features: new Set(text.slice('qSupported:'.length).split(';')) };
     if (text === 'qC') return { kind: 'currentThread' };
     if (text.startsWith('qAttached')) return { kind: 'attached' };
@@ -306,7 +310,13 @@ export class RequestParser {
     return UNKNOWN;
   }
 
+  private parseTrace(text: string): Request {
+    const request = parseTracePacket(text);
+    return request ? { kind: 'trace', request } : UNKNOWN;
+  }
+
   private parseSetting(text: string): Request {
+    if (text.startsWith('QT') && !text.startsWith('QThread')) return this.parseTrace(text);
     if (text === 'QThreadOptions' || text.startsWith('QThreadOptions;')) return { kind: 'threadOptions', entries: parseThreadOptions(text) };
     const [name, value = ''] = splitOnce(text, ':');
     switch (name) {

@@ -27,6 +27,7 @@ import { chooseThread, currentThread, isThreadOf, processOf } from './thread-cho
 import { applyThreadOptions } from './thread-options';
 import { defaultThreadDbSettings, threadDbReachable } from './thread-db-path';
 import { threadLocalAddress } from './tls';
+import { Tracing } from './tracing/tracing';
 import { HostIo } from './vfile';
 import { XferObjects } from './xfer';
 import { ProtocolError, gdbCrc32 } from './wire';
@@ -95,6 +96,8 @@ export class Server extends EventEmitter {
   private readonly threadDb = defaultThreadDbSettings();
   /** Whose words `monitor` answers in: the gdbserver of the client's generation (from its qSupported). */
   private monitorDialect: MonitorDialect = 'gdbserver-14';
+  /** gdb's tracepoints and the frames they collected; while gdb looks at a frame (tfind), reads come from it. */
+  private readonly tracing = new Tracing();
 
   constructor(
     private readonly connection: Connection,
@@ -204,6 +207,7 @@ export class Server extends EventEmitter {
       case 'vCont':
         return this.nonStop ? this.resumeNonStop(r.actions) : this.resumeAndWait(r.actions);
       case 'readMemory': {
+        if (this.tracing.frame) return this.readFrameMemory(r.addr, r.length, r.binary);
         // gdb asks x for PacketSize/2 bytes as it asks m: take all of them (the escaped reply may be longer; gdb grows its buffer).
         const length = Math.min(r.length, PACKET_SIZE / 2);
         const data = this.readAhead.take(r.addr, length) ?? this.t.readMemory(r.addr, length);
@@ -231,10 +235,18 @@ export class Server extends EventEmitter {
           throw err;
         }
         return OK;
-      case 'readRegisters':
-        return registers.readAll(this.t, r.tid || this.tid());
-      case 'readRegister':
-        return registers.readOne(this.t, r.tid || this.tid(), r.regno);
+      case 'readRegisters': {
+        const frame = this.tracing.frame;
+        if (!frame) return registers.readAll(this.t, r.tid || this.tid());
+        const saved = this.tracing.frameRegisters(frame, this.t);
+        return registers.readAllSaved(this.t, saved.raw, saved.unavailable);
+      }
+      case 'readRegister': {
+        const frame = this.tracing.frame;
+        if (!frame) return registers.readOne(this.t, r.tid || this.tid(), r.regno);
+        const saved = this.tracing.frameRegisters(frame, this.t);
+        return registers.readOneSaved(this.t, saved.raw, saved.unavailable, r.regno);
+      }
       case 'malformed':
         this.emit('log', `${r.packet}: ${r.reason}`);
         return reply.error();
@@ -250,11 +262,14 @@ export class Server extends EventEmitter {
         this.t.interrupt();
         return OK;
       case 'writeRegisters':
+        if (this.tracing.frame) return reply.error(); // a trace frame is history (gdbserver: E01)
         return registers.writeAll(this.t, r.tid || this.tid(), r.data);
       case 'writeRegister':
+        if (this.tracing.frame) return reply.error();
         return registers.writeOne(this.t, r.tid || this.tid(), r.regno, r.value);
       case 'writeMemory':
         if (r.binary && r.data.length === 0) return OK; // gdb probes for X support with an empty write
+        if (this.tracing.frame) return reply.error();
         return this.t.writeMemory(r.addr, r.data) === r.data.length ? OK : reply.error();
       case 'selectThread':
         return this.selectThread(r.op, r.pid, r.tid) ? OK : reply.error();
@@ -325,7 +340,13 @@ export class Server extends EventEmitter {
         return reply.THREAD_LIST_END;
       case 'symbolLookup':
         return OK;
+      case 'trace':
+        return this.tracing.handle(r.request, this.target) ?? UNSUPPORTED;
       case 'qXfer':
+        if (r.object === 'traceframe-info') {
+          const frame = this.tracing.frame;
+          return frame ? reply.xferChunk(Buffer.from(frame.infoXml()), r.offset, r.length) : reply.error();
+        }
         // No process (--multi before a run): no threads, as gdbserver answers, rather than an error.
         if (r.object === 'threads' && !this.target) return reply.xferChunk(Buffer.from(reply.threadsXml([])), r.offset, r.length);
         return this.xfer.read(
@@ -369,6 +390,21 @@ export class Server extends EventEmitter {
       default:
         return this.setting(r);
     }
+  }
+
+  /**
+   * m or x while gdb looks at a trace frame: what the frame collected; the
+   * process's memory only where gdb said it never changes (QTro); else E01,
+   * which gdb shows as <unavailable> (gdbserver, gdb_read_memory).
+   */
+  private readFrameMemory(addr: bigint, length: number, binary: boolean): Reply | Promise<Reply> {
+    const spell = !binary ? reply.memory : this.lldbClient ? reply.lldbBinaryMemory : reply.binaryMemory;
+    const size = Math.min(length, PACKET_SIZE / 2);
+    const found = this.tracing.frameMemory(this.tracing.frame!, addr, size);
+    if (found === undefined) return reply.error();
+    if (found !== 'live') return spell(found, found.length);
+    const data = this.t.readMemory(addr, size);
+    return data instanceof Promise ? data.then((d) => spell(d, size)) : spell(data, size);
   }
 
   /** H op thread-id: Hg picks the thread g/G/p/P read and write; Hc and Hs are checked, then vCont names its own. */

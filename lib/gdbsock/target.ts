@@ -156,6 +156,18 @@ export interface Capabilities {
   hostIo?: OwnFiles;
   runningProcess?: RunningProcess;
   nonStop?: NonStop;
+  tracepoints?: TracepointSites;
+}
+
+/**
+ * A target that can run gdb's tracepoints (tracing/tracing.ts): a trap at
+ * `address` whose every hit calls `hit` while the thread is stopped there,
+ * then lets the thread run on unreported (unless gdb has a breakpoint of
+ * its own there, which is reported as ever). Returns what takes the trap
+ * out again. Throws a RangeError where no trap can go (unmapped).
+ */
+export interface TracepointSites {
+  insertTracepoint(address: bigint, hit: (tid: number) => void): () => void;
 }
 
 /**

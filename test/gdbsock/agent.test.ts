@@ -60,3 +60,40 @@ t.test('formatAgentPrintf: C conversions on 64-bit values, strings read from the
   t.throws(() => f('\\q'), /unknown escape/);
   t.throws(() => f('%k', 1n), /bad conversion/);
 });
+
+t.test('the trace bytecodes collect through the context, and are no-ops where nothing collects', async (t) => {
+  const collected: [bigint, number, boolean][] = [];
+  const values = new Map<number, bigint>([[1, 5n]]);
+  const recorded: number[] = [];
+  const tracing = {
+    ...ctx,
+    collect: (address: bigint, size: number, untilNul: boolean) => void collected.push([address, size, untilNul]),
+    variables: {
+      get: (n: number) => values.get(n) ?? 0n,
+      set: (n: number, v: bigint) => void values.set(n, v),
+      collect: (n: number) => void recorded.push(n),
+    },
+  };
+  const trace = (...bytes: number[]) => evaluate(Buffer.from(bytes), tracing);
+  // const16 0x1000; const8 8; trace; const8 0; end
+  t.equal(trace(0x23, 0x10, 0x00, 0x22, 8, 0x0c, 0x22, 0, 0x27), 0n, 'trace pops address and size');
+  // const16 0x2000; trace_quick 4; end: the address stays
+  t.equal(trace(0x23, 0x20, 0x00, 0x0d, 4, 0x27), 0x2000n, 'trace_quick leaves the address');
+  // const16 0x3000; trace16 0x0100; end
+  t.equal(trace(0x23, 0x30, 0x00, 0x30, 0x01, 0x00, 0x27), 0x3000n, 'trace16 leaves the address');
+  // const16 0x4000; const8 32; tracenz; const8 1; end
+  t.equal(trace(0x23, 0x40, 0x00, 0x22, 32, 0x2f, 0x22, 1, 0x27), 1n);
+  t.same(collected, [
+    [0x1000n, 8, false],
+    [0x2000n, 4, false],
+    [0x3000n, 0x100, false],
+    [0x4000n, 32, true],
+  ]);
+  // getv 1; const8 1; add; setv 1; tracev 1; end: $v = $v + 1, recorded
+  t.equal(trace(0x2c, 0, 1, 0x22, 1, 0x02, 0x2d, 0, 1, 0x2e, 0, 1, 0x27), 6n, 'setv leaves the value');
+  t.equal(values.get(1), 6n, 'and set the variable');
+  t.same(recorded, [1], 'tracev recorded it');
+  t.equal(run(0x23, 0x10, 0x00, 0x0d, 4, 0x27), 0x1000n, 'in a condition trace_quick only keeps the address');
+  t.throws(() => run(0x2c, 0, 1, 0x27), /trace state variables outside a tracepoint/);
+  t.throws(() => trace(0x0d, 4, 0x27), /stack underflow/, 'trace_quick on an empty stack');
+});

@@ -27,6 +27,7 @@ import type {
   StopEvent,
   Target,
   ThreadInfo,
+  TracepointSites,
 } from '../target';
 import { ProtocolError } from '../wire';
 import { LiveTarget } from './live';
@@ -42,7 +43,7 @@ export function followForks(target: Target, options: SessionOptions): Target {
   return new Inferiors(target as LiveTarget, options);
 }
 
-export class Inferiors implements Target, MultiProcess, ForkEvents, PartialRegisters, RegisterHex, NonStop {
+export class Inferiors implements Target, MultiProcess, ForkEvents, PartialRegisters, RegisterHex, NonStop, TracepointSites {
   readonly capabilities: Capabilities = {
     multiProcess: this,
     forkEvents: this,
@@ -50,6 +51,7 @@ export class Inferiors implements Target, MultiProcess, ForkEvents, PartialRegis
     registerHex: this,
     runningProcess: this,
     nonStop: this,
+    tracepoints: this,
   };
   /**
    * Non-stop: every process runs and stops on its own, each thread as gdb
@@ -118,6 +120,11 @@ export class Inferiors implements Target, MultiProcess, ForkEvents, PartialRegis
   /** Never one: the set takes each child in as it reports its fork. */
   takeForkedChild(): undefined {
     return undefined;
+  }
+
+  /** In the process gdb has selected, as gdbserver traces its current process. */
+  insertTracepoint(address: bigint, hit: (tid: number) => void): () => void {
+    return this.current().insertTracepoint(address, hit);
   }
 
   selectProcess(pid: number): void {

@@ -22,6 +22,8 @@ export class BreakpointTable {
   readonly hwbreakConditions = new Map<bigint, Condition[]>();
   /** Software breakpoints whose hits run gdb's commands instead of being reported (dprintf-style agent). */
   readonly commands = new Map<bigint, BreakpointCommand[]>();
+  /** Tracepoints' traps (TracepointSites): each hit calls its function; the int3 is shared with gdb's breakpoint at the same address. */
+  readonly sites = new Map<bigint, (tid: number) => void>();
   /**
    * Software breakpoints gdb removed while the process is stopped, still in
    * its memory. gdb lifts every breakpoint at each stop and puts them back
@@ -92,7 +94,7 @@ export class BreakpointTable {
     const memory = this.tracee.breakpoints;
     if (this.lifted.delete(address) && memory.inPlace(address)) {
       // Still in memory (an exec or a new mapping would have wiped it), so it only has to be gdb's again, unless a condition now wants a debug register.
-      if (!conditions || this.debugRegisters.free === 0 || !this.tracee.arch.debugRegisters) {
+      if (!conditions || this.debugRegisters.free === 0 || !this.tracee.arch.debugRegisters || this.sites.has(address)) {
         this.software.set(address, conditions);
         return;
       }
@@ -135,6 +137,7 @@ export class BreakpointTable {
     if (type === 'software') {
       this.software.delete(address);
       this.commands.delete(address);
+      if (this.sites.has(address)) return; // a tracepoint's trap stays
       // Lifted only while its page is there: a removal that cannot happen is gdb's warning to give now (its z0 fails).
       const memory = this.tracee.breakpoints;
       if (outNow || !memory.has(address) || !memory.stillMapped(address)) memory.remove(address);
@@ -144,6 +147,28 @@ export class BreakpointTable {
     if (type === 'hardware') this.hwbreakConditions.delete(address);
     this.debugRegisters.remove(type, address, length);
     this.applyToThreads();
+  }
+
+  /** A tracepoint's trap at `address`; throws a RangeError if its page is not mapped. */
+  insertSite(address: bigint, hit: (tid: number) => void): void {
+    this.lifted.delete(address); // gdb's, removed but still in memory: the int3 is the tracepoint's now
+    this.tracee.breakpoints.insert(address);
+    this.sites.set(address, hit);
+  }
+
+  /** Takes a tracepoint's trap out, unless gdb has a breakpoint there; a page gone meanwhile took it already. */
+  removeSite(address: bigint): void {
+    if (!this.sites.delete(address) || this.software.has(address)) return;
+    try {
+      this.tracee.breakpoints.remove(address);
+    } catch (err) {
+      if (!hasCode(err, 'EIO', 'EFAULT', 'ESRCH')) throw err;
+    }
+  }
+
+  /** Whether an int3 at `address` is still wanted: gdb's breakpoint or a tracepoint's. */
+  wantsTrap(address: bigint): boolean {
+    return this.software.has(address) || this.sites.has(address);
   }
 
   /** Takes the breakpoints gdb removed out of memory (see `lifted`). */
@@ -192,6 +217,7 @@ export class BreakpointTable {
   /** An exec: the old address space, and every breakpoint in it, is gone; gdb inserts its own again. */
   forgetAll(): void {
     this.software.clear();
+    this.sites.clear();
     this.commands.clear();
     this.hardwareConditions.clear();
     this.hwbreakConditions.clear();

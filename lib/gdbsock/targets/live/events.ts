@@ -63,7 +63,7 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
     const watch = e.type === 'step' && this.breakpoints.debugRegisters.watching ? this.watchedByStep(t!) : undefined;
     if (mode.type === 'step-over') {
       // Whatever ended the step, the lifted breakpoint goes back (if gdb still wants it).
-      if (this.breakpoints.software.has(mode.address) && this.tracee.state === 'traced') this.tracee.breakpoints.insert(mode.address);
+      if (this.breakpoints.wantsTrap(mode.address) && this.tracee.state === 'traced') this.tracee.breakpoints.insert(mode.address);
       if (e.type === 'step' && !watch) return; // the one who started the step-over carries on
       mode = mode.after;
       this.modes.set(e.tid, mode);
@@ -178,7 +178,7 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
         // another thread's step off a false condition (gdb still wants it: judge this hit too),
         // or removed by gdb (z0). The pc is back on the original instruction; a stop that gdb
         // never asked for must not reach it (gdb would take a bare SIGTRAP for the program's).
-        if (this.breakpoints.software.has(e.address)) return this.onBreakpoint(t!, e.tid, e.address, mode);
+        if (this.breakpoints.wantsTrap(e.address)) return this.onBreakpoint(t!, e.tid, e.address, mode);
         if (stopping) return;
         return this.carryOn(t, mode, 0);
       case 'hardware-trap': {

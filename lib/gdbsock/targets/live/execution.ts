@@ -484,13 +484,17 @@ export abstract class Execution<Self> extends StopReports {
 
   protected onBreakpoint(t: Thread, tid: number, address: bigint, mode: Mode): void {
     if (this.state === 'stopping') return; // the pc is rewound: it hits again when resumed (see BreakpointTable.reportedHits)
+    // A tracepoint collects at every hit, whatever gdb's breakpoint there decides (gdbserver: tracepoint_was_hit).
+    const site = this.breakpoints.sites.get(address);
+    site?.(tid);
+    const tracepointOnly = site !== undefined && !this.breakpoints.software.has(address);
     const conditions = this.breakpoints.software.get(address);
     const commands = this.breakpoints.commands.get(address);
-    const holds = !conditions || this.breakpoints.anyTrue(tid, conditions);
+    const holds = !tracepointOnly && (!conditions || this.breakpoints.anyTrue(tid, conditions));
     // gdb's commands run instead of a stop (gdbserver too reports a hit only without commands).
     if (holds && commands) this.breakpoints.runCommands(tid, commands);
     if (!holds || commands) {
-      // False condition, or commands run: step off it and carry on, without a word to gdb.
+      // False condition, commands run, or a tracepoint's trap: step off it and carry on, without a word to gdb.
       this.tracee.breakpoints.remove(address);
       this.modes.set(tid, { type: 'step-over', address, after: mode });
       t.step(0);

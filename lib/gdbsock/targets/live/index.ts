@@ -29,6 +29,7 @@ import type {
   StopEvent,
   Target,
   ThreadInfo,
+  TracepointSites,
 } from '../../target';
 import { StopRegisters } from '../stop-registers';
 import { killedMeanwhile } from '../pending-signals';
@@ -38,8 +39,15 @@ import { TraceEvents } from './events';
 import { type LiveLaunchOptions, attachTracee, launchTracee } from './launch';
 import { SIGINT, ctrlCSiginfo } from './signal-injection';
 
-export class LiveTarget extends TraceEvents<LiveTarget> implements Target, ForkEvents, PartialRegisters, RegisterHex, NonStop {
-  readonly capabilities: Capabilities = { forkEvents: this, partialRegisters: this, registerHex: this, runningProcess: this, nonStop: this };
+export class LiveTarget extends TraceEvents<LiveTarget> implements Target, ForkEvents, PartialRegisters, RegisterHex, NonStop, TracepointSites {
+  readonly capabilities: Capabilities = {
+    forkEvents: this,
+    partialRegisters: this,
+    registerHex: this,
+    runningProcess: this,
+    nonStop: this,
+    tracepoints: this,
+  };
   /** Described from the CPU's XSAVE layout: its registers at its offsets (AVX-512 and PKRU where it has them). */
   readonly registers: RegisterLayout;
   /** Every register number, for threads whose registers are gone. */
@@ -186,6 +194,13 @@ export class LiveTarget extends TraceEvents<LiveTarget> implements Target, ForkE
 
   removeBreakpoint(type: BreakpointType, address: bigint, length: number): void {
     this.breakpoints.remove(type, address, length, isRunning(this.state) || this.vforkChildRunning);
+  }
+
+  insertTracepoint(address: bigint, hit: (tid: number) => void): () => void {
+    this.breakpoints.insertSite(address, hit);
+    return () => {
+      if (this.tracee.state === 'traced') this.breakpoints.removeSite(address);
+    };
   }
 
   /**

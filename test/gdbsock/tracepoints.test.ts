@@ -1,0 +1,170 @@
+/**
+ * gdb's tracepoints through gdbsock (lib/gdbsock/tracing/), with the host's
+ * gdb and with gdb 16.3, each against gdbserver of its own version, started
+ * alike with gdbserver's command line. Two tracepoints at one address (one
+ * conditional), memory, registers, a trace state variable, tstart, tstop,
+ * tstatus, tfind by number and by tracepoint, tdump, tsave.
+ *
+ * Oracles: the program (frame k of tracepoint 2 is trace_me's k-th call, so
+ * a = k, b = 10k, counter = k(k-1)/2); gdb's own trace-file reader (`tsave`
+ * through gdbsock, then `target tfile`, reads back the same frames); and
+ * gdbserver for the rest: the same output once pids and times are set aside.
+ * `info tracepoints` is not compared: gdbserver sends qTP's hit count in
+ * decimal where gdb reads hex (its 10 hits print as 16); gdbsock sends hex.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import t from 'tap';
+import { fixture, symbol } from '../helpers';
+import { debian13Tools } from './debian13';
+import { GDBSOCK_AS_GDBSERVER, type GdbTools, HOST_TOOLS, requireTool, rspClient, runGdb, startGdbserver, startServer } from './gdb';
+
+requireTool('gdb');
+requireTool('gdbserver');
+const program = fixture('tracepoints');
+const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'gdbsock-trace-'));
+t.teardown(() => fs.rmSync(scratch, { recursive: true, force: true }));
+
+const SESSION = `break main
+run
+tvariable $hits = 0
+trace trace_me
+actions
+collect counter, a, b, message, pt, $regs
+teval $hits = $hits + 1
+end
+trace trace_me if a >= 7
+actions
+collect a
+end
+break end
+tstart
+continue
+tstop
+tstatus
+tfind start
+print a
+print b
+print counter
+print message
+print pt
+print $trace_func
+tfind 5
+print a
+print b
+print counter
+tfind tracepoint 3
+print a
+print counter
+tdump
+tfind none
+print $hits
+info tracepoints
+`;
+
+/** The output with what differs run to run (pids, ports, times) replaced, and the stderr gdbserver adds at `run` dropped. */
+function normalize(out: string): string {
+  return out
+    .replace(/127\.0\.0\.1:\d+/g, 'HOST:PORT')
+    .replace(/\b(process|Thread|LWP|pid =?) \d+/g, '$1 N')
+    .replace(/^Trace started at .*$/m, 'Trace started at TIME')
+    .replace(/^\s*tracepoint already hit \d+ times?\n/gm, '')
+    .replace(/^\s*trace buffer usage \d+ bytes\n/gm, '')
+    .split('\n')
+    .filter((line) => !/^(stdin\/stdout redirected|Process .* created; pid = N)$/.test(line))
+    .join('\n');
+}
+
+async function session(tools: GdbTools, gdbserver: readonly string[], name: string, save?: string): Promise<string> {
+  const commands = path.join(scratch, `${name}.gdb`);
+  fs.writeFileSync(commands, SESSION + (save ? `tsave ${save}\n` : ''));
+  const server = await startGdbserver([], { multi: true, tools: { ...tools, gdbserver } });
+  try {
+    return await runGdb(`target extended-remote ${server.target}`, ['set sysroot', `set remote exec-file ${program}`, `source ${commands}`], {
+      file: program,
+      tools,
+      timeout: 120_000,
+    });
+  } finally {
+    server.stop();
+    await server.exited;
+  }
+}
+
+const clients = [
+  ["the host's gdb", HOST_TOOLS],
+  ['gdb 16', debian13Tools()],
+] as const;
+
+for (const [client, tools] of clients) {
+  t.test(`${client}: tracepoints collect what the program had, and gdb reads it as through gdbserver`, async (t) => {
+    const saved = path.join(scratch, `${client.replace(/\W/g, '')}.tf`);
+    const ours = await session(tools, GDBSOCK_AS_GDBSERVER, 'ours', saved);
+    const theirs = await session(tools, tools.gdbserver, 'theirs');
+    t.match(ours, /Trace stopped by a tstop command/, 'tstatus: stopped by tstop');
+    t.match(ours, /Collected 13 trace frames\./, 'ten hits of tracepoint 2, three of tracepoint 3 (a >= 7)');
+    t.match(ours, /Found trace frame 0, tracepoint 2\n\$1 = 0\n\$2 = 0\n\$3 = 0\n\$4 = "hello tracepoint"/, 'frame 0: the first call');
+    t.match(ours, /\$5 = \{x = 3, y = 4\}\n\$6 = "trace_me"/, 'a struct and $trace_func');
+    t.match(ours, /Found trace frame 5, tracepoint 2\n\$7 = 5\n\$8 = 50\n\$9 = 10\n/, 'frame 5: a = 5, b = 50, counter = 0+1+2+3+4');
+    t.match(ours, /Found trace frame 8, tracepoint 3\n\$10 = 7\n\$11 = <unavailable>\n/, 'tracepoint 3 collected a, not counter');
+    t.match(ours, /Data collected at tracepoint 3, trace frame 8:\na = 7/, 'tdump');
+    t.match(ours, /\$12 = 10\n/, 'the state variable counted every hit of tracepoint 2');
+    t.match(ours, /tracepoint already hit 10 times/, 'qTP: ten hits, read as gdb reads them (hex)');
+    t.equal(normalize(ours), normalize(theirs), 'the same session as with gdbserver');
+
+    const replay = await runGdb(`target tfile ${saved}`, ['tstatus', 'tfind 5', 'print a', 'print b', 'print counter', 'print message', 'tfind 9', 'print a'], {
+      file: program,
+      tools,
+    });
+    t.match(replay, /Collected 13 trace frames/, 'the saved file holds every frame');
+    t.match(
+      replay,
+      /Found trace frame 5, tracepoint \d+\n\$1 = 5\n\$2 = 50\n\$3 = 10\n\$4 = "hello tracepoint"/,
+      "gdb's trace-file reader finds frame 5 as collected",
+    );
+    t.match(replay, /Found trace frame 9, tracepoint \d+\n\$5 = 8\n/, 'and frame 9, the ninth call (a = 8)');
+  });
+}
+
+t.test('a pass count stops the run at its hit; tstatus says so', async (t) => {
+  const commands = path.join(scratch, 'pass.gdb');
+  fs.writeFileSync(
+    commands,
+    ['break main', 'continue', 'trace trace_me', 'passcount 3 2', 'break end', 'tstart', 'continue', 'tstatus', 'tfind 2', 'tfind 3', ''].join('\n'),
+  );
+  const server = await startServer('gdbsock', [program]);
+  t.teardown(() => server.stop());
+  const out = await runGdb(`target remote ${server.target}`, ['set sysroot', `source ${commands}`], { file: program, timeout: 60_000 });
+  t.match(out, /Trace stopped by tracepoint 2\./, 'stopped by the pass count');
+  t.match(out, /Collected 3 trace frames\./, 'after three hits');
+  t.match(out, /Found trace frame 2, tracepoint 2/, 'frame 2 is there');
+  t.match(out, /Target failed to find requested trace frame\.|No trace frame found/, 'frame 3 is not');
+});
+
+t.test('tracepoint packets: malformed and unsupported ones get errors, not a crash', async (t) => {
+  const server = await startServer('gdbsock', [program]);
+  t.teardown(() => server.stop());
+  const client = await rspClient(server.target);
+  t.teardown(() => client.close());
+  const at = symbol(program, 'trace_me').toString(16);
+  t.match(await client.ask('qTStatus'), /^T0;tnotrun:0;tframes:0;tcreated:0;tfree:500000;tsize:500000;circular:0;disconn:0;/, 'no run yet');
+  t.equal(await client.ask('QTinit'), 'OK');
+  t.equal(await client.ask(`QTDP:1:${at}:E:0:0`), 'OK', 'a trap tracepoint');
+  t.equal(await client.ask(`QTDP:1:${at}:E:0:0`), 'E01', 'the same one twice');
+  t.match(await client.ask(`QTDP:2:${at}:E:0:0:F5`), /^E\./, 'a fast tracepoint is refused with words');
+  t.match(await client.ask(`QTDP:3:${at}:E:5:0`), /^E\./, 'while-stepping is refused with words');
+  t.equal(await client.ask(`QTDP:-9:${at}:M-1,0,8`), 'E01', 'actions for a tracepoint never defined');
+  t.equal(await client.ask(`QTDP:-1:${at}:Mzz`), 'E01', 'a malformed action');
+  t.equal(await client.ask(`QTDP:-1:${at}:X5,00`), 'E01', 'an expression shorter than its length');
+  t.equal(await client.ask('QTDP:x:y:E:0:0'), 'E01', 'a malformed definition');
+  t.equal(await client.ask('QTFrame:0'), 'F-1', 'no frames before a run');
+  t.equal(await client.ask('qTBuffer:0,10'), 'l', 'an empty trace buffer');
+  t.equal(await client.ask('qTBuffer:10,10'), 'E01', 'past its end');
+  t.equal(await client.ask('QTDP:4:1:E:0:0'), 'OK', 'a tracepoint at an unmapped address is defined');
+  t.match(await client.ask('QTStart'), /^E\./, 'but the run cannot start with it');
+  t.match(await client.ask('qTStatus'), /^T0;/, 'and is not running');
+  t.equal(await client.ask('qTfP'), `T1:${at}:E:0:0`, 'the definitions, for the next gdb');
+  t.equal(await client.ask('qTsP'), 'T4:1:E:0:0');
+  t.equal(await client.ask('qTsP'), 'l');
+});
