@@ -30,6 +30,12 @@ export interface AgentVariables {
   collect(n: number): void;
 }
 
+/** A register's or memory's bytes as the value the bytecode works on: little-endian, the first 8 bytes at most. */
+export function littleEndianValue(bytes: Buffer): bigint {
+  if (bytes.length >= 8) return bytes.readBigUInt64LE(0);
+  return bytes.length ? BigInt(bytes.readUIntLE(0, bytes.length)) : 0n;
+}
+
 export class AgentError extends Error {
   override name = 'AgentError';
 }

@@ -163,12 +163,17 @@ export interface Capabilities {
  * A target that can run gdb's tracepoints (tracing/tracing.ts): a trap at
  * `address` whose every hit calls `hit` while the thread is stopped there,
  * then lets the thread run on unreported (unless gdb has a breakpoint of
- * its own there, which is reported as ever). Returns what takes the trap
- * out again. Throws a RangeError where no trap can go (unmapped).
+ * its own there, which is reported as ever). A hit that returns a
+ * TracepointStepping has the thread single-stepped while it says so
+ * (while-stepping), when gdb had let the thread run. Returns what takes
+ * the trap out again. Throws a RangeError where no trap can go (unmapped).
  */
 export interface TracepointSites {
-  insertTracepoint(address: bigint, hit: (tid: number) => void): () => void;
+  insertTracepoint(address: bigint, hit: (tid: number) => TracepointStepping | undefined): () => void;
 }
+
+/** Called after each quiet single step of a thread since its hit: collects, and says whether to take another. */
+export type TracepointStepping = (tid: number) => boolean;
 
 /**
  * A target that can run in non-stop mode (GDB manual, "Remote Non-Stop"):

@@ -127,6 +127,65 @@ for (const [client, tools] of clients) {
   });
 }
 
+const WHILE_STEPPING = `break main
+run
+trace trace_me
+actions
+collect a
+while-stepping 3
+collect $regs, counter
+end
+end
+break end
+tstart
+continue
+tstop
+tstatus
+x/4i trace_me
+tfind start
+info registers rip
+tfind
+info registers rip
+print counter
+tfind
+info registers rip
+tfind
+info registers rip
+tfind
+print a
+info registers rip
+tfind 39
+tfind 40
+`;
+
+t.test('while-stepping: a frame at each of three steps after every hit, as through gdbserver', async (t) => {
+  const commands = path.join(scratch, 'stepping.gdb');
+  fs.writeFileSync(commands, WHILE_STEPPING);
+  const run = async (gdbserver: readonly string[]) => {
+    const server = await startGdbserver([], { multi: true, tools: { ...HOST_TOOLS, gdbserver } });
+    try {
+      return await runGdb(`target extended-remote ${server.target}`, ['set sysroot', `set remote exec-file ${program}`, `source ${commands}`], {
+        file: program,
+        timeout: 120_000,
+      });
+    } finally {
+      server.stop();
+      await server.exited;
+    }
+  };
+  const ours = await run(GDBSOCK_AS_GDBSERVER);
+  const theirs = await run(HOST_TOOLS.gdbserver);
+  t.match(ours, /Collected 40 trace frames\./, 'ten hits, each a frame and three step frames');
+  // The oracle for the pcs: trace_me's first four instructions, as gdb disassembles them.
+  const instructions = [...ours.matchAll(/^\s+(0x[0-9a-f]+) <trace_me(?:\+\d+)?>:/gm)].map((m) => m[1]);
+  const pcs = [...ours.matchAll(/^rip +(0x[0-9a-f]+)/gm)].map((m) => m[1]);
+  t.same(pcs.slice(0, 4), instructions, 'the hit, then one frame per instruction stepped');
+  t.equal(pcs[4], instructions[0], 'frame 4: the next hit');
+  t.match(ours, /Found trace frame 1, tracepoint 2\nrip.*\n\$1 = 0\n/, 'a step frame holds what its actions collected');
+  t.match(ours, /Found trace frame 39, tracepoint 2/, 'frame 39 is the last');
+  t.equal(normalize(ours), normalize(theirs), 'the same session as with gdbserver');
+});
+
 t.test('a pass count stops the run at its hit; tstatus says so', async (t) => {
   const commands = path.join(scratch, 'pass.gdb');
   fs.writeFileSync(
@@ -153,7 +212,8 @@ t.test('tracepoint packets: malformed and unsupported ones get errors, not a cra
   t.equal(await client.ask(`QTDP:1:${at}:E:0:0`), 'OK', 'a trap tracepoint');
   t.equal(await client.ask(`QTDP:1:${at}:E:0:0`), 'E01', 'the same one twice');
   t.match(await client.ask(`QTDP:2:${at}:E:0:0:F5`), /^E\./, 'a fast tracepoint is refused with words');
-  t.match(await client.ask(`QTDP:3:${at}:E:5:0`), /^E\./, 'while-stepping is refused with words');
+  t.equal(await client.ask(`QTDP:3:${at}:E:5:0-`), 'OK', 'while-stepping 5');
+  t.equal(await client.ask(`QTDP:-3:${at}:SR`), 'OK', 'its action');
   t.equal(await client.ask(`QTDP:-9:${at}:M-1,0,8`), 'E01', 'actions for a tracepoint never defined');
   t.equal(await client.ask(`QTDP:-1:${at}:Mzz`), 'E01', 'a malformed action');
   t.equal(await client.ask(`QTDP:-1:${at}:X5,00`), 'E01', 'an expression shorter than its length');
@@ -165,6 +225,8 @@ t.test('tracepoint packets: malformed and unsupported ones get errors, not a cra
   t.match(await client.ask('QTStart'), /^E\./, 'but the run cannot start with it');
   t.match(await client.ask('qTStatus'), /^T0;/, 'and is not running');
   t.equal(await client.ask('qTfP'), `T1:${at}:E:0:0`, 'the definitions, for the next gdb');
+  t.equal(await client.ask('qTsP'), `T3:${at}:E:5:0`);
+  t.equal(await client.ask('qTsP'), `S3:${at}:R`, 'a while-stepping action, marked S');
   t.equal(await client.ask('qTsP'), 'T4:1:E:0:0');
   t.equal(await client.ask('qTsP'), 'l');
 });

@@ -28,6 +28,7 @@ import type {
   Target,
   ThreadInfo,
   TracepointSites,
+  TracepointStepping,
 } from '../target';
 import { ProtocolError } from '../wire';
 import { LiveTarget } from './live';
@@ -123,7 +124,7 @@ export class Inferiors implements Target, MultiProcess, ForkEvents, PartialRegis
   }
 
   /** In the process gdb has selected, as gdbserver traces its current process. */
-  insertTracepoint(address: bigint, hit: (tid: number) => void): () => void {
+  insertTracepoint(address: bigint, hit: (tid: number) => TracepointStepping | undefined): () => void {
     return this.current().insertTracepoint(address, hit);
   }
 

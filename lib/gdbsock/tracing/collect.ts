@@ -4,7 +4,7 @@
  * action that fails (memory gone, bytecode we cannot run) ends the run with
  * an error, as gdbserver records it (tracepoint.cc, record_tracepoint_error).
  */
-import { type AgentContext, type AgentVariables, evaluate } from '../agent';
+import { type AgentContext, type AgentVariables, evaluate, littleEndianValue } from '../agent';
 import type { Target } from '../target';
 import type { FrameBuilder } from './frames';
 import type { TraceAction } from './packets';
@@ -12,7 +12,7 @@ import type { TraceAction } from './packets';
 /** A register's value as a number (the agent's `reg`, an M action's base). */
 export function registerValue(target: Target, tid: number, regno: number): bigint {
   const bytes = target.readRegister(tid, regno);
-  return bytes.length >= 8 ? bytes.readBigUInt64LE(0) : BigInt(bytes.readUIntLE(0, bytes.length));
+  return littleEndianValue(bytes);
 }
 
 /** Memory for a collection or a condition, read now; throws if it cannot all be read. */
@@ -32,7 +32,7 @@ export function readExactly(target: Target, address: bigint, size: number): Buff
 export function agentContext(target: Target, tid: number, variables: AgentVariables, frame?: FrameBuilder): AgentContext {
   return {
     register: (regno) => registerValue(target, tid, regno),
-    memory: (address, size) => BigInt(readExactly(target, address, size).readUIntLE(0, size)),
+    memory: (address, size) => littleEndianValue(readExactly(target, address, size)),
     variables,
     collect: frame
       ? (address, size, untilNul) => {

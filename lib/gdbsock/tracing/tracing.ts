@@ -6,21 +6,24 @@
  * trace frame, then runs on unreported. gdb then looks at the frames with
  * `tfind`: while one is selected, registers and memory are answered from
  * it (server.ts asks frameRegisters and frameMemory). One Tracing per gdb
- * connection. Fast and static tracepoints, and while-stepping, need
- * gdbserver's in-process agent or single-stepping each hit: refused.
+ * connection. Fast and static tracepoints need gdbserver's in-process
+ * agent: refused.
  */
 import { hasCode } from '../../errors';
 import { AgentError, type AgentVariables, evaluate } from '../agent';
-import type { Target, TracepointSites } from '../target';
+import type { Target, TracepointSites, TracepointStepping } from '../target';
 import { TargetRefusal } from '../target';
-import { agentContext, collect, pcOffset } from './collect';
+import { agentContext, collect, pcOffset, registerValue } from './collect';
 import { DEFAULT_TRACE_BUFFER_SIZE, FRAME_HEADER, FrameBuilder, type TraceFrame, TraceBuffer } from './frames';
 import type { FrameSearch, TraceAction, TraceRequest, TracepointDefinition } from './packets';
 
 interface Tracepoint extends TracepointDefinition {
   actions: TraceAction[];
-  /** The actions as gdb sent them, for the next gdb (qTsP); while-stepping ones are never taken. */
+  /** while-stepping's actions: run after each of stepCount single steps from the hit. */
+  stepActions: TraceAction[];
+  /** The actions as gdb sent them, for the next gdb (qTsP). */
   actionText: string[];
+  stepActionText: string[];
   sources: string[];
   /** An 'S' action came: every action after it is a while-stepping one (gdb marks only the first). */
   steppingSeen: boolean;
@@ -101,11 +104,8 @@ export class Tracing {
         const tp = this.find(request.number, request.address);
         if (!tp) return 'E01';
         tp.steppingSeen ||= request.stepping;
-        // While-stepping is refused at definition (its count); its actions have nothing to run.
-        if (!tp.steppingSeen) {
-          tp.actions.push(...request.actions);
-          tp.actionText.push(...request.text);
-        }
+        (tp.steppingSeen ? tp.stepActions : tp.actions).push(...request.actions);
+        (tp.steppingSeen ? tp.stepActionText : tp.actionText).push(...request.text);
         return 'OK';
       }
       case 'source': {
@@ -215,8 +215,17 @@ export class Tracing {
   private define(definition: TracepointDefinition): string {
     if (this.find(definition.number, definition.address)) return 'E01';
     if (definition.kind !== 'trap') throw new TargetRefusal('gdbsock runs trap tracepoints only (no in-process agent for fast or static ones)');
-    if (definition.stepCount > 0) throw new TargetRefusal('gdbsock does not run while-stepping actions');
-    this.tracepoints.push({ ...definition, actions: [], actionText: [], sources: [], steppingSeen: false, hits: 0, usage: 0 });
+    this.tracepoints.push({
+      ...definition,
+      actions: [],
+      stepActions: [],
+      actionText: [],
+      stepActionText: [],
+      sources: [],
+      steppingSeen: false,
+      hits: 0,
+      usage: 0,
+    });
     // InstallInTrace: one defined while a run goes on is in it at once.
     if (this.running) this.placeTraps();
     return 'OK';
@@ -269,30 +278,62 @@ export class Tracing {
     this.removeTraps();
   }
 
-  /** A thread reached `address`, stopped there: every enabled tracepoint at it collects if its condition holds. */
-  private hit(tid: number, address: bigint): void {
+  /**
+   * A thread reached `address`, stopped there: every enabled tracepoint at
+   * it collects if its condition holds (gdbserver, tracepoint_was_hit).
+   * Those with while-stepping then collect after each of the thread's next
+   * steps, the pass count checked at the last (collect_data_at_step).
+   */
+  private hit(tid: number, address: bigint): TracepointStepping | undefined {
     const target = this.target;
-    const buffer = this.buffer;
-    if (!this.running || !target || !buffer) return;
+    if (!this.running || !target) return undefined;
+    const stepping: { tp: Tracepoint; done: number }[] = [];
     for (const tp of this.tracepoints) {
       if (!tp.enabled || tp.address !== address || !this.running) continue;
-      try {
-        if (tp.condition && evaluate(tp.condition, agentContext(target, tid, this.variablesFor())) === 0n) continue;
+      const held = this.guarded(tp, () => {
+        if (tp.condition && evaluate(tp.condition, agentContext(target, tid, this.variablesFor())) === 0n) return false;
         tp.hits++;
-        const frame = new FrameBuilder(tp.number);
-        collect(target, tid, tp.actions, frame, address, this.variablesFor(frame));
-        const bytes = frame.finish();
-        if (!buffer.add(bytes)) {
-          this.stop({ why: 'tfull' });
-          return;
-        }
-        tp.usage += bytes.length - FRAME_HEADER; // its blocks, as gdbserver counts (add_traceframe_block)
-      } catch (err) {
-        if (!(err instanceof AgentError || err instanceof RangeError || isSystemError(err))) throw err;
-        this.stop({ why: 'terror', text: (err as Error).message, tracepoint: tp.number });
-        return;
+        return this.addFrame(tp, (frame) => collect(target, tid, tp.actions, frame, address, this.variablesFor(frame)));
+      });
+      if (!held) continue;
+      if (tp.stepCount > 0) stepping.push({ tp, done: 0 });
+      else if (tp.passCount > 0 && tp.hits >= tp.passCount) this.stop({ why: 'tpasscount', tracepoint: tp.number });
+    }
+    if (!stepping.length) return undefined;
+    return (steppedTid) => {
+      if (!this.running) return false;
+      const pc = registerValue(target, steppedTid, target.registers.pcRegno);
+      for (const s of stepping) {
+        if (s.done >= s.tp.stepCount || !this.running) continue;
+        s.done++;
+        const ok = this.guarded(s.tp, () => this.addFrame(s.tp, (frame) => collect(target, steppedTid, s.tp.stepActions, frame, pc, this.variablesFor(frame))));
+        if (ok && s.done === s.tp.stepCount && s.tp.passCount > 0 && s.tp.hits >= s.tp.passCount) this.stop({ why: 'tpasscount', tracepoint: s.tp.number });
       }
-      if (tp.passCount > 0 && tp.hits >= tp.passCount) this.stop({ why: 'tpasscount', tracepoint: tp.number });
+      return this.running && stepping.some((s) => s.done < s.tp.stepCount);
+    };
+  }
+
+  /** One frame for `tp`, filled by `fill`; false, and the run stopped, when the buffer is full. */
+  private addFrame(tp: Tracepoint, fill: (frame: FrameBuilder) => void): boolean {
+    const frame = new FrameBuilder(tp.number);
+    fill(frame);
+    const bytes = frame.finish();
+    if (!this.buffer?.add(bytes)) {
+      this.stop({ why: 'tfull' });
+      return false;
+    }
+    tp.usage += bytes.length - FRAME_HEADER; // its blocks, as gdbserver counts (add_traceframe_block)
+    return true;
+  }
+
+  /** Runs a condition or a collection; one that fails (bytecode, memory) stops the run with an error, as gdbserver's. */
+  private guarded(tp: Tracepoint, work: () => boolean): boolean {
+    try {
+      return work();
+    } catch (err) {
+      if (!(err instanceof AgentError || err instanceof RangeError || isSystemError(err))) throw err;
+      this.stop({ why: 'terror', text: (err as Error).message, tracepoint: tp.number });
+      return false;
     }
   }
 
@@ -396,7 +437,7 @@ function definitionPieces(tp: Tracepoint): string[] {
   const condition = tp.condition ? `:X${tp.condition.length.toString(16)},${tp.condition.toString('hex')}` : '';
   const head = `T${tp.number.toString(16)}:${tp.address.toString(16)}:${tp.enabled ? 'E' : 'D'}:${tp.stepCount.toString(16)}:${tp.passCount.toString(16)}${condition}`;
   const at = `${tp.number.toString(16)}:${tp.address.toString(16)}`;
-  return [head, ...tp.actionText.map((a) => `A${at}:${a}`), ...tp.sources.map((s) => `Z${s}`)];
+  return [head, ...tp.actionText.map((a) => `A${at}:${a}`), ...tp.stepActionText.map((a) => `S${at}:${a}`), ...tp.sources.map((s) => `Z${s}`)];
 }
 
 function hex64(value: bigint): string {

@@ -56,7 +56,12 @@ export type Mode =
   | { type: 'continue' }
   | { type: 'step' }
   | { type: 'range'; start: bigint; end: bigint }
-  /** Stepping off breakpoint `address` (lifted meanwhile); then carry on as `then`. */
-  | { type: 'step-over'; address: bigint; after: Mode }
+  /**
+   * Stepping off breakpoint `address` (lifted meanwhile); then carry on as
+   * `after`. `stepped`: what to do once the step is done, called from the
+   * event's handler (a promise continuation would wait for the end of the
+   * settle() that reaped it, up to its idle time: 10 ms a hit).
+   */
+  | { type: 'step-over'; address: bigint; after: Mode; stepped?: () => void }
   /** Continued only to take a SIGTRAP still queued after an interrupt (see Execution.drainQueuedTraps). */
   | { type: 'drain' };

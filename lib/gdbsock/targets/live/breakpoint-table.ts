@@ -6,10 +6,10 @@
  */
 import type { Thread, Tracee } from '../../../ptrace';
 import { hasCode } from '../../../errors';
-import { AgentError, evaluate } from '../../agent';
+import { AgentError, evaluate, littleEndianValue } from '../../agent';
 import { formatAgentPrintf } from '../../agent-printf';
 import { agentOutput } from '../../agent-output';
-import { type BreakpointCommand, type BreakpointType, BreakpointKindUnsupported, type Condition } from '../../target';
+import { type BreakpointCommand, type BreakpointType, BreakpointKindUnsupported, type Condition, type TracepointStepping } from '../../target';
 import { DebugRegisters } from '../debug-registers';
 
 export class BreakpointTable {
@@ -23,7 +23,7 @@ export class BreakpointTable {
   /** Software breakpoints whose hits run gdb's commands instead of being reported (dprintf-style agent). */
   readonly commands = new Map<bigint, BreakpointCommand[]>();
   /** Tracepoints' traps (TracepointSites): each hit calls its function; the int3 is shared with gdb's breakpoint at the same address. */
-  readonly sites = new Map<bigint, (tid: number) => void>();
+  readonly sites = new Map<bigint, (tid: number) => TracepointStepping | undefined>();
   /**
    * Software breakpoints gdb removed while the process is stopped, still in
    * its memory. gdb lifts every breakpoint at each stop and puts them back
@@ -47,12 +47,13 @@ export class BreakpointTable {
     // General registers are views of one raw GETREGSET per stop: nothing decoded at each hit.
     register: (regno: number) => {
       const bytes = this.readRegister(this.conditionTid, regno);
-      return bytes.length >= 8 ? bytes.readBigUInt64LE(0) : BigInt(bytes.readUIntLE(0, bytes.length));
+      return littleEndianValue(bytes);
     },
     memory: (address: bigint, size: number) => {
       const bytes = this.tracee.breakpoints.unshadow(address, this.tracee.memory.read(address, size));
       if (bytes.length < size) throw new RangeError('unreadable');
-      return BigInt(bytes.readUIntLE(0, size));
+      // ref64 too: readUIntLE stops at 6 bytes, and its RangeError made every 64-bit load "gdb decides" (a stop).
+      return littleEndianValue(bytes);
     },
   };
   /** Commands run where conditions do, and may print: a string argument is read up to its NUL. */
@@ -150,7 +151,7 @@ export class BreakpointTable {
   }
 
   /** A tracepoint's trap at `address`; throws a RangeError if its page is not mapped. */
-  insertSite(address: bigint, hit: (tid: number) => void): void {
+  insertSite(address: bigint, hit: (tid: number) => TracepointStepping | undefined): void {
     this.lifted.delete(address); // gdb's, removed but still in memory: the int3 is the tracepoint's now
     this.tracee.breakpoints.insert(address);
     this.sites.set(address, hit);

@@ -64,7 +64,7 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
     if (mode.type === 'step-over') {
       // Whatever ended the step, the lifted breakpoint goes back (if gdb still wants it).
       if (this.breakpoints.wantsTrap(mode.address) && this.tracee.state === 'traced') this.tracee.breakpoints.insert(mode.address);
-      if (e.type === 'step' && !watch) return; // the one who started the step-over carries on
+      if (e.type === 'step' && !watch) return mode.stepped?.(); // the one who started the step-over carries on
       mode = mode.after;
       this.modes.set(e.tid, mode);
     }

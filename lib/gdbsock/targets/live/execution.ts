@@ -9,7 +9,7 @@ import type { Thread, Tracee } from '../../../ptrace';
 import { nextEvents } from '../../../ptrace/thread';
 import { SessionOptions } from '../../session-options';
 import { SIGTRAP } from '../../signals';
-import type { ResumeAction, StopEvent } from '../../target';
+import type { ResumeAction, StopEvent, TracepointStepping } from '../../target';
 import type { StopRegisters } from '../stop-registers';
 import { killedMeanwhile, trapQueued } from '../pending-signals';
 import { type Mode, allStopAfter, isRunning } from './all-stop';
@@ -482,11 +482,30 @@ export abstract class Execution<Self> extends StopReports {
     t.stepWhileIn(range.start, range.end, inside.length ? BigUint64Array.from(inside) : NO_ADDRESSES, 0);
   }
 
+  /**
+   * One step of `t` nobody reports, off the breakpoint at `address` (taken
+   * out); then, while `stepping` wants more, another; then on as `mode`
+   * says. Any other event on the way (a signal, a watchpoint) goes to
+   * handleEvent as usual and ends the quiet steps.
+   */
+  private stepQuietly(t: Thread, tid: number, address: bigint, mode: Mode, stepping: TracepointStepping | undefined): void {
+    const stepped = () => {
+      if (t.state !== 'stopped' || !isRunning(this.state)) return;
+      this.modes.set(tid, mode);
+      if (stepping?.(tid) && this.state !== 'interrupting') return this.stepQuietly(t, tid, address, mode, stepping);
+      // The step off it was an instruction of gdb's step or range too: a stepi ends here.
+      if (mode.type === 'continue' || this.state === 'interrupting') this.carryOn(t, mode, 0);
+      else this.onStep(t, tid, mode);
+    };
+    this.modes.set(tid, { type: 'step-over', address, after: mode, stepped });
+    t.step(0);
+  }
+
   protected onBreakpoint(t: Thread, tid: number, address: bigint, mode: Mode): void {
     if (this.state === 'stopping') return; // the pc is rewound: it hits again when resumed (see BreakpointTable.reportedHits)
     // A tracepoint collects at every hit, whatever gdb's breakpoint there decides (gdbserver: tracepoint_was_hit).
     const site = this.breakpoints.sites.get(address);
-    site?.(tid);
+    const stepping = site?.(tid);
     const tracepointOnly = site !== undefined && !this.breakpoints.software.has(address);
     const conditions = this.breakpoints.software.get(address);
     const commands = this.breakpoints.commands.get(address);
@@ -496,16 +515,8 @@ export abstract class Execution<Self> extends StopReports {
     if (!holds || commands) {
       // False condition, commands run, or a tracepoint's trap: step off it and carry on, without a word to gdb.
       this.tracee.breakpoints.remove(address);
-      this.modes.set(tid, { type: 'step-over', address, after: mode });
-      t.step(0);
-      t.nextEvent().then((next) => {
-        if (next.type === 'step' && t.state === 'stopped' && isRunning(this.state)) {
-          this.modes.set(tid, mode);
-          // The step off it was an instruction of gdb's step or range too: a stepi ends here.
-          if (mode.type === 'continue' || this.state === 'interrupting') this.carryOn(t, mode, 0);
-          else this.onStep(t, tid, mode);
-        }
-      });
+      // A tracepoint's while-stepping collects after each step, while the thread runs on gdb's continue.
+      this.stepQuietly(t, tid, address, mode, mode.type === 'continue' ? stepping : undefined);
       return;
     }
     this.breakpoints.noteReportedHit(tid, address);

@@ -30,6 +30,7 @@ import type {
   Target,
   ThreadInfo,
   TracepointSites,
+  TracepointStepping,
 } from '../../target';
 import { StopRegisters } from '../stop-registers';
 import { killedMeanwhile } from '../pending-signals';
@@ -196,7 +197,7 @@ export class LiveTarget extends TraceEvents<LiveTarget> implements Target, ForkE
     this.breakpoints.remove(type, address, length, isRunning(this.state) || this.vforkChildRunning);
   }
 
-  insertTracepoint(address: bigint, hit: (tid: number) => void): () => void {
+  insertTracepoint(address: bigint, hit: (tid: number) => TracepointStepping | undefined): () => void {
     this.breakpoints.insertSite(address, hit);
     return () => {
       if (this.tracee.state === 'traced') this.breakpoints.removeSite(address);
