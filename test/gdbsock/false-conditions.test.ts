@@ -34,7 +34,15 @@ const ROUNDS = 3;
 
 type Rsp = Awaited<ReturnType<typeof rspClient>>;
 
-async function setUp(rsp: Rsp, fillDebugRegisters: boolean): Promise<void> {
+/**
+ * const64 pad; ref64; const8 1; equal; end: `*(long *)pad == 1`, false (pad
+ * is zeroes). A 64-bit load threw in gdbsock's condition context (it read
+ * with readUIntLE, 6 bytes at most), and a condition that throws is left to
+ * gdb: every hit was reported.
+ */
+const FALSE_LOADING_64 = `XE,25${pad.toString(16).padStart(16, '0')}1a22011327`;
+
+async function setUp(rsp: Rsp, fillDebugRegisters: boolean, condition = FALSE): Promise<void> {
   await rsp.ask('QStartNoAckMode');
   await rsp.ask('qSupported:multiprocess+;swbreak+;hwbreak+;vContSupported+');
   await rsp.ask('?');
@@ -44,7 +52,7 @@ async function setUp(rsp: Rsp, fillDebugRegisters: boolean): Promise<void> {
       if (reply !== 'OK') throw new Error(`watchpoint ${i} refused: ${reply}`);
     }
   }
-  const reply = await rsp.ask(`Z0,${hot.toString(16)},1;${FALSE}`);
+  const reply = await rsp.ask(`Z0,${hot.toString(16)},1;${condition}`);
   if (reply !== 'OK') throw new Error(`conditional breakpoint refused: ${reply}`);
 }
 
@@ -64,7 +72,7 @@ async function rounds(rsp: Rsp): Promise<string[]> {
   return stops;
 }
 
-async function serve(t: Test, server: 'gdbsock' | 'gdbserver', fillDebugRegisters: boolean): Promise<string[]> {
+async function serve(t: Test, server: 'gdbsock' | 'gdbserver', fillDebugRegisters: boolean, condition = FALSE): Promise<string[]> {
   const target = await startDetached(hotcall, ['3']);
   t.teardown(target.kill);
   const address =
@@ -79,7 +87,7 @@ async function serve(t: Test, server: 'gdbsock' | 'gdbserver', fillDebugRegister
         });
   const rsp = await rspClient(address);
   t.teardown(rsp.close);
-  await setUp(rsp, fillDebugRegisters);
+  await setUp(rsp, fillDebugRegisters, condition);
   const stops = await rounds(rsp);
   await rsp.ask('D');
   return stops;
@@ -102,3 +110,9 @@ for (const [name, fill] of [
     for (const stop of stops) t.ok(/^T02/.test(stop) || /swbreak/.test(stop), `an interrupt, or a hit marked as one: ${short(stop)}`);
   });
 }
+
+t.test('a false condition that loads 64 bits of memory: gdbsock judges it itself', async (t) => {
+  const stops = await serve(t, 'gdbsock', false, FALSE_LOADING_64);
+  t.equal(stops.length, ROUNDS);
+  for (const stop of stops) t.match(stop, /^T02/, `the interrupt's stop, not a hit: ${short(stop)}`);
+});
