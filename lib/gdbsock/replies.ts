@@ -255,6 +255,7 @@ const TRACEPOINT_FEATURES = [
   'TraceStateVariables+',
   'TracepointSource+',
   'InstallInTrace+',
+  'DisconnectedTracing+',
   'qXfer:traceframe-info:read+',
   'EnableDisableTracepoints+',
   'QTBuffer:size+',

@@ -96,8 +96,6 @@ export class Server extends EventEmitter {
   private readonly threadDb = defaultThreadDbSettings();
   /** Whose words `monitor` answers in: the gdbserver of the client's generation (from its qSupported). */
   private monitorDialect: MonitorDialect = 'gdbserver-14';
-  /** gdb's tracepoints and the frames they collected; while gdb looks at a frame (tfind), reads come from it. */
-  private readonly tracing = new Tracing();
 
   constructor(
     private readonly connection: Connection,
@@ -111,6 +109,12 @@ export class Server extends EventEmitter {
      * no name at all (as gdbserver, run it again, R with its arguments).
      */
     private readonly history: ProgramHistory = {},
+    /**
+     * gdb's tracepoints and the frames they collected, shared by the sessions
+     * of one gdbsock as gdbserver keeps them for the next gdb (disconnected
+     * tracing); while gdb looks at a frame (tfind), reads come from it.
+     */
+    private readonly tracing: Tracing = new Tracing(),
   ) {
     super();
     this.options.inputFd = connection.inputFd;
@@ -137,6 +141,7 @@ export class Server extends EventEmitter {
   private finish(how: ServerEnd): void {
     if (this.ended) return;
     this.ended = true;
+    this.tracing.disconnected();
     this.hostIo.closeAll();
     this.emit('end', how);
   }

@@ -18,6 +18,7 @@ import { type DebugSettings, defaultDebugSettings } from './monitor';
 import type { ProgramHistory, TargetProvider } from './launch-settings';
 import type { ExecString } from '../ptrace';
 import { PACKET_SIZE } from './replies';
+import { Tracing } from './tracing/tracing';
 import { Server, type ServerEnd } from './server';
 import type { Target } from './target';
 
@@ -67,6 +68,8 @@ export class Sessions extends EventEmitter {
   private readonly debug: DebugSettings;
   /** What gdb ran last, for every session (launch-settings.ts). */
   private readonly history: ProgramHistory;
+  /** gdb's tracepoints and their frames, for every session: a run goes on when gdb disconnects, if gdb said so. */
+  private readonly tracing = new Tracing();
   /** What the next connection gets. */
   private target: Target | undefined;
   /** The process 'reattach' goes back to, and when it started (a pid alone may be another process's by then). */
@@ -123,7 +126,7 @@ export class Sessions extends EventEmitter {
     // The connection only now: packets gdb sent meanwhile wait in the stream for the server.
     const connection = new Connection(input, output, PACKET_SIZE + 1024);
     connection.on('protocol-error', (message: string) => this.emit('log', message));
-    const server = new Server(connection, this.target, this.provider, this.debug, this.history);
+    const server = new Server(connection, this.target, this.provider, this.debug, this.history, this.tracing);
     this.server = server;
     server.on('log', (line: string) => this.emit('log', line));
     server.on('end', (how: ServerEnd) => void this.end(server, connection, how));

@@ -35,14 +35,16 @@ interface Tracepoint extends TracepointDefinition {
 interface Variable {
   initial: bigint;
   value: bigint;
-  builtin: boolean;
   name: string;
+  /** A variable of the target's own, read fresh each time (QTinit keeps it). */
+  getter?: () => bigint;
 }
 
 /** Why the last run stopped, as qTStatus spells it (without its tracepoint number). */
 type StopReason =
   | { why: 'tnotrun' }
   | { why: 'tstop' }
+  | { why: 'tdisconnected' }
   | { why: 'tpasscount'; tracepoint: number }
   | { why: 'tfull' }
   | { why: 'terror'; text: string; tracepoint: number };
@@ -55,13 +57,18 @@ interface Range {
 
 export class Tracing {
   private tracepoints: Tracepoint[] = [];
-  private readonly variables = new Map<number, Variable>();
+  /**
+   * gdb's trace state variables, and one of ours: $trace_timestamp (1),
+   * which gdb uploads at connection, as from gdbserver (tracepoint.cc,
+   * initialize_tracepoint).
+   */
+  private readonly variables = new Map<number, Variable>([[1, { initial: 0n, value: 0n, name: 'trace_timestamp', getter: microseconds }]]);
   private running = false;
   private stopReason: StopReason = { why: 'tnotrun' };
   private startTime = 0n;
   private stopTime = 0n;
   private notes = { user: '', notes: '', stopNote: '' };
-  private disconnected = false;
+  private disconnectedTracing = false;
   private readOnly: Range[] = [];
   private buffer: TraceBuffer | undefined;
   private bufferSize = DEFAULT_TRACE_BUFFER_SIZE;
@@ -96,7 +103,7 @@ export class Tracing {
         this.readOnly = [];
         this.current = -1;
         this.buffer = undefined;
-        this.variables.clear();
+        for (const [n, v] of this.variables) if (!v.getter) this.variables.delete(n);
         return 'OK';
       case 'define':
         return this.define(request.tracepoint);
@@ -114,9 +121,11 @@ export class Tracing {
         tp.sources.push(request.text);
         return 'OK';
       }
-      case 'variable':
-        this.variables.set(request.number, { initial: request.initial, value: request.initial, builtin: request.builtin, name: request.name });
+      case 'variable': {
+        const getter = this.variables.get(request.number)?.getter;
+        this.variables.set(request.number, { initial: request.initial, value: request.initial, name: request.name, getter });
         return 'OK';
+      }
       case 'readOnly':
         this.readOnly = request.ranges;
         return 'OK';
@@ -149,7 +158,7 @@ export class Tracing {
       case 'variables':
         if (request.first)
           this.variableUploads = [...this.variables].map(
-            ([n, v]) => `${n.toString(16)}:${hex64(v.initial)}:${v.builtin ? 1 : 0}:${Buffer.from(v.name, 'latin1').toString('hex')}`,
+            ([n, v]) => `${n.toString(16)}:${hex64(v.initial)}:${v.getter ? 1 : 0}:${Buffer.from(v.name, 'latin1').toString('hex')}`,
           );
         return this.variableUploads.shift() ?? 'l';
       case 'variableValue':
@@ -175,9 +184,19 @@ export class Tracing {
         if (request.stopNote !== undefined) this.notes.stopNote = request.stopNote;
         return 'OK';
       case 'disconnected':
-        this.disconnected = request.on;
+        this.disconnectedTracing = request.on;
         return 'OK';
     }
+  }
+
+  /**
+   * gdb went away: a run goes on only if gdb asked for disconnected
+   * tracing (QTDisconnected:1), as under gdbserver; the next gdb starts out
+   * looking at the live process.
+   */
+  disconnected(): void {
+    this.current = -1;
+    if (!this.disconnectedTracing) this.stop({ why: 'tdisconnected' });
   }
 
   /** The frame gdb looks at, if it looks at one: reads come from it, not from the process. */
@@ -340,12 +359,17 @@ export class Tracing {
   /** The trace state variables for the bytecode; with `frame`, tracev records into it. */
   private variablesFor(frame?: FrameBuilder): AgentVariables {
     return {
-      get: (n) => this.variableOrThrow(n).value,
+      get: (n) => this.valueOf(this.variableOrThrow(n)),
       set: (n, value) => {
         this.variableOrThrow(n).value = BigInt.asIntN(64, value);
       },
-      collect: (n) => frame?.variable(n, this.variableOrThrow(n).value),
+      collect: (n) => frame?.variable(n, this.valueOf(this.variableOrThrow(n))),
     };
+  }
+
+  private valueOf(v: Variable): bigint {
+    if (v.getter) v.value = v.getter();
+    return v.value;
   }
 
   private variableOrThrow(n: number): Variable {
@@ -395,7 +419,7 @@ export class Tracing {
     }
     const v = this.variables.get(n);
     if (!v || (!this.running && this.stopReason.why === 'tnotrun')) return 'U';
-    return `V${hex64(v.value)}`;
+    return `V${hex64(this.valueOf(v))}`;
   }
 
   /** qTStatus (GDB manual, "Tracepoint Packets"), the fields in gdbserver's order. */
@@ -419,7 +443,7 @@ export class Tracing {
       `tfree:${(buffer?.free ?? this.bufferSize).toString(16)}`,
       `tsize:${(buffer?.size ?? this.bufferSize).toString(16)}`,
       `circular:${this.circular ? 1 : 0}`,
-      `disconn:${this.disconnected ? 1 : 0}`,
+      `disconn:${this.disconnectedTracing ? 1 : 0}`,
       `starttime:${this.startTime.toString(16)}`,
       `stoptime:${this.stopTime.toString(16)}`,
       `username:${hexText(this.notes.user)}`,

@@ -469,6 +469,15 @@ export abstract class Execution<Self> extends StopReports {
         this.stepThrough(t, mode);
         return;
       }
+      // A tracepoint's trap inside the range (not gdb's): collect, step over it, and range on, as
+      // gdbserver collects at any stop on a tracepoint (gdb.trace/range-stepping.exp wants one vCont;r).
+      const site = this.breakpoints.sites.get(pc);
+      if (pc >= mode.start && pc < mode.end && site && !this.breakpoints.software.has(pc)) {
+        site(tid);
+        this.tracee.breakpoints.remove(pc);
+        this.stepQuietly(t, tid, pc, mode, undefined);
+        return;
+      }
     }
     if (this.state === 'interrupting') this.interruptOwed = true; // a single step is done: gdb hears of it, and of the Ctrl-C next
     this.reportStop(tid, { kind: 'signal', tid, signal: SIGTRAP });
