@@ -18,7 +18,7 @@ import path from 'node:path';
 import t from 'tap';
 import { fixture, symbol } from '../helpers';
 import { debian13Tools } from './debian13';
-import { GDBSOCK_AS_GDBSERVER, type GdbTools, HOST_TOOLS, requireTool, rspClient, runGdb, startGdbserver, startServer } from './gdb';
+import { GDBSOCK_AS_GDBSERVER, type GdbTools, HOST_TOOLS, requireTool, rspClient, runGdb, startGdbserver, startListening, startServer } from './gdb';
 
 requireTool('gdb');
 requireTool('gdbserver');
@@ -229,4 +229,53 @@ t.test('tracepoint packets: malformed and unsupported ones get errors, not a cra
   t.equal(await client.ask('qTsP'), `S3:${at}:R`, 'a while-stepping action, marked S');
   t.equal(await client.ask('qTsP'), 'T4:1:E:0:0');
   t.equal(await client.ask('qTsP'), 'l');
+});
+
+t.test('disconnected tracing: the next gdb finds the run, its tracepoints and $trace_timestamp; without it the run stops', async (t) => {
+  // gdbserver's command line without --once: gdbsock keeps the program for the next connection, as the testsuite's gdb_reconnect wants.
+  const server = await startListening('gdbsock', GDBSOCK_AS_GDBSERVER[0]!, [...GDBSOCK_AS_GDBSERVER.slice(1), '127.0.0.1:0', program]);
+  t.teardown(() => server.proc.kill());
+  const at = symbol(program, 'trace_me').toString(16);
+  // gdbsock turns a connection away until it has seen the last one end: try again for a while.
+  const connect = async (): Promise<Awaited<ReturnType<typeof rspClient>>> => {
+    for (let tries = 0; ; tries++) {
+      const client = await rspClient(server.target);
+      try {
+        await client.ask('QStartNoAckMode');
+        await client.ask('qSupported:multiprocess+;swbreak+;hwbreak+');
+        await client.ask('?');
+        return client;
+      } catch (err) {
+        client.close();
+        if (tries > 50) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+  };
+
+  const first = await connect();
+  t.equal(await first.ask('qTfV'), `1:0:1:${Buffer.from('trace_timestamp').toString('hex')}`, "the target's own variable, for gdb to upload");
+  t.equal(await first.ask('qTsV'), 'l');
+  for (const packet of ['QTinit', `QTDP:1:${at}:E:0:0-`, `QTDP:-1:${at}:R`, 'QTDisconnected:1', 'QTStart']) t.equal(await first.ask(packet), 'OK', packet);
+  first.close();
+
+  const second = await connect();
+  t.match(await second.ask('qTStatus'), /^T1;tnotrun:0;.*disconn:1;/, 'the run went on after gdb left');
+  t.equal(await second.ask('qTfP'), `T1:${at}:E:0:0`, 'its tracepoint, for the new gdb');
+  t.equal(await second.ask('qTsP'), `A1:${at}:R`, 'and its action');
+  t.equal(await second.ask('qTsP'), 'l');
+  t.equal(await second.ask(`Z0,${symbol(program, 'end').toString(16)},1`), 'OK');
+  t.match(await second.ask('vCont;c'), /^T05/, 'the program ran to end()');
+  t.match(await second.ask('qTStatus'), /^T1;tnotrun:0;tframes:a;/, 'ten frames, one a call');
+  t.equal(await second.ask('QTFrame:3'), 'F3T1', 'frame 3');
+  t.equal(await second.ask('QTDisconnected:0'), 'OK');
+  second.close();
+
+  const third = await connect();
+  t.match(await third.ask('qTStatus'), /^T0;tdisconnected:0;tframes:a;/, 'without disconnected tracing the run stopped when gdb left');
+  t.equal(await third.ask('qTV:1').then((v) => v.startsWith('V')), true, '$trace_timestamp has a value');
+  t.equal(await third.ask('QTFrame:3'), 'F3T1', 'and the frames are still there');
+  t.equal(await third.ask('QTFrame:-1'), 'OK');
+  t.match(await third.ask('vCont;c'), /^W00/, 'the program ends');
+  third.close();
 });
