@@ -156,10 +156,12 @@ export class Tracing {
         if (request.first) this.uploads = this.tracepoints.flatMap(definitionPieces);
         return this.uploads.shift() ?? 'l';
       case 'variables':
+        // Newest first, as gdbserver lists them (it prepends each new one): gdb announces them in
+        // that order reversed, and gdb.trace/mi-tsv-changed.exp expects gdbserver's order.
         if (request.first)
-          this.variableUploads = [...this.variables].map(
-            ([n, v]) => `${n.toString(16)}:${hex64(v.initial)}:${v.getter ? 1 : 0}:${Buffer.from(v.name, 'latin1').toString('hex')}`,
-          );
+          this.variableUploads = [...this.variables]
+            .reverse()
+            .map(([n, v]) => `${n.toString(16)}:${hex64(v.initial)}:${v.getter ? 1 : 0}:${Buffer.from(v.name, 'latin1').toString('hex')}`);
         return this.variableUploads.shift() ?? 'l';
       case 'variableValue':
         return this.variableValue(request.number);
