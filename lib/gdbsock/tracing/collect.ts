@@ -52,9 +52,11 @@ export function collect(target: Target, tid: number, actions: readonly TraceActi
   for (const action of actions) {
     switch (action.type) {
       case 'registers': {
-        const raw = Buffer.from(target.readRegisters(tid));
-        raw.writeBigUInt64LE(pc, pcOffset(target));
-        frame.registers(raw);
+        const raw = target.readRegisters(tid);
+        // The trap left the pc past it: the frame holds the tracepoint's address (gdbserver too).
+        const withPc = Buffer.from(raw);
+        withPc.writeBigUInt64LE(pc, pcOffset(target));
+        frame.registers(withPc);
         break;
       }
       case 'memory': {

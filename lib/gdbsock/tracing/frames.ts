@@ -14,6 +14,8 @@ export const FRAME_HEADER = 6;
 /** An 'M' block holds at most this many bytes; longer ranges take several. */
 const MAX_MEMORY_BLOCK = 0xffff;
 
+const REGISTER_MARK = Buffer.from('R');
+
 /** Builds one frame as a hit collects it. */
 export class FrameBuilder {
   private readonly blocks: Buffer[] = [];
@@ -21,8 +23,10 @@ export class FrameBuilder {
 
   constructor(private readonly tracepoint: number) {}
 
+  /** `raw` may be a buffer the caller reuses: finish() copies it. */
   registers(raw: Buffer): void {
-    this.push(Buffer.concat([Buffer.from('R'), raw]));
+    this.push(REGISTER_MARK);
+    this.push(raw);
   }
 
   memory(address: bigint, bytes: Buffer): void {
@@ -32,7 +36,8 @@ export class FrameBuilder {
       header.write('M', 0, 'latin1');
       header.writeBigUInt64LE(BigInt.asUintN(64, address + BigInt(at)), 1);
       header.writeUInt16LE(piece.length, 9);
-      this.push(Buffer.concat([header, piece]));
+      this.push(header);
+      this.push(piece);
     }
   }
 
