@@ -396,7 +396,7 @@ export abstract class Execution<Self> extends StopReports {
     }
     // The stop follows within microseconds: wait for it on the JS thread, as for a step's,
     // not for the SIGCHLD to come round the event loop (gdb may send its next command first).
-    this.settleSoon();
+    this.settleNow();
   }
 
   /** Non-stop Ctrl-C (vCtrlC): one running thread stops, the leader if it runs, and is reported with SIGINT. */

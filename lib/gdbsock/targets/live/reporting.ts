@@ -107,18 +107,37 @@ export abstract class StopReports {
    * (gdb.base/bg-execution-repeat.exp). Anything else gdb sends ends the wait,
    * for the event loop to read.
    */
-  private readonly settleWaiter = (): void => {
+  private readonly settleWaiter = (spinFirst = true): void => {
     this.settleQueued = false;
-    const fd = this.inputFd();
-    // After an interrupt, no spinning: the program must wake to stop, likely on this CPU.
-    for (let spin = true; ; spin = false) {
-      if (!this.waiter || !isRunning(this.state) || this.nonStop) return;
-      const outcome = tracer.settle(WAIT_SETTLE_MS, () => !this.waiter || this.state === 'stopping', fd, spin);
-      if (outcome === 'busy') this.settleSoon();
-      if (outcome !== 'input' || addon.takeInterrupt(fd) !== 1) return;
-      this.interrupt();
+    if (this.settling) return;
+    this.settling = true;
+    try {
+      const fd = this.inputFd();
+      // After an interrupt, no spinning: the program must wake to stop, likely on this CPU.
+      for (let spin = spinFirst; ; spin = false) {
+        if (!this.waiter || !isRunning(this.state) || this.nonStop) return;
+        const outcome = tracer.settle(WAIT_SETTLE_MS, () => !this.waiter || this.state === 'stopping', fd, spin);
+        if (outcome === 'busy') this.settleSoon();
+        if (outcome !== 'input' || addon.takeInterrupt(fd) !== 1) return;
+        this.interrupt();
+      }
+    } finally {
+      this.settling = false;
     }
   };
+
+  /** settleWaiter is on the stack: what calls back into it from there leaves the wait to it. */
+  private settling = false;
+
+  /**
+   * After a Ctrl-C that came through the event loop (the wait had ended):
+   * the stop follows within microseconds, so wait for it here and now, not a
+   * turn of the loop later (setImmediate cost a few hundred microseconds of
+   * the few hundred gdb's testsuite allows: gdb.base/bg-execution-repeat.exp).
+   */
+  protected settleNow(): void {
+    this.settleWaiter(false);
+  }
 
   /** gdb's Ctrl-C (Execution.interrupt). */
   abstract interrupt(): void;
