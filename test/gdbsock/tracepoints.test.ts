@@ -279,3 +279,45 @@ t.test('disconnected tracing: the next gdb finds the run, its tracepoints and $t
   t.match(await third.ask('vCont;c'), /^W00/, 'the program ends');
   third.close();
 });
+
+t.test('a tracepoint where gdb has a conditional breakpoint too: both work, through one int3', async (t) => {
+  // A debug register holds a tracepoint alone; with gdb's breakpoint at the same address the two share the int3.
+  const commands = path.join(scratch, 'shared.gdb');
+  fs.writeFileSync(
+    commands,
+    [
+      'break main',
+      'run',
+      'trace trace_me',
+      'actions',
+      'collect a',
+      'end',
+      'break trace_me if a == 9',
+      'tstart',
+      'continue',
+      'print a',
+      'tstop',
+      'tstatus',
+      'tfind 9',
+      'print a',
+      '',
+    ].join('\n'),
+  );
+  const run = async (gdbserver: readonly string[]) => {
+    const server = await startGdbserver([], { multi: true, tools: { ...HOST_TOOLS, gdbserver } });
+    try {
+      return await runGdb(`target extended-remote ${server.target}`, ['set sysroot', `set remote exec-file ${program}`, `source ${commands}`], {
+        file: program,
+        timeout: 120_000,
+      });
+    } finally {
+      server.stop();
+      await server.exited;
+    }
+  };
+  const ours = await run(GDBSOCK_AS_GDBSERVER);
+  t.match(ours, /Breakpoint 3, trace_me \(a=(a@entry=)?9/, "gdb's breakpoint stops at its condition's hit only");
+  t.match(ours, /Collected 10 trace frames\./, 'the tracepoint collected every hit, the reported one too');
+  t.match(ours, /Found trace frame 9, tracepoint 2\n\$2 = 9\n/, 'frame 9 is the tenth call');
+  t.equal(normalize(ours), normalize(await run(HOST_TOOLS.gdbserver)), 'the same session as with gdbserver');
+});

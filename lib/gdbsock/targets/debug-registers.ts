@@ -7,8 +7,11 @@
 import type { Thread } from '../../ptrace';
 import type { BreakpointType } from '../target';
 
-/** 'gdb' for Z1..Z4; 'condition' for a conditional Z0 we placed in a debug register ourselves. */
-export type SlotOwner = 'gdb' | 'condition';
+/**
+ * 'gdb' for Z1..Z4; 'condition' for a conditional Z0 we placed in a debug
+ * register ourselves; 'tracepoint' for a tracepoint's trap we placed there.
+ */
+export type SlotOwner = 'gdb' | 'condition' | 'tracepoint';
 
 interface Slot {
   /** What gdb asked for: reported back as is when any piece fires. */
@@ -87,9 +90,9 @@ export class DebugRegisters {
     return this.slots.some((s) => s !== undefined && s.request.owner === 'gdb' && s.request.type === type && s.request.address === address);
   }
 
-  /** Addresses of the conditional breakpoints held in debug registers. */
-  get conditionAddresses(): bigint[] {
-    return this.slots.flatMap((s) => (s && s.request.owner === 'condition' ? [s.request.address] : []));
+  /** Addresses of the slots of one of our own kinds (conditions, tracepoints). */
+  addressesOf(owner: Exclude<SlotOwner, 'gdb'>): bigint[] {
+    return this.slots.flatMap((s) => (s && s.request.owner === owner ? [s.request.address] : []));
   }
 
   clear(): void {

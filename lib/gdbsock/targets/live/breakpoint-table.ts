@@ -68,6 +68,9 @@ export class BreakpointTable {
   ) {}
 
   insert(type: BreakpointType, address: bigint, length: number, conditions?: Condition[], commands?: BreakpointCommand[]): void {
+    // A tracepoint's debug register where gdb now wants a breakpoint: one trap would fire for both,
+    // or two registers in one #DB, of which DR6 names one to us. The tracepoint moves to the int3.
+    if ((type === 'software' || type === 'hardware') && this.sitesInDebugRegisters.has(address)) this.siteToInt3(address);
     if (type === 'software') {
       if (commands) this.commands.set(address, commands);
       else this.commands.delete(address);
@@ -80,7 +83,7 @@ export class BreakpointTable {
       else this.hwbreakConditions.delete(address);
     }
     if (this.debugRegisters.holds(type, address, length, 'gdb')) return; // inserted again: new conditions at most
-    if (this.debugRegisters.free === 0) this.evictConditionSlot();
+    if (this.debugRegisters.free === 0) this.evictOwnSlot();
     this.debugRegisters.insert(type, address, length);
     this.applyToThreads();
   }
@@ -106,7 +109,15 @@ export class BreakpointTable {
       this.remove('software', address, 1, false);
     }
     // A breakpoint with commands stays an int3: a debug register's hit knows only conditions.
-    if (conditions && !this.commands.has(address) && !memory.has(address) && this.debugRegisters.free > 0 && this.tracee.arch.debugRegisters) {
+    // Not where a tracepoint has a debug register: one #DB would fire both, and DR6 names only one to us.
+    if (
+      conditions &&
+      !this.commands.has(address) &&
+      !memory.has(address) &&
+      !this.sites.has(address) &&
+      this.debugRegisters.free > 0 &&
+      this.tracee.arch.debugRegisters
+    ) {
       this.debugRegisters.insert('hardware', address, 1, 'condition');
       this.applyToThreads();
       this.hardwareConditions.set(address, conditions);
@@ -116,9 +127,11 @@ export class BreakpointTable {
     this.software.set(address, conditions);
   }
 
-  /** gdb wants a debug register that a condition of ours holds: that condition goes back to an int3. */
-  private evictConditionSlot(): void {
-    const address = this.debugRegisters.conditionAddresses[0];
+  /** gdb wants a debug register that a condition or a tracepoint of ours holds: that one goes back to an int3. */
+  private evictOwnSlot(): void {
+    const site = this.debugRegisters.addressesOf('tracepoint')[0];
+    if (site !== undefined) return this.siteToInt3(site);
+    const address = this.debugRegisters.addressesOf('condition')[0];
     if (address === undefined) return;
     const conditions = this.hardwareConditions.get(address);
     this.hardwareConditions.delete(address);
@@ -138,7 +151,7 @@ export class BreakpointTable {
     if (type === 'software') {
       this.software.delete(address);
       this.commands.delete(address);
-      if (this.sites.has(address)) return; // a tracepoint's trap stays
+      if (this.sites.has(address) && !this.sitesInDebugRegisters.has(address)) return; // the int3 is a tracepoint's too: it stays
       // Lifted only while its page is there: a removal that cannot happen is gdb's warning to give now (its z0 fails).
       const memory = this.tracee.breakpoints;
       if (outNow || !memory.has(address) || !memory.stillMapped(address)) memory.remove(address);
@@ -150,16 +163,36 @@ export class BreakpointTable {
     this.applyToThreads();
   }
 
-  /** A tracepoint's trap at `address`; throws a RangeError if its page is not mapped. */
+  /**
+   * A tracepoint's trap at `address`: a free debug register when there is
+   * one and no breakpoint of gdb's is there (an instruction breakpoint traps
+   * before the instruction and the kernel sets EFLAGS.RF, so a hit costs one
+   * stop, where an int3 costs a stop, a step and two writes of the code, as
+   * gdbserver's step over it does), else an int3. Throws a RangeError if the
+   * page is not mapped.
+   */
   insertSite(address: bigint, hit: (tid: number) => TracepointStepping | undefined): void {
-    this.lifted.delete(address); // gdb's, removed but still in memory: the int3 is the tracepoint's now
-    this.tracee.breakpoints.insert(address);
+    const ours = this.software.has(address) || this.hardwareConditions.has(address) || this.tracee.breakpoints.has(address);
+    if (!ours && this.tracee.arch.debugRegisters && this.debugRegisters.free > 0 && this.tracee.memory.read(address, 1).length === 1) {
+      this.debugRegisters.insert('hardware', address, 1, 'tracepoint');
+      this.sitesInDebugRegisters.add(address);
+      this.applyToThreads();
+    } else {
+      this.lifted.delete(address); // gdb's, removed but still in memory: the int3 is the tracepoint's now
+      this.tracee.breakpoints.insert(address);
+    }
     this.sites.set(address, hit);
   }
 
   /** Takes a tracepoint's trap out, unless gdb has a breakpoint there; a page gone meanwhile took it already. */
   removeSite(address: bigint): void {
-    if (!this.sites.delete(address) || this.software.has(address)) return;
+    if (!this.sites.delete(address)) return;
+    if (this.sitesInDebugRegisters.delete(address)) {
+      this.debugRegisters.remove('hardware', address, 1, 'tracepoint');
+      this.applyToThreads();
+      return;
+    }
+    if (this.software.has(address)) return;
     try {
       this.tracee.breakpoints.remove(address);
     } catch (err) {
@@ -167,9 +200,19 @@ export class BreakpointTable {
     }
   }
 
+  private siteToInt3(address: bigint): void {
+    this.sitesInDebugRegisters.delete(address);
+    this.debugRegisters.remove('hardware', address, 1, 'tracepoint');
+    this.applyToThreads();
+    this.tracee.breakpoints.insert(address);
+  }
+
+  /** Tracepoints whose trap is a debug register, not an int3. */
+  private readonly sitesInDebugRegisters = new Set<bigint>();
+
   /** Whether an int3 at `address` is still wanted: gdb's breakpoint or a tracepoint's. */
   wantsTrap(address: bigint): boolean {
-    return this.software.has(address) || this.sites.has(address);
+    return this.software.has(address) || (this.sites.has(address) && !this.sitesInDebugRegisters.has(address));
   }
 
   /** Takes the breakpoints gdb removed out of memory (see `lifted`). */
@@ -219,6 +262,7 @@ export class BreakpointTable {
   forgetAll(): void {
     this.software.clear();
     this.sites.clear();
+    this.sitesInDebugRegisters.clear();
     this.commands.clear();
     this.hardwareConditions.clear();
     this.hwbreakConditions.clear();

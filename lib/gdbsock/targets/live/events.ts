@@ -184,6 +184,12 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
       case 'hardware-trap': {
         // No need to clear DR6: the kernel resets its ptrace view at every #DB (arch/x86/kernel/traps.c, exc_debug_user).
         const hit = this.breakpoints.debugRegisters.hit(e.dr6 ?? 0n);
+        if (hit && hit.owner === 'tracepoint') {
+          // A tracepoint's: collect, and run on unreported (the trap came before the instruction, EFLAGS.RF set).
+          const stepping = this.breakpoints.sites.get(hit.address)?.(e.tid);
+          if (stepping && mode.type === 'continue') return this.stepQuietly(t!, e.tid, hit.address, mode, stepping);
+          return this.carryOn(t, mode, 0);
+        }
         if (hit && hit.owner === 'condition') {
           const conditions = this.breakpoints.hardwareConditions.get(hit.address);
           // False for this thread: never news, whatever it was doing. The trap came before the

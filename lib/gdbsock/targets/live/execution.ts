@@ -497,7 +497,7 @@ export abstract class Execution<Self> extends StopReports {
    * says. Any other event on the way (a signal, a watchpoint) goes to
    * handleEvent as usual and ends the quiet steps.
    */
-  private stepQuietly(t: Thread, tid: number, address: bigint, mode: Mode, stepping: TracepointStepping | undefined): void {
+  protected stepQuietly(t: Thread, tid: number, address: bigint, mode: Mode, stepping: TracepointStepping | undefined): void {
     const stepped = () => {
       if (t.state !== 'stopped' || !isRunning(this.state)) return;
       this.modes.set(tid, mode);
