@@ -36,9 +36,10 @@ export type FrameSearch =
 
 export type TraceRequest =
   | { op: 'init' }
-  | { op: 'define'; tracepoint: TracepointDefinition }
+  /** `more`: the packet ended in '-', its actions follow. */
+  | { op: 'define'; tracepoint: TracepointDefinition; more: boolean }
   /** Actions of a tracepoint already defined; `stepping`: the while-stepping ones. `text`: each as gdb sent it, for qTsP. */
-  | { op: 'actions'; number: number; address: bigint; stepping: boolean; actions: TraceAction[]; text: string[] }
+  | { op: 'actions'; number: number; address: bigint; stepping: boolean; actions: TraceAction[]; text: string[]; more: boolean }
   /** QTDPsrc: a piece of the tracepoint's source text, kept for the next gdb (qTsP). */
   | { op: 'source'; number: number; address: bigint; text: string }
   | { op: 'variable'; number: number; initial: bigint; builtin: boolean; name: string }
@@ -138,7 +139,7 @@ function parseDefinition(body: string): TraceRequest {
     else if (field === 'S') tracepoint.kind = 'static';
     else if (field.startsWith('X')) tracepoint.condition = parseExpression(field).code;
   }
-  return { op: 'define', tracepoint };
+  return { op: 'define', tracepoint, more: body.endsWith('-') };
 }
 
 /** QTDP:-n:addr:[S]action...[-]: R, M and X actions back to back. */
@@ -151,7 +152,8 @@ function parseActions(body: string): TraceRequest {
   let rest = body.slice(second + 1);
   const stepping = rest.startsWith('S');
   if (stepping) rest = rest.slice(1);
-  if (rest.endsWith('-')) rest = rest.slice(0, -1);
+  const more = rest.endsWith('-');
+  if (more) rest = rest.slice(0, -1);
   const actions: TraceAction[] = [];
   const text: string[] = [];
   while (rest.length) {
@@ -182,7 +184,7 @@ function parseActions(body: string): TraceRequest {
     }
     text.push(start.slice(0, start.length - rest.length));
   }
-  return { op: 'actions', number, address, stepping, actions, text };
+  return { op: 'actions', number, address, stepping, actions, text, more };
 }
 
 /** Xlen,bytecode: the bytecode and how many characters it took. */

@@ -106,13 +106,15 @@ export class Tracing {
         for (const [n, v] of this.variables) if (!v.getter) this.variables.delete(n);
         return 'OK';
       case 'define':
-        return this.define(request.tracepoint);
+        return this.define(request.tracepoint, request.more);
       case 'actions': {
         const tp = this.find(request.number, request.address);
         if (!tp) return 'E01';
         tp.steppingSeen ||= request.stepping;
         (tp.steppingSeen ? tp.stepActions : tp.actions).push(...request.actions);
         (tp.steppingSeen ? tp.stepActionText : tp.actionText).push(...request.text);
+        // InstallInTrace: defined during a run, it goes in once its last packet is in, as gdbserver's (cmd_qtdp).
+        if (this.running && !request.more) this.placeTraps();
         return 'OK';
       }
       case 'source': {
@@ -233,7 +235,7 @@ export class Tracing {
     return this.readOnly.some((r) => r.start <= address && last <= r.end) ? 'live' : undefined;
   }
 
-  private define(definition: TracepointDefinition): string {
+  private define(definition: TracepointDefinition, more: boolean): string {
     if (this.find(definition.number, definition.address)) return 'E01';
     if (definition.kind !== 'trap') throw new TargetRefusal('gdbsock runs trap tracepoints only (no in-process agent for fast or static ones)');
     this.tracepoints.push({
@@ -247,8 +249,7 @@ export class Tracing {
       hits: 0,
       usage: 0,
     });
-    // InstallInTrace: one defined while a run goes on is in it at once.
-    if (this.running) this.placeTraps();
+    if (this.running && !more) this.placeTraps();
     return 'OK';
   }
 
