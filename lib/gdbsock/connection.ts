@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { addon } from '../native';
-import { type Frame, PacketDecoder, RLE_LIMIT, type RawReply, frameInPlace } from './packet';
+import { type Frame, type FramedReply, PacketDecoder, RLE_LIMIT, type RawReply, frameInPlace, frameRaw, rawFrameSpace } from './packet';
 
 /**
  * How long pump() blocks the JS thread for gdb's next packet. gdb sends it
@@ -16,6 +16,14 @@ const PUMP_WINDOW_MS = 10;
  * (the idle vCPU halts), and that wake is on every packet's critical path.
  */
 const PUMP_SPIN_US = 300;
+/**
+ * After a reply longer than this, pump() sleeps at once: gdb takes each
+ * reply in a byte at a time (remote.c, read_frame), some 15 ns a byte here,
+ * so it cannot answer a memory dump's 512 KiB pieces within the spin, and
+ * the spin's CPU (some 40 ms over a 64 MiB dump) is taken from gdb's on a
+ * busy machine.
+ */
+const SPIN_AFTER_REPLIES_UP_TO = 16 * 1024;
 /** readSoon and writeSome say "nothing now" with -EAGAIN. */
 const { EAGAIN } = constants.errno;
 /** How long a reply may block the JS thread while gdb reads it; the rest goes through the event loop. */
@@ -53,6 +61,8 @@ export class Connection extends EventEmitter {
   private readonly replyBuffer = Buffer.allocUnsafe(64 * 1024);
   /** Where raw binary replies are framed, kept between replies (a dump sends hundreds of them) and grown as needed. */
   private rawBuffer = Buffer.alloc(0);
+  /** The length of the last reply written, which says whether gdb may answer within pump()'s spin. */
+  private lastReplyLength = 0;
   private dispatching = false;
   private pumping = false;
   private pumpWanted = false;
@@ -108,15 +118,20 @@ export class Connection extends EventEmitter {
   /** Sends raw bytes as a reply, escaped or in hex and framed in one native pass. */
   sendRaw(raw: RawReply): void {
     if (this.closed) return;
-    const space = 2 * raw.data.length + 5;
+    const space = rawFrameSpace(raw);
     if (this.rawBuffer.length < space) this.rawBuffer = Buffer.allocUnsafe(space);
-    const n =
-      raw.encoding === 'hex'
-        ? addon.frameHex(raw.data, 0, raw.data.length, this.rawBuffer)
-        : addon.frameBinary(raw.data, 0, raw.data.length, raw.prefix, this.rawBuffer);
+    const n = frameRaw(raw, this.rawBuffer);
     if (this.acking) this.lastSent = Buffer.from(this.rawBuffer.subarray(0, n));
     this.unanswered = undefined;
     this.write(this.rawBuffer, n);
+  }
+
+  /** Sends a reply framed already (its buffer is free again once this returns: what the socket does not take at once is copied). */
+  sendFramed(framed: FramedReply): void {
+    if (this.closed) return;
+    if (this.acking) this.lastSent = Buffer.from(framed.frame);
+    this.unanswered = undefined;
+    this.write(framed.frame, framed.frame.length);
   }
 
   /**
@@ -139,6 +154,7 @@ export class Connection extends EventEmitter {
    * `data` may be the reused reply buffer).
    */
   private write(data: Buffer, length: number): void {
+    this.lastReplyLength = length;
     let sent = 0;
     const fd = this.outputFd;
     if (fd !== undefined && this.output.writableLength === 0) {
@@ -207,7 +223,8 @@ export class Connection extends EventEmitter {
 
   /** Bytes read into readBuffer once gdb sent some within the window; 0 if it did not; -1 at the stream's end or an error. */
   private readNow(fd: number): number {
-    const n = addon.readSoon(fd, this.readBuffer, PUMP_SPIN_US, PUMP_WINDOW_MS, this.yieldToEvents);
+    const spin = this.lastReplyLength > SPIN_AFTER_REPLIES_UP_TO ? 0 : PUMP_SPIN_US;
+    const n = addon.readSoon(fd, this.readBuffer, spin, PUMP_WINDOW_MS, this.yieldToEvents);
     if (n > 0) return n;
     return n === -EAGAIN ? 0 : -1;
   }

@@ -5,6 +5,7 @@
  * (`X*n` repeats X n-29 times) and the out-of-band 0x03 interrupt byte.
  * Pure functions and a streaming decoder: no sockets here.
  */
+import { addon } from '../native';
 
 const DOLLAR = 0x24;
 const HASH = 0x23;
@@ -142,8 +143,8 @@ export function runLengthDecode(data: Buffer): Buffer {
 }
 
 /**
- * A reply body of raw bytes, encoded and framed by the connection in one pass
- * of native code (addon.frameBinary, addon.frameHex): memory dumps, where the
+ * A reply body of raw bytes, encoded and framed in one pass of native code
+ * (frameRaw: addon.frameBinary, addon.frameHex): memory dumps, where the
  * escape or hex, copy and checksum passes in JavaScript were most of the
  * server's time.
  */
@@ -161,6 +162,31 @@ export class RawReply {
     if (this.encoding === 'hex') return Buffer.from(this.data.toString('hex'), 'latin1');
     const escaped = escapeBinary(this.data);
     return this.prefix < 0 ? escaped : Buffer.concat([Buffer.from([this.prefix]), escaped]);
+  }
+}
+
+/** The bytes frameRaw may need for `raw`: every byte escaped or in hex, the prefix, `$`, `#` and the checksum. */
+export function rawFrameSpace(raw: RawReply): number {
+  return 2 * raw.data.length + 5;
+}
+
+/** Frames `raw` into `out` (rawFrameSpace bytes at least) in one pass of native code; the frame's length. */
+export function frameRaw(raw: RawReply, out: Buffer): number {
+  return raw.encoding === 'hex' ? addon.frameHex(raw.data, 0, raw.data.length, out) : addon.frameBinary(raw.data, 0, raw.data.length, raw.prefix, out);
+}
+
+/**
+ * A reply framed already, `$` to checksum: a memory piece read ahead
+ * (read-ahead.ts) is framed while gdb still decodes the last one, so that
+ * its reply goes out the moment gdb asks. `frame` may be a buffer its maker
+ * reuses: send it before making the next.
+ */
+export class FramedReply {
+  constructor(readonly frame: Buffer) {}
+
+  /** The body as it goes out, between `$` and `#` (for the debug log and the tests). */
+  body(): Buffer {
+    return this.frame.subarray(1, this.frame.length - 3);
   }
 }
 

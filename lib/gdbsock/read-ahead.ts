@@ -2,9 +2,10 @@
  * Bulk reads ahead of the client. gdb's `dump` and LLDB's `memory read`
  * fetch a large range as a row of `x` requests (`m` before gdb 16.2), each starting where the last
  * one ended and each as long as the packet allows; the client then spends
- * as long decoding the reply as the server spent making it. Reading the next
- * piece while the client decodes this one takes the server off the critical
- * path. The piece read ahead is served only to the very next packet, and only
+ * as long decoding the reply as the server spent making it. Reading and
+ * framing the next piece while the client decodes this one takes the server
+ * off the critical path: when the request comes, its reply is ready to write.
+ * The piece read ahead is served only to the very next packet, and only
  * if that packet asks for exactly it: any other packet (a write, a resume, a
  * breakpoint) throws it away, so it never shows memory older than the last
  * thing that could have changed it. Only private memory is read ahead: another
@@ -12,22 +13,47 @@
  * only: in non-stop mode threads run between packets.
  */
 import { mappingAt } from '../procfs';
+import { FramedReply, RawReply, frameRaw, rawFrameSpace } from './packet';
+import type { Reply } from './replies';
+import type { Target } from './target';
 
 /** Reads shorter than this are not bulk: gdb reads a few bytes at a time for a backtrace, and those are not read ahead. */
 export const READ_AHEAD_FROM = 64 * 1024;
 
+/**
+ * How a read's bytes become its reply (replies.memory for `m`, binaryMemory
+ * for gdb's `x`, lldbBinaryMemory for LLDB's): the piece read ahead is spelled
+ * the way the read before it was, and served only to a read spelled the same.
+ */
+export type Spell = (data: Buffer, length: number) => Reply;
+
+interface Planned {
+  addr: bigint;
+  length: number;
+  spell: Spell;
+}
+
 export class ReadAhead {
-  private piece: { addr: bigint; length: number; data: Buffer } | undefined;
-  private planned: { addr: bigint; length: number } | undefined;
+  private piece: (Planned & { reply: Reply }) | undefined;
+  private planned: Planned | undefined;
+  /**
+   * The piece's bytes and its frame, each in one buffer kept from piece to
+   * piece: a fresh 512 KiB buffer per piece costs page faults and, piling up
+   * outside V8's heap, full garbage collections.
+   */
+  private data = Buffer.alloc(0);
+  private frame = Buffer.alloc(0);
 
   /**
-   * The bytes of [addr, addr + length) if they were read ahead, else undefined.
-   * Called for each memory read; forgets the piece either way.
+   * The reply to a read of [addr, addr + length) spelled by `spell`, if that
+   * piece was read ahead, else undefined. Called for each memory read;
+   * forgets the piece either way. The reply may lie in a buffer fill() uses
+   * again: send it before the next fill().
    */
-  take(addr: bigint, length: number): Buffer | undefined {
+  take(addr: bigint, length: number, spell: Spell): Reply | undefined {
     const piece = this.piece;
     this.piece = undefined;
-    return piece && piece.addr === addr && piece.length === length ? piece.data : undefined;
+    return piece && piece.addr === addr && piece.length === length && piece.spell === spell ? piece.reply : undefined;
   }
 
   /** A packet that is not a memory read came in: what was read ahead may be stale now. */
@@ -37,29 +63,52 @@ export class ReadAhead {
   }
 
   /** A read of a whole packet's worth at `addr` was answered: the next such read is likely to follow it. */
-  plan(addr: bigint, length: number): void {
-    this.planned = { addr: addr + BigInt(length), length };
+  plan(addr: bigint, length: number, spell: Spell): void {
+    this.planned = { addr: addr + BigInt(length), length, spell };
   }
 
   /**
-   * Reads the planned piece, if any (after the reply has gone out), from the
-   * memory of process `pid` (undefined: a core or the kernel, which nobody
-   * changes). A read that fails is simply not kept.
+   * Reads and frames the planned piece, if any, from `target` (after the
+   * reply has gone out). Private memory only, where the target is a running
+   * process (a core or the kernel nobody changes). A read that fails or comes
+   * up short is simply not kept: the client will ask and get its answer then.
    */
-  fill(read: (addr: bigint, length: number) => Buffer | Promise<Buffer>, pid: number | undefined): void {
+  fill(target: Target): void {
     const planned = this.planned;
     this.planned = undefined;
-    if (!planned || (pid !== undefined && !privateMemory(pid, planned.addr, planned.length))) return;
+    if (!planned) return;
+    const pid = target.capabilities.runningProcess?.pid;
+    if (pid !== undefined && !privateMemory(pid, planned.addr, planned.length)) return;
     try {
-      const data = read(planned.addr, planned.length);
-      if (data instanceof Promise) {
-        data.catch(() => undefined); // a target that reads asynchronously is not read ahead
-        return;
-      }
-      if (data.length === planned.length) this.piece = { ...planned, data };
+      const data = this.read(target, planned.addr, planned.length);
+      if (data?.length === planned.length) this.piece = { ...planned, reply: this.framed(planned.spell(data, planned.length)) };
     } catch {
-      // Past the end of a mapping: the client will ask and get its error then.
+      // Past the end of a mapping.
     }
+  }
+
+  /**
+   * On the JS thread: one piece (512 KiB at most) takes a few hundred
+   * microseconds, while gdb takes milliseconds to decode the reply before it.
+   * A target that can only read it asynchronously is not read ahead.
+   */
+  private read(target: Target, addr: bigint, length: number): Buffer | undefined {
+    const into = target.capabilities.memoryInto;
+    if (into) {
+      if (this.data.length < length) this.data = Buffer.allocUnsafe(length);
+      return this.data.subarray(0, into.readMemoryInto(addr, this.data.subarray(0, length)));
+    }
+    const data = target.readMemory(addr, length);
+    if (!(data instanceof Promise)) return data;
+    data.catch(() => undefined);
+    return undefined;
+  }
+
+  private framed(reply: Reply): Reply {
+    if (!(reply instanceof RawReply)) return reply;
+    const space = rawFrameSpace(reply);
+    if (this.frame.length < space) this.frame = Buffer.allocUnsafe(space);
+    return new FramedReply(this.frame.subarray(0, frameRaw(reply, this.frame)));
   }
 }
 

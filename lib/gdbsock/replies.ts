@@ -5,7 +5,7 @@
  * server decides what to answer and never writes reply text itself;
  * connection.ts frames what comes out of here.
  */
-import { RLE_LIMIT, RawReply } from './packet';
+import { FramedReply, RLE_LIMIT, RawReply } from './packet';
 import type { RegisterLayout } from './registers';
 import { toGdbSignal } from './signals';
 import type { StopEvent } from './target';
@@ -14,13 +14,13 @@ import { SUPPORTED_THREAD_OPTIONS } from './thread-options';
 /** The largest packet gdbsock takes (qSupported's PacketSize); gdb reads memory in chunks of about half this (two hex digits per byte). */
 export const PACKET_SIZE = 0x100000;
 
-/** A reply body: text, binary (already escaped) where the protocol says so, or raw bytes the connection escapes. */
-export type Reply = Buffer | string | RawReply;
+/** A reply body: text, binary (already escaped) where the protocol says so, raw bytes the connection escapes, or a reply framed already. */
+export type Reply = Buffer | string | RawReply | FramedReply;
 
 /** A reply's body as the bytes that go out, unframed (for the debug log). */
 export function replyBytes(answer: Reply): Buffer {
   if (typeof answer === 'string') return Buffer.from(answer, 'latin1');
-  return answer instanceof RawReply ? answer.body() : answer;
+  return answer instanceof RawReply || answer instanceof FramedReply ? answer.body() : answer;
 }
 
 /** Returned by a handler that has answered already, or must not answer. */

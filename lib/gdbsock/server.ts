@@ -16,7 +16,7 @@ import { searchMemory } from './memory-search';
 import * as registers from './register-requests';
 import { type DebugSettings, debugLine, defaultDebugSettings, dialectOf, type MonitorDialect, monitorCommand, packetLine } from './monitor';
 import * as reply from './replies';
-import { RawReply } from './packet';
+import { FramedReply, RawReply } from './packet';
 import { READ_AHEAD_FROM, ReadAhead } from './read-ahead';
 import { NO_REPLY, OK, PACKET_SIZE, UNSUPPORTED, type Reply, replyBytes } from './replies';
 import { type Request, RequestParser, describePacket } from './requests';
@@ -183,11 +183,9 @@ export class Server extends EventEmitter {
     if (answer === NO_REPLY || this.ended) return;
     if (this.debug.remote) this.debugLog(packetLine('putpkt', replyBytes(answer)));
     if (answer instanceof RawReply) this.connection.sendRaw(answer);
+    else if (answer instanceof FramedReply) this.connection.sendFramed(answer);
     else this.connection.send(answer, { binary: typeof answer !== 'string' });
-    if (this.target && !this.nonStop) {
-      const target = this.target;
-      this.readAhead.fill((addr, length) => target.readMemory(addr, length), target.capabilities.runningProcess?.pid);
-    }
+    if (this.target && !this.nonStop) this.readAhead.fill(this.target);
     // gdb answers at once: take its next packet without waiting for the event loop.
     if (!this.busy && !this.backlog.length) this.connection.pumpSoon();
   }
@@ -215,10 +213,12 @@ export class Server extends EventEmitter {
         if (this.tracing.frame) return this.readFrameMemory(r.addr, r.length, r.binary);
         // gdb asks x for PacketSize/2 bytes as it asks m: take all of them (the escaped reply may be longer; gdb grows its buffer).
         const length = Math.min(r.length, PACKET_SIZE / 2);
-        const data = this.readAhead.take(r.addr, length) ?? this.t.readMemory(r.addr, length);
-        if (length >= READ_AHEAD_FROM && !this.nonStop) this.readAhead.plan(r.addr, length);
         if (r.binary && r.length === 0 && r.addr === 0n) this.lldbClient = true;
         const spell = !r.binary ? reply.memory : this.lldbClient ? reply.lldbBinaryMemory : reply.binaryMemory;
+        const ready = this.readAhead.take(r.addr, length, spell);
+        if (length >= READ_AHEAD_FROM && !this.nonStop) this.readAhead.plan(r.addr, length, spell);
+        if (ready) return ready;
+        const data = this.t.readMemory(r.addr, length);
         return data instanceof Promise ? data.then((d) => spell(d, length)) : spell(data, length);
       }
       case 'breakpoint':

@@ -157,6 +157,18 @@ export interface Capabilities {
   runningProcess?: RunningProcess;
   nonStop?: NonStop;
   tracepoints?: TracepointSites;
+  memoryInto?: MemoryInto;
+}
+
+/**
+ * A target whose memory can be read at once into a buffer the caller keeps,
+ * where readMemory of a big range would go to libuv's pool and allocate a
+ * buffer for each read: read-ahead.ts reads each piece of a dump this way
+ * after the last reply has gone out, while gdb is busy decoding it.
+ */
+export interface MemoryInto {
+  /** Reads up to buffer.length bytes at `address` into `buffer` as readMemory would; the count read (short at unmapped memory). Throws if none could be. */
+  readMemoryInto(address: bigint, buffer: Buffer): number;
 }
 
 /**

@@ -19,6 +19,7 @@ import type {
   BreakpointCommand,
   Condition,
   ForkEvents,
+  MemoryInto,
   MultiProcess,
   NonStop,
   PartialRegisters,
@@ -44,7 +45,7 @@ export function followForks(target: Target, options: SessionOptions): Target {
   return new Inferiors(target as LiveTarget, options);
 }
 
-export class Inferiors implements Target, MultiProcess, ForkEvents, PartialRegisters, RegisterHex, NonStop, TracepointSites {
+export class Inferiors implements Target, MultiProcess, ForkEvents, MemoryInto, PartialRegisters, RegisterHex, NonStop, TracepointSites {
   readonly capabilities: Capabilities = {
     multiProcess: this,
     forkEvents: this,
@@ -53,6 +54,7 @@ export class Inferiors implements Target, MultiProcess, ForkEvents, PartialRegis
     runningProcess: this,
     nonStop: this,
     tracepoints: this,
+    memoryInto: this,
   };
   /**
    * Non-stop: every process runs and stops on its own, each thread as gdb
@@ -162,6 +164,10 @@ export class Inferiors implements Target, MultiProcess, ForkEvents, PartialRegis
 
   readMemory(address: bigint, length: number): Buffer | Promise<Buffer> {
     return this.current().readMemory(address, length);
+  }
+
+  readMemoryInto(address: bigint, buffer: Buffer): number {
+    return this.current().readMemoryInto(address, buffer);
   }
 
   writeMemory(address: bigint, data: Buffer): number {

@@ -23,6 +23,7 @@ import type {
   Capabilities,
   Condition,
   ForkEvents,
+  MemoryInto,
   NonStop,
   PartialRegisters,
   RegisterHex,
@@ -40,7 +41,7 @@ import { TraceEvents } from './events';
 import { type LiveLaunchOptions, attachTracee, launchTracee } from './launch';
 import { SIGINT, ctrlCSiginfo } from './signal-injection';
 
-export class LiveTarget extends TraceEvents<LiveTarget> implements Target, ForkEvents, PartialRegisters, RegisterHex, NonStop, TracepointSites {
+export class LiveTarget extends TraceEvents<LiveTarget> implements Target, ForkEvents, MemoryInto, PartialRegisters, RegisterHex, NonStop, TracepointSites {
   readonly capabilities: Capabilities = {
     forkEvents: this,
     partialRegisters: this,
@@ -48,6 +49,7 @@ export class LiveTarget extends TraceEvents<LiveTarget> implements Target, ForkE
     runningProcess: this,
     nonStop: this,
     tracepoints: this,
+    memoryInto: this,
   };
   /** Described from the CPU's XSAVE layout: its registers at its offsets (AVX-512 and PKRU where it has them). */
   readonly registers: RegisterLayout;
@@ -175,6 +177,12 @@ export class LiveTarget extends TraceEvents<LiveTarget> implements Target, ForkE
     } catch (err) {
       return unreadable(err);
     }
+  }
+
+  readMemoryInto(address: bigint, buffer: Buffer): number {
+    const n = this.tracee.memory.readInto(address, buffer);
+    this.tracee.breakpoints.unshadow(address, buffer.subarray(0, n));
+    return n;
   }
 
   writeMemory(address: bigint, data: Buffer): number {
