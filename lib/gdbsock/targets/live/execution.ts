@@ -51,13 +51,6 @@ export abstract class Execution<Self> extends StopReports {
   protected readonly queuedTraps = new Set<number>();
   /** Signals gdb passed in a resume that ran no thread (a held event answered it): see oweSignals. */
   protected readonly owedSignals = new Map<number, number>();
-  /**
-   * gdb's Ctrl-C came while nothing ran (it crossed a stop reply), or while a thread was stepping
-   * and the stop reported was the step's (its trap cleared the interrupt: kernel/signal.c,
-   * ptrace_stop). The next resume answers SIGINT at once, as gdbserver's SIGINT, still queued,
-   * stops the program before it runs an instruction.
-   */
-  protected interruptOwed = false;
   /** A vfork child runs in our memory (until vfork-done): what gdb removes must come out at once. */
   protected vforkChildRunning = false;
   /**

@@ -10,6 +10,7 @@ import type { Tracee } from '../../../ptrace';
 import { addon } from '../../../native';
 import { tracer } from '../../../ptrace/tracer';
 import { SIGTRAP } from '../../signals';
+import { SIGINT } from './signal-injection';
 import type { StopEvent } from '../../target';
 import type { StopRegisters } from '../stop-registers';
 import { type AllStop, type Mode, allStopAfter, isRunning } from './all-stop';
@@ -62,6 +63,13 @@ export abstract class StopReports {
    * as for a running thread; `?` tells of them too.
    */
   protected readonly unannounced = new Set<number>();
+  /**
+   * gdb's Ctrl-C came while nothing ran (it crossed a stop reply), or while a thread was stepping
+   * and the stop reported was the step's (its trap cleared the interrupt: kernel/signal.c,
+   * ptrace_stop). The next resume answers SIGINT at once, as gdbserver's SIGINT, still queued,
+   * stops the program before it runs an instruction.
+   */
+  protected interruptOwed = false;
   /** A settleWaiter is already scheduled for the next turn of the loop. */
   private settleQueued = false;
 
@@ -199,6 +207,11 @@ export abstract class StopReports {
       this.held.push(event);
       return;
     }
+    // gdb's Ctrl-C is on its way and this stop came first (a breakpoint hit just before it; the
+    // trap cleared the interrupt: kernel/signal.c, ptrace_stop): gdb hears of this stop, and of the
+    // Ctrl-C at the next resume, as gdbserver's SIGINT stays queued. Lost, gdb's next `continue`
+    // ran on (gdb.base/bp-cmds-continue-ctrl-c.exp: breakpoint commands that continue).
+    if (this.state === 'interrupting' && !(event.kind === 'signal' && event.signal === SIGINT && !event.reason)) this.interruptOwed = true;
     this.state = allStopAfter(this.state, 'reporting');
     this.modes.set(tid, STOPPED);
     const settled = () => {
