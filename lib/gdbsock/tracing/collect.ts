@@ -53,10 +53,11 @@ export function collect(target: Target, tid: number, actions: readonly TraceActi
     switch (action.type) {
       case 'registers': {
         const raw = target.readRegisters(tid);
-        // The trap left the pc past it: the frame holds the tracepoint's address (gdbserver too).
-        const withPc = Buffer.from(raw);
-        withPc.writeBigUInt64LE(pc, pcOffset(target));
-        frame.registers(withPc);
+        // The frame holds the pc the thread stopped at: the tracepoint's address for a hit (the live
+        // target rewinds an int3's pc; a debug register traps before the instruction), where it
+        // stepped to for while-stepping, as gdbserver records stop_pc. Copied once, by finish().
+        if (raw.readBigUInt64LE(pcOffset(target)) !== pc) throw new RangeError(`registers at 0x${pc.toString(16)} show another pc`);
+        frame.registers(raw);
         break;
       }
       case 'memory': {
