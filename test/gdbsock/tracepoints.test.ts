@@ -76,9 +76,13 @@ function normalize(out: string): string {
     .join('\n');
 }
 
-async function session(tools: GdbTools, gdbserver: readonly string[], name: string, save?: string): Promise<string> {
+/**
+ * gdb (`tools`) runs the script `script` (written to NAME.gdb) against `gdbserver`, a
+ * gdbserver or gdbsock started with gdbserver's command line and --multi.
+ */
+async function session(tools: GdbTools, gdbserver: readonly string[], name: string, script: string): Promise<string> {
   const commands = path.join(scratch, `${name}.gdb`);
-  fs.writeFileSync(commands, SESSION + (save ? `tsave ${save}\n` : ''));
+  fs.writeFileSync(commands, script);
   const server = await startGdbserver([], { multi: true, tools: { ...tools, gdbserver } });
   try {
     return await runGdb(`target extended-remote ${server.target}`, ['set sysroot', `set remote exec-file ${program}`, `source ${commands}`], {
@@ -100,8 +104,8 @@ const clients = [
 for (const [client, tools] of clients) {
   t.test(`${client}: tracepoints collect what the program had, and gdb reads it as through gdbserver`, async (t) => {
     const saved = path.join(scratch, `${client.replace(/\W/g, '')}.tf`);
-    const ours = await session(tools, GDBSOCK_AS_GDBSERVER, 'ours', saved);
-    const theirs = await session(tools, tools.gdbserver, 'theirs');
+    const ours = await session(tools, GDBSOCK_AS_GDBSERVER, 'ours', `${SESSION}tsave ${saved}\n`);
+    const theirs = await session(tools, tools.gdbserver, 'theirs', SESSION);
     t.match(ours, /Trace stopped by a tstop command/, 'tstatus: stopped by tstop');
     t.match(ours, /Collected 13 trace frames\./, 'ten hits of tracepoint 2, three of tracepoint 3 (a >= 7)');
     t.match(ours, /Found trace frame 0, tracepoint 2\n\$1 = 0\n\$2 = 0\n\$3 = 0\n\$4 = "hello tracepoint"/, 'frame 0: the first call');
@@ -159,22 +163,8 @@ tfind 40
 `;
 
 t.test('while-stepping: a frame at each of three steps after every hit, as through gdbserver', async (t) => {
-  const commands = path.join(scratch, 'stepping.gdb');
-  fs.writeFileSync(commands, WHILE_STEPPING);
-  const run = async (gdbserver: readonly string[]) => {
-    const server = await startGdbserver([], { multi: true, tools: { ...HOST_TOOLS, gdbserver } });
-    try {
-      return await runGdb(`target extended-remote ${server.target}`, ['set sysroot', `set remote exec-file ${program}`, `source ${commands}`], {
-        file: program,
-        timeout: 120_000,
-      });
-    } finally {
-      server.stop();
-      await server.exited;
-    }
-  };
-  const ours = await run(GDBSOCK_AS_GDBSERVER);
-  const theirs = await run(HOST_TOOLS.gdbserver);
+  const ours = await session(HOST_TOOLS, GDBSOCK_AS_GDBSERVER, 'stepping', WHILE_STEPPING);
+  const theirs = await session(HOST_TOOLS, HOST_TOOLS.gdbserver, 'stepping', WHILE_STEPPING);
   t.match(ours, /Collected 40 trace frames\./, 'ten hits, each a frame and three step frames');
   // The oracle for the pcs: trace_me's first four instructions, as gdb disassembles them.
   const instructions = [...ours.matchAll(/^\s+(0x[0-9a-f]+) <trace_me(?:\+\d+)?>:/gm)].map((m) => m[1]);
@@ -282,42 +272,26 @@ t.test('disconnected tracing: the next gdb finds the run, its tracepoints and $t
 
 t.test('a tracepoint where gdb has a conditional breakpoint too: both work, through one int3', async (t) => {
   // A debug register holds a tracepoint alone; with gdb's breakpoint at the same address the two share the int3.
-  const commands = path.join(scratch, 'shared.gdb');
-  fs.writeFileSync(
-    commands,
-    [
-      'break main',
-      'run',
-      'trace trace_me',
-      'actions',
-      'collect a',
-      'end',
-      'break trace_me if a == 9',
-      'tstart',
-      'continue',
-      'print a',
-      'tstop',
-      'tstatus',
-      'tfind 9',
-      'print a',
-      '',
-    ].join('\n'),
-  );
-  const run = async (gdbserver: readonly string[]) => {
-    const server = await startGdbserver([], { multi: true, tools: { ...HOST_TOOLS, gdbserver } });
-    try {
-      return await runGdb(`target extended-remote ${server.target}`, ['set sysroot', `set remote exec-file ${program}`, `source ${commands}`], {
-        file: program,
-        timeout: 120_000,
-      });
-    } finally {
-      server.stop();
-      await server.exited;
-    }
-  };
-  const ours = await run(GDBSOCK_AS_GDBSERVER);
+  const script = [
+    'break main',
+    'run',
+    'trace trace_me',
+    'actions',
+    'collect a',
+    'end',
+    'break trace_me if a == 9',
+    'tstart',
+    'continue',
+    'print a',
+    'tstop',
+    'tstatus',
+    'tfind 9',
+    'print a',
+    '',
+  ].join('\n');
+  const ours = await session(HOST_TOOLS, GDBSOCK_AS_GDBSERVER, 'shared', script);
   t.match(ours, /Breakpoint 3, trace_me \(a=(a@entry=)?9/, "gdb's breakpoint stops at its condition's hit only");
   t.match(ours, /Collected 10 trace frames\./, 'the tracepoint collected every hit, the reported one too');
   t.match(ours, /Found trace frame 9, tracepoint 2\n\$2 = 9\n/, 'frame 9 is the tenth call');
-  t.equal(normalize(ours), normalize(await run(HOST_TOOLS.gdbserver)), 'the same session as with gdbserver');
+  t.equal(normalize(ours), normalize(await session(HOST_TOOLS, HOST_TOOLS.gdbserver, 'shared', script)), 'the same session as with gdbserver');
 });
