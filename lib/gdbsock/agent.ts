@@ -40,6 +40,21 @@ export class AgentError extends Error {
   override name = 'AgentError';
 }
 
+/**
+ * Whether `err` says the expression could not be evaluated in this stop
+ * (bytecode we cannot run, registers or memory we cannot read), as opposed
+ * to a bug of ours: the caller then falls back (gdb decides a condition; a
+ * command is skipped; a trace run stops with an error).
+ */
+export function evaluationFailed(err: unknown): boolean {
+  return (
+    err instanceof AgentError ||
+    err instanceof RangeError ||
+    err instanceof TypeError ||
+    (err instanceof Error && typeof (err as NodeJS.ErrnoException).code === 'string')
+  );
+}
+
 const MAX_STEPS = 100_000;
 const MAX_STACK = 1024;
 

@@ -39,6 +39,13 @@ export interface RegisterDef {
   source: RegisterSource;
 }
 
+/** Where register `regno` starts in a `g` block: the sizes of those before it. */
+export function registerOffset(layout: RegisterLayout, regno: number): number {
+  let offset = 0;
+  for (let i = 0; i < regno; i++) offset += layout.registers[i]!.size;
+  return offset;
+}
+
 export interface RegisterLayout {
   readonly arch: string;
   readonly registers: readonly RegisterDef[];

@@ -214,7 +214,7 @@ export class Server extends EventEmitter {
         // gdb asks x for PacketSize/2 bytes as it asks m: take all of them (the escaped reply may be longer; gdb grows its buffer).
         const length = Math.min(r.length, PACKET_SIZE / 2);
         if (r.binary && r.length === 0 && r.addr === 0n) this.lldbClient = true;
-        const spell = !r.binary ? reply.memory : this.lldbClient ? reply.lldbBinaryMemory : reply.binaryMemory;
+        const spell = this.memorySpelling(r.binary);
         const ready = this.readAhead.take(r.addr, length, spell);
         if (length >= READ_AHEAD_FROM && !this.nonStop) this.readAhead.plan(r.addr, length, spell);
         if (ready) return ready;
@@ -397,13 +397,18 @@ export class Server extends EventEmitter {
     }
   }
 
+  /** How a memory read's bytes are spelled: hex for `m`, escaped for `x`, LLDB's way when LLDB asks. */
+  private memorySpelling(binary: boolean): typeof reply.memory {
+    return !binary ? reply.memory : this.lldbClient ? reply.lldbBinaryMemory : reply.binaryMemory;
+  }
+
   /**
    * m or x while gdb looks at a trace frame: what the frame collected; the
    * process's memory only where gdb said it never changes (QTro); else E01,
    * which gdb shows as <unavailable> (gdbserver, gdb_read_memory).
    */
   private readFrameMemory(addr: bigint, length: number, binary: boolean): Reply | Promise<Reply> {
-    const spell = !binary ? reply.memory : this.lldbClient ? reply.lldbBinaryMemory : reply.binaryMemory;
+    const spell = this.memorySpelling(binary);
     const size = Math.min(length, PACKET_SIZE / 2);
     const found = this.tracing.frameMemory(this.tracing.frame!, addr, size);
     if (found === undefined) return reply.error();

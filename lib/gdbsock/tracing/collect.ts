@@ -5,6 +5,7 @@
  * an error, as gdbserver records it (tracepoint.cc, record_tracepoint_error).
  */
 import { type AgentContext, type AgentVariables, evaluate, littleEndianValue } from '../agent';
+import { registerOffset } from '../registers';
 import type { Target } from '../target';
 import type { FrameBuilder } from './frames';
 import type { TraceAction } from './packets';
@@ -75,8 +76,5 @@ export function collect(target: Target, tid: number, actions: readonly TraceActi
 
 /** Where the pc is in a `g` block. */
 export function pcOffset(target: Target): number {
-  const layout = target.registers;
-  let offset = 0;
-  for (let i = 0; i < layout.pcRegno; i++) offset += layout.registers[i]!.size;
-  return offset;
+  return registerOffset(target.registers, target.registers.pcRegno);
 }

@@ -186,9 +186,17 @@ export class TraceBuffer {
     return undefined;
   }
 
-  /** qTBuffer: the frames' bytes from `offset`, as one stream. */
+  /** qTBuffer: the frames' bytes from `offset`, as one stream (only the frames that range covers are copied: tsave asks 16 KiB at a time). */
   raw(offset: number, length: number): Buffer {
-    return Buffer.concat(this.frames).subarray(offset, offset + length);
+    const pieces: Buffer[] = [];
+    let at = 0;
+    for (const frame of this.frames) {
+      const end = at + frame.length;
+      if (end > offset && at < offset + length) pieces.push(frame.subarray(Math.max(0, offset - at), Math.min(frame.length, offset + length - at)));
+      if (end >= offset + length) break;
+      at = end;
+    }
+    return Buffer.concat(pieces);
   }
 
   get rawSize(): number {

@@ -10,7 +10,7 @@
  * agent: refused.
  */
 import { hasCode } from '../../errors';
-import { AgentError, type AgentVariables, evaluate } from '../agent';
+import { AgentError, type AgentVariables, evaluate, evaluationFailed } from '../agent';
 import type { Target, TracepointSites, TracepointStepping } from '../target';
 import { TargetRefusal } from '../target';
 import { agentContext, collect, pcOffset, registerValue } from './collect';
@@ -353,7 +353,7 @@ export class Tracing {
     try {
       return work();
     } catch (err) {
-      if (!(err instanceof AgentError || err instanceof RangeError || isSystemError(err))) throw err;
+      if (!evaluationFailed(err)) throw err;
       this.stop({ why: 'terror', text: (err as Error).message, tracepoint: tp.number });
       return false;
     }
@@ -474,8 +474,4 @@ function hex64(value: bigint): string {
 /** qTStatus's times: microseconds of the monotonic clock, as gdbserver's (get_timestamp). */
 function microseconds(): bigint {
   return process.hrtime.bigint() / 1000n;
-}
-
-function isSystemError(err: unknown): boolean {
-  return err instanceof Error && typeof (err as NodeJS.ErrnoException).code === 'string';
 }

@@ -6,7 +6,7 @@
  */
 import type { Thread, Tracee } from '../../../ptrace';
 import { hasCode } from '../../../errors';
-import { AgentError, evaluate, littleEndianValue } from '../../agent';
+import { evaluate, evaluationFailed, littleEndianValue } from '../../agent';
 import { formatAgentPrintf } from '../../agent-printf';
 import { agentOutput } from '../../agent-output';
 import { type BreakpointCommand, type BreakpointType, BreakpointKindUnsupported, type Condition, type TracepointStepping } from '../../target';
@@ -70,7 +70,7 @@ export class BreakpointTable {
   insert(type: BreakpointType, address: bigint, length: number, conditions?: Condition[], commands?: BreakpointCommand[]): void {
     // A tracepoint's debug register where gdb now wants a breakpoint: one trap would fire for both,
     // or two registers in one #DB, of which DR6 names one to us. The tracepoint moves to the int3.
-    if ((type === 'software' || type === 'hardware') && this.sitesInDebugRegisters.has(address)) this.siteToInt3(address);
+    if ((type === 'software' || type === 'hardware') && this.siteInDebugRegister(address)) this.siteToInt3(address);
     if (type === 'software') {
       if (commands) this.commands.set(address, commands);
       else this.commands.delete(address);
@@ -151,7 +151,7 @@ export class BreakpointTable {
     if (type === 'software') {
       this.software.delete(address);
       this.commands.delete(address);
-      if (this.sites.has(address) && !this.sitesInDebugRegisters.has(address)) return; // the int3 is a tracepoint's too: it stays
+      if (this.sites.has(address) && !this.siteInDebugRegister(address)) return; // the int3 is a tracepoint's too: it stays
       // Lifted only while its page is there: a removal that cannot happen is gdb's warning to give now (its z0 fails).
       const memory = this.tracee.breakpoints;
       if (outNow || !memory.has(address) || !memory.stillMapped(address)) memory.remove(address);
@@ -175,7 +175,6 @@ export class BreakpointTable {
     const ours = this.software.has(address) || this.hardwareConditions.has(address) || this.tracee.breakpoints.has(address);
     if (!ours && this.tracee.arch.debugRegisters && this.debugRegisters.free > 0 && this.tracee.memory.read(address, 1).length === 1) {
       this.debugRegisters.insert('hardware', address, 1, 'tracepoint');
-      this.sitesInDebugRegisters.add(address);
       this.applyToThreads();
     } else {
       this.lifted.delete(address); // gdb's, removed but still in memory: the int3 is the tracepoint's now
@@ -187,7 +186,7 @@ export class BreakpointTable {
   /** Takes a tracepoint's trap out, unless gdb has a breakpoint there; a page gone meanwhile took it already. */
   removeSite(address: bigint): void {
     if (!this.sites.delete(address)) return;
-    if (this.sitesInDebugRegisters.delete(address)) {
+    if (this.siteInDebugRegister(address)) {
       this.debugRegisters.remove('hardware', address, 1, 'tracepoint');
       this.applyToThreads();
       return;
@@ -201,18 +200,19 @@ export class BreakpointTable {
   }
 
   private siteToInt3(address: bigint): void {
-    this.sitesInDebugRegisters.delete(address);
     this.debugRegisters.remove('hardware', address, 1, 'tracepoint');
     this.applyToThreads();
     this.tracee.breakpoints.insert(address);
   }
 
-  /** Tracepoints whose trap is a debug register, not an int3. */
-  private readonly sitesInDebugRegisters = new Set<bigint>();
+  /** Whether the tracepoint at `address` traps through a debug register, not an int3. */
+  private siteInDebugRegister(address: bigint): boolean {
+    return this.debugRegisters.holds('hardware', address, 1, 'tracepoint');
+  }
 
   /** Whether an int3 at `address` is still wanted: gdb's breakpoint or a tracepoint's. */
   wantsTrap(address: bigint): boolean {
-    return this.software.has(address) || (this.sites.has(address) && !this.sitesInDebugRegisters.has(address));
+    return this.software.has(address) || (this.sites.has(address) && !this.siteInDebugRegister(address));
   }
 
   /** Takes the breakpoints gdb removed out of memory (see `lifted`). */
@@ -262,7 +262,6 @@ export class BreakpointTable {
   forgetAll(): void {
     this.software.clear();
     this.sites.clear();
-    this.sitesInDebugRegisters.clear();
     this.commands.clear();
     this.hardwareConditions.clear();
     this.hwbreakConditions.clear();
@@ -304,7 +303,7 @@ export class BreakpointTable {
       try {
         evaluate(code, this.commandContext);
       } catch (err) {
-        if (!(err instanceof AgentError || err instanceof RangeError || err instanceof TypeError || isSystemError(err))) throw err;
+        if (!evaluationFailed(err)) throw err;
         agentOutput(`gdbsock: breakpoint command failed: ${(err as Error).message}\n`);
       }
     }
@@ -324,14 +323,10 @@ export class BreakpointTable {
         if (evaluate(code, this.conditionContext) !== 0n) return true;
       } catch (err) {
         // gdb decides when we cannot: bytecode we cannot run, registers or memory we cannot read.
-        if (!(err instanceof AgentError || err instanceof RangeError || err instanceof TypeError || isSystemError(err))) throw err;
+        if (!evaluationFailed(err)) throw err;
         return true;
       }
     }
     return false;
   }
-}
-
-function isSystemError(err: unknown): boolean {
-  return err instanceof Error && typeof (err as NodeJS.ErrnoException).code === 'string';
 }
