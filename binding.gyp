@@ -12,6 +12,7 @@
         "native/terminal.c",
         "native/step.c",
         "native/cpu.c",
+        "native/sched.c",
         "native/memory.c",
         "native/launch.c",
         "native/child.c",

@@ -82,6 +82,10 @@ export interface Addon {
   vmWrite(pid: number, address: bigint, buffer: Buffer, offset: number, length: number): number;
   pread(fd: number, buffer: Buffer, offset: number, length: number, position: bigint): number;
   pwrite(fd: number, buffer: Buffer, offset: number, length: number, position: bigint): number;
+  /** Whether stopped thread `tid` has `signal` on its own queue (PTRACE_PEEKSIGINFO), unblocked (PTRACE_GETSIGMASK). */
+  signalWaiting(tid: number, signal: number): boolean;
+  /** Every thread of this process but the caller to SCHED_IDLE: how many. */
+  idleOtherThreads(): number;
   launch(
     file: string | Buffer,
     argv: (string | Buffer)[],

@@ -68,6 +68,7 @@ class Hostkit : public Napi::Addon<Hostkit> {
         InstanceMethod("ptrace", &Hostkit::Ptrace),
         InstanceMethod("ptraceBuffer", &Hostkit::PtraceBuffer),
         InstanceMethod("ptraceRegset", &Hostkit::PtraceRegset),
+        InstanceMethod("signalWaiting", &Hostkit::SignalWaiting),
         InstanceMethod("waitpid", &Hostkit::Waitpid),
         InstanceMethod("reap", &Hostkit::Reap),
         InstanceMethod("waitReady", &Hostkit::WaitReady),
@@ -84,6 +85,7 @@ class Hostkit : public Napi::Addon<Hostkit> {
         InstanceMethod("vmReadAsync", &Hostkit::VmReadAsync),
         InstanceMethod("vmWrite", &Hostkit::VmWrite),
         InstanceMethod("pread", &Hostkit::Pread),
+        InstanceMethod("idleOtherThreads", &Hostkit::IdleOtherThreads),
         InstanceMethod("pwrite", &Hostkit::Pwrite),
         InstanceMethod("launch", &Hostkit::Launch),
         InstanceMethod("sigchldStart", &Hostkit::SigchldStart),
@@ -204,6 +206,16 @@ class Hostkit : public Napi::Addon<Hostkit> {
       return Fail(env, rc, get ? "ptrace(PTRACE_GETREGSET)" : "ptrace(PTRACE_SETREGSET)", extra);
     }
     return Napi::Number::New(env, (double)rc);
+  }
+
+  // signalWaiting(tid, signal) -> whether the stopped thread has `signal` on its own queue, unblocked.
+  Napi::Value SignalWaiting(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    int64_t tid, sig;
+    if (!ArgInt(info, 0, &tid) || !ArgInt(info, 1, &sig) || sig < 1 || sig > 64) return TypeError(env, "signalWaiting(tid, signal)");
+    int rc = hk_signal_waiting((pid_t)tid, (int)sig);
+    if (rc < 0) return Fail(env, rc, "ptrace(PTRACE_PEEKSIGINFO)", Info(env, "tid", (double)tid));
+    return Napi::Boolean::New(env, rc == 1);
   }
 
   // waitpid(tid, flags) -> status, or null when the tid has nothing to report.
@@ -443,6 +455,14 @@ class Hostkit : public Napi::Addon<Hostkit> {
     return Napi::Number::New(env, (double)rc);
   }
   Napi::Value Pread(const Napi::CallbackInfo &info) { return FdTransfer(info, false); }
+
+  // idleOtherThreads() -> how many of this process's other threads now run under SCHED_IDLE.
+  Napi::Value IdleOtherThreads(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    int rc = hk_idle_other_threads();
+    if (rc < 0) return Fail(env, rc, "sched_setscheduler", Napi::Object::New(env));
+    return Napi::Number::New(env, rc);
+  }
   Napi::Value Pwrite(const Napi::CallbackInfo &info) { return FdTransfer(info, true); }
 
   // launch(path, argv, envp, cwd|null, [stdin, stdout, stderr], options, newProcessGroup[, noRandomization]) -> pid

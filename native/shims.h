@@ -28,6 +28,8 @@ extern "C" {
 long hk_ptrace(int request, pid_t tid, uint64_t addr, uint64_t data);
 long hk_ptrace_buffer(int request, pid_t tid, uint64_t addr, void *buf);
 long hk_ptrace_regset(int get, pid_t tid, int note_type, void *buf, size_t len);
+/* 1 when signal `sig` waits on stopped thread tid's own queue and tid does not block it; 0 if not; -errno. */
+int hk_signal_waiting(pid_t tid, int sig);
 
 /* wait.c: waiting for tracees and for wake-ups. *status is set when a tid is returned; 0 means nothing to report. */
 int hk_waitpid(pid_t tid, int flags, int *status);
@@ -91,6 +93,10 @@ int hk_step_range(const struct hk_step_range *r, const char **failed);
  * -EINVAL: the leaf is beyond the CPU's maximum; -ENOSYS: not x86, or XSAVE is off. */
 int hk_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
 int hk_xgetbv(uint32_t index, uint64_t *value);
+
+/* sched.c: every thread of this process but the caller to SCHED_IDLE (it runs only on a CPU nothing
+ * else wants): the number changed, or -errno. */
+int hk_idle_other_threads(void);
 
 /* memory.c */
 ssize_t hk_vm_read(pid_t pid, uint64_t addr, void *buf, size_t len);

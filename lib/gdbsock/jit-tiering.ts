@@ -11,15 +11,24 @@
  * another 4000. These flags make hot functions reach optimized code within
  * the first few hundred packets. They are set only in the gdbsock process; the library never
  * changes an embedding program's V8 flags.
+ *
+ * Those optimizing compiles run on V8's worker threads, and on a machine of two
+ * CPUs two of them compiling took both for 5 ms at a time: gdb, woken by a stop
+ * reply already sent, waited for a CPU (seen with `perf sched` while gdb's
+ * Ctrl-C took 2-5 ms instead of 0.5). So every thread but this one (V8's
+ * workers, Node's watchdogs; libuv's pool, which reads big memory ranges,
+ * starts later, on first use) runs under SCHED_IDLE: only on a CPU that
+ * nothing else wants. A compile that never finds one is only late; the code
+ * runs meanwhile as it is.
  */
 import { setFlagsFromString } from 'node:v8';
-
-export const TIERING_FLAGS = [
-  '--always-sparkplug', // baseline code on first call instead of bytecode
-  '--no-lazy-feedback-allocation', // collect type feedback from the first call
-  '--interrupt-budget=2000', // consider optimizing after ~2 KB of bytecode ran, not ~66 KB
-  '--ticks-before-optimization=1',
-  '--minimum-invocations-after-ic-update=20',
-];
+import { addon } from '../native';
+import { TIERING_FLAGS } from './tiering-flags';
 
 for (const flag of TIERING_FLAGS) setFlagsFromString(flag);
+
+try {
+  addon.idleOtherThreads();
+} catch {
+  // Not allowed here (a seccomp policy, say): the compiles keep Node's default priority.
+}

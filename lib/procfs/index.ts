@@ -5,7 +5,7 @@
 export { maps, parseMaps, type Mapping } from './maps';
 export { mappingAt, type MappingSpan } from './mapping-query';
 export { stat, parseStat, type Stat } from './stat';
-export { status, parseStatus, threadSignals, type Status } from './status';
+export { status, parseStatus, type Status } from './status';
 export { auxv, parseAuxv, AuxvType, type Auxv, type AuxvEntry } from './auxv';
 export { tasks, exe, cwd, cmdline, environ, comm, fds, type OpenFile } from './process';
 export { pidfdInfo, peerPidfd, PidfdInfoMask, CoredumpMask, type PidfdInfo } from './pidfd';

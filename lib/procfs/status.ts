@@ -31,25 +31,6 @@ export function status(pid: number, tid?: number): Status {
   return parseStatus(readProcText(pid, 'status', tid));
 }
 
-/**
- * A thread's own pending signals (SigPnd) and its blocked mask (SigBlk)
- * alone, without parsing the rest of status: read at every interrupt stop,
- * where the whole parse cost more than the stop itself.
- */
-export function threadSignals(pid: number, tid: number): { pending: bigint; blocked: bigint } {
-  const text = readProcText(pid, 'status', tid);
-  return { pending: maskField(text, 'SigPnd'), blocked: maskField(text, 'SigBlk') };
-}
-
-/** A hexadecimal signal mask field of status, 0n if absent. */
-function maskField(text: string, key: string): bigint {
-  const at = text.indexOf(`\n${key}:`);
-  if (at < 0) return 0n;
-  const start = at + key.length + 2;
-  const end = text.indexOf('\n', start);
-  return BigInt(`0x${text.slice(start, end < 0 ? undefined : end).trim()}`);
-}
-
 /** Names in status are escaped by the kernel ("\n" as "\\n"), so one field per line holds. */
 export function parseStatus(text: string): Status {
   const fields = new Map<string, string>();

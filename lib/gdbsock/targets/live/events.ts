@@ -163,7 +163,7 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
         if (!this.options.execEvents) return this.carryOn(t, mode, 0);
         return this.reportOrHold(e.tid, { kind: 'signal', tid: e.tid, signal: SIGTRAP, reason: { type: 'exec', path: this.execFile() ?? '' } });
       case 'interrupted':
-        if (trapQueued(this.pid, e.tid)) this.queuedTraps.add(e.tid);
+        if (trapQueued(e.tid)) this.queuedTraps.add(e.tid);
         if (stopping) return; // stopAll's own
         if (this.nonStop && this.stopRequests.has(e.tid)) return this.reportStop(e.tid, { kind: 'signal', tid: e.tid, signal: this.stopRequests.get(e.tid)! });
         if (this.state === 'interrupting') return this.reportStop(e.tid, { kind: 'signal', tid: e.tid, signal: SIGINT });

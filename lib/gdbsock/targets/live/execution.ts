@@ -315,7 +315,7 @@ export abstract class Execution<Self> extends StopReports {
       if (!which(tid)) continue;
       this.queuedTraps.delete(tid);
       const t = this.tracee.threads.get(tid);
-      if (t?.state !== 'stopped' || !trapQueued(this.pid, tid)) continue;
+      if (t?.state !== 'stopped' || !trapQueued(tid)) continue;
       this.modes.set(tid, { type: 'drain' });
       t.deliverQueued();
       await nextEvents([t], WAIT_SETTLE_MS);
