@@ -135,7 +135,19 @@ function stub(bundleName, cacheName) {
     'try {',
     `  cachedData = readFileSync(\`\${__dirname}/${cacheName}\`);`,
     '} catch {}',
-    'new Script(readFileSync(file, "utf8"), { filename: file, cachedData }).runInThisContext()(require, __dirname);',
+    'const script = new Script(readFileSync(file, "utf8"), { filename: file, cachedData });',
+    // scripts/train-code-cache.js runs the bin with this set: at exit it writes the code cache of
+    // everything this run compiled, with V8's flags put back as they were when the bundle was compiled.
+    'const training = process.env.HOSTKIT_CODE_CACHE_TRAINING;',
+    'delete process.env.HOSTKIT_CODE_CACHE_TRAINING;',
+    'if (training) {',
+    '  const { out, flags } = JSON.parse(training);',
+    '  process.on("exit", () => {',
+    '    for (const flag of flags) require("node:v8").setFlagsFromString(flag);',
+    '    require("node:fs").writeFileSync(out, script.createCachedData());',
+    '  });',
+    '}',
+    'script.runInThisContext()(require, __dirname);',
     '',
   ].join('\n');
 }
@@ -160,6 +172,8 @@ function main() {
     writeWhole(bundleFile, text, 0o644);
     writeWhole(cacheFile, cache, 0o644);
     writeWhole(entry, stub(path.basename(bundleFile), path.basename(cacheFile)), 0o755);
+    // A cache trained before (scripts/train-code-cache.js) is gone with this one: so is its mark.
+    fs.rmSync(path.join(path.dirname(entry), `${base}.bundle.trained`), { force: true });
     process.stdout.write(
       `bundle-bins: ${name} -> ${relative} (${path.basename(bundleFile)} ${Math.round(text.length / 1024)} KB, code cache ${Math.round(cache.length / 1024)} KB)\n`,
     );

@@ -49,3 +49,11 @@ t.test("each bin's bundle is compiled from its build-time code cache by this Nod
     t.equal(execFileSync(process.execPath, ['-e', check], { encoding: 'utf8', env }), 'false', `${file}: the code cache is accepted`);
   }
 });
+
+t.test("gdbsock's code cache was made after a debugging session (scripts/train-code-cache.js), not only at build time", async (t) => {
+  const marker = path.join(root, 'dist', 'gdbsock', 'cli.bundle.trained');
+  t.ok(fs.existsSync(marker), `${marker} is there: the build's training session ran (its message says why not, if not)`);
+  const { bytes, buildTimeBytes } = JSON.parse(fs.readFileSync(marker, 'utf8')) as { bytes: number; buildTimeBytes: number };
+  t.equal(fs.statSync(path.join(root, 'dist', 'gdbsock', 'cli.bundle.cache')).size, bytes, 'the cache installed is the trained one');
+  t.ok(bytes > buildTimeBytes * 1.3, `it holds the session's functions too (${bytes} bytes against ${buildTimeBytes})`);
+});
