@@ -3,7 +3,9 @@
 // gdb's Ctrl-C, timed from the 0x03 leaving the client to the stop reply
 // arriving: a bare RSP client over loopback TCP (TCP_NODELAY, as gdb) sends
 // vCont;c, then 0x03 MS milliseconds later (default 2: inside the window in
-// which gdbsock waits for a stop on its JS thread), to gdbserver and to
+// which gdbsock waits for a stop on its JS thread; 0: on the client's next
+// turn, as gdb.base/bg-execution-repeat.exp's `interrupt` follows its
+// `continue&`, about 0.1 ms; 100: through gdbsock's event loop), to gdbserver and to
 // gdbsock in turn, round after round, on a program sleeping 10 ms at a time
 // (gdb.base/bg-execution-repeat.c's loop). Prints each server's median, 90th
 // percentile and worst in milliseconds, and the ratios of medians.
@@ -62,7 +64,7 @@ async function rounds(kind, program, tools, count, afterMs) {
   for (let i = 0; i < count; i++) {
     const stop = c.next();
     c.socket.write(frame('vCont;c'));
-    await new Promise((r) => setTimeout(r, afterMs));
+    await new Promise((r) => (afterMs === 0 ? setImmediate(r) : setTimeout(r, afterMs)));
     const sent = process.hrtime.bigint();
     c.socket.write('\x03');
     const { body, at } = await stop;
