@@ -29,17 +29,16 @@
 'use strict';
 const { execFileSync, spawn } = require('node:child_process');
 const fs = require('node:fs');
-const net = require('node:net');
 const path = require('node:path');
+const { connectRsp } = require('./rsp-client');
 
 const root = path.resolve(process.argv[2] ?? path.join(__dirname, '..'));
 const bin = path.join(root, 'dist', 'gdbsock', 'cli.js');
 const bundle = path.join(root, 'dist', 'gdbsock', 'cli.bundle.js');
 const cache = path.join(root, 'dist', 'gdbsock', 'cli.bundle.cache');
-/** Written beside the cache once a trained one is installed: what the session did (test/bins.test.ts looks). */
+/** Written beside the cache once a trained one is installed: its size and the build-time one's (test/bins.test.ts looks; bundle-bins removes it). */
 const marker = path.join(root, 'dist', 'gdbsock', 'cli.bundle.trained');
 const { TIERING_FLAGS } = require(path.join(root, 'dist', 'gdbsock', 'tiering-flags.js'));
-const { frame, runLengthDecode } = require(path.join(root, 'dist', 'gdbsock', 'packet.js'));
 
 const SESSION_LIMIT_MS = 30_000;
 /** How long a continue runs before the session's Ctrl-C. */
@@ -54,45 +53,6 @@ function defaultsOf(flags) {
     if (!m) throw new Error(`this Node's V8 does not list ${flag}`);
     return m[1];
   });
-}
-
-/** An RSP client that takes replies in order, with a deadline on each. */
-function client(socket) {
-  let text = '';
-  const waiting = [];
-  const replies = [];
-  socket.on('data', (d) => {
-    text += d.toString('latin1');
-    for (;;) {
-      text = text.replace(/^[+-]+/, '');
-      const m = /^\$([^#]*)#[0-9a-f]{2}/.exec(text);
-      if (!m) break;
-      text = text.slice(m[0].length);
-      const body = runLengthDecode(Buffer.from(m[1], 'latin1')).toString('latin1');
-      const w = waiting.shift();
-      if (w) w(body);
-      else replies.push(body);
-    }
-  });
-  const next = (ms) =>
-    new Promise((resolve, reject) => {
-      if (replies.length) return resolve(replies.shift());
-      const timer = setTimeout(() => {
-        waiting.splice(waiting.indexOf(take), 1);
-        reject(new Error(`no reply within ${ms} ms`));
-      }, ms);
-      const take = (body) => {
-        clearTimeout(timer);
-        resolve(body);
-      };
-      waiting.push(take);
-    });
-  const send = (body) => socket.write(frame(Buffer.from(body, 'latin1'), false));
-  const ask = async (body, ms = 5000) => {
-    send(body);
-    return next(ms);
-  };
-  return { send, next, ask, interrupt: () => socket.write('\x03') };
 }
 
 /** A stop reply's thread, as `pPID.TID`. */
@@ -126,7 +86,7 @@ async function session(rsp) {
     rsp.send('vCont;c');
     await new Promise((r) => setTimeout(r, RUN_MS));
     rsp.interrupt();
-    return stopThread(await rsp.next(5000));
+    return stopThread((await rsp.next(5000)).body);
   };
   for (let round = 0; round < 3; round++) {
     thread = await stopByCtrlC();
@@ -142,7 +102,7 @@ async function session(rsp) {
       rsp.interrupt();
       hit = await rsp.next(5000);
     }
-    thread = stopThread(hit);
+    thread = stopThread(hit.body);
     await rsp.ask('g');
     await rsp.ask(`z${kind.slice(1)},${pc},1`);
     thread = stopThread(await rsp.ask(`vCont;s:${thread}`));
@@ -175,11 +135,9 @@ async function train() {
       child.stderr.on('data', look);
       exited.then(() => reject(new Error(`gdbsock exited: ${output.trim()}`)));
     });
-    const socket = net.connect(port, '127.0.0.1');
-    socket.setNoDelay(true);
-    await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject));
-    await session(client(socket));
-    socket.end();
+    const rsp = await connectRsp(port, root);
+    await session(rsp);
+    rsp.socket.end();
     const code = await exited;
     if (code !== 0) throw new Error(`gdbsock exited with ${code}: ${output.trim()}`);
     // A Node of its own compiles the bundle with it, as the bin will.
@@ -188,12 +146,13 @@ async function train() {
     const env = { ...process.env };
     delete env.NODE_OPTIONS;
     if (execFileSync(process.execPath, ['-e', check], { encoding: 'utf8', env }) !== 'false') throw new Error('V8 rejects the cache the session made');
+    // The cache bundle-bins made, or the one it made before an earlier training (bundle-bins removes the mark).
     const before = fs.statSync(cache).size;
+    const buildTimeBytes = fs.existsSync(marker) ? JSON.parse(fs.readFileSync(marker, 'utf8')).buildTimeBytes : before;
     fs.renameSync(fresh, cache);
-    fs.writeFileSync(marker, `${JSON.stringify({ trainedBy: 'scripts/train-code-cache.js', bytes: fs.statSync(cache).size, buildTimeBytes: before })}\n`);
-    process.stdout.write(
-      `train-code-cache: gdbsock's code cache ${Math.round(before / 1024)} KB -> ${Math.round(fs.statSync(cache).size / 1024)} KB after a session\n`,
-    );
+    const bytes = fs.statSync(cache).size;
+    fs.writeFileSync(marker, `${JSON.stringify({ trainedBy: 'scripts/train-code-cache.js', bytes, buildTimeBytes })}\n`);
+    process.stdout.write(`train-code-cache: gdbsock's code cache ${Math.round(buildTimeBytes / 1024)} KB -> ${Math.round(bytes / 1024)} KB after a session\n`);
   } finally {
     clearTimeout(limit);
     child.kill('SIGKILL');
@@ -201,7 +160,6 @@ async function train() {
   }
 }
 
-fs.rmSync(marker, { force: true });
 train().catch((err) => {
   process.stderr.write(`train-code-cache: gdbsock keeps its build-time code cache (its first commands compile as they go): ${err.message}\n`);
 });

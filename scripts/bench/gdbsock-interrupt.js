@@ -9,69 +9,32 @@
 // gdbsock in turn, round after round, on a program sleeping 10 ms at a time
 // (gdb.base/bg-execution-repeat.c's loop). Prints each server's median, 90th
 // percentile and worst in milliseconds, and the ratios of medians.
-const net = require('node:net');
 const path = require('node:path');
-const { frame: rspFrame } = require('../../dist/gdbsock/packet');
+const { connectRsp } = require('../rsp-client');
 const { compile, median } = require('./compile');
 const { startGdbServer } = require('./gdb-servers');
 const { gdbTools } = require('./gdb-tools');
 
 const cli = process.env.GDBSOCK_CLI || path.join(__dirname, '..', '..', 'dist', 'gdbsock', 'cli.js');
 
-/** One packet, framed by gdbsock's own framer (no run-length encoding, as gdb sends). */
-const frame = (body) => rspFrame(Buffer.from(body, 'latin1'), false);
-
-/** A client that takes replies in order (no-ack after QStartNoAckMode). */
-async function client(port) {
-  const socket = net.connect(port, '127.0.0.1');
-  socket.setNoDelay(true);
-  await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject));
-  let text = '';
-  const waiters = [];
-  const replies = [];
-  let acking = true;
-  socket.on('data', (d) => {
-    text += d.toString('latin1');
-    for (;;) {
-      text = text.replace(/^[+-]+/, '');
-      const m = /^\$([^#]*)#[0-9a-f]{2}/.exec(text);
-      if (!m) break;
-      text = text.slice(m[0].length);
-      if (acking) socket.write('+');
-      const at = process.hrtime.bigint();
-      const w = waiters.shift();
-      if (w) w({ body: m[1], at });
-      else replies.push({ body: m[1], at });
-    }
-  });
-  const next = () => new Promise((resolve) => (replies.length ? resolve(replies.shift()) : waiters.push(resolve)));
-  const ask = async (body) => {
-    socket.write(frame(body));
-    const r = await next();
-    if (body === 'QStartNoAckMode') acking = false;
-    return r.body;
-  };
-  return { socket, next, ask };
-}
-
 async function rounds(kind, program, tools, count, afterMs) {
   const server = await startGdbServer(kind, cli, [program], tools);
-  const c = await client(server.port);
+  const c = await connectRsp(server.port);
   await c.ask('qSupported:multiprocess+;swbreak+;hwbreak+');
   await c.ask('QStartNoAckMode');
   await c.ask('?');
   const times = [];
   for (let i = 0; i < count; i++) {
     const stop = c.next();
-    c.socket.write(frame('vCont;c'));
+    c.send('vCont;c');
     await new Promise((r) => (afterMs === 0 ? setImmediate(r) : setTimeout(r, afterMs)));
     const sent = process.hrtime.bigint();
-    c.socket.write('\x03');
+    c.interrupt();
     const { body, at } = await stop;
     if (!body.startsWith('T02')) throw new Error(`${kind}: the stop for a Ctrl-C was ${body.slice(0, 20)}`);
     times.push(Number(at - sent) / 1e6);
   }
-  c.socket.write(frame('vKill;0'));
+  c.send('vKill;0');
   c.socket.destroy();
   server.proc.kill('SIGKILL');
   return times;
