@@ -1,8 +1,9 @@
 'use strict';
 // A bare GDB remote-protocol client for the scripts (the build's code-cache
 // training, the Ctrl-C benchmark): it frames packets with gdbsock's own
-// framer, as gdb sends them (no run-length encoding), and takes replies in
-// order, each with the moment it arrived. Acks ('+') are sent until
+// framer, as gdb sends them (no run-length encoding), reads replies with
+// gdbsock's own decoder, and takes them in order, each with the moment it
+// arrived. Acks ('+') are sent until
 // QStartNoAckMode is answered, as gdb does.
 const net = require('node:net');
 const path = require('node:path');
@@ -23,11 +24,11 @@ function packet(root = path.join(__dirname, '..')) {
 const ASK_LIMIT_MS = 10_000;
 
 async function connectRsp(port, root) {
-  const { frame, runLengthDecode } = packet(root);
+  const { frame, runLengthDecode, PacketDecoder } = packet(root);
   const socket = net.connect(port, '127.0.0.1');
   socket.setNoDelay(true);
   await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject));
-  let text = '';
+  const decoder = new PacketDecoder(1 << 22);
   let acking = true;
   let closed = false;
   const waiting = [];
@@ -37,14 +38,10 @@ async function connectRsp(port, root) {
     for (const take of waiting.splice(0)) take(undefined);
   });
   socket.on('data', (d) => {
-    text += d.toString('latin1');
-    for (;;) {
-      text = text.replace(/^[+-]+/, '');
-      const m = /^\$([^#]*)#[0-9a-f]{2}/.exec(text);
-      if (!m) break;
-      text = text.slice(m[0].length);
+    for (const f of decoder.push(d)) {
+      if (f.kind !== 'packet') continue;
       if (acking) socket.write('+');
-      const reply = { body: runLengthDecode(Buffer.from(m[1], 'latin1')).toString('latin1'), at: process.hrtime.bigint() };
+      const reply = { body: runLengthDecode(f.payload).toString('latin1'), at: process.hrtime.bigint() };
       const take = waiting.shift();
       if (take) take(reply);
       else replies.push(reply);

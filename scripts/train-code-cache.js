@@ -62,8 +62,8 @@ function stopThread(reply) {
   return m[1];
 }
 
-/** The little-endian hex of a `p` reply as a BigInt. */
-const littleEndian = (hex) => BigInt(`0x${hex.match(/../g).reverse().join('')}`);
+/** A 64-bit register's `p` reply (little-endian hex) as an address in hex. */
+const address = (hex) => Buffer.from(hex, 'hex').readBigUInt64LE(0).toString(16);
 
 /** What a gdb session asks in its first minute, against the served loop. */
 async function session(rsp) {
@@ -90,8 +90,8 @@ async function session(rsp) {
   };
   for (let round = 0; round < 3; round++) {
     thread = await stopByCtrlC();
-    const pc = littleEndian(await rsp.ask('p10')).toString(16);
-    const sp = littleEndian(await rsp.ask('p7')).toString(16);
+    const pc = address(await rsp.ask('p10'));
+    const sp = address(await rsp.ask('p7'));
     for (const q of ['g', `m${pc},40`, `x${pc},40`, `m${sp},100`, 'qXfer:threads:read::0,ffb', 'qfThreadInfo', 'qsThreadInfo', `T${thread}`]) await rsp.ask(q);
     // A breakpoint where the loop was: hit again at once, or after a lap of the loop's other branch.
     const kind = round === 1 ? 'Z1' : 'Z0';
