@@ -17,6 +17,14 @@ export function fixture(name: string): string {
   return file;
 }
 
+/** The number of the first line of fixture source `file` (in test/fixtures/) holding `text`. */
+export function sourceLine(file: string, text: string): number {
+  const lines = fs.readFileSync(path.join(__dirname, 'fixtures', file), 'utf8').split('\n');
+  const index = lines.findIndex((l) => l.includes(text));
+  if (index < 0) throw new Error(`no line holding ${JSON.stringify(text)} in test/fixtures/${file}`);
+  return index + 1;
+}
+
 /** The address of a symbol in a -no-pie fixture (static addresses are run-time addresses). */
 export function symbol(binary: string, name: string): bigint {
   const out = execFileSync('nm', [binary], { encoding: 'utf8' });

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { fixture, procState, startDetached } from '../helpers';
+import { fixture, procState, sourceLine, startDetached } from '../helpers';
 import { cleanEnv, requireTool, runGdb, startGdbsock } from './gdb';
 
 requireTool('gdb');
@@ -117,8 +117,8 @@ t.test('breakpoint hit by several running threads: every report is a real hit, n
   t.teardown(() => target.kill());
   const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', String(target.pid)]);
   t.teardown(() => server.stop());
-  // Line 33 is the workers' loop: four threads race to it.
-  const commands = ['break gdbsock.c:33', ...Array(8).fill('continue'), 'delete', 'detach'];
+  // The workers' loop: four threads race to it.
+  const commands = [`break gdbsock.c:${sourceLine('gdbsock.c', 'for (;;) { total++;')}`, ...Array(8).fill('continue'), 'delete', 'detach'];
   const out = await runGdb(`target extended-remote ${server.target}`, commands);
   const hits = out.match(/Thread \d+ "worker-\d" hit Breakpoint 1/g) ?? [];
   t.equal(hits.length, 8, 'eight breakpoint stops, each in a worker');

@@ -8,21 +8,14 @@
  * against gdbserver and gdbsock; the `forking-threads` fixture forks without
  * end in three threads while main naps on two lines.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import t from 'tap';
-import { fixture } from '../helpers';
+import { fixture, sourceLine } from '../helpers';
 import { requireTool, runGdb, startGdbserver, startGdbsock } from './gdb';
 
 requireTool('gdb');
 requireTool('gdbserver');
 const program = fixture('forking-threads');
-const source = path.join(__dirname, '..', 'fixtures', 'forking-threads.c');
-const firstNap =
-  fs
-    .readFileSync(source, 'utf8')
-    .split('\n')
-    .findIndex((l) => l.includes('/* first nap */')) + 1;
+const firstNap = sourceLine('forking-threads.c', '/* first nap */');
 const NEXTS = 30;
 
 async function serve(kind: 'gdbserver' | 'gdbsock'): Promise<{ target: string; stop: () => unknown }> {

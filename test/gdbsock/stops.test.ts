@@ -8,23 +8,16 @@
  * gdb removed its breakpoint meanwhile.
  */
 import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
-import path from 'node:path';
 import t from 'tap';
-import { fixture, symbol } from '../helpers';
+import { fixture, sourceLine, symbol } from '../helpers';
 import { requireTool, rspClient, runGdb, startGdbserver, startGdbsock } from './gdb';
 
 requireTool('gdb');
 requireTool('gdbserver');
 const stops = fixture('stops');
 
-const SOURCE = fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'stops.c'), 'utf8').split('\n');
 /** `stops.c:LINE` of the line marked `stops: MARKER`. */
-function at(marker: string): string {
-  const line = SOURCE.findIndex((l) => l.includes(`stops: ${marker} */`));
-  if (line < 0) throw new Error(`no marker ${marker} in stops.c`);
-  return `stops.c:${line + 1}`;
-}
+const at = (marker: string): string => `stops.c:${sourceLine('stops.c', `stops: ${marker} */`)}`;
 
 type Server = 'gdbsock' | 'gdbserver';
 

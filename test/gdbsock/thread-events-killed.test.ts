@@ -144,7 +144,7 @@ interface Fixture {
 
 const FIXTURES: Fixture[] = [
   { name: 'one thread', program: loop, args: ['loop'], address: () => symbol(loop, 'marker') },
-  // The spinners sleep in usleep; main waits in pause(), so a spinner hits it.
+  // The spinners sleep in usleep; main waits in sigsuspend(), so a spinner hits it.
   { name: 'threads', program: threads, args: ['3'], address: (pid) => libcSymbol(pid, 'usleep') },
 ];
 
