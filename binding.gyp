@@ -13,6 +13,7 @@
         "native/step.c",
         "native/cpu.c",
         "native/sched.c",
+        "native/address_space.c",
         "native/memory.c",
         "native/launch.c",
         "native/child.c",

@@ -86,6 +86,8 @@ export interface Addon {
   signalWaiting(tid: number, signal: number): boolean;
   /** Every thread of this process but the caller to SCHED_IDLE: how many. */
   idleOtherThreads(): number;
+  /** Starts (once) a process named `name` that shares this one's memory, holds no file and ends after this one: its pid. */
+  holdAddressSpace(name: string): number;
   launch(
     file: string | Buffer,
     argv: (string | Buffer)[],

@@ -86,6 +86,7 @@ class Hostkit : public Napi::Addon<Hostkit> {
         InstanceMethod("vmWrite", &Hostkit::VmWrite),
         InstanceMethod("pread", &Hostkit::Pread),
         InstanceMethod("idleOtherThreads", &Hostkit::IdleOtherThreads),
+        InstanceMethod("holdAddressSpace", &Hostkit::HoldAddressSpace),
         InstanceMethod("pwrite", &Hostkit::Pwrite),
         InstanceMethod("launch", &Hostkit::Launch),
         InstanceMethod("sigchldStart", &Hostkit::SigchldStart),
@@ -461,6 +462,16 @@ class Hostkit : public Napi::Addon<Hostkit> {
     Napi::Env env = info.Env();
     int rc = hk_idle_other_threads();
     if (rc < 0) return Fail(env, rc, "sched_setscheduler", Napi::Object::New(env));
+    return Napi::Number::New(env, rc);
+  }
+
+  // holdAddressSpace(name) -> the pid of the process holding this one's memory (address_space.c).
+  Napi::Value HoldAddressSpace(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    std::string name;
+    if (!ArgCString(info[0], &name)) return TypeError(env, "holdAddressSpace(name)");
+    pid_t rc = hk_hold_address_space(name.c_str());
+    if (rc < 0) return Fail(env, rc, "clone", Napi::Object::New(env));
     return Napi::Number::New(env, rc);
   }
   Napi::Value Pwrite(const Napi::CallbackInfo &info) { return FdTransfer(info, true); }

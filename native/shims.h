@@ -98,6 +98,11 @@ int hk_xgetbv(uint32_t index, uint64_t *value);
  * else wants): the number changed, or -errno. */
 int hk_idle_other_threads(void);
 
+/* address_space.c: starts (once) a process that shares this one's memory and holds no file, named
+ * `name`, that ends once every thread of the caller has: the caller's files then close before its
+ * memory is freed. Its pid, or -errno. */
+pid_t hk_hold_address_space(const char *name);
+
 /* memory.c */
 ssize_t hk_vm_read(pid_t pid, uint64_t addr, void *buf, size_t len);
 ssize_t hk_vm_write(pid_t pid, uint64_t addr, const void *buf, size_t len);

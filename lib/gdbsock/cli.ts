@@ -23,6 +23,7 @@ import type { ReadOnlyServing } from './targets/open-read-only';
 const readOnlyTargets = () => require('./targets/open-read-only') as typeof import('./targets/open-read-only');
 import { type Endpoint, Listener, defaultSocketPath, gdbTarget, isLoopback, parseListen } from './transport';
 import { agentOutputToStderr } from './agent-output';
+import './quick-close';
 import './jit-tiering'; // last: module loading runs with V8's default tiering
 
 const USAGE = `usage: gdbsock [options] <pid>
