@@ -256,5 +256,5 @@ export async function rspClient(target: string) {
   const interrupt = (): void => void socket.write('\x03');
   /** Packets that came unasked and were not read yet. */
   const unread = (): string[] => replies.splice(0);
-  return { ask, send, next, interrupt, unread, close: () => socket.destroy() };
+  return { ask, send, next, interrupt, unread, socket, close: () => socket.destroy() };
 }

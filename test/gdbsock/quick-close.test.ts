@@ -6,13 +6,12 @@
  * the close and the holder's end made visible by stopping the holder.
  */
 import fs from 'node:fs';
-import net from 'node:net';
 import { once } from 'node:events';
 import t from 'tap';
 import { HOLDER_NAME } from '../../lib/gdbsock/quick-close';
 import { status } from '../../lib/procfs/status';
 import { eventually, fixture } from '../helpers';
-import { startGdbsock } from './gdb';
+import { rspClient, startGdbsock } from './gdb';
 
 const program = fixture('gdbsock');
 const SYS_KCMP = 312; // x86_64
@@ -88,17 +87,18 @@ t.test("the holder runs on gdbsock's memory, holds no file and takes no signal",
 
 t.test('killed, gdbsock closes its connection while the holder still holds its memory', async (t) => {
   const { server, holder } = await serving();
-  const [host, port] = server.target.split(':');
-  const socket = net.connect(Number(port), host);
-  await once(socket, 'connect');
-  socket.resume();
-  const closed = once(socket, 'end');
+  const c = await rspClient(server.target);
+  // Served, with nothing left unread (a connection still in the listen queue, or
+  // an ack gdbsock has yet to read, would be reset by the close instead).
+  await c.ask('QStartNoAckMode');
+  await c.ask('?');
+  const closed = once(c.socket, 'end');
   process.kill(holder, 'SIGSTOP'); // stopped, it cannot end: the memory stays held
   process.kill(server.proc.pid!, 'SIGKILL');
   await closed;
   t.pass('end of file while the memory is held: the close did not wait for it to be freed');
   t.equal(status(holder).state, 'T', 'the holder, stopped, still there');
-  socket.destroy();
+  c.close();
   await server.exited;
   process.kill(holder, 'SIGCONT');
   await eventually(() => ended(holder), 'the holder to end once gdbsock is gone');
