@@ -50,6 +50,9 @@ export { PACKET_SIZE } from './replies';
 
 export type { LaunchSettings, TargetProvider } from './launch-settings';
 
+/** How long a session whose process has ended waits for gdb to hang up (endWhenGdbHangsUp). */
+const HANG_UP_GRACE_MS = 1000;
+
 export type ServerEnd = 'closed' | 'detached' | 'killed' | 'exit-requested';
 
 /**
@@ -479,8 +482,22 @@ export class Server extends EventEmitter {
     this.stopQueue.shift();
     const next = this.stopQueue[0];
     if (next !== undefined) return next.text;
-    if (this.endOnceTaken) this.finishSoon('closed');
+    if (this.endOnceTaken) this.endWhenGdbHangsUp();
     return OK;
+  }
+
+  /**
+   * Non-stop, `target remote`: the process has ended and gdb took the news.
+   * gdb hangs up once it has mourned the process, and may send a packet
+   * first (gdb 13.1 selects a thread: Hgp0.0). Hanging up before would leave
+   * that packet unread, and the kernel resets a connection closed with
+   * unread data: gdb said "Connection reset by peer" instead of the
+   * process's end. So the session ends when gdb hangs up, or after
+   * HANG_UP_GRACE_MS if it does not.
+   */
+  private endWhenGdbHangsUp(): void {
+    const timer = setTimeout(() => this.finish('closed'), HANG_UP_GRACE_MS);
+    this.once('end', () => clearTimeout(timer));
   }
 
   /**

@@ -127,6 +127,26 @@ t.test('packets: %Stop and vStopped, vCont;t, ? in non-stop, a bad vCont (gdbser
   t.same(results.gdbsock, results.gdbserver, 'the same stops in the same order');
 });
 
+t.test('after the end, gdbsock serves on until gdb hangs up (gdb may send a packet before)', async (t) => {
+  const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', nonstop]);
+  t.teardown(() => server.stop());
+  const c = await nonStopClient(server.target);
+  t.teardown(c.close);
+  await c.ask('qSupported:multiprocess+;swbreak+;hwbreak+;no-resumed+');
+  await c.ask('QStartNoAckMode');
+  await c.ask('QNonStop:1');
+  t.equal(await c.ask(`M${hex(DONE)},4:01000000`), 'OK');
+  t.equal(await c.ask('vCont;c'), 'OK');
+  t.match(await c.notification(), /^Stop:W0*;/, 'the end');
+  t.equal(await c.ask('vStopped'), 'OK', 'taken');
+  // gdb 13.1 selects a thread after mourning the process; a server already gone would
+  // leave the packet unread, and the kernel would reset gdb's connection.
+  await new Promise((r) => setTimeout(r, 50));
+  t.match(await c.ask('Hgp0.0'), /^(OK|E\d\d)$/, 'a packet after the end is answered');
+  c.close();
+  t.equal(await server.exited, 0, 'and gdbsock ends once gdb hangs up');
+});
+
 /** `info threads`' table, whatever stop notices gdb prints around it. */
 const THREAD_TABLE = /Target Id[\s\S]*?\n\(gdb\) /;
 const tableOf = (said: string) => THREAD_TABLE.exec(said)![0];
