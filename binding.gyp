@@ -12,7 +12,6 @@
         "native/terminal.c",
         "native/step.c",
         "native/cpu.c",
-        "native/sched.c",
         "native/address_space.c",
         "native/memory.c",
         "native/launch.c",

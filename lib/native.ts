@@ -84,8 +84,6 @@ export interface Addon {
   pwrite(fd: number, buffer: Buffer, offset: number, length: number, position: bigint): number;
   /** Whether stopped thread `tid` has `signal` on its own queue (PTRACE_PEEKSIGINFO), unblocked (PTRACE_GETSIGMASK). */
   signalWaiting(tid: number, signal: number): boolean;
-  /** Every thread of this process but the caller to SCHED_IDLE: how many. */
-  idleOtherThreads(): number;
   /** Starts (once) a process named `name` that shares this one's memory, holds no file and ends after this one: its pid. */
   holdAddressSpace(name: string): number;
   launch(

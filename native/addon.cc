@@ -85,7 +85,6 @@ class Hostkit : public Napi::Addon<Hostkit> {
         InstanceMethod("vmReadAsync", &Hostkit::VmReadAsync),
         InstanceMethod("vmWrite", &Hostkit::VmWrite),
         InstanceMethod("pread", &Hostkit::Pread),
-        InstanceMethod("idleOtherThreads", &Hostkit::IdleOtherThreads),
         InstanceMethod("holdAddressSpace", &Hostkit::HoldAddressSpace),
         InstanceMethod("pwrite", &Hostkit::Pwrite),
         InstanceMethod("launch", &Hostkit::Launch),
@@ -456,14 +455,6 @@ class Hostkit : public Napi::Addon<Hostkit> {
     return Napi::Number::New(env, (double)rc);
   }
   Napi::Value Pread(const Napi::CallbackInfo &info) { return FdTransfer(info, false); }
-
-  // idleOtherThreads() -> how many of this process's other threads now run under SCHED_IDLE.
-  Napi::Value IdleOtherThreads(const Napi::CallbackInfo &info) {
-    Napi::Env env = info.Env();
-    int rc = hk_idle_other_threads();
-    if (rc < 0) return Fail(env, rc, "sched_setscheduler", Napi::Object::New(env));
-    return Napi::Number::New(env, rc);
-  }
 
   // holdAddressSpace(name) -> the pid of the process holding this one's memory (address_space.c).
   Napi::Value HoldAddressSpace(const Napi::CallbackInfo &info) {

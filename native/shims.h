@@ -94,10 +94,6 @@ int hk_step_range(const struct hk_step_range *r, const char **failed);
 int hk_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
 int hk_xgetbv(uint32_t index, uint64_t *value);
 
-/* sched.c: every thread of this process but the caller to SCHED_IDLE (it runs only on a CPU nothing
- * else wants): the number changed, or -errno. */
-int hk_idle_other_threads(void);
-
 /* address_space.c: starts (once) a process that shares this one's memory and holds no file, named
  * `name`, that ends once every thread of the caller has: the caller's files then close before its
  * memory is freed. Its pid, or -errno. */

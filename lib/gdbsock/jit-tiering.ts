@@ -12,23 +12,16 @@
  * the first few hundred packets. They are set only in the gdbsock process; the library never
  * changes an embedding program's V8 flags.
  *
- * Those optimizing compiles run on V8's worker threads, and on a machine of two
- * CPUs two of them compiling took both for 5 ms at a time: gdb, woken by a stop
- * reply already sent, waited for a CPU (seen with `perf sched` while gdb's
- * Ctrl-C took 2-5 ms instead of 0.5). So every thread but this one (V8's
- * workers, Node's watchdogs; libuv's pool, which reads big memory ranges,
- * starts later, on first use) runs under SCHED_IDLE: only on a CPU that
- * nothing else wants. A compile that never finds one is only late; the code
- * runs meanwhile as it is.
+ * Those optimizing compiles run on V8's worker threads, at the default
+ * priority. Under SCHED_IDLE (tried: on two CPUs, two workers compiling for
+ * 5 ms delayed gdb, woken by a reply already sent) they got a CPU only when
+ * nothing else wanted one: with the CPUs busy, a gdbsock that exited or was
+ * killed took 0.5-2.5 s to end, its threads waiting to run their own exit
+ * (its connection closed only then); and wherever V8 makes the JavaScript
+ * thread wait for a worker (a garbage collection's safepoint), it would
+ * have waited as long.
  */
 import { setFlagsFromString } from 'node:v8';
-import { addon } from '../native';
 import { TIERING_FLAGS } from './tiering-flags';
 
 for (const flag of TIERING_FLAGS) setFlagsFromString(flag);
-
-try {
-  addon.idleOtherThreads();
-} catch {
-  // Not allowed here (a seccomp policy, say): the compiles keep Node's default priority.
-}
