@@ -5,6 +5,7 @@
 const { spawn } = require('node:child_process');
 const { once } = require('node:events');
 const fs = require('node:fs');
+const { connectRsp } = require('../rsp-client');
 const { median } = require('./compile');
 const { HOST } = require('./gdb-tools');
 
@@ -71,4 +72,17 @@ function compareRuns(runsOf) {
 
 const header = () => COLUMNS.map((h) => h.padStart(13)).join(' ');
 
-module.exports = { startGdbServer, compareRuns, header };
+/**
+ * A server started as startGdbServer does, and a bare RSP client (rsp-client.js)
+ * past gdb's opening: qSupported, no-ack mode, `?`. Resolves with both.
+ */
+async function openRspSession(kind, cli, argv, tools = HOST) {
+  const server = await startGdbServer(kind, cli, argv, tools);
+  const client = await connectRsp(server.port);
+  await client.ask('qSupported:multiprocess+;swbreak+;hwbreak+');
+  await client.ask('QStartNoAckMode');
+  await client.ask('?');
+  return { server, client };
+}
+
+module.exports = { startGdbServer, openRspSession, compareRuns, header };

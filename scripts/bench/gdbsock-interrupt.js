@@ -10,19 +10,14 @@
 // (gdb.base/bg-execution-repeat.c's loop). Prints each server's median, 90th
 // percentile and worst in milliseconds, and the ratios of medians.
 const path = require('node:path');
-const { connectRsp } = require('../rsp-client');
-const { compile, median } = require('./compile');
-const { startGdbServer } = require('./gdb-servers');
+const { compile, median, percentile } = require('./compile');
+const { openRspSession } = require('./gdb-servers');
 const { gdbTools } = require('./gdb-tools');
 
 const cli = process.env.GDBSOCK_CLI || path.join(__dirname, '..', '..', 'dist', 'gdbsock', 'cli.js');
 
 async function rounds(kind, program, tools, count, afterMs) {
-  const server = await startGdbServer(kind, cli, [program], tools);
-  const c = await connectRsp(server.port);
-  await c.ask('qSupported:multiprocess+;swbreak+;hwbreak+');
-  await c.ask('QStartNoAckMode');
-  await c.ask('?');
+  const { server, client: c } = await openRspSession(kind, cli, [program], tools);
   const times = [];
   for (let i = 0; i < count; i++) {
     const stop = c.next();
@@ -39,8 +34,6 @@ async function rounds(kind, program, tools, count, afterMs) {
   server.proc.kill('SIGKILL');
   return times;
 }
-
-const percentile = (values, p) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * p))];
 
 async function main(args) {
   const tools = gdbTools(args);

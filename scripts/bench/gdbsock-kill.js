@@ -10,19 +10,14 @@
 // of medians.
 const { once } = require('node:events');
 const path = require('node:path');
-const { connectRsp } = require('../rsp-client');
-const { compile, median } = require('./compile');
-const { startGdbServer } = require('./gdb-servers');
+const { compile, median, percentile } = require('./compile');
+const { openRspSession } = require('./gdb-servers');
 const { gdbTools } = require('./gdb-tools');
 
 const cli = process.env.GDBSOCK_CLI || path.join(__dirname, '..', '..', 'dist', 'gdbsock', 'cli.js');
 
 async function killOnce(kind, program, tools) {
-  const server = await startGdbServer(kind, cli, [program], tools);
-  const c = await connectRsp(server.port);
-  await c.ask('qSupported:multiprocess+;swbreak+;hwbreak+');
-  await c.ask('QStartNoAckMode');
-  await c.ask('?');
+  const { server, client: c } = await openRspSession(kind, cli, [program], tools);
   await c.ask('g');
   const ended = once(c.socket, 'end');
   const killed = process.hrtime.bigint();
@@ -33,8 +28,6 @@ async function killOnce(kind, program, tools) {
   await server.exited;
   return ms;
 }
-
-const percentile = (values, p) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * p))];
 
 async function main(args) {
   const tools = gdbTools(args);
