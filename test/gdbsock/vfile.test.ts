@@ -4,13 +4,17 @@
  * process shares its mount namespace, a relative path from its own working
  * directory (gdb asks for `debug/.build-id/...` that way: gdb.base's
  * build-id-seqno.exp), and inside the process's namespace otherwise. Oracle:
- * the files as this test wrote them.
+ * the files as this test wrote them. A pread answers at most PREAD_LIMIT
+ * bytes (gdb asks PacketSize bytes at each miss of its read-ahead cache).
  */
 import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { unescapeBinary } from '../../lib/gdbsock/packet';
+import { PREAD_LIMIT } from '../../lib/gdbsock/vfile';
 import { fixture } from '../helpers';
 import { rspClient, startGdbsock } from './gdb';
 
@@ -68,4 +72,32 @@ t.test('setfs to a process in another mount namespace reads that namespace', asy
   t.equal(await readVia(c, '/mnt/marker'), 'only-here\n', "the file of the other process's namespace");
   t.equal(await c.ask('vFile:setfs:0'), 'F0');
   t.equal(await readVia(c, '/mnt/marker'), 'F-1,2', 'setfs 0: ours again, where it does not exist');
+});
+
+t.test('a pread answers at most PREAD_LIMIT bytes, and reading on gives the whole file', async (t) => {
+  const c = await connect(t);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hostkit-vfile-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  // Random bytes: every value, the protocol's escaped ones ($ # } *) included. Oracle: the file as written.
+  const file = path.join(dir, 'data');
+  const bytes = crypto.randomBytes(5 * PREAD_LIMIT + 123);
+  fs.writeFileSync(file, bytes);
+  const fd = (await c.ask(`vFile:open:${hexPath(file)},0,0`)).slice(1);
+  const pread = async (offset: number) => {
+    const reply = Buffer.from(await c.ask(`vFile:pread:${fd},100000,${offset.toString(16)}`), 'latin1');
+    const semicolon = reply.indexOf(0x3b);
+    const data = unescapeBinary(reply.subarray(semicolon + 1));
+    t.equal(Number.parseInt(reply.subarray(1, semicolon).toString(), 16), data.length, `offset ${offset}: the count names the bytes sent`);
+    return data;
+  };
+  t.equal((await pread(0)).length, PREAD_LIMIT, 'a 1 MiB request gets PREAD_LIMIT bytes');
+  const pieces: Buffer[] = [];
+  for (let offset = 0; ; ) {
+    const piece = await pread(offset);
+    if (piece.length === 0) break;
+    pieces.push(piece);
+    offset += piece.length;
+  }
+  t.ok(Buffer.concat(pieces).equals(bytes), 'the pieces are the file');
+  t.equal(await c.ask(`vFile:close:${fd}`), 'F0');
 });
