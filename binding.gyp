@@ -10,6 +10,7 @@
         "native/io.c",
         "native/rsp_frame.c",
         "native/terminal.c",
+        "native/signal.c",
         "native/step.c",
         "native/cpu.c",
         "native/address_space.c",

@@ -39,6 +39,12 @@ export interface Addon {
   frameHex(data: Buffer, offset: number, length: number, out: Buffer): number;
   /** Makes pgrp the foreground group of terminal fd (SIGTTOU blocked meanwhile): the previous one, or -errno (-ENOTTY: not our terminal). */
   setForeground(fd: number, pgrp: number): number;
+  /** The foreground group of terminal fd, or -errno (-ENOTTY: fd is not our controlling terminal). */
+  foreground(fd: number): number;
+  /** Our process group (getpgrp(2) cannot fail). */
+  processGroup(): number;
+  /** tgkill(2): `signal` to thread `tid` of process `pid`. */
+  tgkill(pid: number, tid: number, signal: number): void;
   /** CPUID: [eax, ebx, ecx, edx], or null when the CPU has no such leaf or is not x86. */
   cpuid(leaf: number, subleaf: number): Uint32Array | null;
   /** hostkit doctor (native/probe.c): PTRACE_SET_SYSCALL_INFO tried on a child of ours; rc 0 or -errno, and the call it concerns. */
@@ -250,7 +256,6 @@ export let addon: Addon = new Proxy({} as Addon, {
 /** libc calls made through koffi, each throwing SystemError on failure. */
 export interface Libc {
   kill(pid: number, signal: number): void;
-  tgkill(pid: number, tid: number, signal: number): void;
   pidfdOpen(pid: number): number;
   /** pidfd_getfd(2): a copy of another process's fd (needs ptrace access to it). */
   pidfdGetfd(pidfd: number, fd: number): number;
@@ -276,10 +281,6 @@ export interface Libc {
   close(fd: number): void;
   /** flock(2): LOCK_EX 2, LOCK_NB 4, LOCK_UN 8. */
   flock(fd: number, operation: number): void;
-  /** Our process group (getpgrp(2) cannot fail). */
-  getpgrp(): number;
-  /** The foreground group of terminal fd, or -1 when fd is not our controlling terminal. */
-  tcgetpgrp(fd: number): number;
 }
 
 let libcCache: Libc | undefined;
@@ -296,7 +297,6 @@ function loadLibc(): Libc {
   koffi.struct('hostkit_rlimit', { cur: 'uint64_t', max: 'uint64_t' }); // named in prlimit's prototype
   const fn = {
     kill: lib.func('int kill(int pid, int sig)'),
-    tgkill: lib.func('int tgkill(int tgid, int tid, int sig)'),
     pidfdOpen: lib.func('int pidfd_open(int pid, unsigned int flags)'),
     pidfdGetfd: lib.func('int pidfd_getfd(int pidfd, int targetfd, unsigned int flags)'),
     prctl: lib.func('int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)'),
@@ -312,8 +312,6 @@ function loadLibc(): Libc {
     listen: lib.func('int listen(int fd, int backlog)'),
     close: lib.func('int close(int fd)'),
     flock: lib.func('int flock(int fd, int operation)'),
-    getpgrp: lib.func('int getpgrp(void)'),
-    tcgetpgrp: lib.func('int tcgetpgrp(int fd)'),
   };
   const check = (rc: number, syscall: string, info: SystemErrorInfo): number => {
     if (rc < 0) throw new SystemError(koffi.errno(), syscall, info);
@@ -321,7 +319,6 @@ function loadLibc(): Libc {
   };
   return {
     kill: (pid, signal) => void check(fn.kill(pid, signal), 'kill', { pid }),
-    tgkill: (pid, tid, signal) => void check(fn.tgkill(pid, tid, signal), 'tgkill', { pid, tid }),
     pidfdOpen: (pid) => check(fn.pidfdOpen(pid, 0), 'pidfd_open', { pid }),
     pidfdGetfd: (pidfd, fd) => check(fn.pidfdGetfd(pidfd, fd, 0), 'pidfd_getfd', { fd }),
     prctl: (option, a2 = 0, a3 = 0, a4 = 0, a5 = 0) => check(fn.prctl(option, a2, a3, a4, a5), 'prctl', {}),
@@ -366,7 +363,5 @@ function loadLibc(): Libc {
     },
     close: (fd) => void check(fn.close(fd), 'close', { fd }),
     flock: (fd, operation) => void check(fn.flock(fd, operation), 'flock', { fd }),
-    getpgrp: () => fn.getpgrp(),
-    tcgetpgrp: (fd) => fn.tcgetpgrp(fd),
   };
 }

@@ -1,6 +1,7 @@
 // node-addon-api glue: argument checks, errno -> SystemError (built by the JS
 // factory handed over in setErrorFactory; errors.h), and nothing else. Policy lives in lib/.
 #include <napi.h>
+#include <unistd.h>
 #include <sys/ptrace.h>
 
 #include <string>
@@ -78,6 +79,9 @@ class Hostkit : public Napi::Addon<Hostkit> {
         InstanceMethod("frameBinary", &Hostkit::FrameBinary),
         InstanceMethod("frameHex", &Hostkit::FrameHex),
         InstanceMethod("setForeground", &Hostkit::SetForeground),
+        InstanceMethod("foreground", &Hostkit::Foreground),
+        InstanceMethod("processGroup", &Hostkit::ProcessGroup),
+        InstanceMethod("tgkill", &Hostkit::Tgkill),
         InstanceMethod("stepRange", &Hostkit::StepRange),
         InstanceMethod("cpuid", &Hostkit::Cpuid),
         InstanceMethod("xgetbv", &Hostkit::Xgetbv),
@@ -323,6 +327,32 @@ class Hostkit : public Napi::Addon<Hostkit> {
     int64_t fd, pgrp;
     if (!ArgInt(info, 0, &fd) || !ArgInt(info, 1, &pgrp) || pgrp <= 0) return TypeError(env, "setForeground(fd, pgrp)");
     return Napi::Number::New(env, (double)hk_set_foreground((int)fd, (pid_t)pgrp));
+  }
+
+  // foreground(fd) -> the terminal's foreground group, or -errno (-ENOTTY: not our controlling terminal).
+  Napi::Value Foreground(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    int64_t fd;
+    if (!ArgInt(info, 0, &fd)) return TypeError(env, "foreground(fd)");
+    return Napi::Number::New(env, (double)hk_foreground((int)fd));
+  }
+
+  // processGroup() -> getpgrp(2), which cannot fail.
+  Napi::Value ProcessGroup(const Napi::CallbackInfo &info) { return Napi::Number::New(info.Env(), (double)getpgrp()); }
+
+  // tgkill(pid, tid, signal); throws SystemError.
+  Napi::Value Tgkill(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    int64_t pid, tid, signal;
+    if (!ArgInt(info, 0, &pid) || !ArgInt(info, 1, &tid) || !ArgInt(info, 2, &signal) || pid <= 0 || tid <= 0 || signal < 0)
+      return TypeError(env, "tgkill(pid, tid, signal)");
+    int rc = hk_tgkill((pid_t)pid, (pid_t)tid, (int)signal);
+    if (rc < 0) {
+      Napi::Object extra = Info(env, "pid", (double)pid);
+      extra.Set("tid", Napi::Number::New(env, (double)tid));
+      return Fail(env, rc, "tgkill", extra);
+    }
+    return env.Undefined();
   }
 
   // cpuid(leaf, subleaf) -> [eax, ebx, ecx, edx], or null when the CPU has no such leaf (or is not x86).

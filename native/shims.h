@@ -60,6 +60,11 @@ size_t hk_frame_hex(const uint8_t *data, size_t len, uint8_t *out);
 
 /* terminal.c: the terminal's foreground group; the previous one, or -errno. */
 long hk_set_foreground(int fd, pid_t pgrp);
+/* terminal.c: the terminal's foreground group, or -errno (-ENOTTY: not our controlling terminal). */
+long hk_foreground(int fd);
+
+/* signal.c: tgkill(2); 0 or -errno. */
+int hk_tgkill(pid_t pid, pid_t tid, int signal);
 
 /* step.c: single-steps `tid` (the first step delivering `signal`) while its pc,
  * at byte `pc_offset` of the NT_PRSTATUS regset, stays in [start, end) and off

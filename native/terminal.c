@@ -23,3 +23,9 @@ long hk_set_foreground(int fd, pid_t pgrp) {
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   return rc < 0 ? -err : before;
 }
+
+/* The foreground group of terminal `fd`, or -errno (-ENOTTY: not our controlling terminal). */
+long hk_foreground(int fd) {
+  pid_t pgrp = tcgetpgrp(fd);
+  return pgrp < 0 ? -errno : pgrp;
+}

@@ -24,6 +24,8 @@ t.test("errnos missing from libuv's table still get their names", async (t) => {
 t.test('the addon throws SystemError from native code', async (t) => {
   t.throws(() => addon.ptrace(0x4206, 0x3ffffff0, 0, 0), { name: 'SystemError', code: 'ESRCH', syscall: 'ptrace(PTRACE_SEIZE)', tid: 0x3ffffff0 });
   t.throws(() => addon.ptrace(0x4206, 'x' as never, 0, 0), TypeError);
+  t.throws(() => addon.tgkill(0x3ffffff0, 0x3ffffff1, 0), { name: 'SystemError', code: 'ESRCH', syscall: 'tgkill', pid: 0x3ffffff0, tid: 0x3ffffff1 });
+  t.throws(() => addon.tgkill(process.pid, 0, 0), TypeError);
 });
 
 t.test('libc through koffi throws SystemError', async (t) => {

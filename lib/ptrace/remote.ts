@@ -16,7 +16,7 @@
  * entry stop it was.
  */
 import { HostkitError, SystemError, hasCode } from '../errors';
-import { addon, libc } from '../native';
+import { addon } from '../native';
 import { maps } from '../procfs';
 import { encodeWords } from './arch/layout';
 import { type SyscallAbi, syscallAbi } from './arch/syscall-abi';
@@ -111,7 +111,7 @@ export class RemoteSyscalls {
         thread.setRegistersRaw(saved.registers);
         thread.lastEvent = saved.lastEvent;
         thread.pendingSignal = saved.pendingSignal;
-        for (const signal of caught) libc().tgkill(this.host.pid, thread.tid, signal);
+        for (const signal of caught) addon.tgkill(this.host.pid, thread.tid, signal);
       }
     }
   }

@@ -1,5 +1,5 @@
 import { SystemError, checkBuffer } from '../errors';
-import { addon, libc } from '../native';
+import { addon } from '../native';
 import { type ArchLayout, decodeWords, encodeWords } from './arch';
 import { type X86VectorRegisters, decodeVectorRegisters } from './arch/xsave';
 import { hostXsaveLayout } from './cpu';
@@ -154,7 +154,7 @@ export class Thread {
 
   /** Sends SIGKILL to this thread (which ends its whole process). */
   kill(): void {
-    libc().tgkill(this.pid, this.tid, Signal.SIGKILL);
+    addon.tgkill(this.pid, this.tid, Signal.SIGKILL);
     this.dying();
   }
 

@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import t from 'tap';
-import { libc } from '../../lib/native';
+import { addon } from '../../lib/native';
 import { Option, Signal, Tracee, type TraceEvent } from '../../lib/ptrace';
 import { fixture, symbol, startDetached } from '../helpers';
 
@@ -194,7 +194,7 @@ t.test("a SIGKILL between the wait and the stop's description ends the threads, 
   // Both workers stop for a signal while this thread is blocked, so one reap
   // pass waits for both stops. Killing the process while the first is
   // handled leaves the second's GETSIGINFO to fail with ESRCH.
-  for (const tid of workers) libc().tgkill(target.pid, tid, Signal.SIGUSR2);
+  for (const tid of workers) addon.tgkill(target.pid, tid, Signal.SIGUSR2);
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
   const seen: TraceEvent[] = [];
   tracee.on('event', (e: TraceEvent) => {

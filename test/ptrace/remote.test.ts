@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t, { type Test } from 'tap';
-import { libc } from '../../lib/native';
+import { addon } from '../../lib/native';
 import { maps } from '../../lib/procfs';
 import { Tracee } from '../../lib/ptrace';
 import { fixture, eventually, startDetached } from '../helpers';
@@ -408,7 +408,7 @@ t.test('one thread of several lent to the stub while the others run: both modes,
   t.equal(reader.events, stops, 'twenty parked batches and not one ptrace stop');
   const sleeping = parked.batch([{ call: 'nanosleep', args: [stub.scratchAddress, 0] }, { call: 'gettid' }]);
   await new Promise((r) => setTimeout(r, 50));
-  libc().tgkill(target.pid, readerTid, 28); // SIGWINCH, ignored by default: harmless when raised again
+  addon.tgkill(target.pid, readerTid, 28); // SIGWINCH, ignored by default: harmless when raised again
   const [sleptParked, after] = await sleeping;
   t.equal(sleptParked!.value, 0n, 'the parked sleep was restarted after the signal stop and ran to its end');
   t.equal(after!.value, BigInt(readerTid));

@@ -6,7 +6,7 @@
  * what ptrace_stop returns). There it is sent with tgkill instead, and passed
  * on unreported when the thread stops for it.
  */
-import { libc } from '../../../native';
+import { addon } from '../../../native';
 import type { Thread, TraceEvent } from '../../../ptrace';
 import { SIGINFO_SIZE } from '../../../ptrace/siginfo';
 
@@ -22,7 +22,7 @@ export class SignalInjection {
   /** The signal to resume `t` with when gdb asks to deliver `signal` (its `signal` command, or a signal it passes). */
   deliverable(t: Thread, signal: number): number {
     if (signal === 0 || takesSignal(t.lastEvent)) return signal;
-    libc().tgkill(this.pid, t.tid, signal);
+    addon.tgkill(this.pid, t.tid, signal);
     this.injected.set(t.tid, signal);
     return 0;
   }

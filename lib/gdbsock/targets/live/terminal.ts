@@ -7,7 +7,7 @@
  * Unlike gdbserver, a server that is not itself in the terminal's foreground
  * (started in the background with `&`) takes nothing from the job that is.
  */
-import { addon, libc } from '../../../native';
+import { addon } from '../../../native';
 
 const STDERR = 2;
 
@@ -17,10 +17,10 @@ let given: number | undefined;
 
 /** Hands the terminal on stderr to process group `pgrp`, if it is ours to give. */
 export function giveTerminalTo(pgrp: number): void {
-  const foreground = libc().tcgetpgrp(STDERR);
+  const foreground = addon.foreground(STDERR);
   if (foreground < 0) return; // no controlling terminal there
   if (ours === undefined) {
-    if (foreground !== libc().getpgrp()) return; // another job has it
+    if (foreground !== addon.processGroup()) return; // another job has it
     ours = foreground;
     process.once('exit', takeTerminalBack);
   } else if (foreground !== ours && foreground !== given) return; // a job took it since
