@@ -72,6 +72,8 @@ export class Server extends EventEmitter {
   private closePending = false;
   private readonly hostIo = new HostIo();
   private exitRequested = false;
+  /** finishSoon was called: no packet after this reply is waited for. */
+  private finishing = false;
   private readonly launchSettings: LaunchSettings = defaultLaunchSettings();
   private ended = false;
   private readonly xfer = new XferObjects();
@@ -155,7 +157,7 @@ export class Server extends EventEmitter {
    * packets behind them until they are done.
    */
   private run(payload: Buffer): void {
-    if (this.ended) return;
+    if (this.ended || this.finishing) return; // as gdbserver, gone after the answer that ended it
     if (this.debug.remote) this.debugLog(packetLine('getpkt', payload));
     let result: Reply | Promise<Reply>;
     try {
@@ -189,12 +191,14 @@ export class Server extends EventEmitter {
     else if (answer instanceof FramedReply) this.connection.sendFramed(answer);
     else this.connection.send(answer, { binary: typeof answer !== 'string' });
     if (this.target && !this.nonStop) this.readAhead.fill(this.target);
-    // gdb answers at once: take its next packet without waiting for the event loop.
-    if (!this.busy && !this.backlog.length) this.connection.pumpSoon();
+    // gdb answers at once: take its next packet without waiting for the event loop (unless the session
+    // is ending: the wait for a packet that never comes, up to the pump's window, would put off the end).
+    if (!this.busy && !this.backlog.length && !this.finishing) this.connection.pumpSoon();
   }
 
   /** Ends the session once the reply under way has gone out. */
   private finishSoon(how: ServerEnd): void {
+    this.finishing = true;
     setImmediate(() => this.finish(how));
   }
 

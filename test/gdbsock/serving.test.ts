@@ -3,7 +3,7 @@
  * same command line: --multi serving a new gdb after a kill, R (restart)
  * with the program's arguments, SIGTERM killing a program gdbsock launched
  * (and letting go of one it attached to), and packets that need a process
- * when there is none.
+ * when there is none, and `monitor exit` answering nothing after its OK.
  */
 import fs from 'node:fs';
 import t, { type Test } from 'tap';
@@ -44,6 +44,20 @@ for (const server of SERVERS) {
     const second = await runGdb(`target extended-remote ${s.target}`, ['run', 'monitor exit'], { file: program });
     t.match(second, /\[Inferior 1 \(process \d+\) exited normally\]/, `the second gdb ran it: ${second}`);
     await s.exited;
+  });
+
+  t.test(`${server}: monitor exit's OK is the last answer: a packet gdb sends behind it gets none`, async (t) => {
+    const s = await start(t, server, ['--once', '127.0.0.1:0', program, 'sleep']);
+    const c = await rspClient(s.target);
+    c.socket.on('error', () => {}); // the server may be gone (a reset) when the packet behind arrives
+    t.teardown(c.close);
+    t.equal(await c.ask('QStartNoAckMode'), 'OK');
+    await c.ask('qSupported:multiprocess+');
+    t.equal(await c.ask('qRcmd,65786974'), 'OK', 'monitor exit: OK');
+    c.send('qC');
+    await s.exited;
+    await new Promise((resolve) => setTimeout(resolve, 50)); // anything still in flight arrives
+    t.same(c.unread(), [], 'no answer to the packet sent after it');
   });
 
   t.test(`${server}: R (restart) runs the program again with its command-line arguments`, async (t) => {
