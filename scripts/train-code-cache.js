@@ -18,7 +18,8 @@
 // client below to gdbsock serving `sh -c 'while :; do :; done'` (a loop, so a
 // breakpoint at an interrupted pc is hit again): qSupported, the target
 // description, auxv, libraries, threads, registers, memory, steps, Ctrl-Cs,
-// breakpoints, a continue over one, kill. The bin writes the cache as it
+// breakpoints, a continue over one, an inferior call's register and stack writes,
+// the program's file read over vFile, kill. The bin writes the cache as it
 // exits (the stub scripts/bundle-bins.js writes has the hook), with V8's
 // tiering flags (lib/gdbsock/tiering-flags.ts) put back to V8's defaults,
 // which the cache's flag check compares with those it is loaded under.
@@ -78,6 +79,13 @@ async function session(rsp) {
   for (const q of ['qXfer:auxv:read::0,ffb', `qXfer:exec-file:read:${pid}:0,ffb`, 'qXfer:libraries-svr4:read::0,ffb', 'qOffsets', 'qSymbol::', 'g'])
     await rsp.ask(q);
   await rsp.ask(`Hgp${pid}.${thread.slice(thread.indexOf('.') + 1)}`);
+  // gdb reading the program's files over the connection (a sysroot of target:).
+  await rsp.ask('vFile:setfs:0');
+  const file = await rsp.ask(`vFile:open:${Buffer.from('/bin/sh').toString('hex')},0,0`);
+  if (/^F[0-9a-f]+$/.test(file)) {
+    const fd = file.slice(1);
+    for (const q of [`vFile:fstat:${fd}`, `vFile:pread:${fd},47ff,0`, `vFile:pread:${fd},47ff,4000`, `vFile:close:${fd}`]) await rsp.ask(q);
+  }
   for (let i = 0; i < 5; i++) {
     thread = stopThread(await rsp.ask(`vCont;s:${thread}`));
     await rsp.ask('p10');
@@ -93,6 +101,9 @@ async function session(rsp) {
     const pc = address(await rsp.ask('p10'));
     const sp = address(await rsp.ask('p7'));
     for (const q of ['g', `m${pc},40`, `x${pc},40`, `m${sp},100`, 'qXfer:threads:read::0,ffb', 'qfThreadInfo', 'qsThreadInfo', `T${thread}`]) await rsp.ask(q);
+    // An inferior call's bookkeeping: every register written back (G, as gdb restores them), stack bytes rewritten as they are.
+    await rsp.ask(`G${await rsp.ask('g')}`);
+    await rsp.ask(`M${sp},8:${await rsp.ask(`m${sp},8`)}`);
     // A breakpoint where the loop was: hit again at once, or after a lap of the loop's other branch.
     const kind = round === 1 ? 'Z1' : 'Z0';
     await rsp.ask(`${kind},${pc},1`);

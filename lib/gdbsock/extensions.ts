@@ -35,6 +35,14 @@ export function negotiate(options: SessionOptions, features: Set<string>, target
   };
 }
 
+/**
+ * Whether the client is gdb, by a feature only gdb offers: qRelocInsn+
+ * (remote.c offers it in every qSupported since gdb 7.2; LLDB does not).
+ */
+export function isGdb(features: Set<string>): boolean {
+  return features.has('qRelocInsn+');
+}
+
 /** A target for this session (a new one from vRun or vAttach, too): it reads the session's options; with fork events, one that can hold the forks gdb keeps. */
 export function adopt(options: SessionOptions, target: Target): Target {
   // Thread options belong to the threads gdb set them on: none yet in a new process (a reused tid must not inherit them).

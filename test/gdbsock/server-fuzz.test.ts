@@ -36,6 +36,9 @@ function memoryTarget(): Target {
     readRegisters: () => x86_64Layout().encodeAll(regs),
     readRegister: (_tid, n) => x86_64Layout().encode(regs, n),
     writeRegister: (_tid, n, v) => void x86_64Layout().decode(regs, n, v),
+    writeRegisters: (_tid, values) => {
+      for (const [n, v] of values) x86_64Layout().decode(regs, n, v);
+    },
     readMemory: (address, length) => {
       if (address < base || address >= base + 4096n) return Buffer.alloc(0);
       const at = Number(address - base);

@@ -3,7 +3,8 @@
  * same command line: --multi serving a new gdb after a kill, R (restart)
  * with the program's arguments, SIGTERM killing a program gdbsock launched
  * (and letting go of one it attached to), and packets that need a process
- * when there is none, and `monitor exit` answering nothing after its OK.
+ * when there is none, `monitor exit` answering nothing after its OK, and
+ * gdb's P refused (gdb then writes registers with G).
  */
 import fs from 'node:fs';
 import t, { type Test } from 'tap';
@@ -58,6 +59,24 @@ for (const server of SERVERS) {
     await s.exited;
     await new Promise((resolve) => setTimeout(resolve, 50)); // anything still in flight arrives
     t.same(c.unread(), [], 'no answer to the packet sent after it');
+  });
+
+  t.test(`${server}: gdb's P gets the empty reply, so gdb writes registers with G, which holds`, async (t) => {
+    const s = await start(t, server, ['--once', '127.0.0.1:0', program, 'sleep']);
+    const c = await rspClient(s.target);
+    t.teardown(c.close);
+    t.equal(await c.ask('QStartNoAckMode'), 'OK');
+    await c.ask('qSupported:multiprocess+;swbreak+;hwbreak+;qRelocInsn+;vContSupported+'); // qRelocInsn+: gdb's
+    t.match(await c.ask('?'), /^T05/, 'stopped at its first instruction');
+    const before = await c.ask('g');
+    t.equal(await c.ask('P1=efbeadde00000000'), '', 'P: not supported');
+    t.equal(await c.ask('g'), before, 'and nothing was written');
+    // rbx (register 1) is the second of the g block: bytes 8-15.
+    const after = `${before.slice(0, 16)}efbeadde00000000${before.slice(32)}`;
+    t.equal(await c.ask(`G${after}`), 'OK', 'G: OK');
+    t.equal(await c.ask('g'), after, 'G wrote rbx and kept every other register');
+    const pid = /p([0-9a-f]+)\./.exec(await c.ask('qC'))![1];
+    await c.ask(`vKill;${pid}`);
   });
 
   t.test(`${server}: R (restart) runs the program again with its command-line arguments`, async (t) => {

@@ -158,6 +158,10 @@ export class Inferiors implements Target, MultiProcess, ForkEvents, MemoryInto, 
     this.ownerOrCurrent(tid).writeRegister(tid, regno, value);
   }
 
+  writeRegisters(tid: number, values: readonly (readonly [number, Buffer])[]): void {
+    this.ownerOrCurrent(tid).writeRegisters(tid, values);
+  }
+
   unavailableRegisters(tid: number): ReadonlySet<number> | undefined {
     return this.ownerOrCurrent(tid).unavailableRegisters(tid);
   }

@@ -41,6 +41,10 @@ export abstract class ReadOnlyTarget implements Target {
     this.refuse('registers cannot be changed');
   }
 
+  writeRegisters(): void {
+    this.refuse('registers cannot be changed');
+  }
+
   writeMemory(): number {
     this.refuse('memory cannot be written');
   }

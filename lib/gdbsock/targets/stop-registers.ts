@@ -77,6 +77,26 @@ export class StopRegisters {
   }
 
   /**
+   * Several registers at once (gdb's G): each regset they touch is written
+   * once, where `write` would read and write the XSAVE image per register.
+   * The XSAVE image goes first and the FXSAVE one after it, so x87 and SSE
+   * values written here win over the image's copy of them.
+   */
+  writeMany(tid: number, values: readonly (readonly [number, Buffer])[]): void {
+    const thread = this.thread(tid);
+    const rs = this.regsets(tid);
+    const touched = new Set<'gpr' | 'fxsave' | 'xstate'>();
+    for (const [regno, value] of values) touched.add(this.layout.decode(rs, regno, value));
+    try {
+      if (touched.has('gpr')) thread.setRegisters(rs.gpr);
+      if (touched.has('xstate') && rs.xstate) thread.setXstate(rs.xstate);
+      if (touched.has('fxsave')) thread.setFpRegistersRaw(rs.fxsave);
+    } finally {
+      this.forget(tid);
+    }
+  }
+
+  /**
    * Every register of a thread killed out of its stop, from the general regset
    * kept of that stop (Thread.lastRegisters); the others, which were not kept,
    * as zeros: unavailableWith says which.

@@ -163,6 +163,10 @@ export class LiveTarget extends TraceEvents<LiveTarget> implements Target, ForkE
     this.threadRegisters.write(tid, regno, value);
   }
 
+  writeRegisters(tid: number, values: readonly (readonly [number, Buffer])[]): void {
+    this.threadRegisters.writeMany(tid, values);
+  }
+
   // ---- memory and breakpoints ----
 
   readMemory(address: bigint, length: number): Buffer | Promise<Buffer> {
