@@ -12,8 +12,8 @@
  * the first few hundred packets. They are set only in the gdbsock process; the library never
  * changes an embedding program's V8 flags.
  *
- * Not too early, though: with an interrupt budget of 2000 (a tenth of
- * today's), a young session sent function after function to TurboFan, and
+ * Not too early, though: with an interrupt budget of 2000 (V8's default is
+ * 67584), a young session sent function after function to TurboFan, and
  * the compiles, with the deoptimizations of code optimized on a few calls'
  * feedback, landed on gdb's next commands. A Ctrl-C right behind a
  * `continue&` took 1.8-4.2 ms to its stop reply in a session's second to
