@@ -12,8 +12,9 @@ import { SystemError, type SystemErrorInfo } from './errors';
  * fails, and TypeError or RangeError for a bad argument. Outcomes a caller
  * expects often are values, not exceptions, and each comment below names
  * them: waitpid's null, reap's -1 status, waitReady's 0 and -1, stepRange's
- * strings, cpuid's and xgetbv's null, and readSoon's, takeInterrupt's and writeSome's -errno
- * (gdb's socket: a quiet or gone peer is an answer there). See native/shims.h.
+ * strings, cpuid's and xgetbv's null, readSoon's, takeInterrupt's and writeSome's -errno
+ * (gdb's socket: a quiet or gone peer is an answer there), and setForeground's and
+ * foreground's -errno (-ENOTTY: no controlling terminal there, which is common). See native/shims.h.
  */
 export interface Addon {
   setErrorFactory(make: (errno: number, syscall: string, info: SystemErrorInfo) => Error): void;
