@@ -11,6 +11,7 @@
         "native/rsp_frame.c",
         "native/terminal.c",
         "native/signal.c",
+        "native/ioctl.c",
         "native/step.c",
         "native/cpu.c",
         "native/address_space.c",

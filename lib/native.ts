@@ -46,6 +46,8 @@ export interface Addon {
   processGroup(): number;
   /** tgkill(2): `signal` to thread `tid` of process `pid`. */
   tgkill(pid: number, tid: number, signal: number): void;
+  /** ioctl(2) whose argument is a buffer the kernel reads and fills; its result. The error names `ioctl(name)`. */
+  ioctlBuffer(fd: number, request: number, buffer: Buffer, name: string): number;
   /** CPUID: [eax, ebx, ecx, edx], or null when the CPU has no such leaf or is not x86. */
   cpuid(leaf: number, subleaf: number): Uint32Array | null;
   /** hostkit doctor (native/probe.c): PTRACE_SET_SYSCALL_INFO tried on a child of ours; rc 0 or -errno, and the call it concerns. */
@@ -267,8 +269,6 @@ export interface Libc {
   fcntl(fd: number, cmd: number, arg?: number): number;
   /** getsockopt(2) of an int option; returns its value. */
   getsockoptInt(fd: number, level: number, option: number, name: string): number;
-  /** ioctl(2) whose argument is a buffer the kernel reads and fills. */
-  ioctlBuffer(fd: number, request: number, buffer: Buffer, name: string): number;
   /** fanotify_init(2): the group's fd. */
   fanotifyInit(flags: number, eventFlags: number): number;
   /** fanotify_mark(2) on a path (relative to the cwd). */
@@ -304,8 +304,6 @@ function loadLibc(): Libc {
     prlimit: lib.func('int prlimit(int pid, int resource, const hostkit_rlimit *lim, _Out_ hostkit_rlimit *old)'),
     fcntl: lib.func('int fcntl(int fd, int cmd, int arg)'),
     getsockopt: lib.func('int getsockopt(int fd, int level, int optname, _Out_ int *optval, _Inout_ uint32_t *optlen)'),
-    // ioctl is variadic in C; glibc's x86-64 and aarch64 wrappers read the third argument as a plain pointer.
-    ioctl: lib.func('int ioctl(int fd, unsigned long request, _Inout_ uint8_t *arg)'),
     fanotifyInit: lib.func('int fanotify_init(unsigned int flags, unsigned int event_f_flags)'),
     fanotifyMark: lib.func('int fanotify_mark(int fd, unsigned int flags, uint64_t mask, int dirfd, const char *path)'),
     socket: lib.func('int socket(int domain, int type, int protocol)'),
@@ -337,7 +335,6 @@ function loadLibc(): Libc {
       check(fn.getsockopt(fd, level, option, value, [4]), `getsockopt(${name})`, { fd });
       return value[0]!;
     },
-    ioctlBuffer: (fd, request, buffer, name) => check(fn.ioctl(fd, request, buffer), `ioctl(${name})`, { fd }),
     fanotifyInit: (flags, eventFlags) => check(fn.fanotifyInit(flags, eventFlags), 'fanotify_init', {}),
     fanotifyMark(fd, flags, mask, path) {
       const AT_FDCWD = -100;

@@ -82,6 +82,7 @@ class Hostkit : public Napi::Addon<Hostkit> {
         InstanceMethod("foreground", &Hostkit::Foreground),
         InstanceMethod("processGroup", &Hostkit::ProcessGroup),
         InstanceMethod("tgkill", &Hostkit::Tgkill),
+        InstanceMethod("ioctlBuffer", &Hostkit::IoctlBuffer),
         InstanceMethod("stepRange", &Hostkit::StepRange),
         InstanceMethod("cpuid", &Hostkit::Cpuid),
         InstanceMethod("xgetbv", &Hostkit::Xgetbv),
@@ -353,6 +354,21 @@ class Hostkit : public Napi::Addon<Hostkit> {
       return Fail(env, rc, "tgkill", extra);
     }
     return env.Undefined();
+  }
+
+  // ioctlBuffer(fd, request, buffer, name) -> the ioctl's result; throws SystemError naming ioctl(name).
+  Napi::Value IoctlBuffer(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    int64_t fd, request;
+    std::string name;
+    // The request is 32 bits; JS's (3 << 30) | ... makes the _IOWR ones negative: either spelling is taken.
+    if (!ArgInt(info, 0, &fd) || !ArgInt(info, 1, &request) || request < INT32_MIN || request > UINT32_MAX || !info[2].IsBuffer() ||
+        !ArgCString(info[3], &name))
+      return TypeError(env, "ioctlBuffer(fd, request, buffer, name)");
+    auto buffer = info[2].As<Napi::Buffer<uint8_t>>();
+    long rc = hk_ioctl_buffer((int)fd, (unsigned long)(uint32_t)request, buffer.Data());
+    if (rc < 0) return Fail(env, rc, ("ioctl(" + name + ")").c_str(), Info(env, "fd", (double)fd));
+    return Napi::Number::New(env, (double)rc);
   }
 
   // cpuid(leaf, subleaf) -> [eax, ebx, ecx, edx], or null when the CPU has no such leaf (or is not x86).

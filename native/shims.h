@@ -66,6 +66,9 @@ long hk_foreground(int fd);
 /* signal.c: tgkill(2); 0 or -errno. */
 int hk_tgkill(pid_t pid, pid_t tid, int signal);
 
+/* ioctl.c: ioctl(2) with a buffer argument; its result or -errno. */
+long hk_ioctl_buffer(int fd, unsigned long request, void *buf);
+
 /* step.c: single-steps `tid` (the first step delivering `signal`) while its pc,
  * at byte `pc_offset` of the NT_PRSTATUS regset, stays in [start, end) and off
  * `avoid`. Each step is waited for by polling, for at most `spin_us`; the loop

@@ -26,6 +26,12 @@ t.test('the addon throws SystemError from native code', async (t) => {
   t.throws(() => addon.ptrace(0x4206, 'x' as never, 0, 0), TypeError);
   t.throws(() => addon.tgkill(0x3ffffff0, 0x3ffffff1, 0), { name: 'SystemError', code: 'ESRCH', syscall: 'tgkill', pid: 0x3ffffff0, tid: 0x3ffffff1 });
   t.throws(() => addon.tgkill(process.pid, 0, 0), TypeError);
+  t.throws(() => addon.ioctlBuffer(0x3ffff, (3 << 30) | (8 << 16) | (0x66 << 8) | 17, Buffer.alloc(8), 'TEST'), {
+    name: 'SystemError',
+    code: 'EBADF',
+    syscall: 'ioctl(TEST)',
+    fd: 0x3ffff,
+  });
 });
 
 t.test('libc through koffi throws SystemError', async (t) => {

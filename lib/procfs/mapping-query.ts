@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import { hasCode } from '../errors';
-import { libc } from '../native';
+import { addon } from '../native';
 import { maps } from './maps';
 
 /** struct procmap_query: 104 bytes; _IOWR('f', 17, it). */
@@ -56,7 +56,7 @@ function query(pid: number, address: bigint): MappingSpan | undefined | 'unsuppo
     q.writeBigUInt64LE(BigInt(PROCMAP_QUERY_SIZE), 0);
     q.writeBigUInt64LE(0n, 8); // flags: the covering mapping only
     q.writeBigUInt64LE(address, 16);
-    libc().ioctlBuffer(fd, PROCMAP_QUERY, q, 'PROCMAP_QUERY');
+    addon.ioctlBuffer(fd, PROCMAP_QUERY, q, 'PROCMAP_QUERY');
     const flags = Number(q.readBigUInt64LE(40));
     return {
       start: q.readBigUInt64LE(24),

@@ -5,7 +5,7 @@
  * can never come to mean a newer process that reused the number, and its
  * exit code and dump state stay readable after the process is reaped.
  */
-import { libc } from '../native';
+import { addon, libc } from '../native';
 
 /** include/uapi/linux/pidfd.h: PIDFD_INFO_* request and reply bits. */
 export const PidfdInfoMask = { PID: 0x1, CREDS: 0x2, CGROUPID: 0x4, EXIT: 0x8, COREDUMP: 0x10, COREDUMP_SIGNAL: 0x40 } as const;
@@ -48,7 +48,7 @@ export function pidfdInfo(pidfd: number): PidfdInfo {
   const buf = Buffer.alloc(PIDFD_INFO_SIZE);
   const asked = PidfdInfoMask.PID | PidfdInfoMask.CREDS | PidfdInfoMask.CGROUPID | PidfdInfoMask.EXIT | PidfdInfoMask.COREDUMP | PidfdInfoMask.COREDUMP_SIGNAL;
   buf.writeBigUInt64LE(BigInt(asked), 0);
-  libc().ioctlBuffer(pidfd, PIDFD_GET_INFO, buf, 'PIDFD_GET_INFO');
+  addon.ioctlBuffer(pidfd, PIDFD_GET_INFO, buf, 'PIDFD_GET_INFO');
   const mask = Number(buf.readBigUInt64LE(0));
   const u32 = (at: number) => buf.readUInt32LE(at);
   const info: PidfdInfo = { mask };

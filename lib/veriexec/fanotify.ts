@@ -151,7 +151,7 @@ function generationOf(fd: number, dev: bigint): number | null {
   if (noGeneration.has(dev)) return null;
   const out = Buffer.alloc(8);
   try {
-    libc().ioctlBuffer(fd, FS_IOC_GETVERSION, out, 'FS_IOC_GETVERSION');
+    addon.ioctlBuffer(fd, FS_IOC_GETVERSION, out, 'FS_IOC_GETVERSION');
     return out.readUInt32LE(0);
   } catch {
     noGeneration.add(dev); // ENOTTY: this filesystem has none to give

@@ -6,7 +6,7 @@
  * CONFIG_FS_VERITY, a filesystem with no such ioctl).
  */
 import fs from 'node:fs';
-import { libc } from '../native';
+import { addon } from '../native';
 
 /** _IOWR('f', 134, struct fsverity_digest): the struct's 4-byte head is in the number. */
 const FS_IOC_MEASURE_VERITY = (3 << 30) | (4 << 16) | (0x66 << 8) | 134;
@@ -25,7 +25,7 @@ export function verityOf(mountPoint: string): { state: VerityState; errno: strin
   }
   try {
     const digest = Buffer.alloc(8); // digest_algorithm, digest_size 0: the kernel checks verity before size
-    libc().ioctlBuffer(fd, FS_IOC_MEASURE_VERITY, digest, 'FS_IOC_MEASURE_VERITY');
+    addon.ioctlBuffer(fd, FS_IOC_MEASURE_VERITY, digest, 'FS_IOC_MEASURE_VERITY');
     return { state: 'supported', errno: '' };
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'error';

@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs';
 import { errnoCode } from '../../errors';
-import { libc } from '../../native';
+import { addon } from '../../native';
 import { PROCMAP_QUERY, PROCMAP_QUERY_COVERING_OR_NEXT as COVERING_OR_NEXT, PROCMAP_QUERY_SIZE as QUERY_SIZE } from '../../procfs/mapping-query';
 import type { Finding } from './finding';
 
@@ -17,7 +17,7 @@ export function probeProcmapQuery(): Finding {
     q.writeBigUInt64LE(BigInt(QUERY_SIZE), 0);
     q.writeBigUInt64LE(BigInt(COVERING_OR_NEXT), 8);
     q.writeBigUInt64LE(0n, 16); // the lowest mapping
-    libc().ioctlBuffer(fd, PROCMAP_QUERY, q, 'PROCMAP_QUERY');
+    addon.ioctlBuffer(fd, PROCMAP_QUERY, q, 'PROCMAP_QUERY');
     found = { start: q.readBigUInt64LE(24), end: q.readBigUInt64LE(32) };
   } catch (err) {
     error = errnoCode((err as NodeJS.ErrnoException).errno ?? 0);
