@@ -1,4 +1,4 @@
-/* A signal to one thread: the tracer's Ctrl-C, the kill of a traced thread,
+/* A signal to one thread: a signal gdb delivers, the kill of a traced thread,
  * a signal put back where it was caught. In C and not through libc's FFI so
  * that the gdbsock command reaches it without loading koffi (~35 ms). */
 #include <errno.h>

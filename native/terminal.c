@@ -12,8 +12,8 @@
  * (drivers/tty/tty_jobctrl.c, tty_check_change). Returns the group that was in
  * the foreground before, or -errno (-ENOTTY: `fd` is not our controlling terminal). */
 long hk_set_foreground(int fd, pid_t pgrp) {
-  pid_t before = tcgetpgrp(fd);
-  if (before < 0) return -errno;
+  long before = hk_foreground(fd);
+  if (before < 0) return before;
   sigset_t ttou, old;
   sigemptyset(&ttou);
   sigaddset(&ttou, SIGTTOU);
