@@ -168,9 +168,10 @@ async function main() {
     server.workDirs = Array.from({ length: jobs }, (_, i) => (jobs === 1 ? dir : path.join(dir, `w${i}`)));
     for (const d of server.workDirs) configure(d, src);
     if (!server.program) {
-      // What npm's bin shim does: the testsuite spawns one executable, with gdbserver's arguments as they are.
+      // What npm does for a bin: a symlink to it. The testsuite spawns one executable, with gdbserver's arguments as they are.
       server.program = path.join(dir, 'gdbsock');
-      fs.writeFileSync(server.program, `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(cli)} "$@"\n`, { mode: 0o755 });
+      fs.rmSync(server.program, { force: true });
+      fs.symlinkSync(cli, server.program);
     }
     server.vars = [`GDB=${gdb}`, `GDBSERVER=${server.program}`, ...(dataDir ? [`GDB_DATA_DIRECTORY=${dataDir}`] : [])];
     process.stderr.write(`${server.name}: ${exps.length} files, logs in ${dir}\n`);

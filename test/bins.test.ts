@@ -4,7 +4,7 @@
  * (0755: scripts/bundle-bins.js, run by the build and npm test, writes them so),
  * starts, and answers --help and --version.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -26,7 +26,7 @@ for (const [name, file] of Object.entries(bin)) {
   t.test(name, async (t) => {
     const target = path.join(root, file);
     t.equal(fs.statSync(target).mode & 0o777, 0o755, `${file} is 0755`);
-    t.equal(fs.readFileSync(target, 'utf8').split('\n')[0], '#!/usr/bin/env node', `${file} starts with #!/usr/bin/env node`);
+    t.equal(fs.readFileSync(target, 'utf8').split('\n')[0], '#!/bin/sh', `${file} starts with #!/bin/sh (its second line runs Node on it)`);
 
     const help = spawnSync(path.join(binDir, name), ['--help'], { encoding: 'utf8', timeout: 60_000 });
     t.equal(help.status, 0, `${name} --help exits 0: ${help.stderr}`);
@@ -56,4 +56,51 @@ t.test("gdbsock's code cache was made after a debugging session (scripts/train-c
   const { bytes, buildTimeBytes } = JSON.parse(fs.readFileSync(marker, 'utf8')) as { bytes: number; buildTimeBytes: number };
   t.equal(fs.statSync(path.join(root, 'dist', 'gdbsock', 'cli.bundle.cache')).size, bytes, 'the cache installed is the trained one');
   t.ok(bytes > buildTimeBytes * 1.3, `it holds the session's functions too (${bytes} bytes against ${buildTimeBytes})`);
+});
+
+/** The environment a process was started with, as the kernel keeps it (/proc/PID/environ). */
+function startEnvironment(pid: number): Map<string, string> {
+  const entries = fs.readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').filter(Boolean);
+  return new Map(entries.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
+}
+
+/**
+ * Starts gdbsock through its linked bin, in gdbserver's form, launching
+ * /bin/true with `env`; resolves with the environments gdbsock's Node and the
+ * launched program started with, and what gdbsock printed on stderr.
+ */
+async function launchedEnvironments(env: NodeJS.ProcessEnv): Promise<{ node: Map<string, string>; program: Map<string, string>; stderr: string }> {
+  const child = spawn(path.join(binDir, 'gdbsock'), ['--once', '127.0.0.1:0', '/bin/true'], { stdio: ['ignore', 'ignore', 'pipe'], env });
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString('latin1')));
+  try {
+    const deadline = Date.now() + 60_000;
+    while (!/Listening on port \d+/.test(stderr)) {
+      if (child.exitCode !== null || Date.now() > deadline) throw new Error(`gdbsock did not listen: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const programPid = Number(/created; pid = (\d+)/.exec(stderr)![1]);
+    return { node: startEnvironment(child.pid!), program: startEnvironment(programPid), stderr };
+  } finally {
+    child.kill('SIGTERM');
+    await exited;
+  }
+}
+
+t.test("NODE_EXTRA_CA_CERTS: the bin's Node starts without it, the program gdbsock launches gets it as given", async (t) => {
+  const base = { ...process.env };
+  delete base.NODE_OPTIONS;
+  delete base.NODE_EXTRA_CA_CERTS;
+  // A file that is not there: Node warns at start-up when it reads the variable.
+  for (const value of ['/nonexistent/extra CA\nfile $HOME "q"', '']) {
+    const { node, program, stderr } = await launchedEnvironments({ ...base, NODE_EXTRA_CA_CERTS: value });
+    t.notOk(node.has('NODE_EXTRA_CA_CERTS'), `${JSON.stringify(value)}: Node started without it (oracle: /proc/PID/environ)`);
+    t.notMatch(stderr, /extra certs/i, 'and printed no warning about the file');
+    t.equal(program.get('NODE_EXTRA_CA_CERTS'), value, 'the launched program has the value, byte for byte');
+    t.notOk(program.has('HOSTKIT_NODE_EXTRA_CA_CERTS'), 'and not the name it travelled under');
+  }
+  const { program } = await launchedEnvironments({ ...base, HOSTKIT_NODE_EXTRA_CA_CERTS: '/stray' });
+  t.notOk(program.has('NODE_EXTRA_CA_CERTS'), 'unset stays unset, whatever HOSTKIT_NODE_EXTRA_CA_CERTS held');
+  t.notOk(program.has('HOSTKIT_NODE_EXTRA_CA_CERTS'), 'the reserved name does not reach the program');
 });

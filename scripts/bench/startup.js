@@ -65,12 +65,12 @@ function killGroup(leader) {
 }
 
 /** Seconds from spawn to the port accepting, wall and CPU (the CPU is less shaken by a busy machine). */
-async function timeToAccepting(command, args, port) {
+async function timeToAccepting([command, args, env], port) {
   let stderr = '';
   const started = process.hrtime.bigint();
   // A process group of its own, killed whole at the end: gdbserver forks short-lived children to probe
   // ptrace's features, and one caught stopped when its parent dies would stay stopped.
-  const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+  const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true, ...(env ? { env } : {}) });
   child.stderr.on('data', (d) => (stderr += d));
   const exited = new Promise((resolve) => child.on('exit', resolve));
   try {
@@ -95,8 +95,11 @@ async function main(args) {
   const runs = Number(option(args, '--runs') ?? 20);
   const before = option(args, '--before'); // another build's bin, e.g. one kept from before a change: a third column
   const program = args.filter((a, i) => !a.startsWith('--') && !['--runs', '--before'].includes(args[i - 1]))[0] ?? '/bin/true';
-  // The floor of any Node server: Node starting and listening, nothing else.
-  const nodeFloor = (port) => [process.execPath, ['-e', `require('net').createServer().listen(${port}, '127.0.0.1')`]];
+  // The floor of any Node server: Node starting and listening, nothing else, in the environment
+  // the bins give Node: without NODE_EXTRA_CA_CERTS, which they set aside (scripts/bundle-bins.js).
+  const nodeEnv = { ...process.env };
+  delete nodeEnv.NODE_EXTRA_CA_CERTS;
+  const nodeFloor = (port) => [process.execPath, ['-e', `require('net').createServer().listen(${port}, '127.0.0.1')`], nodeEnv];
   const servers = [
     { name: 'gdbserver', run: (port) => ['gdbserver', [`:${port}`, program]] },
     { name: 'node', run: nodeFloor },
@@ -107,7 +110,7 @@ async function main(args) {
   for (let i = 0; i < runs; i++) {
     for (const [k, server] of servers.entries()) {
       const port = await freePort();
-      times[k].push(await timeToAccepting(...server.run(port), port));
+      times[k].push(await timeToAccepting(server.run(port), port));
     }
   }
   const columns = servers.map((s) => s.name.padStart(10)).join('');
