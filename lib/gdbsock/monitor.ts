@@ -182,7 +182,8 @@ function debugFormat(list: string, debug: DebugSettings): MonitorAnswer {
 
 /** One debug line as gdbsock writes it to stderr. */
 export function debugLine(debug: DebugSettings, line: string): string {
-  return debug.timestamps ? `${(Date.now() / 1000).toFixed(6)} ${line}` : line;
+  // Microseconds, as gdbserver prints them: the clock's wall time, read at the monotonic clock's resolution.
+  return debug.timestamps ? `${((performance.timeOrigin + performance.now()) / 1000).toFixed(6)} ${line}` : line;
 }
 
 /** A packet for the remote-debug log: printable bytes as they are, others as \xNN, long ones cut. */

@@ -40,13 +40,7 @@ export function readOne(t: Target, tid: number, regno: number): Reply {
 
 /** G: every register the data covers, in the layout's order, written together. */
 export function writeAll(t: Target, tid: number, data: Buffer): Reply {
-  const values: [number, Buffer][] = [];
-  let offset = 0;
-  for (const [i, r] of t.registers.registers.entries()) {
-    if (offset + r.size <= data.length) values.push([i, data.subarray(offset, offset + r.size)]);
-    offset += r.size;
-  }
-  t.writeRegisters(tid, values);
+  t.writeRegisters(tid, data);
   return OK;
 }
 

@@ -79,6 +79,8 @@ export interface RegisterLayout {
   encode(regsets: Regsets, regno: number): Buffer;
   /** Every register, the `g` reply's bytes. */
   encodeAll(regsets: Regsets): Buffer;
+  /** Writes one register's bytes at out[at]. */
+  encodeInto(regsets: Regsets, regno: number, out: Buffer, at: number): void;
   /** Writes one register into the regsets; says which regset changed. */
   decode(regsets: Regsets, regno: number, value: Buffer): 'gpr' | 'fxsave' | 'xstate';
   /** target.xml and the feature documents it includes, by annex name. */
@@ -321,6 +323,7 @@ function buildLayout(xsave: XsaveLayout | null): RegisterLayout {
     pcRegno: at('rip'),
     gSize,
     encode,
+    encodeInto,
     decode,
     // Written when gdb first asks (qXfer:features): no start-up time spent on it.
     get xml() {

@@ -81,8 +81,8 @@ export interface Target {
   readRegisters(tid: number): Buffer;
   readRegister(tid: number, regno: number): Buffer;
   writeRegister(tid: number, regno: number, value: Buffer): void;
-  /** Several registers of one thread in one go (G): [regno, value] pairs. */
-  writeRegisters(tid: number, values: readonly (readonly [number, Buffer])[]): void;
+  /** G: the registers `data` covers, in the layout's order and sizes (a register cut short by its end is not written). */
+  writeRegisters(tid: number, data: Buffer): void;
 
   /** Up to `length` bytes; shorter at unmapped memory; empty if nothing is readable. Big reads may be asynchronous. */
   readMemory(address: bigint, length: number): Buffer | Promise<Buffer>;

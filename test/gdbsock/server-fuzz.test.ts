@@ -36,8 +36,12 @@ function memoryTarget(): Target {
     readRegisters: () => x86_64Layout().encodeAll(regs),
     readRegister: (_tid, n) => x86_64Layout().encode(regs, n),
     writeRegister: (_tid, n, v) => void x86_64Layout().decode(regs, n, v),
-    writeRegisters: (_tid, values) => {
-      for (const [n, v] of values) x86_64Layout().decode(regs, n, v);
+    writeRegisters: (_tid, data) => {
+      let at = 0;
+      for (const [n, r] of x86_64Layout().registers.entries()) {
+        if (at + r.size <= data.length) x86_64Layout().decode(regs, n, data.subarray(at, at + r.size));
+        at += r.size;
+      }
     },
     readMemory: (address, length) => {
       if (address < base || address >= base + 4096n) return Buffer.alloc(0);

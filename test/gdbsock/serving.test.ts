@@ -79,6 +79,26 @@ for (const server of SERVERS) {
     await c.ask(`vKill;${pid}`);
   });
 
+  t.test(`${server}: G that changes a general and a vector register writes both; the same G again changes nothing`, async (t) => {
+    const s = await start(t, server, ['--once', '127.0.0.1:0', program, 'sleep']);
+    const c = await rspClient(s.target);
+    t.teardown(c.close);
+    t.equal(await c.ask('QStartNoAckMode'), 'OK');
+    await c.ask('qSupported:multiprocess+;swbreak+;hwbreak+;qRelocInsn+;vContSupported+');
+    t.match(await c.ask('?'), /^T05/);
+    const before = await c.ask('g');
+    // Bytes of the g block: rcx at 16, xmm0 at 276 (after 17 words, eflags, six selectors, st0-7, eight x87 words).
+    const rcx = '0123456789abcdef';
+    const xmm0 = '00112233445566778899aabbccddeeff';
+    const after = `${before.slice(0, 32)}${rcx}${before.slice(48, 552)}${xmm0}${before.slice(584)}`;
+    t.equal(await c.ask(`G${after}`), 'OK');
+    t.equal(await c.ask('g'), after, 'g shows both, and every other register as it was');
+    t.equal(await c.ask(`G${after}`), 'OK', 'the same G again: OK');
+    t.equal(await c.ask('g'), after, 'and nothing moved');
+    const pid = /p([0-9a-f]+)\./.exec(await c.ask('qC'))![1];
+    await c.ask(`vKill;${pid}`);
+  });
+
   t.test(`${server}: R (restart) runs the program again with its command-line arguments`, async (t) => {
     const s = await start(t, server, ['--once', '127.0.0.1:0', showargs, 'one', 'two words']);
     const out = await runGdb(`target extended-remote ${s.target}`, ['set remote run-packet off', 'run'], { file: showargs });
@@ -133,6 +153,23 @@ for (const server of SERVERS) {
     t.match(stateOf(target.pid) ?? 'gone', /^[SR]$/, 'alive, not stopped');
   });
 }
+
+t.test("gdbsock: after G, g answers the general registers as the kernel took them (eflags' bit 1 always reads 1)", async (t) => {
+  const s = await start(t, 'gdbsock', ['--once', '127.0.0.1:0', program, 'sleep']);
+  const c = await rspClient(s.target);
+  t.teardown(c.close);
+  t.equal(await c.ask('QStartNoAckMode'), 'OK');
+  await c.ask('qSupported:multiprocess+;swbreak+;hwbreak+;qRelocInsn+;vContSupported+');
+  t.match(await c.ask('?'), /^T05/);
+  const before = await c.ask('g');
+  // eflags: bytes 136-139 of the g block, little-endian. Oracle: the architecture (bit 1 is reserved as 1).
+  t.equal(await c.ask(`G${before.slice(0, 272)}00000000${before.slice(280)}`), 'OK');
+  const eflags = Buffer.from((await c.ask('g')).slice(272, 280), 'hex').readUInt32LE(0);
+  t.equal(eflags & 2, 2, `eflags 0x${eflags.toString(16)}: bit 1 set`);
+  t.equal((await c.ask('g')).slice(280), before.slice(280), 'the registers after it as they were');
+  const pid = /p([0-9a-f]+)\./.exec(await c.ask('qC'))![1];
+  await c.ask(`vKill;${pid}`);
+});
 
 t.test('no process (--multi): qXfer:threads:read is an empty thread list, as from gdbserver, and the session goes on', async (t) => {
   const answers: Record<string, string[]> = {};

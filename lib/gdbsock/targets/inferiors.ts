@@ -158,8 +158,8 @@ export class Inferiors implements Target, MultiProcess, ForkEvents, MemoryInto, 
     this.ownerOrCurrent(tid).writeRegister(tid, regno, value);
   }
 
-  writeRegisters(tid: number, values: readonly (readonly [number, Buffer])[]): void {
-    this.ownerOrCurrent(tid).writeRegisters(tid, values);
+  writeRegisters(tid: number, data: Buffer): void {
+    this.ownerOrCurrent(tid).writeRegisters(tid, data);
   }
 
   unavailableRegisters(tid: number): ReadonlySet<number> | undefined {

@@ -12,13 +12,29 @@ import type { Regsets, RegisterLayout } from '../registers';
 /** Stands in for the FXSAVE image where only a general register is decoded (nothing writes it). */
 const NO_FXSAVE = Buffer.alloc(512);
 
+type Regset = 'gpr' | 'fxsave' | 'xstate';
+
+/** A thread's FXSAVE and XSAVE images of one stop. */
+interface Images {
+  fxsave: Buffer;
+  xstate: Buffer;
+}
+
 export class StopRegisters {
-  private readonly regsetCache = new Map<number, Regsets>();
+  private readonly imageCache = new Map<number, Images>();
+  /** Each thread's registers in gdb's layout, the `g` reply's bytes: shared, never changed, replaced when a register changes. */
+  private readonly layoutCache = new Map<number, Buffer>();
   /** Hex of a stop's general regset (registersOfStop's buffer, new at each stop). */
   private readonly gprHex = new WeakMap<Buffer, string>();
   private readonly gprCache = new Map<number, Record<string, bigint>>();
   /** For each gdb register number, its word in the kernel's general regset (-1: not there). */
   private readonly gprWordOf: number[];
+  /** Byte offset of each register in the layout, and the layout's end last. */
+  private readonly offsets: number[];
+  /** The register each byte of the layout belongs to. */
+  private readonly registerAt: Uint16Array;
+  /** The registers of the general regset. */
+  private readonly gprRegisters: number[];
   private allRegisters: ReadonlySet<number> | undefined;
   private outsideGpr: ReadonlySet<number> | undefined;
 
@@ -28,10 +44,23 @@ export class StopRegisters {
     private readonly thread: (tid: number) => Thread,
   ) {
     this.gprWordOf = layout.registers.map((r) => gprNames.indexOf(r.name));
+    this.gprRegisters = layout.registers.flatMap((r, i) => (r.source.kind === 'gpr' ? [i] : []));
+    this.offsets = [0];
+    this.registerAt = new Uint16Array(layout.gSize);
+    for (const [i, r] of layout.registers.entries()) {
+      this.registerAt.fill(i, this.offsets[i], this.offsets[i]! + r.size);
+      this.offsets.push(this.offsets[i]! + r.size);
+    }
   }
 
+  /** Every register, the `g` reply's bytes: one encoding per stop (or per write), shared; the caller must not change it. */
   readAll(tid: number): Buffer {
-    return this.layout.encodeAll(this.regsets(tid));
+    let all = this.layoutCache.get(tid);
+    if (all === undefined) {
+      all = this.layout.encodeAll(this.regsets(tid));
+      this.layoutCache.set(tid, all);
+    }
+    return all;
   }
 
   read(tid: number, regno: number): Buffer {
@@ -58,42 +87,72 @@ export class StopRegisters {
   }
 
   write(tid: number, regno: number, value: Buffer): void {
-    const thread = this.thread(tid);
     if ((this.gprWordOf[regno] ?? -1) >= 0) {
       // A general register (P of the pc, say): one SETREGSET, without reading the XSAVE image.
       const gpr = { ...this.gpr(tid) };
       if (this.layout.decode({ gpr, fxsave: NO_FXSAVE }, regno, value) === 'gpr') {
-        thread.setRegisters(gpr);
-        this.forget(tid);
+        this.writeRegsets(tid, { gpr, fxsave: NO_FXSAVE }, new Set(['gpr']));
         return;
       }
     }
-    const rs = this.regsets(tid);
-    const which = this.layout.decode(rs, regno, value);
-    if (which === 'gpr') thread.setRegisters(rs.gpr);
-    else if (which === 'fxsave') thread.setFpRegistersRaw(rs.fxsave);
-    else if (rs.xstate) thread.setXstate(rs.xstate);
-    this.forget(tid);
+    const rs = this.regsetsToWrite(tid);
+    this.writeRegsets(tid, rs, new Set([this.layout.decode(rs, regno, value)]));
   }
 
   /**
-   * Several registers at once (gdb's G): each regset they touch is written
-   * once, where `write` would read and write the XSAVE image per register.
-   * The XSAVE image goes first and the FXSAVE one after it, so x87 and SSE
-   * values written here win over the image's copy of them.
+   * gdb's G: the registers `data` covers, in the layout's order. Only the
+   * registers whose bytes differ from the ones held are decoded, and only the
+   * regsets they belong to are written, each once (gdb rewrites every
+   * register to change one; gdbserver keeps them all until the thread runs).
    */
-  writeMany(tid: number, values: readonly (readonly [number, Buffer])[]): void {
+  writeAll(tid: number, data: Buffer): void {
+    const held = this.readAll(tid);
+    const { offsets, registerAt } = this;
+    const end = Math.min(data.length, held.length);
+    let rs: Regsets | undefined;
+    const touched = new Set<Regset>();
+    // A byte loop, not Buffer.compare: a native call per register cost more than the whole loop once optimized.
+    for (let at = 0; at < end; at++) {
+      if (data[at] === held[at]) continue;
+      const regno = registerAt[at]!;
+      const to = offsets[regno + 1]!;
+      if (to > data.length) break; // cut short by the end of data: not written
+      rs ??= this.regsetsToWrite(tid);
+      touched.add(this.layout.decode(rs, regno, data.subarray(offsets[regno]!, to)));
+      at = to - 1;
+    }
+    if (rs) this.writeRegsets(tid, rs, touched);
+  }
+
+  /**
+   * Writes the regsets `touched` names, the XSAVE image before the FXSAVE one,
+   * so x87 and SSE values written win over the image's copy of them; then
+   * drops what the kernel may have adjusted, to be read again.
+   */
+  private writeRegsets(tid: number, rs: Regsets, touched: ReadonlySet<Regset>): void {
     const thread = this.thread(tid);
-    const rs = this.regsets(tid);
-    const touched = new Set<'gpr' | 'fxsave' | 'xstate'>();
-    for (const [regno, value] of values) touched.add(this.layout.decode(rs, regno, value));
     try {
       if (touched.has('gpr')) thread.setRegisters(rs.gpr);
       if (touched.has('xstate') && rs.xstate) thread.setXstate(rs.xstate);
       if (touched.has('fxsave')) thread.setFpRegistersRaw(rs.fxsave);
-    } finally {
+    } catch (err) {
       this.forget(tid);
+      throw err;
     }
+    if (touched.has('xstate') || touched.has('fxsave')) {
+      this.forget(tid);
+      return;
+    }
+    // Only general registers changed (gdb's inferior calls): read those back from the kernel, which may
+    // have adjusted them (flags, selectors), and keep the rest of the layout and the images as they were.
+    const held = this.layoutCache.get(tid);
+    this.gprCache.delete(tid);
+    this.layoutCache.delete(tid);
+    if (held === undefined) return;
+    const all = Buffer.from(held);
+    const kernel: Regsets = { gpr: this.gpr(tid), fxsave: NO_FXSAVE };
+    for (const regno of this.gprRegisters) this.layout.encodeInto(kernel, regno, all, this.offsets[regno]!);
+    this.layoutCache.set(tid, all);
   }
 
   /**
@@ -127,11 +186,13 @@ export class StopRegisters {
   /** Drops what was decoded for `tid` (every thread if none): it ran, or its registers changed. */
   forget(tid?: number): void {
     if (tid === undefined) {
-      this.regsetCache.clear();
+      this.imageCache.clear();
       this.gprCache.clear();
+      this.layoutCache.clear();
     } else {
-      this.regsetCache.delete(tid);
+      this.imageCache.delete(tid);
       this.gprCache.delete(tid);
+      this.layoutCache.delete(tid);
     }
   }
 
@@ -149,13 +210,25 @@ export class StopRegisters {
     return regs;
   }
 
+  /** The regsets to read from: the kept ones themselves. */
   private regsets(tid: number): Regsets {
-    let rs = this.regsetCache.get(tid);
-    if (!rs) {
+    const { fxsave, xstate } = this.images(tid);
+    return { gpr: this.gpr(tid), fxsave, xstate };
+  }
+
+  /** Copies of the kept regsets, for decode to change before they are written. */
+  private regsetsToWrite(tid: number): Regsets {
+    const { fxsave, xstate } = this.images(tid);
+    return { gpr: { ...this.gpr(tid) }, fxsave: Buffer.from(fxsave), xstate: Buffer.from(xstate) };
+  }
+
+  private images(tid: number): Images {
+    let images = this.imageCache.get(tid);
+    if (!images) {
       const xstate = this.thread(tid).getXstate();
-      rs = { gpr: { ...this.gpr(tid) }, fxsave: Buffer.from(xstate.subarray(0, 512)), xstate };
-      this.regsetCache.set(tid, rs);
+      images = { fxsave: Buffer.from(xstate.subarray(0, 512)), xstate };
+      this.imageCache.set(tid, images);
     }
-    return rs;
+    return images;
   }
 }

@@ -163,8 +163,8 @@ export class LiveTarget extends TraceEvents<LiveTarget> implements Target, ForkE
     this.threadRegisters.write(tid, regno, value);
   }
 
-  writeRegisters(tid: number, values: readonly (readonly [number, Buffer])[]): void {
-    this.threadRegisters.writeMany(tid, values);
+  writeRegisters(tid: number, data: Buffer): void {
+    this.threadRegisters.writeAll(tid, data);
   }
 
   // ---- memory and breakpoints ----
