@@ -15,7 +15,7 @@ const PUMP_WINDOW_MS = 10;
  * this; a sleeping thread costs tens of microseconds to wake, more in a VM
  * (the idle vCPU halts), and that wake is on every packet's critical path.
  */
-const PUMP_SPIN_US = Number(process.env.HK_SPIN ?? 300);
+const PUMP_SPIN_US = 300;
 /**
  * After a reply longer than this, pump() sleeps at once: gdb takes each
  * reply in a byte at a time (remote.c, read_frame), some 15 ns a byte here,
