@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
+import { monotonicMs } from '../clock';
 import { addon } from '../native';
 import { type Frame, type FramedReply, PacketDecoder, RLE_LIMIT, type RawReply, frameInPlace, frameRaw, rawFrameSpace } from './packet';
 
@@ -168,8 +169,8 @@ export class Connection extends EventEmitter {
           continue;
         }
         if (n !== -EAGAIN) return this.close();
-        deadline ||= performance.now() + WRITE_WINDOW_MS;
-        const left = Math.ceil(deadline - performance.now());
+        deadline ||= monotonicMs() + WRITE_WINDOW_MS;
+        const left = Math.ceil(deadline - monotonicMs());
         if (left <= 0 || addon.waitReady(fd, left, true) === 0) break;
       }
     }

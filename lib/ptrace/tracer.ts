@@ -19,6 +19,7 @@
  * the event loop altogether: it blocks the JS thread in poll() until SIGCHLD
  * interrupts it, then reaps. That is the same wake-up a C tracer pays.
  */
+import { monotonicMs } from '../clock';
 import { addon } from '../native';
 
 /** The status native reap() gives a tid that is gone without one (ECHILD). */
@@ -144,10 +145,10 @@ class Tracer {
     }
     this.reaping = true;
     let handled = 0;
-    const start = performance.now();
+    const start = monotonicMs();
     try {
       do {
-        if (handled > 0 && performance.now() - start > REAP_BUDGET_MS) {
+        if (handled > 0 && monotonicMs() - start > REAP_BUDGET_MS) {
           this.reapSoon();
           break;
         }
@@ -204,13 +205,13 @@ class Tracer {
    */
   settle(idleMs: number, done: () => boolean, inputFd = -1, spin = true): 'done' | 'idle' | 'busy' | 'input' {
     if (this.reaping || this.threads.size === 0) return 'idle';
-    const start = performance.now();
+    const start = monotonicMs();
     let deadline = start + idleMs;
     let spins = 0;
     for (;;) {
       const handled = this.reap();
       if (done()) return 'done';
-      const now = performance.now();
+      const now = monotonicMs();
       if (handled > 0) {
         if (now - start > SETTLE_BUDGET_MS) return 'busy';
         deadline = now + idleMs;

@@ -1,0 +1,11 @@
+/**
+ * Milliseconds on the monotonic clock (CLOCK_MONOTONIC, as performance.now()
+ * reads it, from another origin): for deadlines and time budgets.
+ *
+ * Not performance.now(): `performance` is a lazy global in Node 20, and its
+ * first use loads perf_hooks (about 0.8 ms), which the gdbsock command would
+ * pay at start-up, reaping the program it launched.
+ */
+export function monotonicMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
