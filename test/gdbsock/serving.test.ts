@@ -26,6 +26,26 @@ async function start(t: Test, server: ServerName, args: string[]): Promise<Liste
   return started;
 }
 
+/**
+ * A client that speaks to `server` as gdb does (qRelocInsn+ is gdb's), with a
+ * program launched stopped at its first instruction: its registers (`g`) then,
+ * and `end` to kill it.
+ */
+async function stoppedAsGdb(t: Test, server: ServerName) {
+  const s = await start(t, server, ['--once', '127.0.0.1:0', program, 'sleep']);
+  const c = await rspClient(s.target);
+  t.teardown(c.close);
+  t.equal(await c.ask('QStartNoAckMode'), 'OK');
+  await c.ask('qSupported:multiprocess+;swbreak+;hwbreak+;qRelocInsn+;vContSupported+');
+  t.match(await c.ask('?'), /^T05/, 'stopped at its first instruction');
+  const before = await c.ask('g');
+  const end = async () => {
+    const pid = /p([0-9a-f]+)\./.exec(await c.ask('qC'))![1];
+    await c.ask(`vKill;${pid}`);
+  };
+  return { c, before, end };
+}
+
 /** A process's state letter, or undefined once it is gone. */
 function stateOf(pid: number): string | undefined {
   try {
@@ -62,31 +82,18 @@ for (const server of SERVERS) {
   });
 
   t.test(`${server}: gdb's P gets the empty reply, so gdb writes registers with G, which holds`, async (t) => {
-    const s = await start(t, server, ['--once', '127.0.0.1:0', program, 'sleep']);
-    const c = await rspClient(s.target);
-    t.teardown(c.close);
-    t.equal(await c.ask('QStartNoAckMode'), 'OK');
-    await c.ask('qSupported:multiprocess+;swbreak+;hwbreak+;qRelocInsn+;vContSupported+'); // qRelocInsn+: gdb's
-    t.match(await c.ask('?'), /^T05/, 'stopped at its first instruction');
-    const before = await c.ask('g');
+    const { c, before, end } = await stoppedAsGdb(t, server);
     t.equal(await c.ask('P1=efbeadde00000000'), '', 'P: not supported');
     t.equal(await c.ask('g'), before, 'and nothing was written');
     // rbx (register 1) is the second of the g block: bytes 8-15.
     const after = `${before.slice(0, 16)}efbeadde00000000${before.slice(32)}`;
     t.equal(await c.ask(`G${after}`), 'OK', 'G: OK');
     t.equal(await c.ask('g'), after, 'G wrote rbx and kept every other register');
-    const pid = /p([0-9a-f]+)\./.exec(await c.ask('qC'))![1];
-    await c.ask(`vKill;${pid}`);
+    await end();
   });
 
   t.test(`${server}: G that changes a general and a vector register writes both; the same G again changes nothing`, async (t) => {
-    const s = await start(t, server, ['--once', '127.0.0.1:0', program, 'sleep']);
-    const c = await rspClient(s.target);
-    t.teardown(c.close);
-    t.equal(await c.ask('QStartNoAckMode'), 'OK');
-    await c.ask('qSupported:multiprocess+;swbreak+;hwbreak+;qRelocInsn+;vContSupported+');
-    t.match(await c.ask('?'), /^T05/);
-    const before = await c.ask('g');
+    const { c, before, end } = await stoppedAsGdb(t, server);
     // Bytes of the g block: rcx at 16, xmm0 at 276 (after 17 words, eflags, six selectors, st0-7, eight x87 words).
     const rcx = '0123456789abcdef';
     const xmm0 = '00112233445566778899aabbccddeeff';
@@ -95,8 +102,7 @@ for (const server of SERVERS) {
     t.equal(await c.ask('g'), after, 'g shows both, and every other register as it was');
     t.equal(await c.ask(`G${after}`), 'OK', 'the same G again: OK');
     t.equal(await c.ask('g'), after, 'and nothing moved');
-    const pid = /p([0-9a-f]+)\./.exec(await c.ask('qC'))![1];
-    await c.ask(`vKill;${pid}`);
+    await end();
   });
 
   t.test(`${server}: R (restart) runs the program again with its command-line arguments`, async (t) => {
@@ -155,20 +161,13 @@ for (const server of SERVERS) {
 }
 
 t.test("gdbsock: after G, g answers the general registers as the kernel took them (eflags' bit 1 always reads 1)", async (t) => {
-  const s = await start(t, 'gdbsock', ['--once', '127.0.0.1:0', program, 'sleep']);
-  const c = await rspClient(s.target);
-  t.teardown(c.close);
-  t.equal(await c.ask('QStartNoAckMode'), 'OK');
-  await c.ask('qSupported:multiprocess+;swbreak+;hwbreak+;qRelocInsn+;vContSupported+');
-  t.match(await c.ask('?'), /^T05/);
-  const before = await c.ask('g');
+  const { c, before, end } = await stoppedAsGdb(t, 'gdbsock');
   // eflags: bytes 136-139 of the g block, little-endian. Oracle: the architecture (bit 1 is reserved as 1).
   t.equal(await c.ask(`G${before.slice(0, 272)}00000000${before.slice(280)}`), 'OK');
   const eflags = Buffer.from((await c.ask('g')).slice(272, 280), 'hex').readUInt32LE(0);
   t.equal(eflags & 2, 2, `eflags 0x${eflags.toString(16)}: bit 1 set`);
   t.equal((await c.ask('g')).slice(280), before.slice(280), 'the registers after it as they were');
-  const pid = /p([0-9a-f]+)\./.exec(await c.ask('qC'))![1];
-  await c.ask(`vKill;${pid}`);
+  await end();
 });
 
 t.test('no process (--multi): qXfer:threads:read is an empty thread list, as from gdbserver, and the session goes on', async (t) => {
