@@ -11,7 +11,7 @@ const lib = path.resolve(__dirname, '..', 'lib');
 /** Which top-level part of lib/ a file belongs to. */
 function part(file: string): string {
   const rel = path.relative(lib, file).split(path.sep);
-  if (rel.length === 1) return rel[0]!.replace(/\.ts$/, ''); // errors, native, cli-args, index
+  if (rel.length === 1) return rel[0]!.replace(/\.ts$/, ''); // errors, clock, native, cli-args, index
   if (rel[0] === 'coredump' && rel[1] === 'cored') return 'cored';
   return rel[0]!;
 }
@@ -19,14 +19,15 @@ function part(file: string): string {
 /** What each part may import besides itself. */
 const MAY_IMPORT: Record<string, string[]> = {
   errors: [],
+  clock: [],
   native: ['errors'],
   'cli-args': [],
   'exec-files': [],
   procfs: ['errors', 'native'],
-  ptrace: ['errors', 'native', 'procfs'],
+  ptrace: ['errors', 'native', 'procfs', 'clock'],
   coredump: ['errors', 'native', 'procfs', 'ptrace', 'cli-args'],
   cored: ['errors', 'native', 'procfs', 'coredump', 'cli-args'],
-  gdbsock: ['errors', 'native', 'procfs', 'ptrace', 'coredump', 'cli-args'],
+  gdbsock: ['errors', 'native', 'procfs', 'ptrace', 'coredump', 'cli-args', 'clock'],
   veriexec: ['errors', 'native', 'procfs', 'cli-args', 'exec-files'],
   // The launcher's --verify checks its one exec against a veriexec table.
   forkexec: ['errors', 'native', 'cli-args', 'exec-files', 'veriexec'],
