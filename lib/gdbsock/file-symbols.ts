@@ -4,7 +4,7 @@
  * Table"), read from the file. A statically linked program has no dynamic
  * symbols to look up in memory (dynamic-symbols.ts), only these.
  */
-import * as fs from 'node:fs/promises';
+import * as fs from 'node:fs';
 import { parseElfHeader } from '../coredump/header';
 
 const SHT_SYMTAB = 2;
@@ -15,7 +15,8 @@ const MAX_TABLE = 64 * 1024 * 1024;
 
 /** The link-time values of the symbols of `wanted` that `file` defines, and its entry point (to find its load bias). */
 export async function fileSymbols(file: string, wanted: (name: string) => boolean): Promise<{ entry: bigint; symbols: Map<string, bigint> }> {
-  const fh = await fs.open(file, 'r');
+  // fs.promises, not node:fs/promises: loaded when first used (a static program's TLS), not at every start.
+  const fh = await fs.promises.open(file, 'r');
   try {
     const read = async (offset: number, length: number): Promise<Buffer> => {
       const b = Buffer.alloc(length);
