@@ -4,7 +4,9 @@
  * with it (gdb.base/vfork-follow-parent.exp). When one process stops, the
  * other is stopped for it; if that one had stopped by itself meanwhile (the
  * child at its exec), gdbsock owed it a Ctrl-C that nobody typed, and the next
- * continue stopped the child with SIGINT. Oracle: the program itself (the
+ * continue stopped the child with SIGINT. The same when a stop of its own came
+ * before the interrupt's (the parent, interrupted in its vfork wait, whose
+ * vfork-done came first): the parent got the SIGINT, in about one run of eight. Oracle: the program itself (the
  * child runs /bin/true and exits; nothing sends a SIGINT). gdbserver 16.3 is
  * no oracle here: in the same session it sometimes says "Cannot remove
  * breakpoints because program is no longer writable" and loses the child's

@@ -361,15 +361,20 @@ export abstract class Execution<Self> extends StopReports {
   /**
    * Stops the program if it runs, for another process's stop (Inferiors: all-stop
    * over several processes); its stop is reported with SIGINT. Unlike a Ctrl-C,
-   * nothing is owed when it has stopped already: owed, the next resume would
-   * be answered with a SIGINT gdb never asked for (vfork-follow-parent.exp with
-   * schedule-multiple: the vfork child, stopped at its exec as the parent's
-   * vfork-done came, then stopped with SIGINT at the first continue).
+   * nothing is owed, whether it has stopped already or another stop of its own
+   * comes before the interrupt's: owed, the next resume would be answered with
+   * a SIGINT gdb never asked for (vfork-follow-parent.exp with schedule-multiple:
+   * the vfork child, stopped at its exec as the parent's vfork-done came, then
+   * stopped with SIGINT at the first continue; or the parent, interrupted while
+   * it waited for its vfork child, whose vfork-done came first).
    */
   interruptRunning(): void {
-    if (isRunning(this.state)) this.interrupt();
+    if (!isRunning(this.state)) return;
+    if (this.state !== 'interrupting') this.interruptIsGdbs = false; // asked again (stopQuietly's retry), or gdb's Ctrl-C under way: kept
+    this.stopRunning();
   }
 
+  /** gdb's Ctrl-C. */
   interrupt(): void {
     if (this.nonStop) return this.interruptOne();
     if (!isRunning(this.state)) {
@@ -378,6 +383,12 @@ export abstract class Execution<Self> extends StopReports {
       if (this.state === 'stopped' || this.state === 'stopping') this.interruptOwed = true;
       return;
     }
+    this.interruptIsGdbs = true;
+    this.stopRunning();
+  }
+
+  /** Interrupts a running thread (the leader if it runs) and waits briefly for its stop. */
+  private stopRunning(): void {
     const running = this.runningThreads();
     const victim = running.find((t) => t.tid === this.pid) ?? running[0];
     if (!victim) return;
@@ -472,7 +483,7 @@ export abstract class Execution<Self> extends StopReports {
         return;
       }
     }
-    if (this.state === 'interrupting') this.interruptOwed = true; // a single step is done: gdb hears of it, and of the Ctrl-C next
+    if (this.state === 'interrupting' && this.interruptIsGdbs) this.interruptOwed = true; // a step is done: gdb hears of it, and of the Ctrl-C next
     this.reportStop(tid, { kind: 'signal', tid, signal: SIGTRAP });
   }
 

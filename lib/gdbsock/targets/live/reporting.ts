@@ -70,6 +70,11 @@ export abstract class StopReports {
    * stops the program before it runs an instruction.
    */
   protected interruptOwed = false;
+  /**
+   * The interrupt under way ('interrupting') is gdb's Ctrl-C, not interruptRunning's for another
+   * process's stop: only gdb's is owed when another stop comes first.
+   */
+  protected interruptIsGdbs = false;
   /** A settleWaiter is already scheduled for the next turn of the loop. */
   private settleQueued = false;
 
@@ -211,7 +216,9 @@ export abstract class StopReports {
     // trap cleared the interrupt: kernel/signal.c, ptrace_stop): gdb hears of this stop, and of the
     // Ctrl-C at the next resume, as gdbserver's SIGINT stays queued. Lost, gdb's next `continue`
     // ran on (gdb.base/bp-cmds-continue-ctrl-c.exp: breakpoint commands that continue).
-    if (this.state === 'interrupting' && !(event.kind === 'signal' && event.signal === SIGINT && !event.reason)) this.interruptOwed = true;
+    if (this.state === 'interrupting' && this.interruptIsGdbs && !(event.kind === 'signal' && event.signal === SIGINT && !event.reason)) {
+      this.interruptOwed = true;
+    }
     this.state = allStopAfter(this.state, 'reporting');
     this.modes.set(tid, STOPPED);
     const settled = () => {
