@@ -18,6 +18,9 @@ function inUse(xstate: Buffer, feature: number): boolean {
   return ((xstate.readUInt32LE(XSTATE_BV_OFFSET) >>> feature) & 1) === 1;
 }
 
+/** Which of a thread's regsets a register lives in. */
+export type Regset = 'gpr' | 'fxsave' | 'xstate';
+
 export interface Regsets {
   /** General registers by user_regs_struct name. */
   gpr: Record<string, bigint>;
@@ -82,7 +85,7 @@ export interface RegisterLayout {
   /** Writes one register's bytes at out[at]. */
   encodeInto(regsets: Regsets, regno: number, out: Buffer, at: number): void;
   /** Writes one register into the regsets; says which regset changed. */
-  decode(regsets: Regsets, regno: number, value: Buffer): 'gpr' | 'fxsave' | 'xstate';
+  decode(regsets: Regsets, regno: number, value: Buffer): Regset;
   /** target.xml and the feature documents it includes, by annex name. */
   readonly xml: ReadonlyMap<string, string>;
 }
@@ -243,7 +246,7 @@ function buildLayout(xsave: XsaveLayout | null): RegisterLayout {
     else out.writeBigUInt64LE(BigInt.asUintN(64, value), at);
   }
 
-  function decode(rs: Regsets, regno: number, value: Buffer): 'gpr' | 'fxsave' | 'xstate' {
+  function decode(rs: Regsets, regno: number, value: Buffer): Regset {
     const def = registers[regno];
     if (!def) throw new RangeError(`no register ${regno}`);
     if (value.length !== def.size) throw new RangeError(`register ${def.name} is ${def.size} bytes, got ${value.length}`);

@@ -7,12 +7,10 @@
  */
 import type { Thread } from '../../ptrace';
 import { decodeWords } from '../../ptrace/arch';
-import type { Regsets, RegisterLayout } from '../registers';
+import type { Regset, Regsets, RegisterLayout } from '../registers';
 
 /** Stands in for the FXSAVE image where only a general register is decoded (nothing writes it). */
 const NO_FXSAVE = Buffer.alloc(512);
-
-type Regset = 'gpr' | 'fxsave' | 'xstate';
 
 /** A thread's FXSAVE and XSAVE images of one stop. */
 interface Images {
