@@ -5,16 +5,17 @@
  * directory (gdb asks for `debug/.build-id/...` that way: gdb.base's
  * build-id-seqno.exp), and inside the process's namespace otherwise. Oracle:
  * the files as this test wrote them. A pread answers at most PREAD_LIMIT
- * bytes (gdb asks PacketSize bytes at each miss of its read-ahead cache).
+ * bytes (gdb asks PacketSize bytes at each miss of its read-ahead cache),
+ * except that a file of at most WHOLE_FILE_LIMIT bytes is answered whole.
  */
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { unescapeBinary } from '../../lib/gdbsock/packet';
-import { PREAD_LIMIT } from '../../lib/gdbsock/vfile';
+import { PREAD_LIMIT, WHOLE_FILE_LIMIT } from '../../lib/gdbsock/vfile';
 import { fixture } from '../helpers';
 import { rspClient, startGdbsock } from './gdb';
 
@@ -74,30 +75,55 @@ t.test('setfs to a process in another mount namespace reads that namespace', asy
   t.equal(await readVia(c, '/mnt/marker'), 'F-1,2', 'setfs 0: ours again, where it does not exist');
 });
 
-t.test('a pread answers at most PREAD_LIMIT bytes, and reading on gives the whole file', async (t) => {
-  const c = await connect(t);
+/** A vFile:pread of `count` bytes (hex) at `offset` on gdbsock's descriptor `fd`: the bytes, checked against the count the reply names. */
+async function preadVia(t: Test, c: Awaited<ReturnType<typeof connect>>, fd: string, offset: number, count = '100000'): Promise<Buffer> {
+  const reply = Buffer.from(await c.ask(`vFile:pread:${fd},${count},${offset.toString(16)}`), 'latin1');
+  const semicolon = reply.indexOf(0x3b);
+  const data = unescapeBinary(reply.subarray(semicolon + 1));
+  t.equal(Number.parseInt(reply.subarray(1, semicolon).toString(), 16), data.length, `offset ${offset}: the count names the bytes sent`);
+  return data;
+}
+
+/** Random bytes (every value, the protocol's escaped ones $ # } * included) in a file of its own. */
+function randomFile(t: Test, size: number): { file: string; bytes: Buffer } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hostkit-vfile-'));
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-  // Random bytes: every value, the protocol's escaped ones ($ # } *) included. Oracle: the file as written.
   const file = path.join(dir, 'data');
-  const bytes = crypto.randomBytes(5 * PREAD_LIMIT + 123);
+  const bytes = crypto.randomBytes(size);
   fs.writeFileSync(file, bytes);
+  return { file, bytes };
+}
+
+t.test('a pread answers at most PREAD_LIMIT bytes, and reading on gives the whole file', async (t) => {
+  const c = await connect(t);
+  // Oracle: the file as written.
+  const { file, bytes } = randomFile(t, 5 * PREAD_LIMIT + 123);
   const fd = (await c.ask(`vFile:open:${hexPath(file)},0,0`)).slice(1);
-  const pread = async (offset: number) => {
-    const reply = Buffer.from(await c.ask(`vFile:pread:${fd},100000,${offset.toString(16)}`), 'latin1');
-    const semicolon = reply.indexOf(0x3b);
-    const data = unescapeBinary(reply.subarray(semicolon + 1));
-    t.equal(Number.parseInt(reply.subarray(1, semicolon).toString(), 16), data.length, `offset ${offset}: the count names the bytes sent`);
-    return data;
-  };
-  t.equal((await pread(0)).length, PREAD_LIMIT, 'a 1 MiB request gets PREAD_LIMIT bytes');
+  t.equal((await preadVia(t, c, fd, 0)).length, PREAD_LIMIT, 'a 1 MiB request gets PREAD_LIMIT bytes');
   const pieces: Buffer[] = [];
   for (let offset = 0; ; ) {
-    const piece = await pread(offset);
+    const piece = await preadVia(t, c, fd, offset);
     if (piece.length === 0) break;
     pieces.push(piece);
     offset += piece.length;
   }
   t.ok(Buffer.concat(pieces).equals(bytes), 'the pieces are the file');
   t.equal(await c.ask(`vFile:close:${fd}`), 'F0');
+});
+
+t.test('a file of at most WHOLE_FILE_LIMIT bytes is answered whole, from any offset', async (t) => {
+  const c = await connect(t);
+  // The size of a program of gdb's testsuite, which gdb reads at its start and end in every session. Oracle: the file as written.
+  const { file, bytes } = randomFile(t, 40 * 1024 + 7);
+  const fd = (await c.ask(`vFile:open:${hexPath(file)},0,0`)).slice(1);
+  t.ok((await preadVia(t, c, fd, 0)).equals(bytes), 'a 1 MiB request at 0 gets the whole file');
+  t.ok((await preadVia(t, c, fd, 0x9000)).equals(bytes.subarray(0x9000)), 'one at the section headers gets the rest');
+  t.ok((await preadVia(t, c, fd, 0x40, '100')).equals(bytes.subarray(0x40, 0x140)), 'a smaller request gets what it asked');
+  t.equal((await preadVia(t, c, fd, bytes.length)).length, 0, 'at the end: nothing');
+  t.equal(await c.ask(`vFile:close:${fd}`), 'F0');
+  // Just over the limit: PREAD_LIMIT pieces again.
+  const big = randomFile(t, WHOLE_FILE_LIMIT + 1);
+  const bigFd = (await c.ask(`vFile:open:${hexPath(big.file)},0,0`)).slice(1);
+  t.ok((await preadVia(t, c, bigFd, 0)).equals(big.bytes.subarray(0, PREAD_LIMIT)), 'one byte more: PREAD_LIMIT bytes');
+  t.equal(await c.ask(`vFile:close:${bigFd}`), 'F0');
 });
