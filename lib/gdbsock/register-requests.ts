@@ -2,7 +2,6 @@
  * The register packets (g, G, p, P) against a target: the server has picked
  * the thread; these read or write and spell the answer.
  */
-import { registerOffset } from './registers';
 import * as reply from './replies';
 import { OK, type Reply } from './replies';
 import type { Target } from './target';
@@ -25,7 +24,7 @@ export function readOneSaved(t: Target, raw: Buffer, unavailable: ReadonlySet<nu
   const def = layout.registers[regno];
   if (!def) return reply.NO_SUCH_REGISTER;
   if (unavailable?.has(regno)) return reply.unavailableRegister(def.size);
-  const offset = registerOffset(layout, regno);
+  const offset = layout.offsets[regno]!;
   return reply.hex(raw.subarray(offset, offset + def.size));
 }
 

@@ -52,13 +52,6 @@ export interface RegisterDef {
   source: RegisterSource;
 }
 
-/** Where register `regno` starts in a `g` block: the sizes of those before it. */
-export function registerOffset(layout: RegisterLayout, regno: number): number {
-  let offset = 0;
-  for (let i = 0; i < regno; i++) offset += layout.registers[i]!.size;
-  return offset;
-}
-
 export interface RegisterLayout {
   readonly arch: string;
   readonly registers: readonly RegisterDef[];
@@ -78,6 +71,8 @@ export interface RegisterLayout {
   readonly pcRegno: number;
   /** Total size of a `g` reply in bytes. */
   readonly gSize: number;
+  /** Where each register starts in a `g` block (the sizes of those before it), and gSize last. */
+  readonly offsets: readonly number[];
   /** The bytes of one register. */
   encode(regsets: Regsets, regno: number): Buffer;
   /** Every register, the `g` reply's bytes. */
@@ -303,17 +298,15 @@ function buildLayout(xsave: XsaveLayout | null): RegisterLayout {
     return 'gpr';
   }
 
-  const gSize = registers.reduce((n, r) => n + r.size, 0);
+  const offsets = [0];
+  for (const r of registers) offsets.push(offsets[offsets.length - 1]! + r.size);
+  const gSize = offsets[registers.length]!;
   let xml: Map<string, string> | undefined;
 
   /** One buffer written in place: gdb asks for this at most stops. */
   function encodeAll(rs: Regsets): Buffer {
     const out = Buffer.allocUnsafe(gSize);
-    let at = 0;
-    for (let i = 0; i < registers.length; i++) {
-      encodeInto(rs, i, out, at);
-      at += registers[i]!.size;
-    }
+    for (let i = 0; i < registers.length; i++) encodeInto(rs, i, out, offsets[i]!);
     return out;
   }
 
@@ -325,6 +318,7 @@ function buildLayout(xsave: XsaveLayout | null): RegisterLayout {
     expeditedAfterStep: [at('rbp'), at('rsp'), at('rip')],
     pcRegno: at('rip'),
     gSize,
+    offsets,
     encode,
     encodeInto,
     decode,

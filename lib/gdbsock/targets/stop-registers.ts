@@ -27,8 +27,6 @@ export class StopRegisters {
   private readonly gprCache = new Map<number, Record<string, bigint>>();
   /** For each gdb register number, its word in the kernel's general regset (-1: not there). */
   private readonly gprWordOf: number[];
-  /** Byte offset of each register in the layout, and the layout's end last. */
-  private readonly offsets: number[];
   /** The register each byte of the layout belongs to. */
   private readonly registerAt: Uint16Array;
   /** The registers of the general regset. */
@@ -43,12 +41,8 @@ export class StopRegisters {
   ) {
     this.gprWordOf = layout.registers.map((r) => gprNames.indexOf(r.name));
     this.gprRegisters = layout.registers.flatMap((r, i) => (r.source.kind === 'gpr' ? [i] : []));
-    this.offsets = [0];
     this.registerAt = new Uint16Array(layout.gSize);
-    for (const [i, r] of layout.registers.entries()) {
-      this.registerAt.fill(i, this.offsets[i], this.offsets[i]! + r.size);
-      this.offsets.push(this.offsets[i]! + r.size);
-    }
+    for (let i = 0; i < layout.registers.length; i++) this.registerAt.fill(i, layout.offsets[i], layout.offsets[i + 1]);
   }
 
   /** Every register, the `g` reply's bytes: one encoding per stop (or per write), shared; the caller must not change it. */
@@ -105,7 +99,8 @@ export class StopRegisters {
    */
   writeAll(tid: number, data: Buffer): void {
     const held = this.readAll(tid);
-    const { offsets, registerAt } = this;
+    const { registerAt } = this;
+    const { offsets } = this.layout;
     const end = Math.min(data.length, held.length);
     let rs: Regsets | undefined;
     const touched = new Set<Regset>();
@@ -149,7 +144,7 @@ export class StopRegisters {
     if (held === undefined) return;
     const all = Buffer.from(held);
     const kernel: Regsets = { gpr: this.gpr(tid), fxsave: NO_FXSAVE };
-    for (const regno of this.gprRegisters) this.layout.encodeInto(kernel, regno, all, this.offsets[regno]!);
+    for (const regno of this.gprRegisters) this.layout.encodeInto(kernel, regno, all, this.layout.offsets[regno]!);
     this.layoutCache.set(tid, all);
   }
 

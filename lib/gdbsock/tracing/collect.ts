@@ -5,7 +5,6 @@
  * an error, as gdbserver records it (tracepoint.cc, record_tracepoint_error).
  */
 import { type AgentContext, type AgentVariables, evaluate, littleEndianValue } from '../agent';
-import { registerOffset } from '../registers';
 import type { Target } from '../target';
 import type { FrameBuilder } from './frames';
 import type { TraceAction } from './packets';
@@ -76,5 +75,5 @@ export function collect(target: Target, tid: number, actions: readonly TraceActi
 
 /** Where the pc is in a `g` block. */
 export function pcOffset(target: Target): number {
-  return registerOffset(target.registers, target.registers.pcRegno);
+  return target.registers.offsets[target.registers.pcRegno]!;
 }
