@@ -5,6 +5,8 @@
       "sources": [
         "native/addon.cc",
         "native/sigchld.cc",
+        "native/fd_watcher.cc",
+        "native/listen.c",
         "native/ptrace.c",
         "native/wait.c",
         "native/io.c",

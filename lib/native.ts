@@ -107,6 +107,20 @@ export interface Addon {
   ): number;
   sigchldStart(callback: () => void): void;
   sigchldRef(keepAlive: boolean): void;
+  /**
+   * A TCP socket listening on `host` (resolved by getaddrinfo: its first
+   * address) and `port` (0: any): [fd, the port bound]. A name that does not
+   * resolve is an outcome, not an exception: the code Node's dns would give
+   * ('ENOTFOUND', 'EAI_AGAIN', ...).
+   */
+  listenInet(host: string, port: number): [number, number] | string;
+  /** A unix socket listening on `path`: its fd. */
+  listenPath(path: string): number;
+  /** A connection from listening socket fd (non-blocking, TCP_NODELAY), or -EAGAIN when none waits. */
+  accept(fd: number): number;
+  /** Calls `callback` on the JS thread whenever fd is readable, until unwatch(fd); keeps Node alive meanwhile. */
+  watchReadable(fd: number, callback: () => void): void;
+  unwatch(fd: number): void;
   // hostkit/forkexec (native/forkexec_binding.cc).
   /** PR_SET_NO_NEW_PRIVS, then the filter: the listener fd with SECCOMP_FILTER_FLAG_NEW_LISTENER, else 0. */
   seccompInstall(filter: Buffer, flags: number): number;

@@ -4,12 +4,16 @@
 #include <unistd.h>
 #include <sys/ptrace.h>
 
+#include <netdb.h>
+
+#include <map>
 #include <string>
 #include <vector>
 
 #include "errors.h"
 #include "napi_args.h"
 #include "shims.h"
+#include "fd_watcher.h"
 #include "sigchld.h"
 
 void RegisterForkexec(Napi::Env env, Napi::Object exports);  // forkexec_binding.cc
@@ -94,6 +98,11 @@ class Hostkit : public Napi::Addon<Hostkit> {
         InstanceMethod("pwrite", &Hostkit::Pwrite),
         InstanceMethod("launch", &Hostkit::Launch),
         InstanceMethod("sigchldStart", &Hostkit::SigchldStart),
+        InstanceMethod("listenInet", &Hostkit::ListenInet),
+        InstanceMethod("listenPath", &Hostkit::ListenPath),
+        InstanceMethod("accept", &Hostkit::Accept),
+        InstanceMethod("watchReadable", &Hostkit::WatchReadable),
+        InstanceMethod("unwatch", &Hostkit::Unwatch),
         InstanceMethod("sigchldRef", &Hostkit::SigchldRef),
     });
     RegisterForkexec(env, exports);
@@ -122,6 +131,7 @@ class Hostkit : public Napi::Addon<Hostkit> {
  private:
   Napi::FunctionReference make_error_;
   SigchldWatcher *sigchld_ = nullptr;
+  std::map<int, FdWatcher *> watchers_;
 
   static Napi::Object Info(Napi::Env env, const char *key, double value) { return hostkit_errors::Info(env, key, value); }
 
@@ -559,6 +569,100 @@ class Hostkit : public Napi::Addon<Hostkit> {
     sigchld_ = SigchldWatcher::Start(env, info[0].As<Napi::Function>(), &uv_error);
     if (!sigchld_) return Fail(env, uv_error, "uv_signal_start", Napi::Object::New(env));
     return env.Undefined();
+  }
+
+  // listenInet(host, port) -> [fd, port bound], or the name of getaddrinfo's failure ('ENOTFOUND', 'EAI_AGAIN', ...).
+  Napi::Value ListenInet(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    std::string host;
+    int64_t port;
+    if (!ArgCString(info[0], &host) || !ArgInt(info, 1, &port) || port < 0 || port > 65535) return TypeError(env, "listenInet(host, port)");
+    int bound = 0, gai_error = 0;
+    const char *failed = "socket";
+    int fd = hk_listen_inet(host.c_str(), (int)port, &bound, &failed, &gai_error);
+    if (gai_error != 0 && gai_error != EAI_SYSTEM) return Napi::String::New(env, GaiCode(gai_error));
+    if (fd < 0) {
+      Napi::Object extra = Napi::Object::New(env);
+      extra.Set("hint", Napi::String::New(env, host + " port " + std::to_string(port)));
+      return Fail(env, fd, failed, extra);
+    }
+    Napi::Array out = Napi::Array::New(env, 2);
+    out.Set(0u, Napi::Number::New(env, fd));
+    out.Set(1u, Napi::Number::New(env, bound));
+    return out;
+  }
+
+  // listenPath(path) -> a listening unix socket's fd.
+  Napi::Value ListenPath(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    std::string path;
+    if (!ArgCString(info[0], &path)) return TypeError(env, "listenPath(path)");
+    const char *failed = "socket";
+    int fd = hk_listen_path(path.c_str(), &failed);
+    if (fd < 0) {
+      Napi::Object extra = Napi::Object::New(env);
+      extra.Set("path", Napi::String::New(env, path));
+      return Fail(env, fd, failed, extra);
+    }
+    return Napi::Number::New(env, fd);
+  }
+
+  // accept(fd) -> a connection's fd, or -EAGAIN when none waits.
+  Napi::Value Accept(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    int64_t fd;
+    if (!ArgInt(info, 0, &fd)) return TypeError(env, "accept(fd)");
+    int c = hk_accept((int)fd);
+    if (c < 0 && c != -EAGAIN) return Fail(env, c, "accept4", Info(env, "fd", (double)fd));
+    return Napi::Number::New(env, c);
+  }
+
+  // watchReadable(fd, callback): callback() on the JS thread whenever fd is readable, until unwatch(fd).
+  Napi::Value WatchReadable(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    int64_t fd;
+    if (!ArgInt(info, 0, &fd) || !info[1].IsFunction()) return TypeError(env, "watchReadable(fd, callback)");
+    if (watchers_.count((int)fd)) return TypeError(env, "watchReadable: fd is watched already");
+    int uv_error = 0;
+    FdWatcher *w = FdWatcher::Start(env, (int)fd, info[1].As<Napi::Function>(), &uv_error);
+    if (!w) return Fail(env, uv_error, "uv_poll_start", Info(env, "fd", (double)fd));
+    watchers_[(int)fd] = w;
+    return env.Undefined();
+  }
+
+  // unwatch(fd): the watch ends now (no callback after this returns).
+  Napi::Value Unwatch(const Napi::CallbackInfo &info) {
+    int64_t fd;
+    if (!ArgInt(info, 0, &fd)) return TypeError(info.Env(), "unwatch(fd)");
+    auto it = watchers_.find((int)fd);
+    if (it != watchers_.end()) {
+      it->second->Close();
+      watchers_.erase(it);
+    }
+    return info.Env().Undefined();
+  }
+
+  // Node's names for getaddrinfo's failures (its dns errors' codes).
+  static const char *GaiCode(int rc) {
+    switch (rc) {
+      case EAI_NONAME:
+#ifdef EAI_NODATA
+      case EAI_NODATA:
+#endif
+        return "ENOTFOUND";
+      case EAI_AGAIN:
+        return "EAI_AGAIN";
+      case EAI_FAIL:
+        return "EAI_FAIL";
+      case EAI_FAMILY:
+        return "EAI_FAMILY";
+      case EAI_MEMORY:
+        return "EAI_MEMORY";
+      case EAI_SERVICE:
+        return "EAI_SERVICE";
+      default:
+        return "EAI_FAIL";
+    }
   }
 
   // sigchldRef(keepAlive): referenced while tracees run, so awaiting their events keeps Node alive.

@@ -51,6 +51,14 @@ long hk_write_some(int fd, const void *buf, size_t len);
 /* 1 if the next byte on socket fd was gdb's Ctrl-C (0x03) and is now taken; 0 if it is another or none; -errno. */
 int hk_take_interrupt(int fd);
 
+/* listen.c: listening sockets (non-blocking, close-on-exec) and the connections taken off them.
+ * hk_listen_inet resolves host (getaddrinfo: *gai_error is its code when *failed says so) and
+ * listens on its first address, setting *bound_port; hk_listen_path listens on a unix socket.
+ * hk_accept: a connection (TCP_NODELAY where it applies), -EAGAIN when none waits. */
+int hk_listen_inet(const char *host, int port, int *bound_port, const char **failed, int *gai_error);
+int hk_listen_path(const char *path, const char **failed);
+int hk_accept(int fd);
+
 /* rsp_frame.c: `$`, `prefix` (a byte, or none if < 0), `data` escaped, `#` and the checksum, into `out`,
  * which must hold HK_FRAME_BINARY_SPACE(len) bytes. Returns the frame's length. */
 #define HK_FRAME_BINARY_SPACE(len) (2 * (size_t)(len) + 5)

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { addon } from '../native';
 
 export type Endpoint = { kind: 'unix'; path: string } | { kind: 'tcp'; host: string; port: number } | { kind: 'stdio' };
 
@@ -44,35 +45,47 @@ export function gdbTarget(endpoint: Endpoint, pid: number): string {
 /**
  * Listens on a unix socket or TCP. The unix socket's directory is 0700 and
  * the socket 0600 (the protocol has no authentication: whoever connects owns
- * the process); the socket file is removed by close().
+ * the process); the socket file is removed by close(). The socket is made and
+ * accepted on in C (native/listen.c), each connection then a net.Socket: a
+ * net.Server's listen() loads Node's cluster module, and with it
+ * child_process, dgram and dns, some 3 ms of every start.
  */
 export class Listener {
+  private closed = false;
+  private retry: NodeJS.Timeout | undefined;
+
   private constructor(
-    private readonly server: net.Server,
+    private readonly fd: number,
     readonly endpoint: Endpoint,
   ) {}
 
   static async open(endpoint: Exclude<Endpoint, { kind: 'stdio' }>, onConnection: (socket: net.Socket) => void): Promise<Listener> {
-    const server = net.createServer({ noDelay: true }, onConnection);
+    let listener: Listener;
     if (endpoint.kind === 'unix') {
       fs.mkdirSync(path.dirname(endpoint.path), { recursive: true, mode: 0o700 });
       removeStaleSocket(endpoint.path);
       const oldMask = process.umask(0o177); // created 0600, never briefly wider
       try {
-        await listen(server, () => server.listen(endpoint.path));
+        listener = new Listener(addon.listenPath(endpoint.path), endpoint);
       } finally {
         process.umask(oldMask);
       }
       fs.chmodSync(endpoint.path, 0o600);
-      return new Listener(server, endpoint);
+    } else {
+      const bound = addon.listenInet(endpoint.host, endpoint.port);
+      if (typeof bound === 'string') throw lookupError(bound, endpoint.host);
+      listener = new Listener(bound[0], { kind: 'tcp', host: endpoint.host, port: bound[1] });
     }
-    await listen(server, () => server.listen(endpoint.port, endpoint.host));
-    const address = server.address() as net.AddressInfo;
-    return new Listener(server, { kind: 'tcp', host: endpoint.host, port: address.port });
+    listener.watch(onConnection);
+    return listener;
   }
 
   close(): void {
-    this.server.close();
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.retry);
+    addon.unwatch(this.fd);
+    fs.closeSync(this.fd);
     if (this.endpoint.kind === 'unix') {
       try {
         fs.unlinkSync(this.endpoint.path);
@@ -81,17 +94,38 @@ export class Listener {
       }
     }
   }
+
+  private watch(onConnection: (socket: net.Socket) => void): void {
+    addon.watchReadable(this.fd, () => this.acceptAll(onConnection));
+  }
+
+  /**
+   * Every connection waiting. When one cannot be taken (no descriptor free),
+   * the watch pauses for a moment: the socket stays readable, and watching on
+   * would spin.
+   */
+  private acceptAll(onConnection: (socket: net.Socket) => void): void {
+    for (;;) {
+      let fd: number;
+      try {
+        fd = addon.accept(this.fd);
+      } catch {
+        addon.unwatch(this.fd);
+        this.retry = setTimeout(() => this.watch(onConnection), ACCEPT_RETRY_MS);
+        return;
+      }
+      if (fd < 0) return;
+      onConnection(new net.Socket({ fd, readable: true, writable: true }));
+    }
+  }
 }
 
-function listen(server: net.Server, start: () => void): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.once('listening', () => {
-      server.off('error', reject);
-      resolve();
-    });
-    start();
-  });
+/** How long a listener whose accept failed waits before it tries again. */
+const ACCEPT_RETRY_MS = 100;
+
+/** getaddrinfo's failure as Node's dns reports it (code ENOTFOUND for a name that does not resolve). */
+function lookupError(code: string, hostname: string): Error {
+  return Object.assign(new Error(`getaddrinfo ${code} ${hostname}`), { code, syscall: 'getaddrinfo', hostname });
 }
 
 /** A socket file left by a gdbsock that died (a process has one tracer, so none serves it now); never a non-socket. */

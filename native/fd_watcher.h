@@ -1,0 +1,25 @@
+// A descriptor watched for readability by libuv, calling back on the JS thread:
+// the listening socket gdbsock's transport accepts on.
+#ifndef HOSTKIT_FD_WATCHER_H
+#define HOSTKIT_FD_WATCHER_H
+#include <napi.h>
+#include <uv.h>
+
+class FdWatcher {
+ public:
+  // Starts watching fd; calls `callback` (no arguments) each time it is readable. The handle
+  // is referenced: like a listening server, it keeps Node alive until Close().
+  static FdWatcher *Start(Napi::Env env, int fd, Napi::Function callback, int *uv_error);
+  void Close();  // stops at once; deletes this once libuv has closed the handle
+
+ private:
+  FdWatcher(Napi::Env env, Napi::Function callback);
+  static void OnReadable(uv_poll_t *handle, int status, int events);
+  static void OnClose(uv_handle_t *handle);
+
+  uv_poll_t handle_;
+  napi_env env_;
+  Napi::FunctionReference callback_;
+  napi_async_context context_ = nullptr;
+};
+#endif
