@@ -6,6 +6,7 @@
         "native/addon.cc",
         "native/sigchld.cc",
         "native/fd_watcher.cc",
+        "native/loop_callback.cc",
         "native/listen.c",
         "native/ptrace.c",
         "native/wait.c",

@@ -5,6 +5,8 @@
 #include <napi.h>
 #include <uv.h>
 
+#include "loop_callback.h"
+
 class FdWatcher {
  public:
   // Starts watching fd; calls `callback` (no arguments) each time it is readable. The handle
@@ -18,8 +20,6 @@ class FdWatcher {
   static void OnClose(uv_handle_t *handle);
 
   uv_poll_t handle_;
-  napi_env env_;
-  Napi::FunctionReference callback_;
-  napi_async_context context_ = nullptr;
+  LoopCallback callback_;
 };
 #endif

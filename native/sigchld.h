@@ -4,6 +4,8 @@
 #include <napi.h>
 #include <uv.h>
 
+#include "loop_callback.h"
+
 class SigchldWatcher {
  public:
   // Starts watching; calls `callback` (no arguments) on the JS thread after each SIGCHLD.
@@ -18,8 +20,6 @@ class SigchldWatcher {
   static void OnClose(uv_handle_t *handle);
 
   uv_signal_t handle_;
-  napi_env env_;
-  Napi::FunctionReference callback_;
-  napi_async_context context_ = nullptr;
+  LoopCallback callback_;
 };
 #endif
