@@ -553,9 +553,7 @@ class Hostkit : public Napi::Addon<Hostkit> {
     hk_launch_stage stage;
     int rc = hk_launch(&req, &pid, &stage);
     if (rc < 0) {
-      Napi::Object extra = Napi::Object::New(env);
-      extra.Set("path", Napi::String::New(env, stage == HK_STAGE_CHDIR ? cwd : path));
-      return Fail(env, rc, hk_launch_stage_name(stage), extra);
+      return Fail(env, rc, hk_launch_stage_name(stage), hostkit_errors::PathInfo(env, stage == HK_STAGE_CHDIR ? cwd : path));
     }
     return Napi::Number::New(env, pid);
   }
@@ -599,11 +597,7 @@ class Hostkit : public Napi::Addon<Hostkit> {
     if (!ArgCString(info[0], &path)) return TypeError(env, "listenPath(path)");
     const char *failed = "socket";
     int fd = hk_listen_path(path.c_str(), &failed);
-    if (fd < 0) {
-      Napi::Object extra = Napi::Object::New(env);
-      extra.Set("path", Napi::String::New(env, path));
-      return Fail(env, fd, failed, extra);
-    }
+    if (fd < 0) return Fail(env, fd, failed, hostkit_errors::PathInfo(env, path));
     return Napi::Number::New(env, fd);
   }
 

@@ -20,5 +20,12 @@ inline Napi::Object Info(Napi::Env env, const char *key, double value) {
   return o;
 }
 
+// { path }: the file a failed call concerned.
+inline Napi::Object PathInfo(Napi::Env env, const std::string &path) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("path", Napi::String::New(env, path));
+  return o;
+}
+
 }  // namespace hostkit_errors
 #endif

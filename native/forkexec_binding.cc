@@ -242,11 +242,7 @@ Napi::Value ForkexecSpawn(const Napi::CallbackInfo &info) {
   int listener = -1, pidfd = -1, status_fd = -1;
   hk_fe_stage stage;
   int rc = hk_fe_spawn(&req, &pid, &listener, &pidfd, &status_fd, &stage);
-  if (rc < 0) {
-    Napi::Object extra = Napi::Object::New(env);
-    extra.Set("path", Napi::String::New(env, path));
-    return ThrowSystemError(env, rc, hk_fe_stage_name(stage), extra);
-  }
+  if (rc < 0) return ThrowSystemError(env, rc, hk_fe_stage_name(stage), hostkit_errors::PathInfo(env, path));
   Napi::Object o = Napi::Object::New(env);
   o.Set("pid", Napi::Number::New(env, pid));
   o.Set("listener", Napi::Number::New(env, listener));

@@ -31,11 +31,7 @@ Napi::Value FuseMount(const Napi::CallbackInfo &info) {
     return TypeError(env, "fuseMount(mountpoint, source, fstype, flags, options)");
   const char *failed = "mount";
   int rc = hk_fuse_mount(mountpoint.c_str(), source.c_str(), fstype.c_str(), (unsigned long)flags, options.c_str(), &failed);
-  if (rc < 0) {
-    Napi::Object where = Napi::Object::New(env);
-    where.Set("path", Napi::String::New(env, mountpoint));
-    return ThrowSystemError(env, rc, failed, where);
-  }
+  if (rc < 0) return ThrowSystemError(env, rc, failed, hostkit_errors::PathInfo(env, mountpoint));
   return Napi::Number::New(env, rc);
 }
 

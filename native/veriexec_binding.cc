@@ -180,11 +180,7 @@ Napi::Value UnixConnect(const Napi::CallbackInfo &info) {
   addr.sun_family = AF_UNIX;
   if (path.size() >= sizeof addr.sun_path) return TypeError(env, "unixConnect: path longer than 107 bytes");
   memcpy(addr.sun_path, path.data(), path.size());
-  auto fail = [&](const char *call, int e) {
-    Napi::Object where = Napi::Object::New(env);
-    where.Set("path", Napi::String::New(env, path));
-    return ThrowSystemError(env, -e, call, where);
-  };
+  auto fail = [&](const char *call, int e) { return ThrowSystemError(env, -e, call, hostkit_errors::PathInfo(env, path)); };
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return fail("socket", errno);
   if (connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0) {
