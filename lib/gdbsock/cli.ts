@@ -216,7 +216,8 @@ async function main(argv: string[]): Promise<void> {
   }
   let listener: Listener;
   try {
-    listener = await Listener.open(endpoint, (socket) => {
+    listener = Listener.open(endpoint);
+    listener.accept((socket) => {
       // One gdb at a time: another is turned away.
       if (end.closing || !sessions.accept(socket, socket)) socket.end();
     });
@@ -280,6 +281,8 @@ async function serveAsGdbserver(options: Options, gs: GdbserverCommandLine, argv
   const program = options.program && rawArgs(argv).slice(-options.program.length);
   let first: Target | undefined;
   if (options.stdio) say('stdin/stdout redirected');
+  // As gdbserver (remote_prepare before the inferior): bound first, so a busy port creates nothing.
+  const listener = options.stdio ? undefined : listenAsGdbserver(gs, options.listen!);
   try {
     if (program !== undefined) {
       first = await LiveTarget.launch(inCurrentDirectory(program[0]!), program.slice(1), {
@@ -294,6 +297,7 @@ async function serveAsGdbserver(options: Options, gs: GdbserverCommandLine, argv
       say(`Attached; pid = ${first.pid}`);
     }
   } catch (err) {
+    listener?.close();
     // gdbserver's last lines for each (gdb.server/non-existing-program.exp looks for them).
     if (options.pid !== undefined) say(`Cannot attach to process ${options.pid}: ${(err as Error).message}\nExiting`);
     else say(`gdbsock: ${(err as Error).message}\nError creating process\n\nExiting`);
@@ -310,31 +314,32 @@ async function serveAsGdbserver(options: Options, gs: GdbserverCommandLine, argv
   });
   sessions.on('log', (line: string) => log(debug.timestamps ? debugLine(debug, line) : line));
   const end = endOfServing(sessions, options.stdio);
-  if (options.stdio) {
+  if (!listener) {
     say('Remote debugging using stdio');
     sessions.accept(process.stdin, process.stdout);
     return;
   }
-  const { host, port } = options.listen!;
+  listener.accept((socket) => {
+    if (end.closing || !sessions.accept(socket, socket)) return void socket.end();
+    say(`Remote debugging from host ${socket.remoteAddress}, port ${socket.remotePort}`);
+  });
+  end.listener = listener;
+  if (listener.endpoint.kind === 'tcp') say(`Listening on port ${listener.endpoint.port}`);
+}
+
+/** gdbserver's COMM bound and listening (not yet accepting), or gdbserver's lines for why not, and exit. */
+function listenAsGdbserver(gs: GdbserverCommandLine, { host, port }: { host: string; port: number }): Listener {
   if (!isLoopback(host)) log(`WARNING: listening on ${gs.commText} beyond loopback: the GDB protocol has no authentication.`);
-  let listener: Listener;
   try {
-    listener = await Listener.open({ kind: 'tcp', host, port }, (socket) => {
-      if (end.closing || !sessions.accept(socket, socket)) return void socket.end();
-      say(`Remote debugging from host ${socket.remoteAddress}, port ${socket.remotePort}`);
-    });
+    return Listener.open({ kind: 'tcp', host, port });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE') say("Can't bind address: Address already in use.");
     else if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') say(`${gs.commText}: cannot resolve name: Name or service not known`);
     else say(`Can't listen on socket: ${(err as Error).message}`);
     say('Exiting');
-    // As gdbserver (detach_or_kill_for_exit): the program created for gdb dies, a process attached to runs on.
-    await sessions.close({ killLaunched: true });
     process.exit(1);
   }
-  end.listener = listener;
-  if (listener.endpoint.kind === 'tcp') say(`Listening on port ${listener.endpoint.port}`);
 }
 
 /**

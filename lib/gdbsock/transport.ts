@@ -48,7 +48,9 @@ export function gdbTarget(endpoint: Endpoint, pid: number): string {
  * the process); the socket file is removed by close(). The socket is made and
  * accepted on in C (native/listen.c), each connection then a net.Socket: a
  * net.Server's listen() loads Node's cluster module, and with it
- * child_process, dgram and dns, some 3 ms of every start.
+ * child_process, dgram and dns, some 3 ms of every start. Connections wait in
+ * the kernel's backlog until accept() is called: gdbserver binds before it
+ * creates the program, and serves once it has.
  */
 export class Listener {
   private closed = false;
@@ -59,7 +61,7 @@ export class Listener {
     readonly endpoint: Endpoint,
   ) {}
 
-  static async open(endpoint: Exclude<Endpoint, { kind: 'stdio' }>, onConnection: (socket: net.Socket) => void): Promise<Listener> {
+  static open(endpoint: Exclude<Endpoint, { kind: 'stdio' }>): Listener {
     let listener: Listener;
     if (endpoint.kind === 'unix') {
       fs.mkdirSync(path.dirname(endpoint.path), { recursive: true, mode: 0o700 });
@@ -76,15 +78,19 @@ export class Listener {
       if (typeof bound === 'string') throw lookupError(bound, endpoint.host);
       listener = new Listener(bound[0], { kind: 'tcp', host: endpoint.host, port: bound[1] });
     }
-    listener.watch(onConnection);
     return listener;
+  }
+
+  /** From now on, each connection goes to `onConnection`. */
+  accept(onConnection: (socket: net.Socket) => void): void {
+    if (!this.closed) this.watch(onConnection);
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.retry);
-    addon.unwatch(this.fd);
+    addon.unwatch(this.fd); // nothing when never watched
     fs.closeSync(this.fd);
     if (this.endpoint.kind === 'unix') {
       try {
