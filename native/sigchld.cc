@@ -11,7 +11,13 @@ SigchldWatcher *SigchldWatcher::Start(Napi::Env env, Napi::Function callback, in
   napi_get_uv_event_loop(env, &loop);
   auto *w = new SigchldWatcher(env, callback);
   int r = uv_signal_init(loop, &w->handle_);
-  if (r == 0) r = uv_signal_start(&w->handle_, OnSignal, SIGCHLD);
+  if (r != 0) {
+    *uv_error = r;
+    w->callback_.Reset();
+    delete w;  // never initialized: nothing for libuv to close
+    return nullptr;
+  }
+  r = uv_signal_start(&w->handle_, OnSignal, SIGCHLD);
   if (r != 0) {
     *uv_error = r;
     w->Close();

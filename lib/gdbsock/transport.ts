@@ -62,23 +62,22 @@ export class Listener {
   ) {}
 
   static open(endpoint: Exclude<Endpoint, { kind: 'stdio' }>): Listener {
-    let listener: Listener;
-    if (endpoint.kind === 'unix') {
-      fs.mkdirSync(path.dirname(endpoint.path), { recursive: true, mode: 0o700 });
-      removeStaleSocket(endpoint.path);
-      const oldMask = process.umask(0o177); // created 0600, never briefly wider
-      try {
-        listener = new Listener(addon.listenPath(endpoint.path), endpoint);
-      } finally {
-        process.umask(oldMask);
-      }
-      fs.chmodSync(endpoint.path, 0o600);
-    } else {
+    if (endpoint.kind === 'tcp') {
       const bound = addon.listenInet(endpoint.host, endpoint.port);
       if (typeof bound === 'string') throw lookupError(bound, endpoint.host);
-      listener = new Listener(bound[0], { kind: 'tcp', host: endpoint.host, port: bound[1] });
+      return new Listener(bound[0], { kind: 'tcp', host: endpoint.host, port: bound[1] });
     }
-    return listener;
+    fs.mkdirSync(path.dirname(endpoint.path), { recursive: true, mode: 0o700 });
+    removeStaleSocket(endpoint.path);
+    const oldMask = process.umask(0o177); // created 0600, never briefly wider
+    let fd: number;
+    try {
+      fd = addon.listenPath(endpoint.path);
+    } finally {
+      process.umask(oldMask);
+    }
+    fs.chmodSync(endpoint.path, 0o600);
+    return new Listener(fd, endpoint);
   }
 
   /** From now on, each connection goes to `onConnection`. */

@@ -115,7 +115,8 @@ function sharesMountNamespace(pid: number): boolean {
  * named, 0); under that process's root when its namespace is another.
  */
 export class HostIo {
-  private readonly fds = new Set<number>();
+  /** Each file open, and the most a pread of it answers (its size at the open says: see WHOLE_FILE_LIMIT). */
+  private readonly fds = new Map<number, number>();
   private fsPid = 0;
   /**
    * gdb 16 reads vFile:stat as gdbserver 16 answers it, without following a
@@ -171,7 +172,7 @@ export class HostIo {
 
   /** Closes every file gdb left open. */
   closeAll(): void {
-    for (const fd of this.fds) fs.closeSync(fd);
+    for (const fd of this.fds.keys()) fs.closeSync(fd);
     this.fds.clear();
   }
 
@@ -185,7 +186,7 @@ export class HostIo {
   private open(args: string): string {
     const [file, flags, mode] = args.split(',');
     const fd = fs.openSync(this.resolve(file ?? ''), openFlags(parseHex(flags ?? '', 'flags')), parseHex(mode ?? '0', 'mode') & 0o7777);
-    this.fds.add(fd);
+    this.fds.set(fd, fs.fstatSync(fd).size <= WHOLE_FILE_LIMIT ? WHOLE_FILE_LIMIT : PREAD_LIMIT);
     return `F${fd.toString(16)}`;
   }
 
@@ -205,8 +206,7 @@ export class HostIo {
   private pread(args: string): Buffer {
     const [fdText, countText, offsetText] = args.split(',');
     const fd = this.fd(fdText ?? '');
-    const limit = fs.fstatSync(fd).size <= WHOLE_FILE_LIMIT ? WHOLE_FILE_LIMIT : PREAD_LIMIT;
-    const count = Math.min(parseHex(countText ?? '', 'count'), limit);
+    const count = Math.min(parseHex(countText ?? '', 'count'), this.fds.get(fd)!);
     const buffer = Buffer.allocUnsafe(count);
     const n = fs.readSync(fd, buffer, 0, count, parseHex(offsetText ?? '', 'offset'));
     return Buffer.concat([Buffer.from(`F${n.toString(16)};`), escapeBinary(buffer.subarray(0, n))]);
