@@ -52,6 +52,8 @@ export interface Addon {
   cpuid(leaf: number, subleaf: number): Uint32Array | null;
   /** hostkit doctor (native/probe.c): PTRACE_SET_SYSCALL_INFO tried on a child of ours; rc 0 or -errno, and the call it concerns. */
   probeSetSyscallInfo(): { rc: number; syscall: string };
+  /** rc 1: the debug registers fire for a tracee; 0: they are taken and never fire; -errno: not asked. */
+  probeDebugRegisters(): { rc: number; syscall: string };
   /** seccomp(SECCOMP_GET_ACTION_AVAIL): 0, or -errno (-EOPNOTSUPP: no such action). */
   probeSeccompAction(action: number): number;
   /** seccomp(SECCOMP_GET_NOTIF_SIZES): [notif, resp, data] sizes, or -errno. */

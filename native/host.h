@@ -21,6 +21,12 @@ pid_t hk_fork_tracee(void (*then)(uint64_t n), uint64_t n, const char **failed);
  * ours at a syscall-exit stop: 0 it does, -EIO the kernel lacks it, another -errno
  * when no child could be traced to ask. */
 int hk_probe_set_syscall_info(const char **failed);
+/* Whether the CPU's debug registers fire for a tracee: 1 when a data-write
+ * watch (DR0) and then an instruction breakpoint (DR1) set through
+ * PTRACE_POKEUSER each stop a child of ours with SIGTRAP, 0 when the child ran
+ * past both (a hypervisor that takes the registers and never raises #DB: the
+ * PVM guests seen here), -errno when it could not be asked. x86-64 only. */
+int hk_probe_debug_registers(const char **failed);
 /* seccomp(SECCOMP_GET_ACTION_AVAIL) for one SECCOMP_RET_* action: 0 or -errno (-EOPNOTSUPP: not available). */
 int hk_probe_seccomp_action(uint32_t action);
 /* seccomp(SECCOMP_GET_NOTIF_SIZES): sizes of seccomp_notif, seccomp_notif_resp, seccomp_data. */

@@ -26,6 +26,17 @@ Napi::Value ProbeSetSyscallInfo(const Napi::CallbackInfo &info) {
   return out;
 }
 
+// probeDebugRegisters() -> { rc: 1 (they fire) | 0 (they do not) | -errno, syscall }.
+Napi::Value ProbeDebugRegisters(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  const char *failed = "ptrace(PTRACE_POKEUSER)";
+  int rc = hk_probe_debug_registers(&failed);
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("rc", Napi::Number::New(env, rc));
+  out.Set("syscall", Napi::String::New(env, failed));
+  return out;
+}
+
 // probeSeccompAction(action) -> 0 | -errno.
 Napi::Value ProbeSeccompAction(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
@@ -110,6 +121,7 @@ Napi::Value FutexWake(const Napi::CallbackInfo &info) {
 
 void RegisterHost(Napi::Env env, Napi::Object exports) {
   exports.Set("probeSetSyscallInfo", Napi::Function::New(env, ProbeSetSyscallInfo, "probeSetSyscallInfo"));
+  exports.Set("probeDebugRegisters", Napi::Function::New(env, ProbeDebugRegisters, "probeDebugRegisters"));
   exports.Set("probeSeccompAction", Napi::Function::New(env, ProbeSeccompAction, "probeSeccompAction"));
   exports.Set("probeSeccompNotifSizes", Napi::Function::New(env, ProbeSeccompNotifSizes, "probeSeccompNotifSizes"));
   exports.Set("measure", Napi::Function::New(env, Measure, "measure"));

@@ -98,3 +98,57 @@ int hk_probe_seccomp_notif_sizes(uint16_t sizes[3]) {
   sizes[0] = s.seccomp_notif, sizes[1] = s.seccomp_notif_resp, sizes[2] = s.seccomp_data;
   return 0;
 }
+
+#if defined(__x86_64__)
+#include <stddef.h>
+#include <sys/user.h>
+
+static volatile uint32_t watched_by_probe;
+
+/* The tracee's part: a 4-byte store to the watched word, then a call to an
+ * address DR1 watches for execution. noinline keeps that call a real one. */
+__attribute__((noinline)) static void executed_by_probe(void) { __asm__ volatile(""); }
+
+static void store_then_call(uint64_t n) {
+  watched_by_probe = (uint32_t)n;
+  executed_by_probe();
+}
+
+static int poke_debug_register(pid_t pid, int i, uint64_t value) {
+  return ptrace(PTRACE_POKEUSER, pid, offsetof(struct user, u_debugreg) + i * sizeof(long), value) < 0 ? -errno : 0;
+}
+
+/* Continues the tracee and says whether it stopped with SIGTRAP (1) or ran on to its exit (0). */
+static int traps_next(pid_t pid, const char **failed) {
+  int status;
+  if (ptrace(PTRACE_CONT, pid, 0, 0) < 0) return *failed = "ptrace(PTRACE_CONT)", -errno;
+  int rc = wait_for(pid, &status);
+  if (rc < 0) return *failed = "waitpid", rc;
+  return WIFSTOPPED(status) && WSTOPSIG(status) == SIGTRAP;
+}
+
+int hk_probe_debug_registers(const char **failed) {
+  pid_t pid = hk_fork_tracee(store_then_call, 1, failed);
+  if (pid < 0) return pid;
+  /* DR7: L0 and L1 (bits 0, 2); DR0 a data write (R/W0 = 01, bits 16-17) of 4 bytes
+   * (LEN0 = 11, bits 18-19); DR1 an instruction (R/W1 = LEN1 = 00). Intel SDM vol. 3, 18.2.4. */
+  uint64_t dr7 = 1 | 1 << 2 | 1 << 16 | 3 << 18;
+  int rc = poke_debug_register(pid, 0, (uint64_t)(uintptr_t)&watched_by_probe);
+  if (rc == 0) rc = poke_debug_register(pid, 1, (uint64_t)(uintptr_t)executed_by_probe);
+  if (rc == 0) rc = poke_debug_register(pid, 7, dr7);
+  if (rc < 0) {
+    *failed = "ptrace(PTRACE_POKEUSER)";
+    reap(pid);
+    return rc;
+  }
+  int fired = 0;
+  while (fired < 2 && (rc = traps_next(pid, failed)) == 1) fired++;
+  if (rc != 0) reap(pid); /* stopped at the second trap, or lost; one that exited is reaped already */
+  return rc < 0 ? rc : fired == 2;
+}
+#else
+int hk_probe_debug_registers(const char **failed) {
+  *failed = "ptrace(PTRACE_POKEUSER)";
+  return -EOPNOTSUPP;
+}
+#endif

@@ -11,4 +11,5 @@ export { type SyscallInfo, decodeSyscallInfo } from './syscall-info';
 export { Request, Option, PtraceEvent, NoteType, Signal } from './constants';
 export * as arch from './arch';
 export { hostXsaveLayout } from './cpu';
+export { probeDebugRegisters, type DebugRegisterProbe } from './debug-registers-fire';
 export { type XsaveLayout, type XsaveComponent, type X86VectorRegisters, decodeVectorRegisters } from './arch/xsave';

@@ -4,13 +4,22 @@
  * but that are still in memory (lifted), and which thread's stop reported
  * which hit.
  */
-import type { Thread, Tracee } from '../../../ptrace';
+import { probeDebugRegisters, type Thread, type Tracee } from '../../../ptrace';
 import { hasCode } from '../../../errors';
 import { evaluate, evaluationFailed, littleEndianValue } from '../../agent';
 import { formatAgentPrintf } from '../../agent-printf';
 import { agentOutput } from '../../agent-output';
 import { type BreakpointCommand, type BreakpointType, BreakpointKindUnsupported, type Condition, type TracepointStepping } from '../../target';
 import { DebugRegisters } from '../debug-registers';
+
+let warned = false;
+
+/** One line on stderr, the first time only (a session may ask for many watchpoints). */
+function warnOnce(text: string): void {
+  if (warned) return;
+  warned = true;
+  process.stderr.write(`gdbsock: warning: ${text}\n`);
+}
 
 export class BreakpointTable {
   /** gdb's software breakpoints, with their conditions (none: always report). */
@@ -76,8 +85,15 @@ export class BreakpointTable {
       else this.commands.delete(address);
       return this.insertSoftware(address, conditions);
     }
+    // Refused, not accepted and never hit, where the host's debug registers do not fire: gdb then
+    // reports the watchpoint it could not insert, and makes the next ones software watchpoints.
+    if (!this.debugRegistersFire) {
+      const why = `this host's debug registers do not fire (${probeDebugRegisters().why}): hardware breakpoints and watchpoints are refused`;
+      warnOnce(`${why}; gdb makes later watchpoints software ones`);
+      throw new BreakpointKindUnsupported(why);
+    }
     // x86 debug registers trap reads and writes alike, never reads alone (Intel SDM vol. 3, 18.2.4: R/W 11).
-    if (type === 'read' && this.tracee.arch.debugRegisters) throw new BreakpointKindUnsupported('no read-only watchpoints');
+    if (type === 'read') throw new BreakpointKindUnsupported('no read-only watchpoints');
     if (type === 'hardware') {
       if (conditions) this.hwbreakConditions.set(address, conditions);
       else this.hwbreakConditions.delete(address);
@@ -98,7 +114,7 @@ export class BreakpointTable {
     const memory = this.tracee.breakpoints;
     if (this.lifted.delete(address) && memory.inPlace(address)) {
       // Still in memory (an exec or a new mapping would have wiped it), so it only has to be gdb's again, unless a condition now wants a debug register.
-      if (!conditions || this.debugRegisters.free === 0 || !this.tracee.arch.debugRegisters || this.sites.has(address)) {
+      if (!conditions || this.debugRegisters.free === 0 || !this.debugRegistersFire || this.sites.has(address)) {
         this.software.set(address, conditions);
         return;
       }
@@ -116,7 +132,7 @@ export class BreakpointTable {
       !memory.has(address) &&
       !this.sites.has(address) &&
       this.debugRegisters.free > 0 &&
-      this.tracee.arch.debugRegisters
+      this.debugRegistersFire
     ) {
       this.debugRegisters.insert('hardware', address, 1, 'condition');
       this.applyToThreads();
@@ -173,7 +189,7 @@ export class BreakpointTable {
    */
   insertSite(address: bigint, hit: (tid: number) => TracepointStepping | undefined): void {
     const ours = this.software.has(address) || this.hardwareConditions.has(address) || this.tracee.breakpoints.has(address);
-    if (!ours && this.tracee.arch.debugRegisters && this.debugRegisters.free > 0 && this.tracee.memory.read(address, 1).length === 1) {
+    if (!ours && this.debugRegistersFire && this.debugRegisters.free > 0 && this.tracee.memory.read(address, 1).length === 1) {
       this.debugRegisters.insert('hardware', address, 1, 'tracepoint');
       this.applyToThreads();
     } else {
@@ -230,6 +246,16 @@ export class BreakpointTable {
    * Before, the watchpoint never fired in a thread that was running
    * (gdb.base/watchpoint-running.exp).
    */
+  /**
+   * Whether gdb's Z1..Z4, and our own conditions and tracepoints, may use
+   * debug registers: the architecture has them and this host's fire (asked at
+   * the first use, once per process). Where they are taken but never fire,
+   * conditions and tracepoints stay int3s, which work everywhere.
+   */
+  private get debugRegistersFire(): boolean {
+    return this.tracee.arch.debugRegisters !== undefined && probeDebugRegisters().fire;
+  }
+
   applyToThreads(): void {
     for (const t of this.tracee.threads.values()) {
       if (t.state === 'stopped') {
