@@ -31,6 +31,7 @@ t.test('every facility the issue lists has a line, with what needs it, and a fix
   for (const name of [
     'ptrace',
     'PTRACE_SET_SYSCALL_INFO',
+    'debug registers',
     'seccomp',
     'seccomp user notification',
     'seccomp actions_logged',

@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap';
-import { type Thread, Tracee } from '../../lib/ptrace';
+import { probeDebugRegisters, type Thread, Tracee } from '../../lib/ptrace';
 import { decodeFxsave } from '../../lib/ptrace/arch';
 import { fixture, symbol } from '../helpers';
 
@@ -119,7 +119,12 @@ t.test('hardware debug registers: DR0 as an execution breakpoint', async (t) => 
   t.equal(thread.getDebugRegister(7) & 1n, 1n);
   thread.cont();
   const event = await thread.nextEvent();
-  t.match(event, { type: 'hardware-trap', tid: thread.tid });
+  if (!probeDebugRegisters().fire) {
+    // Taken, and never fired: the program ran past the marker to its end, as the probe says of this host.
+    t.match(event, { type: 'exited', code: 3 }, 'where the probe says debug registers do not fire, DR0 did not');
+    return;
+  }
+  t.match(event, { type: 'hardware-trap', tid: thread.tid }, 'the probe says they fire, and DR0 did');
   t.equal((event as { dr6?: bigint }).dr6! & 1n, 1n, 'DR6 says DR0 fired');
   t.equal(thread.getPc(), marker);
   thread.setDebugRegister(7, 0n);

@@ -5,6 +5,7 @@
  */
 import { errnoCode } from '../../errors';
 import { addon } from '../../native';
+import { probeDebugRegisters } from '../../ptrace/debug-registers-fire';
 import { attachReach, Capability, describeScope, fixForScope, hasCapability, yamaScope } from '../../procfs/ptrace-access';
 import type { Finding } from './finding';
 
@@ -35,5 +36,21 @@ export function probePtrace(): Finding[] {
       facts: { works, errno: works ? null : errnoCode(rc) },
     });
   }
+  if (childTraced && process.arch === 'x64') findings.push(debugRegisterFinding());
   return findings;
+}
+
+/** Whether DR0..DR7 fire for a tracee: some hypervisors take them and never raise #DB (lib/ptrace/debug-registers-fire.ts). */
+function debugRegisterFinding(): Finding {
+  const probe = probeDebugRegisters();
+  return {
+    facility: 'debug registers',
+    state: probe.fire ? 'ok' : 'missing',
+    detail: probe.fire ? 'a data watch and an instruction breakpoint each stopped a child of ours' : (probe.why ?? 'they do not fire'),
+    neededBy: 'hardware breakpoints and watchpoints (gdbsock, gdbserver, gdb); gdbsock also keeps conditions and tracepoints in them when free',
+    fix: probe.fire
+      ? undefined
+      : "a host (or hypervisor) that passes #DB through; meanwhile gdbsock refuses them and uses int3s itself, and gdb's software watchpoints (set can-use-hw-watchpoints 0) work",
+    facts: { fire: probe.fire },
+  };
 }

@@ -86,10 +86,10 @@ export class BreakpointTable {
       return this.insertSoftware(address, conditions);
     }
     // Refused, not accepted and never hit, where the host's debug registers do not fire: gdb then
-    // reports the watchpoint it could not insert, and makes the next ones software watchpoints.
+    // says it could not insert the watchpoint, and software ones (can-use-hw-watchpoints 0) work.
     if (!this.debugRegistersFire) {
       const why = `this host's debug registers do not fire (${probeDebugRegisters().why}): hardware breakpoints and watchpoints are refused`;
-      warnOnce(`${why}; gdb makes later watchpoints software ones`);
+      warnOnce(`${why}; in gdb, 'set can-use-hw-watchpoints 0' makes watchpoints software ones`);
       throw new BreakpointKindUnsupported(why);
     }
     // x86 debug registers trap reads and writes alike, never reads alone (Intel SDM vol. 3, 18.2.4: R/W 11).
