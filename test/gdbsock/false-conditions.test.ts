@@ -21,6 +21,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import t, { type Test } from 'tap';
+import { debugRegistersFire } from '../debug-registers';
 import { fixture, startDetached, symbol } from '../helpers';
 import { requireTool, rspClient, startGdbserver, startGdbsock } from './gdb';
 
@@ -100,6 +101,8 @@ for (const [name, fill] of [
   ['as int3, the debug registers all taken', true],
 ] as const) {
   t.test(`a false condition ${name}: gdbsock reports only the Ctrl-C`, async (t) => {
+    // Where the debug registers do not fire, gdbsock refuses Z2 and its condition is an int3 anyway: the case above.
+    if (fill && !debugRegistersFire(t)) return;
     const stops = await serve(t, 'gdbsock', fill);
     t.equal(stops.length, ROUNDS);
     for (const stop of stops) t.match(stop, /^T02/, `the interrupt's stop, not a hit: ${short(stop)}`);
