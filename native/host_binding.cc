@@ -15,26 +15,24 @@ using hostkit_args::ArgInt;
 using hostkit_args::TypeError;
 using hostkit_errors::ThrowSystemError;
 
-// probeSetSyscallInfo() -> { rc: 0 | -errno, syscall }.
-Napi::Value ProbeSetSyscallInfo(const Napi::CallbackInfo &info) {
-  Napi::Env env = info.Env();
-  const char *failed = "ptrace(PTRACE_SET_SYSCALL_INFO)";
-  int rc = hk_probe_set_syscall_info(&failed);
+// A probe that tries a call on a child of ours: { rc, syscall }, the call that failed (or would have).
+Napi::Value ProbeOutcome(Napi::Env env, int (*probe)(const char **failed), const char *call) {
+  const char *failed = call;
+  int rc = probe(&failed);
   Napi::Object out = Napi::Object::New(env);
   out.Set("rc", Napi::Number::New(env, rc));
   out.Set("syscall", Napi::String::New(env, failed));
   return out;
 }
 
+// probeSetSyscallInfo() -> { rc: 0 | -errno, syscall }.
+Napi::Value ProbeSetSyscallInfo(const Napi::CallbackInfo &info) {
+  return ProbeOutcome(info.Env(), hk_probe_set_syscall_info, "ptrace(PTRACE_SET_SYSCALL_INFO)");
+}
+
 // probeDebugRegisters() -> { rc: 1 (they fire) | 0 (they do not) | -errno, syscall }.
 Napi::Value ProbeDebugRegisters(const Napi::CallbackInfo &info) {
-  Napi::Env env = info.Env();
-  const char *failed = "ptrace(PTRACE_POKEUSER)";
-  int rc = hk_probe_debug_registers(&failed);
-  Napi::Object out = Napi::Object::New(env);
-  out.Set("rc", Napi::Number::New(env, rc));
-  out.Set("syscall", Napi::String::New(env, failed));
-  return out;
+  return ProbeOutcome(info.Env(), hk_probe_debug_registers, "ptrace(PTRACE_POKEUSER)");
 }
 
 // probeSeccompAction(action) -> 0 | -errno.
