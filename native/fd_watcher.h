@@ -5,21 +5,16 @@
 #include <napi.h>
 #include <uv.h>
 
-#include "loop_callback.h"
+#include "loop_handle.h"
 
-class FdWatcher {
+class FdWatcher : public LoopHandle<uv_poll_t> {
  public:
   // Starts watching fd; calls `callback` (no arguments) each time it is readable. The handle
   // is referenced: like a listening server, it keeps Node alive until Close().
   static FdWatcher *Start(Napi::Env env, int fd, Napi::Function callback, int *uv_error);
-  void Close();  // stops at once; deletes this once libuv has closed the handle
 
  private:
-  FdWatcher(Napi::Env env, Napi::Function callback);
-  static void OnReadable(uv_poll_t *handle, int status, int events);
-  static void OnClose(uv_handle_t *handle);
-
-  uv_poll_t handle_;
-  LoopCallback callback_;
+  FdWatcher(Napi::Env env, Napi::Function callback) : LoopHandle(env, callback, "hostkit:fd-watcher") {}
+  static void OnReadable(uv_poll_t *handle, int, int) { Fire(handle); }
 };
 #endif

@@ -4,22 +4,17 @@
 #include <napi.h>
 #include <uv.h>
 
-#include "loop_callback.h"
+#include "loop_handle.h"
 
-class SigchldWatcher {
+class SigchldWatcher : public LoopHandle<uv_signal_t> {
  public:
   // Starts watching; calls `callback` (no arguments) on the JS thread after each SIGCHLD.
   // The handle starts unreferenced so an idle tracer never keeps Node alive.
   static SigchldWatcher *Start(Napi::Env env, Napi::Function callback, int *uv_error);
   void Ref(bool keep_alive);
-  void Close();  // deletes this once libuv has closed the handle
 
  private:
-  SigchldWatcher(Napi::Env env, Napi::Function callback);
-  static void OnSignal(uv_signal_t *handle, int signum);
-  static void OnClose(uv_handle_t *handle);
-
-  uv_signal_t handle_;
-  LoopCallback callback_;
+  SigchldWatcher(Napi::Env env, Napi::Function callback) : LoopHandle(env, callback, "hostkit:sigchld") {}
+  static void OnSignal(uv_signal_t *handle, int) { Fire(handle); }
 };
 #endif
