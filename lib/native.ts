@@ -87,6 +87,8 @@ export interface Addon {
     budgetUs: number,
     regs: Buffer,
     stepCode: number,
+    /** Write watchpoints emulated by stepping (WatchedSlots.words), or none. */
+    watch?: BigUint64Array,
   ): number | StepOutcome;
   vmRead(pid: number, address: bigint, buffer: Buffer, offset: number, length: number): number;
   vmReadAsync(pid: number, address: bigint, buffer: Buffer, offset: number, length: number, callback: (err: Error | null, bytes?: number) => void): void;
@@ -199,7 +201,7 @@ export interface Addon {
 export type FuseReaderHandle = { readonly __fuseReader: unique symbol };
 
 /** What ended stepRange other than a stop: see Addon.stepRange. */
-export type StepOutcome = 'running' | 'vanished' | 'left';
+export type StepOutcome = 'running' | 'vanished' | 'left' | 'watched';
 
 /** An opaque fanotify reader thread (native/veriexec_fanotify.c). */
 export type FanotifyReaderHandle = { readonly __fanotifyReader: unique symbol };

@@ -406,10 +406,12 @@ class Hostkit : public Napi::Addon<Hostkit> {
     return Napi::BigInt::New(env, value);
   }
 
-  // stepRange(tid, signal, start, end, avoid: BigUint64Array, pcOffset, spinUs, budgetUs, regs: Buffer, stepCode)
+  // stepRange(tid, signal, start, end, avoid: BigUint64Array, pcOffset, spinUs, budgetUs, regs: Buffer, stepCode,
+  //           watch?: BigUint64Array of 3 * HK_WATCH_SLOTS)
   //   -> the wait status (>= 0) of the stop that ended it, or what happened instead: 'running' (left
   //   stepping), 'vanished' (ECHILD), 'left' (a plain step out of the range, its general registers
-  //   in `regs`). Those are expected outcomes, not errors; a failed ptrace throws.
+  //   in `regs`), 'watched' (a plain step after which a watched slot changed, registers in `regs`).
+  //   Those are expected outcomes, not errors; a failed ptrace throws.
   Napi::Value StepRange(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
     int64_t tid, signal, pc_offset, spin_us, budget_us, step_code;
@@ -417,19 +419,29 @@ class Hostkit : public Napi::Addon<Hostkit> {
     if (!ArgInt(info, 0, &tid) || !ArgInt(info, 1, &signal) || !ArgU64(info, 2, &start) || !ArgU64(info, 3, &end) ||
         !info[4].IsTypedArray() || info[4].As<Napi::TypedArray>().TypedArrayType() != napi_biguint64_array ||
         !ArgInt(info, 5, &pc_offset) || !ArgInt(info, 6, &spin_us) || !ArgInt(info, 7, &budget_us) ||
-        !info[8].IsBuffer() || !ArgInt(info, 9, &step_code))
-      return TypeError(env, "stepRange(tid, signal, start, end, avoid, pcOffset, spinUs, budgetUs, regs, stepCode)");
+        !info[8].IsBuffer() || !ArgInt(info, 9, &step_code) || !OptionalWatch(info, 10))
+      return TypeError(env, "stepRange(tid, signal, start, end, avoid, pcOffset, spinUs, budgetUs, regs, stepCode, watch?)");
     Napi::TypedArrayOf<uint64_t> avoid = info[4].As<Napi::TypedArrayOf<uint64_t>>();
     auto regs = info[8].As<Napi::Buffer<uint8_t>>();
     struct hk_step_range r = {(pid_t)tid, (int)signal, start, end, avoid.Data(), (int)avoid.ElementLength(),
-                              (size_t)pc_offset, spin_us, budget_us, regs.Data(), regs.Length(), (int)step_code};
+                              (size_t)pc_offset, spin_us, budget_us, regs.Data(), regs.Length(), (int)step_code,
+                              info[10].IsUndefined() ? nullptr : info[10].As<Napi::TypedArrayOf<uint64_t>>().Data()};
     const char *failed = "ptrace(PTRACE_SINGLESTEP)";
     int rc = hk_step_range(&r, &failed);
     if (rc == HK_STEP_RUNNING) return Napi::String::New(env, "running");
     if (rc == HK_STEP_VANISHED) return Napi::String::New(env, "vanished");
     if (rc == HK_STEP_LEFT) return Napi::String::New(env, "left");
+    if (rc == HK_STEP_WATCHED) return Napi::String::New(env, "watched");
     if (rc < 0) return Fail(env, rc, failed, Info(env, "tid", (double)tid));
     return Napi::Number::New(env, rc);
+  }
+
+  // stepRange's watch: absent, or HK_WATCH_SLOTS triples of 64-bit words.
+  static bool OptionalWatch(const Napi::CallbackInfo &info, size_t at) {
+    if (info[at].IsUndefined()) return true;
+    if (!info[at].IsTypedArray()) return false;
+    auto words = info[at].As<Napi::TypedArray>();
+    return words.TypedArrayType() == napi_biguint64_array && words.ElementLength() == 3 * HK_WATCH_SLOTS;
   }
 
   Napi::Value VmTransfer(const Napi::CallbackInfo &info, bool write) {

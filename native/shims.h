@@ -86,7 +86,7 @@ long hk_ioctl_buffer(int fd, unsigned long request, void *buf);
  * stop is a plain step out of the range (its general regset is then in
  * `regs`, which must hold NT_PRSTATUS), HK_STEP_RUNNING when the thread was
  * left stepping (a slow step, or out of budget: the caller's reaper will see
- * its stop), HK_STEP_VANISHED (ECHILD), or -errno. */
+ * its stop), HK_STEP_WATCHED (see `watch`), HK_STEP_VANISHED (ECHILD), or -errno. */
 struct hk_step_range {
   pid_t tid;
   int signal;
@@ -98,10 +98,18 @@ struct hk_step_range {
   void *regs;
   size_t regs_size;
   int step_code; /* the si_code of a plain step: the rule's home is lib/ptrace/siginfo.ts */
+  /* Write watchpoints emulated by stepping, or NULL: HK_WATCH_SLOTS triples of
+   * [address, length (0: unused, else 1..8), the bytes last seen there (little-endian)].
+   * A plain step after which a slot holds other bytes ends the loop with
+   * HK_STEP_WATCHED (the registers in `regs`, as for HK_STEP_LEFT); the caller
+   * finds which and keeps the new bytes. */
+  const uint64_t *watch;
 };
+#define HK_WATCH_SLOTS 4
 #define HK_STEP_RUNNING (-100000)
 #define HK_STEP_VANISHED (-100001)
 #define HK_STEP_LEFT (-100002)
+#define HK_STEP_WATCHED (-100003)
 /* On -errno, *failed names the call that failed (ptrace(PTRACE_SINGLESTEP) or waitpid). */
 int hk_step_range(const struct hk_step_range *r, const char **failed);
 

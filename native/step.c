@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 
 #include "shims.h"
@@ -43,6 +44,32 @@ static int pc_of(pid_t tid, void *regs, size_t regs_size, size_t pc_offset, uint
   return 0;
 }
 
+/* Whether a watched slot holds other bytes than last seen. Unreadable bytes
+ * (unmapped meanwhile) count as unchanged: a debug register would not fire either. */
+static int watched_changed(pid_t tid, const uint64_t *watch) {
+  uint64_t now[HK_WATCH_SLOTS] = {0};
+  struct iovec local[HK_WATCH_SLOTS], remote[HK_WATCH_SLOTS];
+  int slot_of[HK_WATCH_SLOTS], n = 0;
+  for (int i = 0; i < HK_WATCH_SLOTS; i++) {
+    uint64_t length = watch[3 * i + 1];
+    if (length == 0 || length > 8) continue;
+    local[n] = (struct iovec){&now[i], (size_t)length};
+    remote[n] = (struct iovec){(void *)(uintptr_t)watch[3 * i], (size_t)length};
+    slot_of[n++] = i;
+  }
+  /* One call for every slot; a short read stops at the first unreadable one. */
+  if (n == 0) return 0;
+  ssize_t got;
+  do got = process_vm_readv(tid, local, (unsigned long)n, remote, (unsigned long)n, 0); while (got < 0 && errno == EINTR);
+  for (int k = 0; k < n && got > 0; k++) {
+    int i = slot_of[k];
+    if ((ssize_t)local[k].iov_len > got) break;
+    got -= (ssize_t)local[k].iov_len;
+    if (now[i] != watch[3 * i + 2]) return 1;
+  }
+  return 0;
+}
+
 static int avoided(uint64_t pc, const uint64_t *avoid, int navoid) {
   for (int i = 0; i < navoid; i++)
     if (avoid[i] == pc) return 1;
@@ -65,6 +92,7 @@ int hk_step_range(const struct hk_step_range *r, const char **failed) {
     if (!plain_step(r->tid, status, r->step_code)) return status;
     uint64_t pc = 0;
     if (pc_of(r->tid, r->regs, r->regs_size, r->pc_offset, &pc) < 0) return status;
+    if (r->watch && watched_changed(r->tid, r->watch)) return HK_STEP_WATCHED;
     if (pc < r->start || pc >= r->end || avoided(pc, r->avoid, r->navoid)) return HK_STEP_LEFT;
     if (hk_now_us() - start >= r->budget_us) {
       /* Out of time: leave it stepping; the caller's reaper sees the stop, and the event loop gets a turn. */

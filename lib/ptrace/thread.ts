@@ -110,16 +110,18 @@ export class Thread {
    * STEP_SPIN_US (a blocking syscall, a loaded machine), or a run past
    * STEP_BUDGET_US, is left to the reaper, and its stop may then still be
    * inside the range: the caller steps on. An empty range is one step.
+   * `watch` (native/shims.h, hk_step_range): a step after which watched
+   * bytes changed also ends it, as a plain step; the caller finds which.
    */
-  stepWhileIn(start: bigint, end: bigint, avoid: BigUint64Array, signal = this.pendingSignal): void {
+  stepWhileIn(start: bigint, end: bigint, avoid: BigUint64Array, signal = this.pendingSignal, watch?: BigUint64Array): void {
     checkSignal(signal);
     if (this.state !== 'stopped') this.requireStopped('PTRACE_SINGLESTEP');
     // Running from the first step on: a stop handled below finds the thread as the reaper would.
     this.markResumed(Request.SINGLESTEP);
     const registers = Buffer.allocUnsafe(this.arch.gprNames.length * 8);
-    const status = addon.stepRange(this.tid, signal, start, end, avoid, this.arch.pcOffset, STEP_SPIN_US, STEP_BUDGET_US, registers, PLAIN_STEP_CODE);
+    const status = addon.stepRange(this.tid, signal, start, end, avoid, this.arch.pcOffset, STEP_SPIN_US, STEP_BUDGET_US, registers, PLAIN_STEP_CODE, watch);
     if (status === 'running') return;
-    if (status === 'left') tracer.deliverStep(this.tid, registers);
+    if (status === 'left' || status === 'watched') tracer.deliverStep(this.tid, registers);
     else if (status === 'vanished') tracer.deliverVanished(this.tid);
     else tracer.deliver(this.tid, status);
   }

@@ -44,9 +44,11 @@ function runGdb(tools, port, script, binary) {
   });
 }
 
-async function oneRun(tools, kind, scenario, dir, binary) {
+/** One session of `script` (a gdb script printing SCENARIO_SECONDS) through one server: its seconds and the server's CPU. */
+async function oneRun(tools, kind, script, binary) {
+  const scenario = path.basename(script, '.gdb');
   const server = await startGdbServer(kind, cli, [binary, ...TARGET_ARGS], tools);
-  const out = await runGdb(tools, server.port, path.join(dir, `${scenario}.gdb`), binary);
+  const out = await runGdb(tools, server.port, script, binary);
   const timer = setTimeout(() => server.proc.kill('SIGKILL'), 10000);
   await server.exited;
   clearTimeout(timer);
@@ -57,6 +59,17 @@ async function oneRun(tools, kind, scenario, dir, binary) {
   }
   return { seconds: Number(m[1]), cpu: server.cpu() };
 }
+
+/** The benchmark inferior (../shared/bench/gdb/target.c), built into `work`. */
+function buildTarget(work) {
+  const binary = path.join(work, 'target');
+  execFileSync('gcc', ['-O1', '-g', '-pthread', '-o', binary, path.join(scriptsDir(), 'target.c')]);
+  return binary;
+}
+
+exports.oneRun = oneRun;
+exports.buildTarget = buildTarget;
+exports.need = need;
 
 exports.main = async function main(args) {
   const tools = gdbTools(args);
@@ -76,8 +89,7 @@ exports.main = async function main(args) {
         .filter((f) => f.endsWith('.gdb'))
         .map((f) => path.basename(f, '.gdb'));
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'gdbsock-bench-'));
-  const binary = path.join(work, 'target');
-  execFileSync('gcc', ['-O1', '-g', '-pthread', '-o', binary, path.join(dir, 'target.c')]);
+  const binary = buildTarget(work);
   const rows = [];
   console.log(`gdb and gdbserver: ${tools.label}`);
   console.log(`${'scenario'.padEnd(12)} ${header()}`);
@@ -85,7 +97,7 @@ exports.main = async function main(args) {
     const runsOf = { gdbserver: [], gdbsock: [] };
     for (let r = 0; r < runs; r++) {
       for (const kind of ['gdbserver', 'gdbsock']) {
-        const run = await oneRun(tools, kind, scenario, dir, binary);
+        const run = await oneRun(tools, kind, path.join(dir, `${scenario}.gdb`), binary);
         if (run !== undefined) runsOf[kind].push(run);
       }
     }

@@ -101,7 +101,7 @@ for (const [name, fill] of [
   ['as int3, the debug registers all taken', true],
 ] as const) {
   t.test(`a false condition ${name}: gdbsock reports only the Ctrl-C`, async (t) => {
-    // Where the debug registers do not fire, gdbsock refuses Z2 and its condition is an int3 anyway: the case above.
+    // Where the debug registers do not fire, the condition is an int3 anyway (the case above), and the Z2s would be watched by stepping.
     if (fill && !debugRegistersFire(t)) return;
     const stops = await serve(t, 'gdbsock', fill);
     t.equal(stops.length, ROUNDS);

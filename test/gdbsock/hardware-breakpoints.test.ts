@@ -30,7 +30,8 @@ const TARGET_SIDE = ['set breakpoint condition-evaluation target', 'set breakpoi
 for (const kind of ['gdbserver', 'gdbsock'] as const) {
   t.test(`${kind}: a hardware breakpoint inserted again and again holds one debug register, and its condition is judged`, async (t) => {
     // Five conditions in a row: five more Z1s at one address, more than x86's four debug registers.
-    if (!debugRegistersFire(t)) return;
+    // Oracle: the argument the program passes (3). gdbsock emulates Z1 where the registers do not fire.
+    if (kind === 'gdbserver' && !debugRegistersFire(t)) return;
     const conditions = ['i == 9', 'i == 8', 'i == 7', 'i == 6', 'i == 3'].map((c) => `condition 1 ${c}`);
     const out = await session(kind, [...TARGET_SIDE, 'hbreak step_me', ...conditions, 'continue', 'print i', 'continue']);
     t.notMatch(out, /Cannot insert|Could not insert/, `every insert was taken:\n${out}`);
@@ -40,7 +41,7 @@ for (const kind of ['gdbserver', 'gdbsock'] as const) {
   });
 
   t.test(`${kind}: a hardware breakpoint whose condition is always false never stops the program`, async (t) => {
-    if (!debugRegistersFire(t)) return;
+    if (kind === 'gdbserver' && !debugRegistersFire(t)) return;
     const out = await session(kind, [...TARGET_SIDE, 'hbreak step_me', 'condition 1 0', 'continue']);
     t.notMatch(out, /Breakpoint 1, /, `no stop:\n${out}`);
     t.match(out, /exited normally/);

@@ -10,7 +10,7 @@
 import { execFileSync } from 'node:child_process';
 import t from 'tap';
 import { probeDebugRegisters } from '../../lib/ptrace';
-import { debugRegistersFire } from '../debug-registers';
+import { debugRegistersFire, gdbserverIsAnchor } from '../debug-registers';
 import { fixture, sourceLine, symbol } from '../helpers';
 import { requireTool, rspClient, runGdb, startGdbserver, startGdbsock } from './gdb';
 
@@ -148,7 +148,7 @@ t.test('watchpoints hit by steps, range steps and steps over a breakpoint say so
   t.equal(ours, theirs, 'the same session as through gdbserver');
 });
 
-t.test('Z3 is refused (empty) on x86, as gdbserver does; Z4 and Z2 are not (by gdbsock, only where the debug registers fire)', async (t) => {
+t.test('Z3 is refused (empty) on x86, as gdbserver does; Z2 is not; Z4 neither (by gdbsock, only where the debug registers fire)', async (t) => {
   const watched = symbol(stops, 'watched_b').toString(16);
   for (const server of ['gdbsock', 'gdbserver'] as const) {
     const s = server === 'gdbsock' ? await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', stops, 'watch']) : await startGdbserver([stops, 'watch']);
@@ -157,11 +157,11 @@ t.test('Z3 is refused (empty) on x86, as gdbserver does; Z4 and Z2 are not (by g
       await c.ask('QStartNoAckMode');
       await c.ask('?');
       t.equal(await c.ask(`Z3,${watched},4`), '', `${server}: Z3 empty`);
-      // gdbserver takes them even where they never fire; gdbsock then refuses them (no-debug-registers.test.ts).
+      // gdbserver takes Z4 even where it never fires; gdbsock, stepping there, cannot see reads (emulated-debug-registers.test.ts).
       const taken = server === 'gdbserver' || probeDebugRegisters().fire ? 'OK' : '';
       t.equal(await c.ask(`Z4,${watched},4`), taken, `${server}: Z4 ${taken || 'empty'}`);
       t.equal(await c.ask(`z4,${watched},4`), 'OK', `${server}: z4 OK`);
-      t.equal(await c.ask(`Z2,${watched},4`), taken, `${server}: Z2 ${taken || 'empty'}`);
+      t.equal(await c.ask(`Z2,${watched},4`), 'OK', `${server}: Z2 OK`);
     } finally {
       c.close();
       if ('proc' in s) await s.stop();
@@ -204,11 +204,11 @@ t.test('catch syscall from inside a vfork: the return is reported with its numbe
 
 t.test('a hit another thread made during a stop-all is not the answer to a step of this one (RSP, Z1)', async (t) => {
   t.setTimeout(120000);
-  if (!debugRegistersFire(t)) return;
   const line = at('main loop').split(':')[1];
   const info = execFileSync('gdb', ['-q', '-batch', '-nx', '-ex', `info line stops.c:${line}`, stops], { encoding: 'utf8' });
   const loop = /starts at address (0x[0-9a-f]+)/.exec(info)![1]!.slice(2);
-  for (const server of ['gdbsock', 'gdbserver'] as const) {
+  // gdbsock's Z1 is an int3 reported as hwbreak where the debug registers do not fire; gdbserver's then never stops.
+  for (const server of gdbserverIsAnchor(t) ? (['gdbsock', 'gdbserver'] as const) : (['gdbsock'] as const)) {
     const s =
       server === 'gdbsock' ? await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', stops, 'loop', '6']) : await startGdbserver([stops, 'loop', '6']);
     const c = await rspClient(s.target);

@@ -20,7 +20,8 @@ const COUNTER = symbol(nonstop, 'counter');
 
 for (const kind of ['gdbserver', 'gdbsock'] as const) {
   t.test(`${kind}: a write watchpoint set while every thread runs fires`, async (t) => {
-    if (!debugRegistersFire(t)) return;
+    // gdbsock watches by stepping where the registers do not fire: its running threads are interrupted to step.
+    if (kind === 'gdbserver' && !debugRegistersFire(t)) return;
     const server = kind === 'gdbserver' ? await startGdbserver([nonstop]) : await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', nonstop]);
     t.teardown(() => server.stop());
     const c = await nonStopClient(server.target);

@@ -8,9 +8,10 @@
  * new value at the event and finds nothing changed. Oracle: the values
  * themselves (0, 1, 2, ... in order, each change once) and the program's own
  * total; gdbserver 13.1 loses one in some runs, so it is not the anchor here.
+ * Where the debug registers do not fire, gdbsock watches by stepping: the same
+ * oracle holds.
  */
 import t from 'tap';
-import { debugRegistersFire } from '../debug-registers';
 import { fixture } from '../helpers';
 import { runGdb, startGdbsock } from './gdb';
 
@@ -20,7 +21,6 @@ const ROUNDS = 10;
 
 for (let run = 0; run < 3; run++) {
   t.test(`run ${run}: ${THREADS * ROUNDS} changes of a watched variable, each seen once, in order`, async (t) => {
-    if (!debugRegistersFire(t)) return;
     const server = await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', program, String(THREADS), String(ROUNDS)]);
     t.teardown(() => server.stop());
     const commands = ['break workers_ready', 'continue', 'watch counter', ...Array<string>(THREADS * ROUNDS).fill('continue'), 'kill'];

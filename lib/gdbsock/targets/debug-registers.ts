@@ -20,6 +20,9 @@ interface Slot {
   length: number;
 }
 
+/** DR0..DR3; native/step.c watches as many by stepping (HK_WATCH_SLOTS). */
+export const DEBUG_REGISTER_SLOTS = 4;
+
 /** DR7 R/W bits: 00 instruction, 01 data write, 11 data read or write (x86 has no read-only). */
 const RW: Record<BreakpointType, number> = { software: 0, hardware: 0, write: 1, read: 3, access: 3 };
 /** DR7 LEN bits by byte length. */
@@ -27,6 +30,11 @@ const LEN: Record<number, number> = { 1: 0, 2: 1, 4: 3, 8: 2 };
 
 export class DebugRegisters {
   private slots: (Slot | undefined)[] = [undefined, undefined, undefined, undefined];
+
+  /** Each slot's piece if it watches writes, by slot (SteppedWatchpoints.watch). */
+  writePieces(): ({ address: bigint; length: number } | undefined)[] {
+    return this.slots.map((s) => (s?.request.type === 'write' ? { address: s.address, length: s.length } : undefined));
+  }
 
   /** Takes slots for the request; one already held is left as it is (gdb inserts again to change its conditions). */
   insert(type: BreakpointType, address: bigint, length: number, owner: SlotOwner = 'gdb'): void {

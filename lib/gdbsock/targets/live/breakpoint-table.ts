@@ -2,7 +2,10 @@
  * gdb's breakpoints in a live process: int3s in memory (Tracee.breakpoints),
  * debug registers, the conditions gdb attached to them, the ones gdb removed
  * but that are still in memory (lifted), and which thread's stop reported
- * which hit.
+ * which hit. Where the host's debug registers never fire, gdb's hardware
+ * breakpoints are int3s reported as hardware ones, and its write watchpoints
+ * are watched by stepping (SteppedWatchpoints): gdb's `hbreak` and `watch`
+ * work unchanged there, where gdbserver accepts them and never stops.
  */
 import { probeDebugRegisters, type Thread, type Tracee } from '../../../ptrace';
 import { hasCode } from '../../../errors';
@@ -11,6 +14,7 @@ import { formatAgentPrintf } from '../../agent-printf';
 import { agentOutput } from '../../agent-output';
 import { type BreakpointCommand, type BreakpointType, BreakpointKindUnsupported, type Condition, type TracepointStepping } from '../../target';
 import { DebugRegisters } from '../debug-registers';
+import { SteppedWatchpoints } from '../stepped-watchpoints';
 
 let warned = false;
 
@@ -29,6 +33,10 @@ export class BreakpointTable {
   readonly hardwareConditions = new Map<bigint, Condition[]>();
   /** The conditions gdb gave its own hardware breakpoints (Z1), by address. */
   readonly hwbreakConditions = new Map<bigint, Condition[]>();
+  /** gdb's hardware breakpoints kept as int3s, where the debug registers do not fire. */
+  private readonly hwbreakTraps = new Set<bigint>();
+  /** gdb's write watchpoints watched by stepping, where the debug registers do not fire. */
+  readonly stepped: SteppedWatchpoints;
   /** Software breakpoints whose hits run gdb's commands instead of being reported (dprintf-style agent). */
   readonly commands = new Map<bigint, BreakpointCommand[]>();
   /** Tracepoints' traps (TracepointSites): each hit calls its function; the int3 is shared with gdb's breakpoint at the same address. */
@@ -74,7 +82,9 @@ export class BreakpointTable {
   constructor(
     private readonly tracee: Tracee,
     private readonly readRegister: (tid: number, regno: number) => Buffer,
-  ) {}
+  ) {
+    this.stepped = new SteppedWatchpoints((address, length) => tracee.memory.read(address, length));
+  }
 
   insert(type: BreakpointType, address: bigint, length: number, conditions?: Condition[], commands?: BreakpointCommand[]): void {
     // A tracepoint's debug register where gdb now wants a breakpoint: one trap would fire for both,
@@ -85,23 +95,35 @@ export class BreakpointTable {
       else this.commands.delete(address);
       return this.insertSoftware(address, conditions);
     }
-    // Refused, not accepted and never hit, where the host's debug registers do not fire: gdb then
-    // says it could not insert the watchpoint, and software ones (can-use-hw-watchpoints 0) work.
-    if (!this.debugRegistersFire) {
-      const why = `this host's debug registers do not fire (${probeDebugRegisters().why}): hardware breakpoints and watchpoints are refused`;
-      warnOnce(`${why}; in gdb, 'set can-use-hw-watchpoints 0' makes watchpoints software ones`);
-      throw new BreakpointKindUnsupported(why);
-    }
     // x86 debug registers trap reads and writes alike, never reads alone (Intel SDM vol. 3, 18.2.4: R/W 11).
     if (type === 'read') throw new BreakpointKindUnsupported('no read-only watchpoints');
+    const emulated = !this.debugRegistersFire;
+    // Stepping sees what a store changed, never what a load read: an access watchpoint is refused
+    // there, and gdb says it could not insert it, where gdbserver accepts it and it never fires.
+    if (emulated && type === 'access') {
+      const why = `this host's debug registers do not fire (${probeDebugRegisters().why}), and stepping sees no reads: access watchpoints are refused`;
+      warnOnce(why);
+      throw new BreakpointKindUnsupported(why);
+    }
     if (type === 'hardware') {
       if (conditions) this.hwbreakConditions.set(address, conditions);
       else this.hwbreakConditions.delete(address);
     }
     if (this.debugRegisters.holds(type, address, length, 'gdb')) return; // inserted again: new conditions at most
     if (this.debugRegisters.free === 0) this.evictOwnSlot();
+    // Slots are taken as on a host whose registers fire, so gdb is refused exactly what the CPU would refuse.
     this.debugRegisters.insert(type, address, length);
+    if (emulated && type === 'hardware') this.placeHwbreakTrap(address);
+    else if (emulated) this.stepped.watch(this.debugRegisters.writePieces());
+    // Where they do not fire, this still interrupts the threads that run (non-stop), and they run on stepping (go).
     this.applyToThreads();
+  }
+
+  /** gdb's hardware breakpoint as an int3 (see hwbreakTraps): shared with a software one or a tracepoint's there. */
+  private placeHwbreakTrap(address: bigint): void {
+    this.hwbreakTraps.add(address);
+    if (this.lifted.delete(address) && this.tracee.breakpoints.inPlace(address)) return;
+    this.tracee.breakpoints.insert(address);
   }
 
   /**
@@ -167,16 +189,22 @@ export class BreakpointTable {
     if (type === 'software') {
       this.software.delete(address);
       this.commands.delete(address);
-      if (this.sites.has(address) && !this.siteInDebugRegister(address)) return; // the int3 is a tracepoint's too: it stays
-      // Lifted only while its page is there: a removal that cannot happen is gdb's warning to give now (its z0 fails).
-      const memory = this.tracee.breakpoints;
-      if (outNow || !memory.has(address) || !memory.stillMapped(address)) memory.remove(address);
-      else this.lifted.add(address);
-      return;
+      return this.dropTrap(address, outNow);
     }
     if (type === 'hardware') this.hwbreakConditions.delete(address);
     this.debugRegisters.remove(type, address, length);
+    if (type === 'hardware' && this.hwbreakTraps.delete(address)) this.dropTrap(address, outNow);
+    if (this.stepped.active) this.stepped.watch(this.debugRegisters.writePieces());
     this.applyToThreads();
+  }
+
+  /** An int3 nobody may want any more: out, or lifted (see `lifted`), unless a breakpoint or tracepoint still wants it. */
+  private dropTrap(address: bigint, outNow: boolean): void {
+    if (this.wantsTrap(address)) return;
+    // Lifted only while its page is there: a removal that cannot happen is gdb's warning to give now (its z0 fails).
+    const memory = this.tracee.breakpoints;
+    if (outNow || !memory.has(address) || !memory.stillMapped(address)) memory.remove(address);
+    else this.lifted.add(address);
   }
 
   /**
@@ -207,7 +235,7 @@ export class BreakpointTable {
       this.applyToThreads();
       return;
     }
-    if (this.software.has(address)) return;
+    if (this.wantsTrap(address)) return;
     try {
       this.tracee.breakpoints.remove(address);
     } catch (err) {
@@ -228,13 +256,30 @@ export class BreakpointTable {
 
   /** Whether an int3 at `address` is still wanted: gdb's breakpoint or a tracepoint's. */
   wantsTrap(address: bigint): boolean {
-    return this.software.has(address) || (this.sites.has(address) && !this.siteInDebugRegister(address));
+    return this.software.has(address) || this.hwbreakTraps.has(address) || (this.sites.has(address) && !this.siteInDebugRegister(address));
+  }
+
+  /**
+   * gdb's breakpoint behind the int3 at `address`: how its hit is reported,
+   * and the conditions it holds on. A software one wins over a hardware one
+   * at the same address, as either explains the stop. None: a tracepoint's.
+   */
+  gdbsTrap(address: bigint): { reason: 'swbreak' | 'hwbreak'; conditions: Condition[] | undefined } | undefined {
+    if (this.software.has(address)) return { reason: 'swbreak', conditions: this.software.get(address) };
+    if (this.hwbreakTraps.has(address)) return { reason: 'hwbreak', conditions: this.hwbreakConditions.get(address) };
+    return undefined;
   }
 
   /** Takes the breakpoints gdb removed out of memory (see `lifted`). */
   liftNow(): void {
     for (const address of this.lifted) this.tracee.breakpoints.remove(address);
     this.lifted.clear();
+  }
+
+  /** Before threads run for gdb: removed breakpoints out (liftNow), and watched bytes seen afresh (gdb may have written them). */
+  beforeRun(): void {
+    this.liftNow();
+    this.stepped.rebase();
   }
 
   /**
@@ -291,14 +336,18 @@ export class BreakpointTable {
     this.commands.clear();
     this.hardwareConditions.clear();
     this.hwbreakConditions.clear();
+    this.hwbreakTraps.clear();
     this.debugRegisters.clear();
+    this.stepped.watch([]);
   }
 
   /** A detach takes every int3 out; the debug registers are cleared in each thread (applyToThreads after this). */
   forDetach(): void {
     this.lifted.clear();
     this.hwbreakConditions.clear();
+    this.hwbreakTraps.clear();
     this.debugRegisters.clear();
+    this.stepped.watch([]);
   }
 
   /** Whether gdb still has a breakpoint of this kind at `address` (a conditional one in a debug register counts as software). */

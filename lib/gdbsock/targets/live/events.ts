@@ -347,8 +347,10 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
     return at < 0 ? -1 : Number(BigInt.asIntN(32, t.registersOfStop().readBigUInt64LE(at * 8)));
   }
 
+  /** The watchpoints a step fired: DR6 as the CPU set it, or as stepping saw the watched bytes change (SteppedWatchpoints). */
   private watchedByStep(t: Thread): WatchReason | undefined {
-    return this.watchReason(t.getDebugRegister(6));
+    const stepped = this.breakpoints.stepped;
+    return this.watchReason(stepped.active ? stepped.changed() : t.getDebugRegister(6));
   }
 
   /** Every watchpoint DR6 says fired: the first as the reason, the rest beside it. */

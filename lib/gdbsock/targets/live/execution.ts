@@ -20,6 +20,8 @@ import { SIGINT, SignalInjection } from './signal-injection';
 import { ThreadNames } from './thread-names';
 
 const NO_ADDRESSES = new BigUint64Array(0);
+/** A range no pc leaves: stepping through it is running, one instruction at a time. */
+const EVERYWHERE = { start: 0n, end: 0xffff_ffff_ffff_ffffn };
 
 /** gdb's action for thread `tid` in a vCont: its own, or the default one. */
 function actionFor(tid: number, actions: ResumeAction[]): ResumeAction | undefined {
@@ -160,7 +162,7 @@ export abstract class Execution<Self> extends StopReports {
       await this.drainQueuedTraps((tid) => resumes(actionFor(tid, actions)));
       if (this.pendingReport) return; // a drained stop was a real signal after all: gdb hears of it first
     }
-    this.breakpoints.liftNow();
+    this.breakpoints.beforeRun();
     const plan: [Thread, ResumeAction][] = [];
     for (const t of this.tracee.threads.values()) {
       if (t.state !== 'stopped' || (this.nonStop && this.modes.get(t.tid)?.type !== 'stopped')) continue;
@@ -348,8 +350,15 @@ export abstract class Execution<Self> extends StopReports {
     }
   }
 
+  /**
+   * Runs a thread gdb continues. While a write watchpoint is watched by
+   * stepping (SteppedWatchpoints), it steps instead, in native code, until
+   * watched bytes change or anything else stops it: caught system calls are
+   * then not seen (a step runs through the call).
+   */
   protected go(t: Thread, signal: number): void {
-    if (this.options.catchSyscalls) t.syscall(signal);
+    if (this.breakpoints.stepped.active) t.stepWhileIn(EVERYWHERE.start, EVERYWHERE.end, NO_ADDRESSES, signal, this.breakpoints.stepped.words);
+    else if (this.options.catchSyscalls) t.syscall(signal);
     else t.cont(signal);
   }
 
@@ -464,6 +473,8 @@ export abstract class Execution<Self> extends StopReports {
 
   protected onStep(t: Thread, tid: number, mode: Mode): void {
     if (this.state === 'stopping') return;
+    // A continued thread stepping for a watchpoint watched by stepping (go), its watched bytes unchanged.
+    if (mode.type === 'continue') return this.carryOn(t, mode, 0);
     if (mode.type === 'range') {
       // Ctrl-C during a range step: the step's trap cleared the interrupt (kernel/signal.c, ptrace_stop),
       // so this stop is the one gdb asked for, and the range ends here, as with gdbserver (T02).
@@ -476,7 +487,7 @@ export abstract class Execution<Self> extends StopReports {
       // A tracepoint's trap inside the range (not gdb's): collect, step over it, and range on, as
       // gdbserver collects at any stop on a tracepoint (gdb.trace/range-stepping.exp wants one vCont;r).
       const site = this.breakpoints.sites.get(pc);
-      if (pc >= mode.start && pc < mode.end && site && !this.breakpoints.software.has(pc)) {
+      if (pc >= mode.start && pc < mode.end && site && !this.breakpoints.gdbsTrap(pc)) {
         site(tid);
         this.tracee.breakpoints.remove(pc);
         this.stepQuietly(t, tid, pc, mode, undefined);
@@ -489,10 +500,12 @@ export abstract class Execution<Self> extends StopReports {
 
   /** Range stepping (vCont;r): steps in native code until the pc leaves the range or lands on a breakpoint. */
   private stepThrough(t: Thread, range: { start: bigint; end: bigint }): void {
-    // The native loop would step over a watchpoint's hit (it stops as a plain step): one step at a time then, onStep deciding.
-    if (this.breakpoints.debugRegisters.watching) return t.stepWhileIn(0n, 0n, NO_ADDRESSES, 0);
+    const stepped = this.breakpoints.stepped;
+    // The native loop would step over a debug register's watchpoint hit (it stops as a plain step): one step at a time then, onStep deciding.
+    if (this.breakpoints.debugRegisters.watching && !stepped.active) return t.stepWhileIn(0n, 0n, NO_ADDRESSES, 0);
     const inside = this.tracee.breakpoints.addresses.filter((a) => a >= range.start && a < range.end);
-    t.stepWhileIn(range.start, range.end, inside.length ? BigUint64Array.from(inside) : NO_ADDRESSES, 0);
+    const watch = stepped.active ? stepped.words : undefined;
+    t.stepWhileIn(range.start, range.end, inside.length ? BigUint64Array.from(inside) : NO_ADDRESSES, 0, watch);
   }
 
   /**
@@ -519,8 +532,9 @@ export abstract class Execution<Self> extends StopReports {
     // A tracepoint collects at every hit, whatever gdb's breakpoint there decides (gdbserver: tracepoint_was_hit).
     const site = this.breakpoints.sites.get(address);
     const stepping = site?.(tid);
-    const tracepointOnly = site !== undefined && !this.breakpoints.software.has(address);
-    const conditions = this.breakpoints.software.get(address);
+    const gdbs = this.breakpoints.gdbsTrap(address);
+    const tracepointOnly = site !== undefined && !gdbs;
+    const conditions = gdbs?.conditions;
     const commands = this.breakpoints.commands.get(address);
     const holds = !tracepointOnly && (!conditions || this.breakpoints.anyTrue(tid, conditions));
     // gdb's commands run instead of a stop (gdbserver too reports a hit only without commands).
@@ -533,6 +547,6 @@ export abstract class Execution<Self> extends StopReports {
       return;
     }
     this.breakpoints.noteReportedHit(tid, address);
-    this.reportStop(tid, { kind: 'signal', tid, signal: SIGTRAP, reason: { type: 'swbreak' } });
+    this.reportStop(tid, { kind: 'signal', tid, signal: SIGTRAP, reason: { type: gdbs?.reason ?? 'swbreak' } });
   }
 }

@@ -1,0 +1,191 @@
+/**
+ * gdb's hardware breakpoints and write watchpoints through gdbsock on every
+ * host, including one whose debug registers are taken and never fire (a PVM
+ * guest: DR0..DR7 go in through PTRACE_POKEUSER and no #DB ever comes). There
+ * gdbsock keeps a hardware breakpoint as an int3 reported as `hwbreak`, and
+ * watches a write watchpoint by stepping each thread it runs; gdbserver
+ * accepts both and never stops, so it is no anchor. Oracles: the values the
+ * program stores (stops.c), gdb's own software watchpoints over the same
+ * session, and the probe (checked against a raw DR0 breakpoint in
+ * test/ptrace/registers.test.ts) for what must be taken or refused. Where the
+ * debug registers fire, the same tests check the hardware path.
+ */
+import t from 'tap';
+import { probeDebugRegisters } from '../../lib/ptrace';
+import { fixture, symbol } from '../helpers';
+import { requireTool, rspClient, runGdb, startGdbsock } from './gdb';
+
+requireTool('gdb');
+const stops = fixture('stops');
+const spinLine = fixture('spin-line');
+const { fire } = probeDebugRegisters();
+t.comment(`this host's debug registers ${fire ? 'fire' : 'do not fire: gdbsock emulates them'}`);
+
+const WARNING = /gdbsock: warning: this host's debug registers do not fire .*access watchpoints are refused/g;
+const hex = (n: bigint) => n.toString(16);
+
+async function withGdbsock<T>(argv: string[], use: (target: string) => Promise<T>): Promise<{ result: T; stderr: string }> {
+  const s = await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', ...argv]);
+  try {
+    const result = await use(s.target);
+    return { result, stderr: s.stderr() };
+  } finally {
+    await s.stop();
+  }
+}
+
+/** gdb's watchpoint reports, in order: "Old value = A\nNew value = B" as [A, B]. */
+const changes = (out: string) => [...out.matchAll(/Old value = (\d+)\s+New value = (\d+)/g)].map((m) => [Number(m[1]), Number(m[2])]);
+
+t.test('Z1 and Z2 are taken on every host; Z4 only where the debug registers fire; Z3 never; one warning', async (t) => {
+  const { stderr } = await withGdbsock([stops, 'watch'], async (target) => {
+    const c = await rspClient(target);
+    try {
+      await c.ask('QStartNoAckMode');
+      await c.ask('?');
+      const watched = hex(symbol(stops, 'watched_a'));
+      t.equal(await c.ask(`Z1,${hex(symbol(stops, 'main'))},1`), 'OK', 'Z1');
+      t.equal(await c.ask(`Z2,${watched},4`), 'OK', 'Z2');
+      t.equal(await c.ask(`Z3,${watched},4`), '', 'Z3: x86 has no read-only watchpoints');
+      t.equal(await c.ask(`Z4,${watched},4`), fire ? 'OK' : '', 'Z4: stepping sees no reads');
+      t.equal(await c.ask(`Z4,${watched},4`), fire ? 'OK' : '', 'Z4 again');
+    } finally {
+      c.close();
+    }
+  });
+  t.equal((stderr.match(WARNING) ?? []).length, fire ? 0 : 1, 'a warning where they do not fire, once');
+});
+
+t.test("gdb's `watch` and `hbreak` stop at each store and at the function, as the program stores 1, 2, 3", async (t) => {
+  const { result: out } = await withGdbsock([stops, 'watch'], (target) =>
+    runGdb(
+      `target extended-remote ${target}`,
+      ['set sysroot /', 'break main', 'continue', 'watch watched_a', 'hbreak after_watch', 'continue', 'continue', 'continue', 'continue', 'continue'],
+      { file: stops },
+    ),
+  );
+  t.match(out, /^Hardware watchpoint 2: watched_a$/m, out);
+  t.same(changes(out), [
+    [0, 1],
+    [1, 2],
+    [2, 3],
+  ]);
+  t.match(out, /Breakpoint 3, after_watch \(\)/, 'the hardware breakpoint');
+  t.match(out, /exited normally/);
+});
+
+/**
+ * Writes only (every host takes them): a continue, range steps over stores,
+ * stepi, and gdb's step over a breakpoint whose instruction is the store
+ * (touch_both's first: watched_pair[0] = 1).
+ */
+const WRITES = [
+  'set sysroot /',
+  'break main',
+  'continue',
+  'watch watched_a',
+  'watch watched_pair[0]',
+  'break *touch_both',
+  'continue',
+  'next',
+  'next',
+  'next',
+  'stepi',
+  'stepi',
+  'continue', // to the breakpoint
+  'continue', // gdb steps over it, and that step is the store
+  'continue',
+];
+
+/** gdb's output with what differs between a hardware and a software watchpoint's session taken out. */
+const comparable = (out: string) =>
+  out
+    .split('\n')
+    .filter((l) => !/^Reading |process \d+|^warning: |^Software watchpoints|^Continuing\.$/.test(l))
+    .join('\n')
+    .replace(/Hardware watchpoint/g, 'Watchpoint')
+    .replace(/0x0*[0-9a-f]{6,}/g, 'ADDR');
+
+t.test("write watchpoints hit by continues, range steps, steps and steps over a breakpoint: as gdb's software watchpoints see them", async (t) => {
+  t.setTimeout(120000);
+  const session = (software: boolean) =>
+    withGdbsock([stops, 'watch'], (target) =>
+      runGdb(`target extended-remote ${target}`, software ? ['set can-use-hw-watchpoints 0', ...WRITES] : WRITES, { file: stops, timeout: 60000 }),
+    );
+  const ours = (await session(false)).result;
+  const softwares = (await session(true)).result;
+  t.match(ours, /Hardware watchpoint 2: watched_a\s+Old value = 0\s+New value = 1/, 'the first store');
+  t.match(ours, /Breakpoint 4, touch_both \(\)[\s\S]*Hardware watchpoint 3: watched_pair\[0\]\s+Old value = 0\s+New value = 1/, 'the step over the breakpoint');
+  t.equal(comparable(ours), comparable(softwares), "the same session as with gdb's software watchpoints");
+});
+
+t.test('a watched store after a blocking system call (usleep) still stops the program', async (t) => {
+  const { result: out } = await withGdbsock([stops, 'nap'], (target) =>
+    runGdb(`target extended-remote ${target}`, ['set sysroot /', 'break main', 'continue', 'watch watched_a', 'continue', 'continue'], {
+      file: stops,
+    }),
+  );
+  t.same(changes(out), [[0, 7]], out);
+  t.match(out, /exited normally/);
+});
+
+t.test("gdb's Ctrl-C stops a program run for a watchpoint nothing writes (RSP)", async (t) => {
+  await withGdbsock([spinLine], async (target) => {
+    const c = await rspClient(target);
+    try {
+      await c.ask('QStartNoAckMode');
+      // qC: QCpPID.TID with multiprocess, else QCTID (the leader's tid is the pid).
+      const pid = /^QC(?:p([0-9a-f]+)\.|)([0-9a-f]+)/.exec(await c.ask('qC'))!.slice(1).find(Boolean)!;
+      await c.ask('?');
+      t.equal(await c.ask(`Z2,${hex(symbol(spinLine, 'never_written'))},8`), 'OK');
+      c.send('vCont;c');
+      await new Promise((r) => setTimeout(r, 300));
+      t.same(c.unread(), [], 'it runs: nothing written, no stop');
+      c.interrupt();
+      t.match(await c.next(10000, 'the stop for the Ctrl-C'), /^T02/, 'SIGINT, as for any Ctrl-C');
+      t.equal(await c.ask(`vKill;${pid}`), 'OK');
+    } finally {
+      c.close();
+    }
+  });
+});
+
+t.test('a hardware breakpoint is reported as one (hwbreak), and out again the program runs to its end (RSP)', async (t) => {
+  await withGdbsock([stops, 'watch'], async (target) => {
+    const c = await rspClient(target);
+    try {
+      await c.ask('QStartNoAckMode');
+      await c.ask('qSupported:multiprocess+;swbreak+;hwbreak+');
+      await c.ask('?');
+      const at = hex(symbol(stops, 'after_watch'));
+      const original = await c.ask(`m${at},1`);
+      t.equal(await c.ask(`Z1,${at},1`), 'OK');
+      const stop = await c.ask('vCont;c');
+      t.match(stop, /^T05.*hwbreak:;/, stop);
+      const pc = Buffer.from(await c.ask('p10'), 'hex').readBigUInt64LE();
+      t.equal(hex(pc), at, 'the pc is the breakpoint');
+      t.equal(await c.ask(`m${at},1`), original, "memory shows the program's byte, not an int3");
+      t.equal(await c.ask(`z1,${at},1`), 'OK');
+      t.match(await c.ask('vCont;c'), /^W00/, 'runs to its end');
+    } finally {
+      c.close();
+    }
+  });
+});
+
+t.test("gdb's software watchpoints (can-use-hw-watchpoints 0) see each store, on any host", async (t) => {
+  const { result: out, stderr } = await withGdbsock([stops, 'watch'], (target) =>
+    runGdb(
+      `target extended-remote ${target}`,
+      ['set sysroot /', 'set can-use-hw-watchpoints 0', 'break main', 'continue', 'watch watched_a', 'continue', 'continue', 'continue'],
+      { file: stops },
+    ),
+  );
+  t.match(out, /^Watchpoint 2: watched_a$/m, 'a software watchpoint');
+  t.same(changes(out), [
+    [0, 1],
+    [1, 2],
+    [2, 3],
+  ]);
+  t.equal((stderr.match(WARNING) ?? []).length, 0, 'and nothing to warn of');
+});
