@@ -182,7 +182,11 @@ async function main() {
   const worker = async (i) => {
     for (let job = queue.shift(); job; job = queue.shift()) {
       const { exp, server } = job;
-      const r = await runOne(server.workDirs[i], exp, server.vars, values.board ?? 'native-gdbserver', timeoutMs);
+      // Each worker's servers listen on a loopback address of their own: with one `localhost`, two
+      // runtests both start at port 2346, and one server on ::1 and another on 127.0.0.1 both bind
+      // it, so a gdb could connect to the other worker's server (a test then hangs at its first continue).
+      const host = jobs > 1 ? [`GDB_TEST_SOCKETHOST=127.0.0.${2 + i}`] : [];
+      const r = await runOne(server.workDirs[i], exp, [...server.vars, ...host], values.board ?? 'native-gdbserver', timeoutMs);
       const base = exp.replace(/\//g, '_').replace(/\.exp$/, '');
       const dir = path.join(out, server.name);
       fs.writeFileSync(path.join(dir, `${base}.sum`), r.sum);

@@ -49,6 +49,12 @@ t.test('Z1 and Z2 are taken on every host; Z4 only where the debug registers fir
       t.equal(await c.ask(`Z3,${watched},4`), '', 'Z3: x86 has no read-only watchpoints');
       t.equal(await c.ask(`Z4,${watched},4`), fire ? 'OK' : '', 'Z4: stepping sees no reads');
       t.equal(await c.ask(`Z4,${watched},4`), fire ? 'OK' : '', 'Z4 again');
+      // A debug register takes any address (gdb.base/hbreak-unmapped.exp): so does the emulation, placing it once mapped.
+      t.equal(await c.ask('Z1,0,1'), 'OK', 'Z1 where nothing is mapped');
+      t.equal(await c.ask('z1,0,1'), 'OK', 'and out again');
+      t.equal(await c.ask('Z1,0,1'), 'OK', 'in again, left in while the program runs');
+      t.equal(await c.ask(`z2,${watched},4`), 'OK');
+      t.match(await c.ask('vCont;c'), /^T05.*hwbreak:/, 'the program runs on to main');
     } finally {
       c.close();
     }

@@ -119,12 +119,32 @@ export class BreakpointTable {
     this.applyToThreads();
   }
 
-  /** gdb's hardware breakpoint as an int3 (see hwbreakTraps): shared with a software one or a tracepoint's there. */
+  /**
+   * gdb's hardware breakpoint as an int3 (see hwbreakTraps): shared with a
+   * software one or a tracepoint's there. A debug register takes any
+   * address, mapped or not (gdb.base/hbreak-unmapped.exp: `hbreak *0`), so an
+   * address with nothing mapped is taken too, and its int3 placed at the first
+   * resume that finds its page (beforeRun).
+   */
   private placeHwbreakTrap(address: bigint): void {
     this.hwbreakTraps.add(address);
     if (this.lifted.delete(address) && this.tracee.breakpoints.inPlace(address)) return;
-    this.tracee.breakpoints.insert(address);
+    if (!this.tryTrap(address)) this.unplacedHwbreaks.add(address);
   }
+
+  /** Puts an int3 at `address`; false when nothing is mapped there. */
+  private tryTrap(address: bigint): boolean {
+    try {
+      this.tracee.breakpoints.insert(address);
+      return true;
+    } catch (err) {
+      if (err instanceof RangeError || hasCode(err, 'EFAULT', 'EIO')) return false;
+      throw err;
+    }
+  }
+
+  /** gdb's hardware breakpoints at addresses nothing was mapped at yet (placeHwbreakTrap). */
+  private readonly unplacedHwbreaks = new Set<bigint>();
 
   /**
    * A conditional breakpoint goes into a free debug register when there is one:
@@ -193,7 +213,7 @@ export class BreakpointTable {
     }
     if (type === 'hardware') this.hwbreakConditions.delete(address);
     this.debugRegisters.remove(type, address, length);
-    if (type === 'hardware' && this.hwbreakTraps.delete(address)) this.dropTrap(address, outNow);
+    if (type === 'hardware' && this.hwbreakTraps.delete(address) && !this.unplacedHwbreaks.delete(address)) this.dropTrap(address, outNow);
     if (this.stepped.active) this.stepped.watch(this.debugRegisters.writePieces());
     this.applyToThreads();
   }
@@ -276,9 +296,14 @@ export class BreakpointTable {
     this.lifted.clear();
   }
 
-  /** Before threads run for gdb: removed breakpoints out (liftNow), and watched bytes seen afresh (gdb may have written them). */
+  /**
+   * Before threads run for gdb: removed breakpoints out (liftNow), hardware
+   * ones whose page has come placed, and watched bytes seen afresh (gdb may
+   * have written them).
+   */
   beforeRun(): void {
     this.liftNow();
+    for (const address of this.unplacedHwbreaks) if (this.tryTrap(address)) this.unplacedHwbreaks.delete(address);
     this.stepped.rebase();
   }
 
@@ -337,6 +362,7 @@ export class BreakpointTable {
     this.hardwareConditions.clear();
     this.hwbreakConditions.clear();
     this.hwbreakTraps.clear();
+    this.unplacedHwbreaks.clear();
     this.debugRegisters.clear();
     this.stepped.watch([]);
   }
@@ -346,6 +372,7 @@ export class BreakpointTable {
     this.lifted.clear();
     this.hwbreakConditions.clear();
     this.hwbreakTraps.clear();
+    this.unplacedHwbreaks.clear();
     this.debugRegisters.clear();
     this.stepped.watch([]);
   }
