@@ -45,9 +45,9 @@ function runGdb(tools, port, script, binary) {
 }
 
 /** One session of `script` (a gdb script printing SCENARIO_SECONDS) through one server: its seconds and the server's CPU. */
-async function oneRun(tools, kind, script, binary) {
+async function oneRun(tools, kind, script, binary, targetArgs = TARGET_ARGS) {
   const scenario = path.basename(script, '.gdb');
-  const server = await startGdbServer(kind, cli, [binary, ...TARGET_ARGS], tools);
+  const server = await startGdbServer(kind, cli, [binary, ...targetArgs], tools);
   const out = await runGdb(tools, server.port, script, binary);
   const timer = setTimeout(() => server.proc.kill('SIGKILL'), 10000);
   await server.exited;

@@ -119,9 +119,16 @@ export class DebugRegisters {
     return dr7;
   }
 
+  /**
+   * The host takes the registers and never fires them (probeDebugRegisters):
+   * the slots are only counted, and watched another way (BreakpointTable),
+   * so nothing is written into threads.
+   */
+  emulated = false;
+
   /** Writes the slots into a stopped thread. */
   applyTo(thread: Thread): void {
-    if (!thread.arch.debugRegisters) return;
+    if (!thread.arch.debugRegisters || this.emulated) return;
     const dr7 = this.dr7;
     if (dr7 === 0n && !this.touched.has(thread.tid)) return;
     this.touched.add(thread.tid);

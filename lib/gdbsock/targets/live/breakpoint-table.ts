@@ -98,6 +98,7 @@ export class BreakpointTable {
     // x86 debug registers trap reads and writes alike, never reads alone (Intel SDM vol. 3, 18.2.4: R/W 11).
     if (type === 'read') throw new BreakpointKindUnsupported('no read-only watchpoints');
     const emulated = !this.debugRegistersFire;
+    this.debugRegisters.emulated = emulated;
     // Stepping sees what a store changed, never what a load read: an access watchpoint is refused
     // there, and gdb says it could not insert it, where gdbserver accepts it and it never fires.
     if (emulated && type === 'access') {
@@ -115,7 +116,7 @@ export class BreakpointTable {
     this.debugRegisters.insert(type, address, length);
     if (emulated && type === 'hardware') this.placeHwbreakTrap(address);
     else if (emulated) this.stepped.watch(this.debugRegisters.writePieces());
-    // Where they do not fire, this still interrupts the threads that run (non-stop), and they run on stepping (go).
+    // Where they do not fire, nothing is written, but the threads that run (non-stop) are interrupted, to run on stepping (go).
     this.applyToThreads();
   }
 
