@@ -24,17 +24,20 @@ export const SiCode = {
   TRAP_BRKPT: 1,
   TRAP_TRACE: 2,
   TRAP_HWBKPT: 4,
+  /** ptrace_notify(SIGTRAP)'s: a step that delivered a signal, stopped at its handler's first instruction (kernel/signal.c, signal_delivered). */
+  TRAP_NOTIFY: 5,
 } as const;
 
 /**
  * The one rule for "this SIGTRAP is a finished single step"
  * (arch/x86/kernel/step.c, user_single_step_report): TRAP_TRACE, or TRAP_BRKPT
- * when the step ended a syscall (as after an exec stop). native/step.c is
+ * when the step ended a syscall (as after an exec stop), or TRAP_NOTIFY when
+ * the step delivered a signal and stopped at its handler. native/step.c is
  * handed PLAIN_STEP_CODE (Thread.stepWhileIn) and takes only that stop without
  * asking JS: TRAP_BRKPT may be a breakpoint too, which only Tracee's
  * describeSignal can tell.
  */
-export const STEP_CODES: readonly number[] = [SiCode.TRAP_TRACE, SiCode.TRAP_BRKPT];
+export const STEP_CODES: readonly number[] = [SiCode.TRAP_TRACE, SiCode.TRAP_BRKPT, SiCode.TRAP_NOTIFY];
 export const PLAIN_STEP_CODE = SiCode.TRAP_TRACE;
 
 const FAULT_SIGNALS = new Set([4, 5, 7, 8, 11]); // SIGILL SIGTRAP SIGBUS SIGFPE SIGSEGV

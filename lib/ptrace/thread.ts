@@ -22,6 +22,9 @@ const XSTATE_MAX = 16384;
 const STEP_SPIN_US = 200;
 /** How long stepWhileIn may keep the JS thread stepping through a range (a tight loop on one line). */
 const STEP_BUDGET_US = 20_000;
+/** How deep stepWhileIn may be called from the handling of the stops it delivers (see there). */
+const MAX_STEP_NESTING = 32;
+let stepNesting = 0;
 
 /**
  * The next event of each thread, waited for on the JS thread first
@@ -116,6 +119,18 @@ export class Thread {
   stepWhileIn(start: bigint, end: bigint, avoid: BigUint64Array, signal = this.pendingSignal, watch?: BigUint64Array): void {
     checkSignal(signal);
     if (this.state !== 'stopped') this.requireStopped('PTRACE_SINGLESTEP');
+    // Called again from the handling of a stop this delivered, and so on: stops that are not plain
+    // steps (each step through a system call) would nest without end. One step, left to the reaper.
+    if (stepNesting >= MAX_STEP_NESTING) return this.step(signal);
+    stepNesting++;
+    try {
+      this.stepInNative(start, end, avoid, signal, watch);
+    } finally {
+      stepNesting--;
+    }
+  }
+
+  private stepInNative(start: bigint, end: bigint, avoid: BigUint64Array, signal: number, watch: BigUint64Array | undefined): void {
     // Running from the first step on: a stop handled below finds the thread as the reaper would.
     this.markResumed(Request.SINGLESTEP);
     const registers = Buffer.allocUnsafe(this.arch.gprNames.length * 8);

@@ -135,6 +135,21 @@ t.test('a watched store after a blocking system call (usleep) still stops the pr
   t.match(out, /exited normally/);
 });
 
+t.test('a store in a signal handler gdb passes silently stops the program there', async (t) => {
+  // The step that delivers the signal stops at the handler's first instruction (si_code SIGTRAP): a step like any.
+  const { result: out } = await withGdbsock([stops, 'handler'], (target) =>
+    runGdb(
+      `target extended-remote ${target}`,
+      ['set sysroot /', 'handle SIGUSR1 nostop noprint pass', 'break main', 'continue', 'watch watched_b', 'continue', 'continue'],
+      { file: stops },
+    ),
+  );
+  t.same(changes(out), [[0, 5]], out);
+  t.match(out, /on_usr1 \(sig=/, 'in the handler');
+  t.notMatch(out, /SIGTRAP/, 'no trap gdb never asked for');
+  t.match(out, /exited normally/);
+});
+
 t.test("gdb's Ctrl-C stops a program run for a watchpoint nothing writes (RSP)", async (t) => {
   await withGdbsock([spinLine], async (target) => {
     const c = await rspClient(target);
