@@ -55,7 +55,9 @@ exports.main = async function main(args) {
   fs.writeFileSync(scripts.gdbserver, script(hits, !probe.fire));
   fs.writeFileSync(scripts.gdbsock, script(hits, false));
   console.log(`gdb and gdbserver: ${tools.label}; debug registers ${probe.fire ? 'fire' : `do not fire (${probe.why})`}`);
-  console.log(`gdbserver side: ${probe.fire ? 'hardware watchpoint' : "gdb's software watchpoint"}; gdbsock side: hardware watchpoint${probe.fire ? '' : ' (emulated by stepping)'}`);
+  console.log(
+    `gdbserver side: ${probe.fire ? 'hardware watchpoint' : "gdb's software watchpoint"}; gdbsock side: hardware watchpoint${probe.fire ? '' : ' (emulated by stepping)'}`,
+  );
   console.log(`${'scenario'.padEnd(12)} ${header()}`);
   const runsOf = { gdbserver: [], gdbsock: [] };
   for (let r = 0; r < runs; r++) {

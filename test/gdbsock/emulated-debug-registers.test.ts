@@ -156,7 +156,10 @@ t.test("gdb's Ctrl-C stops a program run for a watchpoint nothing writes (RSP)",
     try {
       await c.ask('QStartNoAckMode');
       // qC: QCpPID.TID with multiprocess, else QCTID (the leader's tid is the pid).
-      const pid = /^QC(?:p([0-9a-f]+)\.|)([0-9a-f]+)/.exec(await c.ask('qC'))!.slice(1).find(Boolean)!;
+      const pid = /^QC(?:p([0-9a-f]+)\.|)([0-9a-f]+)/
+        .exec(await c.ask('qC'))!
+        .slice(1)
+        .find(Boolean)!;
       await c.ask('?');
       t.equal(await c.ask(`Z2,${hex(symbol(spinLine, 'never_written'))},8`), 'OK');
       c.send('vCont;c');
