@@ -201,7 +201,7 @@ export interface Addon {
 export type FuseReaderHandle = { readonly __fuseReader: unique symbol };
 
 /** What ended stepRange other than a stop: see Addon.stepRange. */
-export type StepOutcome = 'running' | 'vanished' | 'left' | 'watched' | 'paused';
+export type StepOutcome = 'running' | 'vanished' | 'left' | 'watched';
 
 /** An opaque fanotify reader thread (native/veriexec_fanotify.c). */
 export type FanotifyReaderHandle = { readonly __fanotifyReader: unique symbol };

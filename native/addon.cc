@@ -410,8 +410,7 @@ class Hostkit : public Napi::Addon<Hostkit> {
   //           watch?: BigUint64Array of 3 * HK_WATCH_SLOTS)
   //   -> the wait status (>= 0) of the stop that ended it, or what happened instead: 'running' (left
   //   stepping), 'vanished' (ECHILD), 'left' (a plain step out of the range, its general registers
-  //   in `regs`), 'watched' (a plain step after which a watched slot changed, registers in `regs`),
-  //   'paused' (out of budget while watching: stopped after a plain step, registers in `regs`).
+  //   in `regs`), 'watched' (a plain step after which a watched slot changed, registers in `regs`).
   //   Those are expected outcomes, not errors; a failed ptrace throws.
   Napi::Value StepRange(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
@@ -433,7 +432,6 @@ class Hostkit : public Napi::Addon<Hostkit> {
     if (rc == HK_STEP_VANISHED) return Napi::String::New(env, "vanished");
     if (rc == HK_STEP_LEFT) return Napi::String::New(env, "left");
     if (rc == HK_STEP_WATCHED) return Napi::String::New(env, "watched");
-    if (rc == HK_STEP_PAUSED) return Napi::String::New(env, "paused");
     if (rc < 0) return Fail(env, rc, failed, Info(env, "tid", (double)tid));
     return Napi::Number::New(env, rc);
   }

@@ -86,9 +86,7 @@ long hk_ioctl_buffer(int fd, unsigned long request, void *buf);
  * stop is a plain step out of the range (its general regset is then in
  * `regs`, which must hold NT_PRSTATUS), HK_STEP_RUNNING when the thread was
  * left stepping (a slow step, or out of budget: the caller's reaper will see
- * its stop), HK_STEP_WATCHED (see `watch`), HK_STEP_PAUSED (out of budget
- * while watching: stopped after a plain step, registers in `regs`, for the
- * caller to resume), HK_STEP_VANISHED (ECHILD), or -errno. */
+ * its stop), HK_STEP_WATCHED (see `watch`), HK_STEP_VANISHED (ECHILD), or -errno. */
 struct hk_step_range {
   pid_t tid;
   int signal;
@@ -112,7 +110,6 @@ struct hk_step_range {
 #define HK_STEP_VANISHED (-100001)
 #define HK_STEP_LEFT (-100002)
 #define HK_STEP_WATCHED (-100003)
-#define HK_STEP_PAUSED (-100004)
 /* On -errno, *failed names the call that failed (ptrace(PTRACE_SINGLESTEP) or waitpid). */
 int hk_step_range(const struct hk_step_range *r, const char **failed);
 

@@ -95,9 +95,6 @@ int hk_step_range(const struct hk_step_range *r, const char **failed) {
     if (r->watch && watched_changed(r->tid, r->watch)) return HK_STEP_WATCHED;
     if (pc < r->start || pc >= r->end || avoided(pc, r->avoid, r->navoid)) return HK_STEP_LEFT;
     if (hk_now_us() - start >= r->budget_us) {
-      /* Watching: left stopped, its bytes compared, so that no step of its own completes while
-       * another thread's loop compares (the change would be taken for that thread's). */
-      if (r->watch) return HK_STEP_PAUSED;
       /* Out of time: leave it stepping; the caller's reaper sees the stop, and the event loop gets a turn. */
       long rc_last = hk_ptrace(PTRACE_SINGLESTEP, r->tid, 0, 0);
       return rc_last < 0 ? (int)rc_last : HK_STEP_RUNNING;

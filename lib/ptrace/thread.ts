@@ -115,8 +115,6 @@ export class Thread {
    * inside the range: the caller steps on. An empty range is one step.
    * `watch` (native/shims.h, hk_step_range): a step after which watched
    * bytes changed also ends it, as a plain step; the caller finds which.
-   * Watching, a run out of budget leaves the thread stopped, and its step is
-   * told at the next turn of the event loop.
    */
   stepWhileIn(start: bigint, end: bigint, avoid: BigUint64Array, signal = this.pendingSignal, watch?: BigUint64Array): void {
     checkSignal(signal);
@@ -138,9 +136,6 @@ export class Thread {
     const registers = Buffer.allocUnsafe(this.arch.gprNames.length * 8);
     const status = addon.stepRange(this.tid, signal, start, end, avoid, this.arch.pcOffset, STEP_SPIN_US, STEP_BUDGET_US, registers, PLAIN_STEP_CODE, watch);
     if (status === 'running') return;
-    // Out of budget while watching: its stop is told at the next turn of the event loop, as the
-    // reaper would have told it, but with no step of its own in flight meanwhile (native/step.c).
-    if (status === 'paused') return void setImmediate(() => tracer.deliverStep(this.tid, registers));
     if (status === 'left' || status === 'watched') tracer.deliverStep(this.tid, registers);
     else if (status === 'vanished') tracer.deliverVanished(this.tid);
     else tracer.deliver(this.tid, status);
