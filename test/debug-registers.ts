@@ -11,9 +11,7 @@ import { probeDebugRegisters } from '../lib/ptrace';
  * test/ptrace/registers.test.ts.
  */
 export function debugRegistersFire(t: Test): boolean {
-  const probe = probeDebugRegisters();
-  if (!probe.fire) t.comment(`not run here: this host's debug registers do not fire (${probe.why}); no-debug-registers.test.ts checks gdbsock on such a host`);
-  return probe.fire;
+  return fireOrSay(t, 'not run here', 'emulated-debug-registers.test.ts checks gdbsock on such a host');
 }
 
 /**
@@ -24,7 +22,12 @@ export function debugRegistersFire(t: Test): boolean {
  * Oracles for the other hosts are the test's own (values the program stores).
  */
 export function gdbserverIsAnchor(t: Test): boolean {
+  return fireOrSay(t, 'gdbserver is no anchor here', 'gdbsock emulates them');
+}
+
+/** Whether the debug registers fire; if not, the test's output says so, and what follows from it. */
+function fireOrSay(t: Test, consequence: string, instead: string): boolean {
   const probe = probeDebugRegisters();
-  if (!probe.fire) t.comment(`gdbserver is no anchor here: this host's debug registers do not fire (${probe.why}); gdbsock emulates them`);
+  if (!probe.fire) t.comment(`${consequence}: this host's debug registers do not fire (${probe.why}); ${instead}`);
   return probe.fire;
 }

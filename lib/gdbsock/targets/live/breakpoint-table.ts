@@ -361,16 +361,17 @@ export class BreakpointTable {
     this.sites.clear();
     this.commands.clear();
     this.hardwareConditions.clear();
-    this.hwbreakConditions.clear();
-    this.hwbreakTraps.clear();
-    this.unplacedHwbreaks.clear();
-    this.debugRegisters.clear();
-    this.stepped.watch([]);
+    this.forgetHardware();
   }
 
   /** A detach takes every int3 out; the debug registers are cleared in each thread (applyToThreads after this). */
   forDetach(): void {
     this.lifted.clear();
+    this.forgetHardware();
+  }
+
+  /** gdb's hardware breakpoints and watchpoints gone: slots, their conditions, and what stands in for them where the registers do not fire. */
+  private forgetHardware(): void {
     this.hwbreakConditions.clear();
     this.hwbreakTraps.clear();
     this.unplacedHwbreaks.clear();
