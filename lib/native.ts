@@ -73,7 +73,9 @@ export interface Addon {
    * polling for each step for up to spinUs, for up to budgetUs in all. Returns the wait status of the
    * stop that ended it, or 'running' if the thread was left stepping, 'vanished' if it is gone (ECHILD),
    * 'left' if a plain step (SIGTRAP, no event, si_code `stepCode`: lib/ptrace/siginfo.ts's
-   * PLAIN_STEP_CODE) took it out of the range (its general regset is then in `regs`). A failed ptrace
+   * PLAIN_STEP_CODE) took it out of the range (its general regset is then in `regs`), 'watched' if a
+   * plain step changed a watched slot or touched an access slot of `watch` (registers in `regs`),
+   * 'undecoded' if it stopped before an instruction `insns` lacks (see watchedAccess). A failed ptrace
    * or waitpid throws.
    */
   stepRange(
@@ -87,9 +89,17 @@ export interface Addon {
     budgetUs: number,
     regs: Buffer,
     stepCode: number,
-    /** Write watchpoints emulated by stepping (WatchedSlots.words), or none. */
+    /** Watchpoints emulated by stepping (SteppedWatchpoints.words: native/shims.h, HK_WATCH_WORDS), or none. */
     watch?: BigUint64Array,
+    /** The instructions stepping has decoded, for the access slots (InstructionTable.words), or none. */
+    insns?: BigUint64Array,
   ): number | StepOutcome;
+  /**
+   * The access slots of `watch` the instruction at the pc of `regs` (NT_PRSTATUS) touches when stepped
+   * from there, as bits; -1 if `insns` lacks that instruction (its pc is then in the word
+   * HK_WATCH_UNDECODED of `watch`).
+   */
+  watchedAccess(tid: number, regs: Buffer, pcOffset: number, watch: BigUint64Array, insns: BigUint64Array): number;
   vmRead(pid: number, address: bigint, buffer: Buffer, offset: number, length: number): number;
   vmReadAsync(pid: number, address: bigint, buffer: Buffer, offset: number, length: number, callback: (err: Error | null, bytes?: number) => void): void;
   vmWrite(pid: number, address: bigint, buffer: Buffer, offset: number, length: number): number;
@@ -201,7 +211,7 @@ export interface Addon {
 export type FuseReaderHandle = { readonly __fuseReader: unique symbol };
 
 /** What ended stepRange other than a stop: see Addon.stepRange. */
-export type StepOutcome = 'running' | 'vanished' | 'left' | 'watched';
+export type StepOutcome = 'running' | 'vanished' | 'left' | 'watched' | 'undecoded';
 
 /** An opaque fanotify reader thread (native/veriexec_fanotify.c). */
 export type FanotifyReaderHandle = { readonly __fanotifyReader: unique symbol };

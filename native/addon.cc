@@ -88,6 +88,7 @@ class Hostkit : public Napi::Addon<Hostkit> {
         InstanceMethod("tgkill", &Hostkit::Tgkill),
         InstanceMethod("ioctlBuffer", &Hostkit::IoctlBuffer),
         InstanceMethod("stepRange", &Hostkit::StepRange),
+        InstanceMethod("watchedAccess", &Hostkit::WatchedAccess),
         InstanceMethod("cpuid", &Hostkit::Cpuid),
         InstanceMethod("xgetbv", &Hostkit::Xgetbv),
         InstanceMethod("vmRead", &Hostkit::VmRead),
@@ -407,10 +408,11 @@ class Hostkit : public Napi::Addon<Hostkit> {
   }
 
   // stepRange(tid, signal, start, end, avoid: BigUint64Array, pcOffset, spinUs, budgetUs, regs: Buffer, stepCode,
-  //           watch?: BigUint64Array of 3 * HK_WATCH_SLOTS)
+  //           watch?: BigUint64Array of HK_WATCH_WORDS, insns?: BigUint64Array of HK_INSN_WORDS * 2^k)
   //   -> the wait status (>= 0) of the stop that ended it, or what happened instead: 'running' (left
   //   stepping), 'vanished' (ECHILD), 'left' (a plain step out of the range, its general registers
-  //   in `regs`), 'watched' (a plain step after which a watched slot changed, registers in `regs`).
+  //   in `regs`), 'watched' (a plain step after which a watched slot changed or that touched an
+  //   access slot, registers in `regs`), 'undecoded' (stopped before an instruction `insns` lacks).
   //   Those are expected outcomes, not errors; a failed ptrace throws.
   Napi::Value StepRange(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
@@ -419,29 +421,60 @@ class Hostkit : public Napi::Addon<Hostkit> {
     if (!ArgInt(info, 0, &tid) || !ArgInt(info, 1, &signal) || !ArgU64(info, 2, &start) || !ArgU64(info, 3, &end) ||
         !info[4].IsTypedArray() || info[4].As<Napi::TypedArray>().TypedArrayType() != napi_biguint64_array ||
         !ArgInt(info, 5, &pc_offset) || !ArgInt(info, 6, &spin_us) || !ArgInt(info, 7, &budget_us) ||
-        !info[8].IsBuffer() || !ArgInt(info, 9, &step_code) || !OptionalWatch(info, 10))
-      return TypeError(env, "stepRange(tid, signal, start, end, avoid, pcOffset, spinUs, budgetUs, regs, stepCode, watch?)");
+        !info[8].IsBuffer() || !ArgInt(info, 9, &step_code) || !OptionalWords(info, 10, true) || !OptionalWords(info, 11, false))
+      return TypeError(env, "stepRange(tid, signal, start, end, avoid, pcOffset, spinUs, budgetUs, regs, stepCode, watch?, insns?)");
     Napi::TypedArrayOf<uint64_t> avoid = info[4].As<Napi::TypedArrayOf<uint64_t>>();
     auto regs = info[8].As<Napi::Buffer<uint8_t>>();
     struct hk_step_range r = {(pid_t)tid, (int)signal, start, end, avoid.Data(), (int)avoid.ElementLength(),
                               (size_t)pc_offset, spin_us, budget_us, regs.Data(), regs.Length(), (int)step_code,
-                              info[10].IsUndefined() ? nullptr : info[10].As<Napi::TypedArrayOf<uint64_t>>().Data()};
+                              WordsOf(info[10]), WordsOf(info[11]), InsnEntries(info[11])};
     const char *failed = "ptrace(PTRACE_SINGLESTEP)";
     int rc = hk_step_range(&r, &failed);
     if (rc == HK_STEP_RUNNING) return Napi::String::New(env, "running");
     if (rc == HK_STEP_VANISHED) return Napi::String::New(env, "vanished");
     if (rc == HK_STEP_LEFT) return Napi::String::New(env, "left");
     if (rc == HK_STEP_WATCHED) return Napi::String::New(env, "watched");
+    if (rc == HK_STEP_UNDECODED) return Napi::String::New(env, "undecoded");
     if (rc < 0) return Fail(env, rc, failed, Info(env, "tid", (double)tid));
     return Napi::Number::New(env, rc);
   }
 
-  // stepRange's watch: absent, or HK_WATCH_SLOTS triples of 64-bit words.
-  static bool OptionalWatch(const Napi::CallbackInfo &info, size_t at) {
+  // watchedAccess(tid, regs: Buffer, pcOffset, watch: BigUint64Array of HK_WATCH_WORDS, insns: BigUint64Array)
+  //   -> the access slots (bits) the instruction at regs' pc touches when stepped from there, or
+  //   -1 when `insns` lacks it (its pc then in watch[HK_WATCH_UNDECODED]).
+  Napi::Value WatchedAccess(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    int64_t tid, pc_offset;
+    if (!ArgInt(info, 0, &tid) || !info[1].IsBuffer() || !ArgInt(info, 2, &pc_offset) || info[3].IsUndefined() ||
+        !OptionalWords(info, 3, true) || info[4].IsUndefined() || !OptionalWords(info, 4, false))
+      return TypeError(env, "watchedAccess(tid, regs, pcOffset, watch, insns)");
+    auto regs = info[1].As<Napi::Buffer<uint8_t>>();
+    uint64_t bits = 0;
+    int rc = hk_watched_access((pid_t)tid, regs.Data(), regs.Length(), (size_t)pc_offset, WordsOf(info[3]), WordsOf(info[4]),
+                               InsnEntries(info[4]), &bits);
+    if (rc == HK_STEP_UNDECODED) return Napi::Number::New(env, -1);
+    if (rc < 0) return Fail(env, rc, "watchedAccess", Info(env, "tid", (double)tid));
+    return Napi::Number::New(env, (double)bits);
+  }
+
+  // stepRange's watch (HK_WATCH_WORDS words) or insns (a power of two of HK_INSN_WORDS-word entries): absent, or 64-bit words.
+  static bool OptionalWords(const Napi::CallbackInfo &info, size_t at, bool watch) {
     if (info[at].IsUndefined()) return true;
     if (!info[at].IsTypedArray()) return false;
     auto words = info[at].As<Napi::TypedArray>();
-    return words.TypedArrayType() == napi_biguint64_array && words.ElementLength() == 3 * HK_WATCH_SLOTS;
+    if (words.TypedArrayType() != napi_biguint64_array) return false;
+    size_t n = words.ElementLength();
+    if (watch) return n == HK_WATCH_WORDS;
+    size_t entries = n / HK_INSN_WORDS;
+    return n % HK_INSN_WORDS == 0 && entries > 0 && entries <= (1u << 24) && (entries & (entries - 1)) == 0;
+  }
+
+  static uint64_t *WordsOf(Napi::Value v) {
+    return v.IsUndefined() ? nullptr : v.As<Napi::TypedArrayOf<uint64_t>>().Data();
+  }
+
+  static uint32_t InsnEntries(Napi::Value v) {
+    return v.IsUndefined() ? 0 : (uint32_t)(v.As<Napi::TypedArray>().ElementLength() / HK_INSN_WORDS);
   }
 
   Napi::Value VmTransfer(const Napi::CallbackInfo &info, bool write) {

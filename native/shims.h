@@ -103,15 +103,46 @@ struct hk_step_range {
    * A plain step after which a slot holds other bytes ends the loop with
    * HK_STEP_WATCHED (the registers in `regs`, as for HK_STEP_LEFT); the caller
    * finds which and keeps the new bytes. */
-  const uint64_t *watch;
+  uint64_t *watch;
+  /* With access slots in `watch`: the instruction table (HK_INSN_WORDS words an
+   * entry, `insn_entries` entries, a power of two), or NULL. */
+  const uint64_t *insns;
+  uint32_t insn_entries;
 };
 #define HK_WATCH_SLOTS 4
+/* `watch` after the write triples: HK_WATCH_SLOTS access slots [address, length (0: unused)],
+ * watched by the memory operands of each instruction before it is stepped (instructions
+ * looked up in `insns`, decoded by the caller); then what the loop tells back: the
+ * access slots the step that ended it touched (HK_STEP_WATCHED), or the step it left
+ * running will have touched (HK_STEP_RUNNING); the pc whose instruction the table lacks
+ * (HK_STEP_UNDECODED: nothing was stepped from there, the caller decodes it and calls
+ * again); and how many steps it took. */
+#define HK_WATCH_ACCESS 12
+#define HK_WATCH_HIT 20
+#define HK_WATCH_UNDECODED 21
+#define HK_WATCH_STEPS 22
+#define HK_WATCH_WORDS 23
+/* An instruction table entry: [pc (0: empty), its first 16 bytes (little-endian, two words),
+ * length | operand count << 8, then per operand [displacement, layout]]. Layout bits: 0-7 the
+ * base register's word in NT_PRSTATUS + 1 (0: none), 8-15 the index register's likewise,
+ * 16-23 scale, 24-25 segment (1 fs, 2 gs, else none), 26 32-bit addressing, 27 a repeated
+ * string operation (nothing touched when rcx is 0), 32-63 the bytes touched. Entries are
+ * found by pc: hash HK_INSN_HASH, then the next entries in turn. */
+#define HK_INSN_OPERANDS 4
+#define HK_INSN_WORDS (4 + 2 * HK_INSN_OPERANDS)
+#define HK_INSN_HASH(pc, entries) ((uint32_t)(((pc) * 0x9E3779B97F4A7C15ull) >> 40) & ((entries) - 1))
 #define HK_STEP_RUNNING (-100000)
 #define HK_STEP_VANISHED (-100001)
 #define HK_STEP_LEFT (-100002)
 #define HK_STEP_WATCHED (-100003)
+#define HK_STEP_UNDECODED (-100004)
 /* On -errno, *failed names the call that failed (ptrace(PTRACE_SINGLESTEP) or waitpid). */
 int hk_step_range(const struct hk_step_range *r, const char **failed);
+/* The access slots of `watch` that the instruction at regs' pc (NT_PRSTATUS, `regs_size`
+ * bytes, pc at `pc_offset`) touches when stepped from there: 0 or more bits, or
+ * HK_STEP_UNDECODED with the pc in watch[HK_WATCH_UNDECODED]. */
+int hk_watched_access(pid_t tid, const void *regs, size_t regs_size, size_t pc_offset, uint64_t *watch,
+                      const uint64_t *insns, uint32_t insn_entries, uint64_t *bits);
 
 /* cpu.c: CPUID leaf/subleaf into out[eax, ebx, ecx, edx], and XCR0 (index 0) by XGETBV.
  * -EINVAL: the leaf is beyond the CPU's maximum; -ENOSYS: not x86, or XSAVE is off. */

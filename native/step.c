@@ -70,6 +70,74 @@ static int watched_changed(pid_t tid, const uint64_t *watch) {
   return 0;
 }
 
+/* Whether any access slot is set. */
+static int accessing(const uint64_t *watch) {
+  if (!watch) return 0;
+  for (int i = 0; i < HK_WATCH_SLOTS; i++)
+    if (watch[HK_WATCH_ACCESS + 2 * i + 1] != 0) return 1;
+  return 0;
+}
+/* Register word `plus1 - 1` of regs, 0 for none (or one past the regset). */
+static uint64_t reg_word(const uint64_t *regs, size_t nwords, uint64_t plus1) {
+  return plus1 == 0 || plus1 > nwords ? 0 : regs[plus1 - 1];
+}
+/* The access slots one decoded instruction touches, from the registers it starts with. */
+static uint64_t touched_slots(const uint64_t *entry, const uint64_t *regs, size_t nwords, const uint64_t *watch) {
+  static const size_t FS_BASE = 21, GS_BASE = 22, RCX = 11; /* user_regs_struct words */
+  uint64_t bits = 0;
+  unsigned operands = (unsigned)(entry[3] >> 8) & 0xff;
+  for (unsigned k = 0; k < operands && k < HK_INSN_OPERANDS; k++) {
+    uint64_t displacement = entry[4 + 2 * k], layout = entry[5 + 2 * k];
+    uint64_t size = layout >> 32, segment = (layout >> 24) & 3, scale = (layout >> 16) & 0xff;
+    int addr32 = (layout >> 26) & 1;
+    if ((layout >> 27) & 1) {
+      uint64_t count = nwords > RCX ? regs[RCX] : 0;
+      if ((addr32 ? (uint32_t)count : count) == 0) continue; /* rep with a zero count touches nothing */
+    }
+    uint64_t ea = displacement + reg_word(regs, nwords, layout & 0xff) + reg_word(regs, nwords, (layout >> 8) & 0xff) * scale;
+    if (addr32) ea = (uint32_t)ea;
+    if (segment == 1 && nwords > FS_BASE) ea += regs[FS_BASE];
+    if (segment == 2 && nwords > GS_BASE) ea += regs[GS_BASE];
+    for (int i = 0; i < HK_WATCH_SLOTS; i++) {
+      uint64_t at = watch[HK_WATCH_ACCESS + 2 * i], length = watch[HK_WATCH_ACCESS + 2 * i + 1];
+      if (length != 0 && ea < at + length && at < ea + size) bits |= 1ull << i;
+    }
+  }
+  return bits;
+}
+/* The table's entry for pc whose bytes are still those in memory, or NULL. Bytes that
+ * cannot be read (a pc on no mapping) leave the entry as it is: the step faults anyway. */
+static const uint64_t *entry_for(pid_t tid, uint64_t pc, const uint64_t *insns, uint32_t entries) {
+  if (!insns || entries == 0) return NULL;
+  uint32_t at = HK_INSN_HASH(pc, entries);
+  const uint64_t *entry = NULL;
+  for (uint32_t probes = 0; probes < entries; probes++, at = (at + 1) & (entries - 1)) {
+    const uint64_t *e = insns + (size_t)at * HK_INSN_WORDS;
+    if (e[0] == 0) return NULL;
+    if (e[0] == pc) { entry = e; break; }
+  }
+  if (!entry) return NULL;
+  size_t length = (size_t)(entry[3] & 0xff);
+  uint8_t now[16] = {0};
+  struct iovec local = {now, length}, remote = {(void *)(uintptr_t)pc, length};
+  ssize_t got;
+  do got = process_vm_readv(tid, &local, 1, &remote, 1, 0); while (got < 0 && errno == EINTR);
+  if (got != (ssize_t)length) return entry;
+  return memcmp(now, &entry[1], length) == 0 ? entry : NULL; /* little-endian: the words' bytes are the code's */
+}
+int hk_watched_access(pid_t tid, const void *regs, size_t regs_size, size_t pc_offset, uint64_t *watch,
+                      const uint64_t *insns, uint32_t insn_entries, uint64_t *bits) {
+  uint64_t pc;
+  if (pc_offset + 8 > regs_size) return -EINVAL;
+  memcpy(&pc, (const char *)regs + pc_offset, 8);
+  const uint64_t *entry = entry_for(tid, pc, insns, insn_entries);
+  if (!entry) {
+    watch[HK_WATCH_UNDECODED] = pc;
+    return HK_STEP_UNDECODED;
+  }
+  *bits = touched_slots(entry, (const uint64_t *)regs, regs_size / 8, watch);
+  return 0;
+}
 static int avoided(uint64_t pc, const uint64_t *avoid, int navoid) {
   for (int i = 0; i < navoid; i++)
     if (avoid[i] == pc) return 1;
@@ -79,25 +147,53 @@ static int avoided(uint64_t pc, const uint64_t *avoid, int navoid) {
 int hk_step_range(const struct hk_step_range *r, const char **failed) {
   int64_t start = hk_now_us();
   int signal = r->signal;
+  int access = accessing(r->watch);
+  uint64_t touched = 0;
+  if (r->watch) r->watch[HK_WATCH_HIT] = r->watch[HK_WATCH_STEPS] = 0;
+  if (access) {
+    uint64_t pc;
+    int rc = pc_of(r->tid, r->regs, r->regs_size, r->pc_offset, &pc);
+    if (rc < 0) return rc;
+  }
   for (;;) {
+    /* The registers in regs are those the next instruction starts with (read above, or after the last step). */
+    if (access) {
+      int rc = hk_watched_access(r->tid, r->regs, r->regs_size, r->pc_offset, r->watch, r->insns, r->insn_entries, &touched);
+      if (rc != 0) return rc;
+    }
     long rc_step = hk_ptrace(PTRACE_SINGLESTEP, r->tid, 0, (uint64_t)signal);
     if (rc_step < 0) return (int)rc_step;
+    if (r->watch) r->watch[HK_WATCH_STEPS]++;
     signal = 0;
     int status = 0;
     int64_t now = hk_now_us();
     int rc = wait_until(r->tid, now + r->spin_us, &status);
     if (rc < 0 && rc != -ECHILD) *failed = "waitpid";
     if (rc < 0) return rc == -ECHILD ? HK_STEP_VANISHED : rc;
-    if (rc == 0) return HK_STEP_RUNNING;
+    if (rc == 0) {
+      if (access) r->watch[HK_WATCH_HIT] = touched; /* the step still running touches these when it ends */
+      return HK_STEP_RUNNING;
+    }
     if (!plain_step(r->tid, status, r->step_code)) return status;
     uint64_t pc = 0;
     if (pc_of(r->tid, r->regs, r->regs_size, r->pc_offset, &pc) < 0) return status;
+    if (touched) {
+      r->watch[HK_WATCH_HIT] = touched;
+      return HK_STEP_WATCHED;
+    }
     if (r->watch && watched_changed(r->tid, r->watch)) return HK_STEP_WATCHED;
     if (pc < r->start || pc >= r->end || avoided(pc, r->avoid, r->navoid)) return HK_STEP_LEFT;
     if (hk_now_us() - start >= r->budget_us) {
       /* Out of time: leave it stepping; the caller's reaper sees the stop, and the event loop gets a turn. */
+      if (access) {
+        int rc_access = hk_watched_access(r->tid, r->regs, r->regs_size, r->pc_offset, r->watch, r->insns, r->insn_entries, &touched);
+        if (rc_access != 0) return rc_access;
+        r->watch[HK_WATCH_HIT] = touched;
+      }
       long rc_last = hk_ptrace(PTRACE_SINGLESTEP, r->tid, 0, 0);
-      return rc_last < 0 ? (int)rc_last : HK_STEP_RUNNING;
+      if (rc_last < 0) return (int)rc_last;
+      if (r->watch) r->watch[HK_WATCH_STEPS]++;
+      return HK_STEP_RUNNING;
     }
   }
 }

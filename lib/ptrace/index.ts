@@ -1,5 +1,5 @@
 export { Tracee, type AttachOptions } from './tracee';
-export { Thread, type ThreadState } from './thread';
+export { type StepWatch, Thread, type ThreadState } from './thread';
 export { RemoteSyscalls, type RemoteMethod } from './remote';
 export { RemoteStub, ParkedStub, MAX_BATCH, type BatchCall, type BatchResult, type FaultInfo } from './remote-stub';
 export { Memory } from './memory';

@@ -43,6 +43,27 @@ function checkSignal(signal: number): void {
   if (!Number.isInteger(signal) || signal < 0 || signal > 64) throw new RangeError(`bad signal ${signal}`);
 }
 
+/** native/shims.h: the word of a StepWatch's `words` where the loop leaves the pc it needs decoded. */
+const STEP_WATCH_UNDECODED = 21;
+
+/**
+ * What a native step loop watches besides its range (native/shims.h,
+ * hk_step_range's `watch`), and how it learns the instructions its access
+ * slots need: gdbsock's SteppedWatchpoints.
+ */
+export interface StepWatch {
+  /** HK_WATCH_WORDS words: the slots, and what the loop tells back. */
+  readonly words: BigUint64Array;
+  /** Decoded instructions (HK_INSN_WORDS a pc), present while an access slot is watched. */
+  readonly instructions: BigUint64Array | undefined;
+  /** Steps the last loop took (HK_WATCH_STEPS). */
+  readonly stepsTaken: bigint;
+  /** Decodes the instruction at `pc` of thread `tid` into `instructions`. */
+  learn(tid: number, pc: bigint): void;
+  /** The loop of thread `tid` ended: the access slots its last step touched (HK_WATCH_HIT) are that step's. */
+  ended(tid: number): void;
+}
+
 /**
  * PEEKUSER's and GETEVENTMSG's word, read at once: one buffer for every call
  * (JS runs one call at a time). Hot paths never use Buffer.alloc: each call
@@ -114,9 +135,10 @@ export class Thread {
    * STEP_BUDGET_US, is left to the reaper, and its stop may then still be
    * inside the range: the caller steps on. An empty range is one step.
    * `watch` (native/shims.h, hk_step_range): a step after which watched
-   * bytes changed also ends it, as a plain step; the caller finds which.
+   * bytes changed, or that touched an access slot, also ends it, as a plain
+   * step; the caller finds which.
    */
-  stepWhileIn(start: bigint, end: bigint, avoid: BigUint64Array, signal = this.pendingSignal, watch?: BigUint64Array): void {
+  stepWhileIn(start: bigint, end: bigint, avoid: BigUint64Array, signal = this.pendingSignal, watch?: StepWatch): void {
     checkSignal(signal);
     if (this.state !== 'stopped') this.requireStopped('PTRACE_SINGLESTEP');
     // Called again from the handling of a stop this delivered, and so on: stops that are not plain
@@ -130,11 +152,34 @@ export class Thread {
     }
   }
 
-  private stepInNative(start: bigint, end: bigint, avoid: BigUint64Array, signal: number, watch: BigUint64Array | undefined): void {
+  private stepInNative(start: bigint, end: bigint, avoid: BigUint64Array, signal: number, watch: StepWatch | undefined): void {
     // Running from the first step on: a stop handled below finds the thread as the reaper would.
     this.markResumed(Request.SINGLESTEP);
     const registers = Buffer.allocUnsafe(this.arch.gprNames.length * 8);
-    const status = addon.stepRange(this.tid, signal, start, end, avoid, this.arch.pcOffset, STEP_SPIN_US, STEP_BUDGET_US, registers, PLAIN_STEP_CODE, watch);
+    const loop = () =>
+      addon.stepRange(
+        this.tid,
+        signal,
+        start,
+        end,
+        avoid,
+        this.arch.pcOffset,
+        STEP_SPIN_US,
+        STEP_BUDGET_US,
+        registers,
+        PLAIN_STEP_CODE,
+        watch?.words,
+        watch?.instructions,
+      );
+    let status = loop();
+    while (status === 'undecoded' && watch) {
+      // Stopped before an instruction the access slots need decoded: decoded, and on from there.
+      if (watch.stepsTaken > 0n) signal = 0;
+      watch.learn(this.tid, watch.words[STEP_WATCH_UNDECODED]!);
+      status = loop();
+    }
+    watch?.ended(this.tid);
+    if (status === 'undecoded') throw new Error('stepRange asked for an instruction table it was not given');
     if (status === 'running') return;
     if (status === 'left' || status === 'watched') tracer.deliverStep(this.tid, registers);
     else if (status === 'vanished') tracer.deliverVanished(this.tid);

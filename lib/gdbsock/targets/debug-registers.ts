@@ -6,6 +6,7 @@
  */
 import type { Thread } from '../../ptrace';
 import type { BreakpointType } from '../target';
+import type { WatchedPiece } from './stepped-watchpoints';
 
 /**
  * 'gdb' for Z1..Z4; 'condition' for a conditional Z0 we placed in a debug
@@ -31,9 +32,13 @@ const LEN: Record<number, number> = { 1: 0, 2: 1, 4: 3, 8: 2 };
 export class DebugRegisters {
   private slots: (Slot | undefined)[] = [undefined, undefined, undefined, undefined];
 
-  /** Each slot's piece if it watches writes, by slot (SteppedWatchpoints.watch). */
-  writePieces(): ({ address: bigint; length: number } | undefined)[] {
-    return this.slots.map((s) => (s?.request.type === 'write' ? { address: s.address, length: s.length } : undefined));
+  /** Each slot's piece if it watches data, by slot, for watching by stepping (SteppedWatchpoints.watch): reads are seen as accesses. */
+  steppedPieces(): (WatchedPiece | undefined)[] {
+    return this.slots.map((s) => {
+      const type = s?.request.type;
+      if (!s || (type !== 'write' && type !== 'access' && type !== 'read')) return undefined;
+      return { address: s.address, length: s.length, kind: type === 'write' ? 'write' : 'access' };
+    });
   }
 
   /** Takes slots for the request; one already held is left as it is (gdb inserts again to change its conditions). */

@@ -16,15 +16,6 @@ import { type BreakpointCommand, type BreakpointType, BreakpointKindUnsupported,
 import { DebugRegisters } from '../debug-registers';
 import { SteppedWatchpoints } from '../stepped-watchpoints';
 
-let warned = false;
-
-/** One line on stderr, the first time only (a session may ask for many watchpoints). */
-function warnOnce(text: string): void {
-  if (warned) return;
-  warned = true;
-  process.stderr.write(`gdbsock: warning: ${text}\n`);
-}
-
 export class BreakpointTable {
   /** gdb's software breakpoints, with their conditions (none: always report). */
   readonly software = new Map<bigint, Condition[] | undefined>();
@@ -83,7 +74,7 @@ export class BreakpointTable {
     private readonly tracee: Tracee,
     private readonly readRegister: (tid: number, regno: number) => Buffer,
   ) {
-    this.stepped = new SteppedWatchpoints((address, length) => tracee.memory.read(address, length));
+    this.stepped = new SteppedWatchpoints((address, length) => tracee.memory.read(address, length), tracee.arch.gprNames);
   }
 
   insert(type: BreakpointType, address: bigint, length: number, conditions?: Condition[], commands?: BreakpointCommand[]): void {
@@ -99,13 +90,6 @@ export class BreakpointTable {
     if (type === 'read') throw new BreakpointKindUnsupported('no read-only watchpoints');
     const emulated = !this.debugRegistersFire;
     this.debugRegisters.emulated = emulated;
-    // Stepping sees what a store changed, never what a load read: an access watchpoint is refused
-    // there, and gdb says it could not insert it, where gdbserver accepts it and it never fires.
-    if (emulated && type === 'access') {
-      const why = `this host's debug registers do not fire (${probeDebugRegisters().why}), and stepping sees no reads: access watchpoints are refused`;
-      warnOnce(why);
-      throw new BreakpointKindUnsupported(why);
-    }
     if (type === 'hardware') {
       if (conditions) this.hwbreakConditions.set(address, conditions);
       else this.hwbreakConditions.delete(address);
@@ -115,7 +99,7 @@ export class BreakpointTable {
     // Slots are taken as on a host whose registers fire, so gdb is refused exactly what the CPU would refuse.
     this.debugRegisters.insert(type, address, length);
     if (emulated && type === 'hardware') this.placeHwbreakTrap(address);
-    else if (emulated) this.stepped.watch(this.debugRegisters.writePieces());
+    else if (emulated) this.stepped.watch(this.debugRegisters.steppedPieces());
     // Where they do not fire, nothing is written, but the threads that run (non-stop) are interrupted, to run on stepping (go).
     this.applyToThreads();
   }
@@ -215,7 +199,7 @@ export class BreakpointTable {
     if (type === 'hardware') this.hwbreakConditions.delete(address);
     this.debugRegisters.remove(type, address, length);
     if (type === 'hardware' && this.hwbreakTraps.delete(address) && !this.unplacedHwbreaks.delete(address)) this.dropTrap(address, outNow);
-    if (this.stepped.active) this.stepped.watch(this.debugRegisters.writePieces());
+    if (this.stepped.active) this.stepped.watch(this.debugRegisters.steppedPieces());
     this.applyToThreads();
   }
 

@@ -350,7 +350,7 @@ export abstract class TraceEvents<Self> extends Execution<Self> {
   /** The watchpoints a step fired: DR6 as the CPU set it, or as stepping saw the watched bytes change (SteppedWatchpoints). */
   private watchedByStep(t: Thread): WatchReason | undefined {
     const stepped = this.breakpoints.stepped;
-    return this.watchReason(stepped.active ? stepped.changed() : t.getDebugRegister(6));
+    return this.watchReason(stepped.active ? stepped.changed(t.tid) : t.getDebugRegister(6));
   }
 
   /** Every watchpoint DR6 says fired: the first as the reason, the rest beside it. */

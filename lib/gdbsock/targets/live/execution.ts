@@ -11,6 +11,7 @@ import { SessionOptions } from '../../session-options';
 import { SIGTRAP } from '../../signals';
 import type { ResumeAction, StopEvent, TracepointStepping } from '../../target';
 import type { StopRegisters } from '../stop-registers';
+import type { SteppedWatchpoints } from '../stepped-watchpoints';
 import { killedMeanwhile, trapQueued } from '../pending-signals';
 import { type Mode, allStopAfter, isRunning } from './all-stop';
 import { BreakpointTable } from './breakpoint-table';
@@ -208,7 +209,7 @@ export abstract class Execution<Self> extends StopReports {
           break;
         case 'step':
           this.modes.set(t.tid, { type: 'step' });
-          t.stepWhileIn(0n, 0n, NO_ADDRESSES, this.signals.deliverable(t, action.signal));
+          t.stepWhileIn(0n, 0n, NO_ADDRESSES, this.signals.deliverable(t, action.signal), this.steppedWatch);
           break;
         case 'range': {
           const mode = { type: 'range', start: action.start, end: action.end } as const;
@@ -286,7 +287,7 @@ export abstract class Execution<Self> extends StopReports {
   private async stepOff(t: Thread, address: bigint, signal: number, then: Mode): Promise<boolean> {
     this.modes.set(t.tid, { type: 'step-over', address, after: then });
     this.tracee.breakpoints.remove(address);
-    t.step(signal);
+    this.stepOne(t, signal);
     const [event] = await nextEvents([t], WAIT_SETTLE_MS);
     // handleEvent saw the event first and put the breakpoint back (and reported a watchpoint the step fired).
     if (event.type !== 'step' || !isRunning(this.state)) return false;
@@ -357,9 +358,20 @@ export abstract class Execution<Self> extends StopReports {
    * then not seen (a step runs through the call).
    */
   protected go(t: Thread, signal: number): void {
-    if (this.breakpoints.stepped.active) t.stepWhileIn(EVERYWHERE.start, EVERYWHERE.end, NO_ADDRESSES, signal, this.breakpoints.stepped.words);
+    if (this.steppedWatch) t.stepWhileIn(EVERYWHERE.start, EVERYWHERE.end, NO_ADDRESSES, signal, this.steppedWatch);
     else if (this.options.catchSyscalls) t.syscall(signal);
     else t.cont(signal);
+  }
+
+  /** What steps watch while watchpoints are watched by stepping (SteppedWatchpoints), else nothing. */
+  private get steppedWatch(): SteppedWatchpoints | undefined {
+    return this.breakpoints.stepped.active ? this.breakpoints.stepped : undefined;
+  }
+
+  /** One step of gdbsock's own (off a breakpoint, or gdb's stepi): the access slots it touches are found first (SteppedWatchpoints). */
+  private stepOne(t: Thread, signal: number): void {
+    this.breakpoints.stepped.beforeStep(t);
+    t.step(signal);
   }
 
   private inRange(t: Thread, mode: { start: bigint; end: bigint }): boolean {
@@ -465,7 +477,7 @@ export abstract class Execution<Self> extends StopReports {
       case 'step':
       case 'range':
       case 'step-over':
-        return t.step(signal);
+        return this.stepOne(t, signal);
       case 'stopped':
         return;
     }
@@ -500,12 +512,10 @@ export abstract class Execution<Self> extends StopReports {
 
   /** Range stepping (vCont;r): steps in native code until the pc leaves the range or lands on a breakpoint. */
   private stepThrough(t: Thread, range: { start: bigint; end: bigint }): void {
-    const stepped = this.breakpoints.stepped;
     // The native loop would step over a debug register's watchpoint hit (it stops as a plain step): one step at a time then, onStep deciding.
-    if (this.breakpoints.debugRegisters.watching && !stepped.active) return t.stepWhileIn(0n, 0n, NO_ADDRESSES, 0);
+    if (this.breakpoints.debugRegisters.watching && !this.steppedWatch) return t.stepWhileIn(0n, 0n, NO_ADDRESSES, 0);
     const inside = this.tracee.breakpoints.addresses.filter((a) => a >= range.start && a < range.end);
-    const watch = stepped.active ? stepped.words : undefined;
-    t.stepWhileIn(range.start, range.end, inside.length ? BigUint64Array.from(inside) : NO_ADDRESSES, 0, watch);
+    t.stepWhileIn(range.start, range.end, inside.length ? BigUint64Array.from(inside) : NO_ADDRESSES, 0, this.steppedWatch);
   }
 
   /**
@@ -524,7 +534,7 @@ export abstract class Execution<Self> extends StopReports {
       else this.onStep(t, tid, mode);
     };
     this.modes.set(tid, { type: 'step-over', address, after: mode, stepped });
-    t.step(0);
+    this.stepOne(t, 0);
   }
 
   protected onBreakpoint(t: Thread, tid: number, address: bigint, mode: Mode): void {
