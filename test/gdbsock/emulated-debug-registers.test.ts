@@ -255,3 +255,30 @@ t.test("gdb's software watchpoints (can-use-hw-watchpoints 0) see each store, on
   ]);
   t.equal((stderr.match(WARNING) ?? []).length, 0, 'and nothing to warn of');
 });
+
+/**
+ * Operands an instruction names only implicitly or in vector form. Oracle:
+ * the program (stops.c `copy`) stores copy_src[40] once, then reads it
+ * once with libc's memcpy (on x86-64 a vector load: AVX2 or AVX-512 by
+ * CPU) and once with a `rep movsq` of its own: each `rep` iteration is a
+ * step of its own, so the stop comes in the iteration that read it, with
+ * the pc still on the instruction.
+ */
+t.test('`awatch` sees a libc vector load and one iteration of a rep movsq', async (t) => {
+  const { result: out } = await withGdbsock([stops, 'copy'], (target) =>
+    runGdb(`target extended-remote ${target}`, ['set sysroot /', 'break main', 'continue', 'awatch copy_src[40]', ...Array(6).fill('continue')], {
+      file: stops,
+    }),
+  );
+  const reports = [...out.matchAll(/(?:Old value = (\d+)\s+New value = (\d+)|Value = (\d+))\n(.*)/g)].map((m) => ({
+    value: m[3] ?? `${m[1]}->${m[2]}`,
+    frame: m[4]!,
+  }));
+  t.equal(reports.length, 3, out);
+  t.equal(reports[0]?.value, '0->40', 'the store');
+  t.match(reports[1]?.frame ?? '', /^(0x[0-9a-f]+ in )?__mem(cpy|move)_\w+ \(/, "a load in libc's memcpy");
+  t.equal(reports[1]?.value, '40');
+  t.match(reports[2]?.frame ?? '', new RegExp(`stops\\.c:${lineOf('rep movsq')}$`), 'the rep movsq');
+  t.equal(reports[2]?.value, '40');
+  t.match(out, /exited normally/);
+});

@@ -50,7 +50,7 @@ function debugRegisterFinding(): Finding {
     neededBy: 'hardware breakpoints and watchpoints (gdbsock, gdbserver, gdb); gdbsock also keeps conditions and tracepoints in them when free',
     fix: probe.fire
       ? undefined
-      : 'a host (or hypervisor) that passes #DB through; meanwhile gdbsock emulates hardware breakpoints with int3s and write watchpoints by stepping (no access watchpoints), and uses int3s for its own conditions and tracepoints',
+      : 'a host (or hypervisor) that passes #DB through; meanwhile gdbsock emulates hardware breakpoints with int3s and watchpoints by stepping (write ones by the bytes changing, read and access ones by decoding the operands of each instruction), and uses int3s for its own conditions and tracepoints',
     facts: { fire: probe.fire },
   };
 }
