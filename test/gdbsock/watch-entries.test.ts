@@ -16,13 +16,16 @@ const pair = symbol(watchpair, 'pair');
 const low = pair.toString(16);
 const high = (pair + 8n).toString(16);
 
-/** The stop reply to a continue after inserting `inserts`, through one server. */
+const main = symbol(watchpair, 'main').toString(16);
+
+/** The stop reply to a continue after inserting `inserts` at main, through one server (from main: stepping ld.so for an emulated watchpoint would take seconds). */
 async function stopAfter(server: 'gdbsock' | 'gdbserver', mode: string, inserts: string[]): Promise<string> {
   const s = server === 'gdbsock' ? await startGdbsock(['--once', '--listen', '127.0.0.1:0', '--', watchpair, mode]) : await startGdbserver([watchpair, mode]);
   const c = await rspClient(s.target);
   try {
     await c.ask('QStartNoAckMode');
     await c.ask('?');
+    for (const z of [`Z0,${main},1`, 'vCont;c', `z0,${main},1`]) if (!/^(OK|T05)/.test(await c.ask(z, 30000))) throw new Error(`${server}: ${z} failed`);
     for (const z of inserts) if ((await c.ask(z)) !== 'OK') throw new Error(`${server}: ${z} refused`);
     return await c.ask('vCont;c', 30000);
   } finally {
