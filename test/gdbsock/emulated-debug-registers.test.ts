@@ -259,10 +259,10 @@ t.test("gdb's software watchpoints (can-use-hw-watchpoints 0) see each store, on
 /**
  * Operands an instruction names only implicitly or in vector form. Oracle:
  * the program (stops.c `copy`) stores copy_src[40] once, then reads it
- * once with libc's memcpy (on x86-64 a vector load: AVX2 or AVX-512 by
+ * with libc's memcpy (vector loads: AVX2 or AVX-512 by
  * CPU) and once with a `rep movsq` of its own: each `rep` iteration is a
  * step of its own, so the stop comes in the iteration that read it, with
- * the pc still on the instruction.
+ * the pc still on the instruction where it is emulated.
  */
 t.test('`awatch` sees a libc vector load and one iteration of a rep movsq', async (t) => {
   const { result: out } = await withGdbsock([stops, 'copy'], (target) =>
@@ -274,11 +274,18 @@ t.test('`awatch` sees a libc vector load and one iteration of a rep movsq', asyn
     value: m[3] ?? `${m[1]}->${m[2]}`,
     frame: m[4]!,
   }));
-  t.equal(reports.length, 3, out);
   t.equal(reports[0]?.value, '0->40', 'the store');
-  t.match(reports[1]?.frame ?? '', /^(0x[0-9a-f]+ in )?__mem(cpy|move)_\w+ \(/, "a load in libc's memcpy");
-  t.equal(reports[1]?.value, '40');
-  t.match(reports[2]?.frame ?? '', new RegExp(`stops\\.c:${lineOf('rep movsq')}$`), 'the rep movsq');
-  t.equal(reports[2]?.value, '40');
+  // memcpy's vector loads may overlap (its head and tail): a load or two, each an access.
+  const inMemcpy = reports.slice(1, -1);
+  t.ok(inMemcpy.length >= 1 && inMemcpy.length <= 2, `one or two loads in libc's memcpy: ${out}`);
+  for (const r of inMemcpy) {
+    t.match(r.frame, /^(0x[0-9a-f]+ in )?__mem(cpy|move)_\w+ \(/, "a load in libc's memcpy");
+    t.equal(r.value, '40');
+  }
+  // A debug register may report a fast string operation's access a few iterations late, even after its last (Intel SDM vol. 3, 18.3.1.2).
+  const rep = lineOf('rep movsq');
+  const repLines = fire ? `(${rep}|${rep + 1})` : `${rep}`;
+  t.match(reports.at(-1)?.frame ?? '', new RegExp(`stops\\.c:${repLines}$`), 'the rep movsq, last');
+  t.equal(reports.at(-1)?.value, '40');
   t.match(out, /exited normally/);
 });
