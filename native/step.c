@@ -153,6 +153,7 @@ int hk_step_range(const struct hk_step_range *r, const char **failed) {
   if (access) {
     uint64_t pc;
     int rc = pc_of(r->tid, r->regs, r->regs_size, r->pc_offset, &pc);
+    if (rc < 0) *failed = "ptrace(PTRACE_GETREGSET)";
     if (rc < 0) return rc;
   }
   for (;;) {
