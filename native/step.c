@@ -8,6 +8,7 @@
 #include <sys/ptrace.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "shims.h"
 
@@ -144,7 +145,7 @@ static int avoided(uint64_t pc, const uint64_t *avoid, int navoid) {
   return 0;
 }
 
-int hk_step_range(const struct hk_step_range *r, const char **failed) {
+static int step_range(const struct hk_step_range *r, const char **failed) {
   int64_t start = hk_now_us();
   int signal = r->signal;
   int access = accessing(r->watch);
@@ -197,4 +198,30 @@ int hk_step_range(const struct hk_step_range *r, const char **failed) {
       return HK_STEP_RUNNING;
     }
   }
+}
+
+/* Each ptrace stop sends the tracer a SIGCHLD: while this loop waits for every step
+ * itself, each is only work (a signal frame, libuv's handler writing its pipe, then a
+ * reap in JS that finds nothing), and on a host where kernel crossings are dear it
+ * cost as much as the step. SA_NOCLDSTOP holds the SIGCHLD of stops back for the
+ * loop's time (kernel/signal.c, do_notify_parent_cldstop; exits still send theirs);
+ * SIGCHLD raised after it stands for any stop the loop did not reap itself (a step
+ * it left running, another thread's stop), if one is waiting. */
+int hk_step_range(const struct hk_step_range *r, const char **failed) {
+  struct sigaction loud, quiet;
+  int held = sigaction(SIGCHLD, NULL, &loud) == 0 && loud.sa_handler != SIG_IGN && loud.sa_handler != SIG_DFL;
+  if (held) {
+    quiet = loud;
+    quiet.sa_flags |= SA_NOCLDSTOP;
+    held = sigaction(SIGCHLD, &quiet, NULL) == 0;
+  }
+  int rc = step_range(r, failed);
+  if (held) {
+    sigaction(SIGCHLD, &loud, NULL);
+    /* Stops from now on send their own; one from before is still waiting to be reaped. */
+    siginfo_t waiting;
+    memset(&waiting, 0, sizeof waiting);
+    if (waitid(P_ALL, 0, &waiting, WEXITED | WSTOPPED | WNOHANG | WNOWAIT | __WALL) != 0 || waiting.si_pid != 0) kill(getpid(), SIGCHLD);
+  }
+  return rc;
 }
