@@ -86,6 +86,35 @@ t.test('stepWhileIn: an empty range is one step; an address to avoid ends the ra
   t.equal(thread.getPc(), second, 'stopped on the avoided address, still inside the range');
 });
 
+/**
+ * The native step loop holds back the SIGCHLD of ptrace stops while it runs
+ * (native/step.c): a stop of another thread during the loop must still
+ * reach the event loop afterwards. Here the stepped thread's own system call
+ * (tgkill) stops the other one mid-loop, and the loop then ends by leaving
+ * the range, so no later stop of its own could stand in for the lost signal.
+ */
+t.test('stepWhileIn: another thread that stops while the loop steps is still reported', async (t) => {
+  const stopper = fixture('stop-in-step');
+  const poke = symbol(stopper, 'poke');
+  const pokeEnd = symbol(stopper, 'poke_end');
+  const tracee = Tracee.launch(stopper, [], { stdio: ['inherit', 'inherit', 'inherit'] });
+  t.teardown(() => tracee.state === 'traced' && tracee.kill());
+  const main = tracee.leader!;
+  tracee.breakpoints.insert(poke);
+  main.cont();
+  for (let event = await main.nextEvent(); event.type !== 'breakpoint'; event = await main.nextEvent()) if (main.state === 'stopped') main.cont(); // past the clone
+  t.equal(main.getPc(), poke, 'main at poke');
+  tracee.breakpoints.remove(poke);
+  const spinner = [...tracee.threads.values()].find((th) => th !== main)!;
+  t.ok(spinner, 'the spinner thread is traced');
+  t.equal(spinner.state, 'running', 'and runs while main is stopped');
+  const spinnerStop = spinner.nextEvent();
+  await stepThrough(main, poke, pokeEnd, []);
+  t.equal(main.getPc(), pokeEnd, 'main stepped through the tgkill');
+  const timeout = new Promise<'lost'>((resolve) => setTimeout(() => resolve('lost'), 5000).unref());
+  t.match(await Promise.race([spinnerStop, timeout]), { type: 'signal', tid: spinner.tid, signal: 12 }, "the spinner's SIGUSR2 stop");
+});
+
 t.test('FP/SSE and XSTATE registers round trip', async (t) => {
   const tracee = await launchAtMarker(t);
   const thread = tracee.leader!;
