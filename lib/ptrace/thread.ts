@@ -43,9 +43,6 @@ function checkSignal(signal: number): void {
   if (!Number.isInteger(signal) || signal < 0 || signal > 64) throw new RangeError(`bad signal ${signal}`);
 }
 
-/** native/shims.h: the word of a StepWatch's `words` where the loop leaves the pc it needs decoded. */
-const STEP_WATCH_UNDECODED = 21;
-
 /**
  * What a native step loop watches besides its range (native/shims.h,
  * hk_step_range's `watch`), and how it learns the instructions its access
@@ -58,8 +55,8 @@ export interface StepWatch {
   readonly instructions: BigUint64Array | undefined;
   /** Steps the last loop took (HK_WATCH_STEPS). */
   readonly stepsTaken: bigint;
-  /** Decodes the instruction at `pc` of thread `tid` into `instructions`. */
-  learn(tid: number, pc: bigint): void;
+  /** Decodes the instruction the last loop stopped before (HK_STEP_UNDECODED) into `instructions`. */
+  learnUndecoded(): void;
   /** The loop of thread `tid` ended: the access slots its last step touched (HK_WATCH_HIT) are that step's. */
   ended(tid: number): void;
 }
@@ -175,7 +172,7 @@ export class Thread {
     while (status === 'undecoded' && watch) {
       // Stopped before an instruction the access slots need decoded: decoded, and on from there.
       if (watch.stepsTaken > 0n) signal = 0;
-      watch.learn(this.tid, watch.words[STEP_WATCH_UNDECODED]!);
+      watch.learnUndecoded();
       status = loop();
     }
     watch?.ended(this.tid);

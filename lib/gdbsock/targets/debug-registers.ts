@@ -32,12 +32,11 @@ const LEN: Record<number, number> = { 1: 0, 2: 1, 4: 3, 8: 2 };
 export class DebugRegisters {
   private slots: (Slot | undefined)[] = [undefined, undefined, undefined, undefined];
 
-  /** Each slot's piece if it watches data, by slot, for watching by stepping (SteppedWatchpoints.watch): reads are seen as accesses. */
+  /** Each slot's piece if it watches data, by slot, for watching by stepping (SteppedWatchpoints.watch); x86 has no read-only ones (Z3 is refused before). */
   steppedPieces(): (WatchedPiece | undefined)[] {
     return this.slots.map((s) => {
-      const type = s?.request.type;
-      if (!s || (type !== 'write' && type !== 'access' && type !== 'read')) return undefined;
-      return { address: s.address, length: s.length, kind: type === 'write' ? 'write' : 'access' };
+      const kind = s?.request.type;
+      return s && (kind === 'write' || kind === 'access') ? { address: s.address, length: s.length, kind } : undefined;
     });
   }
 

@@ -40,6 +40,8 @@ export class InstructionTable {
   private used = 0;
   /** iced's Register value -> the register's word in NT_PRSTATUS + 1, for 64- and 32-bit general registers. */
   private readonly wordOf = new Map<number, number>();
+  /** iced's operand analyser, made at the first decode and kept (it holds its buffers between calls). */
+  private factory: Iced.InstructionInfoFactory | undefined;
 
   /** `gprNames`: NT_PRSTATUS's words by name (ArchLayout.gprNames). */
   constructor(private readonly gprNames: readonly string[]) {}
@@ -83,8 +85,8 @@ export class InstructionTable {
     const decoder = new x86.Decoder(64, new Uint8Array(code.subarray(0, MAX_INSTRUCTION)), x86.DecoderOptions.None);
     decoder.ip = pc;
     const instruction = decoder.decode();
-    const factory = new x86.InstructionInfoFactory();
-    const info = factory.info(instruction);
+    this.factory ??= new x86.InstructionInfoFactory();
+    const info = this.factory.info(instruction);
     const operands: { displacement: bigint; layout: bigint }[] = [];
     try {
       const repeated = instruction.isStringInstruction && (instruction.hasRepPrefix || instruction.hasRepePrefix || instruction.hasRepnePrefix);
@@ -110,7 +112,6 @@ export class InstructionTable {
       return { length: instruction.length, operands };
     } finally {
       info.free();
-      factory.free();
       instruction.free();
       decoder.free();
     }

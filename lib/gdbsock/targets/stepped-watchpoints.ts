@@ -96,13 +96,14 @@ export class SteppedWatchpoints implements StepWatch {
     for (;;) {
       const bits = addon.watchedAccess(t.tid, registers, t.arch.pcOffset, this.words, this.table.words);
       if (bits >= 0) return void this.touched.set(t.tid, BigInt(bits));
-      this.learn(t.tid, this.words[UNDECODED]!);
+      this.learnUndecoded();
     }
   }
 
-  /** StepWatch: decodes the instruction at pc (its bytes as the program has them: a step runs only lifted code). */
-  learn(_tid: number, pc: bigint): void {
+  /** StepWatch: decodes the instruction native code stopped before (its bytes as the program has them: a step runs only lifted code). */
+  learnUndecoded(): void {
     if (!this.table) return;
+    const pc = this.words[UNDECODED]!;
     let code: Buffer;
     try {
       code = this.read(pc, MAX_INSTRUCTION);
